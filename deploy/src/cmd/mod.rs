@@ -1,0 +1,41 @@
+//! The `vtrain-deploy` subcommands, one per file, each an `Args` struct with `run`.
+
+mod deploy;
+mod devnet;
+
+pub use deploy::DeployArgs;
+pub use devnet::DevnetArgs;
+
+use clap::{Parser, Subcommand};
+use vtrain_cli::CheckArgs;
+
+/// `vtrain-deploy`: start a local devnet or deploy vtrain to any EVM chain.
+#[derive(Debug, Parser)]
+#[command(name = "vtrain-deploy", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a local anvil, deploy every contract and write deployments/<chainId>.json.
+    Devnet(DevnetArgs),
+    /// Deploy every contract to an existing chain through its RPC endpoint.
+    Deploy(DeployArgs),
+    /// Check that a deployment manifest matches its chain.
+    Check(CheckArgs),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub async fn run(self) -> eyre::Result<()> {
+        match self.command {
+            Command::Devnet(args) => args.run().await,
+            Command::Deploy(args) => args.run().await,
+            Command::Check(args) => args.run().await,
+        }
+    }
+}

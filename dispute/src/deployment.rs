@@ -1,0 +1,217 @@
+//! The deployment manifest, `deployments/<chainId>.json`: which address holds
+//! which vtrain contract on one chain. `vtrain-deploy` writes it; every agent
+//! reads it and checks it against the chain before trusting it.
+
+use crate::bindings::deployed_bytecode;
+use crate::error::{Error, Result};
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where vtrain's contracts live on one chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deployment {
+    /// The chain the contracts were deployed to.
+    pub chain_id: u64,
+    /// The account that sent the deployment transactions.
+    pub deployer: Address,
+    /// The block of the last deployment transaction; agents scan events from here.
+    pub block_number: u64,
+    /// Contract name (as in `contracts/src`) to address.
+    pub contracts: BTreeMap<String, Address>,
+}
+
+/// What [`Deployment::check`] found on chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeploymentCheck {
+    /// The chain id the RPC endpoint reports.
+    pub chain_id: u64,
+    /// The RPC endpoint's latest block.
+    pub latest_block: u64,
+    /// Each contract with its address and the size of its verified runtime code.
+    pub contracts: Vec<(String, Address, usize)>,
+}
+
+impl Deployment {
+    /// The manifest path for `chain_id` inside `dir`.
+    pub fn path_in(dir: &Path, chain_id: u64) -> PathBuf {
+        dir.join(format!("{chain_id}.json"))
+    }
+
+    /// Reads and validates a manifest: it must parse and name only known contracts.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ManifestIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        let deployment: Self =
+            serde_json::from_str(&text).map_err(|source| Error::ManifestFormat {
+                path: path.to_owned(),
+                source,
+            })?;
+        if let Some(name) = deployment
+            .contracts
+            .keys()
+            .find(|name| deployed_bytecode(name).is_none())
+        {
+            return Err(Error::UnknownContract { name: name.clone() });
+        }
+        Ok(deployment)
+    }
+
+    /// Writes the manifest to `dir/<chainId>.json` atomically (a temporary file,
+    /// then a rename), so a reader never sees half a manifest.
+    pub fn write_atomic(&self, dir: &Path) -> Result<PathBuf> {
+        let path = Self::path_in(dir, self.chain_id);
+        let io_error = |source| Error::ManifestIo {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
+        let json = serde_json::to_string_pretty(self).map_err(|source| Error::ManifestFormat {
+            path: path.clone(),
+            source,
+        })?;
+        file.write_all(json.as_bytes()).map_err(io_error)?;
+        file.write_all(b"\n").map_err(io_error)?;
+        file.as_file().sync_all().map_err(io_error)?;
+        file.persist(&path).map_err(|error| io_error(error.error))?;
+        Ok(path)
+    }
+
+    /// The address of contract `name`.
+    pub fn address(&self, name: &str) -> Result<Address> {
+        self.contracts
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::MissingContract {
+                chain_id: self.chain_id,
+                name: name.to_owned(),
+            })
+    }
+
+    /// Checks the manifest against the chain behind `provider`: the chain id
+    /// matches, and every address holds exactly the runtime code of this build's
+    /// contract of that name.
+    pub async fn check<P: Provider>(&self, provider: &P) -> Result<DeploymentCheck> {
+        let chain_id = provider.get_chain_id().await?;
+        if chain_id != self.chain_id {
+            return Err(Error::WrongChain {
+                manifest: self.chain_id,
+                rpc: chain_id,
+            });
+        }
+        let latest_block = provider.get_block_number().await?;
+        let mut contracts = Vec::with_capacity(self.contracts.len());
+        for (name, &address) in &self.contracts {
+            let expected = deployed_bytecode(name)
+                .ok_or_else(|| Error::UnknownContract { name: name.clone() })?;
+            let found = provider.get_code_at(address).await?;
+            if found != *expected {
+                return Err(Error::CodeMismatch {
+                    name: name.clone(),
+                    address,
+                    expected: expected.len(),
+                    found: found.len(),
+                });
+            }
+            contracts.push((name.clone(), address, found.len()));
+        }
+        Ok(DeploymentCheck {
+            chain_id,
+            latest_block,
+            contracts,
+        })
+    }
+}
+
+impl fmt::Display for DeploymentCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "chain {} at block {}: {} contract(s) verified",
+            self.chain_id,
+            self.latest_block,
+            self.contracts.len()
+        )?;
+        for (name, address, code_len) in &self.contracts {
+            writeln!(f, "  {name:<24} {address}  ({code_len} bytes of code)")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Deployment {
+        Deployment {
+            chain_id: 31337,
+            deployer: Address::repeat_byte(0x11),
+            block_number: 3,
+            contracts: BTreeMap::from([(
+                "ArtifactRegistry".to_owned(),
+                Address::repeat_byte(0x22),
+            )]),
+        }
+    }
+
+    #[test]
+    fn manifest_round_trips_through_an_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sample().write_atomic(dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("31337.json"));
+        assert_eq!(Deployment::load(&path).unwrap(), sample());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "the temporary file must be renamed away"
+        );
+    }
+
+    #[test]
+    fn unknown_contract_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deployment = sample();
+        deployment
+            .contracts
+            .insert("NotAVtrainContract".into(), Address::ZERO);
+        let path = deployment.write_atomic(dir.path()).unwrap();
+        let error = Deployment::load(&path).unwrap_err();
+        assert!(
+            matches!(error, Error::UnknownContract { ref name } if name == "NotAVtrainContract"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn malformed_and_missing_manifests_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.json");
+        std::fs::write(&path, r#"{"chainId": 1, "extra": true}"#).unwrap();
+        let error = Deployment::load(&path).unwrap_err();
+        assert!(matches!(error, Error::ManifestFormat { .. }), "{error}");
+        assert!(error.to_string().contains("1.json"));
+
+        let missing = Deployment::load(&dir.path().join("2.json")).unwrap_err();
+        assert!(matches!(missing, Error::ManifestIo { .. }), "{missing}");
+        assert!(!missing.is_retryable());
+    }
+
+    #[test]
+    fn missing_contract_is_a_clear_error() {
+        let error = sample().address("JobMarket").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "deployment for chain 31337 has no JobMarket contract"
+        );
+    }
+}

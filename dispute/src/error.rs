@@ -1,0 +1,78 @@
+//! The one error type of `vtrain-dispute`.
+
+use alloy::primitives::Address;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `vtrain-dispute`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A deployment manifest could not be read or written.
+    #[error("deployment manifest {path}: {source}")]
+    ManifestIo {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A deployment manifest is not valid JSON of the expected shape.
+    #[error("deployment manifest {path} is malformed: {source}")]
+    ManifestFormat {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The parse failure.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The manifest names a contract the bindings do not know.
+    #[error("deployment lists contract {name}, which is not one of vtrain's contracts")]
+    UnknownContract {
+        /// The contract name from the manifest.
+        name: String,
+    },
+    /// The manifest lacks a contract the caller needs.
+    #[error("deployment for chain {chain_id} has no {name} contract")]
+    MissingContract {
+        /// The chain of the manifest.
+        chain_id: u64,
+        /// The missing contract name.
+        name: String,
+    },
+    /// The manifest is for another chain than the RPC endpoint serves.
+    #[error("deployment manifest is for chain {manifest}, but the RPC endpoint serves chain {rpc}")]
+    WrongChain {
+        /// The manifest's chain id.
+        manifest: u64,
+        /// The RPC endpoint's chain id.
+        rpc: u64,
+    },
+    /// The code at a deployed address is not the code the bindings were built from.
+    #[error(
+        "{name} at {address} holds {found} bytes of code that differ from this build's contract \
+         ({expected} bytes): wrong address, wrong chain, or an outdated deployment"
+    )]
+    CodeMismatch {
+        /// The contract name.
+        name: String,
+        /// The address from the manifest.
+        address: Address,
+        /// The length of the expected runtime code.
+        expected: usize,
+        /// The length of the code found on chain.
+        found: usize,
+    },
+    /// The RPC endpoint failed or could not be reached.
+    #[error("RPC request failed: {0}")]
+    Rpc(#[from] alloy::transports::TransportError),
+}
+
+impl Error {
+    /// Whether trying the same operation again later may succeed (a flaky or
+    /// restarting RPC endpoint), as opposed to a problem that needs a fix.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Rpc(_))
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

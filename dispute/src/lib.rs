@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+
+pub mod bindings;
+mod deployment;
+mod error;
+
+pub use deployment::{Deployment, DeploymentCheck};
+pub use error::{Error, Result};

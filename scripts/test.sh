@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's test command: set-up plus every test and check that CI runs.
+# Each step prints its name and time; the first failure stops the run and is
+# named at the end.
+set -Eeuo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# More fuzz and invariant runs than the default profile (contracts/foundry.toml).
+export FOUNDRY_PROFILE="${FOUNDRY_PROFILE:-ci}"
+# forge resolves foundry.toml's relative paths (solc, libs) from the working
+# directory, so it always runs inside contracts/.
+forge() { (cd "$root/contracts" && "$root/.tools/bin/forge" "$@"); }
+
+current_step="set-up"
+trap 'echo "test: FAILED at step: $current_step" >&2' ERR
+started=$(date +%s)
+summary=()
+
+step() {
+  current_step="$1"
+  shift
+  local begin=$(date +%s)
+  echo "==> $current_step" >&2
+  "$@"
+  summary+=("$(printf '%5ss  %s' "$(( $(date +%s) - begin ))" "$current_step")")
+}
+
+step "set-up (scripts/setup.sh)" scripts/setup.sh
+step "cargo fmt --check" cargo fmt --all --check
+step "forge fmt --check" forge fmt --check
+step "forge build" forge build
+step "forge test" forge test
+step "bindings drift check" cargo xtask bindings --check --skip-build
+step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test --doc" cargo test --workspace --locked --doc --quiet
+# nextest ships with this machine kind; its closing summary counts every test.
+if cargo nextest --version >/dev/null 2>&1; then
+  step "cargo nextest" cargo nextest run --workspace --locked --no-fail-fast
+else
+  step "cargo test" cargo test --workspace --locked --no-fail-fast
+fi
+
+trap - ERR
+echo "test: all steps passed in $(( $(date +%s) - started ))s" >&2
+printf '%s\n' "${summary[@]}" >&2

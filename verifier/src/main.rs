@@ -1,0 +1,9 @@
+//! `vtrain-verifier`: The vtrain watchtower verifier: replays sampled checkpoint intervals and challenges wrong results.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> eyre::Result<()> {
+    vtrain_cli::init_tracing();
+    vtrain_verifier::Cli::parse().run().await
+}
