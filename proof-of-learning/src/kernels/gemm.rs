@@ -1,0 +1,139 @@
+//! The blocked, threaded matrix product behind every matmul-shaped repop:
+//! `C[m×n] ← C + A[m×k]·B[k×n]` where each C element accumulates its k terms
+//! with one fma each, in increasing k, starting from the value already in C.
+//!
+//! B is packed once into NR-column panels (k-major), each MR-row strip of A
+//! into a k-major panel; each (strip, panel) pair runs one micro-kernel over
+//! the whole reduction. Threads take disjoint row ranges of C. None of this
+//! touches the order of any element's reduction, so every blocking, thread
+//! count and SIMD level gives the same bits.
+
+use super::Level;
+use super::microkernel;
+
+/// A strided read-only matrix view: element (r, c) is `data[r·rs + c·cs]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatView<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
+}
+
+impl MatView<'_> {
+    #[inline(always)]
+    fn at(&self, r: usize, c: usize) -> f32 {
+        self.data[r * self.rs + c * self.cs]
+    }
+}
+
+/// Below this many fmas a product runs on the calling thread.
+const PARALLEL_THRESHOLD: usize = 1 << 18;
+
+type Kernel = fn(usize, &[f32], &[f32], &mut [f32]);
+
+fn kernel_for(level: Level) -> (usize, usize, Kernel) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => (
+            microkernel::AVX512_MR,
+            microkernel::AVX512_NR,
+            |k, a, b, c| {
+                // SAFETY: Level::Avx512 is only constructed when the CPU has AVX-512F
+                // (see Level::is_supported); sizes are asserted inside.
+                unsafe { microkernel::avx512(k, a, b, c) }
+            },
+        ),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => (microkernel::AVX2_MR, microkernel::AVX2_NR, |k, a, b, c| {
+            // SAFETY: Level::Avx2Fma is only constructed when the CPU has AVX2
+            // and FMA; sizes are asserted inside.
+            unsafe { microkernel::avx2(k, a, b, c) }
+        }),
+        _ => (
+            microkernel::SCALAR_MR,
+            microkernel::SCALAR_NR,
+            microkernel::scalar,
+        ),
+    }
+}
+
+/// `c ← c + a·b` with `c` row-major m×n.
+pub(crate) fn gemm(
+    level: Level,
+    pool: &rayon::ThreadPool,
+    (m, n, k): (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+) {
+    assert_eq!(c.len(), m * n, "output is m×n");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (mr, nr, kernel) = kernel_for(level);
+    let panels = n.div_ceil(nr);
+    let mut packed_b = vec![0.0f32; panels * k * nr];
+    for (p, panel) in packed_b
+        .chunks_exact_mut((k * nr).max(1))
+        .enumerate()
+        .take(panels)
+    {
+        let j0 = p * nr;
+        let valid = nr.min(n - j0);
+        for kk in 0..k {
+            for j in 0..valid {
+                panel[kk * nr + j] = b.at(kk, j0 + j);
+            }
+        }
+    }
+
+    let threads = pool.current_num_threads().max(1);
+    let rows_per_task = if m * n * k < PARALLEL_THRESHOLD || threads == 1 {
+        m
+    } else {
+        m.div_ceil(threads * 2).div_ceil(mr) * mr
+    };
+    let task = |row0: usize, rows: &mut [f32]| {
+        let mut packed_a = vec![0.0f32; k * mr];
+        let mut tile = vec![0.0f32; mr * nr];
+        let row_count = rows.len() / n;
+        for i0 in (0..row_count).step_by(mr) {
+            let valid_m = mr.min(row_count - i0);
+            packed_a.fill(0.0);
+            for kk in 0..k {
+                for i in 0..valid_m {
+                    packed_a[kk * mr + i] = a.at(row0 + i0 + i, kk);
+                }
+            }
+            for p in 0..panels {
+                let j0 = p * nr;
+                let valid_n = nr.min(n - j0);
+                tile.fill(0.0);
+                for i in 0..valid_m {
+                    let src = (i0 + i) * n + j0;
+                    tile[i * nr..i * nr + valid_n].copy_from_slice(&rows[src..src + valid_n]);
+                }
+                kernel(
+                    k,
+                    &packed_a,
+                    &packed_b[p * k * nr..(p + 1) * k * nr],
+                    &mut tile,
+                );
+                for i in 0..valid_m {
+                    let dst = (i0 + i) * n + j0;
+                    rows[dst..dst + valid_n].copy_from_slice(&tile[i * nr..i * nr + valid_n]);
+                }
+            }
+        }
+    };
+    if rows_per_task >= m {
+        task(0, c);
+    } else {
+        use rayon::prelude::*;
+        pool.install(|| {
+            c.par_chunks_mut(rows_per_task * n)
+                .enumerate()
+                .for_each(|(t, rows)| task(t * rows_per_task, rows));
+        });
+    }
+}

@@ -1,0 +1,119 @@
+//! Register-tile micro-kernels: `C[MR×NR] ← fma(A[i,k], B[k,j], C)` for
+//! k = 0, 1, … in order. Every accumulator is one output element's running
+//! sum, carried across the whole reduction, so each element sees exactly the
+//! sequence of the reference: vectorisation is across outputs, never across k.
+//!
+//! `a` is an MR-row panel packed k-major (`a[k·MR + i]`), `b` an NR-column
+//! panel packed k-major (`b[k·NR + j]`), `c` an MR×NR row-major tile.
+
+/// The scalar kernel's tile.
+pub(crate) const SCALAR_MR: usize = 4;
+/// The scalar kernel's tile.
+pub(crate) const SCALAR_NR: usize = 4;
+/// The AVX2+FMA kernel's tile: 12 ymm accumulators.
+pub(crate) const AVX2_MR: usize = 6;
+/// The AVX2+FMA kernel's tile.
+pub(crate) const AVX2_NR: usize = 16;
+/// The AVX-512 kernel's tile: 16 zmm accumulators.
+pub(crate) const AVX512_MR: usize = 8;
+/// The AVX-512 kernel's tile.
+pub(crate) const AVX512_NR: usize = 32;
+
+/// Portable kernel: `f32::mul_add` is a correctly rounded fma everywhere.
+pub(crate) fn scalar(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (mr, nr) = (SCALAR_MR, SCALAR_NR);
+    let mut acc = [[0.0f32; SCALAR_NR]; SCALAR_MR];
+    for (i, row) in acc.iter_mut().enumerate() {
+        row.copy_from_slice(&c[i * nr..(i + 1) * nr]);
+    }
+    for kk in 0..k {
+        let a = &a[kk * mr..(kk + 1) * mr];
+        let b = &b[kk * nr..(kk + 1) * nr];
+        for i in 0..mr {
+            for j in 0..nr {
+                acc[i][j] = a[i].mul_add(b[j], acc[i][j]);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        c[i * nr..(i + 1) * nr].copy_from_slice(row);
+    }
+}
+
+/// AVX2+FMA kernel.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `a` holds `k·6`, `b` `k·16` and `c`
+/// 96 floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    use std::arch::x86_64::*;
+    const MR: usize = AVX2_MR;
+    const NR: usize = AVX2_NR;
+    assert!(a.len() >= k * MR && b.len() >= k * NR && c.len() >= MR * NR);
+    // SAFETY: the assert above bounds every load and store below.
+    unsafe {
+        let cp = c.as_mut_ptr();
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for (i, row) in acc.iter_mut().enumerate() {
+            row[0] = _mm256_loadu_ps(cp.add(i * NR));
+            row[1] = _mm256_loadu_ps(cp.add(i * NR + 8));
+        }
+        let (mut ap, mut bp) = (a.as_ptr(), b.as_ptr());
+        for _ in 0..k {
+            let b0 = _mm256_loadu_ps(bp);
+            let b1 = _mm256_loadu_ps(bp.add(8));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm256_broadcast_ss(&*ap.add(i));
+                row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+            }
+            ap = ap.add(MR);
+            bp = bp.add(NR);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            _mm256_storeu_ps(cp.add(i * NR), row[0]);
+            _mm256_storeu_ps(cp.add(i * NR + 8), row[1]);
+        }
+    }
+}
+
+/// AVX-512 kernel.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `a` holds `k·8`, `b` `k·32` and `c` 256
+/// floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn avx512(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    use std::arch::x86_64::*;
+    const MR: usize = AVX512_MR;
+    const NR: usize = AVX512_NR;
+    assert!(a.len() >= k * MR && b.len() >= k * NR && c.len() >= MR * NR);
+    // SAFETY: the assert above bounds every load and store below.
+    unsafe {
+        let cp = c.as_mut_ptr();
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        for (i, row) in acc.iter_mut().enumerate() {
+            row[0] = _mm512_loadu_ps(cp.add(i * NR));
+            row[1] = _mm512_loadu_ps(cp.add(i * NR + 16));
+        }
+        let (mut ap, mut bp) = (a.as_ptr(), b.as_ptr());
+        for _ in 0..k {
+            let b0 = _mm512_loadu_ps(bp);
+            let b1 = _mm512_loadu_ps(bp.add(16));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*ap.add(i));
+                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+            }
+            ap = ap.add(MR);
+            bp = bp.add(NR);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            _mm512_storeu_ps(cp.add(i * NR), row[0]);
+            _mm512_storeu_ps(cp.add(i * NR + 16), row[1]);
+        }
+    }
+}

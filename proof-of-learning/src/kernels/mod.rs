@@ -1,0 +1,291 @@
+//! Fast kernels for every repop, bit-identical to the reference evaluator at
+//! every SIMD level and thread count.
+//!
+//! The matmul-shaped ops (`Linear`, `WeightGrad`, `InputGrad`) run the blocked
+//! GEMM of [`gemm`]; every other op runs its own micro-program with
+//! [`Direct`] arithmetic, compiled once per SIMD level so `fma` is a hardware
+//! instruction where the CPU has one.
+
+mod gemm;
+mod microkernel;
+
+use crate::repops::{Direct, Op};
+use gemm::{MatView, gemm};
+use rayon::prelude::*;
+use std::fmt;
+use std::sync::Arc;
+
+/// A SIMD level. Every level computes the same bits; they differ in speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// Portable Rust; fma is `f32::mul_add` (a libm call without hardware FMA).
+    Scalar,
+    /// AVX2 with FMA3 (x86-64-v3).
+    Avx2Fma,
+    /// AVX-512F (x86-64-v4).
+    Avx512,
+}
+
+impl Level {
+    /// The fastest level this CPU supports.
+    pub fn detect() -> Self {
+        Self::available().into_iter().last().unwrap_or(Self::Scalar)
+    }
+
+    /// Every level this CPU supports, slowest first.
+    pub fn available() -> Vec<Self> {
+        [Self::Scalar, Self::Avx2Fma, Self::Avx512]
+            .into_iter()
+            .filter(|level| level.is_supported())
+            .collect()
+    }
+
+    /// Whether this CPU can run the level.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Self::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2Fma => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Scalar => "scalar",
+            Self::Avx2Fma => "avx2+fma",
+            Self::Avx512 => "avx512",
+        })
+    }
+}
+
+/// A SIMD level and a thread pool: everything that may change speed and must
+/// never change bits.
+#[derive(Clone)]
+pub struct Kernels {
+    level: Level,
+    pool: Arc<rayon::ThreadPool>,
+}
+
+impl fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernels")
+            .field("level", &self.level)
+            .field("threads", &self.threads())
+            .finish()
+    }
+}
+
+impl Kernels {
+    /// Kernels at `level` (which must be supported) on `threads` workers
+    /// (0: one per core).
+    pub fn new(level: Level, threads: usize) -> Result<Self, crate::Error> {
+        if !level.is_supported() {
+            return Err(crate::Error::UnsupportedLevel(level));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("vtrain-kernel-{i}"))
+            .build()
+            .map_err(|error| crate::Error::ThreadPool(error.to_string()))?;
+        Ok(Self {
+            level,
+            pool: Arc::new(pool),
+        })
+    }
+
+    /// The fastest level on every core.
+    pub fn detect() -> Result<Self, crate::Error> {
+        Self::new(Level::detect(), 0)
+    }
+
+    /// The SIMD level.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Runs `op` on `inputs`, writing every output element into `out`.
+    pub fn run(&self, op: &Op, inputs: &[&[f32]], out: &mut [f32]) {
+        match *op {
+            Op::Linear { m, k, n } => {
+                for row in out.chunks_exact_mut(n) {
+                    row.copy_from_slice(&inputs[2][..n]);
+                }
+                let a = MatView {
+                    data: inputs[0],
+                    rs: k,
+                    cs: 1,
+                };
+                let w = MatView {
+                    data: inputs[1],
+                    rs: 1,
+                    cs: k,
+                };
+                gemm(self.level, &self.pool, (m, n, k), a, w, out);
+            }
+            Op::WeightGrad { m, o, k } => {
+                out.fill(0.0);
+                let dz_t = MatView {
+                    data: inputs[0],
+                    rs: 1,
+                    cs: o,
+                };
+                let act = MatView {
+                    data: inputs[1],
+                    rs: k,
+                    cs: 1,
+                };
+                gemm(self.level, &self.pool, (o, k, m), dz_t, act, out);
+            }
+            Op::InputGrad { m, o, k } => {
+                out.fill(0.0);
+                let dz = MatView {
+                    data: inputs[0],
+                    rs: o,
+                    cs: 1,
+                };
+                let w = MatView {
+                    data: inputs[1],
+                    rs: k,
+                    cs: 1,
+                };
+                gemm(self.level, &self.pool, (m, k, o), dz, w, out);
+            }
+            Op::BiasGrad { m, o } => self.with_level(|avx2| {
+                if avx2 {
+                    // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        bias_grad_avx2(inputs[0], m, o, out)
+                    }
+                } else {
+                    bias_grad(inputs[0], m, o, out)
+                }
+            }),
+            Op::LogSoftmax { classes, .. } => self.with_level(|avx2| {
+                if avx2 {
+                    // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        log_softmax_avx2(inputs, classes, out)
+                    }
+                } else {
+                    log_softmax(inputs, classes, out)
+                }
+            }),
+            _ => {
+                let avx2 = self.uses_avx2();
+                let fill = |offset: usize, chunk: &mut [f32]| {
+                    if avx2 {
+                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            elementwise_avx2(op, inputs, offset, chunk)
+                        }
+                    } else {
+                        elementwise(op, inputs, offset, chunk)
+                    }
+                };
+                if out.len() <= ELEMENTWISE_CHUNK || self.threads() == 1 {
+                    fill(0, out);
+                } else {
+                    self.pool.install(|| {
+                        out.par_chunks_mut(ELEMENTWISE_CHUNK)
+                            .enumerate()
+                            .for_each(|(c, chunk)| fill(c * ELEMENTWISE_CHUNK, chunk));
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether this level runs the AVX2+FMA builds of the element-wise bodies
+    /// (where `f32::mul_add` is one hardware instruction).
+    fn uses_avx2(&self) -> bool {
+        cfg!(target_arch = "x86_64") && matches!(self.level, Level::Avx2Fma | Level::Avx512)
+    }
+
+    fn with_level(&self, body: impl FnOnce(bool)) {
+        body(self.uses_avx2())
+    }
+}
+
+/// Below this many elements an element-wise op runs on the calling thread.
+const ELEMENTWISE_CHUNK: usize = 1 << 14;
+
+/// Declares `$name_avx2`, the same body compiled with AVX2 and FMA enabled.
+macro_rules! avx2_variant {
+    ($name:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
+        /// The AVX2+FMA build of the function of the same name.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $name($($arg),*)
+        }
+    };
+}
+
+avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]));
+avx2_variant!(bias_grad, bias_grad_avx2, (dz: &[f32], m: usize, o: usize, out: &mut [f32]));
+avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, out: &mut [f32]));
+
+/// Every element of `chunk` (output elements `offset..`) by its micro-program.
+#[inline(always)]
+fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]) {
+    for (i, value) in chunk.iter_mut().enumerate() {
+        *value = op.element(&mut Direct, inputs, offset + i);
+    }
+}
+
+/// `db[o] = Σ_i dZ[i,o]`, row by row so the adds vectorise across `o` while
+/// each column still sums in increasing `i`.
+#[inline(always)]
+fn bias_grad(dz: &[f32], m: usize, o: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for row in dz.chunks_exact(o).take(m) {
+        for (acc, &value) in out.iter_mut().zip(row) {
+            *acc = crate::repops::prim::add(*acc, value);
+        }
+    }
+}
+
+/// Log-softmax one row at a time: the row's max and log-sum are computed once
+/// and shared by its elements (the same primitives each element's program runs).
+#[inline(always)]
+fn log_softmax(inputs: &[&[f32]], classes: usize, out: &mut [f32]) {
+    for (r, row) in out.chunks_exact_mut(classes).enumerate() {
+        let base = r * classes;
+        let z = &inputs[0][base..base + classes];
+        let mut fp = Direct;
+        let mut max = z[0];
+        for &value in &z[1..] {
+            max = crate::repops::prim::max(max, value);
+        }
+        let mut sum = crate::repops::exp(&mut fp, crate::repops::prim::sub(z[0], max));
+        for &value in &z[1..] {
+            let term = crate::repops::exp(&mut fp, crate::repops::prim::sub(value, max));
+            sum = crate::repops::prim::add(sum, term);
+        }
+        let log_sum = crate::repops::log(&mut fp, sum);
+        for (c, value) in row.iter_mut().enumerate() {
+            *value = crate::repops::prim::sub(crate::repops::prim::sub(z[c], max), log_sum);
+        }
+    }
+}

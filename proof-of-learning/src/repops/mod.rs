@@ -1,0 +1,17 @@
+//! Reproducible operators: the normative fp32 definition of every operation a
+//! training step performs, as straight-line micro-programs of primitives.
+//! `docs/repops.md` is the text; this module implements it literally.
+
+pub mod math;
+mod ops;
+pub mod prim;
+mod program;
+
+pub use math::{exp, log};
+pub use ops::{AdamParams, LrSchedule, Op, powi};
+pub use prim::{CANONICAL_NAN, Opcode, canon};
+pub use program::{Direct, ElementTrace, Fp, MicroStep, Operand, Recorder, Traced, replay_trace};
+
+/// The version of the repops definitions this crate implements. A job spec
+/// names the version it was trained under; any change to an op's bits bumps it.
+pub const REPOPS_VERSION: u32 = 1;

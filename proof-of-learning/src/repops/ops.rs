@@ -1,0 +1,427 @@
+//! Every repop, and the micro-program of each of its output elements.
+//! Normative text: `docs/repops.md` § Operators.
+//!
+//! Matrices are row-major. An op reads its inputs in the order listed on its
+//! variant (that order is the `slot` of [`super::program::Operand::Input`]).
+
+use super::math;
+use super::program::{ElementTrace, Fp, Recorder};
+use serde::{Deserialize, Serialize};
+
+/// The learning-rate schedule: a pure function of the step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LrSchedule {
+    /// `lr` at every step.
+    Constant,
+    /// Linear warm-up over `warmup_steps`, then linear decay to 0 at the last step.
+    LinearWarmupDecay {
+        /// Steps of warm-up (may be 0).
+        warmup_steps: u32,
+    },
+    /// `lr · gamma^⌊t / every⌋`.
+    Step {
+        /// Steps between decays.
+        every: u32,
+        /// Decay factor.
+        gamma: f32,
+    },
+}
+
+/// One repop call, with every shape and constant its micro-programs need.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// The step's scalars `[lr_t, −lr_t, 1 − β₁^(t+1), 1 − β₂^(t+1)]`. No inputs.
+    Schedule {
+        /// The step t (0-based).
+        step: u32,
+        /// Total steps T.
+        total_steps: u32,
+        /// Base learning rate.
+        lr: f32,
+        /// The schedule.
+        schedule: LrSchedule,
+        /// Adam's β₁ (0 for SGD).
+        beta1: f32,
+        /// Adam's β₂ (0 for SGD).
+        beta2: f32,
+    },
+    /// Row `sample_index[i]` of the dataset: no arithmetic. Input: the dataset
+    /// tensor `[n, width]`.
+    Gather {
+        /// For each output row, the dataset row it copies.
+        rows: Vec<u32>,
+        /// Row width.
+        width: usize,
+    },
+    /// `Z[i,j] = b[j] + Σ_k A[i,k]·W[j,k]`. Inputs: A `[m,k]`, W `[n,k]`, b `[n]`.
+    Linear {
+        /// Rows (the batch).
+        m: usize,
+        /// Reduction length (input features).
+        k: usize,
+        /// Outputs per row.
+        n: usize,
+    },
+    /// `max(z, 0)` as `z > 0 ? z : +0`. Input: Z.
+    Relu,
+    /// Row-wise log-softmax. Input: Z `[rows, classes]`.
+    LogSoftmax {
+        /// Rows.
+        rows: usize,
+        /// Classes.
+        classes: usize,
+    },
+    /// Gradient of the mean cross-entropy w.r.t. the logits:
+    /// `(exp(LS[i,j]) − [y_i = j]) / rows`. Inputs: LS `[rows, classes]`, y `[rows]`.
+    XentGrad {
+        /// Rows (the batch).
+        rows: usize,
+        /// Classes.
+        classes: usize,
+    },
+    /// `dW[o,k] = Σ_i dZ[i,o]·A[i,k]`. Inputs: dZ `[m,o]`, A `[m,k]`.
+    WeightGrad {
+        /// Rows (the batch; the reduction).
+        m: usize,
+        /// Outputs of the layer.
+        o: usize,
+        /// Inputs of the layer.
+        k: usize,
+    },
+    /// `dA[i,k] = Σ_o dZ[i,o]·W[o,k]`. Inputs: dZ `[m,o]`, W `[o,k]`.
+    InputGrad {
+        /// Rows (the batch).
+        m: usize,
+        /// Outputs of the layer (the reduction).
+        o: usize,
+        /// Inputs of the layer.
+        k: usize,
+    },
+    /// `db[o] = Σ_i dZ[i,o]`. Input: dZ `[m,o]`.
+    BiasGrad {
+        /// Rows (the reduction).
+        m: usize,
+        /// Outputs.
+        o: usize,
+    },
+    /// `Z > 0 ? dA : +0`. Inputs: Z, dA.
+    ReluGrad,
+    /// SGD with momentum, the new velocity `v' = μ·v + (g + λ·w)`.
+    /// Inputs: schedule, w, g, v.
+    SgdVelocity {
+        /// Momentum μ.
+        momentum: f32,
+        /// Weight decay λ.
+        weight_decay: f32,
+    },
+    /// SGD with momentum, the new weight `w' = w − lr_t·v'`. Inputs: schedule, w, g, v.
+    SgdWeight {
+        /// Momentum μ.
+        momentum: f32,
+        /// Weight decay λ.
+        weight_decay: f32,
+    },
+    /// AdamW's first moment `m' = β₁·m + (1−β₁)·g`. Inputs: schedule, w, g, m, v.
+    AdamFirstMoment(AdamParams),
+    /// AdamW's second moment `v' = β₂·v + (1−β₂)·g²`. Inputs: schedule, w, g, m, v.
+    AdamSecondMoment(AdamParams),
+    /// AdamW's new weight. Inputs: schedule, w, g, m, v.
+    AdamWeight(AdamParams),
+}
+
+/// AdamW's hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamParams {
+    /// β₁.
+    pub beta1: f32,
+    /// β₂.
+    pub beta2: f32,
+    /// ε.
+    pub eps: f32,
+    /// Decoupled weight decay λ.
+    pub weight_decay: f32,
+}
+
+/// Reads input `slot` element `index` as a program value.
+#[inline(always)]
+fn load<F: Fp>(fp: &mut F, inputs: &[&[f32]], slot: u8, index: usize) -> F::V {
+    fp.input(slot, index, inputs[slot as usize][index])
+}
+
+/// `base^n` by binary exponentiation over the bits of `n`, least significant
+/// first: `result ← result·base` on a set bit, then `base ← base²` while
+/// bits remain.
+#[inline(always)]
+pub fn powi<F: Fp>(fp: &mut F, base: F::V, mut n: u32) -> F::V {
+    let mut result = fp.constant(1.0);
+    let mut base = base;
+    while n > 0 {
+        if n & 1 == 1 {
+            result = fp.mul(result, base);
+        }
+        n >>= 1;
+        if n > 0 {
+            base = fp.mul(base, base);
+        }
+    }
+    result
+}
+
+impl Op {
+    /// How many inputs the op reads.
+    pub fn arity(&self) -> usize {
+        match self {
+            Self::Schedule { .. } => 0,
+            Self::Gather { .. } | Self::Relu | Self::LogSoftmax { .. } | Self::BiasGrad { .. } => 1,
+            Self::XentGrad { .. }
+            | Self::WeightGrad { .. }
+            | Self::InputGrad { .. }
+            | Self::ReluGrad => 2,
+            Self::Linear { .. } => 3,
+            Self::SgdVelocity { .. } | Self::SgdWeight { .. } => 4,
+            Self::AdamFirstMoment(_) | Self::AdamSecondMoment(_) | Self::AdamWeight(_) => 5,
+        }
+    }
+
+    /// The reference evaluator: output element `e` computed literally from the
+    /// normative definition, with its full micro-trace.
+    pub fn reference_element(&self, inputs: &[&[f32]], e: usize) -> ElementTrace {
+        let mut recorder = Recorder::default();
+        let value = self.element(&mut recorder, inputs, e);
+        recorder.finish(value)
+    }
+
+    /// The micro-program of output element `e`, run on `fp`.
+    #[inline(always)]
+    pub fn element<F: Fp>(&self, fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
+        match *self {
+            Self::Schedule { .. } => self.schedule_element(fp, e),
+            Self::Gather { ref rows, width } => {
+                let (i, d) = (e / width, e % width);
+                load(fp, inputs, 0, rows[i] as usize * width + d)
+            }
+            Self::Linear { k, n, .. } => {
+                let (i, j) = (e / n, e % n);
+                let mut acc = load(fp, inputs, 2, j);
+                for kk in 0..k {
+                    let a = load(fp, inputs, 0, i * k + kk);
+                    let w = load(fp, inputs, 1, j * k + kk);
+                    acc = fp.fma(a, w, acc);
+                }
+                acc
+            }
+            Self::Relu => {
+                let z = load(fp, inputs, 0, e);
+                let zero = fp.constant(0.0);
+                fp.sel_gt(z, zero, z, zero)
+            }
+            Self::LogSoftmax { classes, .. } => {
+                let row = e / classes * classes;
+                let (max, log_sum) = log_softmax_row(fp, inputs, row, classes);
+                let z = load(fp, inputs, 0, e);
+                let shifted = fp.sub(z, max);
+                fp.sub(shifted, log_sum)
+            }
+            Self::XentGrad { rows, classes } => {
+                let (i, j) = (e / classes, e % classes);
+                let ls = load(fp, inputs, 0, e);
+                let p = math::exp(fp, ls);
+                let label = load(fp, inputs, 1, i);
+                let class = fp.constant(j as f32);
+                let one = fp.constant(1.0);
+                let zero = fp.constant(0.0);
+                let target = fp.sel_eq(label, class, one, zero);
+                let diff = fp.sub(p, target);
+                let batch = fp.constant(rows as f32);
+                fp.div(diff, batch)
+            }
+            Self::WeightGrad { m, o, k } => {
+                let (oo, kk) = (e / k, e % k);
+                let mut acc = fp.constant(0.0);
+                for i in 0..m {
+                    let dz = load(fp, inputs, 0, i * o + oo);
+                    let a = load(fp, inputs, 1, i * k + kk);
+                    acc = fp.fma(dz, a, acc);
+                }
+                acc
+            }
+            Self::InputGrad { o, k, .. } => {
+                let (i, kk) = (e / k, e % k);
+                let mut acc = fp.constant(0.0);
+                for oo in 0..o {
+                    let dz = load(fp, inputs, 0, i * o + oo);
+                    let w = load(fp, inputs, 1, oo * k + kk);
+                    acc = fp.fma(dz, w, acc);
+                }
+                acc
+            }
+            Self::BiasGrad { m, o } => {
+                let mut acc = fp.constant(0.0);
+                for i in 0..m {
+                    let dz = load(fp, inputs, 0, i * o + e);
+                    acc = fp.add(acc, dz);
+                }
+                acc
+            }
+            Self::ReluGrad => {
+                let z = load(fp, inputs, 0, e);
+                let da = load(fp, inputs, 1, e);
+                let zero = fp.constant(0.0);
+                fp.sel_gt(z, zero, da, zero)
+            }
+            Self::SgdVelocity {
+                momentum,
+                weight_decay,
+            } => sgd_velocity(fp, inputs, e, momentum, weight_decay),
+            Self::SgdWeight {
+                momentum,
+                weight_decay,
+            } => {
+                let v = sgd_velocity(fp, inputs, e, momentum, weight_decay);
+                let neg_lr = load(fp, inputs, 0, 1);
+                let w = load(fp, inputs, 1, e);
+                fp.fma(neg_lr, v, w)
+            }
+            Self::AdamFirstMoment(params) => adam_first_moment(fp, inputs, e, params),
+            Self::AdamSecondMoment(params) => adam_second_moment(fp, inputs, e, params),
+            Self::AdamWeight(params) => {
+                let m = adam_first_moment(fp, inputs, e, params);
+                let v = adam_second_moment(fp, inputs, e, params);
+                let bc1 = load(fp, inputs, 0, 2);
+                let bc2 = load(fp, inputs, 0, 3);
+                let m_hat = fp.div(m, bc1);
+                let v_hat = fp.div(v, bc2);
+                let root = fp.sqrt(v_hat);
+                let eps = fp.constant(params.eps);
+                let denominator = fp.add(root, eps);
+                let update = fp.div(m_hat, denominator);
+                let w = load(fp, inputs, 1, e);
+                let decay = fp.constant(params.weight_decay);
+                let update = fp.fma(decay, w, update);
+                let neg_lr = load(fp, inputs, 0, 1);
+                fp.fma(neg_lr, update, w)
+            }
+        }
+    }
+
+    fn schedule_element<F: Fp>(&self, fp: &mut F, e: usize) -> F::V {
+        let Self::Schedule {
+            step,
+            total_steps,
+            lr,
+            schedule,
+            beta1,
+            beta2,
+        } = *self
+        else {
+            unreachable!("schedule_element is only called on Op::Schedule")
+        };
+        let lr_t = |fp: &mut F| {
+            let lr = fp.constant(lr);
+            match schedule {
+                LrSchedule::Constant => lr,
+                LrSchedule::LinearWarmupDecay { warmup_steps } if step < warmup_steps => {
+                    let done = fp.constant((step + 1) as f32);
+                    let scaled = fp.mul(lr, done);
+                    let warmup = fp.constant(warmup_steps as f32);
+                    fp.div(scaled, warmup)
+                }
+                LrSchedule::LinearWarmupDecay { warmup_steps } => {
+                    let left = fp.constant((total_steps - step) as f32);
+                    let scaled = fp.mul(lr, left);
+                    let span = fp.constant((total_steps - warmup_steps) as f32);
+                    fp.div(scaled, span)
+                }
+                LrSchedule::Step { every, gamma } => {
+                    let gamma = fp.constant(gamma);
+                    let factor = powi(fp, gamma, step / every);
+                    fp.mul(lr, factor)
+                }
+            }
+        };
+        let bias_correction = |fp: &mut F, beta: f32| {
+            let beta = fp.constant(beta);
+            let power = powi(fp, beta, step + 1);
+            let one = fp.constant(1.0);
+            fp.sub(one, power)
+        };
+        match e {
+            0 => lr_t(fp),
+            1 => {
+                let lr = lr_t(fp);
+                let minus_one = fp.constant(-1.0);
+                fp.mul(lr, minus_one)
+            }
+            2 => bias_correction(fp, beta1),
+            _ => bias_correction(fp, beta2),
+        }
+    }
+}
+
+/// The row's maximum and the log of its sum of shifted exponentials.
+#[inline(always)]
+fn log_softmax_row<F: Fp>(
+    fp: &mut F,
+    inputs: &[&[f32]],
+    row: usize,
+    classes: usize,
+) -> (F::V, F::V) {
+    let mut max = load(fp, inputs, 0, row);
+    for c in 1..classes {
+        let z = load(fp, inputs, 0, row + c);
+        max = fp.max(max, z);
+    }
+    let mut sum = None;
+    for c in 0..classes {
+        let z = load(fp, inputs, 0, row + c);
+        let shifted = fp.sub(z, max);
+        let term = math::exp(fp, shifted);
+        sum = Some(match sum {
+            None => term,
+            Some(acc) => fp.add(acc, term),
+        });
+    }
+    let sum = sum.unwrap_or(max);
+    (max, math::log(fp, sum))
+}
+
+#[inline(always)]
+fn sgd_velocity<F: Fp>(
+    fp: &mut F,
+    inputs: &[&[f32]],
+    e: usize,
+    momentum: f32,
+    weight_decay: f32,
+) -> F::V {
+    let w = load(fp, inputs, 1, e);
+    let g = load(fp, inputs, 2, e);
+    let v = load(fp, inputs, 3, e);
+    let decay = fp.constant(weight_decay);
+    let g = fp.fma(decay, w, g);
+    let momentum = fp.constant(momentum);
+    fp.fma(momentum, v, g)
+}
+
+#[inline(always)]
+fn adam_first_moment<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize, params: AdamParams) -> F::V {
+    let g = load(fp, inputs, 2, e);
+    let m = load(fp, inputs, 3, e);
+    let one = fp.constant(1.0);
+    let beta1 = fp.constant(params.beta1);
+    let c1 = fp.sub(one, beta1);
+    let scaled = fp.mul(c1, g);
+    fp.fma(beta1, m, scaled)
+}
+
+#[inline(always)]
+fn adam_second_moment<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize, params: AdamParams) -> F::V {
+    let g = load(fp, inputs, 2, e);
+    let v = load(fp, inputs, 4, e);
+    let one = fp.constant(1.0);
+    let beta2 = fp.constant(params.beta2);
+    let c2 = fp.sub(one, beta2);
+    let squared = fp.mul(g, g);
+    let scaled = fp.mul(c2, squared);
+    fp.fma(beta2, v, scaled)
+}

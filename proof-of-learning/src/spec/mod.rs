@@ -1,0 +1,214 @@
+//! The job spec: what a submitter asks to be trained, written in TOML, with its
+//! validation, canonical byte encoding and `job_hash`.
+
+mod encode;
+mod validate;
+
+pub use validate::{MAX_BATCH, MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_STEPS, MAX_WIDTH};
+
+use crate::error::{Error, Result};
+use crate::hash::Hash32;
+use crate::repops::LrSchedule;
+use serde::{Deserialize, Serialize};
+
+/// A training job, exactly as committed on chain by its [`JobSpec::job_hash`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The repops version the job must be trained under.
+    pub repops_version: u32,
+    /// The seed of every random choice (initial weights, shuffling, split).
+    pub seed: u64,
+    /// Total optimizer steps T.
+    pub steps: u32,
+    /// Steps between committed checkpoints, k (must divide T).
+    pub checkpoint_interval: u32,
+    /// Samples per step.
+    pub batch_size: u32,
+    /// The training data.
+    pub dataset: DatasetSpec,
+    /// The model.
+    pub model: ModelSpec,
+    /// The optimizer.
+    pub optimizer: OptimizerSpec,
+    /// The learning-rate schedule (default: constant).
+    #[serde(default = "constant_schedule")]
+    pub schedule: LrSchedule,
+}
+
+fn constant_schedule() -> LrSchedule {
+    LrSchedule::Constant
+}
+
+/// The dataset a job trains on, by content root.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// The file format the data is published in.
+    pub format: DatasetFormat,
+    /// The dataset's content root (`0x…`, 32 bytes): see `docs/commitments.md`.
+    pub root: String,
+    /// Number of samples.
+    pub samples: u32,
+    /// Features per sample.
+    pub features: u32,
+    /// Number of classes.
+    pub classes: u32,
+    /// Samples held out for testing (never trained on).
+    pub holdout: u32,
+}
+
+/// How a dataset is published. The root covers the canonical tensors, not the
+/// file bytes, so the same data in either format has the same root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetFormat {
+    /// CSV (optionally gzip-compressed): the features, then an integer label.
+    Csv,
+    /// safetensors with an f32 `features [n, d]` and an integer `labels [n]`.
+    Safetensors,
+}
+
+/// The model architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// A multi-layer perceptron: Linear layers with an activation between
+    /// them, ending in softmax cross-entropy.
+    Mlp {
+        /// Hidden layer widths, input to output.
+        hidden: Vec<u32>,
+        /// The activation between layers.
+        #[serde(default)]
+        activation: Activation,
+    },
+}
+
+/// Activation functions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `max(x, 0)`.
+    #[default]
+    Relu,
+}
+
+/// The optimizer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerSpec {
+    /// SGD with (heavy-ball) momentum and L2 weight decay.
+    Sgd {
+        /// Base learning rate.
+        learning_rate: f32,
+        /// Momentum μ in [0, 1).
+        #[serde(default)]
+        momentum: f32,
+        /// Weight decay λ ≥ 0.
+        #[serde(default)]
+        weight_decay: f32,
+    },
+    /// AdamW (decoupled weight decay).
+    Adamw {
+        /// Base learning rate.
+        learning_rate: f32,
+        /// β₁ in [0, 1).
+        #[serde(default = "default_beta1")]
+        beta1: f32,
+        /// β₂ in [0, 1).
+        #[serde(default = "default_beta2")]
+        beta2: f32,
+        /// ε > 0.
+        #[serde(default = "default_eps")]
+        eps: f32,
+        /// Decoupled weight decay λ ≥ 0.
+        #[serde(default)]
+        weight_decay: f32,
+    },
+}
+
+fn default_beta1() -> f32 {
+    0.9
+}
+fn default_beta2() -> f32 {
+    0.999
+}
+fn default_eps() -> f32 {
+    1e-8
+}
+
+impl OptimizerSpec {
+    /// The base learning rate.
+    pub fn learning_rate(&self) -> f32 {
+        match *self {
+            Self::Sgd { learning_rate, .. } | Self::Adamw { learning_rate, .. } => learning_rate,
+        }
+    }
+
+    /// Optimizer state tensors per parameter (velocity; or first and second moments).
+    pub fn moments_per_param(&self) -> usize {
+        match self {
+            Self::Sgd { .. } => 1,
+            Self::Adamw { .. } => 2,
+        }
+    }
+}
+
+impl JobSpec {
+    /// Parses and validates a TOML spec.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let spec: Self =
+            toml::from_str(text).map_err(|error| Error::SpecParse(error.to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The spec as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The dataset root as a hash (validated by [`JobSpec::validate`]).
+    pub fn dataset_root(&self) -> Result<Hash32> {
+        Hash32::from_hex(&self.dataset.root).ok_or_else(|| Error::InvalidSpec {
+            field: "dataset.root",
+            reason: format!("{:?} is not 32 bytes of 0x-prefixed hex", self.dataset.root),
+        })
+    }
+
+    /// Layer widths from input to output: `[features, hidden…, classes]`.
+    pub fn layer_widths(&self) -> Vec<usize> {
+        let ModelSpec::Mlp { hidden, .. } = &self.model;
+        std::iter::once(self.dataset.features)
+            .chain(hidden.iter().copied())
+            .chain(std::iter::once(self.dataset.classes))
+            .map(|width| width as usize)
+            .collect()
+    }
+
+    /// Shapes of the parameter tensors, in state order: `W₁ [out,in], b₁ [out], W₂, b₂, …`.
+    pub fn param_shapes(&self) -> Vec<Vec<usize>> {
+        self.layer_widths()
+            .windows(2)
+            .flat_map(|pair| [vec![pair[1], pair[0]], vec![pair[1]]])
+            .collect()
+    }
+
+    /// Total number of trainable parameters.
+    pub fn param_count(&self) -> usize {
+        self.param_shapes()
+            .iter()
+            .map(|shape| shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Number of committed checkpoints: T/k + 1 (steps 0, k, …, T).
+    pub fn num_checkpoints(&self) -> u32 {
+        self.steps / self.checkpoint_interval + 1
+    }
+
+    /// Training samples: all but the held-out ones.
+    pub fn train_samples(&self) -> u32 {
+        self.dataset.samples - self.dataset.holdout
+    }
+}

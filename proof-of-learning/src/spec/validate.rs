@@ -1,0 +1,203 @@
+//! Job spec validation: everything a solver must be able to run exactly.
+
+use super::{JobSpec, ModelSpec, OptimizerSpec};
+use crate::error::{Error, Result};
+use crate::hash::Hash32;
+use crate::repops::{LrSchedule, REPOPS_VERSION};
+
+/// Steps and sample counts stay below 2^24 so that every step index and count
+/// is an exact f32 (the schedule's micro-programs compute with them).
+pub const MAX_STEPS: u32 = 1 << 24;
+/// The widest layer (features, hidden units or classes).
+pub const MAX_WIDTH: u32 = 1 << 16;
+/// The deepest MLP.
+pub const MAX_HIDDEN_LAYERS: usize = 16;
+/// The largest model, in parameters.
+pub const MAX_PARAMS: usize = 1 << 28;
+/// The largest batch.
+pub const MAX_BATCH: u32 = 1 << 16;
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::InvalidSpec {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn check_finite(field: &'static str, value: f32) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("must be a finite number, got {value}"),
+        ))
+    }
+}
+
+fn check_unit_interval(field: &'static str, value: f32) -> Result<()> {
+    check_finite(field, value)?;
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be in [0, 1), got {value}")))
+    }
+}
+
+fn check_positive(field: &'static str, value: f32) -> Result<()> {
+    check_finite(field, value)?;
+    if value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be > 0, got {value}")))
+    }
+}
+
+fn check_non_negative(field: &'static str, value: f32) -> Result<()> {
+    check_finite(field, value)?;
+    if value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be ≥ 0, got {value}")))
+    }
+}
+
+fn check_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<()> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("must be in {min}..={max}, got {value}"),
+        ))
+    }
+}
+
+impl JobSpec {
+    /// Checks every field; the first problem is returned with its field name.
+    pub fn validate(&self) -> Result<()> {
+        if self.repops_version != REPOPS_VERSION {
+            return Err(invalid(
+                "repops_version",
+                format!(
+                    "this build implements repops v{REPOPS_VERSION}, the job asks for v{}",
+                    self.repops_version
+                ),
+            ));
+        }
+        check_range("steps", self.steps, 1, MAX_STEPS - 1)?;
+        check_range(
+            "checkpoint_interval",
+            self.checkpoint_interval,
+            1,
+            self.steps,
+        )?;
+        if !self.steps.is_multiple_of(self.checkpoint_interval) {
+            return Err(invalid(
+                "checkpoint_interval",
+                format!(
+                    "{} does not divide steps = {}",
+                    self.checkpoint_interval, self.steps
+                ),
+            ));
+        }
+
+        let dataset = &self.dataset;
+        match Hash32::from_hex(&dataset.root) {
+            None => {
+                return Err(invalid(
+                    "dataset.root",
+                    format!("{:?} is not 32 bytes of 0x-prefixed hex", dataset.root),
+                ));
+            }
+            Some(root) if root == Hash32::default() => {
+                return Err(invalid(
+                    "dataset.root",
+                    "the zero hash is not a content root",
+                ));
+            }
+            Some(_) => {}
+        }
+        check_range("dataset.samples", dataset.samples, 2, MAX_STEPS - 1)?;
+        check_range("dataset.features", dataset.features, 1, MAX_WIDTH)?;
+        check_range("dataset.classes", dataset.classes, 2, MAX_WIDTH)?;
+        if dataset.holdout >= dataset.samples {
+            return Err(invalid(
+                "dataset.holdout",
+                format!(
+                    "{} leaves no training samples out of {}",
+                    dataset.holdout, dataset.samples
+                ),
+            ));
+        }
+        check_range(
+            "batch_size",
+            self.batch_size,
+            1,
+            MAX_BATCH.min(self.train_samples()),
+        )?;
+
+        let ModelSpec::Mlp { hidden, .. } = &self.model;
+        if hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(invalid(
+                "model.hidden",
+                format!(
+                    "at most {MAX_HIDDEN_LAYERS} hidden layers, got {}",
+                    hidden.len()
+                ),
+            ));
+        }
+        for &width in hidden {
+            check_range("model.hidden", width, 1, MAX_WIDTH)?;
+        }
+        let params = self.param_count();
+        if params > MAX_PARAMS {
+            return Err(invalid(
+                "model",
+                format!("{params} parameters exceed the limit of {MAX_PARAMS}"),
+            ));
+        }
+
+        match self.optimizer {
+            OptimizerSpec::Sgd {
+                learning_rate,
+                momentum,
+                weight_decay,
+            } => {
+                check_positive("optimizer.learning_rate", learning_rate)?;
+                check_unit_interval("optimizer.momentum", momentum)?;
+                check_non_negative("optimizer.weight_decay", weight_decay)?;
+            }
+            OptimizerSpec::Adamw {
+                learning_rate,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => {
+                check_positive("optimizer.learning_rate", learning_rate)?;
+                check_unit_interval("optimizer.beta1", beta1)?;
+                check_unit_interval("optimizer.beta2", beta2)?;
+                check_positive("optimizer.eps", eps)?;
+                check_non_negative("optimizer.weight_decay", weight_decay)?;
+            }
+        }
+
+        match self.schedule {
+            LrSchedule::Constant => {}
+            LrSchedule::LinearWarmupDecay { warmup_steps } => {
+                if warmup_steps >= self.steps {
+                    return Err(invalid(
+                        "schedule.warmup_steps",
+                        format!("{warmup_steps} must be below steps = {}", self.steps),
+                    ));
+                }
+            }
+            LrSchedule::Step { every, gamma } => {
+                check_range("schedule.every", every, 1, self.steps)?;
+                check_positive("schedule.gamma", gamma)?;
+            }
+        }
+        Ok(())
+    }
+}

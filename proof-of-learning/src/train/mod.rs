@@ -1,0 +1,433 @@
+//! Training: the state, one step over the fixed op list, checkpointed runs,
+//! interval replay, instrumented replay and evaluation.
+
+mod graph;
+
+pub use graph::{Node, StepGraph, TensorRef, step_graph};
+
+use crate::commit::{state_root, tensor_list_root, tensor_root, trace_root};
+use crate::dataset::{DataOrder, Dataset};
+use crate::error::{Error, Result};
+use crate::hash::Hash32;
+use crate::kernels::Kernels;
+use crate::prng::{derive_key, purpose, uniform01};
+use crate::repops::{Op, prim};
+use crate::spec::JobSpec;
+
+/// Everything that influences the next step (together with the job itself).
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// The number of steps taken.
+    pub step: u32,
+    /// Parameter tensors, in [`JobSpec::param_shapes`] order.
+    pub params: Vec<Vec<f32>>,
+    /// Optimizer moments: SGD `[v₀…]`, AdamW `[m₀…, v₀…]`.
+    pub moments: Vec<Vec<f32>>,
+}
+
+/// The result of one step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepOutcome {
+    /// S_{t+1}.
+    pub state: State,
+    /// The batch's mean cross-entropy, computed from the step's log-softmax.
+    pub loss: f32,
+}
+
+/// One step replayed with every intermediate tensor committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstrumentedStep {
+    /// Each node's name, in op order.
+    pub names: Vec<String>,
+    /// Each node's tensor root, in op order.
+    pub tensor_roots: Vec<Hash32>,
+    /// The step trace root: the tensor-list root over `tensor_roots`.
+    pub step_trace_root: Hash32,
+    /// S_{t+1}.
+    pub next: State,
+}
+
+/// A whole run's commitments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOutcome {
+    /// State roots of checkpoints 0, k, 2k, …, T.
+    pub checkpoint_roots: Vec<Hash32>,
+    /// The trace root over them.
+    pub trace_root: Hash32,
+    /// S_T.
+    pub final_state: State,
+    /// The loss of every step.
+    pub losses: Vec<f32>,
+}
+
+/// Loss and accuracy on a set of samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Metrics {
+    /// Mean cross-entropy.
+    pub loss: f32,
+    /// Fraction classified correctly (first maximal logit wins).
+    pub accuracy: f64,
+}
+
+/// A job ready to train: the spec, its data and the kernels to run it on.
+#[derive(Debug)]
+pub struct Trainer {
+    spec: JobSpec,
+    job_hash: Hash32,
+    dataset: Dataset,
+    order: DataOrder,
+    kernels: Kernels,
+    param_shapes: Vec<Vec<usize>>,
+    rng_key: u64,
+}
+
+impl Trainer {
+    /// Validates `spec` and checks `dataset` against its content root.
+    pub fn new(spec: JobSpec, dataset: Dataset, kernels: Kernels) -> Result<Self> {
+        spec.validate()?;
+        dataset.check_against(&spec)?;
+        Ok(Self {
+            job_hash: spec.job_hash(),
+            order: DataOrder::new(&spec),
+            param_shapes: spec.param_shapes(),
+            rng_key: derive_key(spec.seed, purpose::SHUFFLE),
+            spec,
+            dataset,
+            kernels,
+        })
+    }
+
+    /// The job.
+    pub fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    /// The job hash.
+    pub fn job_hash(&self) -> Hash32 {
+        self.job_hash
+    }
+
+    /// The data order (split, batches).
+    pub fn order(&self) -> &DataOrder {
+        &self.order
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    /// Shapes of the moment tensors.
+    pub fn moment_shapes(&self) -> Vec<Vec<usize>> {
+        let copies = self.spec.optimizer.moments_per_param();
+        (0..copies)
+            .flat_map(|_| self.param_shapes.iter().cloned())
+            .collect()
+    }
+
+    /// Shapes of the parameter tensors.
+    pub fn param_shapes(&self) -> &[Vec<usize>] {
+        &self.param_shapes
+    }
+
+    /// S₀: PyTorch-style uniform(±1/√fan_in) weights and biases from the job
+    /// seed, zero moments. Element e of parameter p is
+    /// `(2u − 1)·bound` with `u = uniform01(derive_key(seed, INIT + p), e)`
+    /// and `bound = 1/√fan_in`, each op one rounding.
+    pub fn initial_state(&self) -> State {
+        let params = self
+            .param_shapes
+            .iter()
+            .enumerate()
+            .map(|(p, shape)| {
+                let fan_in = if shape.len() == 2 {
+                    shape[1]
+                } else {
+                    self.param_shapes[p - 1][1]
+                };
+                let bound = prim::div(1.0, prim::sqrt(fan_in as f32));
+                let key = derive_key(self.spec.seed, purpose::INIT + p as u64);
+                (0..shape.iter().product::<usize>())
+                    .map(|e| prim::mul(prim::fma(uniform01(key, e as u64), 2.0, -1.0), bound))
+                    .collect()
+            })
+            .collect();
+        let moments = self
+            .moment_shapes()
+            .iter()
+            .map(|shape| vec![0.0; shape.iter().product()])
+            .collect();
+        State {
+            step: 0,
+            params,
+            moments,
+        }
+    }
+
+    /// The state root of `state` (see `docs/commitments.md`).
+    pub fn state_root(&self, state: &State) -> Hash32 {
+        let weights: Vec<Hash32> = self
+            .param_shapes
+            .iter()
+            .zip(&state.params)
+            .map(|(shape, values)| tensor_root(shape, values))
+            .collect();
+        let moments: Vec<Hash32> = self
+            .moment_shapes()
+            .iter()
+            .zip(&state.moments)
+            .map(|(shape, values)| tensor_root(shape, values))
+            .collect();
+        state_root(
+            &self.job_hash,
+            u64::from(state.step),
+            self.order.cursor(u64::from(state.step)),
+            self.rng_key,
+            &tensor_list_root(&weights),
+            &tensor_list_root(&moments),
+        )
+    }
+
+    /// The op list of step `step`.
+    pub fn graph(&self, step: u32) -> StepGraph {
+        step_graph(&self.spec, step, self.order.batch_rows(u64::from(step)))
+    }
+
+    /// Runs every node of `graph` on `state` with the fast kernels.
+    pub fn execute(&self, graph: &StepGraph, state: &State) -> Vec<Vec<f32>> {
+        let mut outputs: Vec<Vec<f32>> = Vec::with_capacity(graph.nodes.len());
+        for node in &graph.nodes {
+            let mut out = vec![0.0f32; node.len()];
+            {
+                let inputs = self.resolve_inputs(&node.inputs, state, &outputs);
+                self.kernels.run(&node.op, &inputs, &mut out);
+            }
+            outputs.push(out);
+        }
+        outputs
+    }
+
+    /// The slices a node reads.
+    pub fn resolve_inputs<'a>(
+        &'a self,
+        refs: &[TensorRef],
+        state: &'a State,
+        outputs: &'a [Vec<f32>],
+    ) -> Vec<&'a [f32]> {
+        refs.iter()
+            .map(|r| match *r {
+                TensorRef::DataFeatures => self.dataset.x.as_slice(),
+                TensorRef::DataLabels => self.dataset.y.as_slice(),
+                TensorRef::Param(i) => state.params[i].as_slice(),
+                TensorRef::Moment(i) => state.moments[i].as_slice(),
+                TensorRef::Node(i) => outputs[i].as_slice(),
+            })
+            .collect()
+    }
+
+    fn next_state(&self, graph: &StepGraph, state: &State, mut outputs: Vec<Vec<f32>>) -> State {
+        State {
+            step: state.step + 1,
+            params: graph
+                .new_params
+                .iter()
+                .map(|&i| std::mem::take(&mut outputs[i]))
+                .collect(),
+            moments: graph
+                .new_moments
+                .iter()
+                .map(|&i| std::mem::take(&mut outputs[i]))
+                .collect(),
+        }
+    }
+
+    fn batch_loss(&self, graph: &StepGraph, outputs: &[Vec<f32>]) -> f32 {
+        let Some(index) = graph
+            .nodes
+            .iter()
+            .position(|node| matches!(node.op, Op::LogSoftmax { .. }))
+        else {
+            return f32::NAN;
+        };
+        let labels = &outputs[2];
+        mean_nll(&outputs[index], labels, self.spec.dataset.classes as usize)
+    }
+
+    /// One step: S_t → S_{t+1}.
+    pub fn step(&self, state: &State) -> Result<StepOutcome> {
+        self.check_step(state.step)?;
+        let graph = self.graph(state.step);
+        let outputs = self.execute(&graph, state);
+        let loss = self.batch_loss(&graph, &outputs);
+        Ok(StepOutcome {
+            state: self.next_state(&graph, state, outputs),
+            loss,
+        })
+    }
+
+    /// One step with the root of every intermediate tensor, in op order: the
+    /// solver's and challenger's view for operator-level bisection.
+    pub fn step_instrumented(&self, state: &State) -> Result<InstrumentedStep> {
+        self.check_step(state.step)?;
+        let graph = self.graph(state.step);
+        let outputs = self.execute(&graph, state);
+        let tensor_roots: Vec<Hash32> = graph
+            .nodes
+            .iter()
+            .zip(&outputs)
+            .map(|(node, values)| tensor_root(&node.shape, values))
+            .collect();
+        Ok(InstrumentedStep {
+            names: graph.nodes.iter().map(|node| node.name.clone()).collect(),
+            step_trace_root: tensor_list_root(&tensor_roots),
+            tensor_roots,
+            next: self.next_state(&graph, state, outputs),
+        })
+    }
+
+    fn check_step(&self, step: u32) -> Result<()> {
+        if step >= self.spec.steps {
+            return Err(Error::OutOfRange(format!(
+                "step {step} is past the job's {} steps",
+                self.spec.steps
+            )));
+        }
+        Ok(())
+    }
+
+    /// Trains from `start` (S₀ or a loaded checkpoint) to step T, calling
+    /// `on_checkpoint(index, state, root)` at every checkpoint from `start` on
+    /// (including `start` itself). `earlier_roots` are the checkpoint roots
+    /// before `start`, so a resumed run ends with the same trace root.
+    pub fn train_from(
+        &self,
+        start: State,
+        earlier_roots: Vec<Hash32>,
+        mut on_checkpoint: impl FnMut(u32, &State, Hash32) -> Result<()>,
+    ) -> Result<TrainOutcome> {
+        let k = self.spec.checkpoint_interval;
+        if !start.step.is_multiple_of(k) || earlier_roots.len() != (start.step / k) as usize {
+            return Err(Error::OutOfRange(format!(
+                "a run resumes at a checkpoint with every earlier root: step {} with {} roots",
+                start.step,
+                earlier_roots.len()
+            )));
+        }
+        let mut roots = earlier_roots;
+        let mut losses = Vec::new();
+        let mut state = start;
+        loop {
+            if state.step.is_multiple_of(k) {
+                let root = self.state_root(&state);
+                on_checkpoint(state.step / k, &state, root)?;
+                roots.push(root);
+            }
+            if state.step == self.spec.steps {
+                break;
+            }
+            let outcome = self.step(&state)?;
+            losses.push(outcome.loss);
+            state = outcome.state;
+        }
+        Ok(TrainOutcome {
+            trace_root: trace_root(&roots),
+            checkpoint_roots: roots,
+            final_state: state,
+            losses,
+        })
+    }
+
+    /// Trains the whole job from S₀.
+    pub fn train(
+        &self,
+        on_checkpoint: impl FnMut(u32, &State, Hash32) -> Result<()>,
+    ) -> Result<TrainOutcome> {
+        self.train_from(self.initial_state(), Vec::new(), on_checkpoint)
+    }
+
+    /// Replays one checkpoint interval from checkpoint state `start`, returning
+    /// the state and state root at the next checkpoint.
+    pub fn replay_interval(&self, start: &State) -> Result<(State, Hash32)> {
+        let k = self.spec.checkpoint_interval;
+        if !start.step.is_multiple_of(k) {
+            return Err(Error::OutOfRange(format!(
+                "step {} is not a checkpoint (k = {k})",
+                start.step
+            )));
+        }
+        let mut state = start.clone();
+        for _ in 0..k {
+            state = self.step(&state)?.state;
+        }
+        let root = self.state_root(&state);
+        Ok((state, root))
+    }
+
+    /// Loss and accuracy of `state`'s model on dataset rows `rows`.
+    pub fn evaluate(&self, state: &State, rows: &[u32]) -> Metrics {
+        let widths = self.spec.layer_widths();
+        let layers = widths.len() - 1;
+        let m = rows.len();
+        let mut activation = vec![0.0f32; m * widths[0]];
+        let gather = Op::Gather {
+            rows: rows.to_vec(),
+            width: widths[0],
+        };
+        self.kernels
+            .run(&gather, &[&self.dataset.x], &mut activation);
+        let labels: Vec<f32> = rows.iter().map(|&r| self.dataset.y[r as usize]).collect();
+        for l in 0..layers {
+            let (k, n) = (widths[l], widths[l + 1]);
+            let mut z = vec![0.0f32; m * n];
+            let linear = Op::Linear { m, k, n };
+            self.kernels.run(
+                &linear,
+                &[&activation, &state.params[2 * l], &state.params[2 * l + 1]],
+                &mut z,
+            );
+            if l + 1 < layers {
+                let mut a = vec![0.0f32; m * n];
+                self.kernels.run(&Op::Relu, &[&z], &mut a);
+                activation = a;
+            } else {
+                activation = z;
+            }
+        }
+        let classes = widths[layers];
+        let correct = activation
+            .chunks_exact(classes)
+            .zip(&labels)
+            .filter(|(logits, label)| argmax(logits) == **label as usize)
+            .count();
+        let mut log_probs = vec![0.0f32; m * classes];
+        self.kernels.run(
+            &Op::LogSoftmax { rows: m, classes },
+            &[&activation],
+            &mut log_probs,
+        );
+        Metrics {
+            loss: mean_nll(&log_probs, &labels, classes),
+            accuracy: correct as f64 / m.max(1) as f64,
+        }
+    }
+}
+
+/// `−(1/n) Σ_i LS[i, y_i]`, summed in row order.
+fn mean_nll(log_probs: &[f32], labels: &[f32], classes: usize) -> f32 {
+    let mut acc = 0.0f32;
+    for (row, &label) in log_probs.chunks_exact(classes).zip(labels) {
+        acc = prim::sub(acc, row[label as usize]);
+    }
+    prim::div(acc, labels.len() as f32)
+}
+
+/// The index of the first maximal value.
+fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &value) in values.iter().enumerate() {
+        if value > values[best] {
+            best = i;
+        }
+    }
+    best
+}

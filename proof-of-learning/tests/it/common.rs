@@ -1,0 +1,42 @@
+//! Shared fixtures.
+
+use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
+
+/// The reference job, `examples/digits-mlp.toml`.
+pub(crate) fn digits_spec() -> JobSpec {
+    let text = include_str!("../../../examples/digits-mlp.toml");
+    JobSpec::from_toml(text).unwrap()
+}
+
+/// A small variant of the reference job for the slower checks (emulation,
+/// many thread counts): 2 hidden layers, AdamW with warm-up, 40 steps.
+pub(crate) fn small_spec() -> JobSpec {
+    let mut spec = digits_spec();
+    spec.steps = 40;
+    spec.checkpoint_interval = 10;
+    spec.batch_size = 32;
+    spec.model = vtrain_proof_of_learning::spec::ModelSpec::Mlp {
+        hidden: vec![24, 16],
+        activation: Default::default(),
+    };
+    spec.optimizer = vtrain_proof_of_learning::spec::OptimizerSpec::Adamw {
+        learning_rate: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
+    spec.schedule =
+        vtrain_proof_of_learning::repops::LrSchedule::LinearWarmupDecay { warmup_steps: 5 };
+    spec
+}
+
+/// A trainer for `spec` on the bundled digits at `level` with `threads`.
+pub(crate) fn trainer(spec: JobSpec, level: Level, threads: usize) -> Trainer {
+    Trainer::new(
+        spec,
+        Dataset::digits().unwrap(),
+        Kernels::new(level, threads).unwrap(),
+    )
+    .unwrap()
+}

@@ -1,0 +1,94 @@
+//! Golden trace roots, thread counts and SIMD levels.
+//!
+//! A change that moves a golden hash changes the bits of training: it must
+//! bump `REPOPS_VERSION` or say why in its commit message.
+
+use crate::common::{digits_spec, small_spec, trainer};
+use vtrain_proof_of_learning::{Level, State, Trainer};
+
+/// Trace root of `examples/digits-mlp.toml` (800 steps, k = 100).
+const DIGITS_GOLDEN: &str = "0x7ca1dff82dc9780c2d08b9878ad207a650fc4d545802e8f9ac01001c99b7e810";
+/// Trace root of `small_spec()` (40 steps, k = 10, AdamW, two hidden layers).
+const SMALL_GOLDEN: &str = "0x8a4e953978d812ebc83ec6fbbeea7a44765da26bccf04ce6fff577f093c4289a";
+
+fn trace_root(trainer: &Trainer) -> String {
+    trainer.train(|_, _, _| Ok(())).unwrap().trace_root.to_hex()
+}
+
+#[test]
+fn reference_job_matches_its_golden_trace_root_and_learns() {
+    let trainer = trainer(digits_spec(), Level::detect(), 0);
+    let outcome = trainer.train(|_, _, _| Ok(())).unwrap();
+    let test = trainer.evaluate(&outcome.final_state, &trainer.order().test_rows());
+    eprintln!(
+        "digits: first loss {:.4}, last loss {:.4}, held-out loss {:.4}, accuracy {:.4}",
+        outcome.losses[0],
+        outcome.losses[outcome.losses.len() - 1],
+        test.loss,
+        test.accuracy
+    );
+    assert_eq!(outcome.trace_root.to_hex(), DIGITS_GOLDEN);
+    assert!(
+        test.accuracy >= 0.95,
+        "held-out accuracy {} < 95%",
+        test.accuracy
+    );
+}
+
+/// Run by `scripts/test.sh` under `qemu-x86_64 -cpu qemu64` (no FMA, no AVX)
+/// and `-cpu Haswell` (AVX2+FMA), and in a `-C target-cpu=native` build.
+#[test]
+fn small_job_matches_its_golden_trace_root() {
+    let trainer = trainer(small_spec(), Level::detect(), 0);
+    eprintln!("small job on {} kernels", Level::detect());
+    assert_eq!(trace_root(&trainer), SMALL_GOLDEN);
+}
+
+#[test]
+fn every_level_and_thread_count_gives_the_same_bits() {
+    for level in Level::available() {
+        for threads in [1, 2, 8] {
+            let trainer = trainer(small_spec(), level, threads);
+            assert_eq!(
+                trace_root(&trainer),
+                SMALL_GOLDEN,
+                "{level} with {threads} threads"
+            );
+        }
+    }
+    // The large matmuls of the reference job cross the parallel threshold.
+    let mut spec = digits_spec();
+    spec.steps = 4;
+    spec.checkpoint_interval = 2;
+    spec.batch_size = 512;
+    spec.model = vtrain_proof_of_learning::spec::ModelSpec::Mlp {
+        hidden: vec![300, 200],
+        activation: Default::default(),
+    };
+    let reference = trace_root(&trainer(spec.clone(), Level::Scalar, 1));
+    for level in Level::available() {
+        for threads in [2, 8] {
+            assert_eq!(
+                trace_root(&trainer(spec.clone(), level, threads)),
+                reference,
+                "{level} × {threads}"
+            );
+        }
+    }
+}
+
+#[test]
+fn instrumented_step_agrees_with_the_plain_step() {
+    let trainer = trainer(small_spec(), Level::detect(), 0);
+    let s0: State = trainer.initial_state();
+    let plain = trainer.step(&s0).unwrap().state;
+    let instrumented = trainer.step_instrumented(&s0).unwrap();
+    assert_eq!(instrumented.next, plain);
+    assert_eq!(
+        instrumented.tensor_roots.len(),
+        trainer.graph(0).nodes.len()
+    );
+    assert_eq!(instrumented.names[0], "schedule");
+    let again = trainer.step_instrumented(&s0).unwrap();
+    assert_eq!(again.step_trace_root, instrumented.step_trace_root);
+}

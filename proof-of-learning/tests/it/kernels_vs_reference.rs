@@ -1,0 +1,194 @@
+//! Every fast kernel equals the scalar reference evaluator bit for bit, at
+//! every SIMD level and thread count, on random and edge-case inputs.
+
+use vtrain_proof_of_learning::Kernels;
+use vtrain_proof_of_learning::Level;
+use vtrain_proof_of_learning::prng::{draw, uniform01};
+use vtrain_proof_of_learning::repops::{AdamParams, LrSchedule, Op, replay_trace};
+
+/// Values that stress rounding: ±0, subnormals, huge and tiny magnitudes.
+const EDGES: [f32; 10] = [
+    0.0,
+    -0.0,
+    1e-45,
+    -3e-42,
+    1.1754942e-38,
+    1e30,
+    -1e30,
+    1e-30,
+    65504.0,
+    -1.0,
+];
+
+fn values(seed: u64, len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let r = draw(seed, i as u64);
+            if r.is_multiple_of(11) {
+                EDGES[(r >> 8) as usize % EDGES.len()]
+            } else {
+                (uniform01(seed ^ 0xABCD, i as u64) - 0.5) * 4.0
+            }
+        })
+        .collect()
+}
+
+fn labels(seed: u64, rows: usize, classes: usize) -> Vec<f32> {
+    (0..rows)
+        .map(|i| (draw(seed, i as u64) % classes as u64) as f32)
+        .collect()
+}
+
+fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
+    let slices: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+    let reference: Vec<u32> = (0..len)
+        .map(|e| op.reference_element(&slices, e).value)
+        .collect();
+    for level in Level::available() {
+        for threads in [1, 3] {
+            let kernels = Kernels::new(level, threads).unwrap();
+            let mut out = vec![f32::NAN; len];
+            kernels.run(op, &slices, &mut out);
+            for (e, (&got, &want)) in out.iter().zip(&reference).enumerate() {
+                assert_eq!(
+                    got.to_bits(),
+                    want,
+                    "{op:?}: element {e} differs at {level} × {threads}: {got:e} vs {:e}",
+                    f32::from_bits(want)
+                );
+            }
+        }
+    }
+    // Every recorded trace re-executes from its operand references alone.
+    for e in [0, len / 2, len - 1] {
+        let trace = op.reference_element(&slices, e);
+        replay_trace(&trace, |slot, index| slices[slot as usize][index as usize])
+            .unwrap_or_else(|step| panic!("{op:?} element {e}: micro-step {step} does not replay"));
+    }
+}
+
+const SIZES: [(usize, usize, usize); 5] = [
+    (1, 1, 1),
+    (7, 13, 19),
+    (33, 70, 17),
+    (6, 16, 16),
+    (64, 300, 45),
+];
+
+#[test]
+fn matmul_kernels_match_the_reference() {
+    for (s, &(m, k, n)) in SIZES.iter().enumerate() {
+        let seed = 100 + s as u64;
+        check(
+            &Op::Linear { m, k, n },
+            &[
+                values(seed, m * k),
+                values(seed + 1, n * k),
+                values(seed + 2, n),
+            ],
+            m * n,
+        );
+        check(
+            &Op::WeightGrad { m, o: n, k },
+            &[values(seed + 3, m * n), values(seed + 4, m * k)],
+            n * k,
+        );
+        check(
+            &Op::InputGrad { m, o: n, k },
+            &[values(seed + 5, m * n), values(seed + 6, n * k)],
+            m * k,
+        );
+        check(&Op::BiasGrad { m, o: n }, &[values(seed + 7, m * n)], n);
+    }
+}
+
+#[test]
+fn elementwise_kernels_match_the_reference() {
+    let len = 40_000; // crosses the parallel chunk size
+    check(&Op::Relu, &[values(1, len)], len);
+    check(&Op::ReluGrad, &[values(2, len), values(3, len)], len);
+    for (rows, classes) in [(1, 2), (5, 10), (37, 3)] {
+        let z = values(4 + rows as u64, rows * classes);
+        check(
+            &Op::LogSoftmax { rows, classes },
+            std::slice::from_ref(&z),
+            rows * classes,
+        );
+        let log_probs: Vec<f32> = z.iter().map(|v| -v.abs().min(80.0)).collect();
+        check(
+            &Op::XentGrad { rows, classes },
+            &[log_probs, labels(9, rows, classes)],
+            rows * classes,
+        );
+    }
+    let gather = Op::Gather {
+        rows: vec![3, 0, 3, 7],
+        width: 5,
+    };
+    check(&gather, &[values(10, 8 * 5)], 20);
+}
+
+#[test]
+fn optimizer_and_schedule_kernels_match_the_reference() {
+    let len = 20_011;
+    let schedule = vec![0.05, -0.05, 0.19, 0.002];
+    let state = |seed| {
+        vec![
+            schedule.clone(),
+            values(seed, len),
+            values(seed + 1, len),
+            values(seed + 2, len),
+            values(seed + 3, len).iter().map(|v| v.abs()).collect(),
+        ]
+    };
+    for (momentum, weight_decay) in [(0.9, 1e-4), (0.0, 0.0)] {
+        let inputs = state(20)[..4].to_vec();
+        check(
+            &Op::SgdVelocity {
+                momentum,
+                weight_decay,
+            },
+            &inputs,
+            len,
+        );
+        check(
+            &Op::SgdWeight {
+                momentum,
+                weight_decay,
+            },
+            &inputs,
+            len,
+        );
+    }
+    let adam = AdamParams {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
+    let inputs = state(30);
+    check(&Op::AdamFirstMoment(adam), &inputs, len);
+    check(&Op::AdamSecondMoment(adam), &inputs, len);
+    check(&Op::AdamWeight(adam), &inputs, len);
+
+    for schedule in [
+        LrSchedule::Constant,
+        LrSchedule::LinearWarmupDecay { warmup_steps: 10 },
+        LrSchedule::Step {
+            every: 7,
+            gamma: 0.5,
+        },
+    ] {
+        for step in [0, 9, 10, 99] {
+            let op = Op::Schedule {
+                step,
+                total_steps: 100,
+                lr: 0.1,
+                schedule,
+                beta1: 0.9,
+                beta2: 0.999,
+            };
+            check(&op, &[], 4);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the training engine.
+#![allow(clippy::unwrap_used)]
+
+mod checkpoints;
+mod common;
+mod determinism;
+mod kernels_vs_reference;
+mod spec;
