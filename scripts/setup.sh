@@ -35,6 +35,17 @@ require node "Node.js >= 20 installs the Foundry and solc npm packages"
 require npm "npm installs the Foundry and solc npm packages"
 require cargo "the Rust toolchain (rustup) builds vtrain; rust-toolchain.toml pins the version"
 
+# qemu-user runs the determinism tests as CPUs without FMA/AVX and with AVX2.
+if ! command -v qemu-x86_64 >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing qemu-user (Debian) for the cross-CPU determinism tests" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user; } >"${TMPDIR:-/tmp}/vtrain-apt.log" 2>&1 ||
+      { cat "${TMPDIR:-/tmp}/vtrain-apt.log" >&2; die "apt-get could not install qemu-user"; }
+  else
+    die "qemu-x86_64 is missing: install Debian's qemu-user (apt-get install qemu-user)"
+  fi
+fi
+
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js >= 20 is required (found $(node --version))"
 

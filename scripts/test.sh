@@ -36,6 +36,9 @@ step "bindings drift check" cargo xtask bindings --check --skip-build
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test --doc" cargo test --workspace --locked --doc --quiet
 # nextest ships with this machine kind; its closing summary counts every test.
+step "determinism across CPUs (qemu64, Haswell)" scripts/cross-cpu.sh
+step "determinism with -C target-cpu=native" env CARGO_TARGET_DIR="$root/target/native" \
+  RUSTFLAGS="-C target-cpu=native" cargo test --locked --quiet -p vtrain-proof-of-learning --test it -- determinism:: kernels_vs_reference
 if cargo nextest --version >/dev/null 2>&1; then
   step "cargo nextest" cargo nextest run --workspace --locked --no-fail-fast
 else
