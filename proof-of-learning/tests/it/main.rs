@@ -3,6 +3,7 @@
 
 mod checkpoints;
 mod common;
+mod datasets;
 mod determinism;
 mod kernels_vs_reference;
 mod spec;
