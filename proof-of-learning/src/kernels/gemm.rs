@@ -4,7 +4,7 @@
 //!
 //! B is packed once into NR-column panels (k-major), each MR-row strip of A
 //! into a k-major panel; each (strip, panel) pair runs one micro-kernel over
-//! the whole reduction. Threads take disjoint row ranges of C. None of this
+//! the whole reduction, panels in the outer loop so a panel is read once. Threads take disjoint row ranges of C. None of this
 //! touches the order of any element's reduction, so every blocking, thread
 //! count and SIMD level gives the same bits.
 
@@ -19,15 +19,41 @@ pub(crate) struct MatView<'a> {
     pub(crate) cs: usize,
 }
 
-impl MatView<'_> {
-    #[inline(always)]
-    fn at(&self, r: usize, c: usize) -> f32 {
-        self.data[r * self.rs + c * self.cs]
+/// Packs a block of `m` into `dst`, k-major with `width` lanes: for A strips
+/// (`a_side`, block rows × k) `dst[kk·width + i] = m(r0 + i, kk)`, for B panels
+/// (k × block columns) `dst[kk·width + j] = m(kk, c0 + j)`. The loop order
+/// follows the source's contiguous direction, so reads are sequential.
+fn pack(
+    dst: &mut [f32],
+    width: usize,
+    m: MatView<'_>,
+    (r0, c0): (usize, usize),
+    (rows, cols): (usize, usize),
+    a_side: bool,
+) {
+    // Lanes run along rows of A strips and along columns of B panels.
+    let (lanes, depth) = if a_side { (rows, cols) } else { (cols, rows) };
+    let lane_stride = if a_side { m.rs } else { m.cs };
+    let depth_stride = if a_side { m.cs } else { m.rs };
+    let base = r0 * m.rs + c0 * m.cs;
+    if depth_stride == 1 {
+        for lane in 0..lanes {
+            let src = &m.data[base + lane * lane_stride..][..depth];
+            for (kk, &value) in src.iter().enumerate() {
+                dst[kk * width + lane] = value;
+            }
+        }
+    } else {
+        for kk in 0..depth {
+            for lane in 0..lanes {
+                dst[kk * width + lane] = m.data[base + kk * depth_stride + lane * lane_stride];
+            }
+        }
     }
 }
 
 /// Below this many fmas a product runs on the calling thread.
-const PARALLEL_THRESHOLD: usize = 1 << 18;
+const PARALLEL_THRESHOLD: usize = 1 << 22;
 
 type Kernel = fn(usize, &[f32], &[f32], &mut [f32]);
 
@@ -80,11 +106,7 @@ pub(crate) fn gemm(
     {
         let j0 = p * nr;
         let valid = nr.min(n - j0);
-        for kk in 0..k {
-            for j in 0..valid {
-                panel[kk * nr + j] = b.at(kk, j0 + j);
-            }
-        }
+        pack(panel, nr, b, (0, j0), (k, valid), false);
     }
 
     let threads = pool.current_num_threads().max(1);
@@ -93,32 +115,35 @@ pub(crate) fn gemm(
     } else {
         m.div_ceil(threads * 2).div_ceil(mr) * mr
     };
+    // Per task: pack every MR-row strip of its rows first, then walk B's
+    // panels in the outer loop, so each packed B panel (k×NR) is read from
+    // memory once and stays in cache while every strip of A passes over it.
     let task = |row0: usize, rows: &mut [f32]| {
-        let mut packed_a = vec![0.0f32; k * mr];
-        let mut tile = vec![0.0f32; mr * nr];
         let row_count = rows.len() / n;
-        for i0 in (0..row_count).step_by(mr) {
-            let valid_m = mr.min(row_count - i0);
-            packed_a.fill(0.0);
-            for kk in 0..k {
-                for i in 0..valid_m {
-                    packed_a[kk * mr + i] = a.at(row0 + i0 + i, kk);
-                }
-            }
-            for p in 0..panels {
-                let j0 = p * nr;
-                let valid_n = nr.min(n - j0);
+        let strips = row_count.div_ceil(mr);
+        let mut packed_a = vec![0.0f32; strips * k * mr];
+        for (s, strip) in packed_a
+            .chunks_exact_mut((k * mr).max(1))
+            .enumerate()
+            .take(strips)
+        {
+            let valid_m = mr.min(row_count - s * mr);
+            pack(strip, mr, a, (row0 + s * mr, 0), (valid_m, k), true);
+        }
+        let mut tile = vec![0.0f32; mr * nr];
+        for p in 0..panels {
+            let j0 = p * nr;
+            let valid_n = nr.min(n - j0);
+            let panel = &packed_b[p * k * nr..(p + 1) * k * nr];
+            for s in 0..strips {
+                let i0 = s * mr;
+                let valid_m = mr.min(row_count - i0);
                 tile.fill(0.0);
                 for i in 0..valid_m {
                     let src = (i0 + i) * n + j0;
                     tile[i * nr..i * nr + valid_n].copy_from_slice(&rows[src..src + valid_n]);
                 }
-                kernel(
-                    k,
-                    &packed_a,
-                    &packed_b[p * k * nr..(p + 1) * k * nr],
-                    &mut tile,
-                );
+                kernel(k, &packed_a[s * k * mr..(s + 1) * k * mr], panel, &mut tile);
                 for i in 0..valid_m {
                     let dst = (i0 + i) * n + j0;
                     rows[dst..dst + valid_n].copy_from_slice(&tile[i * nr..i * nr + valid_n]);

@@ -115,18 +115,15 @@ pub enum Op {
         /// Weight decay λ.
         weight_decay: f32,
     },
-    /// SGD with momentum, the new weight `w' = w − lr_t·v'`. Inputs: schedule, w, g, v.
-    SgdWeight {
-        /// Momentum μ.
-        momentum: f32,
-        /// Weight decay λ.
-        weight_decay: f32,
-    },
+    /// SGD with momentum, the new weight `w' = w − lr_t·v'`, reading the new
+    /// velocity the step already produced. Inputs: schedule, w, v'.
+    SgdWeight,
     /// AdamW's first moment `m' = β₁·m + (1−β₁)·g`. Inputs: schedule, w, g, m, v.
     AdamFirstMoment(AdamParams),
     /// AdamW's second moment `v' = β₂·v + (1−β₂)·g²`. Inputs: schedule, w, g, m, v.
     AdamSecondMoment(AdamParams),
-    /// AdamW's new weight. Inputs: schedule, w, g, m, v.
+    /// AdamW's new weight, reading the new moments the step already produced.
+    /// Inputs: schedule, w, m', v'.
     AdamWeight(AdamParams),
 }
 
@@ -179,8 +176,9 @@ impl Op {
             | Self::InputGrad { .. }
             | Self::ReluGrad => 2,
             Self::Linear { .. } => 3,
-            Self::SgdVelocity { .. } | Self::SgdWeight { .. } => 4,
-            Self::AdamFirstMoment(_) | Self::AdamSecondMoment(_) | Self::AdamWeight(_) => 5,
+            Self::SgdWeight => 3,
+            Self::SgdVelocity { .. } | Self::AdamWeight(_) => 4,
+            Self::AdamFirstMoment(_) | Self::AdamSecondMoment(_) => 5,
         }
     }
 
@@ -274,20 +272,17 @@ impl Op {
                 momentum,
                 weight_decay,
             } => sgd_velocity(fp, inputs, e, momentum, weight_decay),
-            Self::SgdWeight {
-                momentum,
-                weight_decay,
-            } => {
-                let v = sgd_velocity(fp, inputs, e, momentum, weight_decay);
+            Self::SgdWeight => {
                 let neg_lr = load(fp, inputs, 0, 1);
+                let v = load(fp, inputs, 2, e);
                 let w = load(fp, inputs, 1, e);
                 fp.fma(neg_lr, v, w)
             }
             Self::AdamFirstMoment(params) => adam_first_moment(fp, inputs, e, params),
             Self::AdamSecondMoment(params) => adam_second_moment(fp, inputs, e, params),
             Self::AdamWeight(params) => {
-                let m = adam_first_moment(fp, inputs, e, params);
-                let v = adam_second_moment(fp, inputs, e, params);
+                let m = load(fp, inputs, 2, e);
+                let v = load(fp, inputs, 3, e);
                 let bc1 = load(fp, inputs, 0, 2);
                 let bc2 = load(fp, inputs, 0, 3);
                 let m_hat = fp.div(m, bc1);

@@ -234,11 +234,8 @@ pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> StepGraph 
                 );
                 let w = b.push(
                     format!("w'{p}"),
-                    Op::SgdWeight {
-                        momentum,
-                        weight_decay,
-                    },
-                    inputs,
+                    Op::SgdWeight,
+                    vec![schedule, TensorRef::Param(p), v],
                     shape.clone(),
                 );
                 new_moments[p] = node_index(v);
@@ -273,13 +270,13 @@ pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> StepGraph 
                 let v = b.push(
                     format!("v'{p}"),
                     Op::AdamSecondMoment(adam),
-                    inputs.clone(),
+                    inputs,
                     shape.clone(),
                 );
                 let w = b.push(
                     format!("w'{p}"),
                     Op::AdamWeight(adam),
-                    inputs,
+                    vec![schedule, TensorRef::Param(p), m, v],
                     shape.clone(),
                 );
                 new_moments[p] = node_index(m);

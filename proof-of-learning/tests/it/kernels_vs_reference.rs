@@ -104,7 +104,7 @@ fn matmul_kernels_match_the_reference() {
 
 #[test]
 fn elementwise_kernels_match_the_reference() {
-    let len = 40_000; // crosses the parallel chunk size
+    let len = 70_000; // crosses the parallel chunk size (65,536)
     check(&Op::Relu, &[values(1, len)], len);
     check(&Op::ReluGrad, &[values(2, len), values(3, len)], len);
     for (rows, classes) in [(1, 2), (5, 10), (37, 3)] {
@@ -130,7 +130,7 @@ fn elementwise_kernels_match_the_reference() {
 
 #[test]
 fn optimizer_and_schedule_kernels_match_the_reference() {
-    let len = 20_011;
+    let len = 70_001;
     let schedule = vec![0.05, -0.05, 0.19, 0.002];
     let state = |seed| {
         vec![
@@ -152,11 +152,8 @@ fn optimizer_and_schedule_kernels_match_the_reference() {
             len,
         );
         check(
-            &Op::SgdWeight {
-                momentum,
-                weight_decay,
-            },
-            &inputs,
+            &Op::SgdWeight,
+            &[inputs[0].clone(), inputs[1].clone(), inputs[3].clone()],
             len,
         );
     }
@@ -169,7 +166,16 @@ fn optimizer_and_schedule_kernels_match_the_reference() {
     let inputs = state(30);
     check(&Op::AdamFirstMoment(adam), &inputs, len);
     check(&Op::AdamSecondMoment(adam), &inputs, len);
-    check(&Op::AdamWeight(adam), &inputs, len);
+    check(
+        &Op::AdamWeight(adam),
+        &[
+            inputs[0].clone(),
+            inputs[1].clone(),
+            inputs[3].clone(),
+            inputs[4].clone(),
+        ],
+        len,
+    );
 
     for schedule in [
         LrSchedule::Constant,
