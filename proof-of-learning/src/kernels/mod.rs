@@ -165,9 +165,9 @@ impl Kernels {
                 };
                 gemm(self.level, &self.pool, (m, k, o), dz, w, out);
             }
-            Op::BiasGrad { m, o } => self.with_level(|avx2| {
-                if avx2 {
-                    // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+            Op::BiasGrad { m, o } => {
+                if self.uses_avx2() {
+                    // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
                         bias_grad_avx2(inputs[0], m, o, out)
@@ -175,10 +175,10 @@ impl Kernels {
                 } else {
                     bias_grad(inputs[0], m, o, out)
                 }
-            }),
-            Op::LogSoftmax { classes, .. } => self.with_level(|avx2| {
-                if avx2 {
-                    // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+            }
+            Op::LogSoftmax { classes, .. } => {
+                if self.uses_avx2() {
+                    // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
                         log_softmax_avx2(inputs, classes, out)
@@ -186,7 +186,7 @@ impl Kernels {
                 } else {
                     log_softmax(inputs, classes, out)
                 }
-            }),
+            }
             _ => {
                 let avx2 = self.uses_avx2();
                 let fill = |offset: usize, chunk: &mut [f32]| {
@@ -217,10 +217,6 @@ impl Kernels {
     /// (where `f32::mul_add` is one hardware instruction).
     fn uses_avx2(&self) -> bool {
         cfg!(target_arch = "x86_64") && matches!(self.level, Level::Avx2Fma | Level::Avx512)
-    }
-
-    fn with_level(&self, body: impl FnOnce(bool)) {
-        body(self.uses_avx2())
     }
 }
 
