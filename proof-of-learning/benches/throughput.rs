@@ -90,7 +90,8 @@ fn train_throughput(
         let mut state = trainer.initial_state();
         let elapsed = time(3, || {
             for _ in 0..steps {
-                state = trainer.step(&state).expect("step").state;
+                let next = trainer.step(&state).expect("step").state;
+                trainer.recycle(std::mem::replace(&mut state, next));
             }
         });
         let samples_per_s = f64::from(steps * batch) / elapsed.as_secs_f64();
@@ -170,7 +171,8 @@ fn main() {
         let steps = if batch == 64 { 100 } else { 10 };
         let step_time = time(1, || {
             for _ in 0..steps {
-                state = trainer.step(&state).expect("step").state;
+                let next = trainer.step(&state).expect("step").state;
+                trainer.recycle(std::mem::replace(&mut state, next));
             }
         }) / steps;
         let root_time = time(3, || {
