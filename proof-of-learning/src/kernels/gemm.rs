@@ -21,8 +21,8 @@ pub(crate) struct MatView<'a> {
 
 /// Packs a block of `m` into `dst`, k-major with `width` lanes: for A strips
 /// (`a_side`, block rows × k) `dst[kk·width + i] = m(r0 + i, kk)`, for B panels
-/// (k × block columns) `dst[kk·width + j] = m(kk, c0 + j)`. The loop order
-/// follows the source's contiguous direction, so reads are sequential.
+/// (k × block columns) `dst[kk·width + j] = m(kk, c0 + j)`; lanes past the
+/// block are zero.
 fn pack(
     dst: &mut [f32],
     width: usize,
@@ -36,26 +36,67 @@ fn pack(
     let lane_stride = if a_side { m.rs } else { m.cs };
     let depth_stride = if a_side { m.cs } else { m.rs };
     let base = r0 * m.rs + c0 * m.cs;
-    if depth_stride == 1 {
-        for lane in 0..lanes {
-            let src = &m.data[base + lane * lane_stride..][..depth];
-            for (kk, &value) in src.iter().enumerate() {
-                dst[kk * width + lane] = value;
-            }
-        }
-    } else {
-        for kk in 0..depth {
+    if lane_stride != 1 && depth_stride == 1 {
+        // A transpose: each lane is a contiguous source run. Go through it in
+        // blocks of 16 values (one cache line), so every line read is used at
+        // once and the block written stays in L1; walking all lanes per single
+        // value instead thrashes L1 when rows are 4 KiB apart.
+        const BLOCK: usize = 256;
+        for kk0 in (0..depth).step_by(BLOCK) {
+            let len = BLOCK.min(depth - kk0);
             for lane in 0..lanes {
-                dst[kk * width + lane] = m.data[base + kk * depth_stride + lane * lane_stride];
+                let src = &m.data[base + lane * lane_stride + kk0..][..len];
+                for (t, &value) in src.iter().enumerate() {
+                    dst[(kk0 + t) * width + lane] = value;
+                }
+            }
+            for t in 0..len {
+                dst[(kk0 + t) * width + lanes..(kk0 + t + 1) * width].fill(0.0);
             }
         }
+        return;
     }
+    for (kk, out) in dst.chunks_exact_mut(width).take(depth).enumerate() {
+        let origin = base + kk * depth_stride;
+        if lane_stride == 1 {
+            out[..lanes].copy_from_slice(&m.data[origin..origin + lanes]);
+        } else {
+            for (lane, value) in out[..lanes].iter_mut().enumerate() {
+                *value = m.data[origin + lane * lane_stride];
+            }
+        }
+        out[lanes..].fill(0.0);
+    }
+}
+
+/// Reuses a per-thread buffer of at least `len` floats. Every element the
+/// caller reads is written by [`pack`] first, so stale contents never leak.
+fn with_scratch<R>(
+    cell: &'static std::thread::LocalKey<std::cell::RefCell<Vec<f32>>>,
+    len: usize,
+    body: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    cell.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+            body(&mut buffer[..len])
+        }
+        // Re-entered on this thread (a nested product): use a fresh buffer.
+        Err(_) => body(&mut vec![0.0; len]),
+    })
+}
+
+thread_local! {
+    static PACKED_A: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACKED_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Below this many fmas a product runs on the calling thread.
 const PARALLEL_THRESHOLD: usize = 1 << 22;
 
-type Kernel = fn(usize, &[f32], &[f32], &mut [f32]);
+type Kernel = fn(usize, &[f32], (&[f32], usize), &mut [f32], usize);
 
 fn kernel_for(level: Level) -> (usize, usize, Kernel) {
     match level {
@@ -63,18 +104,22 @@ fn kernel_for(level: Level) -> (usize, usize, Kernel) {
         Level::Avx512 => (
             microkernel::AVX512_MR,
             microkernel::AVX512_NR,
-            |k, a, b, c| {
+            |k, a, b, c, ldc| {
                 // SAFETY: Level::Avx512 is only constructed when the CPU has AVX-512F
                 // (see Level::is_supported); sizes are asserted inside.
-                unsafe { microkernel::avx512(k, a, b, c) }
+                unsafe { microkernel::avx512(k, a, b, c, ldc) }
             },
         ),
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => (microkernel::AVX2_MR, microkernel::AVX2_NR, |k, a, b, c| {
-            // SAFETY: Level::Avx2Fma is only constructed when the CPU has AVX2
-            // and FMA; sizes are asserted inside.
-            unsafe { microkernel::avx2(k, a, b, c) }
-        }),
+        Level::Avx2Fma => (
+            microkernel::AVX2_MR,
+            microkernel::AVX2_NR,
+            |k, a, b, c, ldc| {
+                // SAFETY: Level::Avx2Fma is only constructed when the CPU has AVX2
+                // and FMA; sizes are asserted inside.
+                unsafe { microkernel::avx2(k, a, b, c, ldc) }
+            },
+        ),
         _ => (
             microkernel::SCALAR_MR,
             microkernel::SCALAR_NR,
@@ -98,67 +143,101 @@ pub(crate) fn gemm(
     }
     let (mr, nr, kernel) = kernel_for(level);
     let panels = n.div_ceil(nr);
-    let mut packed_b = vec![0.0f32; panels * k * nr];
-    for (p, panel) in packed_b
-        .chunks_exact_mut((k * nr).max(1))
-        .enumerate()
-        .take(panels)
-    {
-        let j0 = p * nr;
-        let valid = nr.min(n - j0);
-        pack(panel, nr, b, (0, j0), (k, valid), false);
-    }
-
-    let threads = pool.current_num_threads().max(1);
-    let rows_per_task = if m * n * k < PARALLEL_THRESHOLD || threads == 1 {
-        m
-    } else {
-        m.div_ceil(threads * 2).div_ceil(mr) * mr
-    };
-    // Per task: pack every MR-row strip of its rows first, then walk B's
-    // panels in the outer loop, so each packed B panel (k×NR) is read from
-    // memory once and stays in cache while every strip of A passes over it.
-    let task = |row0: usize, rows: &mut [f32]| {
-        let row_count = rows.len() / n;
-        let strips = row_count.div_ceil(mr);
-        let mut packed_a = vec![0.0f32; strips * k * mr];
-        for (s, strip) in packed_a
-            .chunks_exact_mut((k * mr).max(1))
+    // B rows that are contiguous (cs = 1) are read in place by the kernel
+    // (`ldb` = the row stride) for every full panel; only B's other layouts,
+    // and a last partial panel, are packed.
+    let in_place = b.cs == 1;
+    with_scratch(&PACKED_B, panels * k * nr, |packed_b| {
+        for (p, panel) in packed_b
+            .chunks_exact_mut((k * nr).max(1))
             .enumerate()
-            .take(strips)
+            .take(panels)
         {
-            let valid_m = mr.min(row_count - s * mr);
-            pack(strip, mr, a, (row0 + s * mr, 0), (valid_m, k), true);
-        }
-        let mut tile = vec![0.0f32; mr * nr];
-        for p in 0..panels {
             let j0 = p * nr;
-            let valid_n = nr.min(n - j0);
-            let panel = &packed_b[p * k * nr..(p + 1) * k * nr];
-            for s in 0..strips {
-                let i0 = s * mr;
-                let valid_m = mr.min(row_count - i0);
-                tile.fill(0.0);
-                for i in 0..valid_m {
-                    let src = (i0 + i) * n + j0;
-                    tile[i * nr..i * nr + valid_n].copy_from_slice(&rows[src..src + valid_n]);
-                }
-                kernel(k, &packed_a[s * k * mr..(s + 1) * k * mr], panel, &mut tile);
-                for i in 0..valid_m {
-                    let dst = (i0 + i) * n + j0;
-                    rows[dst..dst + valid_n].copy_from_slice(&tile[i * nr..i * nr + valid_n]);
-                }
+            if !(in_place && j0 + nr <= n) {
+                pack(panel, nr, b, (0, j0), (k, nr.min(n - j0)), false);
             }
         }
-    };
-    if rows_per_task >= m {
-        task(0, c);
-    } else {
-        use rayon::prelude::*;
-        pool.install(|| {
-            c.par_chunks_mut(rows_per_task * n)
-                .enumerate()
-                .for_each(|(t, rows)| task(t * rows_per_task, rows));
-        });
-    }
+        let packed_b = &*packed_b;
+
+        let threads = pool.current_num_threads().max(1);
+        let rows_per_task = if m * n * k < PARALLEL_THRESHOLD || threads == 1 {
+            m
+        } else {
+            m.div_ceil(threads * 2).div_ceil(mr) * mr
+        };
+        // Per task: pack every MR-row strip of its rows first, then walk B's
+        // panels in the outer loop, so each packed B panel (k×NR) is read from
+        // memory once and stays in cache while every strip of A passes over it.
+        // Full tiles accumulate straight into C; edge tiles go through a
+        // scratch tile.
+        let task = |row0: usize, rows: &mut [f32]| {
+            let row_count = rows.len() / n;
+            let strips = row_count.div_ceil(mr);
+            with_scratch(&PACKED_A, strips * k * mr, |packed_a| {
+                for (s, strip) in packed_a
+                    .chunks_exact_mut((k * mr).max(1))
+                    .enumerate()
+                    .take(strips)
+                {
+                    pack(
+                        strip,
+                        mr,
+                        a,
+                        (row0 + s * mr, 0),
+                        (mr.min(row_count - s * mr), k),
+                        true,
+                    );
+                }
+                let mut tile = vec![0.0f32; mr * nr];
+                for p in 0..panels {
+                    let j0 = p * nr;
+                    let valid_n = nr.min(n - j0);
+                    let panel = if in_place && valid_n == nr {
+                        (&b.data[j0..], b.rs)
+                    } else {
+                        (&packed_b[p * k * nr..(p + 1) * k * nr], nr)
+                    };
+                    for s in 0..strips {
+                        let i0 = s * mr;
+                        let valid_m = mr.min(row_count - i0);
+                        let strip = &packed_a[s * k * mr..(s + 1) * k * mr];
+                        if valid_m == mr && valid_n == nr {
+                            let start = i0 * n + j0;
+                            kernel(
+                                k,
+                                strip,
+                                panel,
+                                &mut rows[start..start + (mr - 1) * n + nr],
+                                n,
+                            );
+                            continue;
+                        }
+                        tile.fill(0.0);
+                        for i in 0..valid_m {
+                            let src = (i0 + i) * n + j0;
+                            tile[i * nr..i * nr + valid_n]
+                                .copy_from_slice(&rows[src..src + valid_n]);
+                        }
+                        kernel(k, strip, panel, &mut tile, nr);
+                        for i in 0..valid_m {
+                            let dst = (i0 + i) * n + j0;
+                            rows[dst..dst + valid_n]
+                                .copy_from_slice(&tile[i * nr..i * nr + valid_n]);
+                        }
+                    }
+                }
+            });
+        };
+        if rows_per_task >= m {
+            task(0, c);
+        } else {
+            use rayon::prelude::*;
+            pool.install(|| {
+                c.par_chunks_mut(rows_per_task * n)
+                    .enumerate()
+                    .for_each(|(t, rows)| task(t * rows_per_task, rows));
+            });
+        }
+    });
 }

@@ -4,7 +4,9 @@
 //! sequence of the reference: vectorisation is across outputs, never across k.
 //!
 //! `a` is an MR-row panel packed k-major (`a[k·MR + i]`), `b` an NR-column
-//! panel packed k-major (`b[k·NR + j]`), `c` an MR×NR row-major tile.
+//! panel whose k-th row of NR values starts at `b[k·ldb]` (a packed panel with
+//! `ldb = NR`, or a row-major matrix read in place), `c` an MR×NR tile whose
+//! rows are `ldc` apart (the output itself, or a scratch tile at its edges).
 
 /// The scalar kernel's tile.
 pub(crate) const SCALAR_MR: usize = 4;
@@ -20,15 +22,15 @@ pub(crate) const AVX512_MR: usize = 8;
 pub(crate) const AVX512_NR: usize = 32;
 
 /// Portable kernel: `f32::mul_add` is a correctly rounded fma everywhere.
-pub(crate) fn scalar(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+pub(crate) fn scalar(k: usize, a: &[f32], (b, ldb): (&[f32], usize), c: &mut [f32], ldc: usize) {
     let (mr, nr) = (SCALAR_MR, SCALAR_NR);
     let mut acc = [[0.0f32; SCALAR_NR]; SCALAR_MR];
     for (i, row) in acc.iter_mut().enumerate() {
-        row.copy_from_slice(&c[i * nr..(i + 1) * nr]);
+        row.copy_from_slice(&c[i * ldc..i * ldc + nr]);
     }
     for kk in 0..k {
         let a = &a[kk * mr..(kk + 1) * mr];
-        let b = &b[kk * nr..(kk + 1) * nr];
+        let b = &b[kk * ldb..kk * ldb + nr];
         for i in 0..mr {
             for j in 0..nr {
                 acc[i][j] = a[i].mul_add(b[j], acc[i][j]);
@@ -36,29 +38,36 @@ pub(crate) fn scalar(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         }
     }
     for (i, row) in acc.iter().enumerate() {
-        c[i * nr..(i + 1) * nr].copy_from_slice(row);
+        c[i * ldc..i * ldc + nr].copy_from_slice(row);
     }
 }
 
 /// AVX2+FMA kernel.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `a` holds `k·6`, `b` `k·16` and `c`
-/// 96 floats.
+/// The CPU must support AVX2 and FMA; `a` holds `k·6`, `b` `k·16` floats,
+/// and `c` 6 rows of 16 floats, `ldc` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+pub(crate) unsafe fn avx2(
+    k: usize,
+    a: &[f32],
+    (b, ldb): (&[f32], usize),
+    c: &mut [f32],
+    ldc: usize,
+) {
     use std::arch::x86_64::*;
     const MR: usize = AVX2_MR;
     const NR: usize = AVX2_NR;
-    assert!(a.len() >= k * MR && b.len() >= k * NR && c.len() >= MR * NR);
+    assert!(a.len() >= k * MR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
+    assert!(ldb >= NR && (k == 0 || b.len() >= (k - 1) * ldb + NR));
     // SAFETY: the assert above bounds every load and store below.
     unsafe {
         let cp = c.as_mut_ptr();
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         for (i, row) in acc.iter_mut().enumerate() {
-            row[0] = _mm256_loadu_ps(cp.add(i * NR));
-            row[1] = _mm256_loadu_ps(cp.add(i * NR + 8));
+            row[0] = _mm256_loadu_ps(cp.add(i * ldc));
+            row[1] = _mm256_loadu_ps(cp.add(i * ldc + 8));
         }
         let (mut ap, mut bp) = (a.as_ptr(), b.as_ptr());
         for _ in 0..k {
@@ -70,11 +79,11 @@ pub(crate) unsafe fn avx2(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
                 row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
             }
             ap = ap.add(MR);
-            bp = bp.add(NR);
+            bp = bp.add(ldb);
         }
         for (i, row) in acc.iter().enumerate() {
-            _mm256_storeu_ps(cp.add(i * NR), row[0]);
-            _mm256_storeu_ps(cp.add(i * NR + 8), row[1]);
+            _mm256_storeu_ps(cp.add(i * ldc), row[0]);
+            _mm256_storeu_ps(cp.add(i * ldc + 8), row[1]);
         }
     }
 }
@@ -82,22 +91,29 @@ pub(crate) unsafe fn avx2(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
 /// AVX-512 kernel.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `a` holds `k·8`, `b` `k·32` and `c` 256
-/// floats.
+/// The CPU must support AVX-512F; `a` holds `k·8`, `b` `k·32` floats, and
+/// `c` 8 rows of 32 floats, `ldc` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(crate) unsafe fn avx512(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+pub(crate) unsafe fn avx512(
+    k: usize,
+    a: &[f32],
+    (b, ldb): (&[f32], usize),
+    c: &mut [f32],
+    ldc: usize,
+) {
     use std::arch::x86_64::*;
     const MR: usize = AVX512_MR;
     const NR: usize = AVX512_NR;
-    assert!(a.len() >= k * MR && b.len() >= k * NR && c.len() >= MR * NR);
+    assert!(a.len() >= k * MR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
+    assert!(ldb >= NR && (k == 0 || b.len() >= (k - 1) * ldb + NR));
     // SAFETY: the assert above bounds every load and store below.
     unsafe {
         let cp = c.as_mut_ptr();
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         for (i, row) in acc.iter_mut().enumerate() {
-            row[0] = _mm512_loadu_ps(cp.add(i * NR));
-            row[1] = _mm512_loadu_ps(cp.add(i * NR + 16));
+            row[0] = _mm512_loadu_ps(cp.add(i * ldc));
+            row[1] = _mm512_loadu_ps(cp.add(i * ldc + 16));
         }
         let (mut ap, mut bp) = (a.as_ptr(), b.as_ptr());
         for _ in 0..k {
@@ -109,11 +125,11 @@ pub(crate) unsafe fn avx512(k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }
             ap = ap.add(MR);
-            bp = bp.add(NR);
+            bp = bp.add(ldb);
         }
         for (i, row) in acc.iter().enumerate() {
-            _mm512_storeu_ps(cp.add(i * NR), row[0]);
-            _mm512_storeu_ps(cp.add(i * NR + 16), row[1]);
+            _mm512_storeu_ps(cp.add(i * ldc), row[0]);
+            _mm512_storeu_ps(cp.add(i * ldc + 16), row[1]);
         }
     }
 }

@@ -78,7 +78,9 @@ impl BufferPool {
     /// Keeps at most this many idle buffers.
     const MAX_IDLE: usize = 256;
 
-    /// A zeroed buffer of `len` values, from the smallest idle one that fits.
+    /// A buffer of `len` values, from the smallest idle one that fits. Its
+    /// contents are unspecified (old values): every kernel writes every
+    /// element of its output before anything reads it.
     fn take(&self, len: usize) -> Vec<f32> {
         let mut idle = self
             .0
@@ -93,7 +95,6 @@ impl BufferPool {
         match best {
             Some(i) => {
                 let mut buffer = idle.swap_remove(i);
-                buffer.clear();
                 buffer.resize(len, 0.0);
                 buffer
             }
