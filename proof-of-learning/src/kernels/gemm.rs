@@ -2,11 +2,13 @@
 //! `C[m×n] ← C + A[m×k]·B[k×n]` where each C element accumulates its k terms
 //! with one fma each, in increasing k, starting from the value already in C.
 //!
-//! B is packed once into NR-column panels (k-major), each MR-row strip of A
-//! into a k-major panel; each (strip, panel) pair runs one micro-kernel over
-//! the whole reduction, panels in the outer loop so a panel is read once. Threads take disjoint row ranges of C. None of this
-//! touches the order of any element's reduction, so every blocking, thread
-//! count and SIMD level gives the same bits.
+//! B is split into NR-column panels: read in place when its rows are
+//! contiguous, packed k-major otherwise. Each MR-row strip of A is packed
+//! k-major. Each (strip, panel) pair runs one micro-kernel over the whole
+//! reduction, panels in the outer loop so a panel is read once; threads take
+//! disjoint row ranges of C. None of this touches the order of any element's
+//! reduction, so every blocking, thread count and SIMD level gives the same
+//! bits.
 
 use super::Level;
 use super::microkernel;
