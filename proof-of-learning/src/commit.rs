@@ -226,11 +226,7 @@ pub fn trace_leaf(index: u64, state_root: &Hash32) -> Hash32 {
 
 /// The trace root over the state roots of checkpoints 0, k, 2k, …, T.
 pub fn trace_root(checkpoint_roots: &[Hash32]) -> Hash32 {
-    let leaves: Vec<Hash32> = checkpoint_roots
-        .iter()
-        .enumerate()
-        .map(|(i, root)| trace_leaf(i as u64, root))
-        .collect();
+    let leaves = trace_leaves(checkpoint_roots);
     keccak(&[
         tag::TRACE,
         &(leaves.len() as u64).to_be_bytes(),
@@ -241,12 +237,15 @@ pub fn trace_root(checkpoint_roots: &[Hash32]) -> Hash32 {
 /// The inclusion proof of checkpoint `index` in a trace root: the leaf's
 /// sibling path (the trace root is then `keccak(TRACE ‖ count ‖ fold)`).
 pub fn trace_proof(checkpoint_roots: &[Hash32], index: usize) -> Vec<Hash32> {
-    let leaves: Vec<Hash32> = checkpoint_roots
+    merkle_proof(&trace_leaves(checkpoint_roots), index)
+}
+
+fn trace_leaves(checkpoint_roots: &[Hash32]) -> Vec<Hash32> {
+    checkpoint_roots
         .iter()
         .enumerate()
         .map(|(i, root)| trace_leaf(i as u64, root))
-        .collect();
-    merkle_proof(&leaves, index)
+        .collect()
 }
 
 #[cfg(test)]

@@ -47,15 +47,7 @@ impl DeployArgs {
         let manifest = deployment
             .write_atomic(&self.deployments_dir)
             .wrap_err("writing the deployment manifest")?;
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&deployment)?);
-        } else {
-            println!("chain     {} via {}", deployment.chain_id, self.rpc_url);
-            for (name, address) in &deployment.contracts {
-                println!("{name:<24} {address}");
-            }
-            println!("manifest  {}", manifest.display());
-        }
-        Ok(())
+        let header = format!("chain     {} via {}", deployment.chain_id, self.rpc_url);
+        super::print_deployment(&header, &deployment, &manifest, self.json)
     }
 }

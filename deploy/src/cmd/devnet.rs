@@ -58,15 +58,8 @@ impl DevnetArgs {
             .write_atomic(&self.deployments_dir)
             .wrap_err("writing the deployment manifest")?;
 
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&deployment)?);
-        } else {
-            println!("devnet    {url} (chain {})", deployment.chain_id);
-            for (name, address) in &deployment.contracts {
-                println!("{name:<24} {address}");
-            }
-            println!("manifest  {}", manifest.display());
-        }
+        let header = format!("devnet    {url} (chain {})", deployment.chain_id);
+        super::print_deployment(&header, &deployment, &manifest, self.json)?;
 
         if self.exit_after_deploy {
             drop(devnet);

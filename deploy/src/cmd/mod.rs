@@ -7,7 +7,29 @@ pub use deploy::DeployArgs;
 pub use devnet::DevnetArgs;
 
 use clap::{Parser, Subcommand};
+use std::path::Path;
 use vtrain_cli::CheckArgs;
+use vtrain_dispute::Deployment;
+
+/// Prints a fresh deployment on stdout: its manifest as JSON with `json`,
+/// otherwise `header`, one line per contract and the manifest's path.
+fn print_deployment(
+    header: &str,
+    deployment: &Deployment,
+    manifest: &Path,
+    json: bool,
+) -> eyre::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(deployment)?);
+    } else {
+        println!("{header}");
+        for (name, address) in &deployment.contracts {
+            println!("{name:<24} {address}");
+        }
+        println!("manifest  {}", manifest.display());
+    }
+    Ok(())
+}
 
 /// `vtrain-deploy`: start a local devnet or deploy vtrain to any EVM chain.
 #[derive(Debug, Parser)]

@@ -321,22 +321,12 @@ fn bias_grad(dz: &[f32], m: usize, o: usize, out: &mut [f32]) {
 /// and shared by its elements (the same primitives each element's program runs).
 #[inline(always)]
 fn log_softmax(inputs: &[&[f32]], classes: usize, out: &mut [f32]) {
+    use crate::repops::prim::sub;
     for (r, row) in out.chunks_exact_mut(classes).enumerate() {
         let base = r * classes;
-        let z = &inputs[0][base..base + classes];
-        let mut fp = Direct;
-        let mut max = z[0];
-        for &value in &z[1..] {
-            max = crate::repops::prim::max(max, value);
-        }
-        let mut sum = crate::repops::exp(&mut fp, crate::repops::prim::sub(z[0], max));
-        for &value in &z[1..] {
-            let term = crate::repops::exp(&mut fp, crate::repops::prim::sub(value, max));
-            sum = crate::repops::prim::add(sum, term);
-        }
-        let log_sum = crate::repops::log(&mut fp, sum);
+        let (max, log_sum) = crate::repops::log_softmax_row(&mut Direct, inputs, base, classes);
         for (c, value) in row.iter_mut().enumerate() {
-            *value = crate::repops::prim::sub(crate::repops::prim::sub(z[c], max), log_sum);
+            *value = sub(sub(inputs[0][base + c], max), log_sum);
         }
     }
 }

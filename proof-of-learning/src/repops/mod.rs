@@ -8,6 +8,7 @@ pub mod prim;
 mod program;
 
 pub use math::{exp, log};
+pub(crate) use ops::log_softmax_row;
 pub use ops::{AdamParams, LrSchedule, Op, powi};
 pub use prim::{CANONICAL_NAN, Opcode, canon};
 pub use program::{Direct, ElementTrace, Fp, MicroStep, Operand, Recorder, Traced, replay_trace};

@@ -354,9 +354,11 @@ impl Op {
     }
 }
 
-/// The row's maximum and the log of its sum of shifted exponentials.
+/// The row's maximum and the log of its sum of shifted exponentials. The
+/// fast log-softmax kernel calls this once per row and shares the result
+/// between the row's elements.
 #[inline(always)]
-fn log_softmax_row<F: Fp>(
+pub(crate) fn log_softmax_row<F: Fp>(
     fp: &mut F,
     inputs: &[&[f32]],
     row: usize,
