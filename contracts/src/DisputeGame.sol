@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Commitments} from "./lib/Commitments.sol";
+import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
+import {IFp32Alu} from "./interfaces/IFp32Alu.sol";
+import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
+
+/// @notice What the game needs from the market that created it.
+interface IGameMarket {
+    function settleGame(uint256 gameId, uint256 jobId, address challenger, uint256 bond, bool solverWon) external;
+    function statusOf(uint256 jobId) external view returns (uint8);
+}
+
+/// @title DisputeGame
+/// @notice Truebit-style multi-level dispute games, one per challenge, between a job's
+///         solver and one challenger. The solver proves; the challenger only points: it
+///         never commits to a trace of its own, it names where the solver's commitments are
+///         wrong, and the chain finally executes one fp32 primitive of the solver's claimed
+///         computation. `docs/dispute-game.md` walks through every move.
+///
+///         L1  bisection over the k steps between two checkpoints (solver posts midpoints,
+///             challenger agrees or not) down to one step t;
+///         L2  the solver reveals step t: its S_t and S_{t+1} lists and the root of the
+///             step's intermediate tensors; a Merkle descent picks one produced tensor;
+///         L3  a Merkle descent over that tensor's 1 KiB leaves; the challenger names an
+///             element e;
+///         L4  the solver commits to e's micro-trace; a Merkle descent names micro-step k;
+///             the solver proves k's operands and the ALU decides.
+/// @dev    Every move names the position it answers (step, depth, index), so a replayed or
+///         stale transaction can never be applied to a later position. The side to move is
+///         fixed by the phase; each side has a chess clock and loses when it runs out.
+contract DisputeGame {
+    using Commitments for bytes;
+
+    enum Phase {
+        None,
+        Bisect, // solver: post the state root at the midpoint
+        Judge, // challenger: agree or disagree with it
+        RevealStep, // solver: reveal the lists of S_t, S_{t+1} and the intermediates
+        ChooseList, // challenger: pick the produced list to descend
+        Reveal, // solver: reveal the two children of the current node
+        Pick, // challenger: pick one child
+        OpenTensor, // solver: open the tensor root at the picked list position
+        RevealLeaf, // solver: reveal the 256 values of the picked leaf
+        NameElement, // challenger: name one element of the leaf
+        CommitMicro, // solver: commit to that element's micro-trace
+        ChooseMicro, // challenger: dispute the final micro-step or descend into the trace
+        NameMicroStep, // challenger: name one micro-step of the revealed leaf
+        ProveStep, // solver: prove the operands of the named micro-step
+        Resolved
+    }
+
+    /// @notice Which tree a Merkle descent runs over.
+    enum Tree {
+        StepList, // a produced list of step t (its leaves are tensor roots)
+        Tensor, // one tensor (its leaves are 256-value leaves)
+        MicroTrace // one element's micro-trace (256-value leaves)
+    }
+
+    /// @notice How a game was decided.
+    enum Reason {
+        StepProved, // the ALU's result matched the solver's claim
+        StepRefuted, // the ALU's result differed from the solver's claim
+        Timeout, // the side to move ran out of time
+        Released // the job was settled by another game first
+    }
+
+    /// @notice What the market passes when it opens a game.
+    struct Opening {
+        uint256 jobId;
+        address solver;
+        address challenger;
+        bytes32 jobHash;
+        uint64 rngKey;
+        uint32 batch;
+        bool init;
+        uint64 lo;
+        uint64 hi;
+        bytes32 loRoot;
+        bytes32 hiRoot;
+        uint256 bond;
+    }
+
+    struct Game {
+        uint256 jobId;
+        address solver;
+        uint64 rngKey;
+        address challenger;
+        uint32 batch;
+        bool init;
+        Phase phase;
+        Tree tree;
+        uint8 list;
+        bool solverWon;
+        Reason reason;
+        uint64 lastMoveAt;
+        uint64 solverClock;
+        uint64 challengerClock;
+        uint64 lo;
+        uint64 hi;
+        uint32 tensorIndex;
+        uint32 programLength;
+        uint32 microStep;
+        uint32 value;
+        uint64 element;
+        uint64 tensorLength;
+        uint32 countIntermediates;
+        uint32 countOptimizer;
+        uint32 countWeights;
+        uint8 depth;
+        uint64 nodeIndex;
+        uint64 leafCount;
+        uint256 bond;
+        bytes32 jobHash;
+        bytes32 loRoot;
+        bytes32 hiRoot;
+        bytes32 midRoot;
+        bytes32 stepRoots;
+        bytes32 node;
+        bytes32 left;
+        bytes32 right;
+        bytes32 microMerkle;
+    }
+
+    /// @notice The proof of one operand of the disputed micro-step.
+    /// @param tensorMerkle the Merkle root of the input tensor (inputs only)
+    /// @param otherRoot    for dataset inputs: the root of the dataset's other tensor
+    /// @param listPath     the input tensor root's path in its list (list inputs only)
+    /// @param leaf         the 1 KiB leaf holding the element
+    /// @param leafPath     the leaf's path in the tensor or micro-trace tree
+    struct OperandProof {
+        bytes32 tensorMerkle;
+        bytes32 otherRoot;
+        bytes32[] listPath;
+        bytes leaf;
+        bytes32[] leafPath;
+    }
+
+    /// @notice The solver's proof of micro-step k.
+    /// @param roots       the five list roots revealed at RevealStep
+    /// @param operands    one proof per operand slot (unused slots may be empty)
+    /// @param resultLeaf  the micro-trace leaf holding x_k (unless k is the last step)
+    /// @param resultPath  its path
+    struct StepProof {
+        bytes32[5] roots;
+        OperandProof[4] operands;
+        bytes resultLeaf;
+        bytes32[] resultPath;
+    }
+
+    /// @notice The market that opens games and settles their bonds.
+    address public market;
+    /// @notice The fp32 ALU of the last step.
+    IFp32Alu public alu;
+    /// @notice The step semantics: op graph and operand locators.
+    IStepSemantics public semantics;
+    /// @notice Each side's clock at the start of a game, in seconds.
+    uint64 public clock;
+    /// @notice Extra seconds a side gets once for its heavy move (a step replay).
+    uint64 public extension;
+
+    mapping(uint256 gameId => Game game) internal games;
+    /// @notice The number of games opened so far (ids start at 1).
+    uint256 public gameCount;
+
+    event GameOpened(
+        uint256 indexed gameId,
+        uint256 indexed jobId,
+        address indexed challenger,
+        address solver,
+        bool init,
+        uint64 lo,
+        uint64 hi,
+        bytes32 loRoot,
+        bytes32 hiRoot
+    );
+    event MidpointPosted(uint256 indexed gameId, uint64 step, bytes32 root);
+    event MidpointJudged(uint256 indexed gameId, uint64 step, bool agree, uint64 lo, uint64 hi);
+    event StepRevealed(uint256 indexed gameId, uint64 step, bytes32[5] roots, uint32[3] counts);
+    event ListChosen(uint256 indexed gameId, uint8 list, uint32 count);
+    event NodeRevealed(uint256 indexed gameId, Tree tree, uint8 depth, uint64 index, bytes32 left, bytes32 right);
+    event ChildPicked(uint256 indexed gameId, Tree tree, uint8 depth, uint64 index);
+    event TensorOpened(uint256 indexed gameId, uint8 list, uint32 tensorIndex, bytes32 merkle, uint64 length);
+    event LeafRevealed(uint256 indexed gameId, Tree tree, uint64 leafIndex, bytes values);
+    event ElementNamed(uint256 indexed gameId, uint64 element);
+    event MicroTraceCommitted(uint256 indexed gameId, uint32 value, uint32 programLength, bytes32 merkle);
+    event MicroStepNamed(uint256 indexed gameId, uint32 microStep);
+    event StepExecuted(uint256 indexed gameId, uint8 opcode, uint32[4] operands, uint32 result, uint32 claimed);
+    event GameResolved(uint256 indexed gameId, uint256 indexed jobId, bool solverWon, Reason reason);
+
+    error OnlyMarket();
+    error NoSuchGame(uint256 gameId);
+    error WrongPhase(Phase phase);
+    error NotYourTurn();
+    error ClockExpired();
+    error ClockRunning();
+    error StalePosition();
+    error ZeroHash();
+    error WrongSpec();
+    error StateMismatch();
+    error RootsMismatch();
+    error BadList(uint8 list);
+    error BadReveal();
+    error PadSubtree();
+    error BadTensor();
+    error BadElement();
+    error BadMicroStep();
+    error BadOperand(uint256 slot);
+    error GameStillLive();
+
+    constructor(IFp32Alu alu_, IStepSemantics semantics_, uint64 clock_, uint64 extension_) {
+        market = msg.sender;
+        alu = alu_;
+        semantics = semantics_;
+        clock = clock_;
+        extension = extension_;
+    }
+
+    // ------------------------------------------------------------------ L0: opening
+
+    /// @notice Opens a game; only the market, which has checked the checkpoint proofs and
+    ///         holds the bond.
+    function open(Opening calldata o) external returns (uint256 gameId) {
+        if (msg.sender != market) revert OnlyMarket();
+        gameId = ++gameCount;
+        Game storage g = games[gameId];
+        g.jobId = o.jobId;
+        g.solver = o.solver;
+        g.challenger = o.challenger;
+        g.jobHash = o.jobHash;
+        g.rngKey = o.rngKey;
+        g.batch = o.batch;
+        g.init = o.init;
+        g.lo = o.lo;
+        g.hi = o.hi;
+        g.loRoot = o.loRoot;
+        g.hiRoot = o.hiRoot;
+        g.bond = o.bond;
+        g.solverClock = clock;
+        g.challengerClock = clock;
+        g.lastMoveAt = uint64(block.timestamp);
+        if (o.init || o.hi - o.lo == 1) {
+            _enterRevealStep(g);
+        } else {
+            g.phase = Phase.Bisect;
+        }
+        emit GameOpened(gameId, o.jobId, o.challenger, o.solver, o.init, o.lo, o.hi, o.loRoot, o.hiRoot);
+    }
+
+    // ------------------------------------------------------------------ L1: steps
+
+    /// @notice Solver: the state root after step `step`, the midpoint of the open range.
+    function bisect(uint256 gameId, uint64 step, bytes32 root) external {
+        Game storage g = _move(gameId, Phase.Bisect);
+        if (step != _mid(g)) revert StalePosition();
+        if (root == bytes32(0)) revert ZeroHash();
+        g.midRoot = root;
+        g.phase = Phase.Judge;
+        emit MidpointPosted(gameId, step, root);
+    }
+
+    /// @notice Challenger: whether it agrees with the solver's state root at `step`.
+    function judge(uint256 gameId, uint64 step, bool agree) external {
+        Game storage g = _move(gameId, Phase.Judge);
+        uint64 mid = _mid(g);
+        if (step != mid) revert StalePosition();
+        if (agree) {
+            g.lo = mid;
+            g.loRoot = g.midRoot;
+        } else {
+            g.hi = mid;
+            g.hiRoot = g.midRoot;
+        }
+        emit MidpointJudged(gameId, mid, agree, g.lo, g.hi);
+        if (g.hi - g.lo == 1) _enterRevealStep(g);
+        else g.phase = Phase.Bisect;
+    }
+
+    // ------------------------------------------------------------------ L2: one step
+
+    /// @notice Solver: reveals step `lo` → `hi`. `roots` are the Merkle roots (inside the
+    ///         list roots) of [intermediates, S_{t+1} optimizer, S_{t+1} weights,
+    ///         S_t optimizer, S_t weights]; the last two are zero for the initial state.
+    function revealStep(uint256 gameId, bytes calldata spec, bytes32[5] calldata roots) external {
+        Game storage g = _move(gameId, Phase.RevealStep);
+        _checkSpec(g, spec);
+        (uint32 nI, uint32 nO, uint32 nW) = semantics.counts(spec, g.init);
+        if (_stateRoot(g, g.hi, nW, roots[2], nO, roots[1]) != g.hiRoot) revert StateMismatch();
+        if (g.init) {
+            if (roots[3] != bytes32(0) || roots[4] != bytes32(0)) revert StateMismatch();
+        } else if (_stateRoot(g, g.lo, nW, roots[4], nO, roots[3]) != g.loRoot) {
+            revert StateMismatch();
+        }
+        if (nI == 0 && roots[0] != bytes32(0)) revert StateMismatch();
+        g.stepRoots = keccak256(abi.encode(roots));
+        g.countIntermediates = nI;
+        g.countOptimizer = nO;
+        g.countWeights = nW;
+        g.phase = Phase.ChooseList;
+        g.challengerClock += extension; // the challenger now replays the step instrumented
+        emit StepRevealed(gameId, g.lo, roots, [nI, nO, nW]);
+    }
+
+    /// @notice Challenger: descends into produced list `list` (0 intermediates, 1 optimizer,
+    ///         2 weights of S_{t+1}).
+    function chooseList(uint256 gameId, uint8 list, bytes32[5] calldata roots) external {
+        Game storage g = _move(gameId, Phase.ChooseList);
+        if (keccak256(abi.encode(roots)) != g.stepRoots) revert RootsMismatch();
+        uint32 count = _listCount(g, list);
+        if (list > 2 || count == 0) revert BadList(list);
+        g.list = list;
+        emit ListChosen(gameId, list, count);
+        _startDescent(g, Tree.StepList, roots[list], count);
+    }
+
+    // ------------------------------------------------------------------ descents (L2, L3, L4)
+
+    /// @notice Solver: the children of the node at (`depth`, `index`) of the current tree.
+    function reveal(uint256 gameId, uint8 depth, uint64 index, bytes32 left, bytes32 right) external {
+        Game storage g = _move(gameId, Phase.Reveal);
+        if (depth != g.depth || index != g.nodeIndex) revert StalePosition();
+        if (left == bytes32(0) || right == bytes32(0)) revert ZeroHash();
+        if (Commitments.nodeHash(left, right) != g.node) revert BadReveal();
+        g.left = left;
+        g.right = right;
+        g.phase = Phase.Pick;
+        emit NodeRevealed(gameId, g.tree, depth, index, left, right);
+    }
+
+    /// @notice Challenger: descends into the left or right child of (`depth`, `index`).
+    ///         A child that covers only padding cannot be picked.
+    function pick(uint256 gameId, uint8 depth, uint64 index, bool right) external {
+        Game storage g = _move(gameId, Phase.Pick);
+        if (depth != g.depth || index != g.nodeIndex) revert StalePosition();
+        uint64 child = index * 2 + (right ? 1 : 0);
+        uint8 childDepth = depth - 1;
+        if ((uint256(child) << childDepth) >= g.leafCount) revert PadSubtree();
+        g.node = right ? g.right : g.left;
+        g.nodeIndex = child;
+        g.depth = childDepth;
+        emit ChildPicked(gameId, g.tree, childDepth, child);
+        if (childDepth == 0) _atLeaf(g);
+        else g.phase = Phase.Reveal;
+    }
+
+    // ------------------------------------------------------------------ L3: one tensor
+
+    /// @notice Solver: the Merkle root inside the picked tensor root (the shape comes from
+    ///         the semantics, so it is bound, not claimed).
+    function openTensor(uint256 gameId, bytes calldata spec, bytes32 merkle) external {
+        Game storage g = _move(gameId, Phase.OpenTensor);
+        _checkSpec(g, spec);
+        uint64[] memory shape = semantics.shapeOf(spec, _tensorId(g));
+        if (Commitments.tensorRoot(shape, merkle) != g.node) revert BadTensor();
+        uint256 length = Commitments.lengthOf(shape);
+        g.tensorLength = uint64(length);
+        emit TensorOpened(gameId, g.list, g.tensorIndex, merkle, uint64(length));
+        _startDescent(g, Tree.Tensor, merkle, Commitments.leafCount(length));
+    }
+
+    /// @notice Solver: the 1 KiB of values of the picked leaf (tensor or micro-trace).
+    function revealLeaf(uint256 gameId, bytes calldata values) external {
+        Game storage g = _move(gameId, Phase.RevealLeaf);
+        if (values.leafHash() != g.node) revert BadReveal();
+        g.phase = g.tree == Tree.Tensor ? Phase.NameElement : Phase.NameMicroStep;
+        emit LeafRevealed(gameId, g.tree, g.nodeIndex, values);
+    }
+
+    /// @notice Challenger: the element of the revealed leaf it disputes.
+    function nameElement(uint256 gameId, uint64 element) external {
+        Game storage g = _move(gameId, Phase.NameElement);
+        if (element / Commitments.LEAF_VALUES != g.nodeIndex || element >= g.tensorLength) revert BadElement();
+        g.element = element;
+        g.phase = Phase.CommitMicro;
+        emit ElementNamed(gameId, element);
+    }
+
+    // ------------------------------------------------------------------ L4: one element
+
+    /// @notice Solver: commits to the micro-trace of the named element. `leaf` is the
+    ///         element's revealed tensor leaf again (it fixes the claimed value v);
+    ///         `merkle` is the Merkle root over the leaves of x_0 … x_{n−2} (zero when
+    ///         n ≤ 1). The last micro-step's result is v itself.
+    function commitMicroTrace(uint256 gameId, bytes calldata spec, bytes calldata leaf, bytes32 merkle) external {
+        Game storage g = _move(gameId, Phase.CommitMicro);
+        _checkSpec(g, spec);
+        if (leaf.leafHash() != g.node) revert BadReveal();
+        uint32 value = leaf.valueAt(g.element % Commitments.LEAF_VALUES);
+        uint32 n = semantics.programLength(spec, _tensorId(g), g.element);
+        if (n == 0) n = 1; // a copy: one pseudo-step, "the element is its input"
+        if ((n == 1) != (merkle == bytes32(0))) revert ZeroHash();
+        g.value = value;
+        g.programLength = n;
+        g.microMerkle = merkle;
+        g.phase = Phase.ChooseMicro;
+        emit MicroTraceCommitted(gameId, value, n, merkle);
+    }
+
+    /// @notice Challenger: dispute the last micro-step (whose result must be v), or descend
+    ///         into the micro-trace to name an earlier one.
+    function chooseMicro(uint256 gameId, bool lastStep) external {
+        Game storage g = _move(gameId, Phase.ChooseMicro);
+        uint32 n = g.programLength;
+        if (lastStep) {
+            g.microStep = n - 1;
+            g.phase = Phase.ProveStep;
+            emit MicroStepNamed(gameId, n - 1);
+        } else {
+            if (n == 1) revert BadMicroStep();
+            _startDescent(g, Tree.MicroTrace, g.microMerkle, Commitments.leafCount(n - 1));
+        }
+    }
+
+    /// @notice Challenger: the micro-step of the revealed micro-trace leaf it disputes.
+    function nameMicroStep(uint256 gameId, uint32 microStep) external {
+        Game storage g = _move(gameId, Phase.NameMicroStep);
+        if (microStep / Commitments.LEAF_VALUES != g.nodeIndex || microStep + 1 >= g.programLength) {
+            revert BadMicroStep();
+        }
+        g.microStep = microStep;
+        g.phase = Phase.ProveStep;
+        emit MicroStepNamed(gameId, microStep);
+    }
+
+    /// @notice Solver: proves the operands of the named micro-step; the chain executes it.
+    ///         The solver wins if the result equals its committed x_k, and loses otherwise.
+    function proveStep(uint256 gameId, bytes calldata spec, StepProof calldata proof) external {
+        Game storage g = _move(gameId, Phase.ProveStep);
+        _checkSpec(g, spec);
+        if (keccak256(abi.encode(proof.roots)) != g.stepRoots) revert RootsMismatch();
+        IStepSemantics.TensorId memory id = _tensorId(g);
+        IStepSemantics.Instruction memory ins = semantics.instruction(spec, id, g.element, g.microStep);
+        uint32[4] memory values;
+        for (uint256 i; i < 4; ++i) {
+            values[i] = _operand(g, spec, id, ins.operands[i], proof, i);
+        }
+        uint32 result = ins.opcode == 0 ? values[0] : alu.execute(ins.opcode, values[0], values[1], values[2], values[3]);
+        uint32 claimed;
+        if (g.microStep + 1 == g.programLength) {
+            claimed = g.value;
+        } else {
+            claimed = _microValue(g, g.microStep, proof.resultLeaf, proof.resultPath);
+        }
+        emit StepExecuted(gameId, ins.opcode, values, result, claimed);
+        _resolve(gameId, g, result == claimed, result == claimed ? Reason.StepProved : Reason.StepRefuted);
+    }
+
+    // ------------------------------------------------------------------ ending
+
+    /// @notice Anyone: ends a game whose side to move has run out of time; the other side wins.
+    function timeout(uint256 gameId) external {
+        Game storage g = _live(gameId);
+        bool solverToMove = _solverMoves(g.phase);
+        uint64 remaining = solverToMove ? g.solverClock : g.challengerClock;
+        if (block.timestamp - g.lastMoveAt < remaining) revert ClockRunning();
+        _resolve(gameId, g, !solverToMove, Reason.Timeout);
+    }
+
+    /// @notice Anyone: ends a game whose job another game has already settled (the solver was
+    ///         slashed); the challenger's bond is refunded by the market.
+    function release(uint256 gameId) external {
+        Game storage g = _live(gameId);
+        if (IGameMarket(market).statusOf(g.jobId) == 3) revert GameStillLive(); // 3 = Submitted
+        _resolve(gameId, g, false, Reason.Released);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice A game's full record.
+    function getGame(uint256 gameId) external view returns (Game memory) {
+        return games[gameId];
+    }
+
+    /// @notice Who must move next, and until when.
+    function turn(uint256 gameId) external view returns (address mover, uint64 deadline) {
+        Game storage g = games[gameId];
+        if (g.phase == Phase.None || g.phase == Phase.Resolved) return (address(0), 0);
+        bool solverToMove = _solverMoves(g.phase);
+        mover = solverToMove ? g.solver : g.challenger;
+        deadline = g.lastMoveAt + (solverToMove ? g.solverClock : g.challengerClock);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _live(uint256 gameId) internal view returns (Game storage g) {
+        g = games[gameId];
+        if (g.phase == Phase.None) revert NoSuchGame(gameId);
+        if (g.phase == Phase.Resolved) revert WrongPhase(Phase.Resolved);
+    }
+
+    /// @dev Checks phase, mover and clock, and charges the elapsed time to the mover.
+    function _move(uint256 gameId, Phase phase) internal returns (Game storage g) {
+        g = games[gameId];
+        if (g.phase == Phase.None) revert NoSuchGame(gameId);
+        if (g.phase != phase) revert WrongPhase(g.phase);
+        bool solverToMove = _solverMoves(phase);
+        if (msg.sender != (solverToMove ? g.solver : g.challenger)) revert NotYourTurn();
+        uint64 elapsed = uint64(block.timestamp) - g.lastMoveAt;
+        if (solverToMove) {
+            if (elapsed >= g.solverClock) revert ClockExpired();
+            g.solverClock -= elapsed;
+        } else {
+            if (elapsed >= g.challengerClock) revert ClockExpired();
+            g.challengerClock -= elapsed;
+        }
+        g.lastMoveAt = uint64(block.timestamp);
+    }
+
+    function _solverMoves(Phase phase) internal pure returns (bool) {
+        return phase == Phase.Bisect || phase == Phase.RevealStep || phase == Phase.Reveal
+            || phase == Phase.OpenTensor || phase == Phase.RevealLeaf || phase == Phase.CommitMicro
+            || phase == Phase.ProveStep;
+    }
+
+    function _mid(Game storage g) internal view returns (uint64) {
+        return g.lo + (g.hi - g.lo) / 2;
+    }
+
+    function _enterRevealStep(Game storage g) internal {
+        g.phase = Phase.RevealStep;
+        g.solverClock += extension; // the solver now replays the step instrumented
+    }
+
+    /// @dev The state root at `step` with the given list Merkle roots; everything else in
+    ///      it (job, data cursor, rng key) is fixed by the job, never claimed.
+    function _stateRoot(Game storage g, uint64 step, uint32 nW, bytes32 weights, uint32 nO, bytes32 optimizer)
+        internal
+        view
+        returns (bytes32)
+    {
+        return Commitments.stateRoot(
+            g.jobHash,
+            step,
+            step * g.batch,
+            g.rngKey,
+            Commitments.listRoot(nW, weights),
+            Commitments.listRoot(nO, optimizer)
+        );
+    }
+
+    function _checkSpec(Game storage g, bytes calldata spec) internal view {
+        if (Commitments.jobHash(spec) != g.jobHash) revert WrongSpec();
+    }
+
+    function _listCount(Game storage g, uint8 list) internal view returns (uint32) {
+        if (list == 0) return g.countIntermediates;
+        if (list == 1) return g.countOptimizer;
+        if (list == 2) return g.countWeights;
+        return 0;
+    }
+
+    function _tensorId(Game storage g) internal view returns (IStepSemantics.TensorId memory) {
+        return IStepSemantics.TensorId({step: g.lo, init: g.init, list: g.list, index: g.tensorIndex});
+    }
+
+    function _startDescent(Game storage g, Tree tree, bytes32 root, uint256 leaves) internal {
+        g.tree = tree;
+        g.node = root;
+        g.leafCount = uint64(leaves);
+        g.nodeIndex = 0;
+        g.depth = uint8(Commitments.depthOf(leaves));
+        if (g.depth == 0) _atLeaf(g);
+        else g.phase = Phase.Reveal;
+    }
+
+    function _atLeaf(Game storage g) internal {
+        if (g.tree == Tree.StepList) {
+            g.tensorIndex = uint32(g.nodeIndex);
+            g.phase = Phase.OpenTensor;
+        } else {
+            g.phase = Phase.RevealLeaf;
+        }
+    }
+
+    /// @dev The value of one operand, proven against the solver's commitments.
+    function _operand(
+        Game storage g,
+        bytes calldata spec,
+        IStepSemantics.TensorId memory id,
+        IStepSemantics.Operand memory op,
+        StepProof calldata proof,
+        uint256 slot
+    ) internal view returns (uint32) {
+        if (op.kind == IStepSemantics.OperandKind.None) return 0;
+        if (op.kind == IStepSemantics.OperandKind.Const) return op.bits;
+        OperandProof calldata p = proof.operands[slot];
+        if (op.kind == IStepSemantics.OperandKind.Step) {
+            if (op.index >= g.microStep) revert BadOperand(slot);
+            return _microValue(g, uint32(op.index), p.leaf, p.leafPath);
+        }
+        IStepSemantics.TensorSource memory src = semantics.inputOf(spec, id, op.slot);
+        bytes32 tensorRoot = Commitments.tensorRoot(src.shape, p.tensorMerkle);
+        uint8 source = uint8(src.source);
+        if (source <= 4) {
+            if (g.init && source >= 3) revert BadOperand(slot);
+            uint32 count = source == 0
+                ? g.countIntermediates
+                : (source == 1 || source == 3 ? g.countOptimizer : g.countWeights);
+            if (!Commitments.verifyLeaf(proof.roots[source], count, src.index, tensorRoot, p.listPath)) {
+                revert BadOperand(slot);
+            }
+        } else {
+            JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
+            bool features = source == 5;
+            bytes32 root = Commitments.datasetRoot(
+                h.samples,
+                h.features,
+                h.classes,
+                features ? tensorRoot : p.otherRoot,
+                features ? p.otherRoot : tensorRoot
+            );
+            if (root != h.datasetRoot) revert BadOperand(slot);
+        }
+        uint256 length = Commitments.lengthOf(src.shape);
+        if (op.index >= length) revert BadOperand(slot);
+        uint256 leafIndex = op.index / Commitments.LEAF_VALUES;
+        if (!Commitments.verifyLeaf(
+                p.tensorMerkle, Commitments.leafCount(length), leafIndex, p.leaf.leafHash(), p.leafPath
+            )) revert BadOperand(slot);
+        return p.leaf.valueAt(op.index % Commitments.LEAF_VALUES);
+    }
+
+    /// @dev x_j of the solver's micro-trace, proven against its committed root.
+    function _microValue(Game storage g, uint32 j, bytes calldata leaf, bytes32[] calldata path)
+        internal
+        view
+        returns (uint32)
+    {
+        uint256 leaves = Commitments.leafCount(g.programLength - 1);
+        if (!Commitments.verifyLeaf(g.microMerkle, leaves, j / Commitments.LEAF_VALUES, leaf.leafHash(), path)) {
+            revert BadMicroStep();
+        }
+        return leaf.valueAt(j % Commitments.LEAF_VALUES);
+    }
+
+    function _resolve(uint256 gameId, Game storage g, bool solverWon, Reason reason) internal {
+        g.phase = Phase.Resolved;
+        g.solverWon = solverWon;
+        g.reason = reason;
+        emit GameResolved(gameId, g.jobId, solverWon, reason);
+        IGameMarket(market).settleGame(gameId, g.jobId, g.challenger, g.bond, solverWon);
+    }
+}

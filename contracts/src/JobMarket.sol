@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Commitments} from "./lib/Commitments.sol";
+import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
+import {SplitMix64} from "./lib/SplitMix64.sol";
+import {DisputeGame} from "./DisputeGame.sol";
+import {IFp32Alu} from "./interfaces/IFp32Alu.sol";
+import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
+
+/// @title JobMarket
+/// @notice The job lifecycle of vtrain: a submitter escrows a reward for a training job,
+///         a solver bonds, trains and commits to its checkpoints, and after a challenge
+///         window with no successful challenge the solver is paid. Any number of
+///         challengers may each open a `DisputeGame` against a result during the window;
+///         the result stands only if the solver wins every one.
+/// @dev    All ETH stays in this contract. Payouts are credits, pulled with `withdraw`: no
+///         game or lifecycle path ever sends ETH. The burned share of a forfeited bond is
+///         credited to `BURN_ADDRESS` and leaves through `flushBurned`.
+///         Invariant: balance == Σ escrow of live jobs + Σ live bonds + Σ credits.
+contract JobMarket {
+    /// @notice Where burned value goes.
+    address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
+    /// @notice The most checkpoints a job may have (their roots are posted on chain).
+    uint256 public constant MAX_CHECKPOINTS = 1024;
+    /// @notice Basis points.
+    uint256 internal constant BPS = 10_000;
+
+    enum Status {
+        None,
+        Open, // posted, reward escrowed, waiting for a solver
+        Claimed, // a solver bonded and is training
+        Submitted, // result committed, challenge window running or games open
+        Finalized, // solver paid; terminal
+        Slashed, // solver lost a game or missed its deadline; submitter refunded; terminal
+        Cancelled // never claimed; submitter refunded; terminal
+    }
+
+    struct Job {
+        address submitter;
+        Status status;
+        uint32 openGames;
+        uint64 claimDeadline;
+        address solver;
+        uint64 submitDeadline;
+        uint64 challengeWindow;
+        uint64 submittedAt;
+        uint128 reward;
+        uint128 solverBond;
+        bytes32 jobHash;
+        bytes32 datasetRoot;
+        uint32 steps;
+        uint32 interval;
+        uint32 batch;
+        uint32 numCheckpoints;
+        uint64 rngKey;
+        bytes32 traceRoot;
+        bytes32 finalStateRoot;
+        bytes32 modelRoot;
+    }
+
+    /// @notice The dispute game this market settles challenges with (created here).
+    /// @dev    A storage variable, not an immutable: deployed code stays independent of
+    ///         addresses, so agents can check it byte for byte against the bindings.
+    DisputeGame public game;
+    /// @notice The bond a challenger posts with each challenge.
+    uint256 public challengerBond;
+    /// @notice The share of a forfeited bond that is burned, in basis points.
+    uint256 public burnBps;
+
+    /// @notice Every job, by id (ids start at 1).
+    mapping(uint256 jobId => Job job) internal jobs;
+    /// @notice The number of jobs posted so far.
+    uint256 public jobCount;
+    /// @notice Withdrawable balances.
+    mapping(address account => uint256 amount) public credits;
+
+    event JobPosted(
+        uint256 indexed jobId,
+        address indexed submitter,
+        bytes32 indexed jobHash,
+        bytes32 datasetRoot,
+        uint256 reward,
+        uint256 solverBond,
+        uint64 claimDeadline,
+        uint64 submitDeadline,
+        uint64 challengeWindow,
+        bytes spec
+    );
+    event JobCancelled(uint256 indexed jobId);
+    event JobClaimed(uint256 indexed jobId, address indexed solver);
+    event ResultSubmitted(
+        uint256 indexed jobId,
+        bytes32 traceRoot,
+        bytes32 finalStateRoot,
+        bytes32 modelRoot,
+        uint32 numCheckpoints,
+        bytes32[] checkpointRoots
+    );
+    event ChallengeOpened(uint256 indexed jobId, uint256 indexed gameId, address indexed challenger, uint64 checkpoint);
+    event GameSettled(uint256 indexed jobId, uint256 indexed gameId, bool solverWon);
+    event JobFinalized(uint256 indexed jobId);
+    event SolverSlashed(uint256 indexed jobId, address indexed solver, uint256 indexed gameId);
+    event Credited(address indexed account, uint256 amount);
+    event Withdrawn(address indexed account, uint256 amount);
+
+    error NoSuchJob(uint256 jobId);
+    error WrongStatus(uint256 jobId, Status status);
+    error ZeroReward();
+    error BadDeadlines();
+    error BadSpec(string why);
+    error WrongBond(uint256 sent, uint256 required);
+    error NotSubmitter();
+    error NotSolver();
+    error DeadlinePassed(uint64 deadline);
+    error DeadlineNotPassed(uint64 deadline);
+    error WrongCheckpointCount(uint256 given, uint256 expected);
+    error TraceRootMismatch();
+    error FinalStateMismatch();
+    error BadCheckpointProof();
+    error WindowClosed();
+    error WindowOpen();
+    error GamesOpen(uint32 openGames);
+    error OnlyGame();
+    error NothingToWithdraw();
+    error TransferFailed();
+    error BadConfig();
+
+    /// @param alu        the fp32 ALU the game settles its last step with
+    /// @param semantics  the step semantics (op graph and operand locators)
+    /// @param challengerBond_ the bond per challenge
+    /// @param burnBps_   the burned share of forfeited bonds (≤ 10000)
+    /// @param clock      each side's chess clock in a game, in seconds
+    /// @param extension  extra seconds for a side's heavy move (a step replay)
+    constructor(
+        IFp32Alu alu,
+        IStepSemantics semantics,
+        uint256 challengerBond_,
+        uint256 burnBps_,
+        uint64 clock,
+        uint64 extension
+    ) {
+        if (burnBps_ > BPS || challengerBond_ == 0 || clock == 0) revert BadConfig();
+        challengerBond = challengerBond_;
+        burnBps = burnBps_;
+        game = new DisputeGame(alu, semantics, clock, extension);
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /// @notice Posts a job and escrows `msg.value` as its reward.
+    /// @param spec the canonical job spec; its hash is the job hash
+    /// @param claimDeadline until when a solver may claim
+    /// @param submitDeadline until when the claiming solver must submit its result
+    /// @param solverBond what a solver must bond to claim
+    /// @param challengeWindow how long a submitted result can be challenged, in seconds
+    function postJob(
+        bytes calldata spec,
+        uint64 claimDeadline,
+        uint64 submitDeadline,
+        uint128 solverBond,
+        uint64 challengeWindow
+    ) external payable returns (uint256 jobId) {
+        if (msg.value == 0) revert ZeroReward();
+        if (claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0) {
+            revert BadDeadlines();
+        }
+        JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
+        if (h.repopsVersion != JobSpecCodec.REPOPS_VERSION) revert BadSpec("repops version");
+        if (h.steps == 0 || h.interval == 0 || h.steps % h.interval != 0) revert BadSpec("steps/interval");
+        if (h.steps / h.interval + 1 > MAX_CHECKPOINTS) revert BadSpec("too many checkpoints");
+        if (h.batch == 0) revert BadSpec("batch");
+
+        jobId = ++jobCount;
+        Job storage job = jobs[jobId];
+        job.submitter = msg.sender;
+        job.status = Status.Open;
+        job.claimDeadline = claimDeadline;
+        job.submitDeadline = submitDeadline;
+        job.challengeWindow = challengeWindow;
+        job.reward = uint128(msg.value);
+        job.solverBond = solverBond;
+        job.jobHash = Commitments.jobHash(spec);
+        job.datasetRoot = h.datasetRoot;
+        job.steps = h.steps;
+        job.interval = h.interval;
+        job.batch = h.batch;
+        job.numCheckpoints = h.steps / h.interval + 1;
+        job.rngKey = SplitMix64.deriveKey(h.seed, SplitMix64.SHUFFLE);
+        _emitPosted(jobId, job, spec);
+    }
+
+    /// @notice Cancels a job nobody has claimed: by its submitter at any time, by anyone once
+    ///         the claim deadline has passed. The reward is credited back to the submitter.
+    function cancelJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireStatus(jobId, job, Status.Open);
+        if (msg.sender != job.submitter && block.timestamp <= job.claimDeadline) revert NotSubmitter();
+        job.status = Status.Cancelled;
+        _credit(job.submitter, job.reward);
+        emit JobCancelled(jobId);
+    }
+
+    /// @notice Claims an open job by bonding exactly its solver bond.
+    function claimJob(uint256 jobId) external payable {
+        Job storage job = _job(jobId);
+        _requireStatus(jobId, job, Status.Open);
+        if (block.timestamp > job.claimDeadline) revert DeadlinePassed(job.claimDeadline);
+        if (msg.value != job.solverBond) revert WrongBond(msg.value, job.solverBond);
+        job.status = Status.Claimed;
+        job.solver = msg.sender;
+        emit JobClaimed(jobId, msg.sender);
+    }
+
+    /// @notice Commits the solver's result and starts the challenge window.
+    /// @param traceRoot the trace root over the checkpoint state roots
+    /// @param checkpointRoots the state roots of checkpoints 0, k, …, T, posted so that
+    ///        anyone can open a challenge (data availability); they must fold to `traceRoot`
+    /// @param modelRoot the weights root of the final state (what the submitter fetches)
+    /// @param finalOptimizerRoot the optimizer root of the final state; with `modelRoot` it
+    ///        must hash to the last checkpoint's state root, binding the model to the trace
+    function submitResult(
+        uint256 jobId,
+        bytes32 traceRoot,
+        bytes32[] calldata checkpointRoots,
+        bytes32 modelRoot,
+        bytes32 finalOptimizerRoot
+    ) external {
+        Job storage job = _job(jobId);
+        _requireStatus(jobId, job, Status.Claimed);
+        if (msg.sender != job.solver) revert NotSolver();
+        if (block.timestamp > job.submitDeadline) revert DeadlinePassed(job.submitDeadline);
+        uint256 count = checkpointRoots.length;
+        if (count != job.numCheckpoints) revert WrongCheckpointCount(count, job.numCheckpoints);
+
+        bytes32[] memory leaves = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            leaves[i] = Commitments.traceLeaf(i, checkpointRoots[i]);
+        }
+        if (Commitments.traceRoot(count, Commitments.merkleRoot(leaves)) != traceRoot) revert TraceRootMismatch();
+        bytes32 finalState = checkpointRoots[count - 1];
+        uint64 steps = job.steps;
+        if (
+            Commitments.stateRoot(
+                    job.jobHash, steps, steps * uint64(job.batch), job.rngKey, modelRoot, finalOptimizerRoot
+                ) != finalState
+        ) revert FinalStateMismatch();
+
+        job.status = Status.Submitted;
+        job.submittedAt = uint64(block.timestamp);
+        job.traceRoot = traceRoot;
+        job.finalStateRoot = finalState;
+        job.modelRoot = modelRoot;
+        emit ResultSubmitted(jobId, traceRoot, finalState, modelRoot, uint32(count), checkpointRoots);
+    }
+
+    /// @notice Slashes a solver that missed its submit deadline: the submitter gets the
+    ///         reward back and the bond minus the burned share.
+    function slashLate(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireStatus(jobId, job, Status.Claimed);
+        if (block.timestamp <= job.submitDeadline) revert DeadlineNotPassed(job.submitDeadline);
+        job.status = Status.Slashed;
+        uint256 burned = _burnShare(job.solverBond);
+        _credit(job.submitter, uint256(job.reward) + job.solverBond - burned);
+        _credit(BURN_ADDRESS, burned);
+        emit SolverSlashed(jobId, job.solver, 0);
+    }
+
+    /// @notice Opens a dispute game against a submitted result, bonding `challengerBond`.
+    /// @param checkpoint c: the first checkpoint whose state the challenger disputes. For
+    ///        c > 0 it accepts checkpoint c−1 and the game bisects the k steps between; for
+    ///        c = 0 it disputes the initial state itself.
+    /// @param leftRoot,leftProof the state root of checkpoint c−1 and its trace proof (unused for c = 0)
+    /// @param rightRoot,rightProof the state root of checkpoint c and its trace proof
+    function challenge(
+        uint256 jobId,
+        uint64 checkpoint,
+        bytes32 leftRoot,
+        bytes32[] calldata leftProof,
+        bytes32 rightRoot,
+        bytes32[] calldata rightProof
+    ) external payable returns (uint256 gameId) {
+        Job storage job = _job(jobId);
+        _requireStatus(jobId, job, Status.Submitted);
+        if (block.timestamp >= job.submittedAt + job.challengeWindow) revert WindowClosed();
+        if (msg.value != challengerBond) revert WrongBond(msg.value, challengerBond);
+        uint256 count = job.numCheckpoints;
+        _checkCheckpoint(job, count, checkpoint, rightRoot, rightProof);
+        if (checkpoint > 0) {
+            _checkCheckpoint(job, count, checkpoint - 1, leftRoot, leftProof);
+        } else if (leftRoot != bytes32(0) || leftProof.length != 0) {
+            revert BadCheckpointProof();
+        }
+        job.openGames += 1;
+        gameId = game.open(
+            DisputeGame.Opening({
+                jobId: jobId,
+                solver: job.solver,
+                challenger: msg.sender,
+                jobHash: job.jobHash,
+                rngKey: job.rngKey,
+                batch: job.batch,
+                init: checkpoint == 0,
+                lo: checkpoint == 0 ? 0 : (checkpoint - 1) * job.interval,
+                hi: checkpoint * job.interval,
+                loRoot: leftRoot,
+                hiRoot: rightRoot,
+                bond: msg.value
+            })
+        );
+        emit ChallengeOpened(jobId, gameId, msg.sender, checkpoint);
+    }
+
+    /// @notice Pays the solver once the window has passed with no game open.
+    function finalize(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireStatus(jobId, job, Status.Submitted);
+        uint64 end = job.submittedAt + job.challengeWindow;
+        if (block.timestamp < end) revert WindowOpen();
+        if (job.openGames != 0) revert GamesOpen(job.openGames);
+        job.status = Status.Finalized;
+        _credit(job.solver, uint256(job.reward) + job.solverBond);
+        emit JobFinalized(jobId);
+    }
+
+    /// @notice Called by the game when a game ends. The winner is paid from the loser's bond
+    ///         minus the burned share. A solver that loses is slashed: its reward goes back
+    ///         to the submitter. Games still open against a slashed job refund their bonds.
+    function settleGame(uint256 gameId, uint256 jobId, address challenger, uint256 bond, bool solverWon)
+        external
+    {
+        if (msg.sender != address(game)) revert OnlyGame();
+        Job storage job = jobs[jobId];
+        job.openGames -= 1;
+        emit GameSettled(jobId, gameId, solverWon);
+        if (job.status != Status.Submitted) {
+            // The solver was already slashed by another game: nothing is at stake any more.
+            _credit(challenger, bond);
+            return;
+        }
+        if (solverWon) {
+            uint256 burned = _burnShare(bond);
+            _credit(job.solver, bond - burned);
+            _credit(BURN_ADDRESS, burned);
+        } else {
+            job.status = Status.Slashed;
+            uint256 burned = _burnShare(job.solverBond);
+            _credit(challenger, bond + job.solverBond - burned);
+            _credit(BURN_ADDRESS, burned);
+            _credit(job.submitter, job.reward);
+            emit SolverSlashed(jobId, job.solver, gameId);
+        }
+    }
+
+    // ------------------------------------------------------------------ payouts
+
+    /// @notice Sends the caller its whole credit.
+    function withdraw() external {
+        _payOut(msg.sender);
+    }
+
+    /// @notice Sends the burned value to `BURN_ADDRESS` (anyone may call).
+    function flushBurned() external {
+        _payOut(BURN_ADDRESS);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice A job's full record.
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return jobs[jobId];
+    }
+
+    /// @notice A job's status.
+    function statusOf(uint256 jobId) external view returns (Status) {
+        return jobs[jobId].status;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _job(uint256 jobId) internal view returns (Job storage job) {
+        job = jobs[jobId];
+        if (job.status == Status.None) revert NoSuchJob(jobId);
+    }
+
+    function _requireStatus(uint256 jobId, Job storage job, Status wanted) internal view {
+        if (job.status != wanted) revert WrongStatus(jobId, job.status);
+    }
+
+    function _checkCheckpoint(
+        Job storage job,
+        uint256 count,
+        uint256 checkpoint,
+        bytes32 root,
+        bytes32[] calldata proof
+    ) internal view {
+        if (checkpoint >= count || proof.length != Commitments.depthOf(count)) revert BadCheckpointProof();
+        bytes32 merkle = Commitments.fold(Commitments.traceLeaf(checkpoint, root), checkpoint, proof);
+        if (Commitments.traceRoot(count, merkle) != job.traceRoot) revert BadCheckpointProof();
+    }
+
+    function _emitPosted(uint256 jobId, Job storage job, bytes calldata spec) internal {
+        emit JobPosted(
+            jobId,
+            job.submitter,
+            job.jobHash,
+            job.datasetRoot,
+            job.reward,
+            job.solverBond,
+            job.claimDeadline,
+            job.submitDeadline,
+            job.challengeWindow,
+            spec
+        );
+    }
+
+    function _burnShare(uint256 amount) internal view returns (uint256) {
+        return amount * burnBps / BPS;
+    }
+
+    function _credit(address account, uint256 amount) internal {
+        if (amount == 0) return;
+        credits[account] += amount;
+        emit Credited(account, amount);
+    }
+
+    function _payOut(address account) internal {
+        uint256 amount = credits[account];
+        if (amount == 0) revert NothingToWithdraw();
+        credits[account] = 0; // effects before the interaction: a reentrant call finds nothing
+        emit Withdrawn(account, amount);
+        (bool ok,) = account.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+}

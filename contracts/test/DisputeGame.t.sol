@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {JobMarket} from "../src/JobMarket.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {Commitments} from "../src/lib/Commitments.sol";
+import {GameDriver} from "./game/GameDriver.sol";
+
+/// @notice Every move of the game on its success path and on each of its revert paths.
+///         The world: an honest challenger against a solver that lied in step 2 (transition
+///         3), tensor I2 element 0 (the 260-micro-step program), micro-step 100.
+contract DisputeGameTest is GameDriver {
+    World internal liarRoots;
+    uint256 internal jobId;
+    uint256 internal gameId;
+
+    function _liar() internal pure returns (World memory) {
+        return build(Lie(true, 3, 0, 2, 0, 100));
+    }
+
+    function _truth() internal pure returns (World memory) {
+        Lie memory none;
+        return build(none);
+    }
+
+    function _start() internal returns (World memory liar, World memory truth) {
+        liar = _liar();
+        truth = _truth();
+        jobId = postToyJob();
+        submitWorld(jobId, liar);
+        gameId = openChallenge(jobId, liar, truth);
+    }
+
+    function _phase() internal view returns (DisputeGame.Phase) {
+        return game.getGame(gameId).phase;
+    }
+
+    function test_open_onlyMarket() public {
+        DisputeGame.Opening memory o;
+        vm.expectRevert(DisputeGame.OnlyMarket.selector);
+        game.open(o);
+    }
+
+    function test_open_startsAtBisection() public {
+        _start();
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.Bisect));
+        assertEq(g.lo, 2);
+        assertEq(g.hi, 4);
+        assertEq(g.solverClock, CLOCK);
+        (address mover, uint64 deadline) = game.turn(gameId);
+        assertEq(mover, solver);
+        assertEq(deadline, block.timestamp + CLOCK);
+    }
+
+    function test_bisect_and_judge() public {
+        (World memory liar,) = _start();
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.StalePosition.selector);
+        game.bisect(gameId, 2, liar.stateRoots[3]);
+        vm.expectRevert(DisputeGame.ZeroHash.selector);
+        game.bisect(gameId, 3, bytes32(0));
+        vm.stopPrank();
+        vm.prank(challenger);
+        vm.expectRevert(DisputeGame.NotYourTurn.selector);
+        game.bisect(gameId, 3, liar.stateRoots[3]);
+        vm.prank(solver);
+        game.bisect(gameId, 3, liar.stateRoots[3]);
+        // a duplicate move is out of turn now
+        vm.prank(solver);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongPhase.selector, DisputeGame.Phase.Judge));
+        game.bisect(gameId, 3, liar.stateRoots[3]);
+        vm.startPrank(challenger);
+        vm.expectRevert(DisputeGame.StalePosition.selector);
+        game.judge(gameId, 2, true);
+        game.judge(gameId, 3, true); // the lie is in step 3: states up to 3 agree
+        vm.stopPrank();
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertEq(g.lo, 3);
+        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.RevealStep));
+        assertEq(g.solverClock, CLOCK + EXTENSION, "heavy move extension");
+    }
+
+    function test_clock_noMoveAfterExpiry() public {
+        (World memory liar,) = _start();
+        vm.warp(block.timestamp + CLOCK);
+        vm.prank(solver);
+        vm.expectRevert(DisputeGame.ClockExpired.selector);
+        game.bisect(gameId, 3, liar.stateRoots[3]);
+        game.timeout(gameId);
+        assertFalse(game.getGame(gameId).solverWon);
+        assertEq(uint8(game.getGame(gameId).reason), uint8(DisputeGame.Reason.Timeout));
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongPhase.selector, DisputeGame.Phase.Resolved));
+        game.timeout(gameId);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NoSuchGame.selector, 99));
+        game.timeout(99);
+    }
+
+    function test_revealStep_checksStates() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.RevealStep);
+        bytes32[5] memory roots = stepRoots(liar, 3);
+        bytes memory spec = toySpec();
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.WrongSpec.selector);
+        game.revealStep(gameId, abi.encodePacked(spec, uint8(0)), roots);
+        bytes32[5] memory bad = stepRoots(liar, 3); // memory arrays alias: build a copy
+        bad[2] = bytes32(uint256(1));
+        vm.expectRevert(DisputeGame.StateMismatch.selector);
+        game.revealStep(gameId, spec, bad);
+        bad = stepRoots(liar, 3);
+        bad[4] = bytes32(uint256(1));
+        vm.expectRevert(DisputeGame.StateMismatch.selector);
+        game.revealStep(gameId, spec, bad);
+        game.revealStep(gameId, spec, roots);
+        vm.stopPrank();
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.ChooseList));
+        assertEq(g.countIntermediates, 3);
+        assertEq(g.countOptimizer, 1);
+        assertEq(g.countWeights, 2);
+    }
+
+    function test_chooseList_reverts() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.ChooseList);
+        bytes32[5] memory roots = stepRoots(liar, 3);
+        vm.startPrank(challenger);
+        bytes32[5] memory bad = stepRoots(liar, 3);
+        bad[0] = bytes32(uint256(1));
+        vm.expectRevert(DisputeGame.RootsMismatch.selector);
+        game.chooseList(gameId, 0, bad);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadList.selector, 3));
+        game.chooseList(gameId, 3, roots);
+        game.chooseList(gameId, 0, roots);
+        vm.stopPrank();
+        assertEq(uint8(_phase()), uint8(DisputeGame.Phase.Reveal));
+    }
+
+    function test_reveal_and_pick_reverts() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.Reveal);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        bytes32[] memory leaves = treeLeaves(g, liar);
+        bytes32 left = subtree(leaves, g.depth - 1, 0);
+        bytes32 right = subtree(leaves, g.depth - 1, 1);
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.StalePosition.selector);
+        game.reveal(gameId, g.depth + 1, 0, left, right);
+        vm.expectRevert(DisputeGame.ZeroHash.selector);
+        game.reveal(gameId, g.depth, 0, left, bytes32(0));
+        vm.expectRevert(DisputeGame.BadReveal.selector);
+        game.reveal(gameId, g.depth, 0, right, left);
+        game.reveal(gameId, g.depth, 0, left, right);
+        vm.stopPrank();
+        // the intermediates list has 3 tensors (depth 2): the right child of the right
+        // child covers only padding and cannot be picked
+        vm.startPrank(challenger);
+        vm.expectRevert(DisputeGame.StalePosition.selector);
+        game.pick(gameId, g.depth, 1, true);
+        game.pick(gameId, g.depth, 0, true);
+        vm.stopPrank();
+        g = game.getGame(gameId);
+        leaves = treeLeaves(g, liar);
+        vm.prank(solver);
+        game.reveal(gameId, 1, 1, subtree(leaves, 0, 2), subtree(leaves, 0, 3));
+        assertEq(subtree(leaves, 0, 3), Commitments.PAD);
+        vm.prank(challenger);
+        vm.expectRevert(DisputeGame.PadSubtree.selector);
+        game.pick(gameId, 1, 1, true);
+        vm.prank(challenger);
+        game.pick(gameId, 1, 1, false);
+        g = game.getGame(gameId);
+        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.OpenTensor));
+        assertEq(g.tensorIndex, 2);
+    }
+
+    function test_openTensor_revealLeaf_nameElement_reverts() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.OpenTensor);
+        bytes memory spec = toySpec();
+        uint32[] memory tensor = produced(liar, 3, 0)[2];
+        vm.prank(solver);
+        vm.expectRevert(DisputeGame.BadTensor.selector);
+        game.openTensor(gameId, spec, bytes32(uint256(5)));
+        vm.prank(solver);
+        game.openTensor(gameId, spec, tensorMerkle(tensor));
+        assertEq(game.getGame(gameId).tensorLength, 257);
+        playUntil(gameId, liar, truth, DisputeGame.Phase.RevealLeaf);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        bytes memory leaf = leafBytes(tensor, g.nodeIndex);
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.BadReveal.selector);
+        game.revealLeaf(gameId, leafBytes(tensor, 1 - g.nodeIndex));
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLeafLength.selector, 4));
+        game.revealLeaf(gameId, new bytes(4));
+        revealedLeaf = leaf;
+        game.revealLeaf(gameId, leaf);
+        vm.stopPrank();
+        vm.startPrank(challenger);
+        vm.expectRevert(DisputeGame.BadElement.selector);
+        game.nameElement(gameId, 256); // not in the revealed leaf
+        game.nameElement(gameId, 0);
+        vm.stopPrank();
+        assertEq(uint8(_phase()), uint8(DisputeGame.Phase.CommitMicro));
+    }
+
+    function test_commitMicro_chooseMicro_nameMicroStep() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.CommitMicro);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertEq(g.element, 0, "the lie is in element 0");
+        uint32[] memory tensor = produced(liar, 3, 0)[2];
+        uint32[] memory prefix = microPrefix(liar, g);
+        bytes memory spec = toySpec();
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.BadReveal.selector);
+        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 1), tensorMerkle(prefix));
+        vm.expectRevert(DisputeGame.ZeroHash.selector);
+        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 0), bytes32(0));
+        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 0), tensorMerkle(prefix));
+        vm.stopPrank();
+        g = game.getGame(gameId);
+        assertEq(g.programLength, 260);
+        assertEq(g.value, tensor[0]);
+        vm.prank(challenger);
+        game.chooseMicro(gameId, false);
+        playUntil(gameId, liar, truth, DisputeGame.Phase.NameMicroStep);
+        vm.startPrank(challenger);
+        vm.expectRevert(DisputeGame.BadMicroStep.selector);
+        game.nameMicroStep(gameId, 256);
+        game.nameMicroStep(gameId, 100);
+        vm.stopPrank();
+        assertEq(uint8(_phase()), uint8(DisputeGame.Phase.ProveStep));
+    }
+
+    function test_proveStep_rejectsForgedOperandsAndRefutesTheLie() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.ProveStep);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertEq(g.microStep, 100);
+        DisputeGame.StepProof memory proof = buildProof(g, liar);
+        bytes memory spec = toySpec();
+        DisputeGame.StepProof memory bad = buildProof(g, liar);
+        bad.roots[0] = bytes32(uint256(7));
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.RootsMismatch.selector);
+        game.proveStep(gameId, spec, bad);
+        bad = buildProof(g, liar);
+        bad.operands[2].leaf[0] = bytes1(uint8(bad.operands[2].leaf[0]) ^ 1); // I0 input forged
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadOperand.selector, 2));
+        game.proveStep(gameId, spec, bad);
+        bad = buildProof(g, liar);
+        bad.operands[0].leaf[0] = bytes1(uint8(bad.operands[0].leaf[0]) ^ 1); // x_99 forged
+        vm.expectRevert(DisputeGame.BadMicroStep.selector);
+        game.proveStep(gameId, spec, bad);
+        game.proveStep(gameId, spec, proof);
+        vm.stopPrank();
+        g = game.getGame(gameId);
+        assertFalse(g.solverWon);
+        assertEq(uint8(g.reason), uint8(DisputeGame.Reason.StepRefuted));
+    }
+
+    function test_chooseMicro_lastStepOfCopyProgram() public {
+        // A solver that lies about a dataset copy (I1, no primitive): the chain compares the
+        // claimed element with the dataset itself.
+        World memory liar = build(Lie(true, 2, 0, 1, 3, 0));
+        World memory truth = _truth();
+        jobId = postToyJob();
+        submitWorld(jobId, liar);
+        gameId = openChallenge(jobId, liar, truth);
+        playUntil(gameId, liar, truth, DisputeGame.Phase.ChooseMicro);
+        vm.prank(challenger);
+        vm.expectRevert(DisputeGame.BadMicroStep.selector);
+        game.chooseMicro(gameId, false);
+        play(gameId, liar, truth, 10);
+        assertEq(uint8(game.getGame(gameId).reason), uint8(DisputeGame.Reason.StepRefuted));
+    }
+
+    function test_initialState_dispute() public {
+        World memory liar = build(Lie(true, 0, 2, 0, 299, 1));
+        World memory truth = _truth();
+        jobId = postToyJob();
+        submitWorld(jobId, liar);
+        gameId = openChallenge(jobId, liar, truth);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertTrue(g.init);
+        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.RevealStep));
+        vm.prank(solver);
+        bytes32[5] memory roots = stepRoots(liar, 0);
+        roots[4] = bytes32(uint256(1));
+        vm.expectRevert(DisputeGame.StateMismatch.selector);
+        game.revealStep(gameId, toySpec(), roots);
+        play(gameId, liar, truth, 200);
+        assertFalse(game.getGame(gameId).solverWon);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+    }
+
+    function test_release_onlyAfterSettlement() public {
+        _start();
+        vm.expectRevert(DisputeGame.GameStillLive.selector);
+        game.release(gameId);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NoSuchGame.selector, 5));
+        game.release(5);
+    }
+
+    function test_turn_ofUnknownGameIsEmpty() public view {
+        (address mover, uint64 deadline) = game.turn(42);
+        assertEq(mover, address(0));
+        assertEq(deadline, 0);
+    }
+}

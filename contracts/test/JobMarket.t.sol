@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {JobMarket} from "../src/JobMarket.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
+import {Commitments} from "../src/lib/Commitments.sol";
+import {SplitMix64} from "../src/lib/SplitMix64.sol";
+import {ToyAlu} from "./game/ToyAlu.sol";
+import {ToySemantics} from "./game/ToyProgram.sol";
+import {GameDriver} from "./game/GameDriver.sol";
+
+/// @notice A receiver that refuses ETH.
+contract Refuser {
+    function claim(JobMarket market, uint256 jobId) external payable {
+        market.claimJob{value: msg.value}(jobId);
+    }
+
+    function withdraw(JobMarket market) external {
+        market.withdraw();
+    }
+
+    receive() external payable {
+        revert("no thanks");
+    }
+}
+
+contract JobMarketTest is GameDriver {
+    World internal honest;
+
+    function _honest() internal returns (World memory) {
+        if (honest.stateRoots.length == 0) {
+            World memory w = build(_none());
+            // Storage copies of nested memory arrays are not supported: keep the roots only.
+            honest.stateRoots = w.stateRoots;
+            return w;
+        }
+        return build(_none());
+    }
+
+    function _none() internal pure returns (Lie memory none) {}
+
+    // ------------------------------------------------------------------ constructor
+
+    function test_constructor_createsGame() public view {
+        assertEq(game.market(), address(market));
+        assertEq(address(game.alu()), address(alu));
+        assertEq(address(game.semantics()), address(sem));
+        assertEq(market.challengerBond(), CHALLENGER_BOND);
+        assertEq(market.burnBps(), BURN_BPS);
+    }
+
+    function test_constructor_rejectsBadConfig() public {
+        vm.expectRevert(JobMarket.BadConfig.selector);
+        new JobMarket(alu, sem, CHALLENGER_BOND, 10_001, CLOCK, EXTENSION);
+        vm.expectRevert(JobMarket.BadConfig.selector);
+        new JobMarket(alu, sem, 0, BURN_BPS, CLOCK, EXTENSION);
+        vm.expectRevert(JobMarket.BadConfig.selector);
+        new JobMarket(alu, sem, CHALLENGER_BOND, BURN_BPS, 0, EXTENSION);
+    }
+
+    // ------------------------------------------------------------------ postJob
+
+    function test_postJob_escrowsAndRecords() public {
+        vm.expectEmit(true, true, true, true);
+        emit JobMarket.JobPosted(
+            1,
+            submitter,
+            toyJobHash(),
+            toyDatasetRoot(),
+            REWARD,
+            SOLVER_BOND,
+            uint64(block.timestamp + 1 hours),
+            uint64(block.timestamp + 2 days),
+            WINDOW,
+            toySpec()
+        );
+        uint256 jobId = postToyJob();
+        assertEq(jobId, 1);
+        JobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint8(job.status), uint8(JobMarket.Status.Open));
+        assertEq(job.reward, REWARD);
+        assertEq(job.jobHash, toyJobHash());
+        assertEq(job.datasetRoot, toyDatasetRoot());
+        assertEq(job.steps, STEPS);
+        assertEq(job.interval, INTERVAL);
+        assertEq(job.numCheckpoints, STEPS / INTERVAL + 1);
+        assertEq(job.rngKey, SplitMix64.deriveKey(SEED, SplitMix64.SHUFFLE));
+        assertEq(address(market).balance, REWARD);
+    }
+
+    function test_postJob_reverts() public {
+        bytes memory spec = toySpec();
+        uint64 t = uint64(block.timestamp);
+        vm.startPrank(submitter);
+        vm.expectRevert(JobMarket.ZeroReward.selector);
+        market.postJob(spec, t + 1, t + 2, 1, 1);
+        vm.expectRevert(JobMarket.BadDeadlines.selector);
+        market.postJob{value: 1}(spec, t, t + 2, 1, 1);
+        vm.expectRevert(JobMarket.BadDeadlines.selector);
+        market.postJob{value: 1}(spec, t + 2, t + 2, 1, 1);
+        vm.expectRevert(JobMarket.BadDeadlines.selector);
+        market.postJob{value: 1}(spec, t + 1, t + 2, 1, 0);
+        vm.expectRevert(abi.encodeWithSelector(JobSpecCodec.SpecTooShort.selector, 10));
+        market.postJob{value: 1}(new bytes(10), t + 1, t + 2, 1, 1);
+        vm.stopPrank();
+        _expectBadSpec(_withHeader(2, STEPS, INTERVAL, BATCH), "repops version");
+        _expectBadSpec(_withHeader(1, 5, 2, BATCH), "steps/interval");
+        _expectBadSpec(_withHeader(1, 0, 2, BATCH), "steps/interval");
+        _expectBadSpec(_withHeader(1, 2048, 1, BATCH), "too many checkpoints");
+        _expectBadSpec(_withHeader(1, STEPS, INTERVAL, 0), "batch");
+    }
+
+    function _withHeader(uint32 version, uint32 steps, uint32 interval, uint32 batch)
+        internal
+        pure
+        returns (bytes memory spec)
+    {
+        spec = toySpec();
+        bytes memory head = abi.encodePacked(version, SEED, steps, interval, batch);
+        for (uint256 i; i < head.length; ++i) {
+            spec[i] = head[i];
+        }
+    }
+
+    function _expectBadSpec(bytes memory spec, string memory why) internal {
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.BadSpec.selector, why));
+        market.postJob{value: 1}(spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+    }
+
+    // ------------------------------------------------------------------ cancelJob
+
+    function test_cancelJob_bySubmitterRefunds() public {
+        uint256 jobId = postToyJob();
+        vm.prank(submitter);
+        market.cancelJob(jobId);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Cancelled));
+        assertEq(market.credits(submitter), REWARD);
+    }
+
+    function test_cancelJob_byAnyoneAfterClaimDeadline() public {
+        uint256 jobId = postToyJob();
+        vm.expectRevert(JobMarket.NotSubmitter.selector);
+        market.cancelJob(jobId);
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.cancelJob(jobId);
+        assertEq(market.credits(submitter), REWARD);
+    }
+
+    function test_cancelJob_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.NoSuchJob.selector, 9));
+        market.cancelJob(9);
+        uint256 jobId = postToyJob();
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(jobId);
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Claimed));
+        market.cancelJob(jobId);
+    }
+
+    // ------------------------------------------------------------------ claimJob
+
+    function test_claimJob_bondsSolver() public {
+        uint256 jobId = postToyJob();
+        vm.expectEmit(true, true, false, false);
+        emit JobMarket.JobClaimed(jobId, solver);
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(jobId);
+        assertEq(market.getJob(jobId).solver, solver);
+        assertEq(address(market).balance, REWARD + SOLVER_BOND);
+    }
+
+    function test_claimJob_reverts() public {
+        uint256 jobId = postToyJob();
+        vm.prank(solver);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongBond.selector, 1, SOLVER_BOND));
+        market.claimJob{value: 1}(jobId);
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.prank(solver);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.DeadlinePassed.selector, uint64(1 + 1 hours)));
+        market.claimJob{value: SOLVER_BOND}(jobId);
+        uint256 second = postToyJob();
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(second);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, second, JobMarket.Status.Claimed));
+        market.claimJob{value: SOLVER_BOND}(second);
+    }
+
+    // ------------------------------------------------------------------ submitResult
+
+    function test_submitResult_recordsAndPublishesCheckpoints() public {
+        uint256 jobId = postToyJob();
+        World memory w = _honest();
+        bytes32[] memory roots = checkpointRoots(w);
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(jobId);
+        Transition memory last = w.transitions[STEPS];
+        vm.expectEmit(true, true, true, true);
+        emit JobMarket.ResultSubmitted(
+            jobId,
+            traceRootOf(roots),
+            roots[2],
+            Commitments.listRoot(2, listMerkle(last.w, STEPS, 2)),
+            3,
+            roots
+        );
+        submitClaimed(jobId, w);
+        JobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint8(job.status), uint8(JobMarket.Status.Submitted));
+        assertEq(job.traceRoot, traceRootOf(roots));
+        assertEq(job.finalStateRoot, roots[roots.length - 1]);
+        assertEq(job.submittedAt, block.timestamp);
+    }
+
+    function test_submitResult_reverts() public {
+        uint256 jobId = postToyJob();
+        World memory w = _honest();
+        bytes32[] memory roots = checkpointRoots(w);
+        bytes32 trace = traceRootOf(roots);
+        Transition memory last = w.transitions[STEPS];
+        bytes32 model = Commitments.listRoot(2, listMerkle(last.w, STEPS, 2));
+        bytes32 opt = Commitments.listRoot(1, listMerkle(last.opt, STEPS, 1));
+
+        vm.prank(solver);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Open));
+        market.submitResult(jobId, trace, roots, model, opt);
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(jobId);
+
+        vm.prank(challenger);
+        vm.expectRevert(JobMarket.NotSolver.selector);
+        market.submitResult(jobId, trace, roots, model, opt);
+
+        vm.startPrank(solver);
+        bytes32[] memory short = new bytes32[](2);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongCheckpointCount.selector, 2, 3));
+        market.submitResult(jobId, trace, short, model, opt);
+        vm.expectRevert(JobMarket.TraceRootMismatch.selector);
+        market.submitResult(jobId, bytes32(uint256(trace) ^ 1), roots, model, opt);
+        vm.expectRevert(JobMarket.FinalStateMismatch.selector);
+        market.submitResult(jobId, trace, roots, opt, model);
+        vm.warp(block.timestamp + 2 days + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.DeadlinePassed.selector, uint64(1 + 2 days)));
+        market.submitResult(jobId, trace, roots, model, opt);
+        vm.stopPrank();
+    }
+
+    // ------------------------------------------------------------------ slashLate
+
+    function test_slashLate_refundsSubmitterAndBurns() public {
+        uint256 jobId = postToyJob();
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(jobId);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.DeadlineNotPassed.selector, uint64(1 + 2 days)));
+        market.slashLate(jobId);
+        vm.warp(block.timestamp + 2 days + 1);
+        market.slashLate(jobId);
+        uint256 burned = SOLVER_BOND * BURN_BPS / 10_000;
+        assertEq(market.credits(submitter), REWARD + SOLVER_BOND - burned);
+        assertEq(market.credits(market.BURN_ADDRESS()), burned);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Slashed));
+        market.slashLate(jobId);
+    }
+
+    // ------------------------------------------------------------------ challenge
+
+    function test_challenge_reverts() public {
+        uint256 jobId = postToyJob();
+        World memory w = _honest();
+        bytes32[] memory roots = checkpointRoots(w);
+        bytes32[] memory leaves = traceLeaves(roots);
+        bytes32[] memory none = new bytes32[](0);
+        vm.deal(address(this), 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Open));
+        market.challenge{value: CHALLENGER_BOND}(jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+        submitWorld(jobId, w);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongBond.selector, 1, CHALLENGER_BOND));
+        market.challenge{value: 1}(jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+        // a right root that is not in the trace
+        vm.expectRevert(JobMarket.BadCheckpointProof.selector);
+        market.challenge{value: CHALLENGER_BOND}(jobId, 1, roots[0], path(leaves, 0), roots[2], path(leaves, 1));
+        // a wrong checkpoint index for a real root
+        vm.expectRevert(JobMarket.BadCheckpointProof.selector);
+        market.challenge{value: CHALLENGER_BOND}(jobId, 2, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+        // past the last checkpoint
+        vm.expectRevert(JobMarket.BadCheckpointProof.selector);
+        market.challenge{value: CHALLENGER_BOND}(jobId, 3, roots[2], path(leaves, 2), roots[2], path(leaves, 2));
+        // checkpoint 0 takes no left side
+        vm.expectRevert(JobMarket.BadCheckpointProof.selector);
+        market.challenge{value: CHALLENGER_BOND}(jobId, 0, roots[0], none, roots[0], path(leaves, 0));
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectRevert(JobMarket.WindowClosed.selector);
+        market.challenge{value: CHALLENGER_BOND}(jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+    }
+
+    function test_challenge_opensGame() public {
+        uint256 jobId = postToyJob();
+        World memory w = _honest();
+        submitWorld(jobId, w);
+        World memory liar = build(Lie(true, 3, 2, 1, 0, 0));
+        uint256 gameId = openChallenge(jobId, w, liar);
+        assertEq(gameId, 1);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        assertEq(g.jobId, jobId);
+        assertEq(g.lo, 2);
+        assertEq(g.hi, 4);
+        assertEq(g.bond, CHALLENGER_BOND);
+        assertEq(market.getJob(jobId).openGames, 1);
+        assertEq(address(market).balance, REWARD + SOLVER_BOND + CHALLENGER_BOND);
+    }
+
+    // ------------------------------------------------------------------ finalize
+
+    function test_finalize_paysSolver() public {
+        uint256 jobId = postToyJob();
+        submitWorld(jobId, _honest());
+        vm.expectRevert(JobMarket.WindowOpen.selector);
+        market.finalize(jobId);
+        vm.warp(block.timestamp + WINDOW);
+        market.finalize(jobId);
+        assertEq(market.credits(solver), REWARD + SOLVER_BOND);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized));
+        market.finalize(jobId);
+        // a finalized job can no longer be challenged
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized));
+        market.challenge{value: CHALLENGER_BOND}(jobId, 0, 0, new bytes32[](0), 0, new bytes32[](0));
+    }
+
+    function test_finalize_blockedByOpenGame() public {
+        uint256 jobId = postToyJob();
+        World memory w = _honest();
+        submitWorld(jobId, w);
+        openChallenge(jobId, w, build(Lie(true, 1, 1, 0, 2, 1)));
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesOpen.selector, 1));
+        market.finalize(jobId);
+    }
+
+    // ------------------------------------------------------------------ settleGame
+
+    function test_settleGame_onlyGame() public {
+        vm.expectRevert(JobMarket.OnlyGame.selector);
+        market.settleGame(1, 1, challenger, 1, true);
+    }
+
+    /// @notice A colluding challenger that loses on purpose cannot shield a lying solver: an
+    ///         honest challenger's game still slashes it, and finalization waits for it.
+    function test_collusion_cannotShieldLiar() public {
+        uint256 jobId = postToyJob();
+        World memory liar = build(Lie(true, 2, 0, 2, 0, 7));
+        World memory truth = build(_none());
+        submitWorld(jobId, liar);
+        address colluder = makeAddr("colluder");
+        vm.deal(colluder, 10 ether);
+        address honestChallenger = challenger;
+        challenger = colluder;
+        uint256 sham = openChallenge(jobId, liar, truth);
+        challenger = honestChallenger;
+        uint256 real = openChallenge(jobId, liar, truth);
+        // the colluder goes silent after the solver's first move; meanwhile the honest
+        // challenger plays on, and is mid-game when the colluder's clock runs out
+        play(sham, liar, truth, 1);
+        playUntil(real, liar, truth, DisputeGame.Phase.ChooseList);
+        (, uint64 deadline) = game.turn(sham);
+        vm.warp(deadline);
+        game.timeout(sham);
+        assertTrue(game.getGame(sham).solverWon);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Submitted));
+        vm.expectRevert(JobMarket.WindowOpen.selector);
+        market.finalize(jobId);
+        play(real, liar, truth, 200);
+        assertFalse(game.getGame(real).solverWon);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+        assertEq(market.credits(submitter), REWARD);
+    }
+
+    /// @notice Once one game slashed the solver, the others release their bonds.
+    function test_release_refundsOtherChallengers() public {
+        uint256 jobId = postToyJob();
+        World memory liar = build(Lie(true, 4, 2, 1, 2, 0));
+        World memory truth = build(_none());
+        submitWorld(jobId, liar);
+        uint256 first = openChallenge(jobId, liar, truth);
+        address second = makeAddr("second");
+        vm.deal(second, 10 ether);
+        address first_ = challenger;
+        challenger = second;
+        uint256 other = openChallenge(jobId, liar, truth);
+        challenger = first_;
+        vm.expectRevert(DisputeGame.GameStillLive.selector);
+        game.release(other);
+        play(first, liar, truth, 200);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+        game.release(other);
+        assertEq(uint8(game.getGame(other).reason), uint8(DisputeGame.Reason.Released));
+        assertEq(market.credits(second), CHALLENGER_BOND);
+        assertEq(market.getJob(jobId).openGames, 0);
+    }
+
+    // ------------------------------------------------------------------ payouts
+
+    function test_withdraw_paysOnceAndFlushBurn() public {
+        uint256 jobId = postToyJob();
+        vm.prank(submitter);
+        market.cancelJob(jobId);
+        uint256 before = submitter.balance;
+        vm.prank(submitter);
+        market.withdraw();
+        assertEq(submitter.balance, before + REWARD);
+        vm.prank(submitter);
+        vm.expectRevert(JobMarket.NothingToWithdraw.selector);
+        market.withdraw();
+
+        uint256 late = postToyJob();
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(late);
+        vm.warp(block.timestamp + 3 days);
+        market.slashLate(late);
+        address burn = market.BURN_ADDRESS();
+        uint256 burned = market.credits(burn);
+        market.flushBurned();
+        assertEq(burn.balance, burned);
+        vm.expectRevert(JobMarket.NothingToWithdraw.selector);
+        market.flushBurned();
+    }
+
+    function test_withdraw_revertsWhenReceiverRefuses() public {
+        Refuser refuser = new Refuser();
+        uint256 jobId = postToyJob();
+        vm.deal(address(refuser), SOLVER_BOND);
+        refuser.claim{value: SOLVER_BOND}(market, jobId);
+        vm.warp(block.timestamp + 3 days);
+        market.slashLate(jobId);
+        // the refuser has no credit; make one via a cancelled job it posted is not possible,
+        // so check the failure path with the submitter role instead
+        vm.deal(address(refuser), 1 ether);
+        vm.prank(address(refuser));
+        uint256 own = market.postJob{value: 1 ether}(toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+        vm.prank(address(refuser));
+        market.cancelJob(own);
+        vm.expectRevert(JobMarket.TransferFailed.selector);
+        refuser.withdraw(market);
+        assertEq(market.credits(address(refuser)), 1 ether, "nothing lost");
+    }
+}

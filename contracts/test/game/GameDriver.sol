@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+import {JobMarket} from "../../src/JobMarket.sol";
+import {DisputeGame} from "../../src/DisputeGame.sol";
+import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
+import {Commitments} from "../../src/lib/Commitments.sol";
+import {ToyAlu} from "./ToyAlu.sol";
+import {ToyProgram, ToySemantics} from "./ToyProgram.sol";
+import {ToyWorld} from "./ToyWorld.sol";
+
+/// @notice Deploys a market over the toy model and plays games between a solver and a
+///         challenger, each acting only on its own `World` and on what the other side
+///         revealed on chain. Both follow the honest-agent strategy of docs/dispute-game.md:
+///         the solver answers from its trace; the challenger always descends into the first
+///         place where the solver's commitment differs from its own.
+abstract contract GameDriver is Test, ToyWorld {
+    JobMarket internal market;
+    DisputeGame internal game;
+    ToyAlu internal alu;
+    ToySemantics internal sem;
+
+    address internal submitter = makeAddr("submitter");
+    address internal solver = makeAddr("solver");
+    address internal challenger = makeAddr("challenger");
+
+    uint256 internal constant REWARD = 10 ether;
+    uint128 internal constant SOLVER_BOND = 3 ether;
+    uint256 internal constant CHALLENGER_BOND = 1 ether;
+    uint256 internal constant BURN_BPS = 2000;
+    uint64 internal constant CLOCK = 1 hours;
+    uint64 internal constant EXTENSION = 30 minutes;
+    uint64 internal constant WINDOW = 1 days;
+
+    // What the solver revealed, as the challenger read it from the chain.
+    bytes32[5] internal revealedRoots;
+    bytes internal revealedLeaf;
+
+    function setUp() public virtual {
+        alu = new ToyAlu();
+        sem = new ToySemantics();
+        market = new JobMarket(alu, sem, CHALLENGER_BOND, BURN_BPS, CLOCK, EXTENSION);
+        game = market.game();
+        vm.deal(submitter, 100 ether);
+        vm.deal(solver, 100 ether);
+        vm.deal(challenger, 100 ether);
+    }
+
+    // ------------------------------------------------------------------ job setup
+
+    function postToyJob() internal returns (uint256 jobId) {
+        vm.prank(submitter);
+        jobId = market.postJob{value: REWARD}(
+            toySpec(), uint64(block.timestamp + 1 hours), uint64(block.timestamp + 2 days), SOLVER_BOND, WINDOW
+        );
+    }
+
+    function checkpointRoots(World memory w) internal pure returns (bytes32[] memory roots) {
+        uint256 count = STEPS / INTERVAL + 1;
+        roots = new bytes32[](count);
+        for (uint256 c; c < count; ++c) {
+            roots[c] = w.stateRoots[c * INTERVAL];
+        }
+    }
+
+    function traceLeaves(bytes32[] memory roots) internal pure returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](roots.length);
+        for (uint256 i; i < roots.length; ++i) {
+            leaves[i] = Commitments.traceLeaf(i, roots[i]);
+        }
+    }
+
+    function traceRootOf(bytes32[] memory roots) internal pure returns (bytes32) {
+        bytes32[] memory leaves = traceLeaves(roots);
+        return Commitments.traceRoot(roots.length, subtree(leaves, Commitments.depthOf(leaves.length), 0));
+    }
+
+    function submitWorld(uint256 jobId, World memory sw) internal {
+        vm.prank(solver);
+        market.claimJob{value: SOLVER_BOND}(jobId);
+        submitClaimed(jobId, sw);
+    }
+
+    function submitClaimed(uint256 jobId, World memory sw) internal {
+        Transition memory last = sw.transitions[STEPS];
+        bytes32[] memory roots = checkpointRoots(sw);
+        vm.prank(solver);
+        market.submitResult(
+            jobId,
+            traceRootOf(roots),
+            roots,
+            Commitments.listRoot(last.w.length, listMerkle(last.w, STEPS, 2)),
+            Commitments.listRoot(last.opt.length, listMerkle(last.opt, STEPS, 1))
+        );
+    }
+
+    /// @notice The challenger opens at the first checkpoint where the solver's posted roots
+    ///         differ from its own; returns 0 when it finds nothing to dispute.
+    function openChallenge(uint256 jobId, World memory sw, World memory cw) internal returns (uint256) {
+        bytes32[] memory posted = checkpointRoots(sw);
+        bytes32[] memory mine = checkpointRoots(cw);
+        bytes32[] memory leaves = traceLeaves(posted);
+        for (uint64 c; c < posted.length; ++c) {
+            if (posted[c] == mine[c]) continue;
+            bytes32[] memory none = new bytes32[](0);
+            vm.prank(challenger);
+            return market.challenge{value: CHALLENGER_BOND}(
+                jobId,
+                c,
+                c == 0 ? bytes32(0) : posted[c - 1],
+                c == 0 ? none : path(leaves, c - 1),
+                posted[c],
+                path(leaves, c)
+            );
+        }
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ playing
+
+    /// @notice Plays until the game resolves or `maxMoves` moves were made.
+    function play(uint256 gameId, World memory sw, World memory cw, uint256 maxMoves) internal returns (uint256 moves) {
+        while (moves < maxMoves) {
+            DisputeGame.Game memory g = game.getGame(gameId);
+            if (g.phase == DisputeGame.Phase.Resolved) return moves;
+            vm.warp(block.timestamp + 60);
+            if (_solverPhase(g.phase)) _solverMove(gameId, g, sw);
+            else _challengerMove(gameId, g, cw);
+            ++moves;
+        }
+    }
+
+    /// @notice Plays until the game reaches `phase` (or resolves).
+    function playUntil(uint256 gameId, World memory sw, World memory cw, DisputeGame.Phase phase) internal {
+        while (game.getGame(gameId).phase != phase && game.getGame(gameId).phase != DisputeGame.Phase.Resolved) {
+            play(gameId, sw, cw, 1);
+        }
+    }
+
+    function _solverPhase(DisputeGame.Phase p) internal pure returns (bool) {
+        return p == DisputeGame.Phase.Bisect || p == DisputeGame.Phase.RevealStep || p == DisputeGame.Phase.Reveal
+            || p == DisputeGame.Phase.OpenTensor || p == DisputeGame.Phase.RevealLeaf
+            || p == DisputeGame.Phase.CommitMicro || p == DisputeGame.Phase.ProveStep;
+    }
+
+    function transitionOf(DisputeGame.Game memory g) internal pure returns (uint32) {
+        return g.init ? 0 : uint32(g.lo) + 1;
+    }
+
+    function _idOf(DisputeGame.Game memory g) internal pure returns (IStepSemantics.TensorId memory) {
+        return tensorId(transitionOf(g), g.list, g.tensorIndex);
+    }
+
+    /// @notice The leaves of the tree a descent currently runs over, in world `w`.
+    function treeLeaves(DisputeGame.Game memory g, World memory w) internal pure returns (bytes32[] memory) {
+        uint32 s = transitionOf(g);
+        if (g.tree == DisputeGame.Tree.StepList) return listLeaves(produced(w, s, g.list), s, g.list);
+        return leafHashes(treeValues(g, w));
+    }
+
+    /// @notice The values under a Tensor or MicroTrace descent, in world `w`.
+    function treeValues(DisputeGame.Game memory g, World memory w) internal pure returns (uint32[] memory) {
+        uint32 s = transitionOf(g);
+        if (g.tree == DisputeGame.Tree.Tensor) return produced(w, s, g.list)[g.tensorIndex];
+        return microPrefix(w, g);
+    }
+
+    /// @notice x_0 … x_{n−2} of the disputed element, in world `w`.
+    function microPrefix(World memory w, DisputeGame.Game memory g) internal pure returns (uint32[] memory prefix) {
+        (, uint32[] memory trace) = evaluate(w, transitionOf(g), _idOf(g), g.element);
+        prefix = new uint32[](trace.length - 1);
+        for (uint256 i; i < prefix.length; ++i) {
+            prefix[i] = trace[i];
+        }
+    }
+
+    function stepRoots(World memory w, uint32 s) internal pure returns (bytes32[5] memory roots) {
+        Transition memory tr = w.transitions[s];
+        if (s > 0) {
+            roots[0] = listMerkle(tr.inter, s, 0);
+            roots[3] = listMerkle(w.transitions[s - 1].opt, s - 1, 1);
+            roots[4] = listMerkle(w.transitions[s - 1].w, s - 1, 2);
+        }
+        roots[1] = listMerkle(tr.opt, s, 1);
+        roots[2] = listMerkle(tr.w, s, 2);
+    }
+
+    function _solverMove(uint256 gameId, DisputeGame.Game memory g, World memory sw) internal {
+        bytes memory spec = toySpec();
+        vm.startPrank(solver);
+        if (g.phase == DisputeGame.Phase.Bisect) {
+            uint64 mid = g.lo + (g.hi - g.lo) / 2;
+            game.bisect(gameId, mid, sw.stateRoots[mid]);
+        } else if (g.phase == DisputeGame.Phase.RevealStep) {
+            revealedRoots = stepRoots(sw, transitionOf(g));
+            game.revealStep(gameId, spec, revealedRoots);
+        } else if (g.phase == DisputeGame.Phase.Reveal) {
+            bytes32[] memory leaves = treeLeaves(g, sw);
+            game.reveal(
+                gameId,
+                g.depth,
+                g.nodeIndex,
+                subtree(leaves, g.depth - 1, 2 * g.nodeIndex),
+                subtree(leaves, g.depth - 1, 2 * g.nodeIndex + 1)
+            );
+        } else if (g.phase == DisputeGame.Phase.OpenTensor) {
+            game.openTensor(gameId, spec, tensorMerkle(produced(sw, transitionOf(g), g.list)[g.tensorIndex]));
+        } else if (g.phase == DisputeGame.Phase.RevealLeaf) {
+            revealedLeaf = leafBytes(treeValues(g, sw), g.nodeIndex);
+            game.revealLeaf(gameId, revealedLeaf);
+        } else if (g.phase == DisputeGame.Phase.CommitMicro) {
+            uint32[] memory tensor = produced(sw, transitionOf(g), g.list)[g.tensorIndex];
+            uint32[] memory prefix = microPrefix(sw, g);
+            bytes32 merkle = prefix.length == 0 ? bytes32(0) : tensorMerkle(prefix);
+            game.commitMicroTrace(gameId, spec, leafBytes(tensor, g.element / 256), merkle);
+        } else {
+            game.proveStep(gameId, spec, buildProof(g, sw));
+        }
+        vm.stopPrank();
+    }
+
+    function _challengerMove(uint256 gameId, DisputeGame.Game memory g, World memory cw) internal {
+        vm.startPrank(challenger);
+        if (g.phase == DisputeGame.Phase.Judge) {
+            game.judge(gameId, g.lo + (g.hi - g.lo) / 2, g.midRoot == cw.stateRoots[g.lo + (g.hi - g.lo) / 2]);
+        } else if (g.phase == DisputeGame.Phase.ChooseList) {
+            bytes32[5] memory mine = stepRoots(cw, transitionOf(g));
+            uint8 list;
+            while (list < 2 && (revealedRoots[list] == mine[list] || _count(g, list) == 0)) ++list;
+            game.chooseList(gameId, list, revealedRoots);
+        } else if (g.phase == DisputeGame.Phase.Pick) {
+            bytes32 myLeft = subtree(treeLeaves(g, cw), g.depth - 1, 2 * g.nodeIndex);
+            game.pick(gameId, g.depth, g.nodeIndex, g.left == myLeft);
+        } else if (g.phase == DisputeGame.Phase.NameElement) {
+            game.nameElement(gameId, g.nodeIndex * 256 + _firstDiff(g, cw));
+        } else if (g.phase == DisputeGame.Phase.ChooseMicro) {
+            uint32[] memory mine = microPrefix(cw, g);
+            bool last = mine.length == 0 || tensorMerkle(mine) == g.microMerkle;
+            game.chooseMicro(gameId, last);
+        } else {
+            game.nameMicroStep(gameId, uint32(g.nodeIndex * 256 + _firstDiff(g, cw)));
+        }
+        vm.stopPrank();
+    }
+
+    function _count(DisputeGame.Game memory g, uint8 list) internal pure returns (uint32) {
+        return list == 0 ? g.countIntermediates : (list == 1 ? g.countOptimizer : g.countWeights);
+    }
+
+    /// @notice The first value of the revealed leaf that differs from the challenger's own.
+    function _firstDiff(DisputeGame.Game memory g, World memory cw) internal view returns (uint64) {
+        bytes memory mine = leafBytes(treeValues(g, cw), g.nodeIndex);
+        for (uint64 i; i < 256; ++i) {
+            for (uint256 b; b < 4; ++b) {
+                if (mine[4 * i + b] != revealedLeaf[4 * i + b]) return i;
+            }
+        }
+        return 0; // nothing differs: an honest challenger never gets here
+    }
+
+    // ------------------------------------------------------------------ the one-step proof
+
+    function buildProof(DisputeGame.Game memory g, World memory sw)
+        internal
+        view
+        returns (DisputeGame.StepProof memory proof)
+    {
+        proof.roots = revealedRoots;
+        uint32 s = transitionOf(g);
+        IStepSemantics.TensorId memory id = _idOf(g);
+        IStepSemantics.Instruction memory ins = ToyProgram.instruction(id, g.element, g.microStep);
+        uint32[] memory prefix = microPrefix(sw, g);
+        for (uint256 i; i < 4; ++i) {
+            IStepSemantics.Operand memory op = ins.operands[i];
+            if (op.kind == IStepSemantics.OperandKind.Step) {
+                proof.operands[i].leaf = leafBytes(prefix, op.index / 256);
+                proof.operands[i].leafPath = path(leafHashes(prefix), op.index / 256);
+            } else if (op.kind == IStepSemantics.OperandKind.Input) {
+                proof.operands[i] = _inputProof(sw, s, id, op);
+            }
+        }
+        if (g.microStep + 1 < g.programLength) {
+            proof.resultLeaf = leafBytes(prefix, g.microStep / 256);
+            proof.resultPath = path(leafHashes(prefix), g.microStep / 256);
+        }
+    }
+
+    function _inputProof(World memory sw, uint32 s, IStepSemantics.TensorId memory id, IStepSemantics.Operand memory op)
+        internal
+        pure
+        returns (DisputeGame.OperandProof memory p)
+    {
+        IStepSemantics.TensorSource memory src = ToyProgram.inputOf(id, op.slot);
+        uint32[] memory values = sourceTensors(sw, s, src.source)[src.index];
+        p.tensorMerkle = tensorMerkle(values);
+        p.leaf = leafBytes(values, op.index / 256);
+        p.leafPath = path(leafHashes(values), op.index / 256);
+        uint8 source = uint8(src.source);
+        if (source <= 2) {
+            p.listPath = path(listLeaves(produced(sw, s, source), s, source), src.index);
+        } else if (source <= 4) {
+            uint8 list = source - 2; // OldOptimizer → 1, OldWeights → 2
+            p.listPath = path(listLeaves(produced(sw, s - 1, list), s - 1, list), src.index);
+        } else if (source == 5) {
+            p.otherRoot = tensorRootOf(sw.labels, _shape(4, 0));
+        } else {
+            p.otherRoot = tensorRootOf(sw.features, _shape(4, 3));
+        }
+    }
+}
