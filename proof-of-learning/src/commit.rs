@@ -134,7 +134,7 @@ pub fn tensor_root(shape: &[usize], values: &[f32]) -> Hash32 {
 }
 
 /// The root of an ordered list of tensor roots (weights, optimizer moments, a
-/// step trace): `keccak("vtrain.tensors.v1" ‖ u64 count ‖ merkle(roots))`.
+/// intermediates of a step): `keccak("vtrain.tensors.v1" ‖ u64 count ‖ merkle(roots))`.
 pub fn tensor_list_root(roots: &[Hash32]) -> Hash32 {
     keccak(&[
         tag::TENSOR_LIST,

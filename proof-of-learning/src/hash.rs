@@ -54,7 +54,7 @@ pub mod tag {
     pub const NODE: u8 = 0x01;
     /// A tensor root: binds the Merkle root to the tensor's length and shape.
     pub const TENSOR: &[u8] = b"vtrain.tensor.v1";
-    /// A list of tensor roots (the weights, the optimizer state, a step trace).
+    /// A list of tensor roots (the weights, the optimizer state, the intermediates of a step).
     pub const TENSOR_LIST: &[u8] = b"vtrain.tensors.v1";
     /// A training state at one step.
     pub const STATE: &[u8] = b"vtrain.state.v1";

@@ -1,10 +1,11 @@
 //! The fixed, ordered op list of one training step. Normative text:
 //! `docs/repops.md` § The step.
 //!
-//! Every tensor the step produces is a node, numbered in execution order; the
-//! step trace root commits to their roots in this order, and the dispute game
-//! bisects over it. The last nodes are the new parameters and optimizer
-//! moments, i.e. the contents of S_{t+1}.
+//! Every tensor the step produces is a node, numbered in execution order. The
+//! last nodes are the new parameters and optimizer moments, i.e. the contents
+//! of S_{t+1}; the others are the step's intermediates. The step commitment
+//! (`docs/commitments.md` § Step commitment) is the list of intermediate roots
+//! in this order plus S_{t+1}'s own lists, and the dispute game descends it.
 
 use crate::repops::{AdamParams, Op};
 use crate::spec::{JobSpec, OptimizerSpec};

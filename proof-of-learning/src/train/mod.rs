@@ -5,7 +5,7 @@ mod graph;
 
 pub use graph::{Node, StepGraph, TensorRef, step_graph};
 
-use crate::commit::{state_root, tensor_list_root, tensor_root, trace_root};
+use crate::commit::{merkle_root, state_root, tensor_list_root, tensor_root, trace_root};
 use crate::dataset::{DataOrder, Dataset};
 use crate::error::{Error, Result};
 use crate::hash::Hash32;
@@ -41,8 +41,13 @@ pub struct InstrumentedStep {
     pub names: Vec<String>,
     /// Each node's tensor root, in op order.
     pub tensor_roots: Vec<Hash32>,
-    /// The step trace root: the tensor-list root over `tensor_roots`.
-    pub step_trace_root: Hash32,
+    /// The roots of the intermediate nodes (every node that is not part of S_{t+1}), in
+    /// op order.
+    pub intermediate_roots: Vec<Hash32>,
+    /// The step commitment the dispute game's L2 descends (`docs/commitments.md` § Step
+    /// commitment): the Merkle roots over the intermediates, the S_{t+1} optimizer list
+    /// and the S_{t+1} weights list.
+    pub produced_merkles: [Hash32; 3],
     /// S_{t+1}.
     pub next: State,
 }
@@ -341,9 +346,21 @@ impl Trainer {
             .zip(&outputs)
             .map(|(node, values)| tensor_root(&node.shape, values))
             .collect();
+        let is_state = |i: usize| graph.new_params.contains(&i) || graph.new_moments.contains(&i);
+        let intermediate_roots: Vec<Hash32> = (0..tensor_roots.len())
+            .filter(|&i| !is_state(i))
+            .map(|i| tensor_roots[i])
+            .collect();
+        let pick = |nodes: &[usize]| -> Vec<Hash32> { nodes.iter().map(|&i| tensor_roots[i]).collect() };
+        let produced_merkles = [
+            merkle_root(&intermediate_roots),
+            merkle_root(&pick(&graph.new_moments)),
+            merkle_root(&pick(&graph.new_params)),
+        ];
         Ok(InstrumentedStep {
             names: graph.nodes.iter().map(|node| node.name.clone()).collect(),
-            step_trace_root: tensor_list_root(&tensor_roots),
+            intermediate_roots,
+            produced_merkles,
             tensor_roots,
             next: self.next_state(&graph, state, outputs),
         })

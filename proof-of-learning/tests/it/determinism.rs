@@ -4,6 +4,7 @@
 //! bump `REPOPS_VERSION` or say why in its commit message.
 
 use crate::common::{digits_spec, small_spec, trainer};
+use vtrain_proof_of_learning::commit::{merkle_root, tensor_root};
 use vtrain_proof_of_learning::{Level, State, Trainer};
 
 /// Trace root of `examples/digits-mlp.toml` (800 steps, k = 100).
@@ -90,5 +91,17 @@ fn instrumented_step_agrees_with_the_plain_step() {
     );
     assert_eq!(instrumented.names[0], "schedule");
     let again = trainer.step_instrumented(&s0).unwrap();
-    assert_eq!(again.step_trace_root, instrumented.step_trace_root);
+    assert_eq!(again.produced_merkles, instrumented.produced_merkles);
+    // The optimizer and weights lists of the step commitment are exactly S_{t+1}'s.
+    let roots = |shapes: Vec<Vec<usize>>, tensors: &[Vec<f32>]| -> Vec<_> {
+        shapes.iter().zip(tensors).map(|(s, v)| tensor_root(s, v)).collect()
+    };
+    let params = roots(trainer.param_shapes().to_vec(), &plain.params);
+    let moments = roots(trainer.moment_shapes(), &plain.moments);
+    assert_eq!(instrumented.produced_merkles[2], merkle_root(&params));
+    assert_eq!(instrumented.produced_merkles[1], merkle_root(&moments));
+    assert_eq!(
+        instrumented.intermediate_roots.len() + params.len() + moments.len(),
+        instrumented.tensor_roots.len()
+    );
 }

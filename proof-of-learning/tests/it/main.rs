@@ -7,3 +7,4 @@ mod datasets;
 mod determinism;
 mod kernels_vs_reference;
 mod spec;
+mod vectors;

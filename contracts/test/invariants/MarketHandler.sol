@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+import {JobMarket} from "../../src/JobMarket.sol";
+import {DisputeGame} from "../../src/DisputeGame.sol";
+import {Commitments} from "../../src/lib/Commitments.sol";
+import {ToyWorld} from "../game/ToyWorld.sol";
+
+/// @notice Drives the market through random lifecycles: posts, cancels, claims, honest and
+///         lying submissions, late slashes, challenges, bisection moves, timeouts, releases,
+///         finalizations and withdrawals, with time passing in between. Games are ended by
+///         their clocks (the full descent is covered by the fuzz tests); what matters here is
+///         the money and the state machine.
+contract MarketHandler is Test, ToyWorld {
+    JobMarket public market;
+    DisputeGame public game;
+
+    address[] public actors;
+    uint256[] public jobIds;
+    uint256[] public gameIds;
+
+    // The two worlds' commitments, precomputed once (building a world is expensive).
+    bytes32[][2] internal stateRootsOf;
+    bytes32[2] internal modelRootOf;
+    bytes32[2] internal optRootOf;
+
+    mapping(uint256 jobId => uint8 status) public terminalSeen;
+    uint256 public terminalViolations;
+
+    constructor(JobMarket market_) {
+        market = market_;
+        game = market_.game();
+        for (uint256 i; i < 4; ++i) {
+            address a = makeAddr(string.concat("actor", vm.toString(i)));
+            actors.push(a);
+            vm.deal(a, 1_000_000 ether);
+        }
+        Lie memory none;
+        World[2] memory worlds = [build(none), build(Lie(true, 3, 2, 0, 7, 1))];
+        for (uint256 w; w < 2; ++w) {
+            stateRootsOf[w] = worlds[w].stateRoots;
+            Transition memory last = worlds[w].transitions[STEPS];
+            modelRootOf[w] = Commitments.listRoot(2, listMerkle(last.w, STEPS, 2));
+            optRootOf[w] = Commitments.listRoot(1, listMerkle(last.opt, STEPS, 1));
+        }
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    function post(uint256 actor, uint96 reward, uint96 bond) external {
+        reward = uint96(bound(reward, 1, 100 ether));
+        bond = uint96(bound(bond, 0, 50 ether));
+        vm.prank(_actor(actor));
+        jobIds.push(
+            market.postJob{value: reward}(
+                toySpec(), uint64(block.timestamp + 1 hours), uint64(block.timestamp + 1 days), bond, 6 hours
+            )
+        );
+        _observe();
+    }
+
+    /// @notice Post, claim and submit in one go, so that sequences reach the window often.
+    function postClaimSubmit(uint256 actor, uint96 reward, uint96 bond, bool lying) external {
+        this.post(actor, reward, bond);
+        uint256 last = jobIds.length - 1;
+        this.claim(actor + 1, last);
+        this.submit(last, lying);
+    }
+
+    function cancel(uint256 actor, uint256 job) external {
+        if (jobIds.length == 0) return;
+        vm.prank(_actor(actor));
+        try market.cancelJob(_job(job)) {} catch {}
+        _observe();
+    }
+
+    function claim(uint256 actor, uint256 job) external {
+        if (jobIds.length == 0) return;
+        uint256 id = _job(job);
+        uint256 bond = market.getJob(id).solverBond;
+        vm.prank(_actor(actor));
+        try market.claimJob{value: bond}(id) {} catch {}
+        _observe();
+    }
+
+    function submit(uint256 job, bool lying) external {
+        if (jobIds.length == 0) return;
+        uint256 id = _job(job);
+        JobMarket.Job memory j = market.getJob(id);
+        if (j.status != JobMarket.Status.Claimed) return;
+        uint256 w = lying ? 1 : 0;
+        bytes32[] memory roots = _checkpoints(w);
+        vm.prank(j.solver);
+        try market.submitResult(id, _traceRoot(roots), roots, modelRootOf[w], optRootOf[w]) {} catch {}
+        _observe();
+    }
+
+    function slashLate(uint256 job) external {
+        if (jobIds.length == 0) return;
+        try market.slashLate(_job(job)) {} catch {}
+        _observe();
+    }
+
+    function challenge(uint256 actor, uint256 job, uint64 checkpoint) external {
+        if (jobIds.length == 0) return;
+        uint256 id = _job(job);
+        JobMarket.Job memory j = market.getJob(id);
+        if (j.status != JobMarket.Status.Submitted) return;
+        try this.openGame(_actor(actor), id, j.traceRoot, checkpoint) returns (uint256 gameId) {
+            gameIds.push(gameId);
+        } catch {}
+        _observe();
+    }
+
+    /// @dev Opens a game against `traceRoot` at `checkpoint` (self-call, to keep stacks small).
+    function openGame(address who, uint256 id, bytes32 traceRoot, uint64 checkpoint) external returns (uint256) {
+        require(msg.sender == address(this), "internal");
+        uint256 w = traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
+        bytes32[] memory roots = _checkpoints(w);
+        bytes32[] memory leaves = new bytes32[](roots.length);
+        for (uint256 i; i < roots.length; ++i) {
+            leaves[i] = Commitments.traceLeaf(i, roots[i]);
+        }
+        checkpoint = uint64(bound(checkpoint, 0, roots.length - 1));
+        uint256 bond = market.challengerBond();
+        vm.prank(who);
+        return market.challenge{value: bond}(
+            id,
+            checkpoint,
+            checkpoint == 0 ? bytes32(0) : roots[checkpoint - 1],
+            checkpoint == 0 ? new bytes32[](0) : path(leaves, checkpoint - 1),
+            roots[checkpoint],
+            path(leaves, checkpoint)
+        );
+    }
+
+    function move(uint256 gameIndex, bool agree) external {
+        if (gameIds.length == 0) return;
+        uint256 id = gameIds[gameIndex % gameIds.length];
+        DisputeGame.Game memory g = game.getGame(id);
+        uint64 mid = g.lo + (g.hi - g.lo) / 2;
+        if (g.phase == DisputeGame.Phase.Bisect) {
+            uint256 w = market.getJob(g.jobId).traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
+            vm.prank(g.solver);
+            try game.bisect(id, mid, stateRootsOf[w][mid]) {} catch {}
+        } else if (g.phase == DisputeGame.Phase.Judge) {
+            vm.prank(g.challenger);
+            try game.judge(id, mid, agree) {} catch {}
+        }
+        _observe();
+    }
+
+    function timeout(uint256 gameIndex) external {
+        if (gameIds.length == 0) return;
+        try game.timeout(gameIds[gameIndex % gameIds.length]) {} catch {}
+        _observe();
+    }
+
+    function release(uint256 gameIndex) external {
+        if (gameIds.length == 0) return;
+        try game.release(gameIds[gameIndex % gameIds.length]) {} catch {}
+        _observe();
+    }
+
+    function finalize(uint256 job) external {
+        if (jobIds.length == 0) return;
+        try market.finalize(_job(job)) {} catch {}
+        _observe();
+    }
+
+    function withdraw(uint256 actor) external {
+        vm.prank(_actor(actor));
+        try market.withdraw() {} catch {}
+        try market.flushBurned() {} catch {}
+        _observe();
+    }
+
+    function warp(uint32 seconds_) external {
+        vm.warp(block.timestamp + bound(seconds_, 1, 2 days));
+        _observe();
+    }
+
+    // ------------------------------------------------------------------ accounting
+
+    /// @notice Σ escrow of live jobs + Σ live solver bonds + Σ live challenger bonds.
+    function locked() public view returns (uint256 total) {
+        for (uint256 i; i < jobIds.length; ++i) {
+            JobMarket.Job memory j = market.getJob(jobIds[i]);
+            if (j.status == JobMarket.Status.Open) total += j.reward;
+            if (j.status == JobMarket.Status.Claimed || j.status == JobMarket.Status.Submitted) {
+                total += uint256(j.reward) + j.solverBond;
+            }
+        }
+        for (uint256 i; i < gameIds.length; ++i) {
+            DisputeGame.Game memory g = game.getGame(gameIds[i]);
+            if (g.phase != DisputeGame.Phase.Resolved) total += g.bond;
+        }
+    }
+
+    /// @notice Σ credits of everyone who can hold one.
+    function credited() public view returns (uint256 total) {
+        for (uint256 i; i < actors.length; ++i) {
+            total += market.credits(actors[i]);
+        }
+        total += market.credits(market.BURN_ADDRESS());
+    }
+
+    function jobCount() external view returns (uint256) {
+        return jobIds.length;
+    }
+
+    function gameCount() external view returns (uint256) {
+        return gameIds.length;
+    }
+
+    /// @notice Ends everything that can be ended and withdraws every credit.
+    function drain() external {
+        vm.warp(block.timestamp + 30 days);
+        for (uint256 i; i < gameIds.length; ++i) {
+            try game.timeout(gameIds[i]) {} catch {}
+        }
+        for (uint256 i; i < jobIds.length; ++i) {
+            uint256 id = jobIds[i];
+            try market.cancelJob(id) {} catch {}
+            try market.slashLate(id) {} catch {}
+            try market.finalize(id) {} catch {}
+        }
+        for (uint256 i; i < actors.length; ++i) {
+            vm.prank(actors[i]);
+            try market.withdraw() {} catch {}
+        }
+        try market.flushBurned() {} catch {}
+        _observe();
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Records terminal statuses and counts any job that left one.
+    function _observe() internal {
+        for (uint256 i; i < jobIds.length; ++i) {
+            uint256 id = jobIds[i];
+            uint8 status = uint8(market.statusOf(id));
+            uint8 seen = terminalSeen[id];
+            if (seen != 0 && seen != status) ++terminalViolations;
+            if (status >= uint8(JobMarket.Status.Finalized)) terminalSeen[id] = status;
+        }
+    }
+
+    function _actor(uint256 i) internal view returns (address) {
+        return actors[i % actors.length];
+    }
+
+    function _job(uint256 i) internal view returns (uint256) {
+        return jobIds[i % jobIds.length];
+    }
+
+    function _checkpoints(uint256 w) internal view returns (bytes32[] memory roots) {
+        uint256 count = STEPS / INTERVAL + 1;
+        roots = new bytes32[](count);
+        for (uint256 c; c < count; ++c) {
+            roots[c] = stateRootsOf[w][c * INTERVAL];
+        }
+    }
+
+    function _traceRoot(bytes32[] memory roots) internal pure returns (bytes32) {
+        bytes32[] memory leaves = new bytes32[](roots.length);
+        for (uint256 i; i < roots.length; ++i) {
+            leaves[i] = Commitments.traceLeaf(i, roots[i]);
+        }
+        return Commitments.traceRoot(roots.length, subtree(leaves, Commitments.depthOf(leaves.length), 0));
+    }
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+import {JobMarket} from "../../src/JobMarket.sol";
+import {ToyAlu} from "../game/ToyAlu.sol";
+import {ToySemantics} from "../game/ToyProgram.sol";
+import {MarketHandler} from "./MarketHandler.sol";
+
+/// @notice The properties of PROPERTIES.md, checked after every call of random sequences.
+contract MarketInvariantsTest is Test {
+    JobMarket internal market;
+    MarketHandler internal handler;
+
+    function setUp() public {
+        market = new JobMarket(new ToyAlu(), new ToySemantics(), 1 ether, 2500, 1 hours, 30 minutes);
+        handler = new MarketHandler(market);
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](15);
+        selectors[0] = MarketHandler.post.selector;
+        selectors[1] = MarketHandler.cancel.selector;
+        selectors[2] = MarketHandler.claim.selector;
+        selectors[3] = MarketHandler.submit.selector;
+        selectors[4] = MarketHandler.slashLate.selector;
+        selectors[5] = MarketHandler.challenge.selector;
+        selectors[6] = MarketHandler.move.selector;
+        selectors[7] = MarketHandler.timeout.selector;
+        selectors[8] = MarketHandler.release.selector;
+        selectors[9] = MarketHandler.finalize.selector;
+        selectors[10] = MarketHandler.withdraw.selector;
+        selectors[11] = MarketHandler.warp.selector;
+        selectors[12] = MarketHandler.challenge.selector; // challenges three times as often
+        selectors[13] = MarketHandler.challenge.selector;
+        selectors[14] = MarketHandler.postClaimSubmit.selector;
+        targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+    }
+
+    /// P1: ETH conservation at every step.
+    function invariant_balanceIsEscrowPlusBondsPlusCredits() public view {
+        assertEq(address(market).balance, handler.locked() + handler.credited());
+    }
+
+    /// P3: a job in a terminal state never changes state again.
+    function invariant_terminalJobsStayTerminal() public view {
+        assertEq(handler.terminalViolations(), 0);
+    }
+
+    /// P4: no job has more open games than games exist.
+    function invariant_openGamesAreCounted() public view {
+        uint256 open;
+        for (uint256 i; i < handler.jobCount(); ++i) {
+            open += market.getJob(handler.jobIds(i)).openGames;
+        }
+        assertLe(open, handler.gameCount());
+    }
+
+    /// P2: once every game has resolved and every credit has been withdrawn, the market
+    ///     holds nothing.
+    function afterInvariant() public {
+        handler.drain();
+        assertEq(handler.locked(), 0, "everything settled");
+        assertEq(handler.credited(), 0, "everything withdrawn");
+        assertEq(address(market).balance, 0, "the market is empty");
+        assertEq(handler.terminalViolations(), 0);
+    }
+}
