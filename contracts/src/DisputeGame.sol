@@ -8,8 +8,11 @@ import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 
 /// @notice What the game needs from the market that created it.
 interface IGameMarket {
-    function settleGame(uint256 gameId, uint256 jobId, address challenger, uint256 bond, bool solverWon) external;
-    function statusOf(uint256 jobId) external view returns (uint8);
+    /// @notice Pays out a finished game.
+    function settleGame(uint256 gameId, uint256 jobId, address challenger, uint256 bond, bool solverWon)
+        external;
+    /// @notice Whether the job's result is still standing and undecided (challengeable or in play).
+    function isContested(uint256 jobId) external view returns (bool);
 }
 
 /// @title DisputeGame
@@ -179,14 +182,18 @@ contract DisputeGame {
     event MidpointJudged(uint256 indexed gameId, uint64 step, bool agree, uint64 lo, uint64 hi);
     event StepRevealed(uint256 indexed gameId, uint64 step, bytes32[5] roots, uint32[3] counts);
     event ListChosen(uint256 indexed gameId, uint8 list, uint32 count);
-    event NodeRevealed(uint256 indexed gameId, Tree tree, uint8 depth, uint64 index, bytes32 left, bytes32 right);
+    event NodeRevealed(
+        uint256 indexed gameId, Tree tree, uint8 depth, uint64 index, bytes32 left, bytes32 right
+    );
     event ChildPicked(uint256 indexed gameId, Tree tree, uint8 depth, uint64 index);
     event TensorOpened(uint256 indexed gameId, uint8 list, uint32 tensorIndex, bytes32 merkle, uint64 length);
     event LeafRevealed(uint256 indexed gameId, Tree tree, uint64 leafIndex, bytes values);
     event ElementNamed(uint256 indexed gameId, uint64 element);
     event MicroTraceCommitted(uint256 indexed gameId, uint32 value, uint32 programLength, bytes32 merkle);
     event MicroStepNamed(uint256 indexed gameId, uint32 microStep);
-    event StepExecuted(uint256 indexed gameId, uint8 opcode, uint32[4] operands, uint32 result, uint32 claimed);
+    event StepExecuted(
+        uint256 indexed gameId, uint8 opcode, uint32[4] operands, uint32 result, uint32 claimed
+    );
     event GameResolved(uint256 indexed gameId, uint256 indexed jobId, bool solverWon, Reason reason);
 
     error OnlyMarket();
@@ -370,7 +377,9 @@ contract DisputeGame {
     /// @notice Challenger: the element of the revealed leaf it disputes.
     function nameElement(uint256 gameId, uint64 element) external {
         Game storage g = _move(gameId, Phase.NameElement);
-        if (element / Commitments.LEAF_VALUES != g.nodeIndex || element >= g.tensorLength) revert BadElement();
+        if (element / Commitments.LEAF_VALUES != g.nodeIndex || element >= g.tensorLength) {
+            revert BadElement();
+        }
         g.element = element;
         g.phase = Phase.CommitMicro;
         emit ElementNamed(gameId, element);
@@ -382,7 +391,9 @@ contract DisputeGame {
     ///         element's revealed tensor leaf again (it fixes the claimed value v);
     ///         `merkle` is the Merkle root over the leaves of x_0 … x_{n−2} (zero when
     ///         n ≤ 1). The last micro-step's result is v itself.
-    function commitMicroTrace(uint256 gameId, bytes calldata spec, bytes calldata leaf, bytes32 merkle) external {
+    function commitMicroTrace(uint256 gameId, bytes calldata spec, bytes calldata leaf, bytes32 merkle)
+        external
+    {
         Game storage g = _move(gameId, Phase.CommitMicro);
         _checkSpec(g, spec);
         if (leaf.leafHash() != g.node) revert BadReveal();
@@ -435,7 +446,8 @@ contract DisputeGame {
         for (uint256 i; i < 4; ++i) {
             values[i] = _operand(g, spec, id, ins.operands[i], proof, i);
         }
-        uint32 result = ins.opcode == 0 ? values[0] : alu.execute(ins.opcode, values[0], values[1], values[2], values[3]);
+        uint32 result =
+            ins.opcode == 0 ? values[0] : alu.execute(ins.opcode, values[0], values[1], values[2], values[3]);
         uint32 claimed;
         if (g.microStep + 1 == g.programLength) {
             claimed = g.value;
@@ -461,7 +473,7 @@ contract DisputeGame {
     ///         slashed); the challenger's bond is refunded by the market.
     function release(uint256 gameId) external {
         Game storage g = _live(gameId);
-        if (IGameMarket(market).statusOf(g.jobId) == 3) revert GameStillLive(); // 3 = Submitted
+        if (IGameMarket(market).isContested(g.jobId)) revert GameStillLive();
         _resolve(gameId, g, false, Reason.Released);
     }
 
@@ -628,7 +640,9 @@ contract DisputeGame {
         returns (uint32)
     {
         uint256 leaves = Commitments.leafCount(g.programLength - 1);
-        if (!Commitments.verifyLeaf(g.microMerkle, leaves, j / Commitments.LEAF_VALUES, leaf.leafHash(), path)) {
+        if (!Commitments.verifyLeaf(
+                g.microMerkle, leaves, j / Commitments.LEAF_VALUES, leaf.leafHash(), path
+            )) {
             revert BadMicroStep();
         }
         return leaf.valueAt(j % Commitments.LEAF_VALUES);

@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {Commitments} from "./lib/Commitments.sol";
 import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
 import {SplitMix64} from "./lib/SplitMix64.sol";
-import {DisputeGame} from "./DisputeGame.sol";
+import {DisputeGame, IGameMarket} from "./DisputeGame.sol";
 import {IFp32Alu} from "./interfaces/IFp32Alu.sol";
 import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 
@@ -18,7 +18,7 @@ import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 ///         game or lifecycle path ever sends ETH. The burned share of a forfeited bond is
 ///         credited to `BURN_ADDRESS` and leaves through `flushBurned`.
 ///         Invariant: balance == Σ escrow of live jobs + Σ live bonds + Σ credits.
-contract JobMarket {
+contract JobMarket is IGameMarket {
     /// @notice Where burned value goes.
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
     /// @notice The most checkpoints a job may have (their roots are posted on chain).
@@ -97,7 +97,9 @@ contract JobMarket {
         uint32 numCheckpoints,
         bytes32[] checkpointRoots
     );
-    event ChallengeOpened(uint256 indexed jobId, uint256 indexed gameId, address indexed challenger, uint64 checkpoint);
+    event ChallengeOpened(
+        uint256 indexed jobId, uint256 indexed gameId, address indexed challenger, uint64 checkpoint
+    );
     event GameSettled(uint256 indexed jobId, uint256 indexed gameId, bool solverWon);
     event JobFinalized(uint256 indexed jobId);
     event SolverSlashed(uint256 indexed jobId, address indexed solver, uint256 indexed gameId);
@@ -237,7 +239,9 @@ contract JobMarket {
         for (uint256 i; i < count; ++i) {
             leaves[i] = Commitments.traceLeaf(i, checkpointRoots[i]);
         }
-        if (Commitments.traceRoot(count, Commitments.merkleRoot(leaves)) != traceRoot) revert TraceRootMismatch();
+        if (Commitments.traceRoot(count, Commitments.merkleRoot(leaves)) != traceRoot) {
+            revert TraceRootMismatch();
+        }
         bytes32 finalState = checkpointRoots[count - 1];
         uint64 steps = job.steps;
         if (
@@ -377,6 +381,11 @@ contract JobMarket {
         return jobs[jobId].status;
     }
 
+    /// @inheritdoc IGameMarket
+    function isContested(uint256 jobId) external view returns (bool) {
+        return jobs[jobId].status == Status.Submitted;
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _job(uint256 jobId) internal view returns (Job storage job) {
@@ -395,7 +404,9 @@ contract JobMarket {
         bytes32 root,
         bytes32[] calldata proof
     ) internal view {
-        if (checkpoint >= count || proof.length != Commitments.depthOf(count)) revert BadCheckpointProof();
+        if (checkpoint >= count || proof.length != Commitments.depthOf(count)) {
+            revert BadCheckpointProof();
+        }
         bytes32 merkle = Commitments.fold(Commitments.traceLeaf(checkpoint, root), checkpoint, proof);
         if (Commitments.traceRoot(count, merkle) != job.traceRoot) revert BadCheckpointProof();
     }

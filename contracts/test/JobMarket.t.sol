@@ -155,7 +155,9 @@ contract JobMarketTest is GameDriver {
         vm.prank(solver);
         market.claimJob{value: SOLVER_BOND}(jobId);
         vm.prank(submitter);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Claimed));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Claimed)
+        );
         market.cancelJob(jobId);
     }
 
@@ -184,7 +186,9 @@ contract JobMarketTest is GameDriver {
         vm.prank(solver);
         market.claimJob{value: SOLVER_BOND}(second);
         vm.prank(challenger);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, second, JobMarket.Status.Claimed));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, second, JobMarket.Status.Claimed)
+        );
         market.claimJob{value: SOLVER_BOND}(second);
     }
 
@@ -261,7 +265,9 @@ contract JobMarketTest is GameDriver {
         assertEq(market.credits(submitter), REWARD + SOLVER_BOND - burned);
         assertEq(market.credits(market.BURN_ADDRESS()), burned);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Slashed));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Slashed)
+        );
         market.slashLate(jobId);
     }
 
@@ -275,25 +281,35 @@ contract JobMarketTest is GameDriver {
         bytes32[] memory none = new bytes32[](0);
         vm.deal(address(this), 10 ether);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Open));
-        market.challenge{value: CHALLENGER_BOND}(jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+        market.challenge{value: CHALLENGER_BOND}(
+            jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1)
+        );
         submitWorld(jobId, w);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongBond.selector, 1, CHALLENGER_BOND));
         market.challenge{value: 1}(jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
         // a right root that is not in the trace
         vm.expectRevert(JobMarket.BadCheckpointProof.selector);
-        market.challenge{value: CHALLENGER_BOND}(jobId, 1, roots[0], path(leaves, 0), roots[2], path(leaves, 1));
+        market.challenge{value: CHALLENGER_BOND}(
+            jobId, 1, roots[0], path(leaves, 0), roots[2], path(leaves, 1)
+        );
         // a wrong checkpoint index for a real root
         vm.expectRevert(JobMarket.BadCheckpointProof.selector);
-        market.challenge{value: CHALLENGER_BOND}(jobId, 2, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+        market.challenge{value: CHALLENGER_BOND}(
+            jobId, 2, roots[0], path(leaves, 0), roots[1], path(leaves, 1)
+        );
         // past the last checkpoint
         vm.expectRevert(JobMarket.BadCheckpointProof.selector);
-        market.challenge{value: CHALLENGER_BOND}(jobId, 3, roots[2], path(leaves, 2), roots[2], path(leaves, 2));
+        market.challenge{value: CHALLENGER_BOND}(
+            jobId, 3, roots[2], path(leaves, 2), roots[2], path(leaves, 2)
+        );
         // checkpoint 0 takes no left side
         vm.expectRevert(JobMarket.BadCheckpointProof.selector);
         market.challenge{value: CHALLENGER_BOND}(jobId, 0, roots[0], none, roots[0], path(leaves, 0));
         vm.warp(block.timestamp + WINDOW);
         vm.expectRevert(JobMarket.WindowClosed.selector);
-        market.challenge{value: CHALLENGER_BOND}(jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1));
+        market.challenge{value: CHALLENGER_BOND}(
+            jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1)
+        );
     }
 
     function test_challenge_opensGame() public {
@@ -322,10 +338,14 @@ contract JobMarketTest is GameDriver {
         vm.warp(block.timestamp + WINDOW);
         market.finalize(jobId);
         assertEq(market.credits(solver), REWARD + SOLVER_BOND);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized)
+        );
         market.finalize(jobId);
         // a finalized job can no longer be challenged
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized)
+        );
         market.challenge{value: CHALLENGER_BOND}(jobId, 0, 0, new bytes32[](0), 0, new bytes32[](0));
     }
 
@@ -438,7 +458,9 @@ contract JobMarketTest is GameDriver {
         // so check the failure path with the submitter role instead
         vm.deal(address(refuser), 1 ether);
         vm.prank(address(refuser));
-        uint256 own = market.postJob{value: 1 ether}(toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+        uint256 own = market.postJob{value: 1 ether}(
+            toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1
+        );
         vm.prank(address(refuser));
         market.cancelJob(own);
         vm.expectRevert(JobMarket.TransferFailed.selector);

@@ -35,8 +35,9 @@ contract Reentrant {
     receive() external payable {
         ++reentries;
         try market.withdraw() {
-            // paid again: the test fails on the balance check
-        } catch {
+        // paid again: the test fails on the balance check
+        }
+        catch {
             reentryFailed = true;
         }
         try market.flushBurned() {} catch {}
@@ -51,7 +52,9 @@ contract ReentrancyTest is Test, ToyWorld {
         vm.deal(victim, 5 ether);
         // someone else's escrow sits in the market
         vm.prank(victim);
-        market.postJob{value: 5 ether}(toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+        market.postJob{value: 5 ether}(
+            toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1
+        );
         uint256 jobId = attacker.post{value: 1 ether}(toySpec());
         attacker.cancel(jobId);
         attacker.withdraw();

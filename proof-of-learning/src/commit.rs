@@ -133,7 +133,7 @@ pub fn tensor_root(shape: &[usize], values: &[f32]) -> Hash32 {
     bind_shape(shape, &merkle_root(&tensor_leaves(values)))
 }
 
-/// The root of an ordered list of tensor roots (weights, optimizer moments, a
+/// The root of an ordered list of tensor roots (weights, optimizer moments, the
 /// intermediates of a step): `keccak("vtrain.tensors.v1" ‖ u64 count ‖ merkle(roots))`.
 pub fn tensor_list_root(roots: &[Hash32]) -> Hash32 {
     keccak(&[

@@ -46,7 +46,11 @@ library Commitments {
 
     /// @notice Folds a sibling path from leaf `index` up to the Merkle root. Bit `i` of the
     ///         index says whether the node is a right child at level `i`.
-    function fold(bytes32 leaf, uint256 index, bytes32[] calldata siblings) internal pure returns (bytes32 node) {
+    function fold(bytes32 leaf, uint256 index, bytes32[] calldata siblings)
+        internal
+        pure
+        returns (bytes32 node)
+    {
         node = leaf;
         for (uint256 i; i < siblings.length; ++i) {
             node = (index >> i) & 1 == 1 ? nodeHash(siblings[i], node) : nodeHash(node, siblings[i]);
@@ -152,7 +156,7 @@ library Commitments {
     function valueAt(bytes calldata leaf, uint256 offset) internal pure returns (uint32 bits) {
         if (offset >= LEAF_VALUES) revert IndexOutOfRange(offset, LEAF_VALUES);
         uint256 at = offset * 4;
-        bits = uint32(uint8(leaf[at])) | (uint32(uint8(leaf[at + 1])) << 8) | (uint32(uint8(leaf[at + 2])) << 16)
-            | (uint32(uint8(leaf[at + 3])) << 24);
+        bits = uint32(uint8(leaf[at])) | (uint32(uint8(leaf[at + 1])) << 8)
+            | (uint32(uint8(leaf[at + 2])) << 16) | (uint32(uint8(leaf[at + 3])) << 24);
     }
 }

@@ -30,7 +30,11 @@ library JobSpecCodec {
     error SpecTooShort(uint256 length);
 
     /// @notice Big-endian unsigned integer of `size` bytes at `offset`.
-    function readUint(bytes calldata spec, uint256 offset, uint256 size) internal pure returns (uint256 value) {
+    function readUint(bytes calldata spec, uint256 offset, uint256 size)
+        internal
+        pure
+        returns (uint256 value)
+    {
         if (spec.length < offset + size) revert SpecTooShort(spec.length);
         for (uint256 i; i < size; ++i) {
             value = (value << 8) | uint8(spec[offset + i]);

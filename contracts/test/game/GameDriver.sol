@@ -33,6 +33,12 @@ abstract contract GameDriver is Test, ToyWorld {
     uint64 internal constant EXTENSION = 30 minutes;
     uint64 internal constant WINDOW = 1 days;
 
+    // Gas of every move, when recording: "<level>.<move>" and a transaction's gas.
+    bool internal recordGas;
+    string[] internal gasLabels;
+    uint256[] internal gasUsed;
+    uint256 internal lastTxGas;
+
     // What the solver revealed, as the challenger read it from the chain.
     bytes32[5] internal revealedRoots;
     bytes internal revealedLeaf;
@@ -52,7 +58,11 @@ abstract contract GameDriver is Test, ToyWorld {
     function postToyJob() internal returns (uint256 jobId) {
         vm.prank(submitter);
         jobId = market.postJob{value: REWARD}(
-            toySpec(), uint64(block.timestamp + 1 hours), uint64(block.timestamp + 2 days), SOLVER_BOND, WINDOW
+            toySpec(),
+            uint64(block.timestamp + 1 hours),
+            uint64(block.timestamp + 2 days),
+            SOLVER_BOND,
+            WINDOW
         );
     }
 
@@ -104,15 +114,26 @@ abstract contract GameDriver is Test, ToyWorld {
         for (uint64 c; c < posted.length; ++c) {
             if (posted[c] == mine[c]) continue;
             bytes32[] memory none = new bytes32[](0);
-            vm.prank(challenger);
-            return market.challenge{value: CHALLENGER_BOND}(
-                jobId,
-                c,
-                c == 0 ? bytes32(0) : posted[c - 1],
-                c == 0 ? none : path(leaves, c - 1),
-                posted[c],
-                path(leaves, c)
+            bytes memory data = abi.encodeCall(
+                market.challenge,
+                (
+                    jobId,
+                    c,
+                    c == 0 ? bytes32(0) : posted[c - 1],
+                    c == 0 ? none : path(leaves, c - 1),
+                    posted[c],
+                    path(leaves, c)
+                )
             );
+            vm.prank(challenger);
+            (bool ok, bytes memory ret) = address(market).call{value: CHALLENGER_BOND}(data);
+            if (!ok) {
+                assembly ("memory-safe") {
+                    revert(add(ret, 32), mload(ret))
+                }
+            }
+            lastTxGas = txGas(data, vm.lastCallGas().gasTotalUsed);
+            return abi.decode(ret, (uint256));
         }
         return 0;
     }
@@ -120,28 +141,81 @@ abstract contract GameDriver is Test, ToyWorld {
     // ------------------------------------------------------------------ playing
 
     /// @notice Plays until the game resolves or `maxMoves` moves were made.
-    function play(uint256 gameId, World memory sw, World memory cw, uint256 maxMoves) internal returns (uint256 moves) {
+    function play(uint256 gameId, World memory sw, World memory cw, uint256 maxMoves)
+        internal
+        returns (uint256 moves)
+    {
         while (moves < maxMoves) {
             DisputeGame.Game memory g = game.getGame(gameId);
             if (g.phase == DisputeGame.Phase.Resolved) return moves;
             vm.warp(block.timestamp + 60);
             if (_solverPhase(g.phase)) _solverMove(gameId, g, sw);
             else _challengerMove(gameId, g, cw);
+            if (recordGas) {
+                gasLabels.push(moveLabel(g));
+                gasUsed.push(lastTxGas);
+            }
             ++moves;
         }
     }
 
     /// @notice Plays until the game reaches `phase` (or resolves).
     function playUntil(uint256 gameId, World memory sw, World memory cw, DisputeGame.Phase phase) internal {
-        while (game.getGame(gameId).phase != phase && game.getGame(gameId).phase != DisputeGame.Phase.Resolved) {
+        while (
+            game.getGame(gameId).phase != phase && game.getGame(gameId).phase != DisputeGame.Phase.Resolved
+        ) {
             play(gameId, sw, cw, 1);
         }
     }
 
+    /// @notice Sends one move as its own call and prices it as a transaction: execution gas
+    ///         plus intrinsic gas (21000 + calldata, with the EIP-7623 floor of Prague).
+    function _send(bytes memory data) internal {
+        (bool ok, bytes memory ret) = address(game).call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
+        lastTxGas = txGas(data, vm.lastCallGas().gasTotalUsed);
+    }
+
+    function txGas(bytes memory data, uint256 execution) internal pure returns (uint256) {
+        uint256 zeros;
+        for (uint256 i; i < data.length; ++i) {
+            if (data[i] == 0) ++zeros;
+        }
+        uint256 tokens = zeros + 4 * (data.length - zeros);
+        uint256 standard = 21_000 + 4 * tokens + execution;
+        uint256 floor = 21_000 + 10 * tokens;
+        return standard > floor ? standard : floor;
+    }
+
+    /// @notice A move's label, by level: L1 steps, L2 produced lists, L3 tensor, L4 micro-trace.
+    function moveLabel(DisputeGame.Game memory g) internal pure returns (string memory) {
+        DisputeGame.Phase p = g.phase;
+        if (p == DisputeGame.Phase.Bisect) return "L1.bisect";
+        if (p == DisputeGame.Phase.Judge) return "L1.judge";
+        if (p == DisputeGame.Phase.RevealStep) return "L2.revealStep";
+        if (p == DisputeGame.Phase.ChooseList) return "L2.chooseList";
+        string memory level =
+            g.tree == DisputeGame.Tree.StepList ? "L2" : (g.tree == DisputeGame.Tree.Tensor ? "L3" : "L4");
+        if (p == DisputeGame.Phase.Reveal) return string.concat(level, ".reveal");
+        if (p == DisputeGame.Phase.Pick) return string.concat(level, ".pick");
+        if (p == DisputeGame.Phase.OpenTensor) return "L3.openTensor";
+        if (p == DisputeGame.Phase.RevealLeaf) return string.concat(level, ".revealLeaf");
+        if (p == DisputeGame.Phase.NameElement) return "L3.nameElement";
+        if (p == DisputeGame.Phase.CommitMicro) return "L4.commitMicroTrace";
+        if (p == DisputeGame.Phase.ChooseMicro) return "L4.chooseMicro";
+        if (p == DisputeGame.Phase.NameMicroStep) return "L4.nameMicroStep";
+        return "L4.proveStep";
+    }
+
     function _solverPhase(DisputeGame.Phase p) internal pure returns (bool) {
-        return p == DisputeGame.Phase.Bisect || p == DisputeGame.Phase.RevealStep || p == DisputeGame.Phase.Reveal
-            || p == DisputeGame.Phase.OpenTensor || p == DisputeGame.Phase.RevealLeaf
-            || p == DisputeGame.Phase.CommitMicro || p == DisputeGame.Phase.ProveStep;
+        return p == DisputeGame.Phase.Bisect || p == DisputeGame.Phase.RevealStep
+            || p == DisputeGame.Phase.Reveal || p == DisputeGame.Phase.OpenTensor
+            || p == DisputeGame.Phase.RevealLeaf || p == DisputeGame.Phase.CommitMicro
+            || p == DisputeGame.Phase.ProveStep;
     }
 
     function transitionOf(DisputeGame.Game memory g) internal pure returns (uint32) {
@@ -167,7 +241,11 @@ abstract contract GameDriver is Test, ToyWorld {
     }
 
     /// @notice x_0 … x_{n−2} of the disputed element, in world `w`.
-    function microPrefix(World memory w, DisputeGame.Game memory g) internal pure returns (uint32[] memory prefix) {
+    function microPrefix(World memory w, DisputeGame.Game memory g)
+        internal
+        pure
+        returns (uint32[] memory prefix)
+    {
         (, uint32[] memory trace) = evaluate(w, transitionOf(g), _idOf(g), g.element);
         prefix = new uint32[](trace.length - 1);
         for (uint256 i; i < prefix.length; ++i) {
@@ -191,31 +269,36 @@ abstract contract GameDriver is Test, ToyWorld {
         vm.startPrank(solver);
         if (g.phase == DisputeGame.Phase.Bisect) {
             uint64 mid = g.lo + (g.hi - g.lo) / 2;
-            game.bisect(gameId, mid, sw.stateRoots[mid]);
+            _send(abi.encodeCall(game.bisect, (gameId, mid, sw.stateRoots[mid])));
         } else if (g.phase == DisputeGame.Phase.RevealStep) {
             revealedRoots = stepRoots(sw, transitionOf(g));
-            game.revealStep(gameId, spec, revealedRoots);
+            _send(abi.encodeCall(game.revealStep, (gameId, spec, revealedRoots)));
         } else if (g.phase == DisputeGame.Phase.Reveal) {
             bytes32[] memory leaves = treeLeaves(g, sw);
-            game.reveal(
-                gameId,
-                g.depth,
-                g.nodeIndex,
-                subtree(leaves, g.depth - 1, 2 * g.nodeIndex),
-                subtree(leaves, g.depth - 1, 2 * g.nodeIndex + 1)
-            );
+            bytes32 left = subtree(leaves, g.depth - 1, 2 * g.nodeIndex);
+            bytes32 right = subtree(leaves, g.depth - 1, 2 * g.nodeIndex + 1);
+            _send(abi.encodeCall(game.reveal, (gameId, g.depth, g.nodeIndex, left, right)));
         } else if (g.phase == DisputeGame.Phase.OpenTensor) {
-            game.openTensor(gameId, spec, tensorMerkle(produced(sw, transitionOf(g), g.list)[g.tensorIndex]));
+            _send(
+                abi.encodeCall(
+                    game.openTensor,
+                    (gameId, spec, tensorMerkle(produced(sw, transitionOf(g), g.list)[g.tensorIndex]))
+                )
+            );
         } else if (g.phase == DisputeGame.Phase.RevealLeaf) {
             revealedLeaf = leafBytes(treeValues(g, sw), g.nodeIndex);
-            game.revealLeaf(gameId, revealedLeaf);
+            _send(abi.encodeCall(game.revealLeaf, (gameId, revealedLeaf)));
         } else if (g.phase == DisputeGame.Phase.CommitMicro) {
             uint32[] memory tensor = produced(sw, transitionOf(g), g.list)[g.tensorIndex];
             uint32[] memory prefix = microPrefix(sw, g);
             bytes32 merkle = prefix.length == 0 ? bytes32(0) : tensorMerkle(prefix);
-            game.commitMicroTrace(gameId, spec, leafBytes(tensor, g.element / 256), merkle);
+            _send(
+                abi.encodeCall(
+                    game.commitMicroTrace, (gameId, spec, leafBytes(tensor, g.element / 256), merkle)
+                )
+            );
         } else {
-            game.proveStep(gameId, spec, buildProof(g, sw));
+            _send(abi.encodeCall(game.proveStep, (gameId, spec, buildProof(g, sw))));
         }
         vm.stopPrank();
     }
@@ -223,23 +306,24 @@ abstract contract GameDriver is Test, ToyWorld {
     function _challengerMove(uint256 gameId, DisputeGame.Game memory g, World memory cw) internal {
         vm.startPrank(challenger);
         if (g.phase == DisputeGame.Phase.Judge) {
-            game.judge(gameId, g.lo + (g.hi - g.lo) / 2, g.midRoot == cw.stateRoots[g.lo + (g.hi - g.lo) / 2]);
+            uint64 mid = g.lo + (g.hi - g.lo) / 2;
+            _send(abi.encodeCall(game.judge, (gameId, mid, g.midRoot == cw.stateRoots[mid])));
         } else if (g.phase == DisputeGame.Phase.ChooseList) {
             bytes32[5] memory mine = stepRoots(cw, transitionOf(g));
             uint8 list;
             while (list < 2 && (revealedRoots[list] == mine[list] || _count(g, list) == 0)) ++list;
-            game.chooseList(gameId, list, revealedRoots);
+            _send(abi.encodeCall(game.chooseList, (gameId, list, revealedRoots)));
         } else if (g.phase == DisputeGame.Phase.Pick) {
             bytes32 myLeft = subtree(treeLeaves(g, cw), g.depth - 1, 2 * g.nodeIndex);
-            game.pick(gameId, g.depth, g.nodeIndex, g.left == myLeft);
+            _send(abi.encodeCall(game.pick, (gameId, g.depth, g.nodeIndex, g.left == myLeft)));
         } else if (g.phase == DisputeGame.Phase.NameElement) {
-            game.nameElement(gameId, g.nodeIndex * 256 + _firstDiff(g, cw));
+            _send(abi.encodeCall(game.nameElement, (gameId, g.nodeIndex * 256 + _firstDiff(g, cw))));
         } else if (g.phase == DisputeGame.Phase.ChooseMicro) {
             uint32[] memory mine = microPrefix(cw, g);
             bool last = mine.length == 0 || tensorMerkle(mine) == g.microMerkle;
-            game.chooseMicro(gameId, last);
+            _send(abi.encodeCall(game.chooseMicro, (gameId, last)));
         } else {
-            game.nameMicroStep(gameId, uint32(g.nodeIndex * 256 + _firstDiff(g, cw)));
+            _send(abi.encodeCall(game.nameMicroStep, (gameId, uint32(g.nodeIndex * 256 + _firstDiff(g, cw)))));
         }
         vm.stopPrank();
     }
@@ -286,11 +370,12 @@ abstract contract GameDriver is Test, ToyWorld {
         }
     }
 
-    function _inputProof(World memory sw, uint32 s, IStepSemantics.TensorId memory id, IStepSemantics.Operand memory op)
-        internal
-        pure
-        returns (DisputeGame.OperandProof memory p)
-    {
+    function _inputProof(
+        World memory sw,
+        uint32 s,
+        IStepSemantics.TensorId memory id,
+        IStepSemantics.Operand memory op
+    ) internal pure returns (DisputeGame.OperandProof memory p) {
         IStepSemantics.TensorSource memory src = ToyProgram.inputOf(id, op.slot);
         uint32[] memory values = sourceTensors(sw, s, src.source)[src.index];
         p.tensorMerkle = tensorMerkle(values);

@@ -93,7 +93,9 @@ library ToyProgram {
         uint64 t = id.step;
         if (id.init) {
             if (id.list == NEW_OPT) return _ins(COPY, _c(0), _none(), _none());
-            if (id.list == NEW_W && id.index == 1) return _ins(COPY, _c(uint32(e * 11 + 1)), _none(), _none());
+            if (id.list == NEW_W && id.index == 1) {
+                return _ins(COPY, _c(uint32(e * 11 + 1)), _none(), _none());
+            }
             if (k == 0) return _ins(MUL, _c(uint32(e + 1)), _c(0x9E3779B1), _none());
             return _ins(ADD, _step(0), _c(0x1234), _none());
         }
@@ -122,11 +124,12 @@ library ToyProgram {
         return _ins(ADD, _in(0, e), _c(1), _none());
     }
 
-    function _ins(uint8 opcode, IStepSemantics.Operand memory a, IStepSemantics.Operand memory b, IStepSemantics.Operand memory c)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory ins)
-    {
+    function _ins(
+        uint8 opcode,
+        IStepSemantics.Operand memory a,
+        IStepSemantics.Operand memory b,
+        IStepSemantics.Operand memory c
+    ) private pure returns (IStepSemantics.Instruction memory ins) {
         ins.opcode = opcode;
         ins.operands[0] = a;
         ins.operands[1] = b;
@@ -169,11 +172,19 @@ contract ToySemantics is IStepSemantics {
         return ToyProgram.shapeOf(id);
     }
 
-    function inputOf(bytes calldata, TensorId calldata id, uint8 slot) external pure returns (TensorSource memory) {
+    function inputOf(bytes calldata, TensorId calldata id, uint8 slot)
+        external
+        pure
+        returns (TensorSource memory)
+    {
         return ToyProgram.inputOf(id, slot);
     }
 
-    function programLength(bytes calldata, TensorId calldata id, uint64 element) external pure returns (uint32) {
+    function programLength(bytes calldata, TensorId calldata id, uint64 element)
+        external
+        pure
+        returns (uint32)
+    {
         return ToyProgram.programLength(id, element);
     }
 

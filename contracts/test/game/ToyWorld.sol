@@ -177,8 +177,8 @@ abstract contract ToyWorld {
             uint32 x = ins.opcode == 0 ? ops[0] : ToyMath.exec(ins.opcode, ops[0], ops[1], ops[2], ops[3]);
             Lie memory lie = w.lie;
             if (
-                lie.active && lie.transition == s && lie.list == id.list && lie.index == id.index && lie.element == e
-                    && lie.microStep == k
+                lie.active && lie.transition == s && lie.list == id.list && lie.index == id.index
+                    && lie.element == e && lie.microStep == k
             ) {
                 unchecked {
                     x += 1;
@@ -264,7 +264,11 @@ abstract contract ToyWorld {
     }
 
     /// @notice The roots of the tensors of a list (shapes from the toy model).
-    function listLeaves(uint32[][] memory tensors, uint32 s, uint8 list) internal pure returns (bytes32[] memory r) {
+    function listLeaves(uint32[][] memory tensors, uint32 s, uint8 list)
+        internal
+        pure
+        returns (bytes32[] memory r)
+    {
         r = new bytes32[](tensors.length);
         for (uint32 i; i < tensors.length; ++i) {
             r[i] = tensorRootOf(tensors[i], ToyProgram.shapeOf(tensorId(s, list, i)));
@@ -280,7 +284,9 @@ abstract contract ToyWorld {
     function subtree(bytes32[] memory leaves, uint256 depth, uint256 index) internal pure returns (bytes32) {
         if (depth == 0) return index < leaves.length ? leaves[index] : Commitments.PAD;
         if ((index << depth) >= leaves.length) return Commitments.PAD;
-        return Commitments.nodeHash(subtree(leaves, depth - 1, 2 * index), subtree(leaves, depth - 1, 2 * index + 1));
+        return Commitments.nodeHash(
+            subtree(leaves, depth - 1, 2 * index), subtree(leaves, depth - 1, 2 * index + 1)
+        );
     }
 
     /// @notice The sibling path of leaf `index` in a tree over `leaves`.

@@ -114,7 +114,10 @@ contract MarketHandler is Test, ToyWorld {
     }
 
     /// @dev Opens a game against `traceRoot` at `checkpoint` (self-call, to keep stacks small).
-    function openGame(address who, uint256 id, bytes32 traceRoot, uint64 checkpoint) external returns (uint256) {
+    function openGame(address who, uint256 id, bytes32 traceRoot, uint64 checkpoint)
+        external
+        returns (uint256)
+    {
         require(msg.sender == address(this), "internal");
         uint256 w = traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
         bytes32[] memory roots = _checkpoints(w);

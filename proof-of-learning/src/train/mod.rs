@@ -351,7 +351,8 @@ impl Trainer {
             .filter(|&i| !is_state(i))
             .map(|i| tensor_roots[i])
             .collect();
-        let pick = |nodes: &[usize]| -> Vec<Hash32> { nodes.iter().map(|&i| tensor_roots[i]).collect() };
+        let pick =
+            |nodes: &[usize]| -> Vec<Hash32> { nodes.iter().map(|&i| tensor_roots[i]).collect() };
         let produced_merkles = [
             merkle_root(&intermediate_roots),
             merkle_root(&pick(&graph.new_moments)),

@@ -94,7 +94,11 @@ fn instrumented_step_agrees_with_the_plain_step() {
     assert_eq!(again.produced_merkles, instrumented.produced_merkles);
     // The optimizer and weights lists of the step commitment are exactly S_{t+1}'s.
     let roots = |shapes: Vec<Vec<usize>>, tensors: &[Vec<f32>]| -> Vec<_> {
-        shapes.iter().zip(tensors).map(|(s, v)| tensor_root(s, v)).collect()
+        shapes
+            .iter()
+            .zip(tensors)
+            .map(|(s, v)| tensor_root(s, v))
+            .collect()
     };
     let params = roots(trainer.param_shapes().to_vec(), &plain.params);
     let moments = roots(trainer.moment_shapes(), &plain.moments);

@@ -16,7 +16,10 @@ use vtrain_proof_of_learning::prng::{derive_key, draw, purpose};
 use vtrain_proof_of_learning::{Dataset, Hash32, JobSpec};
 
 fn hex(bytes: &[u8]) -> String {
-    format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "0x{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 fn h(hash: &Hash32) -> String {
@@ -112,7 +115,10 @@ fn vectors() -> Value {
 }
 
 fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 #[test]

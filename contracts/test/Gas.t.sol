@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {JobMarket} from "../src/JobMarket.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {GameDriver} from "./game/GameDriver.sol";
+
+/// @notice Prices every move of whole disputes as transactions (execution + intrinsic gas,
+///         EIP-7623 floor included) and snapshots them in `snapshots/dispute-game.json`;
+///         CI runs this with FORGE_SNAPSHOT_CHECK=true, so a gas change must be committed.
+///         docs/benchmarks.md derives the cost of a 10,000-step dispute from these numbers.
+contract GasTest is GameDriver {
+    /// @dev Plays one whole dispute and snapshots the most expensive instance of each move.
+    function _measure(string memory group, Lie memory lie) internal {
+        World memory liar = build(lie);
+        Lie memory none;
+        World memory truth = build(none);
+        uint256 jobId = postToyJob();
+        submitWorld(jobId, liar);
+        uint256 gameId = openChallenge(jobId, liar, truth);
+        vm.snapshotValue(group, "L0.challenge", lastTxGas);
+        recordGas = true;
+        uint256 moves = play(gameId, liar, truth, 200);
+        recordGas = false;
+        assertFalse(game.getGame(gameId).solverWon);
+        uint256 total;
+        for (uint256 i; i < gasLabels.length; ++i) {
+            total += gasUsed[i];
+            uint256 worst;
+            for (uint256 j; j < gasLabels.length; ++j) {
+                if (keccak256(bytes(gasLabels[j])) == keccak256(bytes(gasLabels[i])) && gasUsed[j] > worst) {
+                    worst = gasUsed[j];
+                }
+            }
+            vm.snapshotValue(group, gasLabels[i], worst);
+        }
+        vm.snapshotValue(group, "total.moves", moves);
+        vm.snapshotValue(group, "total.gas", total);
+        delete gasLabels;
+        delete gasUsed;
+    }
+
+    /// A lie deep in a 260-primitive program: every level, descents included; the last
+    /// step proves one micro-trace operand and one input tensor element.
+    function test_gas_disputeDownToMicroStep() public {
+        _measure("dispute-longProgram", Lie(true, 3, 0, 2, 0, 100));
+    }
+
+    /// A lie in the first primitive of a weight update: the last step proves two input
+    /// tensor elements (the most a toy primitive reads).
+    function test_gas_disputeOfWeightUpdate() public {
+        _measure("dispute-weightUpdate", Lie(true, 4, 2, 0, 299, 0));
+    }
+}
