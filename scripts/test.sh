@@ -31,7 +31,10 @@ step "set-up (scripts/setup.sh)" scripts/setup.sh
 step "cargo fmt --check" cargo fmt --all --check
 step "forge fmt --check" forge fmt --check
 step "forge build" forge build
-step "forge test" forge test
+# FORGE_SNAPSHOT_CHECK: the gas snapshots (contracts/snapshots) must match.
+step "forge test (+ gas snapshot check)" env FORGE_SNAPSHOT_CHECK=true bash -c 'cd contracts && ../.tools/bin/forge test'
+step "fp32 ALU differential (fast subset)" scripts/fp32-diff.sh
+step "slither (no untriaged high/medium)" scripts/slither.sh
 step "bindings drift check" cargo xtask bindings --check --skip-build
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test --doc" cargo test --workspace --locked --doc --quiet
