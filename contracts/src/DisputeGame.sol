@@ -85,45 +85,71 @@ contract DisputeGame {
         uint256 bond;
     }
 
-    struct Game {
+    /// @notice Who plays, for which job and bond.
+    struct Setup {
         uint256 jobId;
         address solver;
         uint64 rngKey;
         address challenger;
         uint32 batch;
         bool init;
+        uint256 bond;
+        bytes32 jobHash;
+    }
+
+    /// @notice Whose turn it is, the chess clocks, and the result.
+    struct Clock {
         Phase phase;
-        Tree tree;
-        uint8 list;
         bool solverWon;
         Reason reason;
         uint64 lastMoveAt;
         uint64 solverClock;
         uint64 challengerClock;
+    }
+
+    /// @notice L1: the step range [lo, hi] with S_lo accepted and S_hi disputed.
+    struct Range {
         uint64 lo;
         uint64 hi;
+        bytes32 loRoot;
+        bytes32 hiRoot;
+        bytes32 midRoot;
+    }
+
+    /// @notice L2–L4: the Merkle descent in progress.
+    struct Descent {
+        Tree tree;
+        uint8 list;
         uint32 tensorIndex;
-        uint32 programLength;
-        uint32 microStep;
-        uint32 value;
-        uint64 element;
-        uint64 tensorLength;
         uint32 countIntermediates;
         uint32 countOptimizer;
         uint32 countWeights;
         uint8 depth;
         uint64 nodeIndex;
         uint64 leafCount;
-        uint256 bond;
-        bytes32 jobHash;
-        bytes32 loRoot;
-        bytes32 hiRoot;
-        bytes32 midRoot;
         bytes32 stepRoots;
         bytes32 node;
         bytes32 left;
         bytes32 right;
+    }
+
+    /// @notice L3–L4: the disputed element and micro-step.
+    struct Target {
+        uint64 element;
+        uint64 tensorLength;
+        uint32 value;
+        uint32 programLength;
+        uint32 microStep;
         bytes32 microMerkle;
+    }
+
+    /// @notice One game. Grouped so that every part fits an ABI tuple.
+    struct Game {
+        Setup setup;
+        Clock clock;
+        Range range;
+        Descent descent;
+        Target target;
     }
 
     /// @notice The proof of one operand of the disputed micro-step.
@@ -232,25 +258,25 @@ contract DisputeGame {
         if (msg.sender != market) revert OnlyMarket();
         gameId = ++gameCount;
         Game storage g = games[gameId];
-        g.jobId = o.jobId;
-        g.solver = o.solver;
-        g.challenger = o.challenger;
-        g.jobHash = o.jobHash;
-        g.rngKey = o.rngKey;
-        g.batch = o.batch;
-        g.init = o.init;
-        g.lo = o.lo;
-        g.hi = o.hi;
-        g.loRoot = o.loRoot;
-        g.hiRoot = o.hiRoot;
-        g.bond = o.bond;
-        g.solverClock = clock;
-        g.challengerClock = clock;
-        g.lastMoveAt = uint64(block.timestamp);
+        g.setup.jobId = o.jobId;
+        g.setup.solver = o.solver;
+        g.setup.challenger = o.challenger;
+        g.setup.jobHash = o.jobHash;
+        g.setup.rngKey = o.rngKey;
+        g.setup.batch = o.batch;
+        g.setup.init = o.init;
+        g.range.lo = o.lo;
+        g.range.hi = o.hi;
+        g.range.loRoot = o.loRoot;
+        g.range.hiRoot = o.hiRoot;
+        g.setup.bond = o.bond;
+        g.clock.solverClock = clock;
+        g.clock.challengerClock = clock;
+        g.clock.lastMoveAt = uint64(block.timestamp);
         if (o.init || o.hi - o.lo == 1) {
             _enterRevealStep(g);
         } else {
-            g.phase = Phase.Bisect;
+            g.clock.phase = Phase.Bisect;
         }
         emit GameOpened(gameId, o.jobId, o.challenger, o.solver, o.init, o.lo, o.hi, o.loRoot, o.hiRoot);
     }
@@ -262,8 +288,8 @@ contract DisputeGame {
         Game storage g = _move(gameId, Phase.Bisect);
         if (step != _mid(g)) revert StalePosition();
         if (root == bytes32(0)) revert ZeroHash();
-        g.midRoot = root;
-        g.phase = Phase.Judge;
+        g.range.midRoot = root;
+        g.clock.phase = Phase.Judge;
         emit MidpointPosted(gameId, step, root);
     }
 
@@ -273,15 +299,15 @@ contract DisputeGame {
         uint64 mid = _mid(g);
         if (step != mid) revert StalePosition();
         if (agree) {
-            g.lo = mid;
-            g.loRoot = g.midRoot;
+            g.range.lo = mid;
+            g.range.loRoot = g.range.midRoot;
         } else {
-            g.hi = mid;
-            g.hiRoot = g.midRoot;
+            g.range.hi = mid;
+            g.range.hiRoot = g.range.midRoot;
         }
-        emit MidpointJudged(gameId, mid, agree, g.lo, g.hi);
-        if (g.hi - g.lo == 1) _enterRevealStep(g);
-        else g.phase = Phase.Bisect;
+        emit MidpointJudged(gameId, mid, agree, g.range.lo, g.range.hi);
+        if (g.range.hi - g.range.lo == 1) _enterRevealStep(g);
+        else g.clock.phase = Phase.Bisect;
     }
 
     // ------------------------------------------------------------------ L2: one step
@@ -292,31 +318,31 @@ contract DisputeGame {
     function revealStep(uint256 gameId, bytes calldata spec, bytes32[5] calldata roots) external {
         Game storage g = _move(gameId, Phase.RevealStep);
         _checkSpec(g, spec);
-        (uint32 nI, uint32 nO, uint32 nW) = semantics.counts(spec, g.init);
-        if (_stateRoot(g, g.hi, nW, roots[2], nO, roots[1]) != g.hiRoot) revert StateMismatch();
-        if (g.init) {
+        (uint32 nI, uint32 nO, uint32 nW) = semantics.counts(spec, g.setup.init);
+        if (_stateRoot(g, g.range.hi, nW, roots[2], nO, roots[1]) != g.range.hiRoot) revert StateMismatch();
+        if (g.setup.init) {
             if (roots[3] != bytes32(0) || roots[4] != bytes32(0)) revert StateMismatch();
-        } else if (_stateRoot(g, g.lo, nW, roots[4], nO, roots[3]) != g.loRoot) {
+        } else if (_stateRoot(g, g.range.lo, nW, roots[4], nO, roots[3]) != g.range.loRoot) {
             revert StateMismatch();
         }
         if (nI == 0 && roots[0] != bytes32(0)) revert StateMismatch();
-        g.stepRoots = keccak256(abi.encode(roots));
-        g.countIntermediates = nI;
-        g.countOptimizer = nO;
-        g.countWeights = nW;
-        g.phase = Phase.ChooseList;
-        g.challengerClock += extension; // the challenger now replays the step instrumented
-        emit StepRevealed(gameId, g.lo, roots, [nI, nO, nW]);
+        g.descent.stepRoots = keccak256(abi.encode(roots));
+        g.descent.countIntermediates = nI;
+        g.descent.countOptimizer = nO;
+        g.descent.countWeights = nW;
+        g.clock.phase = Phase.ChooseList;
+        g.clock.challengerClock += extension; // the challenger now replays the step instrumented
+        emit StepRevealed(gameId, g.range.lo, roots, [nI, nO, nW]);
     }
 
     /// @notice Challenger: descends into produced list `list` (0 intermediates, 1 optimizer,
     ///         2 weights of S_{t+1}).
     function chooseList(uint256 gameId, uint8 list, bytes32[5] calldata roots) external {
         Game storage g = _move(gameId, Phase.ChooseList);
-        if (keccak256(abi.encode(roots)) != g.stepRoots) revert RootsMismatch();
+        if (keccak256(abi.encode(roots)) != g.descent.stepRoots) revert RootsMismatch();
         uint32 count = _listCount(g, list);
         if (list > 2 || count == 0) revert BadList(list);
-        g.list = list;
+        g.descent.list = list;
         emit ListChosen(gameId, list, count);
         _startDescent(g, Tree.StepList, roots[list], count);
     }
@@ -326,29 +352,29 @@ contract DisputeGame {
     /// @notice Solver: the children of the node at (`depth`, `index`) of the current tree.
     function reveal(uint256 gameId, uint8 depth, uint64 index, bytes32 left, bytes32 right) external {
         Game storage g = _move(gameId, Phase.Reveal);
-        if (depth != g.depth || index != g.nodeIndex) revert StalePosition();
+        if (depth != g.descent.depth || index != g.descent.nodeIndex) revert StalePosition();
         if (left == bytes32(0) || right == bytes32(0)) revert ZeroHash();
-        if (Commitments.nodeHash(left, right) != g.node) revert BadReveal();
-        g.left = left;
-        g.right = right;
-        g.phase = Phase.Pick;
-        emit NodeRevealed(gameId, g.tree, depth, index, left, right);
+        if (Commitments.nodeHash(left, right) != g.descent.node) revert BadReveal();
+        g.descent.left = left;
+        g.descent.right = right;
+        g.clock.phase = Phase.Pick;
+        emit NodeRevealed(gameId, g.descent.tree, depth, index, left, right);
     }
 
     /// @notice Challenger: descends into the left or right child of (`depth`, `index`).
     ///         A child that covers only padding cannot be picked.
     function pick(uint256 gameId, uint8 depth, uint64 index, bool right) external {
         Game storage g = _move(gameId, Phase.Pick);
-        if (depth != g.depth || index != g.nodeIndex) revert StalePosition();
+        if (depth != g.descent.depth || index != g.descent.nodeIndex) revert StalePosition();
         uint64 child = index * 2 + (right ? 1 : 0);
         uint8 childDepth = depth - 1;
-        if ((uint256(child) << childDepth) >= g.leafCount) revert PadSubtree();
-        g.node = right ? g.right : g.left;
-        g.nodeIndex = child;
-        g.depth = childDepth;
-        emit ChildPicked(gameId, g.tree, childDepth, child);
+        if ((uint256(child) << childDepth) >= g.descent.leafCount) revert PadSubtree();
+        g.descent.node = right ? g.descent.right : g.descent.left;
+        g.descent.nodeIndex = child;
+        g.descent.depth = childDepth;
+        emit ChildPicked(gameId, g.descent.tree, childDepth, child);
         if (childDepth == 0) _atLeaf(g);
-        else g.phase = Phase.Reveal;
+        else g.clock.phase = Phase.Reveal;
     }
 
     // ------------------------------------------------------------------ L3: one tensor
@@ -359,29 +385,29 @@ contract DisputeGame {
         Game storage g = _move(gameId, Phase.OpenTensor);
         _checkSpec(g, spec);
         uint64[] memory shape = semantics.shapeOf(spec, _tensorId(g));
-        if (Commitments.tensorRoot(shape, merkle) != g.node) revert BadTensor();
+        if (Commitments.tensorRoot(shape, merkle) != g.descent.node) revert BadTensor();
         uint256 length = Commitments.lengthOf(shape);
-        g.tensorLength = uint64(length);
-        emit TensorOpened(gameId, g.list, g.tensorIndex, merkle, uint64(length));
+        g.target.tensorLength = uint64(length);
+        emit TensorOpened(gameId, g.descent.list, g.descent.tensorIndex, merkle, uint64(length));
         _startDescent(g, Tree.Tensor, merkle, Commitments.leafCount(length));
     }
 
     /// @notice Solver: the 1 KiB of values of the picked leaf (tensor or micro-trace).
     function revealLeaf(uint256 gameId, bytes calldata values) external {
         Game storage g = _move(gameId, Phase.RevealLeaf);
-        if (values.leafHash() != g.node) revert BadReveal();
-        g.phase = g.tree == Tree.Tensor ? Phase.NameElement : Phase.NameMicroStep;
-        emit LeafRevealed(gameId, g.tree, g.nodeIndex, values);
+        if (values.leafHash() != g.descent.node) revert BadReveal();
+        g.clock.phase = g.descent.tree == Tree.Tensor ? Phase.NameElement : Phase.NameMicroStep;
+        emit LeafRevealed(gameId, g.descent.tree, g.descent.nodeIndex, values);
     }
 
     /// @notice Challenger: the element of the revealed leaf it disputes.
     function nameElement(uint256 gameId, uint64 element) external {
         Game storage g = _move(gameId, Phase.NameElement);
-        if (element / Commitments.LEAF_VALUES != g.nodeIndex || element >= g.tensorLength) {
+        if (element / Commitments.LEAF_VALUES != g.descent.nodeIndex || element >= g.target.tensorLength) {
             revert BadElement();
         }
-        g.element = element;
-        g.phase = Phase.CommitMicro;
+        g.target.element = element;
+        g.clock.phase = Phase.CommitMicro;
         emit ElementNamed(gameId, element);
     }
 
@@ -396,15 +422,15 @@ contract DisputeGame {
     {
         Game storage g = _move(gameId, Phase.CommitMicro);
         _checkSpec(g, spec);
-        if (leaf.leafHash() != g.node) revert BadReveal();
-        uint32 value = leaf.valueAt(g.element % Commitments.LEAF_VALUES);
-        uint32 n = semantics.programLength(spec, _tensorId(g), g.element);
+        if (leaf.leafHash() != g.descent.node) revert BadReveal();
+        uint32 value = leaf.valueAt(g.target.element % Commitments.LEAF_VALUES);
+        uint32 n = semantics.programLength(spec, _tensorId(g), g.target.element);
         if (n == 0) n = 1; // a copy: one pseudo-step, "the element is its input"
         if ((n == 1) != (merkle == bytes32(0))) revert ZeroHash();
-        g.value = value;
-        g.programLength = n;
-        g.microMerkle = merkle;
-        g.phase = Phase.ChooseMicro;
+        g.target.value = value;
+        g.target.programLength = n;
+        g.target.microMerkle = merkle;
+        g.clock.phase = Phase.ChooseMicro;
         emit MicroTraceCommitted(gameId, value, n, merkle);
     }
 
@@ -412,25 +438,28 @@ contract DisputeGame {
     ///         into the micro-trace to name an earlier one.
     function chooseMicro(uint256 gameId, bool lastStep) external {
         Game storage g = _move(gameId, Phase.ChooseMicro);
-        uint32 n = g.programLength;
+        uint32 n = g.target.programLength;
         if (lastStep) {
-            g.microStep = n - 1;
-            g.phase = Phase.ProveStep;
+            g.target.microStep = n - 1;
+            g.clock.phase = Phase.ProveStep;
             emit MicroStepNamed(gameId, n - 1);
         } else {
             if (n == 1) revert BadMicroStep();
-            _startDescent(g, Tree.MicroTrace, g.microMerkle, Commitments.leafCount(n - 1));
+            _startDescent(g, Tree.MicroTrace, g.target.microMerkle, Commitments.leafCount(n - 1));
         }
     }
 
     /// @notice Challenger: the micro-step of the revealed micro-trace leaf it disputes.
     function nameMicroStep(uint256 gameId, uint32 microStep) external {
         Game storage g = _move(gameId, Phase.NameMicroStep);
-        if (microStep / Commitments.LEAF_VALUES != g.nodeIndex || microStep + 1 >= g.programLength) {
+        if (
+            microStep / Commitments.LEAF_VALUES != g.descent.nodeIndex
+                || microStep + 1 >= g.target.programLength
+        ) {
             revert BadMicroStep();
         }
-        g.microStep = microStep;
-        g.phase = Phase.ProveStep;
+        g.target.microStep = microStep;
+        g.clock.phase = Phase.ProveStep;
         emit MicroStepNamed(gameId, microStep);
     }
 
@@ -439,9 +468,10 @@ contract DisputeGame {
     function proveStep(uint256 gameId, bytes calldata spec, StepProof calldata proof) external {
         Game storage g = _move(gameId, Phase.ProveStep);
         _checkSpec(g, spec);
-        if (keccak256(abi.encode(proof.roots)) != g.stepRoots) revert RootsMismatch();
+        if (keccak256(abi.encode(proof.roots)) != g.descent.stepRoots) revert RootsMismatch();
         IStepSemantics.TensorId memory id = _tensorId(g);
-        IStepSemantics.Instruction memory ins = semantics.instruction(spec, id, g.element, g.microStep);
+        IStepSemantics.Instruction memory ins =
+            semantics.instruction(spec, id, g.target.element, g.target.microStep);
         uint32[4] memory values;
         for (uint256 i; i < 4; ++i) {
             values[i] = _operand(g, spec, id, ins.operands[i], proof, i);
@@ -449,10 +479,10 @@ contract DisputeGame {
         uint32 result =
             ins.opcode == 0 ? values[0] : alu.execute(ins.opcode, values[0], values[1], values[2], values[3]);
         uint32 claimed;
-        if (g.microStep + 1 == g.programLength) {
-            claimed = g.value;
+        if (g.target.microStep + 1 == g.target.programLength) {
+            claimed = g.target.value;
         } else {
-            claimed = _microValue(g, g.microStep, proof.resultLeaf, proof.resultPath);
+            claimed = _microValue(g, g.target.microStep, proof.resultLeaf, proof.resultPath);
         }
         emit StepExecuted(gameId, ins.opcode, values, result, claimed);
         _resolve(gameId, g, result == claimed, result == claimed ? Reason.StepProved : Reason.StepRefuted);
@@ -463,9 +493,9 @@ contract DisputeGame {
     /// @notice Anyone: ends a game whose side to move has run out of time; the other side wins.
     function timeout(uint256 gameId) external {
         Game storage g = _live(gameId);
-        bool solverToMove = _solverMoves(g.phase);
-        uint64 remaining = solverToMove ? g.solverClock : g.challengerClock;
-        if (block.timestamp - g.lastMoveAt < remaining) revert ClockRunning();
+        bool solverToMove = _solverMoves(g.clock.phase);
+        uint64 remaining = solverToMove ? g.clock.solverClock : g.clock.challengerClock;
+        if (block.timestamp - g.clock.lastMoveAt < remaining) revert ClockRunning();
         _resolve(gameId, g, !solverToMove, Reason.Timeout);
     }
 
@@ -473,7 +503,7 @@ contract DisputeGame {
     ///         slashed); the challenger's bond is refunded by the market.
     function release(uint256 gameId) external {
         Game storage g = _live(gameId);
-        if (IGameMarket(market).isContested(g.jobId)) revert GameStillLive();
+        if (IGameMarket(market).isContested(g.setup.jobId)) revert GameStillLive();
         _resolve(gameId, g, false, Reason.Released);
     }
 
@@ -487,36 +517,36 @@ contract DisputeGame {
     /// @notice Who must move next, and until when.
     function turn(uint256 gameId) external view returns (address mover, uint64 deadline) {
         Game storage g = games[gameId];
-        if (g.phase == Phase.None || g.phase == Phase.Resolved) return (address(0), 0);
-        bool solverToMove = _solverMoves(g.phase);
-        mover = solverToMove ? g.solver : g.challenger;
-        deadline = g.lastMoveAt + (solverToMove ? g.solverClock : g.challengerClock);
+        if (g.clock.phase == Phase.None || g.clock.phase == Phase.Resolved) return (address(0), 0);
+        bool solverToMove = _solverMoves(g.clock.phase);
+        mover = solverToMove ? g.setup.solver : g.setup.challenger;
+        deadline = g.clock.lastMoveAt + (solverToMove ? g.clock.solverClock : g.clock.challengerClock);
     }
 
     // ------------------------------------------------------------------ internals
 
     function _live(uint256 gameId) internal view returns (Game storage g) {
         g = games[gameId];
-        if (g.phase == Phase.None) revert NoSuchGame(gameId);
-        if (g.phase == Phase.Resolved) revert WrongPhase(Phase.Resolved);
+        if (g.clock.phase == Phase.None) revert NoSuchGame(gameId);
+        if (g.clock.phase == Phase.Resolved) revert WrongPhase(Phase.Resolved);
     }
 
     /// @dev Checks phase, mover and clock, and charges the elapsed time to the mover.
     function _move(uint256 gameId, Phase phase) internal returns (Game storage g) {
         g = games[gameId];
-        if (g.phase == Phase.None) revert NoSuchGame(gameId);
-        if (g.phase != phase) revert WrongPhase(g.phase);
+        if (g.clock.phase == Phase.None) revert NoSuchGame(gameId);
+        if (g.clock.phase != phase) revert WrongPhase(g.clock.phase);
         bool solverToMove = _solverMoves(phase);
-        if (msg.sender != (solverToMove ? g.solver : g.challenger)) revert NotYourTurn();
-        uint64 elapsed = uint64(block.timestamp) - g.lastMoveAt;
+        if (msg.sender != (solverToMove ? g.setup.solver : g.setup.challenger)) revert NotYourTurn();
+        uint64 elapsed = uint64(block.timestamp) - g.clock.lastMoveAt;
         if (solverToMove) {
-            if (elapsed >= g.solverClock) revert ClockExpired();
-            g.solverClock -= elapsed;
+            if (elapsed >= g.clock.solverClock) revert ClockExpired();
+            g.clock.solverClock -= elapsed;
         } else {
-            if (elapsed >= g.challengerClock) revert ClockExpired();
-            g.challengerClock -= elapsed;
+            if (elapsed >= g.clock.challengerClock) revert ClockExpired();
+            g.clock.challengerClock -= elapsed;
         }
-        g.lastMoveAt = uint64(block.timestamp);
+        g.clock.lastMoveAt = uint64(block.timestamp);
     }
 
     function _solverMoves(Phase phase) internal pure returns (bool) {
@@ -526,12 +556,12 @@ contract DisputeGame {
     }
 
     function _mid(Game storage g) internal view returns (uint64) {
-        return g.lo + (g.hi - g.lo) / 2;
+        return g.range.lo + (g.range.hi - g.range.lo) / 2;
     }
 
     function _enterRevealStep(Game storage g) internal {
-        g.phase = Phase.RevealStep;
-        g.solverClock += extension; // the solver now replays the step instrumented
+        g.clock.phase = Phase.RevealStep;
+        g.clock.solverClock += extension; // the solver now replays the step instrumented
     }
 
     /// @dev The state root at `step` with the given list Merkle roots; everything else in
@@ -542,46 +572,48 @@ contract DisputeGame {
         returns (bytes32)
     {
         return Commitments.stateRoot(
-            g.jobHash,
+            g.setup.jobHash,
             step,
-            step * g.batch,
-            g.rngKey,
+            step * g.setup.batch,
+            g.setup.rngKey,
             Commitments.listRoot(nW, weights),
             Commitments.listRoot(nO, optimizer)
         );
     }
 
     function _checkSpec(Game storage g, bytes calldata spec) internal view {
-        if (Commitments.jobHash(spec) != g.jobHash) revert WrongSpec();
+        if (Commitments.jobHash(spec) != g.setup.jobHash) revert WrongSpec();
     }
 
     function _listCount(Game storage g, uint8 list) internal view returns (uint32) {
-        if (list == 0) return g.countIntermediates;
-        if (list == 1) return g.countOptimizer;
-        if (list == 2) return g.countWeights;
+        if (list == 0) return g.descent.countIntermediates;
+        if (list == 1) return g.descent.countOptimizer;
+        if (list == 2) return g.descent.countWeights;
         return 0;
     }
 
     function _tensorId(Game storage g) internal view returns (IStepSemantics.TensorId memory) {
-        return IStepSemantics.TensorId({step: g.lo, init: g.init, list: g.list, index: g.tensorIndex});
+        return IStepSemantics.TensorId({
+            step: g.range.lo, init: g.setup.init, list: g.descent.list, index: g.descent.tensorIndex
+        });
     }
 
     function _startDescent(Game storage g, Tree tree, bytes32 root, uint256 leaves) internal {
-        g.tree = tree;
-        g.node = root;
-        g.leafCount = uint64(leaves);
-        g.nodeIndex = 0;
-        g.depth = uint8(Commitments.depthOf(leaves));
-        if (g.depth == 0) _atLeaf(g);
-        else g.phase = Phase.Reveal;
+        g.descent.tree = tree;
+        g.descent.node = root;
+        g.descent.leafCount = uint64(leaves);
+        g.descent.nodeIndex = 0;
+        g.descent.depth = uint8(Commitments.depthOf(leaves));
+        if (g.descent.depth == 0) _atLeaf(g);
+        else g.clock.phase = Phase.Reveal;
     }
 
     function _atLeaf(Game storage g) internal {
-        if (g.tree == Tree.StepList) {
-            g.tensorIndex = uint32(g.nodeIndex);
-            g.phase = Phase.OpenTensor;
+        if (g.descent.tree == Tree.StepList) {
+            g.descent.tensorIndex = uint32(g.descent.nodeIndex);
+            g.clock.phase = Phase.OpenTensor;
         } else {
-            g.phase = Phase.RevealLeaf;
+            g.clock.phase = Phase.RevealLeaf;
         }
     }
 
@@ -598,17 +630,17 @@ contract DisputeGame {
         if (op.kind == IStepSemantics.OperandKind.Const) return op.bits;
         OperandProof calldata p = proof.operands[slot];
         if (op.kind == IStepSemantics.OperandKind.Step) {
-            if (op.index >= g.microStep) revert BadOperand(slot);
+            if (op.index >= g.target.microStep) revert BadOperand(slot);
             return _microValue(g, uint32(op.index), p.leaf, p.leafPath);
         }
         IStepSemantics.TensorSource memory src = semantics.inputOf(spec, id, op.slot);
         bytes32 tensorRoot = Commitments.tensorRoot(src.shape, p.tensorMerkle);
         uint8 source = uint8(src.source);
         if (source <= 4) {
-            if (g.init && source >= 3) revert BadOperand(slot);
+            if (g.setup.init && source >= 3) revert BadOperand(slot);
             uint32 count = source == 0
-                ? g.countIntermediates
-                : (source == 1 || source == 3 ? g.countOptimizer : g.countWeights);
+                ? g.descent.countIntermediates
+                : (source == 1 || source == 3 ? g.descent.countOptimizer : g.descent.countWeights);
             if (!Commitments.verifyLeaf(proof.roots[source], count, src.index, tensorRoot, p.listPath)) {
                 revert BadOperand(slot);
             }
@@ -639,9 +671,9 @@ contract DisputeGame {
         view
         returns (uint32)
     {
-        uint256 leaves = Commitments.leafCount(g.programLength - 1);
+        uint256 leaves = Commitments.leafCount(g.target.programLength - 1);
         if (!Commitments.verifyLeaf(
-                g.microMerkle, leaves, j / Commitments.LEAF_VALUES, leaf.leafHash(), path
+                g.target.microMerkle, leaves, j / Commitments.LEAF_VALUES, leaf.leafHash(), path
             )) {
             revert BadMicroStep();
         }
@@ -649,10 +681,10 @@ contract DisputeGame {
     }
 
     function _resolve(uint256 gameId, Game storage g, bool solverWon, Reason reason) internal {
-        g.phase = Phase.Resolved;
-        g.solverWon = solverWon;
-        g.reason = reason;
-        emit GameResolved(gameId, g.jobId, solverWon, reason);
-        IGameMarket(market).settleGame(gameId, g.jobId, g.challenger, g.bond, solverWon);
+        g.clock.phase = Phase.Resolved;
+        g.clock.solverWon = solverWon;
+        g.clock.reason = reason;
+        emit GameResolved(gameId, g.setup.jobId, solverWon, reason);
+        IGameMarket(market).settleGame(gameId, g.setup.jobId, g.setup.challenger, g.setup.bond, solverWon);
     }
 }

@@ -32,7 +32,7 @@ contract DisputeGameTest is GameDriver {
     }
 
     function _phase() internal view returns (DisputeGame.Phase) {
-        return game.getGame(gameId).phase;
+        return game.getGame(gameId).clock.phase;
     }
 
     function test_open_onlyMarket() public {
@@ -44,10 +44,10 @@ contract DisputeGameTest is GameDriver {
     function test_open_startsAtBisection() public {
         _start();
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.Bisect));
-        assertEq(g.lo, 2);
-        assertEq(g.hi, 4);
-        assertEq(g.solverClock, CLOCK);
+        assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.Bisect));
+        assertEq(g.range.lo, 2);
+        assertEq(g.range.hi, 4);
+        assertEq(g.clock.solverClock, CLOCK);
         (address mover, uint64 deadline) = game.turn(gameId);
         assertEq(mover, solver);
         assertEq(deadline, block.timestamp + CLOCK);
@@ -76,9 +76,9 @@ contract DisputeGameTest is GameDriver {
         game.judge(gameId, 3, true); // the lie is in step 3: states up to 3 agree
         vm.stopPrank();
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertEq(g.lo, 3);
-        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.RevealStep));
-        assertEq(g.solverClock, CLOCK + EXTENSION, "heavy move extension");
+        assertEq(g.range.lo, 3);
+        assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.RevealStep));
+        assertEq(g.clock.solverClock, CLOCK + EXTENSION, "heavy move extension");
     }
 
     function test_clock_noMoveAfterExpiry() public {
@@ -88,8 +88,8 @@ contract DisputeGameTest is GameDriver {
         vm.expectRevert(DisputeGame.ClockExpired.selector);
         game.bisect(gameId, 3, liar.stateRoots[3]);
         game.timeout(gameId);
-        assertFalse(game.getGame(gameId).solverWon);
-        assertEq(uint8(game.getGame(gameId).reason), uint8(DisputeGame.Reason.Timeout));
+        assertFalse(game.getGame(gameId).clock.solverWon);
+        assertEq(uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.Timeout));
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongPhase.selector, DisputeGame.Phase.Resolved));
         game.timeout(gameId);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.NoSuchGame.selector, 99));
@@ -115,10 +115,10 @@ contract DisputeGameTest is GameDriver {
         game.revealStep(gameId, spec, roots);
         vm.stopPrank();
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.ChooseList));
-        assertEq(g.countIntermediates, 3);
-        assertEq(g.countOptimizer, 1);
-        assertEq(g.countWeights, 2);
+        assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.ChooseList));
+        assertEq(g.descent.countIntermediates, 3);
+        assertEq(g.descent.countOptimizer, 1);
+        assertEq(g.descent.countWeights, 2);
     }
 
     function test_chooseList_reverts() public {
@@ -142,23 +142,23 @@ contract DisputeGameTest is GameDriver {
         playUntil(gameId, liar, truth, DisputeGame.Phase.Reveal);
         DisputeGame.Game memory g = game.getGame(gameId);
         bytes32[] memory leaves = treeLeaves(g, liar);
-        bytes32 left = subtree(leaves, g.depth - 1, 0);
-        bytes32 right = subtree(leaves, g.depth - 1, 1);
+        bytes32 left = subtree(leaves, g.descent.depth - 1, 0);
+        bytes32 right = subtree(leaves, g.descent.depth - 1, 1);
         vm.startPrank(solver);
         vm.expectRevert(DisputeGame.StalePosition.selector);
-        game.reveal(gameId, g.depth + 1, 0, left, right);
+        game.reveal(gameId, g.descent.depth + 1, 0, left, right);
         vm.expectRevert(DisputeGame.ZeroHash.selector);
-        game.reveal(gameId, g.depth, 0, left, bytes32(0));
+        game.reveal(gameId, g.descent.depth, 0, left, bytes32(0));
         vm.expectRevert(DisputeGame.BadReveal.selector);
-        game.reveal(gameId, g.depth, 0, right, left);
-        game.reveal(gameId, g.depth, 0, left, right);
+        game.reveal(gameId, g.descent.depth, 0, right, left);
+        game.reveal(gameId, g.descent.depth, 0, left, right);
         vm.stopPrank();
         // the intermediates list has 3 tensors (depth 2): the right child of the right
         // child covers only padding and cannot be picked
         vm.startPrank(challenger);
         vm.expectRevert(DisputeGame.StalePosition.selector);
-        game.pick(gameId, g.depth, 1, true);
-        game.pick(gameId, g.depth, 0, true);
+        game.pick(gameId, g.descent.depth, 1, true);
+        game.pick(gameId, g.descent.depth, 0, true);
         vm.stopPrank();
         g = game.getGame(gameId);
         leaves = treeLeaves(g, liar);
@@ -171,8 +171,8 @@ contract DisputeGameTest is GameDriver {
         vm.prank(challenger);
         game.pick(gameId, 1, 1, false);
         g = game.getGame(gameId);
-        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.OpenTensor));
-        assertEq(g.tensorIndex, 2);
+        assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.OpenTensor));
+        assertEq(g.descent.tensorIndex, 2);
     }
 
     function test_openTensor_revealLeaf_nameElement_reverts() public {
@@ -185,13 +185,13 @@ contract DisputeGameTest is GameDriver {
         game.openTensor(gameId, spec, bytes32(uint256(5)));
         vm.prank(solver);
         game.openTensor(gameId, spec, tensorMerkle(tensor));
-        assertEq(game.getGame(gameId).tensorLength, 257);
+        assertEq(game.getGame(gameId).target.tensorLength, 257);
         playUntil(gameId, liar, truth, DisputeGame.Phase.RevealLeaf);
         DisputeGame.Game memory g = game.getGame(gameId);
-        bytes memory leaf = leafBytes(tensor, g.nodeIndex);
+        bytes memory leaf = leafBytes(tensor, g.descent.nodeIndex);
         vm.startPrank(solver);
         vm.expectRevert(DisputeGame.BadReveal.selector);
-        game.revealLeaf(gameId, leafBytes(tensor, 1 - g.nodeIndex));
+        game.revealLeaf(gameId, leafBytes(tensor, 1 - g.descent.nodeIndex));
         vm.expectRevert(abi.encodeWithSelector(Commitments.BadLeafLength.selector, 4));
         game.revealLeaf(gameId, new bytes(4));
         revealedLeaf = leaf;
@@ -209,7 +209,7 @@ contract DisputeGameTest is GameDriver {
         (World memory liar, World memory truth) = _start();
         playUntil(gameId, liar, truth, DisputeGame.Phase.CommitMicro);
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertEq(g.element, 0, "the lie is in element 0");
+        assertEq(g.target.element, 0, "the lie is in element 0");
         uint32[] memory tensor = produced(liar, 3, 0)[2];
         uint32[] memory prefix = microPrefix(liar, g);
         bytes memory spec = toySpec();
@@ -221,8 +221,8 @@ contract DisputeGameTest is GameDriver {
         game.commitMicroTrace(gameId, spec, leafBytes(tensor, 0), tensorMerkle(prefix));
         vm.stopPrank();
         g = game.getGame(gameId);
-        assertEq(g.programLength, 260);
-        assertEq(g.value, tensor[0]);
+        assertEq(g.target.programLength, 260);
+        assertEq(g.target.value, tensor[0]);
         vm.prank(challenger);
         game.chooseMicro(gameId, false);
         playUntil(gameId, liar, truth, DisputeGame.Phase.NameMicroStep);
@@ -238,7 +238,7 @@ contract DisputeGameTest is GameDriver {
         (World memory liar, World memory truth) = _start();
         playUntil(gameId, liar, truth, DisputeGame.Phase.ProveStep);
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertEq(g.microStep, 100);
+        assertEq(g.target.microStep, 100);
         DisputeGame.StepProof memory proof = buildProof(g, liar);
         bytes memory spec = toySpec();
         DisputeGame.StepProof memory bad = buildProof(g, liar);
@@ -257,8 +257,8 @@ contract DisputeGameTest is GameDriver {
         game.proveStep(gameId, spec, proof);
         vm.stopPrank();
         g = game.getGame(gameId);
-        assertFalse(g.solverWon);
-        assertEq(uint8(g.reason), uint8(DisputeGame.Reason.StepRefuted));
+        assertFalse(g.clock.solverWon);
+        assertEq(uint8(g.clock.reason), uint8(DisputeGame.Reason.StepRefuted));
     }
 
     function test_chooseMicro_lastStepOfCopyProgram() public {
@@ -274,7 +274,7 @@ contract DisputeGameTest is GameDriver {
         vm.expectRevert(DisputeGame.BadMicroStep.selector);
         game.chooseMicro(gameId, false);
         play(gameId, liar, truth, 10);
-        assertEq(uint8(game.getGame(gameId).reason), uint8(DisputeGame.Reason.StepRefuted));
+        assertEq(uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.StepRefuted));
     }
 
     function test_initialState_dispute() public {
@@ -284,15 +284,15 @@ contract DisputeGameTest is GameDriver {
         submitWorld(jobId, liar);
         gameId = openChallenge(jobId, liar, truth);
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertTrue(g.init);
-        assertEq(uint8(g.phase), uint8(DisputeGame.Phase.RevealStep));
+        assertTrue(g.setup.init);
+        assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.RevealStep));
         vm.prank(solver);
         bytes32[5] memory roots = stepRoots(liar, 0);
         roots[4] = bytes32(uint256(1));
         vm.expectRevert(DisputeGame.StateMismatch.selector);
         game.revealStep(gameId, toySpec(), roots);
         play(gameId, liar, truth, 200);
-        assertFalse(game.getGame(gameId).solverWon);
+        assertFalse(game.getGame(gameId).clock.solverWon);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
     }
 

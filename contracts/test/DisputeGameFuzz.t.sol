@@ -45,8 +45,10 @@ contract DisputeGameFuzzTest is GameDriver {
         uint256 gameId = openChallenge(jobId, liar, honest);
         assertGt(gameId, 0, "a lie always reaches a checkpoint");
         play(gameId, liar, honest, 200);
-        assertEq(uint8(game.getGame(gameId).phase), uint8(DisputeGame.Phase.Resolved), "game ended");
-        assertEq(uint8(game.getGame(gameId).reason), uint8(DisputeGame.Reason.StepRefuted), "the ALU decided");
+        assertEq(uint8(game.getGame(gameId).clock.phase), uint8(DisputeGame.Phase.Resolved), "game ended");
+        assertEq(
+            uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.StepRefuted), "the ALU decided"
+        );
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed), "solver slashed");
         uint256 burned = SOLVER_BOND * BURN_BPS / 10_000;
         assertEq(market.credits(challenger), CHALLENGER_BOND + SOLVER_BOND - burned, "challenger paid");
@@ -64,8 +66,10 @@ contract DisputeGameFuzzTest is GameDriver {
         uint256 gameId = openChallenge(jobId, honest, deluded);
         assertGt(gameId, 0);
         play(gameId, honest, deluded, 200);
-        assertEq(uint8(game.getGame(gameId).phase), uint8(DisputeGame.Phase.Resolved), "game ended");
-        assertEq(uint8(game.getGame(gameId).reason), uint8(DisputeGame.Reason.StepProved), "the ALU decided");
+        assertEq(uint8(game.getGame(gameId).clock.phase), uint8(DisputeGame.Phase.Resolved), "game ended");
+        assertEq(
+            uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.StepProved), "the ALU decided"
+        );
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Submitted), "result stands");
         uint256 burned = CHALLENGER_BOND * BURN_BPS / 10_000;
         assertEq(market.credits(solver), CHALLENGER_BOND - burned, "solver takes the bond");
@@ -85,7 +89,7 @@ contract DisputeGameFuzzTest is GameDriver {
         uint256 gameId = openChallenge(jobId, sw, cw);
         play(gameId, sw, cw, stopAfter % 24);
         DisputeGame.Game memory g = game.getGame(gameId);
-        if (g.phase == DisputeGame.Phase.Resolved) return; // the game ended before anyone stopped
+        if (g.clock.phase == DisputeGame.Phase.Resolved) return; // the game ended before anyone stopped
         (address mover, uint64 deadline) = game.turn(gameId);
         bool solverSilent = mover == solver;
         vm.warp(deadline - 1);

@@ -22,7 +22,7 @@ contract GasTest is GameDriver {
         recordGas = true;
         uint256 moves = play(gameId, liar, truth, 200);
         recordGas = false;
-        assertFalse(game.getGame(gameId).solverWon);
+        assertFalse(game.getGame(gameId).clock.solverWon);
         uint256 total;
         for (uint256 i; i < gasLabels.length; ++i) {
             total += gasUsed[i];

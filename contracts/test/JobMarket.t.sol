@@ -320,10 +320,10 @@ contract JobMarketTest is GameDriver {
         uint256 gameId = openChallenge(jobId, w, liar);
         assertEq(gameId, 1);
         DisputeGame.Game memory g = game.getGame(gameId);
-        assertEq(g.jobId, jobId);
-        assertEq(g.lo, 2);
-        assertEq(g.hi, 4);
-        assertEq(g.bond, CHALLENGER_BOND);
+        assertEq(g.setup.jobId, jobId);
+        assertEq(g.range.lo, 2);
+        assertEq(g.range.hi, 4);
+        assertEq(g.setup.bond, CHALLENGER_BOND);
         assertEq(market.getJob(jobId).openGames, 1);
         assertEq(address(market).balance, REWARD + SOLVER_BOND + CHALLENGER_BOND);
     }
@@ -387,12 +387,12 @@ contract JobMarketTest is GameDriver {
         (, uint64 deadline) = game.turn(sham);
         vm.warp(deadline);
         game.timeout(sham);
-        assertTrue(game.getGame(sham).solverWon);
+        assertTrue(game.getGame(sham).clock.solverWon);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Submitted));
         vm.expectRevert(JobMarket.WindowOpen.selector);
         market.finalize(jobId);
         play(real, liar, truth, 200);
-        assertFalse(game.getGame(real).solverWon);
+        assertFalse(game.getGame(real).clock.solverWon);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
         assertEq(market.credits(submitter), REWARD);
     }
@@ -415,7 +415,7 @@ contract JobMarketTest is GameDriver {
         play(first, liar, truth, 200);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
         game.release(other);
-        assertEq(uint8(game.getGame(other).reason), uint8(DisputeGame.Reason.Released));
+        assertEq(uint8(game.getGame(other).clock.reason), uint8(DisputeGame.Reason.Released));
         assertEq(market.credits(second), CHALLENGER_BOND);
         assertEq(market.getJob(jobId).openGames, 0);
     }

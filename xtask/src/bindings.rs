@@ -58,9 +58,14 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
             PathBuf::from(ARTIFACTS_DIR).join(format!("{name}.json")),
             rendered,
         );
+        // One module per contract: alloy declares the types an ABI mentions
+        // (`contract IStepSemantics`…) next to the contract, so two contracts
+        // that mention the same type must not share a scope.
+        let module = snake_case(name);
         bindings.push_str(&format!(
-            "alloy::sol!(\n    #[sol(rpc)]\n    #[derive(Debug)]\n    #[allow(missing_docs)]\n    \
-             {name},\n    \"artifacts/{name}.json\"\n);\n"
+            "/// Bindings of `{name}`.\npub mod {module} {{\n    #![allow(missing_docs)]\n    alloy::sol!(\n        #[sol(rpc)]\n        \
+             #[derive(Debug)]\n        #[allow(missing_docs)]\n        {name},\n        \
+             \"artifacts/{name}.json\"\n    );\n}}\npub use {module}::{name};\n"
         ));
     }
     bindings.push_str(
@@ -79,6 +84,24 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
     bindings.push_str("        _ => None,\n    }\n}\n");
     files.insert(PathBuf::from(BINDINGS_FILE), bindings);
     Ok(files)
+}
+
+/// `JobMarket` → `job_market`, `Fp32Alu` → `fp32_alu`, `IFp32Alu` → `i_fp32_alu`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let boundary = i > 0
+            && c.is_ascii_uppercase()
+            && (chars[i - 1].is_ascii_lowercase()
+                || chars[i - 1].is_ascii_digit()
+                || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()));
+        if boundary {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Writes the generated files and removes stale artifacts.

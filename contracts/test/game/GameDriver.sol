@@ -147,9 +147,9 @@ abstract contract GameDriver is Test, ToyWorld {
     {
         while (moves < maxMoves) {
             DisputeGame.Game memory g = game.getGame(gameId);
-            if (g.phase == DisputeGame.Phase.Resolved) return moves;
+            if (g.clock.phase == DisputeGame.Phase.Resolved) return moves;
             vm.warp(block.timestamp + 60);
-            if (_solverPhase(g.phase)) _solverMove(gameId, g, sw);
+            if (_solverPhase(g.clock.phase)) _solverMove(gameId, g, sw);
             else _challengerMove(gameId, g, cw);
             if (recordGas) {
                 gasLabels.push(moveLabel(g));
@@ -162,7 +162,8 @@ abstract contract GameDriver is Test, ToyWorld {
     /// @notice Plays until the game reaches `phase` (or resolves).
     function playUntil(uint256 gameId, World memory sw, World memory cw, DisputeGame.Phase phase) internal {
         while (
-            game.getGame(gameId).phase != phase && game.getGame(gameId).phase != DisputeGame.Phase.Resolved
+            game.getGame(gameId).clock.phase != phase
+                && game.getGame(gameId).clock.phase != DisputeGame.Phase.Resolved
         ) {
             play(gameId, sw, cw, 1);
         }
@@ -193,13 +194,14 @@ abstract contract GameDriver is Test, ToyWorld {
 
     /// @notice A move's label, by level: L1 steps, L2 produced lists, L3 tensor, L4 micro-trace.
     function moveLabel(DisputeGame.Game memory g) internal pure returns (string memory) {
-        DisputeGame.Phase p = g.phase;
+        DisputeGame.Phase p = g.clock.phase;
         if (p == DisputeGame.Phase.Bisect) return "L1.bisect";
         if (p == DisputeGame.Phase.Judge) return "L1.judge";
         if (p == DisputeGame.Phase.RevealStep) return "L2.revealStep";
         if (p == DisputeGame.Phase.ChooseList) return "L2.chooseList";
-        string memory level =
-            g.tree == DisputeGame.Tree.StepList ? "L2" : (g.tree == DisputeGame.Tree.Tensor ? "L3" : "L4");
+        string memory level = g.descent.tree == DisputeGame.Tree.StepList
+            ? "L2"
+            : (g.descent.tree == DisputeGame.Tree.Tensor ? "L3" : "L4");
         if (p == DisputeGame.Phase.Reveal) return string.concat(level, ".reveal");
         if (p == DisputeGame.Phase.Pick) return string.concat(level, ".pick");
         if (p == DisputeGame.Phase.OpenTensor) return "L3.openTensor";
@@ -219,24 +221,28 @@ abstract contract GameDriver is Test, ToyWorld {
     }
 
     function transitionOf(DisputeGame.Game memory g) internal pure returns (uint32) {
-        return g.init ? 0 : uint32(g.lo) + 1;
+        return g.setup.init ? 0 : uint32(g.range.lo) + 1;
     }
 
     function _idOf(DisputeGame.Game memory g) internal pure returns (IStepSemantics.TensorId memory) {
-        return tensorId(transitionOf(g), g.list, g.tensorIndex);
+        return tensorId(transitionOf(g), g.descent.list, g.descent.tensorIndex);
     }
 
     /// @notice The leaves of the tree a descent currently runs over, in world `w`.
     function treeLeaves(DisputeGame.Game memory g, World memory w) internal pure returns (bytes32[] memory) {
         uint32 s = transitionOf(g);
-        if (g.tree == DisputeGame.Tree.StepList) return listLeaves(produced(w, s, g.list), s, g.list);
+        if (g.descent.tree == DisputeGame.Tree.StepList) {
+            return listLeaves(produced(w, s, g.descent.list), s, g.descent.list);
+        }
         return leafHashes(treeValues(g, w));
     }
 
     /// @notice The values under a Tensor or MicroTrace descent, in world `w`.
     function treeValues(DisputeGame.Game memory g, World memory w) internal pure returns (uint32[] memory) {
         uint32 s = transitionOf(g);
-        if (g.tree == DisputeGame.Tree.Tensor) return produced(w, s, g.list)[g.tensorIndex];
+        if (g.descent.tree == DisputeGame.Tree.Tensor) {
+            return produced(w, s, g.descent.list)[g.descent.tensorIndex];
+        }
         return microPrefix(w, g);
     }
 
@@ -246,7 +252,7 @@ abstract contract GameDriver is Test, ToyWorld {
         pure
         returns (uint32[] memory prefix)
     {
-        (, uint32[] memory trace) = evaluate(w, transitionOf(g), _idOf(g), g.element);
+        (, uint32[] memory trace) = evaluate(w, transitionOf(g), _idOf(g), g.target.element);
         prefix = new uint32[](trace.length - 1);
         for (uint256 i; i < prefix.length; ++i) {
             prefix[i] = trace[i];
@@ -267,34 +273,38 @@ abstract contract GameDriver is Test, ToyWorld {
     function _solverMove(uint256 gameId, DisputeGame.Game memory g, World memory sw) internal {
         bytes memory spec = toySpec();
         vm.startPrank(solver);
-        if (g.phase == DisputeGame.Phase.Bisect) {
-            uint64 mid = g.lo + (g.hi - g.lo) / 2;
+        if (g.clock.phase == DisputeGame.Phase.Bisect) {
+            uint64 mid = g.range.lo + (g.range.hi - g.range.lo) / 2;
             _send(abi.encodeCall(game.bisect, (gameId, mid, sw.stateRoots[mid])));
-        } else if (g.phase == DisputeGame.Phase.RevealStep) {
+        } else if (g.clock.phase == DisputeGame.Phase.RevealStep) {
             revealedRoots = stepRoots(sw, transitionOf(g));
             _send(abi.encodeCall(game.revealStep, (gameId, spec, revealedRoots)));
-        } else if (g.phase == DisputeGame.Phase.Reveal) {
+        } else if (g.clock.phase == DisputeGame.Phase.Reveal) {
             bytes32[] memory leaves = treeLeaves(g, sw);
-            bytes32 left = subtree(leaves, g.depth - 1, 2 * g.nodeIndex);
-            bytes32 right = subtree(leaves, g.depth - 1, 2 * g.nodeIndex + 1);
-            _send(abi.encodeCall(game.reveal, (gameId, g.depth, g.nodeIndex, left, right)));
-        } else if (g.phase == DisputeGame.Phase.OpenTensor) {
+            bytes32 left = subtree(leaves, g.descent.depth - 1, 2 * g.descent.nodeIndex);
+            bytes32 right = subtree(leaves, g.descent.depth - 1, 2 * g.descent.nodeIndex + 1);
+            _send(abi.encodeCall(game.reveal, (gameId, g.descent.depth, g.descent.nodeIndex, left, right)));
+        } else if (g.clock.phase == DisputeGame.Phase.OpenTensor) {
             _send(
                 abi.encodeCall(
                     game.openTensor,
-                    (gameId, spec, tensorMerkle(produced(sw, transitionOf(g), g.list)[g.tensorIndex]))
+                    (
+                        gameId,
+                        spec,
+                        tensorMerkle(produced(sw, transitionOf(g), g.descent.list)[g.descent.tensorIndex])
+                    )
                 )
             );
-        } else if (g.phase == DisputeGame.Phase.RevealLeaf) {
-            revealedLeaf = leafBytes(treeValues(g, sw), g.nodeIndex);
+        } else if (g.clock.phase == DisputeGame.Phase.RevealLeaf) {
+            revealedLeaf = leafBytes(treeValues(g, sw), g.descent.nodeIndex);
             _send(abi.encodeCall(game.revealLeaf, (gameId, revealedLeaf)));
-        } else if (g.phase == DisputeGame.Phase.CommitMicro) {
-            uint32[] memory tensor = produced(sw, transitionOf(g), g.list)[g.tensorIndex];
+        } else if (g.clock.phase == DisputeGame.Phase.CommitMicro) {
+            uint32[] memory tensor = produced(sw, transitionOf(g), g.descent.list)[g.descent.tensorIndex];
             uint32[] memory prefix = microPrefix(sw, g);
             bytes32 merkle = prefix.length == 0 ? bytes32(0) : tensorMerkle(prefix);
             _send(
                 abi.encodeCall(
-                    game.commitMicroTrace, (gameId, spec, leafBytes(tensor, g.element / 256), merkle)
+                    game.commitMicroTrace, (gameId, spec, leafBytes(tensor, g.target.element / 256), merkle)
                 )
             );
         } else {
@@ -305,36 +315,46 @@ abstract contract GameDriver is Test, ToyWorld {
 
     function _challengerMove(uint256 gameId, DisputeGame.Game memory g, World memory cw) internal {
         vm.startPrank(challenger);
-        if (g.phase == DisputeGame.Phase.Judge) {
-            uint64 mid = g.lo + (g.hi - g.lo) / 2;
-            _send(abi.encodeCall(game.judge, (gameId, mid, g.midRoot == cw.stateRoots[mid])));
-        } else if (g.phase == DisputeGame.Phase.ChooseList) {
+        if (g.clock.phase == DisputeGame.Phase.Judge) {
+            uint64 mid = g.range.lo + (g.range.hi - g.range.lo) / 2;
+            _send(abi.encodeCall(game.judge, (gameId, mid, g.range.midRoot == cw.stateRoots[mid])));
+        } else if (g.clock.phase == DisputeGame.Phase.ChooseList) {
             bytes32[5] memory mine = stepRoots(cw, transitionOf(g));
             uint8 list;
             while (list < 2 && (revealedRoots[list] == mine[list] || _count(g, list) == 0)) ++list;
             _send(abi.encodeCall(game.chooseList, (gameId, list, revealedRoots)));
-        } else if (g.phase == DisputeGame.Phase.Pick) {
-            bytes32 myLeft = subtree(treeLeaves(g, cw), g.depth - 1, 2 * g.nodeIndex);
-            _send(abi.encodeCall(game.pick, (gameId, g.depth, g.nodeIndex, g.left == myLeft)));
-        } else if (g.phase == DisputeGame.Phase.NameElement) {
-            _send(abi.encodeCall(game.nameElement, (gameId, g.nodeIndex * 256 + _firstDiff(g, cw))));
-        } else if (g.phase == DisputeGame.Phase.ChooseMicro) {
+        } else if (g.clock.phase == DisputeGame.Phase.Pick) {
+            bytes32 myLeft = subtree(treeLeaves(g, cw), g.descent.depth - 1, 2 * g.descent.nodeIndex);
+            _send(
+                abi.encodeCall(
+                    game.pick, (gameId, g.descent.depth, g.descent.nodeIndex, g.descent.left == myLeft)
+                )
+            );
+        } else if (g.clock.phase == DisputeGame.Phase.NameElement) {
+            _send(abi.encodeCall(game.nameElement, (gameId, g.descent.nodeIndex * 256 + _firstDiff(g, cw))));
+        } else if (g.clock.phase == DisputeGame.Phase.ChooseMicro) {
             uint32[] memory mine = microPrefix(cw, g);
-            bool last = mine.length == 0 || tensorMerkle(mine) == g.microMerkle;
+            bool last = mine.length == 0 || tensorMerkle(mine) == g.target.microMerkle;
             _send(abi.encodeCall(game.chooseMicro, (gameId, last)));
         } else {
-            _send(abi.encodeCall(game.nameMicroStep, (gameId, uint32(g.nodeIndex * 256 + _firstDiff(g, cw)))));
+            _send(
+                abi.encodeCall(
+                    game.nameMicroStep, (gameId, uint32(g.descent.nodeIndex * 256 + _firstDiff(g, cw)))
+                )
+            );
         }
         vm.stopPrank();
     }
 
     function _count(DisputeGame.Game memory g, uint8 list) internal pure returns (uint32) {
-        return list == 0 ? g.countIntermediates : (list == 1 ? g.countOptimizer : g.countWeights);
+        return list == 0
+            ? g.descent.countIntermediates
+            : (list == 1 ? g.descent.countOptimizer : g.descent.countWeights);
     }
 
     /// @notice The first value of the revealed leaf that differs from the challenger's own.
     function _firstDiff(DisputeGame.Game memory g, World memory cw) internal view returns (uint64) {
-        bytes memory mine = leafBytes(treeValues(g, cw), g.nodeIndex);
+        bytes memory mine = leafBytes(treeValues(g, cw), g.descent.nodeIndex);
         for (uint64 i; i < 256; ++i) {
             for (uint256 b; b < 4; ++b) {
                 if (mine[4 * i + b] != revealedLeaf[4 * i + b]) return i;
@@ -353,7 +373,8 @@ abstract contract GameDriver is Test, ToyWorld {
         proof.roots = revealedRoots;
         uint32 s = transitionOf(g);
         IStepSemantics.TensorId memory id = _idOf(g);
-        IStepSemantics.Instruction memory ins = ToyProgram.instruction(id, g.element, g.microStep);
+        IStepSemantics.Instruction memory ins =
+            ToyProgram.instruction(id, g.target.element, g.target.microStep);
         uint32[] memory prefix = microPrefix(sw, g);
         for (uint256 i; i < 4; ++i) {
             IStepSemantics.Operand memory op = ins.operands[i];
@@ -364,9 +385,9 @@ abstract contract GameDriver is Test, ToyWorld {
                 proof.operands[i] = _inputProof(sw, s, id, op);
             }
         }
-        if (g.microStep + 1 < g.programLength) {
-            proof.resultLeaf = leafBytes(prefix, g.microStep / 256);
-            proof.resultPath = path(leafHashes(prefix), g.microStep / 256);
+        if (g.target.microStep + 1 < g.target.programLength) {
+            proof.resultLeaf = leafBytes(prefix, g.target.microStep / 256);
+            proof.resultPath = path(leafHashes(prefix), g.target.microStep / 256);
         }
     }
 

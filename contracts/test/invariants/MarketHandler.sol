@@ -142,13 +142,13 @@ contract MarketHandler is Test, ToyWorld {
         if (gameIds.length == 0) return;
         uint256 id = gameIds[gameIndex % gameIds.length];
         DisputeGame.Game memory g = game.getGame(id);
-        uint64 mid = g.lo + (g.hi - g.lo) / 2;
-        if (g.phase == DisputeGame.Phase.Bisect) {
-            uint256 w = market.getJob(g.jobId).traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
-            vm.prank(g.solver);
+        uint64 mid = g.range.lo + (g.range.hi - g.range.lo) / 2;
+        if (g.clock.phase == DisputeGame.Phase.Bisect) {
+            uint256 w = market.getJob(g.setup.jobId).traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
+            vm.prank(g.setup.solver);
             try game.bisect(id, mid, stateRootsOf[w][mid]) {} catch {}
-        } else if (g.phase == DisputeGame.Phase.Judge) {
-            vm.prank(g.challenger);
+        } else if (g.clock.phase == DisputeGame.Phase.Judge) {
+            vm.prank(g.setup.challenger);
             try game.judge(id, mid, agree) {} catch {}
         }
         _observe();
@@ -197,7 +197,7 @@ contract MarketHandler is Test, ToyWorld {
         }
         for (uint256 i; i < gameIds.length; ++i) {
             DisputeGame.Game memory g = game.getGame(gameIds[i]);
-            if (g.phase != DisputeGame.Phase.Resolved) total += g.bond;
+            if (g.clock.phase != DisputeGame.Phase.Resolved) total += g.setup.bond;
         }
     }
 
