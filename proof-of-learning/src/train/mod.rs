@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::hash::Hash32;
 use crate::kernels::Kernels;
 use crate::prng::{derive_key, purpose, uniform01};
-use crate::repops::{Op, prim};
+use crate::repops::{Direct, ElementTrace, Fp, Op, Recorder, prim};
 use crate::spec::JobSpec;
 
 /// Everything that influences the next step (together with the job itself).
@@ -194,22 +194,19 @@ impl Trainer {
     /// S₀: PyTorch-style uniform(±1/√fan_in) weights and biases from the job
     /// seed, zero moments. Element e of parameter p is
     /// `(2u − 1)·bound` with `u = uniform01(derive_key(seed, INIT + p), e)`
-    /// and `bound = 1/√fan_in`, each op one rounding.
+    /// and `bound = 1/√fan_in`, each op one rounding: the micro-program of
+    /// [`Trainer::init_element_trace`] (`docs/repops.md` § The initial state).
     pub fn initial_state(&self) -> State {
         let params = self
             .param_shapes
             .iter()
             .enumerate()
             .map(|(p, shape)| {
-                let fan_in = if shape.len() == 2 {
-                    shape[1]
-                } else {
-                    self.param_shapes[p - 1][1]
-                };
-                let bound = prim::div(1.0, prim::sqrt(fan_in as f32));
+                let mut fp = Direct;
+                let bound = init_bound(&mut fp, self.fan_in(p));
                 let key = derive_key(self.spec.seed, purpose::INIT + p as u64);
                 (0..shape.iter().product::<usize>())
-                    .map(|e| prim::mul(prim::fma(uniform01(key, e as u64), 2.0, -1.0), bound))
+                    .map(|e| init_weight(&mut fp, uniform01(key, e as u64), bound))
                     .collect()
             })
             .collect();
@@ -223,6 +220,43 @@ impl Trainer {
             params,
             moments,
         }
+    }
+
+    /// The fan-in of parameter `param`: a weight's input width, and for a
+    /// bias the input width of the weight before it.
+    fn fan_in(&self, param: usize) -> usize {
+        let shape = &self.param_shapes[param];
+        if shape.len() == 2 {
+            shape[1]
+        } else {
+            self.param_shapes[param - 1][1]
+        }
+    }
+
+    /// The micro-trace of element `element` of parameter `param` of S₀, as the
+    /// dispute game checks it for the transition "nothing → S₀": `sqrt(fan_in)`,
+    /// `div(1, ·)`, `fma(u, 2, −1)`, `mul(·, bound)`, with `fan_in` and `u`
+    /// constants (`docs/repops.md` § The initial state). It runs the very code
+    /// [`Trainer::initial_state`] computes S₀ with, so its value is that
+    /// element's bits. Moments of S₀ have no program: they are the constant 0.
+    pub fn init_element_trace(&self, param: usize, element: usize) -> Result<ElementTrace> {
+        let Some(shape) = self.param_shapes.get(param) else {
+            return Err(Error::OutOfRange(format!(
+                "parameter {param} of {}",
+                self.param_shapes.len()
+            )));
+        };
+        let len = shape.iter().product::<usize>();
+        if element >= len {
+            return Err(Error::OutOfRange(format!(
+                "element {element} of parameter {param} ({len} elements)"
+            )));
+        }
+        let mut recorder = Recorder::default();
+        let bound = init_bound(&mut recorder, self.fan_in(param));
+        let key = derive_key(self.spec.seed, purpose::INIT + param as u64);
+        let value = init_weight(&mut recorder, uniform01(key, element as u64), bound);
+        Ok(recorder.finish(value))
     }
 
     /// The state root of `state` (see `docs/commitments.md`).
@@ -495,6 +529,25 @@ impl Trainer {
     }
 }
 
+/// `bound = div(1, sqrt(fan_in))`, the scale of a parameter's initial values
+/// (`fan_in` is below 2^24, so an exact f32).
+fn init_bound<F: Fp>(fp: &mut F, fan_in: usize) -> F::V {
+    let fan_in = fp.constant(fan_in as f32);
+    let root = fp.sqrt(fan_in);
+    let one = fp.constant(1.0);
+    fp.div(one, root)
+}
+
+/// One initial parameter value, `mul(fma(u, 2, −1), bound)`.
+#[inline(always)]
+fn init_weight<F: Fp>(fp: &mut F, u: f32, bound: F::V) -> F::V {
+    let u = fp.constant(u);
+    let two = fp.constant(2.0);
+    let minus_one = fp.constant(-1.0);
+    let centred = fp.fma(u, two, minus_one);
+    fp.mul(centred, bound)
+}
+
 /// `−(1/n) Σ_i LS[i, y_i]`, summed in row order.
 fn mean_nll(log_probs: &[f32], labels: &[f32], classes: usize) -> f32 {
     let mut acc = 0.0f32;
@@ -513,4 +566,35 @@ fn argmax(values: &[f32]) -> usize {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Level;
+    use crate::repops::{Opcode, Operand, replay_trace};
+
+    #[test]
+    fn init_traces_are_the_initial_state() {
+        let spec = JobSpec::from_toml(include_str!("../../../examples/digits-mlp.toml")).unwrap();
+        let kernels = Kernels::new(Level::Scalar, 1).unwrap();
+        let trainer = Trainer::new(spec, Dataset::digits().unwrap(), kernels).unwrap();
+        let s0 = trainer.initial_state();
+        for (p, values) in s0.params.iter().enumerate() {
+            for e in (0..values.len()).step_by(37).chain([values.len() - 1]) {
+                let trace = trainer.init_element_trace(p, e).unwrap();
+                assert_eq!(trace.value, values[e].to_bits(), "param {p} element {e}");
+                let opcodes: Vec<Opcode> = trace.steps.iter().map(|s| s.opcode).collect();
+                assert_eq!(
+                    opcodes,
+                    [Opcode::Sqrt, Opcode::Div, Opcode::Fma, Opcode::Mul]
+                );
+                let fan_in = if p < 2 { 64.0f32 } else { 128.0 };
+                assert_eq!(trace.steps[0].operands[0], Operand::Const(fan_in.to_bits()));
+                assert_eq!(replay_trace(&trace, |_, _| f32::NAN), Ok(()));
+            }
+        }
+        assert!(trainer.init_element_trace(4, 0).is_err());
+        assert!(trainer.init_element_trace(0, 128 * 64).is_err());
+    }
 }
