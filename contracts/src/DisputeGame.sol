@@ -8,9 +8,6 @@ import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 
 /// @notice What the game needs from the market that created it.
 interface IGameMarket {
-    /// @notice Pays out a finished game.
-    function settleGame(uint256 gameId, uint256 jobId, address challenger, uint256 bond, bool solverWon)
-        external;
     /// @notice Whether the job's result is still standing and undecided (challengeable or in play).
     function isContested(uint256 jobId) external view returns (bool);
 }
@@ -100,6 +97,7 @@ contract DisputeGame {
     /// @notice Whose turn it is, the chess clocks, and the result.
     struct Clock {
         Phase phase;
+        bool settled;
         bool solverWon;
         Reason reason;
         uint64 lastMoveAt;
@@ -121,12 +119,10 @@ contract DisputeGame {
         Tree tree;
         uint8 list;
         uint32 tensorIndex;
-        uint32 countIntermediates;
-        uint32 countOptimizer;
-        uint32 countWeights;
         uint8 depth;
         uint64 nodeIndex;
         uint64 leafCount;
+        uint64 tensorLength;
         bytes32 stepRoots;
         bytes32 node;
         bytes32 left;
@@ -136,7 +132,6 @@ contract DisputeGame {
     /// @notice L3–L4: the disputed element and micro-step.
     struct Target {
         uint64 element;
-        uint64 tensorLength;
         uint32 value;
         uint32 programLength;
         uint32 microStep;
@@ -150,6 +145,14 @@ contract DisputeGame {
         Range range;
         Descent descent;
         Target target;
+    }
+
+    /// @notice What the solver revealed at RevealStep: the five list Merkle roots and the
+    ///         sizes of the three produced lists. Only its hash is stored; the moves that
+    ///         need it take it as calldata.
+    struct StepCommitment {
+        bytes32[5] roots;
+        uint32[3] counts;
     }
 
     /// @notice The proof of one operand of the disputed micro-step.
@@ -167,12 +170,12 @@ contract DisputeGame {
     }
 
     /// @notice The solver's proof of micro-step k.
-    /// @param roots       the five list roots revealed at RevealStep
+    /// @param step        the step commitment revealed at RevealStep
     /// @param operands    one proof per operand slot (unused slots may be empty)
     /// @param resultLeaf  the micro-trace leaf holding x_k (unless k is the last step)
     /// @param resultPath  its path
     struct StepProof {
-        bytes32[5] roots;
+        StepCommitment step;
         OperandProof[4] operands;
         bytes resultLeaf;
         bytes32[] resultPath;
@@ -241,6 +244,7 @@ contract DisputeGame {
     error BadMicroStep();
     error BadOperand(uint256 slot);
     error GameStillLive();
+    error AlreadySettled();
 
     constructor(IFp32Alu alu_, IStepSemantics semantics_, uint64 clock_, uint64 extension_) {
         market = msg.sender;
@@ -326,25 +330,21 @@ contract DisputeGame {
             revert StateMismatch();
         }
         if (nI == 0 && roots[0] != bytes32(0)) revert StateMismatch();
-        g.descent.stepRoots = keccak256(abi.encode(roots));
-        g.descent.countIntermediates = nI;
-        g.descent.countOptimizer = nO;
-        g.descent.countWeights = nW;
+        g.descent.stepRoots = keccak256(abi.encode(StepCommitment(roots, [nI, nO, nW])));
         g.clock.phase = Phase.ChooseList;
         g.clock.challengerClock += extension; // the challenger now replays the step instrumented
         emit StepRevealed(gameId, g.range.lo, roots, [nI, nO, nW]);
     }
 
     /// @notice Challenger: descends into produced list `list` (0 intermediates, 1 optimizer,
-    ///         2 weights of S_{t+1}).
-    function chooseList(uint256 gameId, uint8 list, bytes32[5] calldata roots) external {
+    ///         2 weights of S_{t+1}); `step` is the solver's step commitment as revealed.
+    function chooseList(uint256 gameId, uint8 list, StepCommitment calldata step) external {
         Game storage g = _move(gameId, Phase.ChooseList);
-        if (keccak256(abi.encode(roots)) != g.descent.stepRoots) revert RootsMismatch();
-        uint32 count = _listCount(g, list);
-        if (list > 2 || count == 0) revert BadList(list);
+        if (keccak256(abi.encode(step)) != g.descent.stepRoots) revert RootsMismatch();
+        if (list > 2 || step.counts[list] == 0) revert BadList(list);
         g.descent.list = list;
-        emit ListChosen(gameId, list, count);
-        _startDescent(g, Tree.StepList, roots[list], count);
+        emit ListChosen(gameId, list, step.counts[list]);
+        _startDescent(g, Tree.StepList, step.roots[list], step.counts[list]);
     }
 
     // ------------------------------------------------------------------ descents (L2, L3, L4)
@@ -387,7 +387,7 @@ contract DisputeGame {
         uint64[] memory shape = semantics.shapeOf(spec, _tensorId(g));
         if (Commitments.tensorRoot(shape, merkle) != g.descent.node) revert BadTensor();
         uint256 length = Commitments.lengthOf(shape);
-        g.target.tensorLength = uint64(length);
+        g.descent.tensorLength = uint64(length);
         emit TensorOpened(gameId, g.descent.list, g.descent.tensorIndex, merkle, uint64(length));
         _startDescent(g, Tree.Tensor, merkle, Commitments.leafCount(length));
     }
@@ -403,7 +403,7 @@ contract DisputeGame {
     /// @notice Challenger: the element of the revealed leaf it disputes.
     function nameElement(uint256 gameId, uint64 element) external {
         Game storage g = _move(gameId, Phase.NameElement);
-        if (element / Commitments.LEAF_VALUES != g.descent.nodeIndex || element >= g.target.tensorLength) {
+        if (element / Commitments.LEAF_VALUES != g.descent.nodeIndex || element >= g.descent.tensorLength) {
             revert BadElement();
         }
         g.target.element = element;
@@ -468,13 +468,13 @@ contract DisputeGame {
     function proveStep(uint256 gameId, bytes calldata spec, StepProof calldata proof) external {
         Game storage g = _move(gameId, Phase.ProveStep);
         _checkSpec(g, spec);
-        if (keccak256(abi.encode(proof.roots)) != g.descent.stepRoots) revert RootsMismatch();
+        if (keccak256(abi.encode(proof.step)) != g.descent.stepRoots) revert RootsMismatch();
         IStepSemantics.TensorId memory id = _tensorId(g);
-        IStepSemantics.Instruction memory ins =
-            semantics.instruction(spec, id, g.target.element, g.target.microStep);
+        (IStepSemantics.Instruction memory ins, IStepSemantics.TensorSource[4] memory inputs) =
+            semantics.locate(spec, id, g.target.element, g.target.microStep);
         uint32[4] memory values;
         for (uint256 i; i < 4; ++i) {
-            values[i] = _operand(g, spec, id, ins.operands[i], proof, i);
+            values[i] = _operand(g, spec, ins.operands[i], inputs[i], proof, i);
         }
         uint32 result =
             ins.opcode == 0 ? values[0] : alu.execute(ins.opcode, values[0], values[1], values[2], values[3]);
@@ -505,6 +505,21 @@ contract DisputeGame {
         Game storage g = _live(gameId);
         if (IGameMarket(market).isContested(g.setup.jobId)) revert GameStillLive();
         _resolve(gameId, g, false, Reason.Released);
+    }
+
+    /// @notice Market only: marks a resolved game as paid out, once, and returns what the
+    ///         payout needs. Deciding a game and paying for it are separate transactions,
+    ///         so the last move of a game never carries the bookkeeping of the payout.
+    function markSettled(uint256 gameId)
+        external
+        returns (uint256 jobId, address challenger, uint256 bond, bool solverWon)
+    {
+        if (msg.sender != market) revert OnlyMarket();
+        Game storage g = games[gameId];
+        if (g.clock.phase != Phase.Resolved) revert WrongPhase(g.clock.phase);
+        if (g.clock.settled) revert AlreadySettled();
+        g.clock.settled = true;
+        return (g.setup.jobId, g.setup.challenger, g.setup.bond, g.clock.solverWon);
     }
 
     // ------------------------------------------------------------------ views
@@ -585,13 +600,6 @@ contract DisputeGame {
         if (Commitments.jobHash(spec) != g.setup.jobHash) revert WrongSpec();
     }
 
-    function _listCount(Game storage g, uint8 list) internal view returns (uint32) {
-        if (list == 0) return g.descent.countIntermediates;
-        if (list == 1) return g.descent.countOptimizer;
-        if (list == 2) return g.descent.countWeights;
-        return 0;
-    }
-
     function _tensorId(Game storage g) internal view returns (IStepSemantics.TensorId memory) {
         return IStepSemantics.TensorId({
             step: g.range.lo, init: g.setup.init, list: g.descent.list, index: g.descent.tensorIndex
@@ -621,8 +629,8 @@ contract DisputeGame {
     function _operand(
         Game storage g,
         bytes calldata spec,
-        IStepSemantics.TensorId memory id,
         IStepSemantics.Operand memory op,
+        IStepSemantics.TensorSource memory src,
         StepProof calldata proof,
         uint256 slot
     ) internal view returns (uint32) {
@@ -633,15 +641,12 @@ contract DisputeGame {
             if (op.index >= g.target.microStep) revert BadOperand(slot);
             return _microValue(g, uint32(op.index), p.leaf, p.leafPath);
         }
-        IStepSemantics.TensorSource memory src = semantics.inputOf(spec, id, op.slot);
         bytes32 tensorRoot = Commitments.tensorRoot(src.shape, p.tensorMerkle);
         uint8 source = uint8(src.source);
         if (source <= 4) {
             if (g.setup.init && source >= 3) revert BadOperand(slot);
-            uint32 count = source == 0
-                ? g.descent.countIntermediates
-                : (source == 1 || source == 3 ? g.descent.countOptimizer : g.descent.countWeights);
-            if (!Commitments.verifyLeaf(proof.roots[source], count, src.index, tensorRoot, p.listPath)) {
+            uint32 count = proof.step.counts[source == 3 ? 1 : (source == 4 ? 2 : source)];
+            if (!Commitments.verifyLeaf(proof.step.roots[source], count, src.index, tensorRoot, p.listPath)) {
                 revert BadOperand(slot);
             }
         } else {
@@ -685,6 +690,5 @@ contract DisputeGame {
         g.clock.solverWon = solverWon;
         g.clock.reason = reason;
         emit GameResolved(gameId, g.setup.jobId, solverWon, reason);
-        IGameMarket(market).settleGame(gameId, g.setup.jobId, g.setup.challenger, g.setup.bond, solverWon);
     }
 }

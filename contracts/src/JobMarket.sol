@@ -123,7 +123,6 @@ contract JobMarket is IGameMarket {
     error WindowClosed();
     error WindowOpen();
     error GamesOpen(uint32 openGames);
-    error OnlyGame();
     error NothingToWithdraw();
     error TransferFailed();
     error BadConfig();
@@ -328,13 +327,13 @@ contract JobMarket is IGameMarket {
         emit JobFinalized(jobId);
     }
 
-    /// @notice Called by the game when a game ends. The winner is paid from the loser's bond
-    ///         minus the burned share. A solver that loses is slashed: its reward goes back
-    ///         to the submitter. Games still open against a slashed job refund their bonds.
-    function settleGame(uint256 gameId, uint256 jobId, address challenger, uint256 bond, bool solverWon)
-        external
-    {
-        if (msg.sender != address(game)) revert OnlyGame();
+    /// @notice Pays out a resolved game (anyone may call, once per game; the winner has every
+    ///         reason to). The winner is paid from the loser's bond minus the burned share.
+    ///         A solver that loses is slashed: its reward goes back to the submitter. Games
+    ///         against a job another game already slashed refund their bonds. A job cannot
+    ///         be finalized while one of its games is unsettled.
+    function settleGame(uint256 gameId) external {
+        (uint256 jobId, address challenger, uint256 bond, bool solverWon) = game.markSettled(gameId);
         Job storage job = jobs[jobId];
         job.openGames -= 1;
         emit GameSettled(jobId, gameId, solverWon);

@@ -116,23 +116,29 @@ contract DisputeGameTest is GameDriver {
         vm.stopPrank();
         DisputeGame.Game memory g = game.getGame(gameId);
         assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.ChooseList));
-        assertEq(g.descent.countIntermediates, 3);
-        assertEq(g.descent.countOptimizer, 1);
-        assertEq(g.descent.countWeights, 2);
+        revealedRoots = roots;
+        DisputeGame.StepCommitment memory step = revealedStep(g);
+        assertEq(g.descent.stepRoots, keccak256(abi.encode(step)), "roots and counts (3, 1, 2) committed");
     }
 
     function test_chooseList_reverts() public {
         (World memory liar, World memory truth) = _start();
         playUntil(gameId, liar, truth, DisputeGame.Phase.ChooseList);
-        bytes32[5] memory roots = stepRoots(liar, 3);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        revealedRoots = stepRoots(liar, 3);
+        DisputeGame.StepCommitment memory step = revealedStep(g);
         vm.startPrank(challenger);
-        bytes32[5] memory bad = stepRoots(liar, 3);
-        bad[0] = bytes32(uint256(1));
+        DisputeGame.StepCommitment memory bad = revealedStep(g);
+        bad.roots[0] = bytes32(uint256(1));
+        vm.expectRevert(DisputeGame.RootsMismatch.selector);
+        game.chooseList(gameId, 0, bad);
+        bad = revealedStep(g);
+        bad.counts[0] = 4; // a count that is not the model's
         vm.expectRevert(DisputeGame.RootsMismatch.selector);
         game.chooseList(gameId, 0, bad);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadList.selector, 3));
-        game.chooseList(gameId, 3, roots);
-        game.chooseList(gameId, 0, roots);
+        game.chooseList(gameId, 3, step);
+        game.chooseList(gameId, 0, step);
         vm.stopPrank();
         assertEq(uint8(_phase()), uint8(DisputeGame.Phase.Reveal));
     }
@@ -185,7 +191,7 @@ contract DisputeGameTest is GameDriver {
         game.openTensor(gameId, spec, bytes32(uint256(5)));
         vm.prank(solver);
         game.openTensor(gameId, spec, tensorMerkle(tensor));
-        assertEq(game.getGame(gameId).target.tensorLength, 257);
+        assertEq(game.getGame(gameId).descent.tensorLength, 257);
         playUntil(gameId, liar, truth, DisputeGame.Phase.RevealLeaf);
         DisputeGame.Game memory g = game.getGame(gameId);
         bytes memory leaf = leafBytes(tensor, g.descent.nodeIndex);
@@ -242,7 +248,7 @@ contract DisputeGameTest is GameDriver {
         DisputeGame.StepProof memory proof = buildProof(g, liar);
         bytes memory spec = toySpec();
         DisputeGame.StepProof memory bad = buildProof(g, liar);
-        bad.roots[0] = bytes32(uint256(7));
+        bad.step.roots[0] = bytes32(uint256(7));
         vm.startPrank(solver);
         vm.expectRevert(DisputeGame.RootsMismatch.selector);
         game.proveStep(gameId, spec, bad);

@@ -97,6 +97,7 @@ contract DisputeGameFuzzTest is GameDriver {
         game.timeout(gameId);
         vm.warp(deadline);
         game.timeout(gameId);
+        market.settleGame(gameId);
         assertEq(
             uint8(market.statusOf(jobId)),
             uint8(solverSilent ? JobMarket.Status.Slashed : JobMarket.Status.Submitted),

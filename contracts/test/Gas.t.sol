@@ -40,6 +40,29 @@ contract GasTest is GameDriver {
         delete gasUsed;
     }
 
+    /// Ending a game by timeout, then paying it out (a lying solver that stops answering:
+    /// the challenger, the submitter and the burn address are credited).
+    function test_gas_timeoutSettlement() public {
+        Lie memory none;
+        World memory liar = build(Lie(true, 3, 0, 2, 0, 100));
+        World memory truth = build(none);
+        uint256 jobId = postToyJob();
+        submitWorld(jobId, liar);
+        uint256 gameId = openChallenge(jobId, liar, truth);
+        (, uint64 deadline) = game.turn(gameId);
+        vm.warp(deadline);
+        _send(abi.encodeCall(game.timeout, (gameId)));
+        assertFalse(game.getGame(gameId).clock.solverWon);
+        vm.snapshotValue("dispute-settlement", "timeout", lastTxGas);
+        _coolAll();
+        bytes memory data = abi.encodeCall(market.settleGame, (gameId));
+        (bool ok,) = address(market).call(data);
+        assertTrue(ok);
+        vm.snapshotValue(
+            "dispute-settlement", "settleGame.solverSlashed", txGas(data, vm.lastCallGas().gasTotalUsed)
+        );
+    }
+
     /// A lie deep in a 260-primitive program: every level, descents included; the last
     /// step proves one micro-trace operand and one input tensor element.
     function test_gas_disputeDownToMicroStep() public {

@@ -361,9 +361,25 @@ contract JobMarketTest is GameDriver {
 
     // ------------------------------------------------------------------ settleGame
 
-    function test_settleGame_onlyGame() public {
-        vm.expectRevert(JobMarket.OnlyGame.selector);
-        market.settleGame(1, 1, challenger, 1, true);
+    function test_settleGame_onceAndOnlyWhenResolved() public {
+        uint256 jobId = postToyJob();
+        World memory w = _honest();
+        submitWorld(jobId, w);
+        uint256 gameId = openChallenge(jobId, w, build(Lie(true, 1, 1, 0, 2, 1)));
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongPhase.selector, DisputeGame.Phase.Bisect));
+        market.settleGame(gameId);
+        vm.expectRevert(DisputeGame.OnlyMarket.selector);
+        game.markSettled(gameId);
+        (, uint64 deadline) = game.turn(gameId);
+        vm.warp(deadline);
+        game.timeout(gameId); // the solver did not answer
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesOpen.selector, 1));
+        vm.warp(block.timestamp + WINDOW);
+        market.finalize(jobId);
+        market.settleGame(gameId);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+        vm.expectRevert(DisputeGame.AlreadySettled.selector);
+        market.settleGame(gameId);
     }
 
     /// @notice A colluding challenger that loses on purpose cannot shield a lying solver: an
@@ -387,6 +403,7 @@ contract JobMarketTest is GameDriver {
         (, uint64 deadline) = game.turn(sham);
         vm.warp(deadline);
         game.timeout(sham);
+        market.settleGame(sham);
         assertTrue(game.getGame(sham).clock.solverWon);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Submitted));
         vm.expectRevert(JobMarket.WindowOpen.selector);
@@ -415,6 +432,7 @@ contract JobMarketTest is GameDriver {
         play(first, liar, truth, 200);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
         game.release(other);
+        market.settleGame(other);
         assertEq(uint8(game.getGame(other).clock.reason), uint8(DisputeGame.Reason.Released));
         assertEq(market.credits(second), CHALLENGER_BOND);
         assertEq(market.getJob(jobId).openGames, 0);

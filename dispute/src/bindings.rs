@@ -4,19 +4,164 @@
 //! committed, trimmed, in `dispute/artifacts/`. Do not edit: change the contracts
 //! and regenerate. `cargo xtask bindings --check` fails on drift.
 
-alloy::sol!(
-    #[sol(rpc)]
-    #[derive(Debug)]
-    #[allow(missing_docs)]
-    ArtifactRegistry,
-    "artifacts/ArtifactRegistry.json"
-);
+/// Bindings of `ArtifactRegistry`.
+pub mod artifact_registry {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        ArtifactRegistry,
+        "artifacts/ArtifactRegistry.json"
+    );
+}
+pub use artifact_registry::ArtifactRegistry;
+/// Bindings of `Commitments`.
+pub mod commitments {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        Commitments,
+        "artifacts/Commitments.json"
+    );
+}
+pub use commitments::Commitments;
+/// Bindings of `DisputeGame`.
+pub mod dispute_game {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        DisputeGame,
+        "artifacts/DisputeGame.json"
+    );
+}
+pub use dispute_game::DisputeGame;
+/// Bindings of `Fp32`.
+pub mod fp32 {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        Fp32,
+        "artifacts/Fp32.json"
+    );
+}
+pub use fp32::Fp32;
+/// Bindings of `Fp32Alu`.
+pub mod fp32_alu {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        Fp32Alu,
+        "artifacts/Fp32Alu.json"
+    );
+}
+pub use fp32_alu::Fp32Alu;
+/// Bindings of `IFp32Alu`.
+pub mod i_fp32_alu {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        IFp32Alu,
+        "artifacts/IFp32Alu.json"
+    );
+}
+pub use i_fp32_alu::IFp32Alu;
+/// Bindings of `IGameMarket`.
+pub mod i_game_market {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        IGameMarket,
+        "artifacts/IGameMarket.json"
+    );
+}
+pub use i_game_market::IGameMarket;
+/// Bindings of `IStepSemantics`.
+pub mod i_step_semantics {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        IStepSemantics,
+        "artifacts/IStepSemantics.json"
+    );
+}
+pub use i_step_semantics::IStepSemantics;
+/// Bindings of `JobMarket`.
+pub mod job_market {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        JobMarket,
+        "artifacts/JobMarket.json"
+    );
+}
+pub use job_market::JobMarket;
+/// Bindings of `JobSpecCodec`.
+pub mod job_spec_codec {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        JobSpecCodec,
+        "artifacts/JobSpecCodec.json"
+    );
+}
+pub use job_spec_codec::JobSpecCodec;
+/// Bindings of `MlpSemantics`.
+pub mod mlp_semantics {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        MlpSemantics,
+        "artifacts/MlpSemantics.json"
+    );
+}
+pub use mlp_semantics::MlpSemantics;
+/// Bindings of `SplitMix64`.
+pub mod split_mix64 {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        SplitMix64,
+        "artifacts/SplitMix64.json"
+    );
+}
+pub use split_mix64::SplitMix64;
 
 /// The runtime bytecode that a deployment of contract `name` must hold on chain,
 /// or `None` for a contract without code (an interface) or an unknown name.
 pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes> {
     match name {
         "ArtifactRegistry" => Some(&ArtifactRegistry::DEPLOYED_BYTECODE),
+        "Commitments" => Some(&Commitments::DEPLOYED_BYTECODE),
+        "DisputeGame" => Some(&DisputeGame::DEPLOYED_BYTECODE),
+        "Fp32" => Some(&Fp32::DEPLOYED_BYTECODE),
+        "Fp32Alu" => Some(&Fp32Alu::DEPLOYED_BYTECODE),
+        "JobMarket" => Some(&JobMarket::DEPLOYED_BYTECODE),
+        "JobSpecCodec" => Some(&JobSpecCodec::DEPLOYED_BYTECODE),
+        "MlpSemantics" => Some(&MlpSemantics::DEPLOYED_BYTECODE),
+        "SplitMix64" => Some(&SplitMix64::DEPLOYED_BYTECODE),
         _ => None,
     }
 }

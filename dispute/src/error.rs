@@ -61,12 +61,37 @@ pub enum Error {
         /// The length of the code found on chain.
         found: usize,
     },
+    /// A contract call failed (a revert, decoded where possible, or a transport error).
+    #[error("contract call failed: {0}")]
+    Contract(String),
+    /// A transaction was mined but reverted.
+    #[error("transaction {0} reverted")]
+    Reverted(String),
+    /// Waiting for a receipt failed.
+    #[error("no receipt: {0}")]
+    Receipt(String),
     /// The RPC endpoint failed or could not be reached.
     #[error("RPC request failed: {0}")]
     Rpc(#[from] alloy::transports::TransportError),
 }
 
 impl Error {
+    /// A failed contract call or log query.
+    pub fn from_contract(error: alloy::contract::Error) -> Self {
+        match error {
+            alloy::contract::Error::TransportError(e) if e.as_error_resp().is_none() => Self::Rpc(e),
+            other => Self::Contract(other.to_string()),
+        }
+    }
+
+    /// A failed `eth_call` simulation of a transaction.
+    pub fn from_rpc_call(error: alloy::transports::TransportError) -> Self {
+        match error.as_error_resp() {
+            Some(resp) => Self::Contract(resp.to_string()),
+            None => Self::Rpc(error),
+        }
+    }
+
     /// Whether trying the same operation again later may succeed (a flaky or
     /// restarting RPC endpoint), as opposed to a problem that needs a fix.
     pub fn is_retryable(&self) -> bool {

@@ -2,6 +2,7 @@
 
 pub mod bindings;
 mod deployment;
+pub mod game;
 mod error;
 
 pub use deployment::{Deployment, DeploymentCheck};

@@ -64,7 +64,7 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
         let module = snake_case(name);
         bindings.push_str(&format!(
             "/// Bindings of `{name}`.\npub mod {module} {{\n    #![allow(missing_docs)]\n    alloy::sol!(\n        #[sol(rpc)]\n        \
-             #[derive(Debug)]\n        #[allow(missing_docs)]\n        {name},\n        \
+             #[derive(Debug, Default)]\n        #[allow(missing_docs)]\n        {name},\n        \
              \"artifacts/{name}.json\"\n    );\n}}\npub use {module}::{name};\n"
         ));
     }

@@ -88,6 +88,14 @@ interface IStepSemantics {
         view
         returns (uint32);
 
+    /// @notice Micro-step `microStep` of element `element` of tensor `id`, together with the
+    ///         input tensor of every `Input` operand (`inputs[i]` for operand i; entries of
+    ///         other operands are empty). What the game's one-step proof needs, in one call.
+    function locate(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
+        external
+        view
+        returns (Instruction memory ins, TensorSource[4] memory inputs);
+
     /// @notice Micro-step `microStep` of element `element` of tensor `id`.
     function instruction(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
         external

@@ -25,7 +25,13 @@ library Commitments {
     /// @notice `keccak(0x00 ‖ 1024 bytes)`.
     function leafHash(bytes calldata values) internal pure returns (bytes32 hash) {
         if (values.length != LEAF_BYTES) revert BadLeafLength(values.length);
-        return keccak256(abi.encodePacked(bytes1(0x00), values));
+        // Hash straight from a calldata copy in scratch memory past the free pointer.
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore8(ptr, 0x00)
+            calldatacopy(add(ptr, 1), values.offset, 1024)
+            hash := keccak256(ptr, 1025)
+        }
     }
 
     /// @notice `keccak(0x01 ‖ left ‖ right)`.

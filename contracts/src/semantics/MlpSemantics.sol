@@ -206,14 +206,29 @@ contract MlpSemantics is IStepSemantics {
     function inputOf(bytes calldata spec, TensorId calldata id, uint8 slot)
         external
         pure
-        returns (TensorSource memory src)
+        returns (TensorSource memory)
     {
-        Spec memory s = _parse(spec);
+        return _inputOf(_parse(spec), id, slot);
+    }
+
+    function _inputOf(Spec memory s, TensorId calldata id, uint8 slot)
+        internal
+        pure
+        returns (TensorSource memory)
+    {
         if (id.init) {
             _initParam(s, id);
             revert NoSuchInput(slot);
         }
-        Node memory nd = _node(s, _nodeOf(s, id));
+        return _sourceOf(s, _node(s, _nodeOf(s, id)), slot);
+    }
+
+    /// @dev Input `slot` of the node `nd`.
+    function _sourceOf(Spec memory s, Node memory nd, uint8 slot)
+        internal
+        pure
+        returns (TensorSource memory src)
+    {
         if (slot >= nd.arity) revert NoSuchInput(slot);
         uint256 ref = nd.inputs[slot];
         uint256 kind = ref >> 32;
@@ -275,7 +290,31 @@ contract MlpSemantics is IStepSemantics {
         pure
         returns (Instruction memory)
     {
+        return _instructionAt(_parse(spec), id, element, microStep);
+    }
+
+    /// @inheritdoc IStepSemantics
+    function locate(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
+        external
+        pure
+        returns (Instruction memory ins, TensorSource[4] memory inputs)
+    {
         Spec memory s = _parse(spec);
+        ins = _instructionAt(s, id, element, microStep);
+        if (id.init) return (ins, inputs); // the initial state reads no tensor
+        Node memory nd = _node(s, _nodeOf(s, id));
+        for (uint256 i; i < 4; ++i) {
+            if (ins.operands[i].kind == OperandKind.Input) {
+                inputs[i] = _sourceOf(s, nd, ins.operands[i].slot);
+            }
+        }
+    }
+
+    function _instructionAt(Spec memory s, TensorId calldata id, uint64 element, uint32 microStep)
+        internal
+        pure
+        returns (Instruction memory)
+    {
         if (id.init) {
             uint256 p = _initParam(s, id);
             _checkElement(_paramShape(s, p), element);

@@ -125,6 +125,7 @@ abstract contract GameDriver is Test, ToyWorld {
                     path(leaves, c)
                 )
             );
+            _coolAll();
             vm.prank(challenger);
             (bool ok, bytes memory ret) = address(market).call{value: CHALLENGER_BOND}(data);
             if (!ok) {
@@ -147,7 +148,11 @@ abstract contract GameDriver is Test, ToyWorld {
     {
         while (moves < maxMoves) {
             DisputeGame.Game memory g = game.getGame(gameId);
-            if (g.clock.phase == DisputeGame.Phase.Resolved) return moves;
+            if (g.clock.phase == DisputeGame.Phase.Resolved) {
+                // The winner collects: paying out is a transaction of its own.
+                if (!g.clock.settled) market.settleGame(gameId);
+                return moves;
+            }
             vm.warp(block.timestamp + 60);
             if (_solverPhase(g.clock.phase)) _solverMove(gameId, g, sw);
             else _challengerMove(gameId, g, cw);
@@ -172,6 +177,7 @@ abstract contract GameDriver is Test, ToyWorld {
     /// @notice Sends one move as its own call and prices it as a transaction: execution gas
     ///         plus intrinsic gas (21000 + calldata, with the EIP-7623 floor of Prague).
     function _send(bytes memory data) internal {
+        _coolAll(); // each move is its own transaction on a real chain: storage starts cold
         (bool ok, bytes memory ret) = address(game).call(data);
         if (!ok) {
             assembly ("memory-safe") {
@@ -179,6 +185,14 @@ abstract contract GameDriver is Test, ToyWorld {
             }
         }
         lastTxGas = txGas(data, vm.lastCallGas().gasTotalUsed);
+    }
+
+    /// @dev Marks every contract's storage cold, as at the start of a transaction.
+    function _coolAll() internal {
+        vm.cool(address(game));
+        vm.cool(address(market));
+        vm.cool(address(alu));
+        vm.cool(address(sem));
     }
 
     function txGas(bytes memory data, uint256 execution) internal pure returns (uint256) {
@@ -321,8 +335,9 @@ abstract contract GameDriver is Test, ToyWorld {
         } else if (g.clock.phase == DisputeGame.Phase.ChooseList) {
             bytes32[5] memory mine = stepRoots(cw, transitionOf(g));
             uint8 list;
-            while (list < 2 && (revealedRoots[list] == mine[list] || _count(g, list) == 0)) ++list;
-            _send(abi.encodeCall(game.chooseList, (gameId, list, revealedRoots)));
+            DisputeGame.StepCommitment memory step = revealedStep(g);
+            while (list < 2 && (revealedRoots[list] == mine[list] || step.counts[list] == 0)) ++list;
+            _send(abi.encodeCall(game.chooseList, (gameId, list, step)));
         } else if (g.clock.phase == DisputeGame.Phase.Pick) {
             bytes32 myLeft = subtree(treeLeaves(g, cw), g.descent.depth - 1, 2 * g.descent.nodeIndex);
             _send(
@@ -346,10 +361,14 @@ abstract contract GameDriver is Test, ToyWorld {
         vm.stopPrank();
     }
 
-    function _count(DisputeGame.Game memory g, uint8 list) internal pure returns (uint32) {
-        return list == 0
-            ? g.descent.countIntermediates
-            : (list == 1 ? g.descent.countOptimizer : g.descent.countWeights);
+    /// @notice The step commitment as the solver revealed it (the counts are the model's).
+    function revealedStep(DisputeGame.Game memory g)
+        internal
+        view
+        returns (DisputeGame.StepCommitment memory step)
+    {
+        step.roots = revealedRoots;
+        (step.counts[0], step.counts[1], step.counts[2]) = ToyProgram.counts(g.setup.init);
     }
 
     /// @notice The first value of the revealed leaf that differs from the challenger's own.
@@ -370,7 +389,7 @@ abstract contract GameDriver is Test, ToyWorld {
         view
         returns (DisputeGame.StepProof memory proof)
     {
-        proof.roots = revealedRoots;
+        proof.step = revealedStep(g);
         uint32 s = transitionOf(g);
         IStepSemantics.TensorId memory id = _idOf(g);
         IStepSemantics.Instruction memory ins =

@@ -195,4 +195,17 @@ contract ToySemantics is IStepSemantics {
     {
         return ToyProgram.instruction(id, element, microStep);
     }
+
+    function locate(bytes calldata, TensorId calldata id, uint64 element, uint32 microStep)
+        external
+        pure
+        returns (Instruction memory ins, TensorSource[4] memory inputs)
+    {
+        ins = ToyProgram.instruction(id, element, microStep);
+        for (uint256 i; i < 4; ++i) {
+            if (ins.operands[i].kind == OperandKind.Input) {
+                inputs[i] = ToyProgram.inputOf(id, ins.operands[i].slot);
+            }
+        }
+    }
 }

@@ -166,6 +166,12 @@ contract MarketHandler is Test, ToyWorld {
         _observe();
     }
 
+    function settle(uint256 gameIndex) external {
+        if (gameIds.length == 0) return;
+        try market.settleGame(gameIds[gameIndex % gameIds.length]) {} catch {}
+        _observe();
+    }
+
     function finalize(uint256 job) external {
         if (jobIds.length == 0) return;
         try market.finalize(_job(job)) {} catch {}
@@ -197,7 +203,7 @@ contract MarketHandler is Test, ToyWorld {
         }
         for (uint256 i; i < gameIds.length; ++i) {
             DisputeGame.Game memory g = game.getGame(gameIds[i]);
-            if (g.clock.phase != DisputeGame.Phase.Resolved) total += g.setup.bond;
+            if (!g.clock.settled) total += g.setup.bond;
         }
     }
 
@@ -222,6 +228,8 @@ contract MarketHandler is Test, ToyWorld {
         vm.warp(block.timestamp + 30 days);
         for (uint256 i; i < gameIds.length; ++i) {
             try game.timeout(gameIds[i]) {} catch {}
+            try game.release(gameIds[i]) {} catch {}
+            try market.settleGame(gameIds[i]) {} catch {}
         }
         for (uint256 i; i < jobIds.length; ++i) {
             uint256 id = jobIds[i];

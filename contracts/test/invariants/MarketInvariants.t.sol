@@ -16,7 +16,7 @@ contract MarketInvariantsTest is Test {
         market = new JobMarket(new ToyAlu(), new ToySemantics(), 1 ether, 2500, 1 hours, 30 minutes);
         handler = new MarketHandler(market);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](15);
+        bytes4[] memory selectors = new bytes4[](16);
         selectors[0] = MarketHandler.post.selector;
         selectors[1] = MarketHandler.cancel.selector;
         selectors[2] = MarketHandler.claim.selector;
@@ -32,6 +32,7 @@ contract MarketInvariantsTest is Test {
         selectors[12] = MarketHandler.challenge.selector; // challenges three times as often
         selectors[13] = MarketHandler.challenge.selector;
         selectors[14] = MarketHandler.postClaimSubmit.selector;
+        selectors[15] = MarketHandler.settle.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 

@@ -1,6 +1,6 @@
 //! `vtrain-deploy deploy`.
 
-use crate::deploy_contracts;
+use crate::{MarketConfig, deploy_contracts};
 use alloy::network::EthereumWallet;
 use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
@@ -41,7 +41,7 @@ impl DeployArgs {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
             .connect_http(url);
-        let deployment = deploy_contracts(&provider, deployer)
+        let deployment = deploy_contracts(&provider, deployer, &MarketConfig::default())
             .await
             .wrap_err_with(|| format!("deploying to {}", self.rpc_url))?;
         let manifest = deployment

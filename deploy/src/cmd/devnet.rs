@@ -1,6 +1,6 @@
 //! `vtrain-deploy devnet`.
 
-use crate::{Devnet, DevnetConfig, deploy_contracts};
+use crate::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use alloy::network::EthereumWallet;
 use alloy::providers::ProviderBuilder;
 use clap::Args;
@@ -51,7 +51,7 @@ impl DevnetArgs {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(deployer))
             .connect_http(url.clone());
-        let deployment = deploy_contracts(&provider, deployer_address)
+        let deployment = deploy_contracts(&provider, deployer_address, &MarketConfig::default())
             .await
             .wrap_err("deploying the contracts to the devnet")?;
         let manifest = deployment

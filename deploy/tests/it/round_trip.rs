@@ -5,7 +5,7 @@
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{Provider, ProviderBuilder};
-use vtrain_deploy::{Devnet, DevnetConfig, deploy_contracts};
+use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::Error as DisputeError;
 use vtrain_dispute::bindings::ArtifactRegistry;
 
@@ -22,10 +22,10 @@ async fn deploy_publish_and_read_back() {
         .wallet(EthereumWallet::from(signer))
         .connect_http(devnet.endpoint_url());
 
-    let deployment = deploy_contracts(&provider, publisher).await.unwrap();
+    let deployment = deploy_contracts(&provider, publisher, &MarketConfig::default()).await.unwrap();
     assert_eq!(deployment.chain_id, devnet.chain_id());
     let check = deployment.check(&provider).await.unwrap();
-    assert_eq!(check.contracts.len(), 1);
+    assert_eq!(check.contracts.len(), 5);
 
     let registry =
         ArtifactRegistry::new(deployment.address("ArtifactRegistry").unwrap(), &provider);
@@ -106,7 +106,7 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
         .connect_http(devnet.endpoint_url());
-    let deployment = deploy_contracts(&provider, deployer).await.unwrap();
+    let deployment = deploy_contracts(&provider, deployer, &MarketConfig::default()).await.unwrap();
 
     let mut wrong_address = deployment.clone();
     wrong_address

@@ -38,7 +38,7 @@ pub const ATANH_SERIES: [f32; 5] = [
 ];
 
 /// e^x: clamp, split x = k·ln2 + r with |r| ≤ ln2/2, a degree-7 Taylor
-/// polynomial in Horner form, then scale by 2^k. 17 primitives.
+/// polynomial in Horner form, then scale by 2^k. 15 primitives.
 #[inline(always)]
 pub fn exp<F: Fp>(fp: &mut F, x: F::V) -> F::V {
     let lower = fp.constant(EXP_LOWER);
@@ -67,7 +67,7 @@ pub fn exp<F: Fp>(fp: &mut F, x: F::V) -> F::V {
 
 /// ln s for positive normal s: s = m · 2^e with m in [√½, √2), then
 /// ln m = 2·atanh(f/(2+f)) with f = m − 1, by its series to degree 11.
-/// 22 primitives.
+/// 20 primitives.
 #[inline(always)]
 pub fn log<F: Fp>(fp: &mut F, s: F::V) -> F::V {
     let e = fp.getexp(s);

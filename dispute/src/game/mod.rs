@@ -1,0 +1,14 @@
+//! Playing the dispute game: each party's view of the disputed training
+//! ([`world`], [`trajectory`]), the honest strategies as pure decisions
+//! ([`player`]), and the transactions that carry them out ([`client`]).
+//! `docs/dispute-game.md` describes the game itself.
+
+pub mod client;
+pub mod player;
+pub mod trajectory;
+pub mod world;
+
+pub use client::GameClient;
+pub use player::{Move, Opening, Party, Revealed, solver_moves};
+pub use trajectory::Trajectory;
+pub use world::{Tamper, Transition};

@@ -1,0 +1,73 @@
+//! A party's whole training run, replayed on demand: the state at any step
+//! and the transition of any step, honest or corrupted by a [`Tamper`].
+
+use std::collections::BTreeMap;
+
+use vtrain_proof_of_learning::{Hash32, State, Trainer};
+
+use super::world::{Tamper, Transition};
+
+/// The run a party believes in, with checkpoints cached as it goes.
+pub struct Trajectory<'a> {
+    trainer: &'a Trainer,
+    tamper: Option<Tamper>,
+    states: BTreeMap<u32, State>,
+}
+
+impl<'a> Trajectory<'a> {
+    /// The honest run of `trainer`'s job, or one corrupted by `tamper`.
+    pub fn new(trainer: &'a Trainer, tamper: Option<Tamper>) -> Self {
+        Self {
+            trainer,
+            tamper,
+            states: BTreeMap::new(),
+        }
+    }
+
+    /// The trainer.
+    pub fn trainer(&self) -> &'a Trainer {
+        self.trainer
+    }
+
+    /// The state after `step` steps.
+    pub fn state(&mut self, step: u32) -> State {
+        if let Some(state) = self.states.get(&step) {
+            return state.clone();
+        }
+        let (from, mut state) = match self.states.range(..step).next_back() {
+            Some((&s, state)) => (s, state.clone()),
+            None => (0, Transition::initial(self.trainer).1),
+        };
+        let interval = self.trainer.spec().checkpoint_interval.max(1);
+        for s in from..step {
+            state = Transition::step(self.trainer, &state, self.tamper.as_ref()).1;
+            if (s + 1) % interval == 0 {
+                self.states.insert(s + 1, state.clone());
+            }
+        }
+        self.states.insert(step, state.clone());
+        state
+    }
+
+    /// The state root after `step` steps.
+    pub fn state_root(&mut self, step: u32) -> Hash32 {
+        let state = self.state(step);
+        self.trainer.state_root(&state)
+    }
+
+    /// The checkpoint state roots 0, k, …, T.
+    pub fn checkpoint_roots(&mut self) -> Vec<Hash32> {
+        let spec = self.trainer.spec();
+        let (steps, k) = (spec.steps, spec.checkpoint_interval.max(1));
+        (0..=steps / k).map(|c| self.state_root(c * k)).collect()
+    }
+
+    /// The transition building S_0 (`init`) or the step from S_`step`.
+    pub fn transition(&mut self, init: bool, step: u32) -> Transition {
+        if init {
+            return Transition::initial(self.trainer).0;
+        }
+        let state = self.state(step);
+        Transition::step(self.trainer, &state, self.tamper.as_ref()).0
+    }
+}

@@ -1,0 +1,210 @@
+//! A dispute driven down to one fp32 micro-step on anvil, decided by the
+//! on-chain ALU: a solver that flipped one ulp of one weight loses, and an
+//! honest solver against a challenger who believes such a flip wins.
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{B256, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
+use vtrain_dispute::bindings::JobMarket;
+use vtrain_dispute::game::{GameClient, Party, Tamper, Trajectory, solver_moves};
+use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
+
+/// The digits job, shrunk: 4 steps, checkpoints every 2, batch 16, one hidden
+/// layer of 8.
+fn small_trainer() -> Trainer {
+    let text = include_str!("../../../examples/digits-mlp.toml");
+    let mut spec = JobSpec::from_toml(text).unwrap();
+    spec.steps = 4;
+    spec.checkpoint_interval = 2;
+    spec.batch_size = 16;
+    spec.model = vtrain_proof_of_learning::spec::ModelSpec::Mlp {
+        hidden: vec![8],
+        activation: Default::default(),
+    };
+    Trainer::new(spec, Dataset::digits().unwrap(), Kernels::new(Level::detect(), 1).unwrap()).unwrap()
+}
+
+struct Outcome {
+    solver_won: bool,
+    reason: u8,
+    moves: usize,
+    gas: u64,
+    micro_step: u32,
+    program_length: u32,
+    prove_gas: u64,
+}
+
+/// Posts the job, lets the solver (believing `solver_tamper`) submit, lets the
+/// challenger (believing `challenger_tamper`) open a game, and plays it out.
+async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper>) -> Outcome {
+    let devnet = Devnet::spawn(&DevnetConfig::default()).expect("anvil (run scripts/setup.sh)");
+    let connect = |i: usize| {
+        let signer = devnet.signer(i).unwrap();
+        let address = signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(devnet.endpoint_url());
+        (address, provider)
+    };
+    let (deployer, deployer_p) = connect(0);
+    let (_, submitter_p) = connect(1);
+    let (_, solver_p) = connect(2);
+    let (_, challenger_p) = connect(3);
+    let deployment = deploy_contracts(&deployer_p, deployer, &MarketConfig::default())
+        .await
+        .unwrap();
+    let market_address = deployment.address("JobMarket").unwrap();
+    let game_address = deployment.address("DisputeGame").unwrap();
+
+    let trainer = small_trainer();
+    let spec = trainer.spec().canonical_bytes();
+    let now = deployer_p.get_block(alloy::eips::BlockNumberOrTag::Latest.into()).await.unwrap().unwrap().header.timestamp;
+    let reward = U256::from(10u64.pow(18));
+    let bond = U256::from(5 * 10u64.pow(17));
+
+    let market = JobMarket::new(market_address, &submitter_p);
+    market
+        .postJob(spec.clone().into(), now + 3_600, now + 86_400, bond.to::<u128>(), 3_600)
+        .value(reward)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let job_id = U256::from(1);
+
+    // The solver trains (as it believes), claims and submits.
+    let mut solver = Party::new(Trajectory::new(&trainer, solver_tamper));
+    let roots = solver.trajectory().checkpoint_roots();
+    let final_state = solver.trajectory().state(trainer.spec().steps);
+    let params: Vec<_> = trainer
+        .param_shapes()
+        .iter()
+        .zip(&final_state.params)
+        .map(|(s, v)| vtrain_proof_of_learning::commit::tensor_root(s, v))
+        .collect();
+    let moments: Vec<_> = trainer
+        .moment_shapes()
+        .iter()
+        .zip(&final_state.moments)
+        .map(|(s, v)| vtrain_proof_of_learning::commit::tensor_root(s, v))
+        .collect();
+    let as_b256 = |h: &vtrain_proof_of_learning::Hash32| B256::from(h.0);
+    let solver_market = JobMarket::new(market_address, &solver_p);
+    solver_market.claimJob(job_id).value(bond).send().await.unwrap().get_receipt().await.unwrap();
+    solver_market
+        .submitResult(
+            job_id,
+            as_b256(&vtrain_proof_of_learning::commit::trace_root(&roots)),
+            roots.iter().map(as_b256).collect(),
+            as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(&params)),
+            as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(&moments)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    // The challenger compares and opens at the first differing checkpoint.
+    let mut challenger = Party::new(Trajectory::new(&trainer, challenger_tamper));
+    let opening = challenger.opening(&roots).expect("the trajectories differ");
+    let challenger_market = JobMarket::new(market_address, &challenger_p);
+    let challenger_bond = challenger_market.challengerBond().call().await.unwrap();
+    challenger_market
+        .challenge(
+            job_id,
+            opening.checkpoint,
+            opening.left_root,
+            opening.left_proof,
+            opening.right_root,
+            opening.right_proof,
+        )
+        .value(challenger_bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let game_id = U256::from(1);
+
+    let solver_client = GameClient::new(game_address, &solver_p, spec.clone());
+    let challenger_client = GameClient::new(game_address, &challenger_p, spec);
+    let (mut moves, mut gas, mut prove_gas) = (0usize, 0u64, 0u64);
+    loop {
+        let g = solver_client.game(game_id).await.unwrap();
+        if g.clock.phase == vtrain_dispute::game::player::phase::RESOLVED {
+            // The winner collects: the payout is a transaction of its own.
+            let settle = JobMarket::new(market_address, &deployer_p)
+                .settleGame(game_id)
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            eprintln!("  settleGame: {} gas", settle.gas_used);
+            let status = JobMarket::new(market_address, &deployer_p).statusOf(job_id).call().await.unwrap();
+            assert_eq!(status, if g.clock.solverWon { 3 } else { 5 }, "Submitted / Slashed");
+            return Outcome {
+                solver_won: g.clock.solverWon,
+                reason: g.clock.reason,
+                moves,
+                gas,
+                micro_step: g.target.microStep,
+                prove_gas,
+                program_length: g.target.programLength,
+            };
+        }
+        let phase = g.clock.phase;
+        let used = if solver_moves(g.clock.phase) {
+            let mv = solver.solver_move(&g).expect("the solver has an answer");
+            solver_client.send(game_id, mv).await.unwrap()
+        } else {
+            let revealed = challenger_client.revealed(game_id).await.unwrap();
+            let mv = challenger.challenger_move(&g, &revealed).expect("the challenger has a move");
+            challenger_client.send(game_id, mv).await.unwrap()
+        };
+        moves += 1;
+        gas += used;
+        eprintln!("  move {moves:2}: phase {phase:2}, {used} gas");
+        if phase == vtrain_dispute::game::player::phase::PROVE_STEP {
+            prove_gas = used;
+        }
+        assert!(moves < 200, "the game must end");
+    }
+}
+
+/// `DisputeGame.Reason.StepProved` / `StepRefuted`.
+const REASON_STEP_PROVED: u8 = 0;
+const REASON_STEP_REFUTED: u8 = 1;
+
+const FLIP: Tamper = Tamper {
+    step: 2,
+    param: 0,
+    element: 77,
+};
+
+#[tokio::test]
+async fn a_flipped_weight_is_refuted_by_the_alu() {
+    let outcome = dispute(Some(FLIP), None).await;
+    eprintln!(
+        "lying solver: {} moves, {} gas, decided at micro-step {} of {}",
+        outcome.moves, outcome.gas, outcome.micro_step, outcome.program_length
+    );
+    assert!(!outcome.solver_won);
+    assert!(outcome.prove_gas > 0, "decided by proveStep");
+    assert_eq!(outcome.reason, REASON_STEP_REFUTED);
+}
+
+#[tokio::test]
+async fn an_honest_solver_beats_a_deluded_challenger() {
+    let outcome = dispute(None, Some(FLIP)).await;
+    eprintln!("honest solver: {} moves, {} gas", outcome.moves, outcome.gas);
+    assert!(outcome.solver_won);
+    assert_eq!(outcome.reason, REASON_STEP_PROVED);
+}
