@@ -6,7 +6,7 @@
 
 /// Bindings of `ArtifactRegistry`.
 pub mod artifact_registry {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -18,7 +18,7 @@ pub mod artifact_registry {
 pub use artifact_registry::ArtifactRegistry;
 /// Bindings of `Commitments`.
 pub mod commitments {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -30,7 +30,7 @@ pub mod commitments {
 pub use commitments::Commitments;
 /// Bindings of `DisputeGame`.
 pub mod dispute_game {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -42,7 +42,7 @@ pub mod dispute_game {
 pub use dispute_game::DisputeGame;
 /// Bindings of `Fp32`.
 pub mod fp32 {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -54,7 +54,7 @@ pub mod fp32 {
 pub use fp32::Fp32;
 /// Bindings of `Fp32Alu`.
 pub mod fp32_alu {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -66,7 +66,7 @@ pub mod fp32_alu {
 pub use fp32_alu::Fp32Alu;
 /// Bindings of `IFp32Alu`.
 pub mod i_fp32_alu {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -78,7 +78,7 @@ pub mod i_fp32_alu {
 pub use i_fp32_alu::IFp32Alu;
 /// Bindings of `IGameMarket`.
 pub mod i_game_market {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -90,7 +90,7 @@ pub mod i_game_market {
 pub use i_game_market::IGameMarket;
 /// Bindings of `IStepSemantics`.
 pub mod i_step_semantics {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -102,7 +102,7 @@ pub mod i_step_semantics {
 pub use i_step_semantics::IStepSemantics;
 /// Bindings of `JobMarket`.
 pub mod job_market {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -114,7 +114,7 @@ pub mod job_market {
 pub use job_market::JobMarket;
 /// Bindings of `JobSpecCodec`.
 pub mod job_spec_codec {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -126,7 +126,7 @@ pub mod job_spec_codec {
 pub use job_spec_codec::JobSpecCodec;
 /// Bindings of `MlpSemantics`.
 pub mod mlp_semantics {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
@@ -138,7 +138,7 @@ pub mod mlp_semantics {
 pub use mlp_semantics::MlpSemantics;
 /// Bindings of `SplitMix64`.
 pub mod split_mix64 {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]

@@ -79,7 +79,9 @@ impl Error {
     /// A failed contract call or log query.
     pub fn from_contract(error: alloy::contract::Error) -> Self {
         match error {
-            alloy::contract::Error::TransportError(e) if e.as_error_resp().is_none() => Self::Rpc(e),
+            alloy::contract::Error::TransportError(e) if e.as_error_resp().is_none() => {
+                Self::Rpc(e)
+            }
             other => Self::Contract(other.to_string()),
         }
     }

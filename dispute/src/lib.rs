@@ -2,8 +2,8 @@
 
 pub mod bindings;
 mod deployment;
-pub mod game;
 mod error;
+pub mod game;
 
 pub use deployment::{Deployment, DeploymentCheck};
 pub use error::{Error, Result};

@@ -63,7 +63,7 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
         // that mention the same type must not share a scope.
         let module = snake_case(name);
         bindings.push_str(&format!(
-            "/// Bindings of `{name}`.\npub mod {module} {{\n    #![allow(missing_docs)]\n    alloy::sol!(\n        #[sol(rpc)]\n        \
+            "/// Bindings of `{name}`.\npub mod {module} {{\n    #![allow(missing_docs, clippy::too_many_arguments)]\n    alloy::sol!(\n        #[sol(rpc)]\n        \
              #[derive(Debug, Default)]\n        #[allow(missing_docs)]\n        {name},\n        \
              \"artifacts/{name}.json\"\n    );\n}}\npub use {module}::{name};\n"
         ));

@@ -25,7 +25,11 @@ impl<P: Provider + Clone> GameClient<P> {
 
     /// A game's on-chain record.
     pub async fn game(&self, game_id: U256) -> Result<DisputeGame::Game> {
-        Ok(self.game.getGame(game_id).call().await.map_err(Error::from_contract)?)
+        self.game
+            .getGame(game_id)
+            .call()
+            .await
+            .map_err(Error::from_contract)
     }
 
     /// What the solver has revealed so far in a game: the latest step roots and
@@ -65,28 +69,53 @@ impl<P: Provider + Clone> GameClient<P> {
         let call = match mv {
             Move::Bisect { step, root } => g.bisect(game_id, step, root).into_transaction_request(),
             Move::Judge { step, agree } => g.judge(game_id, step, agree).into_transaction_request(),
-            Move::RevealStep { roots } => g.revealStep(game_id, spec, roots).into_transaction_request(),
-            Move::ChooseList { list, step } => g.chooseList(game_id, list, step).into_transaction_request(),
+            Move::RevealStep { roots } => g
+                .revealStep(game_id, spec, roots)
+                .into_transaction_request(),
+            Move::ChooseList { list, step } => {
+                g.chooseList(game_id, list, step).into_transaction_request()
+            }
             Move::Reveal {
                 depth,
                 index,
                 left,
                 right,
-            } => g.reveal(game_id, depth, index, left, right).into_transaction_request(),
-            Move::Pick { depth, index, right } => g.pick(game_id, depth, index, right).into_transaction_request(),
-            Move::OpenTensor { merkle } => g.openTensor(game_id, spec, merkle).into_transaction_request(),
+            } => g
+                .reveal(game_id, depth, index, left, right)
+                .into_transaction_request(),
+            Move::Pick {
+                depth,
+                index,
+                right,
+            } => g
+                .pick(game_id, depth, index, right)
+                .into_transaction_request(),
+            Move::OpenTensor { merkle } => g
+                .openTensor(game_id, spec, merkle)
+                .into_transaction_request(),
             Move::RevealLeaf { values } => g.revealLeaf(game_id, values).into_transaction_request(),
-            Move::NameElement { element } => g.nameElement(game_id, element).into_transaction_request(),
-            Move::CommitMicro { leaf, merkle } => {
-                g.commitMicroTrace(game_id, spec, leaf, merkle).into_transaction_request()
+            Move::NameElement { element } => {
+                g.nameElement(game_id, element).into_transaction_request()
             }
-            Move::ChooseMicro { last_step } => g.chooseMicro(game_id, last_step).into_transaction_request(),
-            Move::NameMicroStep { micro_step } => g.nameMicroStep(game_id, micro_step).into_transaction_request(),
-            Move::ProveStep { proof } => g.proveStep(game_id, spec, *proof).into_transaction_request(),
+            Move::CommitMicro { leaf, merkle } => g
+                .commitMicroTrace(game_id, spec, leaf, merkle)
+                .into_transaction_request(),
+            Move::ChooseMicro { last_step } => {
+                g.chooseMicro(game_id, last_step).into_transaction_request()
+            }
+            Move::NameMicroStep { micro_step } => g
+                .nameMicroStep(game_id, micro_step)
+                .into_transaction_request(),
+            Move::ProveStep { proof } => g
+                .proveStep(game_id, spec, *proof)
+                .into_transaction_request(),
         };
         let provider = g.provider();
         // Simulate first: a revert is reported with its decoded reason and costs nothing.
-        provider.call(call.clone()).await.map_err(Error::from_rpc_call)?;
+        provider
+            .call(call.clone())
+            .await
+            .map_err(Error::from_rpc_call)?;
         let receipt = provider
             .send_transaction(call)
             .await?

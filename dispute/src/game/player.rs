@@ -63,9 +63,17 @@ pub enum Move {
     /// `revealStep(spec, roots)`.
     RevealStep { roots: [B256; 5] },
     /// `chooseList(list, step)`.
-    ChooseList { list: u8, step: DisputeGame::StepCommitment },
+    ChooseList {
+        list: u8,
+        step: DisputeGame::StepCommitment,
+    },
     /// `reveal(depth, index, left, right)`.
-    Reveal { depth: u8, index: u64, left: B256, right: B256 },
+    Reveal {
+        depth: u8,
+        index: u64,
+        left: B256,
+        right: B256,
+    },
     /// `pick(depth, index, right)`.
     Pick { depth: u8, index: u64, right: bool },
     /// `openTensor(spec, merkle)`.
@@ -150,7 +158,8 @@ impl<'a> Party<'a> {
         let trainer = self.trainer();
         let (list, index) = (g.descent.list, g.descent.tensorIndex as usize);
         let element = g.target.element as usize;
-        self.transition(g).micro_trace(trainer, list, index, element)
+        self.transition(g)
+            .micro_trace(trainer, list, index, element)
     }
 
     /// The leaves of the tree the game currently descends, in this party's view.
@@ -252,16 +261,20 @@ impl<'a> Party<'a> {
             proofs[slot] = match *operand {
                 Operand::Const(_) => DisputeGame::OperandProof::default(),
                 Operand::Step(j) => micro_operand(&prefix, &prefix_leaves, j as usize),
-                Operand::Input { slot: input, index: at } => {
-                    self.input_operand(g, input, at as usize)?
-                }
+                Operand::Input {
+                    slot: input,
+                    index: at,
+                } => self.input_operand(g, input, at as usize)?,
             };
         }
         let (result_leaf, result_path) = if k + 1 < trace.steps.len() {
             let leaf = k / 256;
             (
                 Bytes::from(leaf_bytes(&prefix, leaf)),
-                merkle_proof(&prefix_leaves, leaf).iter().map(b256).collect(),
+                merkle_proof(&prefix_leaves, leaf)
+                    .iter()
+                    .map(b256)
+                    .collect(),
             )
         } else {
             (Bytes::new(), Vec::new())
@@ -274,7 +287,12 @@ impl<'a> Party<'a> {
         })
     }
 
-    fn input_operand(&mut self, g: &DisputeGame::Game, slot: u8, at: usize) -> Option<DisputeGame::OperandProof> {
+    fn input_operand(
+        &mut self,
+        g: &DisputeGame::Game,
+        slot: u8,
+        at: usize,
+    ) -> Option<DisputeGame::OperandProof> {
         let trainer = self.trainer();
         let (list, index) = (g.descent.list, g.descent.tensorIndex as usize);
         let transition = self.transition(g);
@@ -300,7 +318,10 @@ impl<'a> Party<'a> {
         };
         proof.tensorMerkle = b256(&tensor.merkle());
         proof.leaf = leaf_bytes(&tensor.values, at / 256).into();
-        proof.leafPath = merkle_proof(&tensor.leaves, at / 256).iter().map(b256).collect();
+        proof.leafPath = merkle_proof(&tensor.leaves, at / 256)
+            .iter()
+            .map(b256)
+            .collect();
         Some(proof)
     }
 
@@ -316,10 +337,19 @@ impl<'a> Party<'a> {
             .enumerate()
             .map(|(i, r)| vtrain_proof_of_learning::commit::trace_leaf(i as u64, r))
             .collect();
-        let proof = |i: usize| merkle_proof(&leaves, i).iter().map(b256).collect::<Vec<_>>();
+        let proof = |i: usize| {
+            merkle_proof(&leaves, i)
+                .iter()
+                .map(b256)
+                .collect::<Vec<_>>()
+        };
         Some(Opening {
             checkpoint: c as u64,
-            left_root: if c == 0 { B256::ZERO } else { b256(&posted[c - 1]) },
+            left_root: if c == 0 {
+                B256::ZERO
+            } else {
+                b256(&posted[c - 1])
+            },
             left_proof: if c == 0 { Vec::new() } else { proof(c - 1) },
             right_root: b256(&posted[c]),
             right_proof: proof(c),
@@ -343,7 +373,9 @@ impl<'a> Party<'a> {
                 let mine = self.transition(g).list_merkles().map(|h| b256(&h));
                 let counts = revealed.counts;
                 let list = (0..3u8)
-                    .find(|&l| counts[l as usize] > 0 && mine[l as usize] != revealed.roots[l as usize])
+                    .find(|&l| {
+                        counts[l as usize] > 0 && mine[l as usize] != revealed.roots[l as usize]
+                    })
                     .unwrap_or(2);
                 Move::ChooseList {
                     list,

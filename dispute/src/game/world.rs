@@ -70,6 +70,10 @@ pub struct Tamper {
     pub param: usize,
     /// The element of that tensor.
     pub element: usize,
+    /// Also flip one ulp of element `.1` of the output of graph node `.0` in the
+    /// same step (an intermediate, say): the committed step trace is then wrong
+    /// first at that node, whatever op it is.
+    pub node: Option<(usize, usize)>,
 }
 
 /// Every tensor of one transition.
@@ -108,6 +112,12 @@ impl Transition {
         let graph = trainer.graph(state.step);
         let mut outputs = trainer.execute(&graph, state);
         if let Some(t) = tamper.filter(|t| t.step == state.step) {
+            if let Some(value) = t
+                .node
+                .and_then(|(node, e)| outputs.get_mut(node)?.get_mut(e))
+            {
+                *value = f32::from_bits(value.to_bits() ^ 1);
+            }
             if let Some(value) = graph
                 .new_params
                 .get(t.param)
@@ -131,15 +141,26 @@ impl Transition {
         ] {
             for &i in nodes {
                 location[i] = (list, lists[list as usize].len());
-                lists[list as usize].push(Tensor::new(graph.nodes[i].shape.clone(), outputs[i].clone()));
+                lists[list as usize].push(Tensor::new(
+                    graph.nodes[i].shape.clone(),
+                    outputs[i].clone(),
+                ));
             }
         }
         lists[OLD_OPTIMIZER as usize] = tensors(&trainer.moment_shapes(), &state.moments);
         lists[OLD_WEIGHTS as usize] = tensors(trainer.param_shapes(), &state.params);
         let next = State {
             step: state.step + 1,
-            params: graph.new_params.iter().map(|&i| std::mem::take(&mut outputs[i])).collect(),
-            moments: graph.new_moments.iter().map(|&i| std::mem::take(&mut outputs[i])).collect(),
+            params: graph
+                .new_params
+                .iter()
+                .map(|&i| std::mem::take(&mut outputs[i]))
+                .collect(),
+            moments: graph
+                .new_moments
+                .iter()
+                .map(|&i| std::mem::take(&mut outputs[i]))
+                .collect(),
         };
         let transition = Self {
             init: false,
@@ -203,7 +224,13 @@ impl Transition {
 
     /// The micro-trace of element `element` of (`list`, `index`), as the
     /// reference evaluator records it from this transition's own inputs.
-    pub fn micro_trace(&self, trainer: &Trainer, list: u8, index: usize, element: usize) -> Option<ElementTrace> {
+    pub fn micro_trace(
+        &self,
+        trainer: &Trainer,
+        list: u8,
+        index: usize,
+        element: usize,
+    ) -> Option<ElementTrace> {
         if self.init {
             return match list {
                 NEW_WEIGHTS => trainer.init_element_trace(index, element).ok(),

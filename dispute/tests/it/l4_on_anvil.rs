@@ -22,7 +22,12 @@ fn small_trainer() -> Trainer {
         hidden: vec![8],
         activation: Default::default(),
     };
-    Trainer::new(spec, Dataset::digits().unwrap(), Kernels::new(Level::detect(), 1).unwrap()).unwrap()
+    Trainer::new(
+        spec,
+        Dataset::digits().unwrap(),
+        Kernels::new(Level::detect(), 1).unwrap(),
+    )
+    .unwrap()
 }
 
 struct Outcome {
@@ -59,13 +64,25 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
 
     let trainer = small_trainer();
     let spec = trainer.spec().canonical_bytes();
-    let now = deployer_p.get_block(alloy::eips::BlockNumberOrTag::Latest.into()).await.unwrap().unwrap().header.timestamp;
+    let now = deployer_p
+        .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
     let reward = U256::from(10u64.pow(18));
     let bond = U256::from(5 * 10u64.pow(17));
 
     let market = JobMarket::new(market_address, &submitter_p);
     market
-        .postJob(spec.clone().into(), now + 3_600, now + 86_400, bond.to::<u128>(), 3_600)
+        .postJob(
+            spec.clone().into(),
+            now + 3_600,
+            now + 86_400,
+            bond.to::<u128>(),
+            3_600,
+        )
         .value(reward)
         .send()
         .await
@@ -93,14 +110,24 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
         .collect();
     let as_b256 = |h: &vtrain_proof_of_learning::Hash32| B256::from(h.0);
     let solver_market = JobMarket::new(market_address, &solver_p);
-    solver_market.claimJob(job_id).value(bond).send().await.unwrap().get_receipt().await.unwrap();
+    solver_market
+        .claimJob(job_id)
+        .value(bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     solver_market
         .submitResult(
             job_id,
             as_b256(&vtrain_proof_of_learning::commit::trace_root(&roots)),
             roots.iter().map(as_b256).collect(),
             as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(&params)),
-            as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(&moments)),
+            as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(
+                &moments,
+            )),
         )
         .send()
         .await
@@ -148,8 +175,16 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
                 .await
                 .unwrap();
             eprintln!("  settleGame: {} gas", settle.gas_used);
-            let status = JobMarket::new(market_address, &deployer_p).statusOf(job_id).call().await.unwrap();
-            assert_eq!(status, if g.clock.solverWon { 3 } else { 5 }, "Submitted / Slashed");
+            let status = JobMarket::new(market_address, &deployer_p)
+                .statusOf(job_id)
+                .call()
+                .await
+                .unwrap();
+            assert_eq!(
+                status,
+                if g.clock.solverWon { 3 } else { 5 },
+                "Submitted / Slashed"
+            );
             return Outcome {
                 solver_won: g.clock.solverWon,
                 reason: g.clock.reason,
@@ -166,7 +201,9 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
             solver_client.send(game_id, mv).await.unwrap()
         } else {
             let revealed = challenger_client.revealed(game_id).await.unwrap();
-            let mv = challenger.challenger_move(&g, &revealed).expect("the challenger has a move");
+            let mv = challenger
+                .challenger_move(&g, &revealed)
+                .expect("the challenger has a move");
             challenger_client.send(game_id, mv).await.unwrap()
         };
         moves += 1;
@@ -187,6 +224,7 @@ const FLIP: Tamper = Tamper {
     step: 2,
     param: 0,
     element: 77,
+    node: None,
 };
 
 #[tokio::test]
@@ -204,7 +242,47 @@ async fn a_flipped_weight_is_refuted_by_the_alu() {
 #[tokio::test]
 async fn an_honest_solver_beats_a_deluded_challenger() {
     let outcome = dispute(None, Some(FLIP)).await;
-    eprintln!("honest solver: {} moves, {} gas", outcome.moves, outcome.gas);
+    eprintln!(
+        "honest solver: {} moves, {} gas",
+        outcome.moves, outcome.gas
+    );
     assert!(outcome.solver_won);
     assert_eq!(outcome.reason, REASON_STEP_PROVED);
+}
+
+/// One lie per op of the step graph (schedule, gathers, linear, relu,
+/// log-softmax, cross-entropy gradient, weight, bias and input gradients, relu
+/// gradient): each is refuted by the last micro-step of the lied element,
+/// executed on chain. Prints the one-step resolution's gas per op.
+#[tokio::test]
+async fn every_op_is_refuted_on_chain() {
+    let trainer = small_trainer();
+    let graph = trainer.graph(1);
+    let intermediates: Vec<usize> = (0..graph.nodes.len())
+        .filter(|i| !graph.new_params.contains(i) && !graph.new_moments.contains(i))
+        .collect();
+    let mut worst = 0;
+    for node in intermediates {
+        let element = (graph.nodes[node].len() - 1).min(37);
+        let tamper = Tamper {
+            step: 1,
+            param: 1,
+            element: 0,
+            node: Some((node, element)),
+        };
+        let outcome = dispute(Some(tamper), None).await;
+        eprintln!(
+            "{:>8} ({:?}): refuted at micro-step {} of {}, proveStep {} gas, {} moves",
+            graph.nodes[node].name,
+            std::mem::discriminant(&graph.nodes[node].op),
+            outcome.micro_step,
+            outcome.program_length,
+            outcome.prove_gas,
+            outcome.moves
+        );
+        assert!(!outcome.solver_won, "node {node}");
+        assert_eq!(outcome.reason, REASON_STEP_REFUTED, "node {node}");
+        worst = worst.max(outcome.prove_gas);
+    }
+    eprintln!("worst one-step resolution: {worst} gas");
 }
