@@ -245,6 +245,7 @@ contract DisputeGame {
     error BadOperand(uint256 slot);
     error GameStillLive();
     error AlreadySettled();
+    error NonCanonicalPadding();
 
     constructor(IFp32Alu alu_, IStepSemantics semantics_, uint64 clock_, uint64 extension_) {
         market = msg.sender;
@@ -355,6 +356,11 @@ contract DisputeGame {
         if (depth != g.descent.depth || index != g.descent.nodeIndex) revert StalePosition();
         if (left == bytes32(0) || right == bytes32(0)) revert ZeroHash();
         if (Commitments.nodeHash(left, right) != g.descent.node) revert BadReveal();
+        // A child that covers only padding must be the pad itself: otherwise a solver could
+        // make a root differ from the honest one in padding alone, a decoy no one can open.
+        if ((uint256(2 * index + 1) << (depth - 1)) >= g.descent.leafCount && right != Commitments.PAD) {
+            revert NonCanonicalPadding();
+        }
         g.descent.left = left;
         g.descent.right = right;
         g.clock.phase = Phase.Pick;
@@ -396,6 +402,11 @@ contract DisputeGame {
     function revealLeaf(uint256 gameId, bytes calldata values) external {
         Game storage g = _move(gameId, Phase.RevealLeaf);
         if (values.leafHash() != g.descent.node) revert BadReveal();
+        // Past the last value the leaf must be zero (canonical), for the same reason.
+        uint256 length = g.descent.tree == Tree.Tensor ? g.descent.tensorLength : g.target.programLength - 1;
+        uint256 first = uint256(g.descent.nodeIndex) * Commitments.LEAF_VALUES;
+        uint256 valid = length - first < Commitments.LEAF_VALUES ? length - first : Commitments.LEAF_VALUES;
+        if (!Commitments.zeroFrom(values, valid * 4)) revert NonCanonicalPadding();
         g.clock.phase = g.descent.tree == Tree.Tensor ? Phase.NameElement : Phase.NameMicroStep;
         emit LeafRevealed(gameId, g.descent.tree, g.descent.nodeIndex, values);
     }

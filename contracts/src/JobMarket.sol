@@ -23,6 +23,10 @@ contract JobMarket is IGameMarket {
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
     /// @notice The most checkpoints a job may have (their roots are posted on chain).
     uint256 public constant MAX_CHECKPOINTS = 1024;
+    /// @notice The longest challenge window a job may ask for.
+    uint64 public constant MAX_CHALLENGE_WINDOW = 30 days;
+    /// @notice The longest chess clock (and extension) a market may be deployed with.
+    uint64 public constant MAX_CLOCK = 30 days;
     /// @notice Basis points.
     uint256 internal constant BPS = 10_000;
 
@@ -126,6 +130,7 @@ contract JobMarket is IGameMarket {
     error NothingToWithdraw();
     error TransferFailed();
     error BadConfig();
+    error SelfChallenge();
 
     /// @param alu        the fp32 ALU the game settles its last step with
     /// @param semantics  the step semantics (op graph and operand locators)
@@ -141,7 +146,9 @@ contract JobMarket is IGameMarket {
         uint64 clock,
         uint64 extension
     ) {
-        if (burnBps_ > BPS || challengerBond_ == 0 || clock == 0) revert BadConfig();
+        if (burnBps_ > BPS || challengerBond_ == 0 || clock == 0 || clock > MAX_CLOCK || extension > MAX_CLOCK) {
+            revert BadConfig();
+        }
         challengerBond = challengerBond_;
         burnBps = burnBps_;
         game = new DisputeGame(alu, semantics, clock, extension);
@@ -163,14 +170,23 @@ contract JobMarket is IGameMarket {
         uint64 challengeWindow
     ) external payable returns (uint256 jobId) {
         if (msg.value == 0) revert ZeroReward();
-        if (claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0) {
-            revert BadDeadlines();
-        }
+        if (
+            claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0
+                || challengeWindow > MAX_CHALLENGE_WINDOW
+        ) revert BadDeadlines();
+        if (solverBond == 0) revert WrongBond(0, 1);
         JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
         if (h.repopsVersion != JobSpecCodec.REPOPS_VERSION) revert BadSpec("repops version");
         if (h.steps == 0 || h.interval == 0 || h.steps % h.interval != 0) revert BadSpec("steps/interval");
         if (h.steps / h.interval + 1 > MAX_CHECKPOINTS) revert BadSpec("too many checkpoints");
         if (h.batch == 0) revert BadSpec("batch");
+        if (h.samples == 0 || h.holdout >= h.samples) revert BadSpec("samples/holdout");
+        // The model part must be one the dispute game can settle, or no game could ever
+        // get past its first reveal (and an honest solver could be made to lose on time).
+        try game.semantics().counts(spec, false) returns (uint32, uint32, uint32) {}
+        catch {
+            revert BadSpec("model");
+        }
 
         jobId = ++jobCount;
         Job storage job = jobs[jobId];
@@ -288,6 +304,7 @@ contract JobMarket is IGameMarket {
         _requireStatus(jobId, job, Status.Submitted);
         if (block.timestamp >= job.submittedAt + job.challengeWindow) revert WindowClosed();
         if (msg.value != challengerBond) revert WrongBond(msg.value, challengerBond);
+        if (msg.sender == job.solver) revert SelfChallenge();
         uint256 count = job.numCheckpoints;
         _checkCheckpoint(job, count, checkpoint, rightRoot, rightProof);
         if (checkpoint > 0) {

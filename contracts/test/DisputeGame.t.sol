@@ -310,6 +310,75 @@ contract DisputeGameTest is GameDriver {
         game.release(5);
     }
 
+    /// Regression (review finding): a solver must not make a root differ from the honest one
+    /// in padding alone. A padding node that is not the pad cannot be revealed...
+    function test_padding_decoyNodeCannotBeRevealed() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.RevealStep);
+        bytes32[] memory l = listLeaves(produced(liar, 3, 0), 3, 0);
+        bytes32 decoy = keccak256("decoy");
+        bytes32 right = Commitments.nodeHash(l[2], decoy);
+        bytes32[5] memory roots = stepRoots(liar, 3);
+        roots[0] = Commitments.nodeHash(Commitments.nodeHash(l[0], l[1]), right);
+        vm.prank(solver);
+        game.revealStep(gameId, toySpec(), roots);
+        revealedRoots = roots;
+        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
+        vm.prank(challenger); // (after the view call above: a prank applies to the next call)
+        game.chooseList(gameId, 0, step);
+        vm.prank(solver);
+        game.reveal(gameId, 2, 0, Commitments.nodeHash(l[0], l[1]), right);
+        vm.prank(challenger);
+        game.pick(gameId, 2, 0, true);
+        vm.startPrank(solver);
+        vm.expectRevert(DisputeGame.NonCanonicalPadding.selector);
+        game.reveal(gameId, 1, 1, l[2], decoy);
+        vm.expectRevert(DisputeGame.BadReveal.selector);
+        game.reveal(gameId, 1, 1, l[2], Commitments.PAD);
+        vm.stopPrank();
+        // ...so the solver is stuck and loses on time.
+        (, uint64 deadline) = game.turn(gameId);
+        vm.warp(deadline);
+        game.timeout(gameId);
+        assertFalse(game.getGame(gameId).clock.solverWon);
+    }
+
+    /// ...and neither can a leaf with non-zero bytes past its last value.
+    function test_padding_dirtyLeafCannotBeRevealed() public {
+        (World memory liar, World memory truth) = _start();
+        playUntil(gameId, liar, truth, DisputeGame.Phase.RevealStep);
+        bytes32[] memory l = listLeaves(produced(liar, 3, 0), 3, 0);
+        bytes memory dirty = leafBytes(produced(liar, 3, 0)[1], 0); // I1: 4 values
+        dirty[100] = 0x01;
+        bytes32 dirtyMerkle = keccak256(abi.encodePacked(bytes1(0x00), dirty));
+        uint64[] memory shape = new uint64[](1);
+        shape[0] = 4;
+        bytes32 dirtyRoot = Commitments.tensorRoot(shape, dirtyMerkle);
+        bytes32 left = Commitments.nodeHash(l[0], dirtyRoot);
+        bytes32 right = Commitments.nodeHash(l[2], Commitments.PAD);
+        bytes32[5] memory roots = stepRoots(liar, 3);
+        roots[0] = Commitments.nodeHash(left, right);
+        vm.prank(solver);
+        game.revealStep(gameId, toySpec(), roots);
+        revealedRoots = roots;
+        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
+        vm.prank(challenger); // (after the view call above: a prank applies to the next call)
+        game.chooseList(gameId, 0, step);
+        vm.prank(solver);
+        game.reveal(gameId, 2, 0, left, right);
+        vm.prank(challenger);
+        game.pick(gameId, 2, 0, false);
+        vm.prank(solver);
+        game.reveal(gameId, 1, 0, l[0], dirtyRoot);
+        vm.prank(challenger);
+        game.pick(gameId, 1, 0, true);
+        vm.startPrank(solver);
+        game.openTensor(gameId, toySpec(), dirtyMerkle);
+        vm.expectRevert(DisputeGame.NonCanonicalPadding.selector);
+        game.revealLeaf(gameId, dirty);
+        vm.stopPrank();
+    }
+
     function test_turn_ofUnknownGameIsEmpty() public view {
         (address mover, uint64 deadline) = game.turn(42);
         assertEq(mover, address(0));

@@ -7,6 +7,7 @@ import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
 import {Commitments} from "../src/lib/Commitments.sol";
 import {SplitMix64} from "../src/lib/SplitMix64.sol";
 import {ToyAlu} from "./game/ToyAlu.sol";
+import {MlpSemantics} from "../src/semantics/MlpSemantics.sol";
 import {ToySemantics} from "./game/ToyProgram.sol";
 import {GameDriver} from "./game/GameDriver.sol";
 
@@ -127,6 +128,26 @@ contract JobMarketTest is GameDriver {
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.BadSpec.selector, why));
         market.postJob{value: 1}(spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+    }
+
+    function test_postJob_refusesWhatNoGameCouldSettle() public {
+        uint64 t = uint64(block.timestamp);
+        vm.startPrank(submitter);
+        vm.expectRevert(JobMarket.BadDeadlines.selector);
+        market.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 30 days + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongBond.selector, 0, 1));
+        market.postJob{value: 1}(toySpec(), t + 1, t + 2, 0, 1);
+        vm.stopPrank();
+        bytes memory spec = toySpec();
+        spec[72] = 0x04; // holdout 4 of 4 samples
+        _expectBadSpec(spec, "samples/holdout");
+        // The production semantics refuse the toy's model section.
+        JobMarket real = new JobMarket(alu, new MlpSemantics(), CHALLENGER_BOND, BURN_BPS, CLOCK, EXTENSION);
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.BadSpec.selector, "model"));
+        real.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
+        vm.expectRevert(JobMarket.BadConfig.selector);
+        new JobMarket(alu, sem, CHALLENGER_BOND, BURN_BPS, 30 days + 1, EXTENSION);
     }
 
     // ------------------------------------------------------------------ cancelJob
@@ -305,6 +326,12 @@ contract JobMarketTest is GameDriver {
         // checkpoint 0 takes no left side
         vm.expectRevert(JobMarket.BadCheckpointProof.selector);
         market.challenge{value: CHALLENGER_BOND}(jobId, 0, roots[0], none, roots[0], path(leaves, 0));
+        vm.deal(solver, 10 ether);
+        vm.prank(solver);
+        vm.expectRevert(JobMarket.SelfChallenge.selector);
+        market.challenge{value: CHALLENGER_BOND}(
+            jobId, 1, roots[0], path(leaves, 0), roots[1], path(leaves, 1)
+        );
         vm.warp(block.timestamp + WINDOW);
         vm.expectRevert(JobMarket.WindowClosed.selector);
         market.challenge{value: CHALLENGER_BOND}(

@@ -24,7 +24,7 @@ impl Default for MarketConfig {
     fn default() -> Self {
         Self {
             challenger_bond: U256::from(100_000_000_000_000_000u128), // 0.1 ETH
-            burn_bps: 2_000,
+            burn_bps: 5_000,
             clock_secs: 3_600,
             extension_secs: 1_800,
         }
@@ -51,7 +51,9 @@ pub async fn deploy_contracts<P: Provider>(
     let registry = ArtifactRegistry::deploy(provider)
         .await
         .map_err(deploy_error("ArtifactRegistry"))?;
-    let alu = Fp32Alu::deploy(provider).await.map_err(deploy_error("Fp32Alu"))?;
+    let alu = Fp32Alu::deploy(provider)
+        .await
+        .map_err(deploy_error("Fp32Alu"))?;
     let semantics = MlpSemantics::deploy(provider)
         .await
         .map_err(deploy_error("MlpSemantics"))?;

@@ -158,6 +158,20 @@ library Commitments {
         return leaves[0];
     }
 
+    /// @notice Whether every byte of the 1 KiB leaf from `start` on is zero.
+    function zeroFrom(bytes calldata leaf, uint256 start) internal pure returns (bool) {
+        for (uint256 at = start; at < LEAF_BYTES; at += 32) {
+            uint256 word;
+            assembly ("memory-safe") {
+                word := calldataload(add(leaf.offset, at))
+            }
+            // The last word may reach past the leaf: drop those trailing bytes.
+            if (at + 32 > LEAF_BYTES) word >>= 8 * (at + 32 - LEAF_BYTES);
+            if (word != 0) return false;
+        }
+        return true;
+    }
+
     /// @notice Value `offset` (0..255) of a 1 KiB leaf, as f32 bits (stored little-endian).
     function valueAt(bytes calldata leaf, uint256 offset) internal pure returns (uint32 bits) {
         if (offset >= LEAF_VALUES) revert IndexOutOfRange(offset, LEAF_VALUES);

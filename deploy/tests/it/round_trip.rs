@@ -22,7 +22,9 @@ async fn deploy_publish_and_read_back() {
         .wallet(EthereumWallet::from(signer))
         .connect_http(devnet.endpoint_url());
 
-    let deployment = deploy_contracts(&provider, publisher, &MarketConfig::default()).await.unwrap();
+    let deployment = deploy_contracts(&provider, publisher, &MarketConfig::default())
+        .await
+        .unwrap();
     assert_eq!(deployment.chain_id, devnet.chain_id());
     let check = deployment.check(&provider).await.unwrap();
     assert_eq!(check.contracts.len(), 5);
@@ -106,7 +108,9 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
         .connect_http(devnet.endpoint_url());
-    let deployment = deploy_contracts(&provider, deployer, &MarketConfig::default()).await.unwrap();
+    let deployment = deploy_contracts(&provider, deployer, &MarketConfig::default())
+        .await
+        .unwrap();
 
     let mut wrong_address = deployment.clone();
     wrong_address

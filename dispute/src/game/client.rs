@@ -66,6 +66,7 @@ impl<P: Provider + Clone> GameClient<P> {
     pub async fn send(&self, game_id: U256, mv: Move) -> Result<u64> {
         let spec = self.spec.clone();
         let g = &self.game;
+        let name = mv.name();
         let call = match mv {
             Move::Bisect { step, root } => g.bisect(game_id, step, root).into_transaction_request(),
             Move::Judge { step, agree } => g.judge(game_id, step, agree).into_transaction_request(),
@@ -111,11 +112,14 @@ impl<P: Provider + Clone> GameClient<P> {
                 .into_transaction_request(),
         };
         let provider = g.provider();
-        // Simulate first: a revert is reported with its decoded reason and costs nothing.
-        provider
-            .call(call.clone())
+        // Simulate first (gas estimation executes the call): a revert is reported with its
+        // decoded reason and costs nothing. Then send with a margin over the estimate, so
+        // that a change of state between estimate and inclusion cannot run it out of gas.
+        let estimate = provider
+            .estimate_gas(call.clone())
             .await
             .map_err(Error::from_rpc_call)?;
+        let call = call.gas_limit(estimate.saturating_mul(5) / 4);
         let receipt = provider
             .send_transaction(call)
             .await?
@@ -123,7 +127,10 @@ impl<P: Provider + Clone> GameClient<P> {
             .await
             .map_err(|e| Error::Receipt(e.to_string()))?;
         if !receipt.status() {
-            return Err(Error::Reverted(format!("{:?}", receipt.transaction_hash)));
+            return Err(Error::Reverted(format!(
+                "{:?} (gas used {}, move {name})",
+                receipt.transaction_hash, receipt.gas_used
+            )));
         }
         Ok(receipt.gas_used)
     }

@@ -92,6 +92,27 @@ pub enum Move {
     ProveStep { proof: Box<DisputeGame::StepProof> },
 }
 
+impl Move {
+    /// The contract function this move calls.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Bisect { .. } => "bisect",
+            Self::Judge { .. } => "judge",
+            Self::RevealStep { .. } => "revealStep",
+            Self::ChooseList { .. } => "chooseList",
+            Self::Reveal { .. } => "reveal",
+            Self::Pick { .. } => "pick",
+            Self::OpenTensor { .. } => "openTensor",
+            Self::RevealLeaf { .. } => "revealLeaf",
+            Self::NameElement { .. } => "nameElement",
+            Self::CommitMicro { .. } => "commitMicroTrace",
+            Self::ChooseMicro { .. } => "chooseMicro",
+            Self::NameMicroStep { .. } => "nameMicroStep",
+            Self::ProveStep { .. } => "proveStep",
+        }
+    }
+}
+
 /// What the solver revealed on chain that the challenger reads back.
 #[derive(Clone, Debug, Default)]
 pub struct Revealed {

@@ -262,7 +262,13 @@ async fn every_op_is_refuted_on_chain() {
         .filter(|i| !graph.new_params.contains(i) && !graph.new_moments.contains(i))
         .collect();
     let mut worst = 0;
-    for node in intermediates {
+    let only: Option<usize> = std::env::var("VTRAIN_ONLY_NODE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    for node in intermediates
+        .into_iter()
+        .filter(|n| only.is_none_or(|o| o == *n))
+    {
         let element = (graph.nodes[node].len() - 1).min(37);
         let tamper = Tamper {
             step: 1,
