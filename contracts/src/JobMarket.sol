@@ -146,7 +146,9 @@ contract JobMarket is IGameMarket {
         uint64 clock,
         uint64 extension
     ) {
-        if (burnBps_ > BPS || challengerBond_ == 0 || clock == 0 || clock > MAX_CLOCK || extension > MAX_CLOCK) {
+        if (
+            burnBps_ > BPS || challengerBond_ == 0 || clock == 0 || clock > MAX_CLOCK || extension > MAX_CLOCK
+        ) {
             revert BadConfig();
         }
         challengerBond = challengerBond_;
