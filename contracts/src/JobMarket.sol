@@ -185,8 +185,9 @@ contract JobMarket is IGameMarket {
         if (h.samples == 0 || h.holdout >= h.samples) revert BadSpec("samples/holdout");
         // The model part must be one the dispute game can settle, or no game could ever
         // get past its first reveal (and an honest solver could be made to lose on time).
-        try game.semantics().counts(spec, false) returns (uint32, uint32, uint32) {}
-        catch {
+        try game.semantics().counts(spec, false) returns (uint32 nI, uint32 nO, uint32 nW) {
+            if (nI == 0 || nO == 0 || nW == 0) revert BadSpec("model");
+        } catch {
             revert BadSpec("model");
         }
 
