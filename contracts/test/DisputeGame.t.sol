@@ -310,6 +310,16 @@ contract DisputeGameTest is GameDriver {
         game.release(5);
     }
 
+    /// The solver reveals a (forged) step commitment, the challenger picks the intermediates.
+    function _revealAndChooseIntermediates(bytes32[5] memory roots) internal {
+        vm.prank(solver);
+        game.revealStep(gameId, toySpec(), roots);
+        revealedRoots = roots;
+        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
+        vm.prank(challenger); // (after the view call above: a prank applies to the next call)
+        game.chooseList(gameId, 0, step);
+    }
+
     /// Regression (review finding): a solver must not make a root differ from the honest one
     /// in padding alone. A padding node that is not the pad cannot be revealed...
     function test_padding_decoyNodeCannotBeRevealed() public {
@@ -320,12 +330,7 @@ contract DisputeGameTest is GameDriver {
         bytes32 right = Commitments.nodeHash(l[2], decoy);
         bytes32[5] memory roots = stepRoots(liar, 3);
         roots[0] = Commitments.nodeHash(Commitments.nodeHash(l[0], l[1]), right);
-        vm.prank(solver);
-        game.revealStep(gameId, toySpec(), roots);
-        revealedRoots = roots;
-        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
-        vm.prank(challenger); // (after the view call above: a prank applies to the next call)
-        game.chooseList(gameId, 0, step);
+        _revealAndChooseIntermediates(roots);
         vm.prank(solver);
         game.reveal(gameId, 2, 0, Commitments.nodeHash(l[0], l[1]), right);
         vm.prank(challenger);
@@ -358,12 +363,7 @@ contract DisputeGameTest is GameDriver {
         bytes32 right = Commitments.nodeHash(l[2], Commitments.PAD);
         bytes32[5] memory roots = stepRoots(liar, 3);
         roots[0] = Commitments.nodeHash(left, right);
-        vm.prank(solver);
-        game.revealStep(gameId, toySpec(), roots);
-        revealedRoots = roots;
-        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
-        vm.prank(challenger); // (after the view call above: a prank applies to the next call)
-        game.chooseList(gameId, 0, step);
+        _revealAndChooseIntermediates(roots);
         vm.prank(solver);
         game.reveal(gameId, 2, 0, left, right);
         vm.prank(challenger);

@@ -149,19 +149,7 @@ impl Transition {
         }
         lists[OLD_OPTIMIZER as usize] = tensors(&trainer.moment_shapes(), &state.moments);
         lists[OLD_WEIGHTS as usize] = tensors(trainer.param_shapes(), &state.params);
-        let next = State {
-            step: state.step + 1,
-            params: graph
-                .new_params
-                .iter()
-                .map(|&i| std::mem::take(&mut outputs[i]))
-                .collect(),
-            moments: graph
-                .new_moments
-                .iter()
-                .map(|&i| std::mem::take(&mut outputs[i]))
-                .collect(),
-        };
+        let next = trainer.next_state(&graph, state, outputs);
         let transition = Self {
             init: false,
             step: state.step,

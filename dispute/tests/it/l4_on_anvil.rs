@@ -96,18 +96,16 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     let mut solver = Party::new(Trajectory::new(&trainer, solver_tamper));
     let roots = solver.trajectory().checkpoint_roots();
     let final_state = solver.trajectory().state(trainer.spec().steps);
-    let params: Vec<_> = trainer
-        .param_shapes()
-        .iter()
-        .zip(&final_state.params)
-        .map(|(s, v)| vtrain_proof_of_learning::commit::tensor_root(s, v))
-        .collect();
-    let moments: Vec<_> = trainer
-        .moment_shapes()
-        .iter()
-        .zip(&final_state.moments)
-        .map(|(s, v)| vtrain_proof_of_learning::commit::tensor_root(s, v))
-        .collect();
+    let list_root = |shapes: &[Vec<usize>], tensors: &[Vec<f32>]| {
+        let roots: Vec<_> = shapes
+            .iter()
+            .zip(tensors)
+            .map(|(s, v)| vtrain_proof_of_learning::commit::tensor_root(s, v))
+            .collect();
+        vtrain_proof_of_learning::commit::tensor_list_root(&roots)
+    };
+    let model_root = list_root(trainer.param_shapes(), &final_state.params);
+    let optimizer_root = list_root(&trainer.moment_shapes(), &final_state.moments);
     let as_b256 = |h: &vtrain_proof_of_learning::Hash32| B256::from(h.0);
     let solver_market = JobMarket::new(market_address, &solver_p);
     solver_market
@@ -124,10 +122,8 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
             job_id,
             as_b256(&vtrain_proof_of_learning::commit::trace_root(&roots)),
             roots.iter().map(as_b256).collect(),
-            as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(&params)),
-            as_b256(&vtrain_proof_of_learning::commit::tensor_list_root(
-                &moments,
-            )),
+            as_b256(&model_root),
+            as_b256(&optimizer_root),
         )
         .send()
         .await

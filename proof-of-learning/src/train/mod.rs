@@ -320,7 +320,14 @@ impl Trainer {
             .collect()
     }
 
-    fn next_state(&self, graph: &StepGraph, state: &State, mut outputs: Vec<Vec<f32>>) -> State {
+    /// S_{t+1} from the outputs of step `state.step`'s graph (the nodes listed in
+    /// `new_params` and `new_moments`); the other buffers go back to the pool.
+    pub fn next_state(
+        &self,
+        graph: &StepGraph,
+        state: &State,
+        mut outputs: Vec<Vec<f32>>,
+    ) -> State {
         let next = State {
             step: state.step + 1,
             params: graph
