@@ -74,7 +74,8 @@ impl DevnetArgs {
     }
 }
 
-async fn wait_for_shutdown_signal() -> eyre::Result<()> {
+/// Waits for Ctrl-C or SIGTERM.
+pub(super) async fn wait_for_shutdown_signal() -> eyre::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .wrap_err("installing the SIGTERM handler")?;
     tokio::select! {

@@ -2,9 +2,12 @@
 
 mod deploy;
 mod devnet;
+mod fork;
 
 pub use deploy::DeployArgs;
 pub use devnet::DevnetArgs;
+use devnet::wait_for_shutdown_signal;
+pub use fork::ForkArgs;
 
 use clap::{Parser, Subcommand};
 use std::path::Path;
@@ -47,6 +50,8 @@ pub enum Command {
     Devnet(DevnetArgs),
     /// Deploy every contract to an existing chain through its RPC endpoint.
     Deploy(DeployArgs),
+    /// Start a local anvil forking a chain where vtrain is deployed, for tests against its state.
+    Fork(ForkArgs),
     /// Check that a deployment manifest matches its chain.
     Check(CheckArgs),
 }
@@ -57,6 +62,7 @@ impl Cli {
         match self.command {
             Command::Devnet(args) => args.run().await,
             Command::Deploy(args) => args.run().await,
+            Command::Fork(args) => args.run().await,
             Command::Check(args) => args.run().await,
         }
     }

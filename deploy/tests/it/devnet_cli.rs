@@ -62,3 +62,101 @@ fn deploy_rejects_a_malformed_private_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--private-key is not a valid"), "{stderr}");
 }
+
+/// `fork` of a running devnet: the fork holds the deployment and the source's
+/// state, and what happens on the fork stays there.
+#[tokio::test]
+async fn fork_of_a_devnet_holds_its_deployment_and_state() {
+    use alloy::network::EthereumWallet;
+    use alloy::primitives::keccak256;
+    use alloy::providers::ProviderBuilder;
+    use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
+    use vtrain_dispute::bindings::ArtifactRegistry;
+
+    let source = Devnet::spawn(&DevnetConfig::default()).unwrap();
+    let signer = source.signer(0).unwrap();
+    let deployer = signer.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(source.endpoint_url());
+    let deployment = deploy_contracts(&provider, deployer, &MarketConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    deployment.write_atomic(dir.path()).unwrap();
+    let registry = deployment.address("ArtifactRegistry").unwrap();
+    ArtifactRegistry::new(registry, &provider)
+        .publish(keccak256(b"before the fork"), 1, "file:///a".into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    // The binary checks the deployment on a fork and prints it.
+    let output = vtrain_deploy()
+        .args([
+            "fork",
+            "--port",
+            "0",
+            "--exit-after-check",
+            "--json",
+            "--fork-url",
+        ])
+        .arg(source.endpoint_url().as_str())
+        .arg("--deployments-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "vtrain-deploy fork failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Deployment = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, deployment);
+
+    // A fork sees the source's state; its own transactions stay on the fork.
+    let fork = Devnet::spawn(&DevnetConfig {
+        fork_url: Some(source.endpoint_url().to_string()),
+        ..DevnetConfig::default()
+    })
+    .unwrap();
+    let on_fork = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(fork.endpoint_url());
+    let forked = ArtifactRegistry::new(registry, &on_fork);
+    assert_eq!(forked.artifactCount().call().await.unwrap(), 1);
+    forked
+        .publish(keccak256(b"on the fork"), 1, "file:///b".into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(forked.artifactCount().call().await.unwrap(), 2);
+    let original = ArtifactRegistry::new(registry, &provider);
+    assert_eq!(original.artifactCount().call().await.unwrap(), 1);
+}
+
+#[test]
+fn fork_without_a_manifest_says_what_to_do() {
+    use vtrain_deploy::{Devnet, DevnetConfig};
+    let source = Devnet::spawn(&DevnetConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = vtrain_deploy()
+        .args(["fork", "--port", "0", "--exit-after-check", "--fork-url"])
+        .arg(source.endpoint_url().as_str())
+        .arg("--deployments-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("deploy to the forked chain first"),
+        "{stderr}"
+    );
+}
