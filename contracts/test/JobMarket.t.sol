@@ -221,16 +221,8 @@ contract JobMarketTest is GameDriver {
         bytes32[] memory roots = checkpointRoots(w);
         vm.prank(solver);
         market.claimJob{value: SOLVER_BOND}(jobId);
-        Transition memory last = w.transitions[STEPS];
         vm.expectEmit(true, true, true, true);
-        emit JobMarket.ResultSubmitted(
-            jobId,
-            traceRootOf(roots),
-            roots[2],
-            Commitments.listRoot(2, listMerkle(last.w, STEPS, 2)),
-            3,
-            roots
-        );
+        emit JobMarket.ResultSubmitted(jobId, traceRootOf(roots), roots[2], weightsRoot(w, STEPS), 3, roots);
         submitClaimed(jobId, w);
         JobMarket.Job memory job = market.getJob(jobId);
         assertEq(uint8(job.status), uint8(JobMarket.Status.Submitted));
@@ -244,9 +236,8 @@ contract JobMarketTest is GameDriver {
         World memory w = _honest();
         bytes32[] memory roots = checkpointRoots(w);
         bytes32 trace = traceRootOf(roots);
-        Transition memory last = w.transitions[STEPS];
-        bytes32 model = Commitments.listRoot(2, listMerkle(last.w, STEPS, 2));
-        bytes32 opt = Commitments.listRoot(1, listMerkle(last.opt, STEPS, 1));
+        bytes32 model = weightsRoot(w, STEPS);
+        bytes32 opt = optimizerRoot(w, STEPS);
 
         vm.prank(solver);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Open));

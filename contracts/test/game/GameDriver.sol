@@ -66,26 +66,6 @@ abstract contract GameDriver is Test, ToyWorld {
         );
     }
 
-    function checkpointRoots(World memory w) internal pure returns (bytes32[] memory roots) {
-        uint256 count = STEPS / INTERVAL + 1;
-        roots = new bytes32[](count);
-        for (uint256 c; c < count; ++c) {
-            roots[c] = w.stateRoots[c * INTERVAL];
-        }
-    }
-
-    function traceLeaves(bytes32[] memory roots) internal pure returns (bytes32[] memory leaves) {
-        leaves = new bytes32[](roots.length);
-        for (uint256 i; i < roots.length; ++i) {
-            leaves[i] = Commitments.traceLeaf(i, roots[i]);
-        }
-    }
-
-    function traceRootOf(bytes32[] memory roots) internal pure returns (bytes32) {
-        bytes32[] memory leaves = traceLeaves(roots);
-        return Commitments.traceRoot(roots.length, subtree(leaves, Commitments.depthOf(leaves.length), 0));
-    }
-
     function submitWorld(uint256 jobId, World memory sw) internal {
         vm.prank(solver);
         market.claimJob{value: SOLVER_BOND}(jobId);
@@ -93,15 +73,10 @@ abstract contract GameDriver is Test, ToyWorld {
     }
 
     function submitClaimed(uint256 jobId, World memory sw) internal {
-        Transition memory last = sw.transitions[STEPS];
         bytes32[] memory roots = checkpointRoots(sw);
         vm.prank(solver);
         market.submitResult(
-            jobId,
-            traceRootOf(roots),
-            roots,
-            Commitments.listRoot(last.w.length, listMerkle(last.w, STEPS, 2)),
-            Commitments.listRoot(last.opt.length, listMerkle(last.opt, STEPS, 1))
+            jobId, traceRootOf(roots), roots, weightsRoot(sw, STEPS), optimizerRoot(sw, STEPS)
         );
     }
 
@@ -154,7 +129,8 @@ abstract contract GameDriver is Test, ToyWorld {
                 return moves;
             }
             vm.warp(block.timestamp + 60);
-            if (_solverPhase(g.clock.phase)) _solverMove(gameId, g, sw);
+            (address mover,) = game.turn(gameId); // the contract says whose move it is
+            if (mover == solver) _solverMove(gameId, g, sw);
             else _challengerMove(gameId, g, cw);
             if (recordGas) {
                 gasLabels.push(moveLabel(g));
@@ -225,13 +201,6 @@ abstract contract GameDriver is Test, ToyWorld {
         if (p == DisputeGame.Phase.ChooseMicro) return "L4.chooseMicro";
         if (p == DisputeGame.Phase.NameMicroStep) return "L4.nameMicroStep";
         return "L4.proveStep";
-    }
-
-    function _solverPhase(DisputeGame.Phase p) internal pure returns (bool) {
-        return p == DisputeGame.Phase.Bisect || p == DisputeGame.Phase.RevealStep
-            || p == DisputeGame.Phase.Reveal || p == DisputeGame.Phase.OpenTensor
-            || p == DisputeGame.Phase.RevealLeaf || p == DisputeGame.Phase.CommitMicro
-            || p == DisputeGame.Phase.ProveStep;
     }
 
     function transitionOf(DisputeGame.Game memory g) internal pure returns (uint32) {

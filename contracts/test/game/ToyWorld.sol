@@ -117,12 +117,7 @@ abstract contract ToyWorld {
                 }
             }
             w.stateRoots[s] = Commitments.stateRoot(
-                toyJobHash(),
-                s,
-                uint64(s) * BATCH,
-                toyRngKey(),
-                Commitments.listRoot(nW, listMerkle(tr.w, s, 2)),
-                Commitments.listRoot(nO, listMerkle(tr.opt, s, 1))
+                toyJobHash(), s, uint64(s) * BATCH, toyRngKey(), weightsRoot(w, s), optimizerRoot(w, s)
             );
         }
     }
@@ -233,6 +228,43 @@ abstract contract ToyWorld {
     }
 
     // ------------------------------------------------------------------ commitments
+
+    /// @notice The weights list root of S_s (the model root, for s = T).
+    function weightsRoot(World memory w, uint32 s) internal pure returns (bytes32) {
+        uint32[][] memory tensors = w.transitions[s].w;
+        return Commitments.listRoot(tensors.length, listMerkle(tensors, s, 2));
+    }
+
+    /// @notice The optimizer list root of S_s.
+    function optimizerRoot(World memory w, uint32 s) internal pure returns (bytes32) {
+        uint32[][] memory tensors = w.transitions[s].opt;
+        return Commitments.listRoot(tensors.length, listMerkle(tensors, s, 1));
+    }
+
+    /// @notice The state roots of checkpoints 0, k, …, T out of every step's.
+    function checkpointRoots(bytes32[] memory stateRoots) internal pure returns (bytes32[] memory roots) {
+        uint256 count = STEPS / INTERVAL + 1;
+        roots = new bytes32[](count);
+        for (uint256 c; c < count; ++c) {
+            roots[c] = stateRoots[c * INTERVAL];
+        }
+    }
+
+    function checkpointRoots(World memory w) internal pure returns (bytes32[] memory) {
+        return checkpointRoots(w.stateRoots);
+    }
+
+    function traceLeaves(bytes32[] memory roots) internal pure returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](roots.length);
+        for (uint256 i; i < roots.length; ++i) {
+            leaves[i] = Commitments.traceLeaf(i, roots[i]);
+        }
+    }
+
+    function traceRootOf(bytes32[] memory roots) internal pure returns (bytes32) {
+        bytes32[] memory leaves = traceLeaves(roots);
+        return Commitments.traceRoot(roots.length, subtree(leaves, Commitments.depthOf(leaves.length), 0));
+    }
 
     function leafBytes(uint32[] memory values, uint256 leaf) internal pure returns (bytes memory out) {
         out = new bytes(1024);

@@ -40,9 +40,8 @@ contract MarketHandler is Test, ToyWorld {
         World[2] memory worlds = [build(none), build(Lie(true, 3, 2, 0, 7, 1))];
         for (uint256 w; w < 2; ++w) {
             stateRootsOf[w] = worlds[w].stateRoots;
-            Transition memory last = worlds[w].transitions[STEPS];
-            modelRootOf[w] = Commitments.listRoot(2, listMerkle(last.w, STEPS, 2));
-            optRootOf[w] = Commitments.listRoot(1, listMerkle(last.opt, STEPS, 1));
+            modelRootOf[w] = weightsRoot(worlds[w], STEPS);
+            optRootOf[w] = optimizerRoot(worlds[w], STEPS);
         }
     }
 
@@ -90,9 +89,9 @@ contract MarketHandler is Test, ToyWorld {
         JobMarket.Job memory j = market.getJob(id);
         if (j.status != JobMarket.Status.Claimed) return;
         uint256 w = lying ? 1 : 0;
-        bytes32[] memory roots = _checkpoints(w);
+        bytes32[] memory roots = checkpointRoots(stateRootsOf[w]);
         vm.prank(j.solver);
-        try market.submitResult(id, _traceRoot(roots), roots, modelRootOf[w], optRootOf[w]) {} catch {}
+        try market.submitResult(id, traceRootOf(roots), roots, modelRootOf[w], optRootOf[w]) {} catch {}
         _observe();
     }
 
@@ -119,12 +118,9 @@ contract MarketHandler is Test, ToyWorld {
         returns (uint256)
     {
         require(msg.sender == address(this), "internal");
-        uint256 w = traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
-        bytes32[] memory roots = _checkpoints(w);
-        bytes32[] memory leaves = new bytes32[](roots.length);
-        for (uint256 i; i < roots.length; ++i) {
-            leaves[i] = Commitments.traceLeaf(i, roots[i]);
-        }
+        uint256 w = traceRoot == traceRootOf(checkpointRoots(stateRootsOf[0])) ? 0 : 1;
+        bytes32[] memory roots = checkpointRoots(stateRootsOf[w]);
+        bytes32[] memory leaves = traceLeaves(roots);
         checkpoint = uint64(bound(checkpoint, 0, roots.length - 1));
         uint256 bond = market.challengerBond();
         vm.prank(who);
@@ -144,7 +140,10 @@ contract MarketHandler is Test, ToyWorld {
         DisputeGame.Game memory g = game.getGame(id);
         uint64 mid = g.range.lo + (g.range.hi - g.range.lo) / 2;
         if (g.clock.phase == DisputeGame.Phase.Bisect) {
-            uint256 w = market.getJob(g.setup.jobId).traceRoot == _traceRoot(_checkpoints(0)) ? 0 : 1;
+            uint256 w = market.getJob(g.setup.jobId).traceRoot
+                == traceRootOf(checkpointRoots(stateRootsOf[0]))
+                ? 0
+                : 1;
             vm.prank(g.setup.solver);
             try game.bisect(id, mid, stateRootsOf[w][mid]) {} catch {}
         } else if (g.clock.phase == DisputeGame.Phase.Judge) {
@@ -264,21 +263,5 @@ contract MarketHandler is Test, ToyWorld {
 
     function _job(uint256 i) internal view returns (uint256) {
         return jobIds[i % jobIds.length];
-    }
-
-    function _checkpoints(uint256 w) internal view returns (bytes32[] memory roots) {
-        uint256 count = STEPS / INTERVAL + 1;
-        roots = new bytes32[](count);
-        for (uint256 c; c < count; ++c) {
-            roots[c] = stateRootsOf[w][c * INTERVAL];
-        }
-    }
-
-    function _traceRoot(bytes32[] memory roots) internal pure returns (bytes32) {
-        bytes32[] memory leaves = new bytes32[](roots.length);
-        for (uint256 i; i < roots.length; ++i) {
-            leaves[i] = Commitments.traceLeaf(i, roots[i]);
-        }
-        return Commitments.traceRoot(roots.length, subtree(leaves, Commitments.depthOf(leaves.length), 0));
     }
 }
