@@ -7,19 +7,25 @@ fn vtrain_deploy() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vtrain-deploy"))
 }
 
+/// Runs `command` and insists that it succeeds, showing its stderr if not.
+fn succeed(command: &mut Command) -> std::process::Output {
+    let output = command.output().expect("vtrain-deploy starts");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 #[test]
 fn devnet_deploys_writes_the_manifest_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let output = vtrain_deploy()
-        .args(["devnet", "--port", "0", "--exit-after-deploy", "--json"])
-        .arg("--deployments-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "vtrain-deploy devnet failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeed(
+        vtrain_deploy()
+            .args(["devnet", "--port", "0", "--exit-after-deploy", "--json"])
+            .arg("--deployments-dir")
+            .arg(dir.path()),
     );
     let printed: Deployment = serde_json::from_slice(&output.stdout).unwrap();
     let written = Deployment::load(&Deployment::path_in(dir.path(), printed.chain_id)).unwrap();
@@ -95,24 +101,19 @@ async fn fork_of_a_devnet_holds_its_deployment_and_state() {
         .unwrap();
 
     // The binary checks the deployment on a fork and prints it.
-    let output = vtrain_deploy()
-        .args([
-            "fork",
-            "--port",
-            "0",
-            "--exit-after-check",
-            "--json",
-            "--fork-url",
-        ])
-        .arg(source.endpoint_url().as_str())
-        .arg("--deployments-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "vtrain-deploy fork failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeed(
+        vtrain_deploy()
+            .args([
+                "fork",
+                "--port",
+                "0",
+                "--exit-after-check",
+                "--json",
+                "--fork-url",
+            ])
+            .arg(source.endpoint_url().as_str())
+            .arg("--deployments-dir")
+            .arg(dir.path()),
     );
     let printed: Deployment = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, deployment);

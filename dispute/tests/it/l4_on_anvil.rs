@@ -10,6 +10,13 @@ use vtrain_dispute::bindings::JobMarket;
 use vtrain_dispute::game::{GameClient, Party, Tamper, Trajectory, solver_moves};
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
+/// Sends a contract call and waits until it is mined.
+macro_rules! mined {
+    ($call:expr) => {
+        $call.send().await.unwrap().get_receipt().await.unwrap()
+    };
+}
+
 /// The digits job, shrunk: 4 steps, checkpoints every 2, batch 16, one hidden
 /// layer of 8.
 fn small_trainer() -> Trainer {
@@ -75,21 +82,17 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     let bond = U256::from(5 * 10u64.pow(17));
 
     let market = JobMarket::new(market_address, &submitter_p);
-    market
-        .postJob(
-            spec.clone().into(),
-            now + 3_600,
-            now + 86_400,
-            bond.to::<u128>(),
-            3_600,
-        )
-        .value(reward)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(
+        market
+            .postJob(
+                spec.clone().into(),
+                now + 3_600,
+                now + 86_400,
+                bond.to::<u128>(),
+                3_600,
+            )
+            .value(reward)
+    );
     let job_id = U256::from(1);
 
     // The solver trains (as it believes), claims and submits.
@@ -108,51 +111,32 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     let optimizer_root = list_root(&trainer.moment_shapes(), &final_state.moments);
     let as_b256 = |h: &vtrain_proof_of_learning::Hash32| B256::from(h.0);
     let solver_market = JobMarket::new(market_address, &solver_p);
-    solver_market
-        .claimJob(job_id)
-        .value(bond)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    solver_market
-        .submitResult(
-            job_id,
-            as_b256(&vtrain_proof_of_learning::commit::trace_root(&roots)),
-            roots.iter().map(as_b256).collect(),
-            as_b256(&model_root),
-            as_b256(&optimizer_root),
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(solver_market.claimJob(job_id).value(bond));
+    mined!(solver_market.submitResult(
+        job_id,
+        as_b256(&vtrain_proof_of_learning::commit::trace_root(&roots)),
+        roots.iter().map(as_b256).collect(),
+        as_b256(&model_root),
+        as_b256(&optimizer_root),
+    ));
 
     // The challenger compares and opens at the first differing checkpoint.
     let mut challenger = Party::new(Trajectory::new(&trainer, challenger_tamper));
     let opening = challenger.opening(&roots).expect("the trajectories differ");
     let challenger_market = JobMarket::new(market_address, &challenger_p);
     let challenger_bond = challenger_market.challengerBond().call().await.unwrap();
-    challenger_market
-        .challenge(
-            job_id,
-            opening.checkpoint,
-            opening.left_root,
-            opening.left_proof,
-            opening.right_root,
-            opening.right_proof,
-        )
-        .value(challenger_bond)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(
+        challenger_market
+            .challenge(
+                job_id,
+                opening.checkpoint,
+                opening.left_root,
+                opening.left_proof,
+                opening.right_root,
+                opening.right_proof,
+            )
+            .value(challenger_bond)
+    );
     let game_id = U256::from(1);
 
     let solver_client = GameClient::new(game_address, &solver_p, spec.clone());
@@ -162,14 +146,7 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
         let g = solver_client.game(game_id).await.unwrap();
         if g.clock.phase == vtrain_dispute::game::player::phase::RESOLVED {
             // The winner collects: the payout is a transaction of its own.
-            let settle = JobMarket::new(market_address, &deployer_p)
-                .settleGame(game_id)
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
+            let settle = mined!(JobMarket::new(market_address, &deployer_p).settleGame(game_id));
             eprintln!("  settleGame: {} gas", settle.gas_used);
             let status = JobMarket::new(market_address, &deployer_p)
                 .statusOf(job_id)
