@@ -1,6 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+mod agent;
+
+pub use agent::{AgentArgs, AgentConfig, connect_agent};
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
 use clap::Args;
 use eyre::WrapErr;
 use std::path::PathBuf;
@@ -51,6 +58,63 @@ impl ChainArgs {
     }
 }
 
+/// The key an agent signs its transactions with.
+#[derive(Args, Clone, Debug)]
+pub struct KeyArgs {
+    /// Hex private key of the account that sends transactions (prefer the env
+    /// var: a flag shows up in `ps`).
+    #[arg(long, env = "VTRAIN_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+}
+
+impl KeyArgs {
+    /// The signer, with an actionable error when the key is missing or malformed.
+    pub fn signer(&self) -> eyre::Result<PrivateKeySigner> {
+        let key = self.private_key.as_deref().ok_or_else(|| {
+            eyre::eyre!("no signing key: set VTRAIN_PRIVATE_KEY or pass --private-key")
+        })?;
+        key.trim()
+            .parse()
+            .map_err(|_| eyre::eyre!("the private key is not 32 bytes of hex"))
+    }
+}
+
+/// A provider for `rpc_url` that signs with `signer`.
+pub fn signing_provider(
+    rpc_url: &str,
+    signer: PrivateKeySigner,
+) -> eyre::Result<(Address, impl Provider + Clone + use<>)> {
+    let url = rpc_url
+        .parse()
+        .wrap_err_with(|| format!("--rpc-url {rpc_url} is not a valid URL"))?;
+    let address = signer.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url);
+    Ok((address, provider))
+}
+
+/// Formats a wei amount as ETH with up to 6 decimals.
+pub fn format_eth(wei: alloy::primitives::U256) -> String {
+    alloy::primitives::utils::format_units(wei, "ether")
+        .map(|s| {
+            let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+            let frac = frac.get(..6).unwrap_or(frac).trim_end_matches('0');
+            if frac.is_empty() {
+                int.to_owned()
+            } else {
+                format!("{int}.{frac}")
+            }
+        })
+        .unwrap_or_else(|_| wei.to_string())
+}
+
+/// Parses an ETH amount ("0.5", "1") into wei.
+pub fn parse_eth(text: &str) -> eyre::Result<alloy::primitives::U256> {
+    alloy::primitives::utils::parse_ether(text.trim())
+        .map_err(|e| eyre::eyre!("{text:?} is not an ETH amount: {e}"))
+}
+
 /// `check`: verify that the deployment manifest matches the chain.
 #[derive(Args, Clone, Debug)]
 pub struct CheckArgs {
@@ -72,4 +136,35 @@ impl CheckArgs {
         print!("{check}");
         Ok(())
     }
+}
+
+/// Installs the Prometheus recorder for this process; the handle renders the
+/// `/metrics` page.
+pub fn install_metrics() -> eyre::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| eyre::eyre!("cannot install the metrics recorder: {e}"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
 }

@@ -42,7 +42,10 @@ impl Devnet {
         };
         let mut builder = Anvil::at(&path).port(config.port);
         if let Some(seconds) = config.block_time {
-            builder = builder.block_time(seconds);
+            // Mixed mining: a block for every transaction at once (games move
+            // fast) and one every `seconds` besides, so chain time advances
+            // while nothing is sent and deadlines and windows can pass.
+            builder = builder.block_time(seconds).arg("--mixed-mining");
         }
         if let Some(url) = &config.fork_url {
             builder = builder.fork(url.clone());

@@ -97,7 +97,7 @@ impl Error {
     /// Whether trying the same operation again later may succeed (a flaky or
     /// restarting RPC endpoint), as opposed to a problem that needs a fix.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Rpc(_))
+        matches!(self, Self::Rpc(_) | Self::Receipt(_))
     }
 }
 

@@ -1,9 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bindings;
+pub mod book;
 mod deployment;
 mod error;
 pub mod game;
+pub mod market;
 
+pub use book::{GameEntry, JobBook, JobEntry, JobPhase, JobResult, progress_key};
 pub use deployment::{Deployment, DeploymentCheck};
 pub use error::{Error, Result};
+pub use market::{Head, Market, send_simulated};

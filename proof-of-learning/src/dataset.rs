@@ -135,7 +135,13 @@ impl Dataset {
             path: path.to_owned(),
             source,
         })?;
-        let tensors = safetensors::SafeTensors::deserialize(&bytes)
+        Self::from_safetensors_bytes(path, &bytes)
+    }
+
+    /// Parses safetensors bytes (see [`Dataset::from_safetensors_file`]);
+    /// `path` names them in errors.
+    pub fn from_safetensors_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let tensors = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|error| dataset_error(path, format!("not a safetensors file: {error}")))?;
         let features = tensors
             .tensor("features")
@@ -210,6 +216,43 @@ impl Dataset {
             x,
             y,
         })
+    }
+
+    /// The canonical file of the dataset: safetensors with F32 `features [n, d]`
+    /// and F32 `labels [n]`, the form artifact stores hold (its root is the
+    /// dataset's, whatever file the submitter started from).
+    pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
+        let le = |values: &[f32]| -> Vec<u8> {
+            values
+                .iter()
+                .flat_map(|&v| crate::commit::canonical_bits(v).to_le_bytes())
+                .collect()
+        };
+        let (x, y) = (le(&self.x), le(&self.y));
+        let encode_error = |error: safetensors::SafeTensorError| {
+            dataset_error(Path::new("<memory>"), error.to_string())
+        };
+        let views = vec![
+            (
+                "features".to_owned(),
+                safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    vec![self.samples, self.features],
+                    &x,
+                )
+                .map_err(encode_error)?,
+            ),
+            (
+                "labels".to_owned(),
+                safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    vec![self.samples],
+                    &y,
+                )
+                .map_err(encode_error)?,
+            ),
+        ];
+        safetensors::tensor::serialize(views, None).map_err(encode_error)
     }
 
     /// The content root (see the module docs).
@@ -300,6 +343,16 @@ impl DataOrder {
             batch: u64::from(spec.batch_size),
             split_key: derive_key(spec.seed, purpose::SPLIT),
             shuffle_key: derive_key(spec.seed, purpose::SHUFFLE),
+        }
+    }
+
+    /// The same order with another shuffle key: only for the adversarial test
+    /// modes (a solver that shuffles its data wrongly).
+    #[doc(hidden)]
+    pub fn with_shuffle_key(self, shuffle_key: u64) -> Self {
+        Self {
+            shuffle_key,
+            ..self
         }
     }
 

@@ -33,14 +33,14 @@ impl<P: Provider + Clone> GameClient<P> {
     }
 
     /// What the solver has revealed so far in a game: the latest step roots and
-    /// the latest leaf.
-    pub async fn revealed(&self, game_id: U256) -> Result<Revealed> {
+    /// the latest leaf, searched from `from_block` (the block the game opened in).
+    pub async fn revealed(&self, game_id: U256, from_block: u64) -> Result<Revealed> {
         let mut revealed = Revealed::default();
         let steps = self
             .game
             .StepRevealed_filter()
             .topic1(game_id)
-            .from_block(0)
+            .from_block(from_block)
             .query()
             .await
             .map_err(Error::from_contract)?;
@@ -52,7 +52,7 @@ impl<P: Provider + Clone> GameClient<P> {
             .game
             .LeafRevealed_filter()
             .topic1(game_id)
-            .from_block(0)
+            .from_block(from_block)
             .query()
             .await
             .map_err(Error::from_contract)?;
@@ -111,27 +111,7 @@ impl<P: Provider + Clone> GameClient<P> {
                 .proveStep(game_id, spec, *proof)
                 .into_transaction_request(),
         };
-        let provider = g.provider();
-        // Simulate first (gas estimation executes the call): a revert is reported with its
-        // decoded reason and costs nothing. Then send with a margin over the estimate, so
-        // that a change of state between estimate and inclusion cannot run it out of gas.
-        let estimate = provider
-            .estimate_gas(call.clone())
-            .await
-            .map_err(Error::from_rpc_call)?;
-        let call = call.gas_limit(estimate.saturating_mul(5) / 4);
-        let receipt = provider
-            .send_transaction(call)
-            .await?
-            .get_receipt()
-            .await
-            .map_err(|e| Error::Receipt(e.to_string()))?;
-        if !receipt.status() {
-            return Err(Error::Reverted(format!(
-                "{:?} (gas used {}, move {name})",
-                receipt.transaction_hash, receipt.gas_used
-            )));
-        }
+        let receipt = crate::market::send_simulated(g.provider(), call, name).await?;
         Ok(receipt.gas_used)
     }
 }

@@ -4,11 +4,13 @@
 //! `docs/dispute-game.md` describes the game itself.
 
 pub mod client;
+pub mod duty;
 pub mod player;
 pub mod trajectory;
 pub mod world;
 
 pub use client::GameClient;
-pub use player::{Move, Opening, Party, Revealed, solver_moves};
+pub use duty::{Duty, Side, duty};
+pub use player::{Move, Opening, Party, Revealed, opening_at, solver_moves};
 pub use trajectory::Trajectory;
 pub use world::{Tamper, Transition};

@@ -5,6 +5,7 @@
 //! Sending the moves is `super::client`'s job.
 
 use alloy::primitives::{B256, Bytes, U256};
+use std::sync::Arc;
 use vtrain_proof_of_learning::commit::{merkle_proof, merkle_root, tensor_leaves};
 use vtrain_proof_of_learning::repops::{ElementTrace, Op, Operand};
 use vtrain_proof_of_learning::{Hash32, Trainer};
@@ -135,14 +136,14 @@ struct Focus {
 }
 
 /// A party: its trajectory and the transition in focus.
-pub struct Party<'a> {
-    trajectory: Trajectory<'a>,
+pub struct Party {
+    trajectory: Trajectory,
     focus: Option<Focus>,
 }
 
-impl<'a> Party<'a> {
+impl Party {
     /// A party that believes in `trajectory`.
-    pub fn new(trajectory: Trajectory<'a>) -> Self {
+    pub fn new(trajectory: Trajectory) -> Self {
         Self {
             trajectory,
             focus: None,
@@ -150,12 +151,12 @@ impl<'a> Party<'a> {
     }
 
     /// The party's trajectory.
-    pub fn trajectory(&mut self) -> &mut Trajectory<'a> {
+    pub fn trajectory(&mut self) -> &mut Trajectory {
         &mut self.trajectory
     }
 
-    fn trainer(&self) -> &'a Trainer {
-        self.trajectory.trainer()
+    fn trainer(&self) -> Arc<Trainer> {
+        Arc::clone(self.trajectory.trainer())
     }
 
     fn transition(&mut self, g: &DisputeGame::Game) -> &Transition {
@@ -180,7 +181,7 @@ impl<'a> Party<'a> {
         let (list, index) = (g.descent.list, g.descent.tensorIndex as usize);
         let element = g.target.element as usize;
         self.transition(g)
-            .micro_trace(trainer, list, index, element)
+            .micro_trace(&trainer, list, index, element)
     }
 
     /// The leaves of the tree the game currently descends, in this party's view.
@@ -353,28 +354,7 @@ impl<'a> Party<'a> {
     pub fn opening(&mut self, posted: &[Hash32]) -> Option<Opening> {
         let mine = self.trajectory.checkpoint_roots();
         let c = posted.iter().zip(&mine).position(|(p, m)| p != m)?;
-        let leaves: Vec<Hash32> = posted
-            .iter()
-            .enumerate()
-            .map(|(i, r)| vtrain_proof_of_learning::commit::trace_leaf(i as u64, r))
-            .collect();
-        let proof = |i: usize| {
-            merkle_proof(&leaves, i)
-                .iter()
-                .map(b256)
-                .collect::<Vec<_>>()
-        };
-        Some(Opening {
-            checkpoint: c as u64,
-            left_root: if c == 0 {
-                B256::ZERO
-            } else {
-                b256(&posted[c - 1])
-            },
-            left_proof: if c == 0 { Vec::new() } else { proof(c - 1) },
-            right_root: b256(&posted[c]),
-            right_proof: proof(c),
-        })
+        Some(opening_at(posted, c))
     }
 
     /// The challenger's move, or `None` when it is not the challenger's turn.
@@ -438,6 +418,33 @@ impl<'a> Party<'a> {
             let at = 4 * i as usize;
             mine.get(at..at + 4) != revealed.get(at..at + 4)
         })
+    }
+}
+
+/// The arguments of `JobMarket.challenge` at checkpoint `c` of the posted
+/// roots (the first one this party disputes).
+pub fn opening_at(posted: &[Hash32], c: usize) -> Opening {
+    let leaves: Vec<Hash32> = posted
+        .iter()
+        .enumerate()
+        .map(|(i, r)| vtrain_proof_of_learning::commit::trace_leaf(i as u64, r))
+        .collect();
+    let proof = |i: usize| {
+        merkle_proof(&leaves, i)
+            .iter()
+            .map(b256)
+            .collect::<Vec<_>>()
+    };
+    Opening {
+        checkpoint: c as u64,
+        left_root: if c == 0 {
+            B256::ZERO
+        } else {
+            b256(&posted[c - 1])
+        },
+        left_proof: if c == 0 { Vec::new() } else { proof(c - 1) },
+        right_root: b256(&posted[c]),
+        right_proof: proof(c),
     }
 }
 

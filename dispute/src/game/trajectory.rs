@@ -2,21 +2,22 @@
 //! and the transition of any step, honest or corrupted by a [`Tamper`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
 use super::world::{Tamper, Transition};
 
 /// The run a party believes in, with checkpoints cached as it goes.
-pub struct Trajectory<'a> {
-    trainer: &'a Trainer,
+pub struct Trajectory {
+    trainer: Arc<Trainer>,
     tamper: Option<Tamper>,
     states: BTreeMap<u32, State>,
 }
 
-impl<'a> Trajectory<'a> {
+impl Trajectory {
     /// The honest run of `trainer`'s job, or one corrupted by `tamper`.
-    pub fn new(trainer: &'a Trainer, tamper: Option<Tamper>) -> Self {
+    pub fn new(trainer: Arc<Trainer>, tamper: Option<Tamper>) -> Self {
         Self {
             trainer,
             tamper,
@@ -25,8 +26,15 @@ impl<'a> Trajectory<'a> {
     }
 
     /// The trainer.
-    pub fn trainer(&self) -> &'a Trainer {
-        self.trainer
+    pub fn trainer(&self) -> &Arc<Trainer> {
+        &self.trainer
+    }
+
+    /// Adds a state this party already holds (a checkpoint it checked against
+    /// its root), so that later states are replayed from it rather than from
+    /// S_0: a verifier replays one interval, not the whole job.
+    pub fn seed(&mut self, state: State) {
+        self.states.insert(state.step, state);
     }
 
     /// The state after `step` steps.
@@ -36,11 +44,11 @@ impl<'a> Trajectory<'a> {
         }
         let (from, mut state) = match self.states.range(..step).next_back() {
             Some((&s, state)) => (s, state.clone()),
-            None => (0, Transition::initial(self.trainer).1),
+            None => (0, Transition::initial(&self.trainer).1),
         };
         let interval = self.trainer.spec().checkpoint_interval.max(1);
         for s in from..step {
-            state = Transition::step(self.trainer, &state, self.tamper.as_ref()).1;
+            state = Transition::step(&self.trainer, &state, self.tamper.as_ref()).1;
             if (s + 1) % interval == 0 {
                 self.states.insert(s + 1, state.clone());
             }
@@ -65,9 +73,9 @@ impl<'a> Trajectory<'a> {
     /// The transition building S_0 (`init`) or the step from S_`step`.
     pub fn transition(&mut self, init: bool, step: u32) -> Transition {
         if init {
-            return Transition::initial(self.trainer).0;
+            return Transition::initial(&self.trainer).0;
         }
         let state = self.state(step);
-        Transition::step(self.trainer, &state, self.tamper.as_ref()).0
+        Transition::step(&self.trainer, &state, self.tamper.as_ref()).0
     }
 }

@@ -74,6 +74,9 @@ pub struct Tamper {
     /// same step (an intermediate, say): the committed step trace is then wrong
     /// first at that node, whatever op it is.
     pub node: Option<(usize, usize)>,
+    /// Skip the update instead: the step's new weights and moments are its old
+    /// ones (`param` and `element` are then ignored).
+    pub skip: bool,
 }
 
 /// Every tensor of one transition.
@@ -111,7 +114,16 @@ impl Transition {
     pub fn step(trainer: &Trainer, state: &State, tamper: Option<&Tamper>) -> (Self, State) {
         let graph = trainer.graph(state.step);
         let mut outputs = trainer.execute(&graph, state);
-        if let Some(t) = tamper.filter(|t| t.step == state.step) {
+        if tamper.is_some_and(|t| t.step == state.step && t.skip) {
+            for (nodes, old) in [
+                (&graph.new_params, &state.params),
+                (&graph.new_moments, &state.moments),
+            ] {
+                for (&node, values) in nodes.iter().zip(old) {
+                    outputs[node].clone_from(values);
+                }
+            }
+        } else if let Some(t) = tamper.filter(|t| t.step == state.step) {
             if let Some(value) = t
                 .node
                 .and_then(|(node, e)| outputs.get_mut(node)?.get_mut(e))

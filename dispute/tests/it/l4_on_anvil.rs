@@ -2,6 +2,8 @@
 //! on-chain ALU: a solver that flipped one ulp of one weight loses, and an
 //! honest solver against a challenger who believes such a flip wins.
 
+use std::sync::Arc;
+
 use alloy::network::EthereumWallet;
 use alloy::primitives::{B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
@@ -19,7 +21,7 @@ macro_rules! mined {
 
 /// The digits job, shrunk: 4 steps, checkpoints every 2, batch 16, one hidden
 /// layer of 8.
-fn small_trainer() -> Trainer {
+fn small_trainer() -> Arc<Trainer> {
     let text = include_str!("../../../examples/digits-mlp.toml");
     let mut spec = JobSpec::from_toml(text).unwrap();
     spec.steps = 4;
@@ -29,12 +31,14 @@ fn small_trainer() -> Trainer {
         hidden: vec![8],
         activation: Default::default(),
     };
-    Trainer::new(
-        spec,
-        Dataset::digits().unwrap(),
-        Kernels::new(Level::detect(), 1).unwrap(),
+    Arc::new(
+        Trainer::new(
+            spec,
+            Dataset::digits().unwrap(),
+            Kernels::new(Level::detect(), 1).unwrap(),
+        )
+        .unwrap(),
     )
-    .unwrap()
 }
 
 struct Outcome {
@@ -96,7 +100,7 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     let job_id = U256::from(1);
 
     // The solver trains (as it believes), claims and submits.
-    let mut solver = Party::new(Trajectory::new(&trainer, solver_tamper));
+    let mut solver = Party::new(Trajectory::new(trainer.clone(), solver_tamper));
     let roots = solver.trajectory().checkpoint_roots();
     let final_state = solver.trajectory().state(trainer.spec().steps);
     let list_root = |shapes: &[Vec<usize>], tensors: &[Vec<f32>]| {
@@ -121,7 +125,7 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     ));
 
     // The challenger compares and opens at the first differing checkpoint.
-    let mut challenger = Party::new(Trajectory::new(&trainer, challenger_tamper));
+    let mut challenger = Party::new(Trajectory::new(trainer.clone(), challenger_tamper));
     let opening = challenger.opening(&roots).expect("the trajectories differ");
     let challenger_market = JobMarket::new(market_address, &challenger_p);
     let challenger_bond = challenger_market.challengerBond().call().await.unwrap();
@@ -173,7 +177,7 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
             let mv = solver.solver_move(&g).expect("the solver has an answer");
             solver_client.send(game_id, mv).await.unwrap()
         } else {
-            let revealed = challenger_client.revealed(game_id).await.unwrap();
+            let revealed = challenger_client.revealed(game_id, 0).await.unwrap();
             let mv = challenger
                 .challenger_move(&g, &revealed)
                 .expect("the challenger has a move");
@@ -198,6 +202,7 @@ const FLIP: Tamper = Tamper {
     param: 0,
     element: 77,
     node: None,
+    skip: false,
 };
 
 #[tokio::test]
@@ -248,6 +253,7 @@ async fn every_op_is_refuted_on_chain() {
             param: 1,
             element: 0,
             node: Some((node, element)),
+            skip: false,
         };
         let outcome = dispute(Some(tamper), None).await;
         eprintln!(

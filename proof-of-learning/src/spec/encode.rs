@@ -3,7 +3,8 @@
 //! f32 bits, enums a one-byte tag, lists a u32 length; fields in the fixed
 //! order below, independent of how the TOML was written.
 
-use super::{Activation, DatasetFormat, JobSpec, ModelSpec, OptimizerSpec};
+use super::{Activation, DatasetFormat, DatasetSpec, JobSpec, ModelSpec, OptimizerSpec};
+use crate::error::{Error, Result};
 use crate::hash::{Hash32, keccak, tag};
 use crate::repops::LrSchedule;
 
@@ -103,5 +104,148 @@ impl JobSpec {
     /// `job_hash = keccak256("vtrain.job.v1" ‖ canonical bytes)`.
     pub fn job_hash(&self) -> Hash32 {
         keccak(&[tag::JOB, &self.canonical_bytes()])
+    }
+}
+
+/// Reads the canonical encoding back, field by field.
+struct Decoder<'a>(&'a [u8]);
+
+impl Decoder<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or_else(|| Error::SpecParse("canonical spec bytes end early".into()))?;
+        self.0 = rest;
+        Ok(*head)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.take()?))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.take()?))
+    }
+    fn f32(&mut self) -> Result<f32> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+}
+
+fn bad_tag(field: &str, tag: u8) -> Error {
+    Error::SpecParse(format!("canonical spec: unknown {field} tag {tag}"))
+}
+
+impl JobSpec {
+    /// Decodes the canonical encoding (as posted on chain) and validates it.
+    /// Only an exact canonical encoding is accepted: re-encoding the result
+    /// gives back `bytes`.
+    pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut d = Decoder(bytes);
+        let repops_version = d.u32()?;
+        let seed = d.u64()?;
+        let steps = d.u32()?;
+        let checkpoint_interval = d.u32()?;
+        let batch_size = d.u32()?;
+        let root = Hash32(d.take::<32>()?);
+        let format = match d.u8()? {
+            1 => DatasetFormat::Csv,
+            2 => DatasetFormat::Safetensors,
+            other => return Err(bad_tag("dataset format", other)),
+        };
+        let dataset = DatasetSpec {
+            format,
+            root: format!("{root}"),
+            samples: d.u32()?,
+            features: d.u32()?,
+            classes: d.u32()?,
+            holdout: d.u32()?,
+        };
+        let model = match d.u8()? {
+            1 => {
+                let layers = d.u32()?;
+                if layers > super::MAX_HIDDEN_LAYERS as u32 {
+                    return Err(Error::SpecParse(format!(
+                        "canonical spec: {layers} hidden layers"
+                    )));
+                }
+                let hidden = (0..layers).map(|_| d.u32()).collect::<Result<Vec<_>>>()?;
+                let activation = match d.u8()? {
+                    1 => Activation::Relu,
+                    other => return Err(bad_tag("activation", other)),
+                };
+                ModelSpec::Mlp { hidden, activation }
+            }
+            other => return Err(bad_tag("model", other)),
+        };
+        let optimizer = match d.u8()? {
+            1 => OptimizerSpec::Sgd {
+                learning_rate: d.f32()?,
+                momentum: d.f32()?,
+                weight_decay: d.f32()?,
+            },
+            2 => OptimizerSpec::Adamw {
+                learning_rate: d.f32()?,
+                beta1: d.f32()?,
+                beta2: d.f32()?,
+                eps: d.f32()?,
+                weight_decay: d.f32()?,
+            },
+            other => return Err(bad_tag("optimizer", other)),
+        };
+        let schedule = match d.u8()? {
+            1 => LrSchedule::Constant,
+            2 => LrSchedule::LinearWarmupDecay {
+                warmup_steps: d.u32()?,
+            },
+            3 => LrSchedule::Step {
+                every: d.u32()?,
+                gamma: d.f32()?,
+            },
+            other => return Err(bad_tag("schedule", other)),
+        };
+        if !d.0.is_empty() {
+            return Err(Error::SpecParse(format!(
+                "canonical spec: {} bytes after the end",
+                d.0.len()
+            )));
+        }
+        let spec = Self {
+            repops_version,
+            seed,
+            steps,
+            checkpoint_interval,
+            batch_size,
+            dataset,
+            model,
+            optimizer,
+            schedule,
+        };
+        spec.validate()?;
+        if spec.canonical_bytes() != bytes {
+            return Err(Error::SpecParse("spec bytes are not canonical".into()));
+        }
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_bytes_decode_to_the_same_spec() {
+        let text = include_str!("../../../examples/digits-mlp.toml");
+        let spec = JobSpec::from_toml(text).expect("example spec");
+        let bytes = spec.canonical_bytes();
+        assert_eq!(
+            JobSpec::from_canonical_bytes(&bytes).expect("decodes"),
+            spec
+        );
+        assert!(JobSpec::from_canonical_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(JobSpec::from_canonical_bytes(&longer).is_err());
     }
 }

@@ -158,6 +158,25 @@ impl Trainer {
         })
     }
 
+    /// A trainer that runs this trainer's job but commits as `job`'s (its job
+    /// hash and rng key in every state root): only for the adversarial test
+    /// modes, where a solver trains something else than it claims (a wrong
+    /// learning rate, say) and must still post roots that look like `job`'s.
+    #[doc(hidden)]
+    pub fn committing_as(mut self, job: &JobSpec) -> Self {
+        self.job_hash = job.job_hash();
+        self.rng_key = derive_key(job.seed, purpose::SHUFFLE);
+        self
+    }
+
+    /// A trainer that reads its batches in the order of `shuffle_key` instead
+    /// of the job's: only for the adversarial test modes (a wrong shuffle).
+    #[doc(hidden)]
+    pub fn with_shuffle_key(mut self, shuffle_key: u64) -> Self {
+        self.order = self.order.with_shuffle_key(shuffle_key);
+        self
+    }
+
     /// The job.
     pub fn spec(&self) -> &JobSpec {
         &self.spec

@@ -1,0 +1,346 @@
+//! The job book: everything the market's, the game's and the registry's events
+//! have said, folded into one record per job and per game. Agents rebuild it
+//! from the deployment block on start (so a lost datadir costs a rescan, never
+//! a decision), then follow the chain incrementally.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::SolEventInterface;
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::artifact_registry::ArtifactRegistry::ArtifactRegistryEvents;
+use crate::bindings::dispute_game::DisputeGame::DisputeGameEvents;
+use crate::bindings::job_market::JobMarket::JobMarketEvents;
+use crate::error::{Error, Result};
+
+/// How many blocks one `eth_getLogs` request spans at most.
+const LOG_CHUNK: u64 = 5_000;
+
+/// Where a job is in its life, as the events tell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobPhase {
+    /// Posted, waiting for a solver.
+    Open,
+    /// A solver bonded and is training.
+    Claimed,
+    /// The result is committed; its challenge window runs or games are open.
+    Submitted,
+    /// The solver was paid.
+    Finalized,
+    /// The solver lost a game or missed its deadline; the submitter was refunded.
+    Slashed,
+    /// Withdrawn before anyone claimed it.
+    Cancelled,
+}
+
+impl JobPhase {
+    /// Whether nothing can happen to the job any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Finalized | Self::Slashed | Self::Cancelled)
+    }
+}
+
+/// A committed result (`ResultSubmitted`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    /// The trace root over the checkpoint roots.
+    pub trace_root: B256,
+    /// The state root at step T.
+    pub final_state_root: B256,
+    /// The root of the final weights.
+    pub model_root: B256,
+    /// Every checkpoint's state root, 0, k, …, T.
+    pub checkpoint_roots: Vec<B256>,
+    /// The block it was committed in.
+    pub block: u64,
+}
+
+/// One job, from its events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEntry {
+    /// The job id.
+    pub id: u64,
+    /// Who posted it.
+    pub submitter: Address,
+    /// The job hash (keccak of the canonical spec).
+    pub job_hash: B256,
+    /// The dataset's content root.
+    pub dataset_root: B256,
+    /// The escrowed reward, in wei.
+    pub reward: U256,
+    /// The bond a solver posts to claim.
+    pub solver_bond: U256,
+    /// Until when it can be claimed (unix seconds).
+    pub claim_deadline: u64,
+    /// Until when the claiming solver must submit.
+    pub submit_deadline: u64,
+    /// Seconds a result can be challenged.
+    pub challenge_window: u64,
+    /// The canonical spec bytes.
+    pub spec: Bytes,
+    /// The block it was posted in.
+    pub posted_block: u64,
+    /// Where it stands.
+    pub phase: JobPhase,
+    /// The solver, once claimed.
+    pub solver: Option<Address>,
+    /// The result, once submitted.
+    pub result: Option<JobResult>,
+    /// The games opened against its result.
+    pub games: Vec<u64>,
+}
+
+/// One dispute game, from its events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameEntry {
+    /// The game id.
+    pub id: u64,
+    /// The job it disputes.
+    pub job_id: u64,
+    /// Who opened it.
+    pub challenger: Address,
+    /// The first disputed checkpoint.
+    pub checkpoint: u64,
+    /// Whether it disputes the initial state.
+    pub init: bool,
+    /// The block it was opened in (the solver's reveals are searched from here).
+    pub opened_block: u64,
+    /// `Some(solver_won)` once decided.
+    pub resolved: Option<bool>,
+    /// Whether the market has paid it out.
+    pub settled: bool,
+}
+
+/// Where an artifact is announced to be (`ArtifactPublished`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactLocation {
+    /// Who announced it.
+    pub publisher: Address,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Where to fetch it.
+    pub uri: String,
+}
+
+/// The contracts whose events the book follows.
+#[derive(Clone, Copy, Debug)]
+pub struct BookSources {
+    /// `JobMarket`.
+    pub market: Address,
+    /// `DisputeGame`.
+    pub game: Address,
+    /// `ArtifactRegistry`.
+    pub registry: Address,
+}
+
+/// Every job and game the chain has told of, up to `next_block − 1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobBook {
+    /// The first block not yet read.
+    pub next_block: u64,
+    /// Jobs by id.
+    pub jobs: BTreeMap<u64, JobEntry>,
+    /// Games by id.
+    pub games: BTreeMap<u64, GameEntry>,
+    /// Announced artifact locations by content root.
+    pub artifacts: BTreeMap<B256, Vec<ArtifactLocation>>,
+}
+
+impl JobBook {
+    /// An empty book that starts reading at `from_block` (the deployment's block).
+    pub fn starting_at(from_block: u64) -> Self {
+        Self {
+            next_block: from_block,
+            ..Self::default()
+        }
+    }
+
+    /// Reads every event from `next_block` up to `head` (inclusive), in chunks.
+    /// On an error the book holds whatever whole chunks it read.
+    pub async fn sync<P: Provider>(
+        &mut self,
+        provider: &P,
+        sources: &BookSources,
+        head: u64,
+    ) -> Result<usize> {
+        let mut applied = 0;
+        while self.next_block <= head {
+            let to = head.min(self.next_block + LOG_CHUNK - 1);
+            let filter = Filter::new()
+                .address(vec![sources.market, sources.game, sources.registry])
+                .from_block(self.next_block)
+                .to_block(to);
+            let logs = provider.get_logs(&filter).await.map_err(Error::Rpc)?;
+            for log in &logs {
+                self.apply(sources, log)?;
+                applied += 1;
+            }
+            self.next_block = to + 1;
+        }
+        Ok(applied)
+    }
+
+    /// The job with id `id`.
+    pub fn job(&self, id: u64) -> Option<&JobEntry> {
+        self.jobs.get(&id)
+    }
+
+    /// The announced locations of `root`.
+    pub fn locations(&self, root: &B256) -> &[ArtifactLocation] {
+        self.artifacts
+            .get(root)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    fn apply(&mut self, sources: &BookSources, log: &Log) -> Result<()> {
+        let block = log.block_number.unwrap_or(self.next_block);
+        let address = log.address();
+        let malformed =
+            |e: alloy::sol_types::Error| Error::Contract(format!("undecodable event: {e}"));
+        if address == sources.market {
+            let event = JobMarketEvents::decode_log(&log.inner).map_err(malformed)?;
+            self.apply_market(event.data, block);
+        } else if address == sources.game {
+            let event = DisputeGameEvents::decode_log(&log.inner).map_err(malformed)?;
+            self.apply_game(event.data, block);
+        } else if address == sources.registry {
+            let ArtifactRegistryEvents::ArtifactPublished(e) =
+                ArtifactRegistryEvents::decode_log(&log.inner)
+                    .map_err(malformed)?
+                    .data;
+            self.artifacts
+                .entry(e.root)
+                .or_default()
+                .push(ArtifactLocation {
+                    publisher: e.publisher,
+                    size: e.size,
+                    uri: e.uri,
+                });
+        }
+        Ok(())
+    }
+
+    fn apply_market(&mut self, event: JobMarketEvents, block: u64) {
+        let as_u64 = |id: U256| id.saturating_to::<u64>();
+        match event {
+            JobMarketEvents::JobPosted(e) => {
+                let id = as_u64(e.jobId);
+                self.jobs.insert(
+                    id,
+                    JobEntry {
+                        id,
+                        submitter: e.submitter,
+                        job_hash: e.jobHash,
+                        dataset_root: e.datasetRoot,
+                        reward: e.reward,
+                        solver_bond: e.solverBond,
+                        claim_deadline: e.claimDeadline,
+                        submit_deadline: e.submitDeadline,
+                        challenge_window: e.challengeWindow,
+                        spec: e.spec,
+                        posted_block: block,
+                        phase: JobPhase::Open,
+                        solver: None,
+                        result: None,
+                        games: Vec::new(),
+                    },
+                );
+            }
+            JobMarketEvents::JobCancelled(e) => {
+                self.set_phase(as_u64(e.jobId), JobPhase::Cancelled)
+            }
+            JobMarketEvents::JobClaimed(e) => {
+                if let Some(job) = self.jobs.get_mut(&as_u64(e.jobId)) {
+                    job.phase = JobPhase::Claimed;
+                    job.solver = Some(e.solver);
+                }
+            }
+            JobMarketEvents::ResultSubmitted(e) => {
+                if let Some(job) = self.jobs.get_mut(&as_u64(e.jobId)) {
+                    job.phase = JobPhase::Submitted;
+                    job.result = Some(JobResult {
+                        trace_root: e.traceRoot,
+                        final_state_root: e.finalStateRoot,
+                        model_root: e.modelRoot,
+                        checkpoint_roots: e.checkpointRoots,
+                        block,
+                    });
+                }
+            }
+            JobMarketEvents::ChallengeOpened(e) => {
+                let (job_id, game_id) = (as_u64(e.jobId), as_u64(e.gameId));
+                if let Some(job) = self.jobs.get_mut(&job_id) {
+                    job.games.push(game_id);
+                }
+                let game = self.games.entry(game_id).or_insert(GameEntry {
+                    id: game_id,
+                    job_id,
+                    challenger: e.challenger,
+                    checkpoint: e.checkpoint,
+                    init: e.checkpoint == 0,
+                    opened_block: block,
+                    resolved: None,
+                    settled: false,
+                });
+                game.checkpoint = e.checkpoint;
+            }
+            JobMarketEvents::GameSettled(e) => {
+                if let Some(game) = self.games.get_mut(&as_u64(e.gameId)) {
+                    game.settled = true;
+                    game.resolved = Some(e.solverWon);
+                }
+            }
+            JobMarketEvents::JobFinalized(e) => {
+                self.set_phase(as_u64(e.jobId), JobPhase::Finalized)
+            }
+            JobMarketEvents::SolverSlashed(e) => self.set_phase(as_u64(e.jobId), JobPhase::Slashed),
+            _ => {}
+        }
+    }
+
+    fn apply_game(&mut self, event: DisputeGameEvents, block: u64) {
+        let as_u64 = |id: U256| id.saturating_to::<u64>();
+        match event {
+            DisputeGameEvents::GameOpened(e) => {
+                let game_id = as_u64(e.gameId);
+                let game = self.games.entry(game_id).or_insert(GameEntry {
+                    id: game_id,
+                    job_id: as_u64(e.jobId),
+                    challenger: e.challenger,
+                    checkpoint: 0,
+                    init: e.init,
+                    opened_block: block,
+                    resolved: None,
+                    settled: false,
+                });
+                game.init = e.init;
+            }
+            DisputeGameEvents::GameResolved(e) => {
+                if let Some(game) = self.games.get_mut(&as_u64(e.gameId)) {
+                    game.resolved = Some(e.solverWon);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_phase(&mut self, id: u64, phase: JobPhase) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.phase = phase;
+        }
+    }
+}
+
+/// The registry key under which the solver of job `job_id` announces where its
+/// training progress can be followed. Anyone could announce under it, so
+/// readers only trust an announcement whose publisher is the job's solver.
+pub fn progress_key(job_id: u64) -> B256 {
+    B256::from(
+        vtrain_proof_of_learning::hash::keccak(&[b"vtrain.progress.v1", &job_id.to_be_bytes()]).0,
+    )
+}

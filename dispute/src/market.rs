@@ -1,0 +1,205 @@
+//! The agents' handle on a deployment: typed views of the market, and one way
+//! to send any transaction — simulated first, so a revert is reported with its
+//! decoded reason and costs nothing, then sent with a gas margin.
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+
+use crate::bindings::artifact_registry::ArtifactRegistry;
+use crate::bindings::dispute_game::DisputeGame;
+use crate::bindings::job_market::JobMarket;
+use crate::book::BookSources;
+use crate::deployment::Deployment;
+use crate::error::{Error, Result};
+
+/// `JobMarket.Status`, numbered as on chain.
+pub mod status {
+    #![allow(missing_docs)]
+    pub const OPEN: u8 = 1;
+    pub const CLAIMED: u8 = 2;
+    pub const SUBMITTED: u8 = 3;
+    pub const FINALIZED: u8 = 4;
+    pub const SLASHED: u8 = 5;
+    pub const CANCELLED: u8 = 6;
+
+    /// The status's name.
+    pub fn name(status: u8) -> &'static str {
+        match status {
+            OPEN => "open",
+            CLAIMED => "claimed",
+            SUBMITTED => "submitted",
+            FINALIZED => "finalized",
+            SLASHED => "slashed",
+            CANCELLED => "cancelled",
+            _ => "unknown",
+        }
+    }
+}
+
+/// The latest block: its number and timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Block number.
+    pub number: u64,
+    /// Unix seconds.
+    pub timestamp: u64,
+}
+
+/// The market, the game and the registry of one deployment, for one provider
+/// (which signs, for agents that send).
+pub struct Market<P> {
+    provider: P,
+    market: JobMarket::JobMarketInstance<P>,
+    game: DisputeGame::DisputeGameInstance<P>,
+    registry: ArtifactRegistry::ArtifactRegistryInstance<P>,
+    sources: BookSources,
+    deployed_at: u64,
+}
+
+impl<P: Provider + Clone> Market<P> {
+    /// The contracts of `deployment`, through `provider`.
+    pub fn new(deployment: &Deployment, provider: P) -> Result<Self> {
+        let sources = BookSources {
+            market: deployment.address("JobMarket")?,
+            game: deployment.address("DisputeGame")?,
+            registry: deployment.address("ArtifactRegistry")?,
+        };
+        Ok(Self {
+            market: JobMarket::new(sources.market, provider.clone()),
+            game: DisputeGame::new(sources.game, provider.clone()),
+            registry: ArtifactRegistry::new(sources.registry, provider.clone()),
+            provider,
+            sources,
+            deployed_at: deployment.block_number,
+        })
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// The market contract.
+    pub fn market(&self) -> &JobMarket::JobMarketInstance<P> {
+        &self.market
+    }
+
+    /// The game contract.
+    pub fn game(&self) -> &DisputeGame::DisputeGameInstance<P> {
+        &self.game
+    }
+
+    /// The registry contract.
+    pub fn registry(&self) -> &ArtifactRegistry::ArtifactRegistryInstance<P> {
+        &self.registry
+    }
+
+    /// The contracts whose events make the job book.
+    pub fn sources(&self) -> &BookSources {
+        &self.sources
+    }
+
+    /// The block the deployment finished in (event scans start here).
+    pub fn deployed_at(&self) -> u64 {
+        self.deployed_at
+    }
+
+    /// The latest block.
+    pub async fn head(&self) -> Result<Head> {
+        let block = self
+            .provider
+            .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
+            .await?
+            .ok_or_else(|| Error::Contract("the node has no latest block".into()))?;
+        Ok(Head {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+        })
+    }
+
+    /// A job's on-chain record.
+    pub async fn job(&self, id: u64) -> Result<JobMarket::Job> {
+        self.market
+            .getJob(U256::from(id))
+            .call()
+            .await
+            .map_err(Error::from_contract)
+    }
+
+    /// A game's on-chain record.
+    pub async fn game_record(&self, id: u64) -> Result<DisputeGame::Game> {
+        self.game
+            .getGame(U256::from(id))
+            .call()
+            .await
+            .map_err(Error::from_contract)
+    }
+
+    /// What `account` can withdraw.
+    pub async fn credits(&self, account: Address) -> Result<U256> {
+        self.market
+            .credits(account)
+            .call()
+            .await
+            .map_err(Error::from_contract)
+    }
+
+    /// The bond a challenger posts.
+    pub async fn challenger_bond(&self) -> Result<U256> {
+        self.market
+            .challengerBond()
+            .call()
+            .await
+            .map_err(Error::from_contract)
+    }
+
+    /// Whether `root` has been announced in the registry.
+    pub async fn is_published(&self, root: B256) -> Result<bool> {
+        self.registry
+            .isPublished(root)
+            .call()
+            .await
+            .map_err(Error::from_contract)
+    }
+
+    /// Simulates `call`, then sends it with a 25% gas margin and waits for its
+    /// receipt. A simulated revert is [`Error::Contract`] with its decoded reason
+    /// (nothing was sent); a mined revert is [`Error::Reverted`].
+    pub async fn send(&self, call: TransactionRequest, label: &str) -> Result<TransactionReceipt> {
+        send_simulated(&self.provider, call, label).await
+    }
+}
+
+/// Simulates `call` (gas estimation executes it), then sends it with a 25% gas
+/// margin over the estimate, so that a change of state between estimate and
+/// inclusion cannot run it out of gas; waits for the receipt.
+pub async fn send_simulated<P: Provider>(
+    provider: &P,
+    call: TransactionRequest,
+    label: &str,
+) -> Result<TransactionReceipt> {
+    let estimate =
+        provider
+            .estimate_gas(call.clone())
+            .await
+            .map_err(|e| match Error::from_rpc_call(e) {
+                Error::Contract(reason) => Error::Contract(format!("{label}: {reason}")),
+                other => other,
+            })?;
+    let call = call.with_gas_limit(estimate.saturating_mul(5) / 4);
+    let receipt = provider
+        .send_transaction(call)
+        .await?
+        .get_receipt()
+        .await
+        .map_err(|e| Error::Receipt(format!("{label}: {e}")))?;
+    if !receipt.status() {
+        return Err(Error::Reverted(format!(
+            "{:?} ({label}, gas used {})",
+            receipt.transaction_hash, receipt.gas_used
+        )));
+    }
+    Ok(receipt)
+}

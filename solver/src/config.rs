@@ -1,0 +1,133 @@
+//! The solver's configuration: the settings every agent shares
+//! (`vtrain_cli::AgentArgs`) and its own, each a flag, an environment
+//! variable and a key of the `--config` TOML file.
+
+use alloy::primitives::U256;
+use clap::Args;
+use eyre::WrapErr;
+use serde::Deserialize;
+
+use crate::fault::Fault;
+
+/// `vtrain-solver run` flags.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RunArgs {
+    /// Chain, key, store, datadir, server and polling.
+    #[command(flatten)]
+    pub agent: vtrain_cli::AgentArgs,
+    /// The server's URL as others reach it, announced on chain [default: http://<listen>].
+    #[arg(long, env = "VTRAIN_SOLVER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Jobs trained at once [default: 1].
+    #[arg(long, env = "VTRAIN_SOLVER_CAPACITY")]
+    pub capacity: Option<usize>,
+    /// The smallest reward worth claiming, in ETH [default: 0].
+    #[arg(long, env = "VTRAIN_SOLVER_MIN_REWARD")]
+    pub min_reward: Option<String>,
+    /// The largest model to accept, in parameters [default: 10000000].
+    #[arg(long, env = "VTRAIN_SOLVER_MAX_PARAMS")]
+    pub max_params: Option<usize>,
+    /// Training threads (the bits do not depend on it) [default: all cores].
+    #[arg(long, env = "VTRAIN_SOLVER_THREADS")]
+    pub threads: Option<usize>,
+    /// Test only: behave dishonestly (see the `fault` module).
+    #[arg(long, env = "VTRAIN_SOLVER_FAULT", hide = true)]
+    pub fault: Option<Fault>,
+}
+
+/// The solver's own keys of the TOML file.
+#[derive(Debug, Default, Deserialize)]
+struct SolverFile {
+    public_url: Option<String>,
+    capacity: Option<usize>,
+    min_reward: Option<String>,
+    max_params: Option<usize>,
+    threads: Option<usize>,
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct SolverConfig {
+    /// The shared agent settings.
+    pub agent: vtrain_cli::AgentConfig,
+    /// The server's public URL, without a trailing slash.
+    pub public_url: String,
+    /// Jobs trained at once.
+    pub capacity: usize,
+    /// The smallest reward worth claiming, in wei.
+    pub min_reward: U256,
+    /// The largest model to accept, in parameters.
+    pub max_params: usize,
+    /// Training threads.
+    pub threads: usize,
+    /// Test only: a dishonest behaviour.
+    pub fault: Option<Fault>,
+}
+
+impl RunArgs {
+    /// Resolves flags, environment, file and defaults.
+    pub fn resolve(self) -> eyre::Result<SolverConfig> {
+        let (agent, file) = self.agent.resolve::<SolverFile>("solver", 7070)?;
+        let listen = agent.listen;
+        Ok(SolverConfig {
+            public_url: self
+                .public_url
+                .or(file.public_url)
+                .unwrap_or_else(|| format!("http://{listen}"))
+                .trim_end_matches('/')
+                .to_owned(),
+            capacity: self.capacity.or(file.capacity).unwrap_or(1).max(1),
+            min_reward: match self.min_reward.or(file.min_reward) {
+                Some(text) => vtrain_cli::parse_eth(&text).wrap_err("min_reward")?,
+                None => U256::ZERO,
+            },
+            max_params: self.max_params.or(file.max_params).unwrap_or(10_000_000),
+            threads: self
+                .threads
+                .or(file.threads)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            fault: self.fault,
+            agent,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_file(text: &str, args: RunArgs) -> eyre::Result<SolverConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("solver.toml");
+        std::fs::write(&path, text)?;
+        let mut args = args;
+        args.agent.config = Some(path);
+        args.resolve()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let config = with_file(
+            "capacity = 3\nmin_reward = \"0.5\"\nstore = \"/srv/store\"\n",
+            RunArgs {
+                capacity: Some(2),
+                ..RunArgs::default()
+            },
+        )
+        .expect("resolves");
+        assert_eq!(config.capacity, 2);
+        assert_eq!(
+            config.min_reward,
+            U256::from(5u64) * U256::from(10u64).pow(U256::from(17))
+        );
+        assert_eq!(config.agent.store, "/srv/store");
+        assert_eq!(config.public_url, "http://127.0.0.1:7070");
+        assert_eq!(config.agent.datadir.to_str(), Some("vtrain-solver-data"));
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error() {
+        let error = with_file("capacty = 3\n", RunArgs::default()).expect_err("typo");
+        assert!(format!("{error:#}").contains("capacty"), "{error:#}");
+    }
+}

@@ -1,0 +1,599 @@
+//! The solver's chain loop. Each tick it reads the chain (the job book, built
+//! from events), decides per job and per game what is due, and does it. No
+//! decision depends on memory that a restart loses: the book is re-read from
+//! the chain, training resumes from the datadir and the store, and every
+//! transaction is simulated before it is sent, so a transaction that became
+//! pointless (the job was claimed by someone else, the game moved on) is
+//! skipped rather than sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use tokio::task::JoinHandle;
+use vtrain_dispute::game::player::id;
+use vtrain_dispute::game::{Duty, GameClient, Party, Side, Trajectory, duty};
+use vtrain_dispute::{Head, JobBook, JobEntry, JobPhase, Market};
+use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, Trainer};
+use vtrain_store::Datadir;
+
+use crate::config::SolverConfig;
+use crate::metrics as m;
+use crate::shared::{JobRuntime, JobStatus, Shared, StatusReport};
+use crate::training::{ResultRecord, Run, TrainingRecord, record_name};
+
+/// Seconds a claimed job must leave before its submit deadline for the solver
+/// to take it.
+const MIN_TIME_TO_SUBMIT: u64 = 30;
+
+/// The loop's state (all of it re-derivable from chain, store and datadir).
+pub struct Daemon<P> {
+    config: SolverConfig,
+    account: Address,
+    market: Market<P>,
+    datadir: Datadir,
+    shared: Arc<Shared>,
+    book: JobBook,
+    training: HashMap<u64, JoinHandle<eyre::Result<ResultRecord>>>,
+    parties: HashMap<u64, Party>,
+    refused: BTreeMap<u64, String>,
+}
+
+impl<P: Provider + Clone + 'static> Daemon<P> {
+    /// A daemon for `account`, resuming from the datadir's book if it has one.
+    pub fn new(
+        config: SolverConfig,
+        account: Address,
+        market: Market<P>,
+        datadir: Datadir,
+        shared: Arc<Shared>,
+    ) -> eyre::Result<Self> {
+        let book = match datadir.load::<JobBook>("book") {
+            Ok(Some(book)) if book.next_block >= market.deployed_at() => book,
+            Ok(_) => JobBook::starting_at(market.deployed_at()),
+            Err(e) => {
+                tracing::warn!(target: "solver", error = %e, "unreadable job book: rebuilding it from the chain");
+                JobBook::starting_at(market.deployed_at())
+            }
+        };
+        Ok(Self {
+            config,
+            account,
+            market,
+            datadir,
+            shared,
+            book,
+            training: HashMap::new(),
+            parties: HashMap::new(),
+            refused: BTreeMap::new(),
+        })
+    }
+
+    /// Runs ticks until `stop` resolves.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> eyre::Result<()> {
+        tokio::pin!(stop);
+        loop {
+            let outcome = self.tick().await;
+            if let Err(e) = &outcome {
+                metrics::counter!(m::ERRORS, "kind" => "tick").increment(1);
+                tracing::warn!(target: "solver", error = %format!("{e:#}"), "tick failed; retrying");
+            }
+            if let Ok(mut status) = self.shared.status.write() {
+                status.last_error = outcome.err().map(|e| format!("{e:#}"));
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(self.config.agent.poll) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass: read the chain, then do what is due.
+    pub async fn tick(&mut self) -> eyre::Result<()> {
+        let head = self.market.head().await?;
+        self.book
+            .sync(self.market.provider(), self.market.sources(), head.number)
+            .await?;
+        self.datadir.save("book", &self.book)?;
+
+        let jobs: Vec<JobEntry> = self
+            .book
+            .jobs
+            .values()
+            .filter(|j| !j.phase.is_terminal())
+            .cloned()
+            .collect();
+        let account = self.account;
+        let mine = |j: &JobEntry| j.solver == Some(account);
+        let mut active = jobs
+            .iter()
+            .filter(|j| j.phase == JobPhase::Claimed && mine(j))
+            .count();
+        for job in &jobs {
+            let result = match job.phase {
+                JobPhase::Open if active < self.config.capacity => {
+                    let claimed = self.consider(job, head).await?;
+                    active += usize::from(claimed);
+                    Ok(())
+                }
+                JobPhase::Claimed if mine(job) => self.work(job, head).await,
+                JobPhase::Submitted if mine(job) => self.defend(job, head).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
+                tracing::warn!(target: "solver", job = job.id, error = %format!("{e:#}"), "job step failed; retrying next tick");
+            }
+        }
+        self.withdraw().await?;
+        self.report(head).await;
+        Ok(())
+    }
+
+    /// Decides whether to take an open job; claims it if so. Returns whether it claimed.
+    async fn consider(&mut self, job: &JobEntry, head: Head) -> eyre::Result<bool> {
+        let spec = match JobSpec::from_canonical_bytes(&job.spec) {
+            Ok(spec) => spec,
+            Err(e) => return Ok(self.refuse(job.id, format!("its spec does not decode: {e}"))),
+        };
+        if job.reward < self.config.min_reward {
+            return Ok(self.refuse(job.id, "the reward is below --min-reward".into()));
+        }
+        if spec.param_count() > self.config.max_params {
+            return Ok(self.refuse(
+                job.id,
+                format!("{} parameters exceed --max-params", spec.param_count()),
+            ));
+        }
+        if head.timestamp >= job.claim_deadline
+            || job.submit_deadline < head.timestamp + MIN_TIME_TO_SUBMIT
+        {
+            return Ok(self.refuse(job.id, "too close to its deadlines".into()));
+        }
+        // Get and check the data before bonding anything.
+        let trainer = match self.trainer(job, &spec).await {
+            Ok(trainer) => trainer,
+            Err(e) => return Ok(self.refuse(job.id, format!("{e:#}"))),
+        };
+        let call = self
+            .market
+            .market()
+            .claimJob(id(job.id))
+            .value(job.solver_bond)
+            .into_transaction_request();
+        match self.market.send(call, "claimJob").await {
+            Ok(receipt) => {
+                metrics::counter!(m::JOBS_CLAIMED).increment(1);
+                tracing::info!(target: "solver", job = job.id, bond = %vtrain_cli::format_eth(job.solver_bond), gas = receipt.gas_used, "claimed");
+                self.hold(job.id, trainer);
+                Ok(true)
+            }
+            Err(e) if !e.is_retryable() => {
+                Ok(self.refuse(job.id, format!("the claim would fail: {e}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn refuse(&mut self, id: u64, reason: String) -> bool {
+        if self.refused.get(&id) != Some(&reason) {
+            tracing::info!(target: "solver", job = id, %reason, "not taking the job");
+            self.refused.insert(id, reason);
+        }
+        false
+    }
+
+    /// The trainer for `job`: its dataset fetched and checked, the fault applied.
+    async fn trainer(&self, job: &JobEntry, spec: &JobSpec) -> eyre::Result<Arc<Trainer>> {
+        let root = Hash32(job.dataset_root.0);
+        let uris: Vec<String> = self
+            .book
+            .locations(&job.dataset_root)
+            .iter()
+            .map(|l| l.uri.clone())
+            .collect();
+        let dataset = vtrain_store::fetch_dataset(&self.shared.store, &uris, &root).await?;
+        let kernels = Kernels::new(Level::detect(), self.config.threads)?;
+        let trainer = match self.shared.fault {
+            Some(fault) => fault.trainer(spec, dataset, kernels)?,
+            None => Trainer::new(spec.clone(), dataset, kernels)?,
+        };
+        Ok(Arc::new(trainer))
+    }
+
+    fn hold(&self, job_id: u64, trainer: Arc<Trainer>) {
+        if let Ok(mut jobs) = self.shared.jobs.write() {
+            jobs.entry(job_id).or_insert_with(|| JobRuntime {
+                trainer,
+                tamper: self.shared.fault.and_then(|f| f.tamper()),
+                progress: Arc::new(AtomicU32::new(0)),
+                checkpoint_roots: Vec::new(),
+                trace_root: None,
+            });
+        }
+    }
+
+    /// Makes sure the runtime of a job this solver holds is loaded (after a restart).
+    async fn ensure_held(&mut self, job: &JobEntry) -> eyre::Result<()> {
+        if self
+            .shared
+            .jobs
+            .read()
+            .is_ok_and(|j| j.contains_key(&job.id))
+        {
+            return Ok(());
+        }
+        let spec = JobSpec::from_canonical_bytes(&job.spec)?;
+        let trainer = self.trainer(job, &spec).await?;
+        self.hold(job.id, trainer);
+        Ok(())
+    }
+
+    /// A claimed job: train it (in the background), then submit.
+    async fn work(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+        self.ensure_held(job).await?;
+        let progress = format!("{}/v1/jobs/{}/progress", self.config.public_url, job.id);
+        self.announce(vtrain_dispute::progress_key(job.id), progress, 1)
+            .await?;
+        if let Some(handle) = self.training.get(&job.id) {
+            if !handle.is_finished() {
+                return Ok(());
+            }
+            if let Some(handle) = self.training.remove(&job.id) {
+                handle.await??;
+            }
+        }
+        let record: Option<TrainingRecord> = self.datadir.load(&record_name(job.id))?;
+        let Some(result) = record.as_ref().and_then(|r| r.result) else {
+            self.start_training(job.id);
+            return Ok(());
+        };
+        let record = record.unwrap_or_default();
+        if head.timestamp >= job.submit_deadline {
+            eyre::bail!("the submit deadline has passed; the bond is lost");
+        }
+        self.expose(job.id, &record, &result);
+        // Announce where the trace and the model are before committing to them,
+        // so watchtowers can fetch as soon as the result is on chain.
+        self.announce_result(
+            result.trace_root,
+            result.model_root,
+            record.checkpoint_roots.len(),
+        )
+        .await?;
+        let call = self
+            .market
+            .market()
+            .submitResult(
+                id(job.id),
+                result.trace_root,
+                record.checkpoint_roots.clone(),
+                result.model_root,
+                result.optimizer_root,
+            )
+            .into_transaction_request();
+        let receipt = self.market.send(call, "submitResult").await?;
+        metrics::counter!(m::RESULTS_SUBMITTED).increment(1);
+        tracing::info!(target: "solver", job = job.id, trace_root = %result.trace_root, gas = receipt.gas_used, "result submitted");
+        Ok(())
+    }
+
+    fn start_training(&mut self, job_id: u64) {
+        let Some((trainer, tamper, progress)) = self.shared.jobs.read().ok().and_then(|jobs| {
+            jobs.get(&job_id)
+                .map(|j| (j.trainer.clone(), j.tamper, j.progress.clone()))
+        }) else {
+            return;
+        };
+        let run = Run {
+            job_id,
+            trainer,
+            tamper,
+            store: self.shared.store.clone(),
+            datadir: self.datadir.clone(),
+            progress,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let runtime = tokio::runtime::Handle::current();
+        metrics::gauge!(m::JOBS_TRAINING).increment(1.0);
+        let handle = tokio::task::spawn_blocking(move || {
+            let result = run.train(&runtime);
+            metrics::gauge!(m::JOBS_TRAINING).decrement(1.0);
+            result
+        });
+        self.training.insert(job_id, handle);
+    }
+
+    /// Makes the trace servable over HTTP.
+    fn expose(&self, job_id: u64, record: &TrainingRecord, result: &ResultRecord) {
+        if let Ok(mut jobs) = self.shared.jobs.write()
+            && let Some(runtime) = jobs.get_mut(&job_id)
+        {
+            runtime
+                .checkpoint_roots
+                .clone_from(&record.checkpoint_roots);
+            runtime.trace_root = Some(result.trace_root);
+        }
+    }
+
+    /// A submitted job: announce where its trace is, defend its games, have
+    /// them paid out, and finalize once the window has closed.
+    async fn defend(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+        self.ensure_held(job).await?;
+        let Some(posted) = &job.result else {
+            return Ok(());
+        };
+        if let Some(record) = self.datadir.load::<TrainingRecord>(&record_name(job.id))?
+            && let Some(result) = record.result
+        {
+            self.expose(job.id, &record, &result);
+        } else if let Ok(mut jobs) = self.shared.jobs.write()
+            && let Some(runtime) = jobs.get_mut(&job.id)
+        {
+            runtime
+                .checkpoint_roots
+                .clone_from(&posted.checkpoint_roots);
+            runtime.trace_root = Some(posted.trace_root);
+        }
+        self.announce_result(
+            posted.trace_root,
+            posted.model_root,
+            posted.checkpoint_roots.len(),
+        )
+        .await?;
+
+        let games: Vec<u64> = job.games.clone();
+        let mut open = 0;
+        for game_id in games {
+            let record = self.market.game_record(game_id).await?;
+            match duty(Side::Solver, &record, head.timestamp) {
+                Duty::Done => {}
+                Duty::Settle => {
+                    let call = self
+                        .market
+                        .market()
+                        .settleGame(id(game_id))
+                        .into_transaction_request();
+                    self.market.send(call, "settleGame").await?;
+                    let outcome = if record.clock.solverWon {
+                        "won"
+                    } else {
+                        "lost"
+                    };
+                    metrics::counter!(m::DISPUTES_DECIDED, "outcome" => outcome).increment(1);
+                    tracing::info!(target: "solver::game", game = game_id, job = job.id, outcome, "dispute settled");
+                }
+                Duty::ClaimTimeout => {
+                    open += 1;
+                    let call = self
+                        .market
+                        .game()
+                        .timeout(id(game_id))
+                        .into_transaction_request();
+                    self.market.send(call, "timeout").await?;
+                    tracing::info!(target: "solver::game", game = game_id, "the challenger ran out of time");
+                }
+                Duty::Wait { .. } => open += 1,
+                Duty::Move => {
+                    open += 1;
+                    if self.shared.fault.is_some_and(|f| !f.answers_disputes()) {
+                        continue;
+                    }
+                    self.play(job, game_id, &record).await?;
+                }
+            }
+        }
+        let submitted_at = self.market.job(job.id).await?.submittedAt;
+        if open == 0 && head.timestamp >= submitted_at + job.challenge_window {
+            let call = self
+                .market
+                .market()
+                .finalize(id(job.id))
+                .into_transaction_request();
+            match self.market.send(call, "finalize").await {
+                Ok(_) => {
+                    metrics::counter!(m::JOBS_FINALIZED).increment(1);
+                    tracing::info!(target: "solver", job = job.id, reward = %vtrain_cli::format_eth(job.reward), "finalized");
+                }
+                Err(e) if !e.is_retryable() => {
+                    tracing::debug!(target: "solver", job = job.id, error = %e, "not final yet");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Announces where the trace and the model of a result are served.
+    async fn announce_result(
+        &self,
+        trace_root: B256,
+        model_root: B256,
+        checkpoints: usize,
+    ) -> eyre::Result<()> {
+        let base = &self.config.public_url;
+        self.announce(
+            trace_root,
+            format!("{base}/v1/traces/{trace_root}"),
+            checkpoints as u64,
+        )
+        .await?;
+        self.announce(model_root, format!("{base}/v1/models/{model_root}"), 1)
+            .await
+    }
+
+    /// Announces `uri` for `root` in the registry unless someone already has.
+    async fn announce(&self, root: B256, uri: String, size: u64) -> eyre::Result<()> {
+        if self.market.is_published(root).await? {
+            return Ok(());
+        }
+        let call = self
+            .market
+            .registry()
+            .publish(root, size.max(1), uri.clone())
+            .into_transaction_request();
+        self.market.send(call, "publish").await?;
+        tracing::info!(target: "solver", %root, %uri, "announced");
+        Ok(())
+    }
+
+    /// Computes and sends the solver's move in a game.
+    async fn play(
+        &mut self,
+        job: &JobEntry,
+        game_id: u64,
+        record: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game,
+    ) -> eyre::Result<()> {
+        if !self.parties.contains_key(&game_id) {
+            let party = self.party(job, record).await?;
+            self.parties.insert(game_id, party);
+        }
+        let Some(party) = self.parties.get_mut(&game_id) else {
+            return Ok(());
+        };
+        let Some(mv) = tokio::task::block_in_place(|| party.solver_move(record)) else {
+            eyre::bail!("game {game_id}: no answer for phase {}", record.clock.phase);
+        };
+        let name = mv.name();
+        let client = GameClient::new(
+            *self.market.game().address(),
+            self.market.provider().clone(),
+            job.spec.to_vec(),
+        );
+        let gas = client.send(id(game_id), mv).await?;
+        metrics::counter!(m::DISPUTE_MOVES).increment(1);
+        tracing::info!(target: "solver::game", game = game_id, phase = record.clock.phase, r#move = name, gas, "moved");
+        Ok(())
+    }
+
+    /// The solver's side of a game, seeded with its stored checkpoint at the
+    /// start of the disputed interval.
+    async fn party(
+        &self,
+        job: &JobEntry,
+        record: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game,
+    ) -> eyre::Result<Party> {
+        let (trainer, tamper, roots) = self
+            .shared
+            .jobs
+            .read()
+            .ok()
+            .and_then(|jobs| {
+                jobs.get(&job.id)
+                    .map(|j| (j.trainer.clone(), j.tamper, j.checkpoint_roots.clone()))
+            })
+            .ok_or_else(|| eyre::eyre!("job {} is not loaded", job.id))?;
+        let mut trajectory = Trajectory::new(trainer.clone(), tamper);
+        if !record.setup.init {
+            let k = trainer.spec().checkpoint_interval;
+            let lo = u32::try_from(record.range.lo)?;
+            let c = (lo / k) as usize;
+            if lo.is_multiple_of(k)
+                && let Some(root) = roots.get(c)
+                && let Some(state) = self
+                    .shared
+                    .store
+                    .get_state(&trainer, lo, &Hash32(root.0))
+                    .await?
+            {
+                trajectory.seed(state);
+            }
+        }
+        Ok(Party::new(trajectory))
+    }
+
+    async fn withdraw(&self) -> eyre::Result<()> {
+        let credits = self.market.credits(self.account).await?;
+        if credits.is_zero() {
+            return Ok(());
+        }
+        let call = self.market.market().withdraw().into_transaction_request();
+        self.market.send(call, "withdraw").await?;
+        metrics::counter!(m::WITHDRAWN_WEI).increment(credits.saturating_to::<u64>());
+        tracing::info!(target: "solver", amount = %vtrain_cli::format_eth(credits), "withdrew");
+        Ok(())
+    }
+
+    async fn report(&self, head: Head) {
+        let balance = self
+            .market
+            .provider()
+            .get_balance(self.account)
+            .await
+            .unwrap_or(U256::ZERO);
+        metrics::gauge!(m::BALANCE_ETH).set(
+            vtrain_cli::format_eth(balance)
+                .parse::<f64>()
+                .unwrap_or_default(),
+        );
+        let jobs_rt = self.shared.jobs.read().ok();
+        let mut jobs = Vec::new();
+        let mut games = Vec::new();
+        for job in self
+            .book
+            .jobs
+            .values()
+            .filter(|j| j.solver == Some(self.account))
+        {
+            let (step, steps) = jobs_rt
+                .as_ref()
+                .and_then(|rt| rt.get(&job.id))
+                .map(|rt| (rt.progress.load(Ordering::Relaxed), rt.trainer.spec().steps))
+                .unwrap_or_default();
+            let activity = match job.phase {
+                JobPhase::Claimed if self.training.contains_key(&job.id) => "training",
+                JobPhase::Claimed => "submitting",
+                JobPhase::Submitted
+                    if job
+                        .games
+                        .iter()
+                        .any(|g| self.book.games.get(g).is_some_and(|g| g.resolved.is_none())) =>
+                {
+                    "defending"
+                }
+                JobPhase::Submitted => "in challenge window",
+                JobPhase::Finalized => "paid",
+                JobPhase::Slashed => "slashed",
+                JobPhase::Cancelled | JobPhase::Open => continue,
+            };
+            jobs.push(JobStatus {
+                id: job.id,
+                activity: activity.into(),
+                step,
+                steps,
+            });
+            for game in job.games.iter().filter_map(|g| self.book.games.get(g)) {
+                let state = match game.resolved {
+                    None => "open".to_owned(),
+                    Some(true) => "won".to_owned(),
+                    Some(false) => "lost".to_owned(),
+                };
+                games.push((game.id, job.id, state));
+            }
+        }
+        drop(jobs_rt);
+        let credits = self.market.credits(self.account).await.unwrap_or_default();
+        if let Ok(mut status) = self.shared.status.write() {
+            *status = StatusReport {
+                account: self.account,
+                block: head.number,
+                jobs,
+                games,
+                credits_wei: credits.to_string(),
+                last_error: status.last_error.take(),
+            };
+        }
+        let report = self
+            .shared
+            .status
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        if let Err(e) = self.datadir.save("status", &report) {
+            tracing::warn!(target: "solver", error = %e, "cannot write the status record");
+        }
+    }
+}

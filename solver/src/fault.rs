@@ -1,0 +1,152 @@
+//! Dishonest behaviours, for the end-to-end tests only (a hidden flag): each
+//! makes the solver commit to a wrong trace in its own way, and each must end
+//! with the solver slashed.
+//!
+//! | `--fault` | what the solver does |
+//! |---|---|
+//! | `flip-ulp@N` | flips the lowest bit of one weight after step N |
+//! | `wrong-lr` | trains with twice the learning rate |
+//! | `skip-step@N` | skips the update of step N |
+//! | `wrong-shuffle` | reads its batches in another order |
+//! | `withhold@N` | flips a weight after step N and serves no checkpoint from there on |
+//! | `stop-answering@N` | flips a weight after step N and never moves in a dispute |
+
+use std::str::FromStr;
+
+use vtrain_dispute::game::Tamper;
+use vtrain_proof_of_learning::spec::OptimizerSpec;
+use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Trainer};
+
+/// A dishonest behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Flip one ulp of one weight after step N.
+    FlipUlp(u32),
+    /// Train with twice the learning rate.
+    WrongLr,
+    /// Skip the update of step N.
+    SkipStep(u32),
+    /// Read batches in another order.
+    WrongShuffle,
+    /// Flip after step N, then refuse to serve checkpoints after N.
+    Withhold(u32),
+    /// Flip after step N, then never move in a dispute.
+    StopAnswering(u32),
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, step) = match text.split_once('@') {
+            Some((name, step)) => (
+                name,
+                Some(
+                    step.parse::<u32>()
+                        .map_err(|_| format!("{step:?} is not a step"))?,
+                ),
+            ),
+            None => (text, None),
+        };
+        let needs_step = || step.ok_or_else(|| format!("{name} needs a step: {name}@N"));
+        Ok(match name {
+            "flip-ulp" => Self::FlipUlp(needs_step()?),
+            "wrong-lr" => Self::WrongLr,
+            "skip-step" => Self::SkipStep(needs_step()?),
+            "wrong-shuffle" => Self::WrongShuffle,
+            "withhold" => Self::Withhold(needs_step()?),
+            "stop-answering" => Self::StopAnswering(needs_step()?),
+            other => return Err(format!("unknown fault {other:?}")),
+        })
+    }
+}
+
+impl Fault {
+    /// The corruption of the trajectory, if this fault is one.
+    pub fn tamper(self) -> Option<Tamper> {
+        let flip = |step| Tamper {
+            step,
+            param: 0,
+            element: 7,
+            node: None,
+            skip: false,
+        };
+        match self {
+            Self::FlipUlp(step) | Self::Withhold(step) | Self::StopAnswering(step) => {
+                Some(flip(step))
+            }
+            Self::SkipStep(step) => Some(Tamper {
+                skip: true,
+                ..flip(step)
+            }),
+            Self::WrongLr | Self::WrongShuffle => None,
+        }
+    }
+
+    /// The trainer the dishonest solver actually runs for `spec`'s job, still
+    /// committing as that job.
+    pub fn trainer(
+        self,
+        spec: &JobSpec,
+        dataset: Dataset,
+        kernels: Kernels,
+    ) -> vtrain_proof_of_learning::Result<Trainer> {
+        match self {
+            Self::WrongLr => {
+                let mut wrong = spec.clone();
+                wrong.optimizer = match wrong.optimizer {
+                    OptimizerSpec::Sgd {
+                        learning_rate,
+                        momentum,
+                        weight_decay,
+                    } => OptimizerSpec::Sgd {
+                        learning_rate: learning_rate * 2.0,
+                        momentum,
+                        weight_decay,
+                    },
+                    OptimizerSpec::Adamw {
+                        learning_rate,
+                        beta1,
+                        beta2,
+                        eps,
+                        weight_decay,
+                    } => OptimizerSpec::Adamw {
+                        learning_rate: learning_rate * 2.0,
+                        beta1,
+                        beta2,
+                        eps,
+                        weight_decay,
+                    },
+                };
+                Ok(Trainer::new(wrong, dataset, kernels)?.committing_as(spec))
+            }
+            Self::WrongShuffle => Ok(Trainer::new(spec.clone(), dataset, kernels)?
+                .with_shuffle_key(spec.seed ^ 0x5eed_5eed)),
+            _ => Trainer::new(spec.clone(), dataset, kernels),
+        }
+    }
+
+    /// Whether the checkpoint at `step` is withheld from anyone who asks.
+    pub fn withholds(self, step: u32) -> bool {
+        matches!(self, Self::Withhold(n) if step > n)
+    }
+
+    /// Whether the solver moves in disputes at all.
+    pub fn answers_disputes(self) -> bool {
+        !matches!(self, Self::StopAnswering(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse_and_bad_ones_are_refused() {
+        assert_eq!("flip-ulp@3".parse(), Ok(Fault::FlipUlp(3)));
+        assert_eq!("wrong-lr".parse(), Ok(Fault::WrongLr));
+        assert!("skip-step".parse::<Fault>().is_err());
+        assert!("flip-ulp@x".parse::<Fault>().is_err());
+        assert!("honest".parse::<Fault>().is_err());
+    }
+}

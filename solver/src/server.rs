@@ -1,0 +1,213 @@
+//! The solver's HTTP server (axum): checkpoints, models, per-step state roots
+//! and step commitments for verifiers and submitters; status and metrics for
+//! the operator. Every artifact is addressed by a root committed on chain, so
+//! a reader checks what it gets.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use alloy::primitives::B256;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use vtrain_dispute::game::Trajectory;
+use vtrain_proof_of_learning::Hash32;
+use vtrain_store::ArtifactKey;
+
+use crate::shared::Shared;
+
+/// The routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/v1/status", get(status))
+        .route("/v1/jobs/{id}/progress", get(progress))
+        .route("/v1/traces/{trace}/checkpoints/{c}", get(checkpoint))
+        .route("/v1/traces/{trace}/steps/{t}", get(step))
+        .route("/v1/models/{root}", get(model))
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, message.into()).into_response()
+}
+
+fn octets(bytes: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> String {
+    shared.metrics.render()
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> Response {
+    let report = shared.status.read().map(|s| s.clone()).unwrap_or_default();
+    axum::Json(report).into_response()
+}
+
+#[derive(Serialize)]
+struct Progress {
+    job_id: u64,
+    step: u32,
+    steps: u32,
+    losses: Vec<f32>,
+}
+
+async fn progress(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    let Some((step, steps)) = shared.jobs.read().ok().and_then(|jobs| {
+        jobs.get(&id)
+            .map(|j| (j.progress.load(Ordering::Relaxed), j.trainer.spec().steps))
+    }) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("job {id} is not one of this solver's"),
+        );
+    };
+    let losses = shared
+        .datadir
+        .load::<crate::training::TrainingRecord>(&crate::training::record_name(id))
+        .ok()
+        .flatten()
+        .map(|r| r.losses)
+        .unwrap_or_default();
+    axum::Json(Progress {
+        job_id: id,
+        step,
+        steps,
+        losses,
+    })
+    .into_response()
+}
+
+/// The roots of the job whose trace is `trace`: (checkpoint roots, k, trainer, tamper).
+fn find_trace(
+    shared: &Shared,
+    trace: &str,
+) -> Option<(
+    Vec<B256>,
+    std::sync::Arc<vtrain_proof_of_learning::Trainer>,
+    Option<vtrain_dispute::game::Tamper>,
+)> {
+    let trace: B256 = trace.parse().ok()?;
+    let jobs = shared.jobs.read().ok()?;
+    jobs.values()
+        .find(|j| j.trace_root == Some(trace))
+        .map(|j| (j.checkpoint_roots.clone(), j.trainer.clone(), j.tamper))
+}
+
+async fn checkpoint(
+    State(shared): State<Arc<Shared>>,
+    Path((trace, c)): Path<(String, u32)>,
+) -> Response {
+    let Some((roots, trainer, _)) = find_trace(&shared, &trace) else {
+        return error(StatusCode::NOT_FOUND, format!("no trace {trace} here"));
+    };
+    let Some(root) = roots.get(c as usize) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("the trace has no checkpoint {c}"),
+        );
+    };
+    let step = c * trainer.spec().checkpoint_interval;
+    if shared.fault.is_some_and(|f| f.withholds(step)) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("checkpoint {c} is not available"),
+        );
+    }
+    match shared
+        .store
+        .get_raw(&ArtifactKey::State(Hash32(root.0)))
+        .await
+    {
+        Ok(Some(bytes)) => octets(bytes),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("checkpoint {c} is not stored"),
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn model(State(shared): State<Arc<Shared>>, Path(root): Path<String>) -> Response {
+    let Ok(root) = root.parse::<B256>() else {
+        return error(StatusCode::BAD_REQUEST, "not a root");
+    };
+    match shared
+        .store
+        .get_raw(&ArtifactKey::Model(Hash32(root.0)))
+        .await
+    {
+        Ok(Some(bytes)) => octets(bytes),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no model {root} here")),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Serialize)]
+struct StepReport {
+    step: u32,
+    state_root: B256,
+    next_state_root: B256,
+    /// The five list roots of the step commitment (`docs/commitments.md`).
+    list_roots: [B256; 5],
+}
+
+async fn step(
+    State(shared): State<Arc<Shared>>,
+    Path((trace, t)): Path<(String, u32)>,
+) -> Response {
+    let Some((roots, trainer, tamper)) = find_trace(&shared, &trace) else {
+        return error(StatusCode::NOT_FOUND, format!("no trace {trace} here"));
+    };
+    let spec = trainer.spec();
+    if t >= spec.steps {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("the job has {} steps", spec.steps),
+        );
+    }
+    let c = t / spec.checkpoint_interval;
+    let step = c * spec.checkpoint_interval;
+    if shared.fault.is_some_and(|f| f.withholds(step)) {
+        return error(StatusCode::NOT_FOUND, format!("step {t} is not available"));
+    }
+    let start = match roots.get(c as usize) {
+        Some(root) => {
+            shared
+                .store
+                .get_state(&trainer, step, &Hash32(root.0))
+                .await
+        }
+        None => Ok(None),
+    };
+    let start = match start {
+        Ok(Some(state)) => state,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "the checkpoint is not stored"),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        let mut trajectory = Trajectory::new(trainer, tamper);
+        trajectory.seed(start);
+        let state_root = trajectory.state_root(t);
+        let next_state_root = trajectory.state_root(t + 1);
+        let list_roots = trajectory
+            .transition(false, t)
+            .list_merkles()
+            .map(|h| B256::from(h.0));
+        StepReport {
+            step: t,
+            state_root: B256::from(state_root.0),
+            next_state_root: B256::from(next_state_root.0),
+            list_roots,
+        }
+    })
+    .await;
+    match report {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

@@ -1,0 +1,171 @@
+//! Training one claimed job to its result, resumable: every checkpoint is put
+//! in the store before its root is recorded in the datadir, so after a
+//! `kill -9` the run resumes from the last recorded checkpoint (checked against
+//! its root on load) and ends with the same trace root.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use alloy::primitives::B256;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use vtrain_dispute::game::{Tamper, Transition};
+use vtrain_proof_of_learning::commit::trace_root;
+use vtrain_proof_of_learning::{Hash32, State, Trainer};
+use vtrain_store::{ArtifactStore, Datadir, model_root};
+
+/// What the solver has done for a job, as kept in its datadir (`job-<id>`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The job.
+    pub job_id: u64,
+    /// The state roots of the checkpoints stored so far, 0, k, 2k, …
+    pub checkpoint_roots: Vec<B256>,
+    /// The training loss of every step so far.
+    pub losses: Vec<f32>,
+    /// The result, once trained.
+    pub result: Option<ResultRecord>,
+}
+
+/// A finished run: what `submitResult` takes besides the checkpoint roots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    /// The trace root over the checkpoint roots.
+    pub trace_root: B256,
+    /// The root of the final weights.
+    pub model_root: B256,
+    /// The root of the final optimizer state.
+    pub optimizer_root: B256,
+}
+
+/// The datadir record name of job `id`.
+pub fn record_name(id: u64) -> String {
+    format!("job-{id}")
+}
+
+/// Everything a run needs.
+pub struct Run {
+    /// The job id.
+    pub job_id: u64,
+    /// The trainer (dishonest ones included, for the test modes).
+    pub trainer: Arc<Trainer>,
+    /// A corruption of the trajectory (test modes only).
+    pub tamper: Option<Tamper>,
+    /// Where checkpoints and the model go.
+    pub store: ArtifactStore,
+    /// Where the record goes.
+    pub datadir: Datadir,
+    /// The step reached, for status and metrics.
+    pub progress: Arc<AtomicU32>,
+    /// Set to stop the run at the next step.
+    pub cancel: Arc<AtomicBool>,
+}
+
+fn b256(hash: &Hash32) -> B256 {
+    B256::from(hash.0)
+}
+
+impl Run {
+    /// Trains to the end (or resumes), blocking; returns the result.
+    pub fn train(&self, runtime: &Handle) -> eyre::Result<ResultRecord> {
+        let name = record_name(self.job_id);
+        let mut record: TrainingRecord = self.datadir.load(&name)?.unwrap_or(TrainingRecord {
+            job_id: self.job_id,
+            ..TrainingRecord::default()
+        });
+        if let Some(result) = record.result {
+            return Ok(result);
+        }
+        let spec = self.trainer.spec();
+        let k = spec.checkpoint_interval;
+        let mut state = self.resume_point(runtime, &mut record);
+        tracing::info!(target: "solver::train", job = self.job_id, from = state.step, steps = spec.steps, "training");
+        loop {
+            self.progress.store(state.step, Ordering::Relaxed);
+            if state.step.is_multiple_of(k)
+                && record.checkpoint_roots.len() == (state.step / k) as usize
+            {
+                let root = runtime.block_on(self.store.put_state(&self.trainer, &state))?;
+                record.checkpoint_roots.push(b256(&root));
+                record.losses.truncate(state.step as usize);
+                self.datadir.save(&name, &record)?;
+                tracing::info!(
+                    target: "solver::train",
+                    job = self.job_id,
+                    step = state.step,
+                    checkpoint = state.step / k,
+                    root = %root,
+                    loss = record.losses.last().copied().unwrap_or(f32::NAN),
+                    "checkpoint stored"
+                );
+            }
+            if state.step == spec.steps {
+                break;
+            }
+            if self.cancel.load(Ordering::Relaxed) {
+                eyre::bail!("training of job {} was stopped", self.job_id);
+            }
+            let next = match self.tamper.filter(|t| t.step == state.step) {
+                Some(tamper) => Transition::step(&self.trainer, &state, Some(&tamper)).1,
+                None => {
+                    let outcome = self.trainer.step(&state)?;
+                    record.losses.push(outcome.loss);
+                    outcome.state
+                }
+            };
+            if record.losses.len() < next.step as usize {
+                record.losses.push(f32::NAN);
+            }
+            metrics::counter!(crate::metrics::TRAINING_STEPS).increment(1);
+            state = next;
+        }
+        let model = model_root(self.trainer.param_shapes(), &state.params);
+        runtime.block_on(
+            self.store
+                .put_model(self.trainer.param_shapes(), &state.params),
+        )?;
+        let optimizer = model_root(&self.trainer.moment_shapes(), &state.moments);
+        let roots: Vec<Hash32> = record
+            .checkpoint_roots
+            .iter()
+            .map(|r| Hash32(r.0))
+            .collect();
+        let result = ResultRecord {
+            trace_root: b256(&trace_root(&roots)),
+            model_root: b256(&model),
+            optimizer_root: b256(&optimizer),
+        };
+        record.result = Some(result);
+        self.datadir.save(&name, &record)?;
+        tracing::info!(target: "solver::train", job = self.job_id, trace_root = %result.trace_root, "trained");
+        Ok(result)
+    }
+
+    /// The last recorded checkpoint whose state the store still holds intact,
+    /// or S_0; drops the roots after it from `record`.
+    fn resume_point(&self, runtime: &Handle, record: &mut TrainingRecord) -> State {
+        let k = self.trainer.spec().checkpoint_interval;
+        while let Some(root) = record.checkpoint_roots.last().copied() {
+            let c = record.checkpoint_roots.len() as u32 - 1;
+            let root_hash = Hash32(root.0);
+            match runtime.block_on(self.store.get_state(&self.trainer, c * k, &root_hash)) {
+                Ok(Some(state)) => {
+                    // The state at c·k is recorded, so resume right after it.
+                    let mut roots = record.checkpoint_roots.clone();
+                    roots.pop();
+                    record.checkpoint_roots = roots;
+                    return state;
+                }
+                Ok(None) => {
+                    tracing::warn!(target: "solver::train", job = self.job_id, checkpoint = c, "checkpoint missing from the store: recomputing it")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "solver::train", job = self.job_id, checkpoint = c, error = %e, "checkpoint in the store is corrupt: recomputing it")
+                }
+            }
+            record.checkpoint_roots.pop();
+        }
+        record.losses.clear();
+        self.trainer.initial_state()
+    }
+}

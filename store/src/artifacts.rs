@@ -1,0 +1,289 @@
+//! The content-addressed artifact store: datasets, training states and models,
+//! each named by its root and checked against it on every read.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use vtrain_proof_of_learning::commit::{tensor_list_root, tensor_root};
+use vtrain_proof_of_learning::{Dataset, Hash32, State, Trainer, checkpoint};
+
+use crate::error::{Error, Result};
+
+/// What an artifact is, and so where it lives and how it is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArtifactKey {
+    /// A dataset in canonical safetensors form, by dataset root.
+    Dataset(Hash32),
+    /// A training state (a checkpoint), by state root.
+    State(Hash32),
+    /// A model (the final weights), by model root.
+    Model(Hash32),
+}
+
+impl ArtifactKey {
+    /// The object path.
+    pub fn path(&self) -> String {
+        match self {
+            Self::Dataset(root) => format!("datasets/{root}.safetensors"),
+            Self::State(root) => format!("states/{root}.safetensors"),
+            Self::Model(root) => format!("models/{root}.safetensors"),
+        }
+    }
+
+    /// The root the artifact is named by.
+    pub fn root(&self) -> Hash32 {
+        match self {
+            Self::Dataset(root) | Self::State(root) | Self::Model(root) => *root,
+        }
+    }
+}
+
+/// A content-addressed store: a local directory, or a bucket by URL.
+#[derive(Clone, Debug)]
+pub struct ArtifactStore {
+    store: Arc<dyn ObjectStore>,
+    url: String,
+}
+
+impl ArtifactStore {
+    /// Opens the store at `location`: a directory path (created if missing), a
+    /// `file://` URL, or `s3://…` / `gs://…` in builds with the `s3` / `gcs`
+    /// feature.
+    pub fn open(location: &str) -> Result<Self> {
+        let location_error = |reason: String| Error::Location {
+            location: location.to_owned(),
+            reason,
+        };
+        if !location.contains("://") || location.starts_with("file://") {
+            let dir = location.strip_prefix("file://").unwrap_or(location);
+            std::fs::create_dir_all(dir).map_err(|e| location_error(e.to_string()))?;
+            let dir = std::fs::canonicalize(dir).map_err(|e| location_error(e.to_string()))?;
+            let store = LocalFileSystem::new_with_prefix(&dir)
+                .map_err(|e| location_error(e.to_string()))?;
+            return Ok(Self {
+                store: Arc::new(store),
+                url: format!("file://{}", dir.display()),
+            });
+        }
+        let url = url::Url::parse(location).map_err(|e| location_error(e.to_string()))?;
+        let (store, prefix) = object_store::parse_url(&url).map_err(|e| {
+            location_error(format!(
+                "{e} (cloud stores need a build with the `s3` or `gcs` feature)"
+            ))
+        })?;
+        if !prefix.as_ref().is_empty() {
+            let store = object_store::prefix::PrefixStore::new(store, prefix);
+            return Ok(Self {
+                store: Arc::new(store),
+                url: location.trim_end_matches('/').to_owned(),
+            });
+        }
+        Ok(Self {
+            store: Arc::from(store),
+            url: location.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The store's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL of an artifact in this store.
+    pub fn uri(&self, key: &ArtifactKey) -> String {
+        format!("{}/{}", self.url, key.path())
+    }
+
+    /// Writes raw artifact bytes (the store writes atomically: a local store
+    /// through a temporary file and a rename).
+    pub async fn put(&self, key: &ArtifactKey, bytes: Vec<u8>) -> Result<()> {
+        self.store
+            .put(&ObjectPath::from(key.path()), bytes.into())
+            .await?;
+        Ok(())
+    }
+
+    /// Reads raw artifact bytes, `None` if absent. Unchecked: use the typed
+    /// getters, which check the bytes against the key's root.
+    pub async fn get_raw(&self, key: &ArtifactKey) -> Result<Option<bytes::Bytes>> {
+        match self.store.get(&ObjectPath::from(key.path())).await {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores `dataset` in canonical form; returns its root and size in bytes.
+    pub async fn put_dataset(&self, dataset: &Dataset) -> Result<(Hash32, u64)> {
+        let root = dataset.root();
+        let bytes = dataset.to_safetensors_bytes()?;
+        let size = bytes.len() as u64;
+        self.put(&ArtifactKey::Dataset(root), bytes).await?;
+        Ok((root, size))
+    }
+
+    /// The dataset with root `root`, checked; `None` if absent.
+    pub async fn get_dataset(&self, root: &Hash32) -> Result<Option<Dataset>> {
+        let key = ArtifactKey::Dataset(*root);
+        let Some(bytes) = self.get_raw(&key).await? else {
+            return Ok(None);
+        };
+        decode_dataset(&self.uri(&key), &bytes, root).map(Some)
+    }
+
+    /// Stores a training state; returns its state root.
+    pub async fn put_state(&self, trainer: &Trainer, state: &State) -> Result<Hash32> {
+        let root = trainer.state_root(state);
+        let bytes = checkpoint::encode_state(trainer, state)?;
+        self.put(&ArtifactKey::State(root), bytes).await?;
+        Ok(root)
+    }
+
+    /// The state at `step` with root `root`, checked; `None` if absent.
+    pub async fn get_state(
+        &self,
+        trainer: &Trainer,
+        step: u32,
+        root: &Hash32,
+    ) -> Result<Option<State>> {
+        let key = ArtifactKey::State(*root);
+        let Some(bytes) = self.get_raw(&key).await? else {
+            return Ok(None);
+        };
+        decode_state(trainer, &self.uri(&key), &bytes, step, root).map(Some)
+    }
+
+    /// Stores the model of `state`; returns its model root.
+    pub async fn put_model(&self, shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Result<Hash32> {
+        let root = model_root(shapes, params);
+        self.put(&ArtifactKey::Model(root), encode_model(shapes, params)?)
+            .await?;
+        Ok(root)
+    }
+}
+
+/// Decodes a canonical dataset file and checks it against `root`; `name` (a key
+/// or URI) names it in errors.
+pub fn decode_dataset(name: &str, bytes: &[u8], root: &Hash32) -> Result<Dataset> {
+    let dataset = Dataset::from_safetensors_bytes(Path::new(name), bytes)?;
+    let actual = dataset.root();
+    if actual != *root {
+        return Err(Error::RootMismatch {
+            key: name.to_owned(),
+            expected: *root,
+            actual,
+        });
+    }
+    Ok(dataset)
+}
+
+/// Decodes a training state of `trainer`'s job at `step` and checks it against
+/// `root`; `name` names it in errors.
+pub fn decode_state(
+    trainer: &Trainer,
+    name: &str,
+    bytes: &[u8],
+    step: u32,
+    root: &Hash32,
+) -> Result<State> {
+    let state = checkpoint::decode_state(trainer, Path::new(name), bytes, step)?;
+    let actual = trainer.state_root(&state);
+    if actual != *root {
+        return Err(Error::RootMismatch {
+            key: name.to_owned(),
+            expected: *root,
+            actual,
+        });
+    }
+    Ok(state)
+}
+
+/// The model root of weights `params` with shapes `shapes`: the tensor-list
+/// root the market commits as `modelRoot`.
+pub fn model_root(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Hash32 {
+    let roots: Vec<Hash32> = shapes
+        .iter()
+        .zip(params)
+        .map(|(shape, values)| tensor_root(shape, values))
+        .collect();
+    tensor_list_root(&roots)
+}
+
+/// The model file: safetensors with F32 tensors `param.<i>` (weights and biases,
+/// input layer first).
+pub fn encode_model(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Result<Vec<u8>> {
+    let encode_error = |e: safetensors::SafeTensorError| Error::Corrupt {
+        key: "<model>".into(),
+        reason: e.to_string(),
+    };
+    let bytes: Vec<Vec<u8>> = params
+        .iter()
+        .map(|values| values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views = shapes
+        .iter()
+        .zip(&bytes)
+        .enumerate()
+        .map(|(i, (shape, data))| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                .map(|view| (format!("param.{i}"), view))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode_error)?;
+    safetensors::tensor::serialize(views, None).map_err(encode_error)
+}
+
+/// Decodes a model file of the given shapes and checks it against `root`.
+pub fn decode_model(
+    name: &str,
+    bytes: &[u8],
+    shapes: &[Vec<usize>],
+    root: &Hash32,
+) -> Result<Vec<Vec<f32>>> {
+    let corrupt = |reason: String| Error::Corrupt {
+        key: name.to_owned(),
+        reason,
+    };
+    let tensors = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| corrupt(format!("not a safetensors file ({e})")))?;
+    if tensors.len() != shapes.len() {
+        return Err(corrupt(format!(
+            "{} tensors, the model has {}",
+            tensors.len(),
+            shapes.len()
+        )));
+    }
+    let params = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, shape)| {
+            let view = tensors
+                .tensor(&format!("param.{i}"))
+                .map_err(|_| corrupt(format!("tensor param.{i} is missing")))?;
+            if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape.as_slice() {
+                return Err(corrupt(format!(
+                    "param.{i} is {:?} {:?}, expected F32 {shape:?}",
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            Ok(view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        })
+        .collect::<Result<Vec<Vec<f32>>>>()?;
+    let actual = model_root(shapes, &params);
+    if actual != *root {
+        return Err(Error::RootMismatch {
+            key: name.to_owned(),
+            expected: *root,
+            actual,
+        });
+    }
+    Ok(params)
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+mod artifacts;
+mod datadir;
+mod error;
+mod fetch;
+
+pub use artifacts::{
+    ArtifactKey, ArtifactStore, decode_dataset, decode_model, decode_state, encode_model,
+    model_root,
+};
+pub use datadir::Datadir;
+pub use error::{Error, Result};
+pub use fetch::{fetch, fetch_dataset};

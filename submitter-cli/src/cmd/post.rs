@@ -1,0 +1,200 @@
+//! `vtrain job post`.
+
+use std::path::PathBuf;
+
+use alloy::primitives::U256;
+use clap::Args;
+use serde::Serialize;
+use vtrain_cli::KeyArgs;
+use vtrain_proof_of_learning::{Dataset, JobSpec};
+use vtrain_store::{ArtifactKey, ArtifactStore};
+
+use super::{Common, parse_duration};
+use crate::exit::{Classify, CliResult, Failure, fail, from_chain};
+use crate::output::emit;
+
+/// `vtrain job post` flags.
+#[derive(Args, Clone, Debug)]
+pub struct PostArgs {
+    /// Chain and output flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The submitter's key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The job spec (TOML; see examples/digits-mlp.toml).
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// The training data: CSV (features then label per row, optionally gzip'd)
+    /// or safetensors (`features`, `labels`); `bundled:digits` for the bundled digits set.
+    #[arg(long)]
+    pub data: String,
+    /// Multiply every CSV feature by this (e.g. 0.0625 for pixels 0..16).
+    #[arg(long, default_value_t = 1.0)]
+    pub feature_scale: f32,
+    /// The artifact store the dataset is published to.
+    #[arg(long, env = "VTRAIN_STORE", default_value = "vtrain-store")]
+    pub store: String,
+    /// The reward escrowed for the solver, in ETH.
+    #[arg(long, default_value = "1")]
+    pub reward: String,
+    /// The bond a solver must post to claim, in ETH.
+    #[arg(long, default_value = "0.5")]
+    pub solver_bond: String,
+    /// How long solvers have to claim the job.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub claim_within: u64,
+    /// How long the claiming solver has to train and submit, after the claim deadline.
+    #[arg(long, default_value = "1d", value_parser = parse_duration)]
+    pub train_within: u64,
+    /// How long a result can be challenged.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub challenge_window: u64,
+}
+
+#[derive(Serialize)]
+struct Posted {
+    job_id: u64,
+    job_hash: String,
+    dataset_root: String,
+    dataset_uri: String,
+    reward_wei: String,
+    claim_deadline: u64,
+    submit_deadline: u64,
+    challenge_window: u64,
+    transaction: String,
+    gas_used: u64,
+}
+
+impl PostArgs {
+    /// Posts the job.
+    pub async fn run(self) -> CliResult<()> {
+        let text = std::fs::read_to_string(&self.spec).or_fail(
+            Failure::Input,
+            format!("cannot read the spec {}", self.spec.display()),
+        )?;
+        let spec = JobSpec::from_toml(&text).or_fail(
+            Failure::Input,
+            format!("the spec {} is invalid", self.spec.display()),
+        )?;
+        let dataset = self.load_data()?;
+        dataset.check_against(&spec).or_fail(
+            Failure::Input,
+            format!(
+                "the data {} is not the dataset the spec commits to (fix `dataset.root` or the data)",
+                self.data
+            ),
+        )?;
+        let reward = vtrain_cli::parse_eth(&self.reward).or_fail(Failure::Input, "--reward")?;
+        let bond =
+            vtrain_cli::parse_eth(&self.solver_bond).or_fail(Failure::Input, "--solver-bond")?;
+        if reward.is_zero() || bond.is_zero() {
+            return Err(fail(
+                Failure::Input,
+                "--reward and --solver-bond must be positive",
+            ));
+        }
+
+        let (_, market) = self.common.signing_market(&self.key).await?;
+        let store = ArtifactStore::open(&self.store).or_fail(
+            Failure::Input,
+            format!("cannot open the store {}", self.store),
+        )?;
+        let (root, size) = store
+            .put_dataset(&dataset)
+            .await
+            .or_fail(Failure::Other, "cannot publish the dataset to the store")?;
+        let root_b256 = alloy::primitives::B256::from(root.0);
+        let uri = store.uri(&ArtifactKey::Dataset(root));
+        let published = market
+            .is_published(root_b256)
+            .await
+            .map_err(|e| from_chain(e, "checking the registry"))?;
+        if !published {
+            let call = market
+                .registry()
+                .publish(root_b256, size, uri.clone())
+                .into_transaction_request();
+            market
+                .send(call, "ArtifactRegistry.publish")
+                .await
+                .map_err(|e| from_chain(e, "announcing the dataset"))?;
+        }
+        let now = market
+            .head()
+            .await
+            .map_err(|e| from_chain(e, "reading the chain time"))?
+            .timestamp;
+        let claim_deadline = now + self.claim_within;
+        let submit_deadline = claim_deadline + self.train_within;
+        let call = market
+            .market()
+            .postJob(
+                spec.canonical_bytes().into(),
+                claim_deadline,
+                submit_deadline,
+                bond.saturating_to::<u128>(),
+                self.challenge_window,
+            )
+            .value(reward)
+            .into_transaction_request();
+        let receipt = market
+            .send(call, "JobMarket.postJob")
+            .await
+            .map_err(|e| from_chain(e, "posting the job"))?;
+        let job_id = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| {
+                log.log_decode::<vtrain_dispute::bindings::JobMarket::JobPosted>()
+                    .ok()
+                    .map(|l| l.inner.data.jobId)
+            })
+            .unwrap_or(U256::ZERO)
+            .saturating_to::<u64>();
+        let posted = Posted {
+            job_id,
+            job_hash: spec.job_hash().to_hex(),
+            dataset_root: root.to_hex(),
+            dataset_uri: uri,
+            reward_wei: reward.to_string(),
+            claim_deadline,
+            submit_deadline,
+            challenge_window: self.challenge_window,
+            transaction: receipt.transaction_hash.to_string(),
+            gas_used: receipt.gas_used,
+        };
+        emit(self.common.json, &posted, || {
+            format!(
+                "posted job {job_id}\n  job hash      {}\n  dataset       {} ({} bytes)\n  reward        {} ETH escrowed, solver bond {} ETH\n  claim within  {} s, submit within {} s, challenge window {} s\n  transaction   {} ({} gas)\nfollow it with: vtrain job watch {job_id}\n",
+                posted.job_hash,
+                posted.dataset_root,
+                size,
+                vtrain_cli::format_eth(reward),
+                vtrain_cli::format_eth(bond),
+                self.claim_within,
+                self.claim_within + self.train_within,
+                self.challenge_window,
+                posted.transaction,
+                posted.gas_used,
+            )
+        });
+        Ok(())
+    }
+
+    fn load_data(&self) -> CliResult<Dataset> {
+        let path = std::path::Path::new(&self.data);
+        let loaded = if self.data == "bundled:digits" {
+            Dataset::digits()
+        } else if path.extension().is_some_and(|e| e == "safetensors") {
+            Dataset::from_safetensors_file(path)
+        } else {
+            Dataset::from_csv_file(path, self.feature_scale)
+        };
+        loaded.or_fail(
+            Failure::Input,
+            format!("cannot load the data {}", self.data),
+        )
+    }
+}

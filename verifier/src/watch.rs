@@ -1,0 +1,500 @@
+//! The watchtower's chain loop. Each tick it reads the chain (the job book),
+//! verifies each new result while its window is open, challenges what it
+//! found wrong, plays its games, and withdraws. Verdicts are kept in the
+//! datadir and the start state of each disputed interval in the store, so a
+//! restart resumes without replaying again; everything else is re-read from
+//! the chain.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+use vtrain_dispute::bindings::dispute_game::DisputeGame;
+use vtrain_dispute::game::player::id;
+use vtrain_dispute::game::{Duty, GameClient, Party, Side, Tamper, Trajectory, duty, opening_at};
+use vtrain_dispute::{GameEntry, Head, JobBook, JobEntry, JobPhase, Market};
+use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, State, Trainer};
+use vtrain_store::{ArtifactStore, Datadir};
+
+use crate::config::VerifierConfig;
+use crate::metrics as m;
+use crate::replay::{CheckpointSource, Verdict, sample, verify};
+
+/// What `vtrain-verifier status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchReport {
+    /// The watchtower's account.
+    pub account: Address,
+    /// The latest block seen.
+    pub block: u64,
+    /// Verdicts so far.
+    pub verdicts: Vec<Verdict>,
+    /// Its games: (game id, job id, state).
+    pub games: Vec<(u64, u64, String)>,
+    /// The last error, if the last tick failed.
+    pub last_error: Option<String>,
+}
+
+/// Checkpoints from the solver's announced server, each checked against its root.
+struct HttpSource {
+    runtime: Handle,
+    bases: Vec<String>,
+    trainer: Arc<Trainer>,
+}
+
+impl CheckpointSource for HttpSource {
+    fn checkpoint(&mut self, c: u32, root: &Hash32) -> Option<State> {
+        let step = c * self.trainer.spec().checkpoint_interval;
+        for base in &self.bases {
+            let uri = format!("{base}/checkpoints/{c}");
+            let state = self
+                .runtime
+                .block_on(vtrain_store::fetch(&uri))
+                .and_then(|bytes| {
+                    vtrain_store::decode_state(&self.trainer, &uri, &bytes, step, root)
+                });
+            match state {
+                Ok(state) => return Some(state),
+                Err(e) => {
+                    tracing::warn!(target: "verifier::fetch", %uri, error = %e, "checkpoint not served or not the committed one");
+                }
+            }
+        }
+        metrics::counter!(m::CHECKPOINTS_WITHHELD).increment(1);
+        None
+    }
+}
+
+type Verification = JoinHandle<eyre::Result<Verdict>>;
+
+/// The loop's state (all of it re-derivable from chain, store and datadir).
+pub struct Watchtower<P> {
+    config: VerifierConfig,
+    account: Address,
+    market: Market<P>,
+    datadir: Datadir,
+    store: ArtifactStore,
+    report: Arc<RwLock<WatchReport>>,
+    book: JobBook,
+    verifying: HashMap<u64, Verification>,
+    trainers: HashMap<u64, Arc<Trainer>>,
+    parties: HashMap<u64, Party>,
+}
+
+fn verdict_name(job_id: u64) -> String {
+    format!("verdict-{job_id}")
+}
+
+fn hashes(roots: &[alloy::primitives::B256]) -> Vec<Hash32> {
+    roots.iter().map(|r| Hash32(r.0)).collect()
+}
+
+impl<P: Provider + Clone + 'static> Watchtower<P> {
+    /// A watchtower for `account`.
+    pub fn new(
+        config: VerifierConfig,
+        account: Address,
+        market: Market<P>,
+        datadir: Datadir,
+        store: ArtifactStore,
+        report: Arc<RwLock<WatchReport>>,
+    ) -> Self {
+        let book = match datadir.load::<JobBook>("book") {
+            Ok(Some(book)) if book.next_block >= market.deployed_at() => book,
+            _ => JobBook::starting_at(market.deployed_at()),
+        };
+        Self {
+            config,
+            account,
+            market,
+            datadir,
+            store,
+            report,
+            book,
+            verifying: HashMap::new(),
+            trainers: HashMap::new(),
+            parties: HashMap::new(),
+        }
+    }
+
+    /// Runs ticks until `stop` resolves.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> eyre::Result<()> {
+        tokio::pin!(stop);
+        loop {
+            let outcome = self.tick().await;
+            if let Err(e) = &outcome {
+                metrics::counter!(m::ERRORS, "kind" => "tick").increment(1);
+                tracing::warn!(target: "verifier", error = %format!("{e:#}"), "tick failed; retrying");
+            }
+            if let Ok(mut report) = self.report.write() {
+                report.last_error = outcome.err().map(|e| format!("{e:#}"));
+            }
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = tokio::time::sleep(self.config.agent.poll) => {}
+            }
+        }
+    }
+
+    /// One pass.
+    pub async fn tick(&mut self) -> eyre::Result<()> {
+        let head = self.market.head().await?;
+        self.book
+            .sync(self.market.provider(), self.market.sources(), head.number)
+            .await?;
+        self.datadir.save("book", &self.book)?;
+        let jobs: Vec<JobEntry> = self
+            .book
+            .jobs
+            .values()
+            .filter(|j| j.phase == JobPhase::Submitted && j.solver != Some(self.account))
+            .cloned()
+            .collect();
+        for job in &jobs {
+            if let Err(e) = self.watch(job, head).await {
+                metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
+                tracing::warn!(target: "verifier", job = job.id, error = %format!("{e:#}"), "retrying next tick");
+            }
+        }
+        let games: Vec<GameEntry> = self
+            .book
+            .games
+            .values()
+            .filter(|g| g.challenger == self.account && !g.settled)
+            .cloned()
+            .collect();
+        for game in &games {
+            if let Err(e) = self.play(game, head).await {
+                metrics::counter!(m::ERRORS, "kind" => "game").increment(1);
+                tracing::warn!(target: "verifier::game", game = game.id, error = %format!("{e:#}"), "retrying next tick");
+            }
+        }
+        self.withdraw().await?;
+        self.publish_report(head).await;
+        Ok(())
+    }
+
+    async fn trainer(&mut self, job: &JobEntry) -> eyre::Result<Arc<Trainer>> {
+        if let Some(trainer) = self.trainers.get(&job.id) {
+            return Ok(trainer.clone());
+        }
+        let spec = JobSpec::from_canonical_bytes(&job.spec)?;
+        let uris: Vec<String> = self
+            .book
+            .locations(&job.dataset_root)
+            .iter()
+            .map(|l| l.uri.clone())
+            .collect();
+        let dataset =
+            vtrain_store::fetch_dataset(&self.store, &uris, &Hash32(job.dataset_root.0)).await?;
+        let kernels = Kernels::new(Level::detect(), self.config.threads)?;
+        let trainer = Arc::new(Trainer::new(spec, dataset, kernels)?);
+        self.trainers.insert(job.id, trainer.clone());
+        Ok(trainer)
+    }
+
+    /// Verifies a result in its window and challenges it if it is wrong.
+    async fn watch(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+        let Some(result) = &job.result else {
+            return Ok(());
+        };
+        let on_chain = self.market.job(job.id).await?;
+        let window_open = head.timestamp < on_chain.submittedAt + job.challenge_window;
+        let verdict = match self.datadir.load::<Verdict>(&verdict_name(job.id))? {
+            Some(verdict) => verdict,
+            None if !window_open => return Ok(()),
+            None => match self.verification(job).await? {
+                Some(verdict) => verdict,
+                None => return Ok(()),
+            },
+        };
+        let Some(c) = verdict.dispute else {
+            return Ok(());
+        };
+        let mine = self
+            .book
+            .games
+            .values()
+            .any(|g| g.job_id == job.id && g.challenger == self.account);
+        if mine || !window_open {
+            return Ok(());
+        }
+        let posted = hashes(&result.checkpoint_roots);
+        let opening = opening_at(&posted, c as usize);
+        let bond = self.market.challenger_bond().await?;
+        let call = self
+            .market
+            .market()
+            .challenge(
+                id(job.id),
+                opening.checkpoint,
+                opening.left_root,
+                opening.left_proof,
+                opening.right_root,
+                opening.right_proof,
+            )
+            .value(bond)
+            .into_transaction_request();
+        let receipt = self.market.send(call, "challenge").await?;
+        metrics::counter!(m::DISPUTES_OPENED).increment(1);
+        tracing::info!(target: "verifier", job = job.id, checkpoint = c, bond = %vtrain_cli::format_eth(bond), gas = receipt.gas_used, "challenged");
+        Ok(())
+    }
+
+    /// Starts, or collects, the verification of `job`; `Some` once done.
+    async fn verification(&mut self, job: &JobEntry) -> eyre::Result<Option<Verdict>> {
+        if let Some(task) = self.verifying.get(&job.id) {
+            if !task.is_finished() {
+                return Ok(None);
+            }
+            if let Some(task) = self.verifying.remove(&job.id) {
+                let verdict = task.await??;
+                self.datadir.save(&verdict_name(job.id), &verdict)?;
+                return Ok(Some(verdict));
+            }
+        }
+        let trainer = self.trainer(job).await?;
+        let Some(result) = job.result.clone() else {
+            return Ok(None);
+        };
+        metrics::counter!(m::JOBS_WATCHED).increment(1);
+        let posted = hashes(&result.checkpoint_roots);
+        let intervals = posted.len().saturating_sub(1) as u32;
+        let mut salt = self.account.to_vec();
+        salt.extend_from_slice(job.job_hash.as_slice());
+        let chosen = sample(intervals, self.config.sample_rate, &salt);
+        let bases: Vec<String> = self
+            .book
+            .locations(&result.trace_root)
+            .iter()
+            .map(|l| l.uri.clone())
+            .collect();
+        tracing::info!(target: "verifier", job = job.id, intervals = chosen.len(), of = intervals, "verifying");
+        let (job_id, store, runtime) = (job.id, self.store.clone(), Handle::current());
+        let delusion = self.config.dispute_honest_at;
+        let task = tokio::task::spawn_blocking(move || -> eyre::Result<Verdict> {
+            if let Some(step) = delusion {
+                // The malicious challenger: it "finds" whatever its corrupted run differs in.
+                let mut party = Party::new(Trajectory::new(trainer, Some(delusion_tamper(step))));
+                let dispute = party.opening(&posted).map(|o| o.checkpoint as u32);
+                return Ok(Verdict {
+                    job_id,
+                    replayed: Vec::new(),
+                    fetched: Vec::new(),
+                    withheld: Vec::new(),
+                    dispute,
+                });
+            }
+            let mut source = HttpSource {
+                runtime: runtime.clone(),
+                bases,
+                trainer: trainer.clone(),
+            };
+            let (verdict, start) = verify(job_id, &trainer, &posted, &chosen, &mut source);
+            if let Some(start) = start {
+                runtime.block_on(store.put_state(&trainer, &start))?;
+            }
+            match verdict.dispute {
+                Some(c) => {
+                    tracing::warn!(target: "verifier", job = job_id, checkpoint = c, replayed = verdict.replayed.len(), "MISMATCH: the committed trace is wrong")
+                }
+                None => {
+                    tracing::info!(target: "verifier", job = job_id, replayed = verdict.replayed.len(), "result agrees with the replay")
+                }
+            }
+            Ok(verdict)
+        });
+        self.verifying.insert(job.id, task);
+        Ok(None)
+    }
+
+    /// Plays one of its games.
+    async fn play(&mut self, game: &GameEntry, head: Head) -> eyre::Result<()> {
+        let record = self.market.game_record(game.id).await?;
+        let Some(job) = self.book.job(game.job_id).cloned() else {
+            return Ok(());
+        };
+        if job.phase == JobPhase::Slashed
+            && record.clock.phase != vtrain_dispute::game::player::phase::RESOLVED
+        {
+            let call = self
+                .market
+                .game()
+                .release(id(game.id))
+                .into_transaction_request();
+            self.market.send(call, "release").await?;
+            return Ok(());
+        }
+        match duty(Side::Challenger, &record, head.timestamp) {
+            Duty::Done | Duty::Wait { .. } => Ok(()),
+            Duty::Settle => {
+                let call = self
+                    .market
+                    .market()
+                    .settleGame(id(game.id))
+                    .into_transaction_request();
+                self.market.send(call, "settleGame").await?;
+                let outcome = if record.clock.solverWon {
+                    "lost"
+                } else {
+                    "won"
+                };
+                metrics::counter!(m::DISPUTES_DECIDED, "outcome" => outcome).increment(1);
+                tracing::info!(target: "verifier::game", game = game.id, job = job.id, outcome, "dispute settled");
+                Ok(())
+            }
+            Duty::ClaimTimeout => {
+                let call = self
+                    .market
+                    .game()
+                    .timeout(id(game.id))
+                    .into_transaction_request();
+                self.market.send(call, "timeout").await?;
+                tracing::info!(target: "verifier::game", game = game.id, "the solver ran out of time");
+                Ok(())
+            }
+            Duty::Move => self.move_in(&job, game, &record).await,
+        }
+    }
+
+    async fn move_in(
+        &mut self,
+        job: &JobEntry,
+        game: &GameEntry,
+        record: &DisputeGame::Game,
+    ) -> eyre::Result<()> {
+        if !self.parties.contains_key(&game.id) {
+            let party = self.party(job, record).await?;
+            self.parties.insert(game.id, party);
+        }
+        let client = GameClient::new(
+            *self.market.game().address(),
+            self.market.provider().clone(),
+            job.spec.to_vec(),
+        );
+        let revealed = client.revealed(id(game.id), game.opened_block).await?;
+        let Some(party) = self.parties.get_mut(&game.id) else {
+            return Ok(());
+        };
+        let Some(mv) = tokio::task::block_in_place(|| party.challenger_move(record, &revealed))
+        else {
+            eyre::bail!("game {}: no move for phase {}", game.id, record.clock.phase);
+        };
+        let name = mv.name();
+        let gas = client.send(id(game.id), mv).await?;
+        metrics::counter!(m::DISPUTE_MOVES).increment(1);
+        tracing::info!(target: "verifier::game", game = game.id, phase = record.clock.phase, r#move = name, gas, "moved");
+        Ok(())
+    }
+
+    /// The challenger's side: its honest run seeded with the checked state at
+    /// the start of the disputed interval (from its store), so a dispute
+    /// replays one interval, not the job.
+    async fn party(&mut self, job: &JobEntry, record: &DisputeGame::Game) -> eyre::Result<Party> {
+        let trainer = self.trainer(job).await?;
+        if let Some(step) = self.config.dispute_honest_at {
+            return Ok(Party::new(Trajectory::new(
+                trainer,
+                Some(delusion_tamper(step)),
+            )));
+        }
+        let mut trajectory = Trajectory::new(trainer.clone(), None);
+        if !record.setup.init {
+            let lo = u32::try_from(record.range.lo)?;
+            let k = trainer.spec().checkpoint_interval;
+            if lo.is_multiple_of(k)
+                && let Some(root) = job
+                    .result
+                    .as_ref()
+                    .and_then(|r| r.checkpoint_roots.get((lo / k) as usize))
+                && let Some(state) = self.store.get_state(&trainer, lo, &Hash32(root.0)).await?
+            {
+                trajectory.seed(state);
+            }
+        }
+        Ok(Party::new(trajectory))
+    }
+
+    async fn withdraw(&self) -> eyre::Result<()> {
+        let credits = self.market.credits(self.account).await?;
+        if credits.is_zero() {
+            return Ok(());
+        }
+        let call = self.market.market().withdraw().into_transaction_request();
+        self.market.send(call, "withdraw").await?;
+        tracing::info!(target: "verifier", amount = %vtrain_cli::format_eth(credits), "withdrew");
+        Ok(())
+    }
+
+    async fn publish_report(&self, head: Head) {
+        let balance = self
+            .market
+            .provider()
+            .get_balance(self.account)
+            .await
+            .unwrap_or(U256::ZERO);
+        let eth = |wei: U256| {
+            vtrain_cli::format_eth(wei)
+                .parse::<f64>()
+                .unwrap_or_default()
+        };
+        metrics::gauge!(m::BALANCE_ETH).set(eth(balance));
+        let mut verdicts = BTreeMap::new();
+        for job in self.book.jobs.values() {
+            if let Ok(Some(verdict)) = self.datadir.load::<Verdict>(&verdict_name(job.id)) {
+                verdicts.insert(job.id, verdict);
+            }
+        }
+        let mine: Vec<&GameEntry> = self
+            .book
+            .games
+            .values()
+            .filter(|g| g.challenger == self.account)
+            .collect();
+        let open = mine.iter().filter(|g| g.resolved.is_none()).count();
+        let bond = self.market.challenger_bond().await.unwrap_or_default();
+        metrics::gauge!(m::BONDS_LOCKED_ETH).set(eth(bond) * open as f64);
+        let games = mine
+            .iter()
+            .map(|g| {
+                let state = match g.resolved {
+                    None => "open",
+                    Some(true) => "lost",
+                    Some(false) => "won",
+                };
+                (g.id, g.job_id, state.to_owned())
+            })
+            .collect();
+        let report = match self.report.write() {
+            Ok(mut report) => {
+                *report = WatchReport {
+                    account: self.account,
+                    block: head.number,
+                    verdicts: verdicts.into_values().collect(),
+                    games,
+                    last_error: report.last_error.take(),
+                };
+                report.clone()
+            }
+            Err(_) => return,
+        };
+        if let Err(e) = self.datadir.save("status", &report) {
+            tracing::warn!(target: "verifier", error = %e, "cannot write the status record");
+        }
+    }
+}
+
+/// The malicious challenger's belief: one flipped weight after `step`.
+fn delusion_tamper(step: u32) -> Tamper {
+    Tamper {
+        step,
+        param: 0,
+        element: 7,
+        node: None,
+        skip: false,
+    }
+}
