@@ -86,10 +86,15 @@ impl Error {
         }
     }
 
-    /// A failed `eth_call` simulation of a transaction.
+    /// A failed `eth_call` simulation of a transaction: a revert is decoded
+    /// against every vtrain contract's custom errors (`WrongStatus(1, 2)`
+    /// rather than `0x…`).
     pub fn from_rpc_call(error: alloy::transports::TransportError) -> Self {
         match error.as_error_resp() {
-            Some(resp) => Self::Contract(resp.to_string()),
+            Some(resp) => match resp.as_revert_data() {
+                Some(data) => Self::Contract(format!("reverted: {}", decode_revert(&data))),
+                None => Self::Contract(resp.to_string()),
+            },
             None => Self::Rpc(error),
         }
     }
@@ -99,6 +104,29 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Rpc(_) | Self::Receipt(_))
     }
+}
+
+/// A readable form of revert data: the custom error of whichever vtrain
+/// contract declares it, `Error(string)`, or the raw bytes.
+pub fn decode_revert(data: &[u8]) -> String {
+    use crate::bindings::{artifact_registry, dispute_game, fp32_alu, job_market, mlp_semantics};
+    use alloy::sol_types::{SolInterface, decode_revert_reason};
+    if let Ok(e) = job_market::JobMarket::JobMarketErrors::abi_decode(data) {
+        return format!("JobMarket.{e:?}");
+    }
+    if let Ok(e) = dispute_game::DisputeGame::DisputeGameErrors::abi_decode(data) {
+        return format!("DisputeGame.{e:?}");
+    }
+    if let Ok(e) = artifact_registry::ArtifactRegistry::ArtifactRegistryErrors::abi_decode(data) {
+        return format!("ArtifactRegistry.{e:?}");
+    }
+    if let Ok(e) = mlp_semantics::MlpSemantics::MlpSemanticsErrors::abi_decode(data) {
+        return format!("MlpSemantics.{e:?}");
+    }
+    if let Ok(e) = fp32_alu::Fp32Alu::Fp32AluErrors::abi_decode(data) {
+        return format!("Fp32Alu.{e:?}");
+    }
+    decode_revert_reason(data).unwrap_or_else(|| format!("0x{}", alloy::hex::encode(data)))
 }
 
 /// `Result` with this crate's [`Error`].

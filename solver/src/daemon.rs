@@ -39,6 +39,7 @@ pub struct Daemon<P> {
     training: HashMap<u64, JoinHandle<eyre::Result<ResultRecord>>>,
     parties: HashMap<u64, Party>,
     refused: BTreeMap<u64, String>,
+    failing: BTreeMap<u64, String>,
 }
 
 impl<P: Provider + Clone + 'static> Daemon<P> {
@@ -68,6 +69,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             training: HashMap::new(),
             parties: HashMap::new(),
             refused: BTreeMap::new(),
+            failing: BTreeMap::new(),
         })
     }
 
@@ -123,10 +125,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 JobPhase::Submitted if mine(job) => self.defend(job, head).await,
                 _ => Ok(()),
             };
-            if let Err(e) = result {
-                metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
-                tracing::warn!(target: "solver", job = job.id, error = %format!("{e:#}"), "job step failed; retrying next tick");
-            }
+            self.note_failure(job.id, result.err());
         }
         self.withdraw().await?;
         self.report(head).await;
@@ -175,6 +174,23 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 Ok(self.refuse(job.id, format!("the claim would fail: {e}")))
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Logs a job's failure once (then at debug level while it repeats): a
+    /// move that cannot be made keeps failing every tick until the game moves on.
+    fn note_failure(&mut self, job: u64, error: Option<eyre::Report>) {
+        let Some(error) = error else {
+            self.failing.remove(&job);
+            return;
+        };
+        metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
+        let text = format!("{error:#}");
+        if self.failing.get(&job) == Some(&text) {
+            tracing::debug!(target: "solver", job, error = %text, "still failing");
+        } else {
+            tracing::warn!(target: "solver", job, error = %text, "job step failed; retrying next tick");
+            self.failing.insert(job, text);
         }
     }
 

@@ -53,7 +53,7 @@ struct Progress {
     job_id: u64,
     step: u32,
     steps: u32,
-    losses: Vec<f32>,
+    losses: Vec<Option<f32>>,
 }
 
 async fn progress(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {

@@ -21,8 +21,8 @@ pub struct TrainingRecord {
     pub job_id: u64,
     /// The state roots of the checkpoints stored so far, 0, k, 2k, …
     pub checkpoint_roots: Vec<B256>,
-    /// The training loss of every step so far.
-    pub losses: Vec<f32>,
+    /// The training loss of every step so far (`None` where it was not computed).
+    pub losses: Vec<Option<f32>>,
     /// The result, once trained.
     pub result: Option<ResultRecord>,
 }
@@ -95,7 +95,7 @@ impl Run {
                     step = state.step,
                     checkpoint = state.step / k,
                     root = %root,
-                    loss = record.losses.last().copied().unwrap_or(f32::NAN),
+                    loss = record.losses.last().copied().flatten().unwrap_or(f32::NAN),
                     "checkpoint stored"
                 );
             }
@@ -109,12 +109,12 @@ impl Run {
                 Some(tamper) => Transition::step(&self.trainer, &state, Some(&tamper)).1,
                 None => {
                     let outcome = self.trainer.step(&state)?;
-                    record.losses.push(outcome.loss);
+                    record.losses.push(Some(outcome.loss));
                     outcome.state
                 }
             };
             if record.losses.len() < next.step as usize {
-                record.losses.push(f32::NAN);
+                record.losses.push(None);
             }
             metrics::counter!(crate::metrics::TRAINING_STEPS).increment(1);
             state = next;

@@ -29,7 +29,8 @@ pub struct Verdict {
 /// The intervals of a job with `intervals` intervals that a watchtower replays
 /// at `rate` (0..=1): each is chosen when `keccak(salt ‖ i)`, as a fraction, is
 /// below the rate, so every watchtower (its salt) checks its own sample and a
-/// restart checks the same one. At least one interval is always chosen.
+/// restart checks the same one. The last interval, which produces the model
+/// the submitter pays for, is always chosen.
 pub fn sample(intervals: u32, rate: f64, salt: &[u8]) -> Vec<u32> {
     if rate >= 1.0 {
         return (0..intervals).collect();
@@ -40,13 +41,10 @@ pub fn sample(intervals: u32, rate: f64, salt: &[u8]) -> Vec<u32> {
         word.copy_from_slice(&h.0[..8]);
         u64::from_be_bytes(word) as f64 / u64::MAX as f64
     };
-    let mut chosen: Vec<u32> = (0..intervals).filter(|&i| score(i) < rate).collect();
-    if chosen.is_empty()
-        && let Some(best) = (0..intervals).min_by(|&a, &b| score(a).total_cmp(&score(b)))
-    {
-        chosen.push(best);
-    }
-    chosen
+    let last = intervals.saturating_sub(1);
+    (0..intervals)
+        .filter(|&i| i == last || score(i) < rate)
+        .collect()
 }
 
 /// Where checkpoint states come from: the solver's server (checked against
@@ -155,7 +153,8 @@ mod tests {
         assert_eq!(a, sample(100, 0.1, b"watchtower-a"));
         assert_ne!(a, sample(100, 0.1, b"watchtower-b"));
         assert!((3..=25).contains(&a.len()), "{}", a.len());
-        assert_eq!(sample(8, 0.0, b"x").len(), 1);
+        assert_eq!(a.last(), Some(&99));
+        assert_eq!(sample(8, 0.0, b"x"), vec![7], "the last interval, always");
         assert_eq!(sample(8, 1.0, b"x"), (0..8).collect::<Vec<_>>());
     }
 }

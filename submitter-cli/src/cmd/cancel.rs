@@ -64,3 +64,50 @@ impl CancelArgs {
         Ok(())
     }
 }
+
+/// `vtrain job withdraw` flags.
+#[derive(Args, Clone, Debug)]
+pub struct WithdrawArgs {
+    /// Chain and output flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The submitter's key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Serialize)]
+struct Withdrawn {
+    account: String,
+    withdrawn_wei: String,
+}
+
+impl WithdrawArgs {
+    /// Withdraws everything the market owes the account (refunds of slashed or
+    /// cancelled jobs).
+    pub async fn run(self) -> CliResult<()> {
+        let (account, market) = self.common.signing_market(&self.key).await?;
+        let credits = market
+            .credits(account)
+            .await
+            .map_err(|e| from_chain(e, "reading the credits"))?;
+        if !credits.is_zero() {
+            let call = market.market().withdraw().into_transaction_request();
+            market
+                .send(call, "JobMarket.withdraw")
+                .await
+                .map_err(|e| from_chain(e, "withdrawing"))?;
+        }
+        let out = Withdrawn {
+            account: account.to_string(),
+            withdrawn_wei: credits.to_string(),
+        };
+        emit(self.common.json, &out, || {
+            format!(
+                "withdrew {} ETH to {account}\n",
+                vtrain_cli::format_eth(credits)
+            )
+        });
+        Ok(())
+    }
+}

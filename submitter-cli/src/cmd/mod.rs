@@ -26,6 +26,8 @@ pub enum JobCommand {
     Watch(watch::WatchArgs),
     /// Cancel a job nobody has claimed; the reward is refunded.
     Cancel(cancel::CancelArgs),
+    /// Withdraw what the market owes you (the refund of a slashed or cancelled job).
+    Withdraw(cancel::WithdrawArgs),
     /// Download the final model, check it against the on-chain modelRoot, and report its test accuracy.
     Fetch(fetch::FetchArgs),
 }
@@ -40,6 +42,7 @@ impl JobCommand {
             Self::Watch(a) => a.common.json,
             Self::Cancel(a) => a.common.json,
             Self::Fetch(a) => a.common.json,
+            Self::Withdraw(a) => a.common.json,
         }
     }
 
@@ -52,6 +55,7 @@ impl JobCommand {
             Self::Watch(a) => a.run().await,
             Self::Cancel(a) => a.run().await,
             Self::Fetch(a) => a.run().await,
+            Self::Withdraw(a) => a.run().await,
         }
     }
 }

@@ -1,0 +1,276 @@
+//! A devnet with vtrain deployed, and the agents and commands of a test.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
+use vtrain_dispute::{Deployment, Market};
+
+use crate::agent::{Agent, binary, free_port, run_cli};
+use crate::{KEYS, SOLVER, SUBMITTER, VERIFIER};
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `limit`
+/// with `what` (and whatever `context` says about the agents).
+pub async fn wait_until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// anvil with vtrain deployed, and a folder for everything the test writes.
+pub struct Net {
+    /// The test's folder (manifest, stores, datadirs, logs, specs).
+    pub dir: tempfile::TempDir,
+    devnet: Devnet,
+    /// The deployment.
+    pub deployment: Deployment,
+    /// A read-only provider.
+    pub provider: DynProvider,
+}
+
+impl Net {
+    /// Starts anvil (a block per transaction) and deploys vtrain.
+    pub async fn start() -> Self {
+        let devnet = Devnet::spawn(&DevnetConfig::default()).expect("anvil (run scripts/setup.sh)");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let deployer = devnet.signer(0).expect("dev account 0");
+        let address = deployer.address();
+        let signing = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(deployer))
+            .connect_http(devnet.endpoint_url());
+        let deployment = deploy_contracts(&signing, address, &MarketConfig::default())
+            .await
+            .expect("deploys");
+        deployment
+            .write_atomic(&dir.path().join("deployments"))
+            .expect("manifest");
+        let provider = ProviderBuilder::new()
+            .connect_http(devnet.endpoint_url())
+            .erased();
+        Self {
+            dir,
+            devnet,
+            deployment,
+            provider,
+        }
+    }
+
+    /// The node's URL.
+    pub fn rpc_url(&self) -> String {
+        self.devnet
+            .endpoint_url()
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// A path in the test's folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A read-only market handle.
+    pub fn market(&self) -> Market<DynProvider> {
+        Market::new(&self.deployment, self.provider.clone()).expect("market")
+    }
+
+    /// The address of dev account `index`.
+    pub fn address(&self, index: usize) -> Address {
+        self.devnet.addresses()[index]
+    }
+
+    /// Moves chain time forward by `seconds` and mines a block.
+    pub async fn advance(&self, seconds: u64) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .expect("evm_increaseTime");
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("evm_mine");
+    }
+
+    /// Environment for an agent or the CLI acting as dev account `index`,
+    /// talking to `rpc_url` (the node, or a proxy in front of it).
+    pub fn env(&self, index: usize, rpc_url: &str, store: &str) -> Vec<(String, String)> {
+        vec![
+            ("VTRAIN_RPC_URL".into(), rpc_url.into()),
+            (
+                "VTRAIN_DEPLOYMENTS_DIR".into(),
+                self.path("deployments").display().to_string(),
+            ),
+            ("VTRAIN_PRIVATE_KEY".into(), KEYS[index].into()),
+            (
+                "VTRAIN_STORE".into(),
+                self.path(store).display().to_string(),
+            ),
+        ]
+    }
+
+    /// Starts a solver (account 2) with `extra` flags, through `rpc_url`.
+    pub fn solver_via(&self, rpc_url: &str, extra: &[&str]) -> Agent {
+        let port = free_port();
+        let mut args: Vec<String> = vec!["run".into()];
+        if !extra.contains(&"--datadir") {
+            args.push("--datadir".into());
+            args.push(self.path("solver-data").display().to_string());
+        }
+        args.extend([
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--poll-ms".into(),
+            "100".into(),
+            "--threads".into(),
+            "1".into(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Agent::start(
+            binary("vtrain-solver"),
+            args,
+            self.env(SOLVER, rpc_url, "solver-store"),
+            self.path("solver.log"),
+        )
+    }
+
+    /// Starts a solver talking to the node directly.
+    pub fn solver(&self, extra: &[&str]) -> Agent {
+        self.solver_via(&self.rpc_url(), extra)
+    }
+
+    /// Starts a watchtower (account 3) with `extra` flags, through `rpc_url`.
+    pub fn verifier_via(&self, rpc_url: &str, extra: &[&str]) -> Agent {
+        let mut args: Vec<String> = vec!["run".into()];
+        if !extra.contains(&"--datadir") {
+            args.push("--datadir".into());
+            args.push(self.path("verifier-data").display().to_string());
+        }
+        args.extend([
+            "--listen".into(),
+            format!("127.0.0.1:{}", free_port()),
+            "--poll-ms".into(),
+            "100".into(),
+            "--threads".into(),
+            "1".into(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Agent::start(
+            binary("vtrain-verifier"),
+            args,
+            self.env(VERIFIER, rpc_url, "verifier-store"),
+            self.path("verifier.log"),
+        )
+    }
+
+    /// Starts a watchtower talking to the node directly.
+    pub fn verifier(&self, extra: &[&str]) -> Agent {
+        self.verifier_via(&self.rpc_url(), extra)
+    }
+
+    /// Runs `vtrain` as the submitter (account 1).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let env = self.env(SUBMITTER, &self.rpc_url(), "submitter-store");
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_cli(args, &env)
+    }
+
+    /// Writes the digits spec, shrunk to `steps` steps with checkpoints every
+    /// `interval` and one hidden layer of `hidden` (`None`: the full example).
+    pub fn write_spec(&self, name: &str, shrink: Option<(u32, u32, u32)>) -> PathBuf {
+        let mut text = include_str!("../../examples/digits-mlp.toml").to_owned();
+        if let Some((steps, interval, hidden)) = shrink {
+            text = text
+                .replace("steps = 800", &format!("steps = {steps}"))
+                .replace(
+                    "checkpoint_interval = 100",
+                    &format!("checkpoint_interval = {interval}"),
+                )
+                .replace("hidden = [128]", &format!("hidden = [{hidden}]"));
+        }
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("spec");
+        path
+    }
+
+    /// Posts `spec` on the bundled digits data with a challenge window of
+    /// `window`; returns the job id.
+    pub fn post(&self, spec: &std::path::Path, window: &str) -> u64 {
+        let spec = spec.display().to_string();
+        let out = self.cli(&[
+            "job",
+            "post",
+            "--spec",
+            &spec,
+            "--data",
+            "bundled:digits",
+            "--challenge-window",
+            window,
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "job post failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let posted: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        posted["job_id"].as_u64().expect("a job id")
+    }
+
+    /// The job's on-chain status.
+    pub async fn status(&self, job: u64) -> u8 {
+        self.market().job(job).await.expect("job").status
+    }
+
+    /// Waits until job `job` has status `status` (see `vtrain_dispute::market::status`).
+    pub async fn wait_status(&self, job: u64, status: u8, limit: Duration) {
+        let what = format!(
+            "job {job} to be {}",
+            vtrain_dispute::market::status::name(status)
+        );
+        wait_until(limit, &what, || async {
+            (self.status(job).await == status).then_some(())
+        })
+        .await;
+    }
+
+    /// What `account` can withdraw from the market.
+    pub async fn credits(&self, account: Address) -> U256 {
+        self.market().credits(account).await.expect("credits")
+    }
+
+    /// The balance of `account`.
+    pub async fn balance(&self, account: Address) -> U256 {
+        self.provider.get_balance(account).await.expect("balance")
+    }
+
+    /// The total `Withdrawn` to `account` so far, from the market's events.
+    pub async fn withdrawn(&self, account: Address) -> U256 {
+        let events = self
+            .market()
+            .market()
+            .Withdrawn_filter()
+            .topic1(account)
+            .from_block(0)
+            .query()
+            .await
+            .expect("events");
+        events.iter().map(|(e, _)| e.amount).sum()
+    }
+}

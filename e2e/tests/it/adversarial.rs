@@ -1,0 +1,123 @@
+//! Every adversarial mode loses: a cheating solver is slashed and the
+//! submitter gets the escrow back; a challenger of an honest result loses its
+//! bond.
+
+use std::time::Duration;
+
+use vtrain_dispute::market::status;
+use vtrain_e2e::{Net, SOLVER, SUBMITTER, VERIFIER};
+
+use crate::common::{eth, settle, small_spec};
+
+/// Runs the small job with a solver started with `--fault fault` and an honest
+/// full-replay watchtower; checks who got what.
+async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json::Value {
+    let net = Net::start().await;
+    let solver = net.solver(&["--fault", fault]);
+    let verifier = net.verifier(verifier_flags);
+    let job = net.post(&small_spec(&net), "1h");
+    let outcome = settle(&net, job, Duration::from_secs(180)).await;
+    assert_eq!(
+        outcome,
+        status::SLASHED,
+        "fault {fault}\nsolver:\n{}\nverifier:\n{}",
+        solver.log(),
+        verifier.log()
+    );
+    // The watchtower: its bond back and half the solver's (the rest is burned).
+    vtrain_e2e::wait_until(
+        Duration::from_secs(30),
+        "the watchtower's withdrawal",
+        || async {
+            (net.withdrawn(net.address(VERIFIER)).await
+                == eth(1) + eth(5) / alloy::primitives::U256::from(2))
+            .then_some(())
+        },
+    )
+    .await;
+    // The submitter: the whole escrow, withdrawn with the CLI.
+    assert_eq!(net.credits(net.address(SUBMITTER)).await, eth(10));
+    let out = net.cli(&["job", "withdraw", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(net.withdrawn(net.address(SUBMITTER)).await, eth(10));
+    assert_eq!(net.withdrawn(net.address(SOLVER)).await, eth(0));
+    // `watch` on a slashed job says so, with its own exit code.
+    let out = net.cli(&["job", "watch", &job.to_string()]);
+    assert_eq!(out.status.code(), Some(8));
+    crate::common::verdict(&net, job, Duration::from_secs(1)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flipped_ulp_is_slashed() {
+    cheater_is_slashed("flip-ulp@13", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_learning_rate_is_slashed() {
+    cheater_is_slashed("wrong-lr", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_step_is_slashed() {
+    cheater_is_slashed("skip-step@13", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_shuffle_is_slashed() {
+    cheater_is_slashed("wrong-shuffle", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_withheld_checkpoint_is_slashed() {
+    // A sampling watchtower, which asks for checkpoints: the last interval is
+    // always in its sample, its start is withheld, so it rebuilds it from the
+    // nearest state it has, and meets the lie on the way.
+    let verdict = cheater_is_slashed("withhold@13", &["--sample-rate", "0.25"]).await;
+    assert!(
+        !verdict["withheld"].as_array().expect("list").is_empty(),
+        "{verdict}"
+    );
+    assert_eq!(verdict["dispute"], 2, "{verdict}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solver_that_stops_answering_is_slashed_on_time() {
+    cheater_is_slashed("stop-answering@13", &[]).await;
+}
+
+/// A watchtower that disputes an honest result loses its bond; the job is
+/// finalized and the solver paid, plus the challenger's forfeit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malicious_challenger_loses_its_bond() {
+    let net = Net::start().await;
+    let solver = net.solver(&[]);
+    let verifier = net.verifier(&["--dispute-honest-at", "13"]);
+    let job = net.post(&small_spec(&net), "1h");
+    let outcome = settle(&net, job, Duration::from_secs(180)).await;
+    assert_eq!(outcome, status::FINALIZED, "verifier:\n{}", verifier.log());
+    let games = net.market().game().gameCount().call().await.expect("games");
+    assert_eq!(
+        games,
+        alloy::primitives::U256::from(1),
+        "the challenger did dispute"
+    );
+    let game = net.market().game_record(1).await.expect("game");
+    assert!(game.clock.solverWon);
+    vtrain_e2e::wait_until(
+        Duration::from_secs(30),
+        "the solver's withdrawal",
+        || async {
+            // Reward and bond back, plus half the challenger's bond.
+            (net.withdrawn(net.address(SOLVER)).await
+                == eth(15) + eth(1) / alloy::primitives::U256::from(2))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(net.withdrawn(net.address(VERIFIER)).await, eth(0));
+    drop(solver);
+}

@@ -1,0 +1,179 @@
+//! Bad input gets a clear error and loses nothing.
+
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use vtrain_dispute::market::status;
+use vtrain_e2e::{Net, Proxy, SOLVER, SUBMITTER, wait_until};
+
+use crate::common::{eth, settle, small_spec};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_spec_or_the_wrong_data_is_refused_before_anything_is_sent() {
+    let net = Net::start().await;
+    let before = net.balance(net.address(SUBMITTER)).await;
+
+    let broken = net.path("broken.toml");
+    std::fs::write(&broken, "steps = \"many\"\n").expect("write");
+    let out = net.cli(&[
+        "job",
+        "post",
+        "--spec",
+        &broken.display().to_string(),
+        "--data",
+        "bundled:digits",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is invalid"), "{}", stderr(&out));
+
+    // A spec whose dataset root is not the data's.
+    let spec = small_spec(&net);
+    let text = std::fs::read_to_string(&spec)
+        .expect("spec")
+        .replace("0xc489fc31", "0xc489fc32");
+    let wrong = net.path("wrong-root.toml");
+    std::fs::write(&wrong, text).expect("write");
+    let out = net.cli(&[
+        "job",
+        "post",
+        "--spec",
+        &wrong.display().to_string(),
+        "--data",
+        "bundled:digits",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not the dataset the spec commits to"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Data that is not data.
+    let junk = net.path("junk.csv");
+    std::fs::write(&junk, "1,2,x\n").expect("write");
+    let out = net.cli(&[
+        "job",
+        "post",
+        "--spec",
+        &spec.display().to_string(),
+        "--data",
+        &junk.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    assert_eq!(
+        net.market()
+            .market()
+            .jobCount()
+            .call()
+            .await
+            .expect("count"),
+        U256::ZERO
+    );
+    assert_eq!(
+        net.balance(net.address(SUBMITTER)).await,
+        before,
+        "not a wei spent"
+    );
+}
+
+/// A transaction the chain would refuse is simulated, refused with its decoded
+/// reason and never sent: the balance does not move.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reverting_transaction_is_refused_with_its_reason_and_costs_nothing() {
+    let net = Net::start().await;
+    let _solver = net.solver(&[]);
+    let job = net.post(&small_spec(&net), "1h");
+    net.wait_status(job, status::SUBMITTED, Duration::from_secs(60))
+        .await;
+    let before = net.balance(net.address(SUBMITTER)).await;
+    let out = net.cli(&["job", "cancel", &job.to_string()]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("WrongStatus"), "{}", stderr(&out));
+    assert_eq!(net.balance(net.address(SUBMITTER)).await, before);
+    assert_eq!(net.status(job).await, status::SUBMITTED);
+    let out = net.cli(&["job", "status", "99"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+}
+
+/// The RPC endpoint goes down mid-job and comes back: the agents retry and
+/// the job ends as it would have.
+#[tokio::test(flavor = "multi_thread")]
+async fn agents_ride_out_an_rpc_outage() {
+    let net = Net::start().await;
+    let upstream = net.rpc_url().trim_start_matches("http://").to_owned();
+    let proxy = Proxy::start(upstream).await;
+    let solver = net.solver_via(&proxy.url(), &[]);
+    let verifier = net.verifier_via(&proxy.url(), &[]);
+    let job = net.post(&small_spec(&net), "1h");
+    net.wait_status(job, status::CLAIMED, Duration::from_secs(60))
+        .await;
+    proxy.down();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.up();
+    assert_eq!(
+        settle(&net, job, Duration::from_secs(120)).await,
+        status::FINALIZED
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "the solver's withdrawal",
+        || async { (net.withdrawn(net.address(SOLVER)).await == eth(15)).then_some(()) },
+    )
+    .await;
+    let logs = solver.log() + &verifier.log();
+    assert!(logs.contains("retrying"), "the outage was noticed:\n{logs}");
+    // The CLI, with the node unreachable, says so with exit code 4.
+    proxy.down();
+    let env = net.env(SUBMITTER, &proxy.url(), "submitter-store");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = vtrain_e2e::run_cli(&["job", "status", "1"], &env);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+/// A checkpoint corrupted in the solver's store: the solver refuses to resume
+/// from it and recomputes it; the watchtower never accepts it. The job ends as
+/// if nothing happened.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupted_checkpoint_in_the_store_is_detected_and_costs_nothing() {
+    let net = Net::start().await;
+    let mut solver = net.solver(&[]);
+    let job = net.post(&small_spec(&net), "1h");
+    net.wait_status(job, status::SUBMITTED, Duration::from_secs(60))
+        .await;
+    solver.kill9();
+    // Flip one byte in every stored state (past the safetensors header).
+    let states = net.path("solver-store").join("states");
+    let mut corrupted = 0;
+    for entry in std::fs::read_dir(&states).expect("states") {
+        let path = entry.expect("entry").path();
+        let mut bytes = std::fs::read(&path).expect("read");
+        let at = bytes.len() - 3;
+        bytes[at] ^= 0x40;
+        std::fs::write(&path, bytes).expect("write");
+        corrupted += 1;
+    }
+    assert!(corrupted >= 5);
+    // A sampling watchtower fetches the checkpoints: each fails its root check.
+    let verifier = net.verifier(&["--sample-rate", "0.5"]);
+    solver.restart();
+    assert_eq!(
+        settle(&net, job, Duration::from_secs(120)).await,
+        status::FINALIZED
+    );
+    let verdict = crate::common::verdict(&net, job, Duration::from_secs(5)).await;
+    assert!(verdict["dispute"].is_null(), "{verdict}");
+    assert!(
+        !verdict["withheld"].as_array().expect("list").is_empty(),
+        "{verdict}"
+    );
+    assert!(
+        verifier.log().contains("not the committed one"),
+        "{}",
+        verifier.log()
+    );
+}

@@ -1,0 +1,99 @@
+//! What several tests share.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use vtrain_dispute::market::status;
+use vtrain_e2e::{Net, SOLVER, wait_until};
+
+/// One ETH in wei.
+pub(crate) fn eth(tenths: u64) -> U256 {
+    U256::from(tenths) * U256::from(100_000_000_000_000_000u64)
+}
+
+/// Waits until job `job` is finalized or slashed (returning which). Whenever a
+/// game has waited for the solver for more than three seconds of wall time
+/// (it cannot or will not move), chain time jumps past its clock, so that the
+/// timeout can be claimed; once the result's window is the only thing left,
+/// chain time jumps past it.
+pub(crate) async fn settle(net: &Net, job: u64, limit: Duration) -> u8 {
+    let market = net.market();
+    let solver = net.address(SOLVER);
+    let start = Instant::now();
+    let mut stuck: Option<(u64, u64, Instant)> = None;
+    loop {
+        let record = market.job(job).await.expect("job");
+        if record.status == status::FINALIZED || record.status == status::SLASHED {
+            return record.status;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "job {job} did not settle in {limit:?}"
+        );
+        let games = market.game().gameCount().call().await.expect("gameCount");
+        let (mut open_game, mut any_game) = (false, false);
+        for game in 1..=games.saturating_to::<u64>() {
+            let g = market.game_record(game).await.expect("game");
+            if g.setup.jobId != U256::from(job) {
+                continue;
+            }
+            any_game = true;
+            if g.clock.phase == 14 {
+                continue;
+            }
+            open_game = true;
+            let (mover, _) = market
+                .game()
+                .turn(U256::from(game))
+                .call()
+                .await
+                .map(|t| (t.mover, t.deadline))
+                .expect("turn");
+            let key = (game, g.clock.lastMoveAt);
+            match stuck {
+                Some((gk, lm, since)) if (gk, lm) == key && mover == solver => {
+                    if since.elapsed() > Duration::from_secs(3) {
+                        net.advance(2 * 3_600 + 60).await;
+                        stuck = None;
+                    }
+                }
+                _ => stuck = Some((key.0, key.1, Instant::now())),
+            }
+        }
+        let verdict: Option<serde_json::Value> = std::fs::read(
+            net.path("verifier-data")
+                .join(format!("verdict-{job}.json")),
+        )
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        // Nothing left to wait for: the watchtower agreed, or its game is over.
+        let agrees = verdict.is_some_and(|v| v["dispute"].is_null() || any_game);
+        if record.status == status::SUBMITTED && !open_game && agrees {
+            // The watchtower has looked and found nothing (or its game is over):
+            // let the window pass.
+            let head = market.head().await.expect("head");
+            if head.timestamp < record.submittedAt + record.challengeWindow {
+                net.advance(record.challengeWindow + 1).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the watchtower has a verdict on `job`.
+pub(crate) async fn verdict(net: &Net, job: u64, limit: Duration) -> serde_json::Value {
+    let path = net
+        .path("verifier-data")
+        .join(format!("verdict-{job}.json"));
+    wait_until(limit, "the watchtower's verdict", || async {
+        let bytes = std::fs::read(&path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    })
+    .await
+}
+
+/// The small digits job (40 steps, k = 10, one hidden layer of 16): trains in
+/// milliseconds, disputes in a few seconds.
+pub(crate) fn small_spec(net: &Net) -> std::path::PathBuf {
+    net.write_spec("small.toml", Some((40, 10, 16)))
+}

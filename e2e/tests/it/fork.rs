@@ -1,0 +1,140 @@
+//! `vtrain-deploy fork` of a running devnet that already has a finalized job:
+//! a new job runs against the forked state.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use alloy::providers::{Provider, ProviderBuilder};
+use vtrain_dispute::Market;
+use vtrain_dispute::market::status;
+use vtrain_e2e::{Net, SUBMITTER, binary, free_port, run_cli, wait_until};
+
+use crate::common::{settle, small_spec};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
+    let net = Net::start().await;
+    let spec = small_spec(&net);
+    {
+        let _solver = net.solver(&[]);
+        let _verifier = net.verifier(&[]);
+        let job = net.post(&spec, "1h");
+        assert_eq!(
+            settle(&net, job, Duration::from_secs(120)).await,
+            status::FINALIZED
+        );
+    }
+
+    // Fork it.
+    let port = free_port();
+    let mut fork = Command::new(binary("vtrain-deploy"))
+        .args([
+            "fork",
+            "--fork-url",
+            &net.rpc_url(),
+            "--port",
+            &port.to_string(),
+        ])
+        .env("VTRAIN_DEPLOYMENTS_DIR", net.path("deployments"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vtrain-deploy fork");
+    let fork_url = format!("http://127.0.0.1:{port}");
+    let provider = ProviderBuilder::new()
+        .connect_http(fork_url.parse().expect("url"))
+        .erased();
+    let market = Market::new(&net.deployment, provider.clone()).expect("market");
+    wait_until(
+        Duration::from_secs(30),
+        "the fork to serve the market",
+        || async {
+            market
+                .market()
+                .jobCount()
+                .call()
+                .await
+                .ok()
+                .filter(|n| *n == alloy::primitives::U256::from(1))
+        },
+    )
+    .await;
+    assert_eq!(
+        market.job(1).await.expect("job 1").status,
+        status::FINALIZED,
+        "history is there"
+    );
+
+    // Agents and the CLI on the fork.
+    let solver = net.solver_via(
+        &fork_url,
+        &["--datadir", &net.path("fork-solver").display().to_string()],
+    );
+    let verifier = net.verifier_via(
+        &fork_url,
+        &[
+            "--datadir",
+            &net.path("verifier-data").display().to_string(),
+        ],
+    );
+    let env = net.env(SUBMITTER, &fork_url, "submitter-store");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let spec = spec.display().to_string();
+    let out = run_cli(
+        &[
+            "job",
+            "post",
+            "--spec",
+            &spec,
+            "--data",
+            "bundled:digits",
+            "--challenge-window",
+            "1h",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posted: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(posted["job_id"], 2, "ids go on from the source chain's");
+
+    // Let it run: move the fork's time past the window once the watchtower agreed.
+    wait_until(
+        Duration::from_secs(120),
+        "job 2 to be submitted on the fork",
+        || async { (market.job(2).await.ok()?.status == status::SUBMITTED).then_some(()) },
+    )
+    .await;
+    crate::common::verdict(&net, 2, Duration::from_secs(60)).await;
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (3_601u64,))
+        .await
+        .expect("time");
+    let _: serde_json::Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("mine");
+    wait_until(
+        Duration::from_secs(60),
+        "job 2 to be finalized on the fork",
+        || async { (market.job(2).await.ok()?.status == status::FINALIZED).then_some(()) },
+    )
+    .await;
+    // The source chain never saw job 2.
+    assert_eq!(
+        net.market()
+            .market()
+            .jobCount()
+            .call()
+            .await
+            .expect("count"),
+        alloy::primitives::U256::from(1)
+    );
+    drop((solver, verifier));
+    let _ = fork.kill();
+    let _ = fork.wait();
+}

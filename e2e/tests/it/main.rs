@@ -1,0 +1,9 @@
+//! End-to-end: the shipped binaries against a real anvil.
+
+mod adversarial;
+mod bad_input;
+mod cli_output;
+mod common;
+mod fork;
+mod honest;
+mod restart;

@@ -1,0 +1,135 @@
+//! kill -9 at any moment, then restart: the same outcome and the same money.
+
+use std::time::{Duration, Instant};
+
+use vtrain_dispute::market::status;
+use vtrain_e2e::{Agent, Net, SOLVER, SUBMITTER, VERIFIER};
+use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
+
+use crate::common::{eth, settle, small_spec};
+
+/// Kills `agent` with SIGKILL every `period` and restarts it at once, until
+/// `done` resolves; returns how many times it was killed.
+async fn chaos<F: std::future::Future<Output = u8>>(
+    agent: &std::sync::Mutex<Agent>,
+    period: Duration,
+    done: F,
+) -> (u8, usize) {
+    tokio::pin!(done);
+    let mut kills = 0;
+    loop {
+        tokio::select! {
+            outcome = &mut done => return (outcome, kills),
+            () = tokio::time::sleep(period) => {
+                let mut agent = agent.lock().expect("agent");
+                agent.kill9();
+                agent.restart();
+                kills += 1;
+            }
+        }
+    }
+}
+
+/// The trace root an uninterrupted honest run of `spec` commits to.
+fn honest_trace_root(spec: &std::path::Path) -> String {
+    let spec = JobSpec::from_toml(&std::fs::read_to_string(spec).expect("spec")).expect("valid");
+    let trainer = Trainer::new(
+        spec,
+        Dataset::digits().expect("digits"),
+        Kernels::new(Level::detect(), 1).expect("kernels"),
+    )
+    .expect("trainer");
+    trainer
+        .train(|_, _, _| Ok(()))
+        .expect("trains")
+        .trace_root
+        .to_hex()
+}
+
+/// The solver is killed every 700 ms, through claiming, training (the full
+/// digits job), submitting and finalizing: it commits the same trace as an
+/// uninterrupted run and is paid exactly as much.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solver_killed_again_and_again_commits_the_same_result_and_is_paid() {
+    let net = Net::start().await;
+    let solver = std::sync::Mutex::new(net.solver(&[]));
+    let _verifier = net.verifier(&[]);
+    let spec = net.write_spec("digits.toml", None);
+    let expected = honest_trace_root(&spec);
+    let job = net.post(&spec, "1h");
+    let (outcome, kills) = chaos(
+        &solver,
+        Duration::from_millis(700),
+        settle(&net, job, Duration::from_secs(300)),
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        status::FINALIZED,
+        "solver:\n{}",
+        solver.lock().map(|s| s.log()).unwrap_or_default()
+    );
+    eprintln!("solver killed {kills} times");
+    assert!(kills >= 3, "the solver was killed mid-run ({kills} times)");
+    let committed = net.market().job(job).await.expect("job").traceRoot;
+    assert_eq!(committed.to_string(), expected);
+    vtrain_e2e::wait_until(
+        Duration::from_secs(30),
+        "the solver's withdrawal",
+        || async { (net.withdrawn(net.address(SOLVER)).await == eth(15)).then_some(()) },
+    )
+    .await;
+    let log = solver.lock().map(|s| s.log()).unwrap_or_default();
+    assert!(log.matches("solver up").count() > 1);
+}
+
+/// The watchtower is killed every 600 ms while it verifies and plays a dispute
+/// against a cheating solver: it still wins, exactly as an uninterrupted one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watchtower_killed_mid_dispute_still_wins() {
+    let net = Net::start().await;
+    let _solver = net.solver(&["--fault", "flip-ulp@13"]);
+    let verifier = std::sync::Mutex::new(net.verifier(&[]));
+    let job = net.post(&small_spec(&net), "1h");
+    let (outcome, kills) = chaos(
+        &verifier,
+        Duration::from_millis(600),
+        settle(&net, job, Duration::from_secs(240)),
+    )
+    .await;
+    assert_eq!(outcome, status::SLASHED);
+    eprintln!("watchtower killed {kills} times");
+    vtrain_e2e::wait_until(
+        Duration::from_secs(30),
+        "the watchtower's withdrawal",
+        || async {
+            (net.withdrawn(net.address(VERIFIER)).await
+                == eth(1) + eth(5) / alloy::primitives::U256::from(2))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(net.credits(net.address(SUBMITTER)).await, eth(10));
+}
+
+/// A cheating solver killed mid-dispute and restarted goes on defending its
+/// (wrong) result from its store, and loses just the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solver_killed_mid_dispute_resumes_and_the_outcome_is_unchanged() {
+    let net = Net::start().await;
+    let solver = std::sync::Mutex::new(net.solver(&["--fault", "flip-ulp@13"]));
+    let _verifier = net.verifier(&[]);
+    let job = net.post(&small_spec(&net), "1h");
+    let start = Instant::now();
+    let (outcome, kills) = chaos(
+        &solver,
+        Duration::from_millis(500),
+        settle(&net, job, Duration::from_secs(240)),
+    )
+    .await;
+    assert_eq!(outcome, status::SLASHED);
+    eprintln!("solver killed {kills} times in {:?}", start.elapsed());
+    let game = net.market().game_record(1).await.expect("game");
+    assert!(!game.clock.solverWon);
+    assert_eq!(net.credits(net.address(SUBMITTER)).await, eth(10));
+}
