@@ -43,6 +43,9 @@ step "cargo test --doc" cargo test --workspace --locked --doc --quiet
 step "determinism across CPUs (qemu64, Haswell)" scripts/cross-cpu.sh
 step "determinism with -C target-cpu=native" env CARGO_TARGET_DIR="$root/target/native" \
   RUSTFLAGS="-C target-cpu=native" cargo test --locked --quiet -p vtrain-proof-of-learning --test it -- determinism:: kernels_vs_reference
+# The end-to-end tests (vtrain-e2e) run the shipped binaries, which live in
+# other packages: build them first, with the same profile as the tests.
+step "cargo build --bins (for the end-to-end tests)" cargo build --workspace --locked --bins
 if cargo nextest --version >/dev/null 2>&1; then
   step "cargo nextest" cargo nextest run --workspace --locked --no-fail-fast
 else
