@@ -1,17 +1,105 @@
 #!/usr/bin/env bash
-# The README's demo command: set-up, then a local devnet running the main job.
-# For now the main job is the deployment itself: start anvil, deploy every
-# contract, print the addresses, shut down cleanly. The agents issue extends it
-# to post, train, verify, dispute and finalize a job.
+# The README's demo command, on a fresh machine: set-up, a local devnet with
+# vtrain deployed, a solver and a watchtower, then two jobs posted from the CLI:
+#   1. the digits job, trained honestly: watched, finalized, the model fetched
+#      and its test accuracy printed;
+#   2. the same job taken by a cheating solver (one flipped bit of one weight
+#      after step 250): the watchtower catches it, the dispute narrows down to
+#      one fp32 operation that the chain executes, the solver is slashed and
+#      the submitter refunded.
+# Everything runs in a temporary folder; every process is stopped at the end.
 set -Eeuo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-trap 'echo "demo: FAILED (see the message above)" >&2' ERR
+trap 'echo "demo: FAILED (see the message above; logs in ${work:-?})" >&2' ERR
 
 scripts/setup.sh
 echo "==> building vtrain (release)" >&2
-cargo build --release --locked --quiet -p vtrain-deploy
-echo "==> starting a local devnet and deploying" >&2
-target/release/vtrain-deploy devnet --port "${VTRAIN_DEVNET_PORT:-0}" --exit-after-deploy
-echo "demo: done, devnet shut down" >&2
+cargo build --release --locked --quiet -p vtrain-deploy -p vtrain-solver -p vtrain-verifier -p vtrain-submitter-cli
+bin="$root/target/release"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vtrain-demo.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+port=${VTRAIN_DEVNET_PORT:-8545}
+solver_port=${VTRAIN_DEMO_SOLVER_PORT:-7070}
+verifier_port=${VTRAIN_DEMO_VERIFIER_PORT:-7071}
+export VTRAIN_RPC_URL="http://127.0.0.1:$port"
+export VTRAIN_DEPLOYMENTS_DIR="$work/deployments"
+export NO_COLOR=1
+# anvil's well-known dev accounts: 1 submits, 2 solves honestly, 3 watches, 4 cheats.
+key1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+key2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+key3=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+key4=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+vtrain() { VTRAIN_PRIVATE_KEY=$key1 VTRAIN_STORE="$work/submitter-store" "$bin/vtrain" "$@"; }
+
+say "==> devnet: anvil on :$port (a block per transaction, and one per second), every contract deployed"
+"$bin/vtrain-deploy" devnet --port "$port" --block-time 1 >"$work/devnet.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -f "$work/deployments/31337.json" ] && break; sleep 0.2; done
+[ -f "$work/deployments/31337.json" ] || { cat "$work/devnet.log" >&2; exit 1; }
+cat "$work/devnet.log"
+
+start_solver() { # name key port [flags…]
+  local name=$1 key=$2 listen=$3; shift 3
+  VTRAIN_PRIVATE_KEY=$key "$bin/vtrain-solver" run --datadir "$work/$name" --store "$work/$name-store" \
+    --listen "127.0.0.1:$listen" --poll-ms 250 "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+}
+say "==> a solver (account 2) and a watchtower (account 3, full replay)"
+start_solver solver "$key2" "$solver_port"
+solver_pid=${pids[-1]}
+VTRAIN_PRIVATE_KEY=$key3 "$bin/vtrain-verifier" run --datadir "$work/verifier" --store "$work/verifier-store" \
+  --listen "127.0.0.1:$verifier_port" --poll-ms 250 >"$work/verifier.log" 2>&1 &
+pids+=($!)
+sleep 1
+
+# ---------------------------------------------------------------- job 1
+say "==> job 1: the digits MLP (64-128-10, 800 steps, checkpoints every 100), 1 ETH reward"
+t0=$(date +%s.%N)
+vtrain job post --spec examples/digits-mlp.toml --data bundled:digits --challenge-window 15s
+vtrain job watch 1 --poll-ms 500
+vtrain job fetch 1 --out "$work/model-1.safetensors" --loss-png "$work/loss-1.png"
+t1=$(date +%s.%N)
+say "Story of job 1"
+echo "  The solver claimed the job with a 0.5 ETH bond, trained it and committed 9 checkpoint roots."
+"$bin/vtrain-verifier" status --datadir "$work/verifier" | sed -n 's/^job *1 /  The watchtower: job 1 /p'
+echo "  The challenge window closed with no dispute: the solver was paid 1 ETH and got its bond back."
+echo "  The model above matches the modelRoot on chain, byte for byte."
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "  Wall time, post to fetched model: %.1f s\n", b - a }'
+
+# ---------------------------------------------------------------- job 2
+say "==> job 2: the same job, now only a cheating solver is online (account 4: flips one bit of one weight after step 250)"
+kill "$solver_pid"
+start_solver cheater "$key4" "$((solver_port + 2))" --fault flip-ulp@250
+sleep 1
+t2=$(date +%s.%N)
+vtrain job post --spec examples/digits-mlp.toml --data bundled:digits --challenge-window 60s
+status=0
+vtrain job watch 2 --poll-ms 300 || status=$?
+t3=$(date +%s.%N)
+[ "$status" -eq 8 ] || { echo "demo: expected job 2 to be slashed (exit 8), got $status" >&2; exit 1; }
+vtrain job withdraw
+say "Story of job 2"
+grep -o 'MISMATCH.*checkpoint=[0-9]*' "$work/verifier.log" | head -1 | sed 's/^/  The watchtower replayed the trace: /'
+vtrain job status 2 | sed 's/^/  /'
+echo "  The game, move by move (each a transaction, with its gas):"
+grep -h 'moved game' "$work/cheater.log" "$work/verifier.log" | sort \
+  | sed -E 's/.*Z +INFO ([a-z:]+): moved game=[0-9]+ phase=([0-9]+) move="([A-Za-z]+)" gas=([0-9]+)/\1 \3 \4/' \
+  | awk '{ n++; g += $3; printf "    %2d. %-16s %-18s %7d gas\n", n, ($1 ~ /solver/ ? "cheating solver" : "watchtower"), $2, $3 }
+         END { printf "    %d moves, %d gas in all\n", n, g }'
+echo "  The chain executed the one disputed fp32 operation itself: the solver's claim was refuted."
+echo "  The solver lost its 0.5 ETH bond (half burned, half to the watchtower, which also got its 0.1 ETH bond back);"
+echo "  the submitter withdrew the whole 1 ETH escrow (above)."
+awk -v a="$t2" -v b="$t3" 'BEGIN { printf "  Wall time, post to slashed: %.1f s\n", b - a }'
+
+say "demo: done. Logs and artifacts: $work"

@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: claim, train, submit, serve, defend, withdraw.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show what a running (or stopped) solver is doing, from its datadir.
     Status(StatusArgs),
     /// Check that the deployment manifest matches the chain before trusting it.

@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the watchtower: verify results, challenge wrong ones, play and withdraw.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show what the watchtower has verified and disputed, from its datadir.
     Status(StatusArgs),
     /// Check that the deployment manifest matches the chain before trusting it.

@@ -43,6 +43,10 @@ pub(crate) struct GameView {
     pub phase: u8,
     /// The disputed step range [lo, hi].
     pub steps: (u64, u64),
+    /// How far the game has narrowed the disagreement, in words.
+    pub narrowed_to: String,
+    /// How it ended: step_proved, step_refuted, timeout or released.
+    pub reason: Option<String>,
 }
 
 /// One job, as shown.
@@ -116,6 +120,7 @@ pub(crate) async fn job_view<P: Provider + Clone>(
             vtrain_dispute::game::player::phase::RESOLVED => "challenger won",
             _ => "open",
         };
+        let resolved = record.clock.phase == vtrain_dispute::game::player::phase::RESOLVED;
         games.push(GameView {
             id: game_id,
             challenger: record.setup.challenger.to_string(),
@@ -123,6 +128,16 @@ pub(crate) async fn job_view<P: Provider + Clone>(
             state: state.into(),
             phase: record.clock.phase,
             steps: (record.range.lo, record.range.hi),
+            narrowed_to: narrowing(&record),
+            reason: resolved.then(|| {
+                match record.clock.reason {
+                    0 => "step_proved",
+                    1 => "step_refuted",
+                    2 => "timeout",
+                    _ => "released",
+                }
+                .to_owned()
+            }),
         });
     }
     let submitted = job.submittedAt > 0;
@@ -148,6 +163,44 @@ pub(crate) async fn job_view<P: Provider + Clone>(
         games,
         chain_time: head.timestamp,
     })
+}
+
+/// The narrowing so far: interval, step, tensor, element, fp32 operation.
+fn narrowing(g: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game) -> String {
+    const LISTS: [&str; 5] = [
+        "intermediates",
+        "new optimizer state",
+        "new weights",
+        "old optimizer state",
+        "old weights",
+    ];
+    let phase = g.clock.phase;
+    let step = if g.setup.init {
+        "the initial state".to_owned()
+    } else if g.range.hi - g.range.lo > 1 {
+        return format!("steps {}..{}", g.range.lo, g.range.hi);
+    } else {
+        format!("step {}", g.range.lo)
+    };
+    if phase <= 4 {
+        return step;
+    }
+    let list = LISTS.get(g.descent.list as usize).copied().unwrap_or("?");
+    let mut text = format!("{step}, {list}");
+    if phase >= 8 || (phase == 5 && g.descent.tree > 0) {
+        text += &format!(", tensor {}", g.descent.tensorIndex);
+    }
+    if phase >= 10 {
+        text += &format!(", element {}", g.target.element);
+    }
+    if phase >= 13 {
+        text += &format!(
+            ", fp32 operation {} of {}",
+            g.target.microStep + 1,
+            g.target.programLength
+        );
+    }
+    text
 }
 
 /// The human rendering of a job view.
@@ -198,15 +251,14 @@ pub(crate) fn render(view: &JobView) -> String {
         out += &format!("  model root    {root}\n");
     }
     for game in &view.games {
+        let how = game
+            .reason
+            .as_deref()
+            .map(|r| format!(", {}", r.replace('_', " ")))
+            .unwrap_or_default();
         out += &format!(
-            "  dispute {} by {} at checkpoint {}: {} (phase {}, steps {}..{})\n",
-            game.id,
-            game.challenger,
-            game.checkpoint,
-            game.state,
-            game.phase,
-            game.steps.0,
-            game.steps.1
+            "  dispute {} by {} at checkpoint {}: {}{how}\n    narrowed to {}\n",
+            game.id, game.challenger, game.checkpoint, game.state, game.narrowed_to
         );
     }
     out

@@ -145,15 +145,13 @@ impl WatchArgs {
                     bar.set_prefix("dispute");
                     bar.set_length(14);
                     bar.set_position(u64::from(game.phase));
-                    bar.set_message(format!("steps {}..{}", game.steps.0, game.steps.1));
+                    bar.set_message(game.narrowed_to.clone());
                     format!(
-                        "dispute {} at checkpoint {}: phase {} ({}), steps {}..{}",
+                        "dispute {} at checkpoint {}: {}; narrowed to {}",
                         game.id,
                         game.checkpoint,
-                        game.phase,
                         phase_name(game.phase),
-                        game.steps.0,
-                        game.steps.1
+                        game.narrowed_to
                     )
                 } else {
                     let window = view.window_closes_at.saturating_sub(view.submitted_at);
