@@ -159,6 +159,15 @@ impl JobBook {
         }
     }
 
+    /// The book to continue from: `saved` (an agent's datadir copy) if it is
+    /// one of this deployment's, else a fresh one from `deployed_at`.
+    pub fn resume(saved: Option<Self>, deployed_at: u64) -> Self {
+        match saved {
+            Some(book) if book.next_block >= deployed_at => book,
+            _ => Self::starting_at(deployed_at),
+        }
+    }
+
     /// Reads every event from `next_block` up to `head` (inclusive), in chunks.
     /// On an error the book holds whatever whole chunks it read.
     pub async fn sync<P: Provider>(

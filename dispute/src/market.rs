@@ -164,6 +164,44 @@ impl<P: Provider + Clone> Market<P> {
             .map_err(Error::from_contract)
     }
 
+    /// Pays out a decided game (`JobMarket.settleGame`).
+    pub async fn settle_game(&self, game_id: u64) -> Result<TransactionReceipt> {
+        let call = self
+            .market
+            .settleGame(U256::from(game_id))
+            .into_transaction_request();
+        self.send(call, "settleGame").await
+    }
+
+    /// Ends a game whose side to move ran out of time (`DisputeGame.timeout`).
+    pub async fn claim_timeout(&self, game_id: u64) -> Result<TransactionReceipt> {
+        let call = self
+            .game
+            .timeout(U256::from(game_id))
+            .into_transaction_request();
+        self.send(call, "timeout").await
+    }
+
+    /// Ends a game whose job another game already settled (`DisputeGame.release`).
+    pub async fn release_game(&self, game_id: u64) -> Result<TransactionReceipt> {
+        let call = self
+            .game
+            .release(U256::from(game_id))
+            .into_transaction_request();
+        self.send(call, "release").await
+    }
+
+    /// Withdraws everything the market owes `account` (the provider's signer);
+    /// returns the amount, zero when there was nothing (and nothing was sent).
+    pub async fn withdraw_all(&self, account: Address) -> Result<U256> {
+        let credits = self.credits(account).await?;
+        if !credits.is_zero() {
+            let call = self.market.withdraw().into_transaction_request();
+            self.send(call, "withdraw").await?;
+        }
+        Ok(credits)
+    }
+
     /// Simulates `call`, then sends it with a 25% gas margin and waits for its
     /// receipt. A simulated revert is [`Error::Contract`] with its decoded reason
     /// (nothing was sent); a mined revert is [`Error::Reverted`].

@@ -1,16 +1,16 @@
 //! Running the shipped binaries as processes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 /// The binary `name` that cargo built next to this test executable.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
+    let exe = std::env::current_exe().expect("the executable's path");
+    // A test runs from target/<profile>/deps/, a binary from target/<profile>/.
+    let mut dir = exe.parent().expect("the executable's folder");
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap_or(dir);
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),

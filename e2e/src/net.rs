@@ -125,42 +125,21 @@ impl Net {
         ]
     }
 
-    /// Starts a solver (account 2) with `extra` flags, through `rpc_url`.
-    pub fn solver_via(&self, rpc_url: &str, extra: &[&str]) -> Agent {
-        let port = free_port();
+    /// Starts agent binary `program` as dev account `index`, with datadir
+    /// `<name>-data` (unless `extra` names one), store `<name>-store`, log
+    /// `<name>.log`, a free port, fast polling and one thread.
+    fn agent(
+        &self,
+        program: &str,
+        name: &str,
+        index: usize,
+        rpc_url: &str,
+        extra: &[&str],
+    ) -> Agent {
         let mut args: Vec<String> = vec!["run".into()];
         if !extra.contains(&"--datadir") {
             args.push("--datadir".into());
-            args.push(self.path("solver-data").display().to_string());
-        }
-        args.extend([
-            "--listen".into(),
-            format!("127.0.0.1:{port}"),
-            "--poll-ms".into(),
-            "100".into(),
-            "--threads".into(),
-            "1".into(),
-        ]);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        Agent::start(
-            binary("vtrain-solver"),
-            args,
-            self.env(SOLVER, rpc_url, "solver-store"),
-            self.path("solver.log"),
-        )
-    }
-
-    /// Starts a solver talking to the node directly.
-    pub fn solver(&self, extra: &[&str]) -> Agent {
-        self.solver_via(&self.rpc_url(), extra)
-    }
-
-    /// Starts a watchtower (account 3) with `extra` flags, through `rpc_url`.
-    pub fn verifier_via(&self, rpc_url: &str, extra: &[&str]) -> Agent {
-        let mut args: Vec<String> = vec!["run".into()];
-        if !extra.contains(&"--datadir") {
-            args.push("--datadir".into());
-            args.push(self.path("verifier-data").display().to_string());
+            args.push(self.path(&format!("{name}-data")).display().to_string());
         }
         args.extend([
             "--listen".into(),
@@ -172,11 +151,26 @@ impl Net {
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Agent::start(
-            binary("vtrain-verifier"),
+            binary(program),
             args,
-            self.env(VERIFIER, rpc_url, "verifier-store"),
-            self.path("verifier.log"),
+            self.env(index, rpc_url, &format!("{name}-store")),
+            self.path(&format!("{name}.log")),
         )
+    }
+
+    /// Starts a solver (account 2) with `extra` flags, through `rpc_url`.
+    pub fn solver_via(&self, rpc_url: &str, extra: &[&str]) -> Agent {
+        self.agent("vtrain-solver", "solver", SOLVER, rpc_url, extra)
+    }
+
+    /// Starts a solver talking to the node directly.
+    pub fn solver(&self, extra: &[&str]) -> Agent {
+        self.solver_via(&self.rpc_url(), extra)
+    }
+
+    /// Starts a watchtower (account 3) with `extra` flags, through `rpc_url`.
+    pub fn verifier_via(&self, rpc_url: &str, extra: &[&str]) -> Agent {
+        self.agent("vtrain-verifier", "verifier", VERIFIER, rpc_url, extra)
     }
 
     /// Starts a watchtower talking to the node directly.

@@ -51,14 +51,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         datadir: Datadir,
         shared: Arc<Shared>,
     ) -> eyre::Result<Self> {
-        let book = match datadir.load::<JobBook>("book") {
-            Ok(Some(book)) if book.next_block >= market.deployed_at() => book,
-            Ok(_) => JobBook::starting_at(market.deployed_at()),
-            Err(e) => {
-                tracing::warn!(target: "solver", error = %e, "unreadable job book: rebuilding it from the chain");
-                JobBook::starting_at(market.deployed_at())
-            }
-        };
+        let saved = datadir.load::<JobBook>("book").unwrap_or_else(|e| {
+            tracing::warn!(target: "solver", error = %e, "unreadable job book: rebuilding it from the chain");
+            None
+        });
+        let book = JobBook::resume(saved, market.deployed_at());
         Ok(Self {
             config,
             account,
@@ -368,12 +365,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             match duty(Side::Solver, &record, head.timestamp) {
                 Duty::Done => {}
                 Duty::Settle => {
-                    let call = self
-                        .market
-                        .market()
-                        .settleGame(id(game_id))
-                        .into_transaction_request();
-                    self.market.send(call, "settleGame").await?;
+                    self.market.settle_game(game_id).await?;
                     let outcome = if record.clock.solverWon {
                         "won"
                     } else {
@@ -384,12 +376,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 }
                 Duty::ClaimTimeout => {
                     open += 1;
-                    let call = self
-                        .market
-                        .game()
-                        .timeout(id(game_id))
-                        .into_transaction_request();
-                    self.market.send(call, "timeout").await?;
+                    self.market.claim_timeout(game_id).await?;
                     tracing::info!(target: "solver::game", game = game_id, "the challenger ran out of time");
                 }
                 Duty::Wait { .. } => open += 1,
@@ -522,14 +509,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     }
 
     async fn withdraw(&self) -> eyre::Result<()> {
-        let credits = self.market.credits(self.account).await?;
-        if credits.is_zero() {
-            return Ok(());
+        let amount = self.market.withdraw_all(self.account).await?;
+        if !amount.is_zero() {
+            metrics::counter!(m::WITHDRAWN_WEI).increment(amount.saturating_to::<u64>());
+            tracing::info!(target: "solver", amount = %vtrain_cli::format_eth(amount), "withdrew");
         }
-        let call = self.market.market().withdraw().into_transaction_request();
-        self.market.send(call, "withdraw").await?;
-        metrics::counter!(m::WITHDRAWN_WEI).increment(credits.saturating_to::<u64>());
-        tracing::info!(target: "solver", amount = %vtrain_cli::format_eth(credits), "withdrew");
         Ok(())
     }
 

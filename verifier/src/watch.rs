@@ -103,10 +103,10 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         store: ArtifactStore,
         report: Arc<RwLock<WatchReport>>,
     ) -> Self {
-        let book = match datadir.load::<JobBook>("book") {
-            Ok(Some(book)) if book.next_block >= market.deployed_at() => book,
-            _ => JobBook::starting_at(market.deployed_at()),
-        };
+        let book = JobBook::resume(
+            datadir.load::<JobBook>("book").ok().flatten(),
+            market.deployed_at(),
+        );
         Self {
             config,
             account,
@@ -321,23 +321,13 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         if job.phase == JobPhase::Slashed
             && record.clock.phase != vtrain_dispute::game::player::phase::RESOLVED
         {
-            let call = self
-                .market
-                .game()
-                .release(id(game.id))
-                .into_transaction_request();
-            self.market.send(call, "release").await?;
+            self.market.release_game(game.id).await?;
             return Ok(());
         }
         match duty(Side::Challenger, &record, head.timestamp) {
             Duty::Done | Duty::Wait { .. } => Ok(()),
             Duty::Settle => {
-                let call = self
-                    .market
-                    .market()
-                    .settleGame(id(game.id))
-                    .into_transaction_request();
-                self.market.send(call, "settleGame").await?;
+                self.market.settle_game(game.id).await?;
                 let outcome = if record.clock.solverWon {
                     "lost"
                 } else {
@@ -348,12 +338,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
                 Ok(())
             }
             Duty::ClaimTimeout => {
-                let call = self
-                    .market
-                    .game()
-                    .timeout(id(game.id))
-                    .into_transaction_request();
-                self.market.send(call, "timeout").await?;
+                self.market.claim_timeout(game.id).await?;
                 tracing::info!(target: "verifier::game", game = game.id, "the solver ran out of time");
                 Ok(())
             }
@@ -420,13 +405,10 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
     }
 
     async fn withdraw(&self) -> eyre::Result<()> {
-        let credits = self.market.credits(self.account).await?;
-        if credits.is_zero() {
-            return Ok(());
+        let amount = self.market.withdraw_all(self.account).await?;
+        if !amount.is_zero() {
+            tracing::info!(target: "verifier", amount = %vtrain_cli::format_eth(amount), "withdrew");
         }
-        let call = self.market.market().withdraw().into_transaction_request();
-        self.market.send(call, "withdraw").await?;
-        tracing::info!(target: "verifier", amount = %vtrain_cli::format_eth(credits), "withdrew");
         Ok(())
     }
 

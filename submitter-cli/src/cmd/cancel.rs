@@ -39,16 +39,9 @@ impl CancelArgs {
             .await
             .map_err(|e| from_chain(e, &format!("cancelling job {}", self.job_id)))?;
         let credits = market
-            .credits(account)
+            .withdraw_all(account)
             .await
-            .map_err(|e| from_chain(e, "reading the refund"))?;
-        if !credits.is_zero() {
-            let call = market.market().withdraw().into_transaction_request();
-            market
-                .send(call, "JobMarket.withdraw")
-                .await
-                .map_err(|e| from_chain(e, "withdrawing the refund"))?;
-        }
+            .map_err(|e| from_chain(e, "withdrawing the refund"))?;
         let out = Cancelled {
             job_id: self.job_id,
             refunded_wei: credits.to_string(),
@@ -88,16 +81,9 @@ impl WithdrawArgs {
     pub async fn run(self) -> CliResult<()> {
         let (account, market) = self.common.signing_market(&self.key).await?;
         let credits = market
-            .credits(account)
+            .withdraw_all(account)
             .await
-            .map_err(|e| from_chain(e, "reading the credits"))?;
-        if !credits.is_zero() {
-            let call = market.market().withdraw().into_transaction_request();
-            market
-                .send(call, "JobMarket.withdraw")
-                .await
-                .map_err(|e| from_chain(e, "withdrawing"))?;
-        }
+            .map_err(|e| from_chain(e, "withdrawing"))?;
         let out = Withdrawn {
             account: account.to_string(),
             withdrawn_wei: credits.to_string(),

@@ -163,15 +163,24 @@ impl WatchArgs {
                     bar.set_length(window.max(1));
                     bar.set_position(elapsed);
                     bar.set_message("challenge window");
-                    format!(
-                        "result submitted (trace {}); challenge window {}",
-                        view.trace_root.as_deref().unwrap_or("?"),
-                        if view.chain_time >= view.window_closes_at {
-                            "closed, awaiting finalize".to_string()
-                        } else {
-                            format!("open for {} s", view.window_closes_at - view.chain_time)
-                        }
-                    )
+                    let decided = view.games.iter().find(|g| g.state != "open");
+                    match decided {
+                        Some(game) => format!(
+                            "dispute {} decided ({}): {}; paying out",
+                            game.id,
+                            game.state,
+                            game.reason.as_deref().unwrap_or("?").replace('_', " ")
+                        ),
+                        None if view.chain_time >= view.window_closes_at => format!(
+                            "result submitted (trace {}); challenge window closed, awaiting finalize",
+                            view.trace_root.as_deref().unwrap_or("?")
+                        ),
+                        None => format!(
+                            "result submitted (trace {}); challenge window open for {} s",
+                            view.trace_root.as_deref().unwrap_or("?"),
+                            view.window_closes_at - view.submitted_at
+                        ),
+                    }
                 }
             }
             other => other.to_string(),
