@@ -146,6 +146,96 @@ fn start_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level};
+
+    /// The digits job shrunk to 40 steps, k = 10, one hidden layer of 8.
+    fn trainer() -> Trainer {
+        let text = include_str!("../../examples/digits-mlp.toml")
+            .replace("steps = 800", "steps = 40")
+            .replace("checkpoint_interval = 100", "checkpoint_interval = 10")
+            .replace("hidden = [128]", "hidden = [8]");
+        let spec = JobSpec::from_toml(&text).expect("spec");
+        let kernels = Kernels::new(Level::detect(), 1).expect("kernels");
+        Trainer::new(spec, Dataset::digits().expect("digits"), kernels).expect("trainer")
+    }
+
+    /// Serves the honest checkpoints, except those withheld.
+    struct Served {
+        states: Vec<State>,
+        withheld: Vec<u32>,
+    }
+
+    impl CheckpointSource for Served {
+        fn checkpoint(&mut self, c: u32, _root: &Hash32) -> Option<State> {
+            let state = self.states.get(c as usize)?;
+            (!self.withheld.contains(&c)).then(|| state.clone())
+        }
+    }
+
+    fn honest_run(trainer: &Trainer) -> (Vec<Hash32>, Vec<State>) {
+        let mut states = Vec::new();
+        let outcome = trainer
+            .train(|_, state, _| {
+                states.push(state.clone());
+                Ok(())
+            })
+            .expect("trains");
+        (outcome.checkpoint_roots, states)
+    }
+
+    #[test]
+    fn an_honest_trace_agrees_and_a_wrong_root_is_found_with_its_start_state() {
+        let trainer = trainer();
+        let (roots, states) = honest_run(&trainer);
+        let mut source = Served {
+            states: states.clone(),
+            withheld: Vec::new(),
+        };
+        let (verdict, start) = verify(1, &trainer, &roots, &[1, 3], &mut source);
+        assert_eq!(verdict.dispute, None);
+        assert_eq!(
+            (verdict.replayed, verdict.fetched),
+            (vec![1, 3], vec![1, 3])
+        );
+        assert!(start.is_none());
+
+        let mut lied = roots.clone();
+        lied[2] = Hash32([7; 32]);
+        // Sampling interval 1 meets the lie at its end, checkpoint 2.
+        let (verdict, start) = verify(1, &trainer, &lied, &[1], &mut source);
+        assert_eq!(verdict.dispute, Some(2));
+        assert_eq!(
+            start.map(|s| s.step),
+            Some(10),
+            "the state the game starts from"
+        );
+        // Sampling interval 3 only: checkpoint 3 is served but cannot be
+        // trusted past a lie it never replays: the lie at 2 goes unseen.
+        let (verdict, _) = verify(1, &trainer, &lied, &[3], &mut source);
+        assert_eq!(verdict.dispute, None);
+    }
+
+    #[test]
+    fn withheld_checkpoints_are_rebuilt_and_a_lie_behind_them_is_found() {
+        let trainer = trainer();
+        let (roots, states) = honest_run(&trainer);
+        let mut lied = roots.clone();
+        lied[3] = Hash32([9; 32]);
+        lied[4] = Hash32([9; 32]);
+        let mut source = Served {
+            states,
+            withheld: vec![2, 3],
+        };
+        let (verdict, start) = verify(1, &trainer, &lied, &[3], &mut source);
+        assert_eq!(verdict.withheld, vec![3]);
+        assert_eq!(verdict.dispute, Some(3), "{verdict:?}");
+        assert_eq!(start.map(|s| s.step), Some(20));
+        // A wrong initial state is disputed at checkpoint 0.
+        let mut lied = roots;
+        lied[0] = Hash32([1; 32]);
+        let (verdict, _) = verify(1, &trainer, &lied, &[0], &mut source);
+        assert_eq!(verdict.dispute, Some(0));
+    }
 
     #[test]
     fn the_sample_is_stable_and_never_empty() {

@@ -334,7 +334,11 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
                     "won"
                 };
                 metrics::counter!(m::DISPUTES_DECIDED, "outcome" => outcome).increment(1);
-                tracing::info!(target: "verifier::game", game = game.id, job = job.id, outcome, "dispute settled");
+                let steps_replayed = self
+                    .parties
+                    .get_mut(&game.id)
+                    .map_or(0, |p| p.trajectory().steps_executed());
+                tracing::info!(target: "verifier::game", game = game.id, job = job.id, outcome, steps_replayed, "dispute settled");
                 Ok(())
             }
             Duty::ClaimTimeout => {
@@ -370,9 +374,10 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             eyre::bail!("game {}: no move for phase {}", game.id, record.clock.phase);
         };
         let name = mv.name();
+        let steps_replayed = party.trajectory().steps_executed();
         let gas = client.send(id(game.id), mv).await?;
         metrics::counter!(m::DISPUTE_MOVES).increment(1);
-        tracing::info!(target: "verifier::game", game = game.id, phase = record.clock.phase, r#move = name, gas, "moved");
+        tracing::info!(target: "verifier::game", game = game.id, phase = record.clock.phase, r#move = name, gas, steps_replayed, "moved");
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub struct Trajectory {
     trainer: Arc<Trainer>,
     tamper: Option<Tamper>,
     states: BTreeMap<u32, State>,
+    executed: u64,
 }
 
 impl Trajectory {
@@ -22,6 +23,7 @@ impl Trajectory {
             trainer,
             tamper,
             states: BTreeMap::new(),
+            executed: 0,
         }
     }
 
@@ -49,6 +51,7 @@ impl Trajectory {
         let interval = self.trainer.spec().checkpoint_interval.max(1);
         for s in from..step {
             state = Transition::step(&self.trainer, &state, self.tamper.as_ref()).1;
+            self.executed += 1;
             if (s + 1) % interval == 0 {
                 self.states.insert(s + 1, state.clone());
             }
@@ -76,6 +79,13 @@ impl Trajectory {
             return Transition::initial(&self.trainer).0;
         }
         let state = self.state(step);
+        self.executed += 1;
         Transition::step(&self.trainer, &state, self.tamper.as_ref()).0
+    }
+
+    /// How many training steps this trajectory has executed so far: what a
+    /// party's part in a dispute cost it in replay.
+    pub fn steps_executed(&self) -> u64 {
+        self.executed
     }
 }

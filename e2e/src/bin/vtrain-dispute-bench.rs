@@ -119,6 +119,15 @@ async fn main() {
         (cpu_end - cpu_verify) / one_interval,
         (cpu_end - cpu_verify) / whole_job
     );
+    let log = verifier.log();
+    let steps_replayed = log
+        .rsplit("steps_replayed=")
+        .next()
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("?");
+    println!(
+        "  training steps the watchtower executed during the dispute: {steps_replayed} (k = 100, T = 800)"
+    );
     println!(
         "  dispute transactions: {txs} ({moves} game moves + challenge + settleGame), {gas} gas in all"
     );

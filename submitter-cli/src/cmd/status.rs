@@ -271,9 +271,9 @@ fn remaining(deadline: u64, now: u64) -> String {
     } else if left < 120 {
         format!("{left} s")
     } else if left < 7_200 {
-        format!("{} min", left / 60)
+        format!("{} min", left.div_ceil(60))
     } else {
-        format!("{} h", left / 3_600)
+        format!("{} h", left.div_ceil(3_600))
     }
 }
 
