@@ -16,7 +16,10 @@ async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json:
     let solver = net.solver(&["--fault", fault]);
     let verifier = net.verifier(verifier_flags);
     let job = net.post(&small_spec(&net), "1h");
-    let outcome = settle(&net, job, Duration::from_secs(180)).await;
+    // These two lose on time: the wrong shuffle cannot prove its gather
+    // against the dataset root, the other never moves.
+    let stalls = fault.starts_with("wrong-shuffle") || fault.starts_with("stop-answering");
+    let outcome = crate::common::settle_with(&net, job, Duration::from_secs(180), stalls).await;
     assert_eq!(
         outcome,
         status::SLASHED,

@@ -11,12 +11,18 @@ pub(crate) fn eth(tenths: u64) -> U256 {
     U256::from(tenths) * U256::from(100_000_000_000_000_000u64)
 }
 
-/// Waits until job `job` is finalized or slashed (returning which). Whenever a
-/// game has waited for the solver for more than three seconds of wall time
-/// (it cannot or will not move), chain time jumps past its clock, so that the
-/// timeout can be claimed; once the result's window is the only thing left,
-/// chain time jumps past it.
+/// Waits until job `job` is finalized or slashed (returning which). Once the
+/// result's window is the only thing left, chain time jumps past it.
 pub(crate) async fn settle(net: &Net, job: u64, limit: Duration) -> u8 {
+    settle_with(net, job, limit, false).await
+}
+
+/// As [`settle`]; with `solver_stalls`, whenever a game has waited for the
+/// solver for five seconds of wall time (it cannot or will not move), chain
+/// time also jumps past the solver's clock, so that its timeout can be claimed.
+/// Only for solvers that are meant to stall: an honest one must never be
+/// timed out by the test.
+pub(crate) async fn settle_with(net: &Net, job: u64, limit: Duration, solver_stalls: bool) -> u8 {
     let market = net.market();
     let solver = net.address(SOLVER);
     let start = Instant::now();
@@ -51,8 +57,8 @@ pub(crate) async fn settle(net: &Net, job: u64, limit: Duration) -> u8 {
                 .expect("turn");
             let key = (game, g.clock.lastMoveAt);
             match stuck {
-                Some((gk, lm, since)) if (gk, lm) == key && mover == solver => {
-                    if since.elapsed() > Duration::from_secs(3) {
+                Some((gk, lm, since)) if (gk, lm) == key && mover == solver && solver_stalls => {
+                    if since.elapsed() > Duration::from_secs(5) {
                         net.advance(2 * 3_600 + 60).await;
                         stuck = None;
                     }

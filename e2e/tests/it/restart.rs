@@ -8,8 +8,10 @@ use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
 use crate::common::{eth, settle, small_spec};
 
-/// Kills `agent` with SIGKILL every `period` and restarts it at once, until
-/// `done` resolves; returns how many times it was killed.
+/// Kills `agent` with SIGKILL after `period` and restarts it at once, again
+/// and again until `done` resolves, each life 100 ms longer than the last (so
+/// that even a slow, loaded machine makes progress); returns how many times it
+/// was killed.
 async fn chaos<F: std::future::Future<Output = u8>>(
     agent: &std::sync::Mutex<Agent>,
     period: Duration,
@@ -17,14 +19,16 @@ async fn chaos<F: std::future::Future<Output = u8>>(
 ) -> (u8, usize) {
     tokio::pin!(done);
     let mut kills = 0;
+    let mut life = period;
     loop {
         tokio::select! {
             outcome = &mut done => return (outcome, kills),
-            () = tokio::time::sleep(period) => {
+            () = tokio::time::sleep(life) => {
                 let mut agent = agent.lock().expect("agent");
                 agent.kill9();
                 agent.restart();
                 kills += 1;
+                life += Duration::from_millis(100);
             }
         }
     }
