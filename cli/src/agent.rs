@@ -161,3 +161,29 @@ pub async fn connect_agent(
     let market = vtrain_dispute::Market::new(&deployment, provider)?;
     Ok((account, market))
 }
+
+/// An agent's main loop: `tick` every `poll` until `stop` resolves. A failed
+/// tick is logged (with `agent` naming the daemon) and retried on the next;
+/// `on_outcome` sees each tick's error, or `None`, for the agent's status.
+pub async fn tick_until(
+    agent: &'static str,
+    poll: Duration,
+    stop: impl std::future::Future<Output = ()>,
+    mut tick: impl AsyncFnMut() -> eyre::Result<()>,
+    mut on_outcome: impl FnMut(Option<String>),
+) {
+    tokio::pin!(stop);
+    loop {
+        let error = tick().await.err().map(|e| format!("{e:#}"));
+        if let Some(error) = &error {
+            metrics::counter!(format!("vtrain_{agent}_errors_total"), "kind" => "tick")
+                .increment(1);
+            tracing::warn!(target: "agent", agent, %error, "tick failed; retrying");
+        }
+        on_outcome(error);
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}

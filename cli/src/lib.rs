@@ -2,7 +2,7 @@
 
 mod agent;
 
-pub use agent::{AgentArgs, AgentConfig, connect_agent};
+pub use agent::{AgentArgs, AgentConfig, connect_agent, tick_until};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::Address;

@@ -180,9 +180,23 @@ impl Net {
 
     /// Runs `vtrain` as the submitter (account 1).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        let env = self.env(SUBMITTER, &self.rpc_url(), "submitter-store");
+        self.cli_via(&self.rpc_url(), args)
+    }
+
+    /// Runs `vtrain` as the submitter, talking to `rpc_url` (a proxy, a fork).
+    pub fn cli_via(&self, rpc_url: &str, args: &[&str]) -> std::process::Output {
+        let env = self.env(SUBMITTER, rpc_url, "submitter-store");
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         run_cli(args, &env)
+    }
+
+    /// Waits until `account` has withdrawn exactly `amount` from the market in all.
+    pub async fn wait_withdrawn(&self, account: Address, amount: U256) {
+        let what = format!("{account} to have withdrawn {amount} wei");
+        wait_until(Duration::from_secs(30), &what, || async {
+            (self.withdrawn(account).await == amount).then_some(())
+        })
+        .await;
     }
 
     /// Writes the digits spec, shrunk to `steps` steps with checkpoints every

@@ -72,21 +72,19 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// Runs ticks until `stop` resolves.
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> eyre::Result<()> {
-        tokio::pin!(stop);
-        loop {
-            let outcome = self.tick().await;
-            if let Err(e) = &outcome {
-                metrics::counter!(m::ERRORS, "kind" => "tick").increment(1);
-                tracing::warn!(target: "solver", error = %format!("{e:#}"), "tick failed; retrying");
-            }
-            if let Ok(mut status) = self.shared.status.write() {
-                status.last_error = outcome.err().map(|e| format!("{e:#}"));
-            }
-            tokio::select! {
-                () = &mut stop => break,
-                () = tokio::time::sleep(self.config.agent.poll) => {}
-            }
-        }
+        let (poll, shared) = (self.config.agent.poll, self.shared.clone());
+        vtrain_cli::tick_until(
+            "solver",
+            poll,
+            stop,
+            async || self.tick().await,
+            |error| {
+                if let Ok(mut status) = shared.status.write() {
+                    status.last_error = error;
+                }
+            },
+        )
+        .await;
         Ok(())
     }
 

@@ -123,21 +123,20 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
 
     /// Runs ticks until `stop` resolves.
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> eyre::Result<()> {
-        tokio::pin!(stop);
-        loop {
-            let outcome = self.tick().await;
-            if let Err(e) = &outcome {
-                metrics::counter!(m::ERRORS, "kind" => "tick").increment(1);
-                tracing::warn!(target: "verifier", error = %format!("{e:#}"), "tick failed; retrying");
-            }
-            if let Ok(mut report) = self.report.write() {
-                report.last_error = outcome.err().map(|e| format!("{e:#}"));
-            }
-            tokio::select! {
-                () = &mut stop => return Ok(()),
-                () = tokio::time::sleep(self.config.agent.poll) => {}
-            }
-        }
+        let (poll, report) = (self.config.agent.poll, self.report.clone());
+        vtrain_cli::tick_until(
+            "verifier",
+            poll,
+            stop,
+            async || self.tick().await,
+            |error| {
+                if let Ok(mut report) = report.write() {
+                    report.last_error = error;
+                }
+            },
+        )
+        .await;
+        Ok(())
     }
 
     /// One pass.

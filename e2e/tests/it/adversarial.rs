@@ -28,14 +28,9 @@ async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json:
         verifier.log()
     );
     // The watchtower: its bond back and half the solver's (the rest is burned).
-    vtrain_e2e::wait_until(
-        Duration::from_secs(30),
-        "the watchtower's withdrawal",
-        || async {
-            (net.withdrawn(net.address(VERIFIER)).await
-                == eth(1) + eth(5) / alloy::primitives::U256::from(2))
-            .then_some(())
-        },
+    net.wait_withdrawn(
+        net.address(VERIFIER),
+        eth(1) + eth(5) / alloy::primitives::U256::from(2),
     )
     .await;
     // The submitter: the whole escrow, withdrawn with the CLI.
@@ -110,15 +105,9 @@ async fn a_malicious_challenger_loses_its_bond() {
     );
     let game = net.market().game_record(1).await.expect("game");
     assert!(game.clock.solverWon);
-    vtrain_e2e::wait_until(
-        Duration::from_secs(30),
-        "the solver's withdrawal",
-        || async {
-            // Reward and bond back, plus half the challenger's bond.
-            (net.withdrawn(net.address(SOLVER)).await
-                == eth(15) + eth(1) / alloy::primitives::U256::from(2))
-            .then_some(())
-        },
+    net.wait_withdrawn(
+        net.address(SOLVER),
+        eth(15) + eth(1) / alloy::primitives::U256::from(2),
     )
     .await;
     assert_eq!(net.withdrawn(net.address(VERIFIER)).await, eth(0));

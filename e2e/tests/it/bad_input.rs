@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use alloy::primitives::U256;
 use vtrain_dispute::market::status;
-use vtrain_e2e::{Net, Proxy, SOLVER, SUBMITTER, wait_until};
+use vtrain_e2e::{Net, Proxy, SOLVER, SUBMITTER};
 
 use crate::common::{eth, settle, small_spec};
 
@@ -119,19 +119,12 @@ async fn agents_ride_out_an_rpc_outage() {
         settle(&net, job, Duration::from_secs(120)).await,
         status::FINALIZED
     );
-    wait_until(
-        Duration::from_secs(30),
-        "the solver's withdrawal",
-        || async { (net.withdrawn(net.address(SOLVER)).await == eth(15)).then_some(()) },
-    )
-    .await;
+    net.wait_withdrawn(net.address(SOLVER), eth(15)).await;
     let logs = solver.log() + &verifier.log();
     assert!(logs.contains("retrying"), "the outage was noticed:\n{logs}");
     // The CLI, with the node unreachable, says so with exit code 4.
     proxy.down();
-    let env = net.env(SUBMITTER, &proxy.url(), "submitter-store");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = vtrain_e2e::run_cli(&["job", "status", "1"], &env);
+    let out = net.cli_via(&proxy.url(), &["job", "status", "1"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_dispute::Market;
 use vtrain_dispute::market::status;
-use vtrain_e2e::{Net, SUBMITTER, binary, free_port, run_cli, wait_until};
+use vtrain_e2e::{Net, binary, free_port, wait_until};
 
 use crate::common::{settle, small_spec};
 
@@ -77,10 +77,9 @@ async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
             &net.path("verifier-data").display().to_string(),
         ],
     );
-    let env = net.env(SUBMITTER, &fork_url, "submitter-store");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let spec = spec.display().to_string();
-    let out = run_cli(
+    let out = net.cli_via(
+        &fork_url,
         &[
             "job",
             "post",
@@ -92,7 +91,6 @@ async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
             "1h",
             "--json",
         ],
-        &env,
     );
     assert!(
         out.status.success(),

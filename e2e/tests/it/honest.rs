@@ -30,12 +30,7 @@ async fn an_honest_job_is_finalized_and_its_model_is_good() {
     );
 
     // Paid: the reward and the bond back, withdrawn by the solver itself.
-    vtrain_e2e::wait_until(
-        Duration::from_secs(30),
-        "the solver's withdrawal",
-        || async { (net.withdrawn(net.address(SOLVER)).await == eth(15)).then_some(()) },
-    )
-    .await;
+    net.wait_withdrawn(net.address(SOLVER), eth(15)).await;
     assert_eq!(net.withdrawn(net.address(VERIFIER)).await, eth(0));
     let spent = submitter_before - net.balance(net.address(SUBMITTER)).await;
     assert!(

@@ -77,12 +77,7 @@ async fn a_solver_killed_again_and_again_commits_the_same_result_and_is_paid() {
     assert!(kills >= 3, "the solver was killed mid-run ({kills} times)");
     let committed = net.market().job(job).await.expect("job").traceRoot;
     assert_eq!(committed.to_string(), expected);
-    vtrain_e2e::wait_until(
-        Duration::from_secs(30),
-        "the solver's withdrawal",
-        || async { (net.withdrawn(net.address(SOLVER)).await == eth(15)).then_some(()) },
-    )
-    .await;
+    net.wait_withdrawn(net.address(SOLVER), eth(15)).await;
     let log = solver.lock().map(|s| s.log()).unwrap_or_default();
     assert!(log.matches("solver up").count() > 1);
 }
@@ -104,14 +99,9 @@ async fn a_watchtower_killed_mid_dispute_still_wins() {
     assert_eq!(outcome, status::SLASHED);
     eprintln!("watchtower killed {kills} times");
     assert!(kills >= 3, "killed mid-run ({kills} times)");
-    vtrain_e2e::wait_until(
-        Duration::from_secs(30),
-        "the watchtower's withdrawal",
-        || async {
-            (net.withdrawn(net.address(VERIFIER)).await
-                == eth(1) + eth(5) / alloy::primitives::U256::from(2))
-            .then_some(())
-        },
+    net.wait_withdrawn(
+        net.address(VERIFIER),
+        eth(1) + eth(5) / alloy::primitives::U256::from(2),
     )
     .await;
     assert_eq!(net.credits(net.address(SUBMITTER)).await, eth(10));
