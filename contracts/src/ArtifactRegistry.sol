@@ -6,7 +6,10 @@ pragma solidity 0.8.30;
 ///         model) can be fetched. The root is the artifact's content root; readers
 ///         check every byte they fetch against it, so a location is only a hint and
 ///         a wrong one costs nothing but a failed fetch.
-/// @dev    A root is announced once; its first publisher and size are immutable.
+/// @dev    Every publisher may announce each root once. Announcements are per
+///         publisher so that nobody can block a root by announcing a junk location
+///         for it first: readers try every location, and may prefer a publisher
+///         they know (the job's submitter, its solver).
 contract ArtifactRegistry {
     struct Artifact {
         address publisher;
@@ -14,10 +17,10 @@ contract ArtifactRegistry {
         uint64 publishedAt;
     }
 
-    /// @notice The announcement of each content root, zero when never published.
-    mapping(bytes32 root => Artifact artifact) public artifacts;
+    /// @notice Each publisher's announcement of each content root, zero when none.
+    mapping(bytes32 root => mapping(address publisher => Artifact artifact)) public artifacts;
 
-    /// @notice The number of artifacts announced so far.
+    /// @notice The number of announcements so far.
     uint256 public artifactCount;
 
     /// @notice A content root was announced.
@@ -29,7 +32,7 @@ contract ArtifactRegistry {
     error ZeroSize();
     /// @notice An announcement must say where to fetch the artifact.
     error EmptyUri();
-    /// @notice The root was already announced by `publisher`.
+    /// @notice `publisher` has already announced the root.
     error AlreadyPublished(bytes32 root, address publisher);
 
     /// @notice Announces that the artifact with content root `root` and `size` bytes
@@ -38,16 +41,17 @@ contract ArtifactRegistry {
         if (root == bytes32(0)) revert ZeroRoot();
         if (size == 0) revert ZeroSize();
         if (bytes(uri).length == 0) revert EmptyUri();
-        Artifact storage existing = artifacts[root];
-        if (existing.publisher != address(0)) revert AlreadyPublished(root, existing.publisher);
+        Artifact storage existing = artifacts[root][msg.sender];
+        if (existing.publisher != address(0)) revert AlreadyPublished(root, msg.sender);
 
-        artifacts[root] = Artifact({publisher: msg.sender, size: size, publishedAt: uint64(block.timestamp)});
+        artifacts[root][msg.sender] =
+            Artifact({publisher: msg.sender, size: size, publishedAt: uint64(block.timestamp)});
         artifactCount += 1;
         emit ArtifactPublished(root, msg.sender, size, uri);
     }
 
-    /// @notice Whether `root` has been announced.
-    function isPublished(bytes32 root) external view returns (bool) {
-        return artifacts[root].publisher != address(0);
+    /// @notice Whether `publisher` has announced `root`.
+    function isPublished(bytes32 root, address publisher) external view returns (bool) {
+        return artifacts[root][publisher].publisher != address(0);
     }
 }

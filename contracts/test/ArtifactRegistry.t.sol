@@ -23,13 +23,14 @@ contract ArtifactRegistry_Test is Test {
         vm.prank(alice);
         registry.publish(ROOT, 57_000, "file:///store/ab");
 
-        (address publisher, uint64 size, uint64 publishedAt) = registry.artifacts(ROOT);
+        (address publisher, uint64 size, uint64 publishedAt) = registry.artifacts(ROOT, alice);
         assertEq(publisher, alice);
         assertEq(size, 57_000);
         assertEq(publishedAt, 1_700_000_000);
         assertEq(registry.artifactCount(), 1);
-        assertTrue(registry.isPublished(ROOT));
-        assertFalse(registry.isPublished(keccak256("other")));
+        assertTrue(registry.isPublished(ROOT, alice));
+        assertFalse(registry.isPublished(ROOT, bob));
+        assertFalse(registry.isPublished(keccak256("other"), alice));
     }
 
     function test_publish_zeroRoot_reverts() public {
@@ -47,25 +48,33 @@ contract ArtifactRegistry_Test is Test {
         registry.publish(ROOT, 1, "");
     }
 
-    function test_publish_twice_reverts() public {
+    function test_publish_twiceBySamePublisher_reverts() public {
         vm.prank(alice);
         registry.publish(ROOT, 1, "file:///x");
         vm.expectRevert(abi.encodeWithSelector(ArtifactRegistry.AlreadyPublished.selector, ROOT, alice));
-        vm.prank(bob);
+        vm.prank(alice);
         registry.publish(ROOT, 2, "file:///y");
     }
 
-    function testFuzz_publish_firstPublisherWins(bytes32 root, uint64 size, address first, address second)
-        public
-    {
-        vm.assume(root != bytes32(0) && size != 0 && first != address(0));
+    /// A junk announcement by someone else does not block the honest one.
+    function testFuzz_publish_everyPublisherOnce_succeeds(
+        bytes32 root,
+        uint64 size,
+        address first,
+        address second
+    ) public {
+        vm.assume(root != bytes32(0) && size != 0 && first != second);
         vm.prank(first);
-        registry.publish(root, size, "s3://bucket/key");
-        vm.expectRevert(abi.encodeWithSelector(ArtifactRegistry.AlreadyPublished.selector, root, first));
+        registry.publish(root, size, "http://junk.invalid/");
         vm.prank(second);
-        registry.publish(root, size, "s3://bucket/other");
-        (address publisher, uint64 storedSize,) = registry.artifacts(root);
-        assertEq(publisher, first);
+        registry.publish(root, size, "s3://bucket/key");
+        (address publisher, uint64 storedSize,) = registry.artifacts(root, second);
+        assertEq(publisher, second);
         assertEq(storedSize, size);
+        assertTrue(registry.isPublished(root, first) && registry.isPublished(root, second));
+        assertEq(registry.artifactCount(), 2);
+        vm.expectRevert(abi.encodeWithSelector(ArtifactRegistry.AlreadyPublished.selector, root, first));
+        vm.prank(first);
+        registry.publish(root, size, "http://junk.invalid/again");
     }
 }

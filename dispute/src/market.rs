@@ -155,10 +155,10 @@ impl<P: Provider + Clone> Market<P> {
             .map_err(Error::from_contract)
     }
 
-    /// Whether `root` has been announced in the registry.
-    pub async fn is_published(&self, root: B256) -> Result<bool> {
+    /// Whether `publisher` has announced `root` in the registry.
+    pub async fn is_published_by(&self, root: B256, publisher: Address) -> Result<bool> {
         self.registry
-            .isPublished(root)
+            .isPublished(root, publisher)
             .call()
             .await
             .map_err(Error::from_contract)

@@ -426,9 +426,9 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             .await
     }
 
-    /// Announces `uri` for `root` in the registry unless someone already has.
+    /// Announces `uri` for `root` in the registry unless this solver already has.
     async fn announce(&self, root: B256, uri: String, size: u64) -> eyre::Result<()> {
-        if self.market.is_published(root).await? {
+        if self.market.is_published_by(root, self.account).await? {
             return Ok(());
         }
         let call = self

@@ -63,7 +63,7 @@ async fn deploy_publish_and_read_back() {
     assert_eq!(logs[0].1.block_number, receipt.block_number);
 
     // The state.
-    let stored = registry.artifacts(root).call().await.unwrap();
+    let stored = registry.artifacts(root, publisher).call().await.unwrap();
     assert_eq!(stored.publisher, publisher);
     assert_eq!(stored.size, 57_000);
     let block = provider
@@ -72,7 +72,7 @@ async fn deploy_publish_and_read_back() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.publishedAt, block.header.timestamp);
-    assert!(registry.isPublished(root).call().await.unwrap());
+    assert!(registry.isPublished(root, publisher).call().await.unwrap());
     assert_eq!(
         registry.artifactCount().call().await.unwrap(),
         U256::from(1)

@@ -170,3 +170,54 @@ async fn a_corrupted_checkpoint_in_the_store_is_detected_and_costs_nothing() {
         verifier.log()
     );
 }
+
+/// Someone announces a junk location for the dataset's root before the
+/// submitter does: announcements are per publisher, so the submitter's own is
+/// still made, the solver tries both, rejects the junk by its root and trains.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_junk_location_announced_first_does_not_block_the_job() {
+    use alloy::network::EthereumWallet;
+    use alloy::providers::ProviderBuilder;
+    use vtrain_dispute::bindings::ArtifactRegistry;
+
+    let net = Net::start().await;
+    let griefer: alloy::signers::local::PrivateKeySigner =
+        vtrain_e2e::KEYS[4].parse().expect("key");
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(griefer))
+        .connect_http(net.rpc_url().parse().expect("url"));
+    let junk = net.path("junk.safetensors");
+    std::fs::write(&junk, b"not the digits").expect("write");
+    let root = vtrain_proof_of_learning::Dataset::digits()
+        .expect("digits")
+        .root();
+    let registry = ArtifactRegistry::new(
+        net.deployment
+            .address("ArtifactRegistry")
+            .expect("registry"),
+        &provider,
+    );
+    registry
+        .publish(root.0.into(), 14, format!("file://{}", junk.display()))
+        .send()
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("mined");
+
+    let solver = net.solver(&[]);
+    let _verifier = net.verifier(&[]);
+    let job = net.post(&small_spec(&net), "1h");
+    assert_eq!(
+        settle(&net, job, Duration::from_secs(120)).await,
+        status::FINALIZED
+    );
+    assert!(
+        solver
+            .log()
+            .contains("announced dataset is not the committed one"),
+        "{}",
+        solver.log()
+    );
+}

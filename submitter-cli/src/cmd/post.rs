@@ -95,7 +95,7 @@ impl PostArgs {
             ));
         }
 
-        let (_, market) = self.common.signing_market(&self.key).await?;
+        let (account, market) = self.common.signing_market(&self.key).await?;
         let store = ArtifactStore::open(&self.store).or_fail(
             Failure::Input,
             format!("cannot open the store {}", self.store),
@@ -107,7 +107,7 @@ impl PostArgs {
         let root_b256 = alloy::primitives::B256::from(root.0);
         let uri = store.uri(&ArtifactKey::Dataset(root));
         let published = market
-            .is_published(root_b256)
+            .is_published_by(root_b256, account)
             .await
             .map_err(|e| from_chain(e, "checking the registry"))?;
         if !published {
