@@ -63,7 +63,9 @@ contract ArtifactRegistry_Test is Test {
         address first,
         address second
     ) public {
+        // No transaction comes from the zero address.
         vm.assume(root != bytes32(0) && size != 0 && first != second);
+        vm.assume(first != address(0) && second != address(0));
         vm.prank(first);
         registry.publish(root, size, "http://junk.invalid/");
         vm.prank(second);
