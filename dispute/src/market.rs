@@ -119,6 +119,14 @@ impl<P: Provider + Clone> Market<P> {
         })
     }
 
+    /// Brings `book` up to the latest block; returns that block.
+    pub async fn catch_up(&self, book: &mut crate::book::JobBook) -> Result<Head> {
+        let head = self.head().await?;
+        book.sync(&self.provider, &self.sources, head.number)
+            .await?;
+        Ok(head)
+    }
+
     /// A job's on-chain record.
     pub async fn job(&self, id: u64) -> Result<JobMarket::Job> {
         self.market

@@ -90,10 +90,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// One pass: read the chain, then do what is due.
     pub async fn tick(&mut self) -> eyre::Result<()> {
-        let head = self.market.head().await?;
-        self.book
-            .sync(self.market.provider(), self.market.sources(), head.number)
-            .await?;
+        let head = self.market.catch_up(&mut self.book).await?;
         self.datadir.save("book", &self.book)?;
 
         let jobs: Vec<JobEntry> = self

@@ -141,10 +141,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
 
     /// One pass.
     pub async fn tick(&mut self) -> eyre::Result<()> {
-        let head = self.market.head().await?;
-        self.book
-            .sync(self.market.provider(), self.market.sources(), head.number)
-            .await?;
+        let head = self.market.catch_up(&mut self.book).await?;
         self.datadir.save("book", &self.book)?;
         let jobs: Vec<JobEntry> = self
             .book

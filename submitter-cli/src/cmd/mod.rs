@@ -119,12 +119,9 @@ async fn market_for<P: Provider + Clone>(chain: &ChainArgs, provider: P) -> CliR
 
 /// The job book, read from the deployment block to the latest block.
 pub(crate) async fn book<P: Provider + Clone>(market: &Market<P>) -> CliResult<JobBook> {
-    let head = market
-        .head()
-        .await
-        .map_err(|e| from_chain(e, "reading the latest block"))?;
     let mut book = JobBook::starting_at(market.deployed_at());
-    book.sync(market.provider(), market.sources(), head.number)
+    market
+        .catch_up(&mut book)
         .await
         .map_err(|e| from_chain(e, "reading the market's events"))?;
     Ok(book)

@@ -187,7 +187,7 @@ fn narrowing(g: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game) -> S
     }
     let list = LISTS.get(g.descent.list as usize).copied().unwrap_or("?");
     let mut text = format!("{step}, {list}");
-    if phase >= 8 || (phase == 5 && g.descent.tree > 0) {
+    if phase >= 7 || (matches!(phase, 5 | 6) && g.descent.tree > 0) {
         text += &format!(", tensor {}", g.descent.tensorIndex);
     }
     if phase >= 10 {
