@@ -3,16 +3,47 @@
 
 use crate::error::{Error, Result};
 
-/// Reads the bytes at `uri`: `http(s)://…`, or a `file://` path. The caller
-/// checks them against the root they are named by.
+/// The most bytes one fetch reads: an announced location is untrusted, and a
+/// location that streams forever (a device file, a hostile server) must cost a
+/// failed fetch, not the agent's memory.
+pub const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
+
+/// Reads the bytes at `uri`: `http(s)://…`, or a regular file at `file://…`,
+/// at most [`MAX_ARTIFACT_BYTES`]. The caller checks them against the root
+/// they are named by.
 pub async fn fetch(uri: &str) -> Result<bytes::Bytes> {
+    let too_large = || Error::Http {
+        uri: uri.to_owned(),
+        reason: format!("larger than {MAX_ARTIFACT_BYTES} bytes"),
+        retryable: false,
+    };
     if let Some(path) = uri.strip_prefix("file://") {
-        return std::fs::read(path)
-            .map(bytes::Bytes::from)
-            .map_err(|source| Error::Io {
-                path: path.into(),
-                source,
+        let io = |source| Error::Io {
+            path: path.into(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(Error::Http {
+                uri: uri.to_owned(),
+                reason: "not a regular file".into(),
+                retryable: false,
             });
+        }
+        if meta.len() > MAX_ARTIFACT_BYTES {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_ARTIFACT_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(io)?;
+        if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
+            return Err(too_large());
+        }
+        return Ok(bytes.into());
     }
     if !(uri.starts_with("http://") || uri.starts_with("https://")) {
         return Err(Error::Http {
@@ -30,7 +61,7 @@ pub async fn fetch(uri: &str) -> Result<bytes::Bytes> {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .map_err(|e| http_error(e.to_string(), false))?;
-    let response = client
+    let mut response = client
         .get(uri)
         .send()
         .await
@@ -42,10 +73,24 @@ pub async fn fetch(uri: &str) -> Result<bytes::Bytes> {
             status.is_server_error(),
         ));
     }
-    response
-        .bytes()
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ARTIFACT_BYTES)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| http_error(e.to_string(), true))
+        .map_err(|e| http_error(e.to_string(), true))?
+    {
+        if (body.len() + chunk.len()) as u64 > MAX_ARTIFACT_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
 }
 
 /// The dataset with root `root`: from `store` if it holds it, else from the
@@ -83,4 +128,28 @@ pub async fn fetch_dataset(
         reason: "no location is announced for it".into(),
         retryable: true,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_device_or_a_missing_file_is_refused_not_read() {
+        let error = fetch("file:///dev/zero").await.expect_err("a device");
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        assert!(fetch("file:///nonexistent/x").await.is_err());
+        assert!(fetch("ftp://example.invalid/x").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_regular_file_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a");
+        std::fs::write(&path, b"bytes").expect("write");
+        let bytes = fetch(&format!("file://{}", path.display()))
+            .await
+            .expect("read");
+        assert_eq!(&bytes[..], b"bytes");
+    }
 }

@@ -11,4 +11,4 @@ pub use artifacts::{
 };
 pub use datadir::Datadir;
 pub use error::{Error, Result};
-pub use fetch::{fetch, fetch_dataset};
+pub use fetch::{MAX_ARTIFACT_BYTES, fetch, fetch_dataset};
