@@ -13,7 +13,10 @@ pub struct DevnetArgs {
     /// Port for anvil's JSON-RPC; 0 picks a free one.
     #[arg(long, env = "VTRAIN_DEVNET_PORT", default_value_t = 8545)]
     pub port: u16,
-    /// Seconds between blocks; by default a block is mined per transaction.
+    /// Also mine a block every this many seconds (anvil's mixed mining: every
+    /// transaction still gets its block at once), so that chain time moves
+    /// while nothing is sent and challenge windows and clocks run out; by
+    /// default a block is mined per transaction only.
     #[arg(long, env = "VTRAIN_DEVNET_BLOCK_TIME")]
     pub block_time: Option<u64>,
     /// The anvil binary (default: $VTRAIN_ANVIL, else .tools/bin/anvil from
