@@ -198,6 +198,11 @@ impl JobBook {
         self.jobs.get(&id)
     }
 
+    /// The announced URIs of `root`, every publisher's, oldest first.
+    pub fn uris(&self, root: &B256) -> Vec<String> {
+        self.locations(root).iter().map(|l| l.uri.clone()).collect()
+    }
+
     /// The announced locations of `root`.
     pub fn locations(&self, root: &B256) -> &[ArtifactLocation] {
         self.artifacts

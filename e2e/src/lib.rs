@@ -5,7 +5,7 @@ mod net;
 mod proxy;
 
 pub use agent::{Agent, binary, free_port, run_cli};
-pub use net::{Net, wait_until};
+pub use net::{Net, advance_time, wait_status, wait_until};
 pub use proxy::Proxy;
 
 /// The anvil dev accounts' private keys (the well-known test mnemonic), by index.

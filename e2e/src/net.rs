@@ -32,6 +32,37 @@ where
     }
 }
 
+/// Moves the chain time of the node behind `provider` forward by `seconds`
+/// and mines a block.
+pub async fn advance_time(provider: &impl Provider, seconds: u64) {
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (seconds,))
+        .await
+        .expect("evm_increaseTime");
+    let _: serde_json::Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("evm_mine");
+}
+
+/// Waits until job `job` of `market` has status `status` (see
+/// `vtrain_dispute::market::status`).
+pub async fn wait_status<P: Provider + Clone>(
+    market: &Market<P>,
+    job: u64,
+    status: u8,
+    limit: Duration,
+) {
+    let what = format!(
+        "job {job} to be {}",
+        vtrain_dispute::market::status::name(status)
+    );
+    wait_until(limit, &what, || async {
+        (market.job(job).await.ok()?.status == status).then_some(())
+    })
+    .await;
+}
+
 /// anvil with vtrain deployed, and a folder for everything the test writes.
 pub struct Net {
     /// The test's folder (manifest, stores, datadirs, logs, specs).
@@ -96,16 +127,7 @@ impl Net {
 
     /// Moves chain time forward by `seconds` and mines a block.
     pub async fn advance(&self, seconds: u64) {
-        let _: serde_json::Value = self
-            .provider
-            .raw_request("evm_increaseTime".into(), (seconds,))
-            .await
-            .expect("evm_increaseTime");
-        let _: serde_json::Value = self
-            .provider
-            .raw_request("evm_mine".into(), ())
-            .await
-            .expect("evm_mine");
+        advance_time(&self.provider, seconds).await;
     }
 
     /// Environment for an agent or the CLI acting as dev account `index`,
@@ -248,14 +270,7 @@ impl Net {
 
     /// Waits until job `job` has status `status` (see `vtrain_dispute::market::status`).
     pub async fn wait_status(&self, job: u64, status: u8, limit: Duration) {
-        let what = format!(
-            "job {job} to be {}",
-            vtrain_dispute::market::status::name(status)
-        );
-        wait_until(limit, &what, || async {
-            (self.status(job).await == status).then_some(())
-        })
-        .await;
+        wait_status(&self.market(), job, status, limit).await;
     }
 
     /// What `account` can withdraw from the market.

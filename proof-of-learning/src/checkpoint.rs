@@ -63,19 +63,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The safetensors bytes of `state`.
 pub fn encode_state(trainer: &Trainer, state: &State) -> Result<Vec<u8>> {
-    let param_shapes = trainer.param_shapes().to_vec();
+    let param_shapes = trainer.param_shapes();
     let moment_shapes = trainer.moment_shapes();
-    let mut named: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut named: Vec<(String, &[usize], &[f32])> = Vec::new();
     for (i, (shape, values)) in param_shapes.iter().zip(&state.params).enumerate() {
-        named.push((format!("param.{i}"), shape.clone(), le_bytes(values)));
+        named.push((format!("param.{i}"), shape, values));
     }
     for (i, (shape, values)) in moment_shapes.iter().zip(&state.moments).enumerate() {
-        named.push((format!("moment.{i}"), shape.clone(), le_bytes(values)));
+        named.push((format!("moment.{i}"), shape, values));
     }
-    let views = named
+    encode_f32_tensors(&named)
+}
+
+/// The safetensors bytes of F32 tensors `(name, shape, values)`, each value
+/// stored as its canonical bits (the form every vtrain artifact file uses:
+/// checkpoints, models, canonical datasets).
+pub fn encode_f32_tensors(tensors: &[(String, &[usize], &[f32])]) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|(name, shape, bytes)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+        .map(|(_, _, values)| {
+            values
+                .iter()
+                .flat_map(|&v| canonical_bits(v).to_le_bytes())
+                .collect()
+        })
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), bytes)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), bytes)
                 .map(|view| (name.clone(), view))
         })
         .collect::<Result<Vec<_>, _>>()
@@ -84,11 +101,33 @@ pub fn encode_state(trainer: &Trainer, state: &State) -> Result<Vec<u8>> {
         .map_err(|error| corrupt(Path::new("<memory>"), error.to_string()))
 }
 
-fn le_bytes(values: &[f32]) -> Vec<u8> {
-    values
-        .iter()
-        .flat_map(|&v| canonical_bits(v).to_le_bytes())
-        .collect()
+/// Reads the F32 tensor `name` of shape `shape` from `tensors`, refusing a
+/// missing tensor, another dtype or another shape; `path` names the file in
+/// errors.
+pub fn read_f32_tensor(
+    tensors: &safetensors::SafeTensors<'_>,
+    path: &Path,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>> {
+    let view = tensors
+        .tensor(name)
+        .map_err(|_| corrupt(path, format!("tensor {name} is missing")))?;
+    if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape {
+        return Err(corrupt(
+            path,
+            format!(
+                "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
+                view.dtype(),
+                view.shape()
+            ),
+        ));
+    }
+    Ok(view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 /// Writes the checkpoint of `state` into `dir`; returns the tensor file.
@@ -111,26 +150,7 @@ pub fn save(dir: &Path, trainer: &Trainer, state: &State, state_root: &Hash32) -
 pub fn decode_state(trainer: &Trainer, path: &Path, bytes: &[u8], step: u32) -> Result<State> {
     let tensors = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|error| corrupt(path, format!("not a valid safetensors file ({error})")))?;
-    let read = |name: String, shape: &Vec<usize>| -> Result<Vec<f32>> {
-        let view = tensors
-            .tensor(&name)
-            .map_err(|_| corrupt(path, format!("tensor {name} is missing")))?;
-        if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape.as_slice() {
-            return Err(corrupt(
-                path,
-                format!(
-                    "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
-                    view.dtype(),
-                    view.shape()
-                ),
-            ));
-        }
-        Ok(view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
-    };
+    let read = |name: String, shape: &Vec<usize>| read_f32_tensor(&tensors, path, &name, shape);
     let params = trainer
         .param_shapes()
         .iter()

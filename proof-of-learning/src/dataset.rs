@@ -222,37 +222,14 @@ impl Dataset {
     /// and F32 `labels [n]`, the form artifact stores hold (its root is the
     /// dataset's, whatever file the submitter started from).
     pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
-        let le = |values: &[f32]| -> Vec<u8> {
-            values
-                .iter()
-                .flat_map(|&v| crate::commit::canonical_bits(v).to_le_bytes())
-                .collect()
-        };
-        let (x, y) = (le(&self.x), le(&self.y));
-        let encode_error = |error: safetensors::SafeTensorError| {
-            dataset_error(Path::new("<memory>"), error.to_string())
-        };
-        let views = vec![
+        crate::checkpoint::encode_f32_tensors(&[
             (
                 "features".to_owned(),
-                safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    vec![self.samples, self.features],
-                    &x,
-                )
-                .map_err(encode_error)?,
+                &[self.samples, self.features],
+                &self.x,
             ),
-            (
-                "labels".to_owned(),
-                safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    vec![self.samples],
-                    &y,
-                )
-                .map_err(encode_error)?,
-            ),
-        ];
-        safetensors::tensor::serialize(views, None).map_err(encode_error)
+            ("labels".to_owned(), &[self.samples], &self.y),
+        ])
     }
 
     /// The content root (see the module docs).

@@ -14,7 +14,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use tokio::task::JoinHandle;
 use vtrain_dispute::game::player::id;
-use vtrain_dispute::game::{Duty, GameClient, Party, Side, Trajectory, duty};
+use vtrain_dispute::game::{Duty, GameClient, Party, Side, Trajectory, duty, replay_start};
 use vtrain_dispute::{Head, JobBook, JobEntry, JobPhase, Market};
 use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, Trainer};
 use vtrain_store::Datadir;
@@ -197,12 +197,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     /// The trainer for `job`: its dataset fetched and checked, the fault applied.
     async fn trainer(&self, job: &JobEntry, spec: &JobSpec) -> eyre::Result<Arc<Trainer>> {
         let root = Hash32(job.dataset_root.0);
-        let uris: Vec<String> = self
-            .book
-            .locations(&job.dataset_root)
-            .iter()
-            .map(|l| l.uri.clone())
-            .collect();
+        let uris: Vec<String> = self.book.uris(&job.dataset_root);
         let dataset = vtrain_store::fetch_dataset(&self.shared.store, &uris, &root).await?;
         let kernels = Kernels::new(Level::detect(), self.config.threads)?;
         let trainer = match self.shared.fault {
@@ -485,20 +480,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             })
             .ok_or_else(|| eyre::eyre!("job {} is not loaded", job.id))?;
         let mut trajectory = Trajectory::new(trainer.clone(), tamper);
-        if !record.setup.init {
-            let k = trainer.spec().checkpoint_interval;
-            let lo = u32::try_from(record.range.lo)?;
-            let c = (lo / k) as usize;
-            if lo.is_multiple_of(k)
-                && let Some(root) = roots.get(c)
-                && let Some(state) = self
-                    .shared
-                    .store
-                    .get_state(&trainer, lo, &Hash32(root.0))
-                    .await?
-            {
-                trajectory.seed(state);
-            }
+        let k = trainer.spec().checkpoint_interval;
+        if let Some((step, root)) = replay_start(record, k, &roots)
+            && let Some(state) = self.shared.store.get_state(&trainer, step, &root).await?
+        {
+            trajectory.seed(state);
         }
         Ok(Party::new(trajectory))
     }

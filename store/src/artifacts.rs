@@ -215,25 +215,13 @@ pub fn model_root(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Hash32 {
 /// The model file: safetensors with F32 tensors `param.<i>` (weights and biases,
 /// input layer first).
 pub fn encode_model(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Result<Vec<u8>> {
-    let encode_error = |e: safetensors::SafeTensorError| Error::Corrupt {
-        key: "<model>".into(),
-        reason: e.to_string(),
-    };
-    let bytes: Vec<Vec<u8>> = params
+    let named: Vec<(String, &[usize], &[f32])> = shapes
         .iter()
-        .map(|values| values.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let views = shapes
-        .iter()
-        .zip(&bytes)
+        .zip(params)
         .enumerate()
-        .map(|(i, (shape, data))| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
-                .map(|view| (format!("param.{i}"), view))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(encode_error)?;
-    safetensors::tensor::serialize(views, None).map_err(encode_error)
+        .map(|(i, (shape, values))| (format!("param.{i}"), shape.as_slice(), values.as_slice()))
+        .collect();
+    Ok(checkpoint::encode_f32_tensors(&named)?)
 }
 
 /// Decodes a model file of the given shapes and checks it against `root`.
@@ -260,23 +248,9 @@ pub fn decode_model(
         .iter()
         .enumerate()
         .map(|(i, shape)| {
-            let view = tensors
-                .tensor(&format!("param.{i}"))
-                .map_err(|_| corrupt(format!("tensor param.{i} is missing")))?;
-            if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape.as_slice() {
-                return Err(corrupt(format!(
-                    "param.{i} is {:?} {:?}, expected F32 {shape:?}",
-                    view.dtype(),
-                    view.shape()
-                )));
-            }
-            Ok(view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+            checkpoint::read_f32_tensor(&tensors, Path::new(name), &format!("param.{i}"), shape)
         })
-        .collect::<Result<Vec<Vec<f32>>>>()?;
+        .collect::<vtrain_proof_of_learning::Result<Vec<Vec<f32>>>>()?;
     let actual = model_root(shapes, &params);
     if actual != *root {
         return Err(Error::RootMismatch {

@@ -15,7 +15,9 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use vtrain_dispute::bindings::dispute_game::DisputeGame;
 use vtrain_dispute::game::player::id;
-use vtrain_dispute::game::{Duty, GameClient, Party, Side, Tamper, Trajectory, duty, opening_at};
+use vtrain_dispute::game::{
+    Duty, GameClient, Party, Side, Tamper, Trajectory, duty, opening_at, replay_start,
+};
 use vtrain_dispute::{GameEntry, Head, JobBook, JobEntry, JobPhase, Market};
 use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, State, Trainer};
 use vtrain_store::{ArtifactStore, Datadir};
@@ -179,12 +181,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             return Ok(trainer.clone());
         }
         let spec = JobSpec::from_canonical_bytes(&job.spec)?;
-        let uris: Vec<String> = self
-            .book
-            .locations(&job.dataset_root)
-            .iter()
-            .map(|l| l.uri.clone())
-            .collect();
+        let uris: Vec<String> = self.book.uris(&job.dataset_root);
         let dataset =
             vtrain_store::fetch_dataset(&self.store, &uris, &Hash32(job.dataset_root.0)).await?;
         let kernels = Kernels::new(Level::detect(), self.config.threads)?;
@@ -263,12 +260,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         let mut salt = self.account.to_vec();
         salt.extend_from_slice(job.job_hash.as_slice());
         let chosen = sample(intervals, self.config.sample_rate, &salt);
-        let bases: Vec<String> = self
-            .book
-            .locations(&result.trace_root)
-            .iter()
-            .map(|l| l.uri.clone())
-            .collect();
+        let bases: Vec<String> = self.book.uris(&result.trace_root);
         tracing::info!(target: "verifier", job = job.id, intervals = chosen.len(), of = intervals, "verifying");
         let (job_id, store, runtime) = (job.id, self.store.clone(), Handle::current());
         let delusion = self.config.dispute_honest_at;
@@ -389,18 +381,16 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             )));
         }
         let mut trajectory = Trajectory::new(trainer.clone(), None);
-        if !record.setup.init {
-            let lo = u32::try_from(record.range.lo)?;
-            let k = trainer.spec().checkpoint_interval;
-            if lo.is_multiple_of(k)
-                && let Some(root) = job
-                    .result
-                    .as_ref()
-                    .and_then(|r| r.checkpoint_roots.get((lo / k) as usize))
-                && let Some(state) = self.store.get_state(&trainer, lo, &Hash32(root.0)).await?
-            {
-                trajectory.seed(state);
-            }
+        let k = trainer.spec().checkpoint_interval;
+        let roots = job
+            .result
+            .as_ref()
+            .map(|r| r.checkpoint_roots.as_slice())
+            .unwrap_or_default();
+        if let Some((step, root)) = replay_start(record, k, roots)
+            && let Some(state) = self.store.get_state(&trainer, step, &root).await?
+        {
+            trajectory.seed(state);
         }
         Ok(Party::new(trajectory))
     }

@@ -12,5 +12,5 @@ pub mod world;
 pub use client::GameClient;
 pub use duty::{Duty, Side, duty};
 pub use player::{Move, Opening, Party, Revealed, opening_at, solver_moves};
-pub use trajectory::Trajectory;
+pub use trajectory::{Trajectory, replay_start};
 pub use world::{Tamper, Transition};

@@ -89,3 +89,20 @@ impl Trajectory {
         self.executed
     }
 }
+
+/// The committed checkpoint at or before the start of game `g`'s disputed
+/// range, as (step, root): the state a party seeds its [`Trajectory`] with,
+/// so that it replays at most one interval (after a restart mid-game too).
+/// `None` for a game over the initial state.
+pub fn replay_start(
+    g: &crate::bindings::dispute_game::DisputeGame::Game,
+    interval: u32,
+    checkpoint_roots: &[alloy::primitives::B256],
+) -> Option<(u32, Hash32)> {
+    if g.setup.init {
+        return None;
+    }
+    let c = u32::try_from(g.range.lo).ok()? / interval.max(1);
+    let root = checkpoint_roots.get(c as usize)?;
+    Some((c * interval.max(1), Hash32(root.0)))
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_dispute::Market;
 use vtrain_dispute::market::status;
-use vtrain_e2e::{Net, binary, free_port, wait_until};
+use vtrain_e2e::{Net, advance_time, binary, free_port, wait_status, wait_until};
 
 use crate::common::{settle, small_spec};
 
@@ -101,27 +101,10 @@ async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
     assert_eq!(posted["job_id"], 2, "ids go on from the source chain's");
 
     // Let it run: move the fork's time past the window once the watchtower agreed.
-    wait_until(
-        Duration::from_secs(120),
-        "job 2 to be submitted on the fork",
-        || async { (market.job(2).await.ok()?.status == status::SUBMITTED).then_some(()) },
-    )
-    .await;
+    wait_status(&market, 2, status::SUBMITTED, Duration::from_secs(120)).await;
     crate::common::verdict(&net, 2, Duration::from_secs(60)).await;
-    let _: serde_json::Value = provider
-        .raw_request("evm_increaseTime".into(), (3_601u64,))
-        .await
-        .expect("time");
-    let _: serde_json::Value = provider
-        .raw_request("evm_mine".into(), ())
-        .await
-        .expect("mine");
-    wait_until(
-        Duration::from_secs(60),
-        "job 2 to be finalized on the fork",
-        || async { (market.job(2).await.ok()?.status == status::FINALIZED).then_some(()) },
-    )
-    .await;
+    advance_time(&provider, 3_601).await;
+    wait_status(&market, 2, status::FINALIZED, Duration::from_secs(60)).await;
     // The source chain never saw job 2.
     assert_eq!(
         net.market()

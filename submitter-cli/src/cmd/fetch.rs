@@ -180,11 +180,7 @@ impl FetchArgs {
         params: Vec<Vec<f32>>,
     ) -> Option<(f64, f32)> {
         let store = ArtifactStore::open(&self.store).ok()?;
-        let uris: Vec<String> = book
-            .locations(dataset_root)
-            .iter()
-            .map(|l| l.uri.clone())
-            .collect();
+        let uris: Vec<String> = book.uris(dataset_root);
         let dataset = vtrain_store::fetch_dataset(&store, &uris, &Hash32(dataset_root.0))
             .await
             .map_err(|e| tracing::warn!(error = %e, "no dataset for the test accuracy"))
