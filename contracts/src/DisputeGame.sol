@@ -6,12 +6,6 @@ import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
 import {IFp32Alu} from "./interfaces/IFp32Alu.sol";
 import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 
-/// @notice What the game needs from the market that created it.
-interface IGameMarket {
-    /// @notice Whether the job's result is still standing and undecided (challengeable or in play).
-    function isContested(uint256 jobId) external view returns (bool);
-}
-
 /// @title DisputeGame
 /// @notice Truebit-style multi-level dispute games, one per challenge, between a job's
 ///         solver and one challenger. The solver proves; the challenger only points: it
@@ -62,8 +56,7 @@ contract DisputeGame {
     enum Reason {
         StepProved, // the ALU's result matched the solver's claim
         StepRefuted, // the ALU's result differed from the solver's claim
-        Timeout, // the side to move ran out of time
-        Released // the job was settled by another game first
+        Timeout // the side to move ran out of time
     }
 
     /// @notice What the market passes when it opens a game.
@@ -75,6 +68,7 @@ contract DisputeGame {
         uint64 rngKey;
         uint32 batch;
         bool init;
+        uint32 checkpoint;
         uint64 lo;
         uint64 hi;
         bytes32 loRoot;
@@ -90,6 +84,7 @@ contract DisputeGame {
         address challenger;
         uint32 batch;
         bool init;
+        uint32 checkpoint; // c: the game disputes checkpoint c (0: the initial state)
         uint256 bond;
         bytes32 jobHash;
     }
@@ -147,6 +142,15 @@ contract DisputeGame {
         Target target;
     }
 
+    /// @notice The games of one job: how many are unresolved, how many the solver lost, and over
+    ///         how many distinct checkpoint intervals the unresolved ones run (the solver's
+    ///         replay load, which sizes each new game's clock).
+    struct JobGames {
+        uint32 live;
+        uint32 refuted;
+        uint32 disputedIntervals;
+    }
+
     /// @notice What the solver revealed at RevealStep: the five list Merkle roots and the
     ///         sizes of the three produced lists. Only its hash is stored; the moves that
     ///         need it take it as calldata.
@@ -189,10 +193,14 @@ contract DisputeGame {
     IStepSemantics public semantics;
     /// @notice Each side's clock at the start of a game, in seconds.
     uint64 public clock;
-    /// @notice Extra seconds a side gets once for its heavy move (a step replay).
+    /// @notice Seconds for the replay of one checkpoint interval: the solver gets one per
+    ///         distinct interval under dispute on the job when a game opens, the challenger
+    ///         one when it must replay the disputed step.
     uint64 public extension;
 
     mapping(uint256 gameId => Game game) internal games;
+    mapping(uint256 jobId => JobGames tally) internal jobGames;
+    mapping(uint256 jobId => mapping(uint32 checkpoint => uint32 live)) internal liveAt;
     /// @notice The number of games opened so far (ids start at 1).
     uint256 public gameCount;
 
@@ -243,7 +251,6 @@ contract DisputeGame {
     error BadElement();
     error BadMicroStep();
     error BadOperand(uint256 slot);
-    error GameStillLive();
     error AlreadySettled();
     error NonCanonicalPadding();
 
@@ -270,12 +277,21 @@ contract DisputeGame {
         g.setup.rngKey = o.rngKey;
         g.setup.batch = o.batch;
         g.setup.init = o.init;
+        g.setup.checkpoint = o.checkpoint;
         g.range.lo = o.lo;
         g.range.hi = o.hi;
         g.range.loRoot = o.loRoot;
         g.range.hiRoot = o.hiRoot;
         g.setup.bond = o.bond;
-        g.clock.solverClock = clock;
+        // The solver's clock grows with its replay load: one extension per distinct interval
+        // disputed by a live game of this job, this one included. Games over one interval
+        // share one replay, so a wave of games costs the solver at most one replay per
+        // interval, and each game's clock covers every replay queued before it
+        // (docs/dispute-game.md § Clocks).
+        JobGames storage tally = jobGames[o.jobId];
+        tally.live += 1;
+        if (liveAt[o.jobId][o.checkpoint]++ == 0) tally.disputedIntervals += 1;
+        g.clock.solverClock = clock + extension * tally.disputedIntervals;
         g.clock.challengerClock = clock;
         g.clock.lastMoveAt = uint64(block.timestamp);
         if (o.init || o.hi - o.lo == 1) {
@@ -510,14 +526,6 @@ contract DisputeGame {
         _resolve(gameId, g, !solverToMove, Reason.Timeout);
     }
 
-    /// @notice Anyone: ends a game whose job another game has already settled (the solver was
-    ///         slashed); the challenger's bond is refunded by the market.
-    function release(uint256 gameId) external {
-        Game storage g = _live(gameId);
-        if (IGameMarket(market).isContested(g.setup.jobId)) revert GameStillLive();
-        _resolve(gameId, g, false, Reason.Released);
-    }
-
     /// @notice Market only: marks a resolved game as paid out, once, and returns what the
     ///         payout needs. Deciding a game and paying for it are separate transactions,
     ///         so the last move of a game never carries the bookkeeping of the payout.
@@ -538,6 +546,11 @@ contract DisputeGame {
     /// @notice A game's full record.
     function getGame(uint256 gameId) external view returns (Game memory) {
         return games[gameId];
+    }
+
+    /// @notice The tally of job `jobId`'s games.
+    function gamesOf(uint256 jobId) external view returns (JobGames memory) {
+        return jobGames[jobId];
     }
 
     /// @notice Who must move next, and until when.
@@ -587,7 +600,6 @@ contract DisputeGame {
 
     function _enterRevealStep(Game storage g) internal {
         g.clock.phase = Phase.RevealStep;
-        g.clock.solverClock += extension; // the solver now replays the step instrumented
     }
 
     /// @dev The state root at `step` with the given list Merkle roots; everything else in
@@ -700,6 +712,11 @@ contract DisputeGame {
         g.clock.phase = Phase.Resolved;
         g.clock.solverWon = solverWon;
         g.clock.reason = reason;
-        emit GameResolved(gameId, g.setup.jobId, solverWon, reason);
+        uint256 jobId = g.setup.jobId;
+        JobGames storage tally = jobGames[jobId];
+        tally.live -= 1;
+        if (!solverWon) tally.refuted += 1;
+        if (--liveAt[jobId][g.setup.checkpoint] == 0) tally.disputedIntervals -= 1;
+        emit GameResolved(gameId, jobId, solverWon, reason);
     }
 }

@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {Commitments} from "./lib/Commitments.sol";
 import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
 import {SplitMix64} from "./lib/SplitMix64.sol";
-import {DisputeGame, IGameMarket} from "./DisputeGame.sol";
+import {DisputeGame} from "./DisputeGame.sol";
 import {IFp32Alu} from "./interfaces/IFp32Alu.sol";
 import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 
@@ -14,15 +14,25 @@ import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 ///         window with no successful challenge the solver is paid. Any number of
 ///         challengers may each open a `DisputeGame` against a result during the window;
 ///         the result stands only if the solver wins every one.
+///
+///         Payouts (`docs/dispute-game.md` § Payouts): every game is decided on its merits
+///         and paid by its own outcome, never by the order of settlement. A game the solver
+///         wins pays it the challenger's bond minus the burn. Once the window has closed and
+///         every game has been decided, `finalize` fixes the job's outcome: no refutation,
+///         and the solver is paid; one or more, and the submitter is refunded, `burnBps` of
+///         the solver's bond is burned and the rest is split equally among the games that
+///         refuted the solver, each of which also gets its bond back.
 /// @dev    All ETH stays in this contract. Payouts are credits, pulled with `withdraw`: no
 ///         game or lifecycle path ever sends ETH. The burned share of a forfeited bond is
 ///         credited to `BURN_ADDRESS` and leaves through `flushBurned`.
-///         Invariant: balance == Σ escrow of live jobs + Σ live bonds + Σ credits.
-contract JobMarket is IGameMarket {
+///         Invariant: balance == Σ escrow of live jobs + Σ live bonds + Σ shares owed + Σ credits.
+contract JobMarket {
     /// @notice Where burned value goes.
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
-    /// @notice The most checkpoints a job may have (their roots are posted on chain).
-    uint256 public constant MAX_CHECKPOINTS = 1024;
+    /// @notice The most moves one side makes in a game of any job the market accepts
+    ///         (`docs/dispute-game.md` § Clocks: 74 for the spec bounds of `SpecRules`, with a
+    ///         margin). The deployment requires `clock ≥ MAX_MOVES_PER_SIDE × moveTime`.
+    uint64 public constant MAX_MOVES_PER_SIDE = 80;
     /// @notice The longest challenge window a job may ask for.
     uint64 public constant MAX_CHALLENGE_WINDOW = 30 days;
     /// @notice The longest chess clock (and extension) a market may be deployed with.
@@ -43,7 +53,8 @@ contract JobMarket is IGameMarket {
     struct Job {
         address submitter;
         Status status;
-        uint32 openGames;
+        uint32 openGames; // games not yet paid out
+        uint32 refutations; // games the solver lost (fixed by `finalize`)
         uint64 claimDeadline;
         address solver;
         uint64 submitDeadline;
@@ -61,6 +72,28 @@ contract JobMarket is IGameMarket {
         bytes32 traceRoot;
         bytes32 finalStateRoot;
         bytes32 modelRoot;
+        uint256 refuterShare; // what each refuting game gets besides its bond (fixed by `finalize`)
+    }
+
+    /// @notice The market's parameters, checked at deployment.
+    /// @param challengerBond the bond per challenge, in wei (> 0)
+    /// @param burnBps        the burned share of a forfeited bond, in basis points, in (0, 10000):
+    ///                       with none, a cheater's sock puppets win its bond back; with all,
+    ///                       nobody is paid for refuting
+    /// @param clock          each side's chess clock in a game, in seconds
+    /// @param extension      seconds for the replay of one checkpoint interval (see `DisputeGame`)
+    /// @param moveTime       the seconds the market allows for one move to be mined (block time
+    ///                       plus inclusion latency); `clock ≥ MAX_MOVES_PER_SIDE × moveTime`
+    /// @param replayRate     fp32 primitives per second the market assumes of a solver's
+    ///                       replay; a job whose interval work exceeds `extension × replayRate`
+    ///                       is refused
+    struct Config {
+        uint256 challengerBond;
+        uint256 burnBps;
+        uint64 clock;
+        uint64 extension;
+        uint64 moveTime;
+        uint64 replayRate;
     }
 
     /// @notice The dispute game this market settles challenges with (created here).
@@ -71,6 +104,10 @@ contract JobMarket is IGameMarket {
     uint256 public challengerBond;
     /// @notice The share of a forfeited bond that is burned, in basis points.
     uint256 public burnBps;
+    /// @notice The seconds allowed for one move to be mined (see `Config`).
+    uint64 public moveTime;
+    /// @notice The fp32 primitives per second a solver is assumed to replay (see `Config`).
+    uint64 public replayRate;
 
     /// @notice Every job, by id (ids start at 1).
     mapping(uint256 jobId => Job job) internal jobs;
@@ -106,15 +143,20 @@ contract JobMarket is IGameMarket {
     );
     event GameSettled(uint256 indexed jobId, uint256 indexed gameId, bool solverWon);
     event JobFinalized(uint256 indexed jobId);
-    event SolverSlashed(uint256 indexed jobId, address indexed solver, uint256 indexed gameId);
+    /// @param refutations the games the solver lost (0 for a missed submit deadline)
+    /// @param refuterShare what each of them gets besides its bond
+    event SolverSlashed(
+        uint256 indexed jobId, address indexed solver, uint32 refutations, uint256 refuterShare
+    );
     event Credited(address indexed account, uint256 amount);
-    event Withdrawn(address indexed account, uint256 amount);
+    event Withdrawn(address indexed account, address indexed to, uint256 amount);
 
     error NoSuchJob(uint256 jobId);
     error WrongStatus(uint256 jobId, Status status);
     error ZeroReward();
     error BadDeadlines();
-    error BadSpec(string why);
+    error AmountTooLarge(uint256 amount);
+    error IntervalTooHeavy(uint256 work, uint256 limit);
     error WrongBond(uint256 sent, uint256 required);
     error NotSubmitter();
     error NotSolver();
@@ -126,34 +168,30 @@ contract JobMarket is IGameMarket {
     error BadCheckpointProof();
     error WindowClosed();
     error WindowOpen();
-    error GamesOpen(uint32 openGames);
+    error GamesLive(uint32 live);
     error NothingToWithdraw();
+    error ZeroAddress();
     error TransferFailed();
-    error BadConfig();
+    error BadConfig(string field);
     error SelfChallenge();
 
-    /// @param alu        the fp32 ALU the game settles its last step with
-    /// @param semantics  the step semantics (op graph and operand locators)
-    /// @param challengerBond_ the bond per challenge
-    /// @param burnBps_   the burned share of forfeited bonds (≤ 10000)
-    /// @param clock      each side's chess clock in a game, in seconds
-    /// @param extension  extra seconds for a side's heavy move (a step replay)
-    constructor(
-        IFp32Alu alu,
-        IStepSemantics semantics,
-        uint256 challengerBond_,
-        uint256 burnBps_,
-        uint64 clock,
-        uint64 extension
-    ) {
-        if (
-            burnBps_ > BPS || challengerBond_ == 0 || clock == 0 || clock > MAX_CLOCK || extension > MAX_CLOCK
-        ) {
-            revert BadConfig();
+    /// @param alu       the fp32 ALU the game settles its last step with
+    /// @param semantics the step semantics (op graph, operand locators, spec validation)
+    /// @param config    the market's parameters (see `Config`)
+    constructor(IFp32Alu alu, IStepSemantics semantics, Config memory config) {
+        if (config.challengerBond == 0) revert BadConfig("challengerBond");
+        if (config.burnBps == 0 || config.burnBps >= BPS) revert BadConfig("burnBps");
+        if (config.moveTime == 0) revert BadConfig("moveTime");
+        if (config.clock > MAX_CLOCK || config.clock < MAX_MOVES_PER_SIDE * config.moveTime) {
+            revert BadConfig("clock");
         }
-        challengerBond = challengerBond_;
-        burnBps = burnBps_;
-        game = new DisputeGame(alu, semantics, clock, extension);
+        if (config.extension == 0 || config.extension > MAX_CLOCK) revert BadConfig("extension");
+        if (config.replayRate == 0) revert BadConfig("replayRate");
+        challengerBond = config.challengerBond;
+        burnBps = config.burnBps;
+        moveTime = config.moveTime;
+        replayRate = config.replayRate;
+        game = new DisputeGame(alu, semantics, config.clock, config.extension);
     }
 
     // ------------------------------------------------------------------ lifecycle
@@ -172,24 +210,21 @@ contract JobMarket is IGameMarket {
         uint64 challengeWindow
     ) external payable returns (uint256 jobId) {
         if (msg.value == 0) revert ZeroReward();
+        if (msg.value > type(uint128).max) revert AmountTooLarge(msg.value);
         if (
             claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0
                 || challengeWindow > MAX_CHALLENGE_WINDOW
         ) revert BadDeadlines();
         if (solverBond == 0) revert WrongBond(0, 1);
+        // Every bound the Rust `JobSpec::validate` checks (a spec no game could settle
+        // would let a solver be made to lose on time), then the replay bound: one disputed
+        // interval (its k steps replayed, each at most once more instrumented) must fit the
+        // clock extension at the market's replay rate.
+        uint256 stepOps = game.semantics().validate(spec);
         JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
-        if (h.repopsVersion != JobSpecCodec.REPOPS_VERSION) revert BadSpec("repops version");
-        if (h.steps == 0 || h.interval == 0 || h.steps % h.interval != 0) revert BadSpec("steps/interval");
-        if (h.steps / h.interval + 1 > MAX_CHECKPOINTS) revert BadSpec("too many checkpoints");
-        if (h.batch == 0) revert BadSpec("batch");
-        if (h.samples == 0 || h.holdout >= h.samples) revert BadSpec("samples/holdout");
-        // The model part must be one the dispute game can settle, or no game could ever
-        // get past its first reveal (and an honest solver could be made to lose on time).
-        try game.semantics().counts(spec, false) returns (uint32 nI, uint32 nO, uint32 nW) {
-            if (nI == 0 || nO == 0 || nW == 0) revert BadSpec("model");
-        } catch {
-            revert BadSpec("model");
-        }
+        uint256 work = 2 * uint256(h.interval) * stepOps;
+        uint256 limit = uint256(game.extension()) * replayRate;
+        if (work > limit) revert IntervalTooHeavy(work, limit);
 
         jobId = ++jobCount;
         Job storage job = jobs[jobId];
@@ -286,7 +321,7 @@ contract JobMarket is IGameMarket {
         uint256 burned = _burnShare(job.solverBond);
         _credit(job.submitter, uint256(job.reward) + job.solverBond - burned);
         _credit(BURN_ADDRESS, burned);
-        emit SolverSlashed(jobId, job.solver, 0);
+        emit SolverSlashed(jobId, job.solver, 0, 0);
     }
 
     /// @notice Opens a dispute game against a submitted result, bonding `challengerBond`.
@@ -325,6 +360,7 @@ contract JobMarket is IGameMarket {
                 rngKey: job.rngKey,
                 batch: job.batch,
                 init: checkpoint == 0,
+                checkpoint: uint32(checkpoint), // < numCheckpoints ≤ 1024, checked above
                 lo: checkpoint == 0 ? 0 : (checkpoint - 1) * job.interval,
                 hi: checkpoint * job.interval,
                 loRoot: leftRoot,
@@ -335,57 +371,53 @@ contract JobMarket is IGameMarket {
         emit ChallengeOpened(jobId, gameId, msg.sender, checkpoint);
     }
 
-    /// @notice Pays the solver once the window has passed with no game open.
+    /// @notice Fixes a job's outcome once its window has closed and every game on it has been
+    ///         decided (anyone may call). No game refuted the solver: it is paid its reward
+    ///         and its bond. One or more did: the submitter is refunded, `burnBps` of the
+    ///         solver's bond is burned and the rest is split equally among the refuting
+    ///         games (the remainder of the division is burned too); each collects its share
+    ///         with its bond in `settleGame`.
     function finalize(uint256 jobId) external {
         Job storage job = _job(jobId);
         _requireStatus(jobId, job, Status.Submitted);
-        uint64 end = job.submittedAt + job.challengeWindow;
-        if (block.timestamp < end) revert WindowOpen();
-        if (job.openGames != 0) revert GamesOpen(job.openGames);
-        job.status = Status.Finalized;
-        _credit(job.solver, uint256(job.reward) + job.solverBond);
-        emit JobFinalized(jobId);
+        _close(jobId, job);
     }
 
     /// @notice Pays out a resolved game (anyone may call, once per game; the winner has every
-    ///         reason to). The winner is paid from the loser's bond minus the burned share.
-    ///         A solver that loses is slashed: its reward goes back to the submitter. Games
-    ///         against a job another game already slashed refund their bonds. A job cannot
-    ///         be finalized while one of its games is unsettled.
+    ///         reason to). A game the solver won pays it the challenger's bond minus the
+    ///         burned share, at once. A game the solver lost pays its challenger its bond and
+    ///         its share of the solver's bond once the job's outcome is fixed: it calls
+    ///         `finalize` first if nobody has (so it reverts while the window is open or
+    ///         another game is undecided). The order in which games are settled changes
+    ///         nobody's payout.
     function settleGame(uint256 gameId) external {
         (uint256 jobId, address challenger, uint256 bond, bool solverWon) = game.markSettled(gameId);
         Job storage job = jobs[jobId];
         job.openGames -= 1;
         emit GameSettled(jobId, gameId, solverWon);
-        if (job.status != Status.Submitted) {
-            // The solver was already slashed by another game: nothing is at stake any more.
-            _credit(challenger, bond);
-            return;
-        }
         if (solverWon) {
             uint256 burned = _burnShare(bond);
             _credit(job.solver, bond - burned);
             _credit(BURN_ADDRESS, burned);
-        } else {
-            job.status = Status.Slashed;
-            uint256 burned = _burnShare(job.solverBond);
-            _credit(challenger, bond + job.solverBond - burned);
-            _credit(BURN_ADDRESS, burned);
-            _credit(job.submitter, job.reward);
-            emit SolverSlashed(jobId, job.solver, gameId);
+            return;
         }
+        if (job.status == Status.Submitted) _close(jobId, job);
+        // A refuting game exists, so `_close` slashed the job.
+        _credit(challenger, bond + job.refuterShare);
     }
 
     // ------------------------------------------------------------------ payouts
 
-    /// @notice Sends the caller its whole credit.
-    function withdraw() external {
-        _payOut(msg.sender);
+    /// @notice Sends the caller's whole credit to `to` (the caller itself, or any account
+    ///         that accepts ETH: a contract that cannot receive it names another).
+    function withdraw(address to) external {
+        if (to == address(0)) revert ZeroAddress();
+        _payOut(msg.sender, to);
     }
 
     /// @notice Sends the burned value to `BURN_ADDRESS` (anyone may call).
     function flushBurned() external {
-        _payOut(BURN_ADDRESS);
+        _payOut(BURN_ADDRESS, BURN_ADDRESS);
     }
 
     // ------------------------------------------------------------------ views
@@ -398,11 +430,6 @@ contract JobMarket is IGameMarket {
     /// @notice A job's status.
     function statusOf(uint256 jobId) external view returns (Status) {
         return jobs[jobId].status;
-    }
-
-    /// @inheritdoc IGameMarket
-    function isContested(uint256 jobId) external view returns (bool) {
-        return jobs[jobId].status == Status.Submitted;
     }
 
     // ------------------------------------------------------------------ internals
@@ -445,6 +472,27 @@ contract JobMarket is IGameMarket {
         );
     }
 
+    /// @dev Fixes the outcome of a submitted job (see `finalize`).
+    function _close(uint256 jobId, Job storage job) internal {
+        if (block.timestamp < job.submittedAt + job.challengeWindow) revert WindowOpen();
+        DisputeGame.JobGames memory tally = game.gamesOf(jobId);
+        if (tally.live != 0) revert GamesLive(tally.live);
+        if (tally.refuted == 0) {
+            job.status = Status.Finalized;
+            _credit(job.solver, uint256(job.reward) + job.solverBond);
+            emit JobFinalized(jobId);
+            return;
+        }
+        job.status = Status.Slashed;
+        uint256 burned = _burnShare(job.solverBond);
+        uint256 share = (job.solverBond - burned) / tally.refuted;
+        job.refutations = tally.refuted;
+        job.refuterShare = share;
+        _credit(job.submitter, job.reward);
+        _credit(BURN_ADDRESS, job.solverBond - share * tally.refuted);
+        emit SolverSlashed(jobId, job.solver, tally.refuted, share);
+    }
+
     function _burnShare(uint256 amount) internal view returns (uint256) {
         return amount * burnBps / BPS;
     }
@@ -455,12 +503,12 @@ contract JobMarket is IGameMarket {
         emit Credited(account, amount);
     }
 
-    function _payOut(address account) internal {
+    function _payOut(address account, address to) internal {
         uint256 amount = credits[account];
         if (amount == 0) revert NothingToWithdraw();
         credits[account] = 0; // effects before the interaction: a reentrant call finds nothing
-        emit Withdrawn(account, amount);
-        (bool ok,) = account.call{value: amount}("");
+        emit Withdrawn(account, to, amount);
+        (bool ok,) = to.call{value: amount}("");
         if (!ok) revert TransferFailed();
     }
 }

@@ -47,10 +47,12 @@ contract DisputeGameTest is GameDriver {
         assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.Bisect));
         assertEq(g.range.lo, 2);
         assertEq(g.range.hi, 4);
-        assertEq(g.clock.solverClock, CLOCK);
+        // one interval under dispute: the solver's clock holds one replay extension
+        assertEq(g.clock.solverClock, CLOCK + EXTENSION);
+        assertEq(g.clock.challengerClock, CLOCK);
         (address mover, uint64 deadline) = game.turn(gameId);
         assertEq(mover, solver);
-        assertEq(deadline, block.timestamp + CLOCK);
+        assertEq(deadline, block.timestamp + CLOCK + EXTENSION);
     }
 
     function test_bisect_and_judge() public {
@@ -78,12 +80,12 @@ contract DisputeGameTest is GameDriver {
         DisputeGame.Game memory g = game.getGame(gameId);
         assertEq(g.range.lo, 3);
         assertEq(uint8(g.clock.phase), uint8(DisputeGame.Phase.RevealStep));
-        assertEq(g.clock.solverClock, CLOCK + EXTENSION, "heavy move extension");
+        assertEq(g.clock.solverClock, CLOCK + EXTENSION, "the replay extension, granted at opening");
     }
 
     function test_clock_noMoveAfterExpiry() public {
         (World memory liar,) = _start();
-        vm.warp(block.timestamp + CLOCK);
+        vm.warp(block.timestamp + CLOCK + EXTENSION);
         vm.prank(solver);
         vm.expectRevert(DisputeGame.ClockExpired.selector);
         game.bisect(gameId, 3, liar.stateRoots[3]);
@@ -299,15 +301,8 @@ contract DisputeGameTest is GameDriver {
         game.revealStep(gameId, toySpec(), roots);
         play(gameId, liar, truth, 200);
         assertFalse(game.getGame(gameId).clock.solverWon);
+        closeJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
-    }
-
-    function test_release_onlyAfterSettlement() public {
-        _start();
-        vm.expectRevert(DisputeGame.GameStillLive.selector);
-        game.release(gameId);
-        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NoSuchGame.selector, 5));
-        game.release(5);
     }
 
     /// The solver reveals a (forged) step commitment, the challenger picks the intermediates.

@@ -49,6 +49,8 @@ contract DisputeGameFuzzTest is GameDriver {
         assertEq(
             uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.StepRefuted), "the ALU decided"
         );
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Submitted), "decided after the window");
+        closeJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed), "solver slashed");
         uint256 burned = SOLVER_BOND * BURN_BPS / 10_000;
         assertEq(market.credits(challenger), CHALLENGER_BOND + SOLVER_BOND - burned, "challenger paid");
@@ -97,10 +99,10 @@ contract DisputeGameFuzzTest is GameDriver {
         game.timeout(gameId);
         vm.warp(deadline);
         game.timeout(gameId);
-        market.settleGame(gameId);
+        closeJob(jobId);
         assertEq(
             uint8(market.statusOf(jobId)),
-            uint8(solverSilent ? JobMarket.Status.Slashed : JobMarket.Status.Submitted),
+            uint8(solverSilent ? JobMarket.Status.Slashed : JobMarket.Status.Finalized),
             "the silent side lost"
         );
     }

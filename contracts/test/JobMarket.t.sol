@@ -6,6 +6,8 @@ import {DisputeGame} from "../src/DisputeGame.sol";
 import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
 import {Commitments} from "../src/lib/Commitments.sol";
 import {SplitMix64} from "../src/lib/SplitMix64.sol";
+import {SpecRules} from "../src/lib/SpecRules.sol";
+import {MlpSpecCodec} from "../src/semantics/MlpSpecCodec.sol";
 import {ToyAlu} from "./game/ToyAlu.sol";
 import {MlpSemantics} from "../src/semantics/MlpSemantics.sol";
 import {ToySemantics} from "./game/ToyProgram.sol";
@@ -18,7 +20,11 @@ contract Refuser {
     }
 
     function withdraw(JobMarket market) external {
-        market.withdraw();
+        market.withdraw(address(this));
+    }
+
+    function withdrawTo(JobMarket market, address to) external {
+        market.withdraw(to);
     }
 
     receive() external payable {
@@ -51,13 +57,47 @@ contract JobMarketTest is GameDriver {
         assertEq(market.burnBps(), BURN_BPS);
     }
 
+    function _expectBadConfig(JobMarket.Config memory c, string memory field) internal {
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.BadConfig.selector, field));
+        new JobMarket(alu, sem, c);
+    }
+
     function test_constructor_rejectsBadConfig() public {
-        vm.expectRevert(JobMarket.BadConfig.selector);
-        new JobMarket(alu, sem, CHALLENGER_BOND, 10_001, CLOCK, EXTENSION);
-        vm.expectRevert(JobMarket.BadConfig.selector);
-        new JobMarket(alu, sem, 0, BURN_BPS, CLOCK, EXTENSION);
-        vm.expectRevert(JobMarket.BadConfig.selector);
-        new JobMarket(alu, sem, CHALLENGER_BOND, BURN_BPS, 0, EXTENSION);
+        JobMarket.Config memory c = marketConfig();
+        c.burnBps = 10_000; // refuting would pay nothing
+        _expectBadConfig(c, "burnBps");
+        c.burnBps = 0; // a cheater's sock puppets would win its whole bond back
+        _expectBadConfig(c, "burnBps");
+        c = marketConfig();
+        c.challengerBond = 0;
+        _expectBadConfig(c, "challengerBond");
+        c = marketConfig();
+        c.clock = 0;
+        _expectBadConfig(c, "clock");
+        c.clock = 30 days + 1;
+        _expectBadConfig(c, "clock");
+        c = marketConfig();
+        c.moveTime = 0;
+        _expectBadConfig(c, "moveTime");
+        c = marketConfig();
+        c.extension = 0;
+        _expectBadConfig(c, "extension");
+        c = marketConfig();
+        c.replayRate = 0;
+        _expectBadConfig(c, "replayRate");
+    }
+
+    /// @notice Finding 5: no clock shorter than the longest game's moves at the market's
+    ///         move time: `clock ≥ MAX_MOVES_PER_SIDE × moveTime`, exactly.
+    function test_constructor_enforcesMinimumClock() public {
+        JobMarket.Config memory c = marketConfig();
+        c.moveTime = 12;
+        c.clock = market.MAX_MOVES_PER_SIDE() * 12 - 1;
+        _expectBadConfig(c, "clock");
+        c.clock += 1;
+        JobMarket ok = new JobMarket(alu, sem, c);
+        assertEq(ok.game().clock(), 80 * 12);
+        assertEq(ok.moveTime(), 12);
     }
 
     // ------------------------------------------------------------------ postJob
@@ -105,11 +145,11 @@ contract JobMarketTest is GameDriver {
         vm.expectRevert(abi.encodeWithSelector(JobSpecCodec.SpecTooShort.selector, 10));
         market.postJob{value: 1}(new bytes(10), t + 1, t + 2, 1, 1);
         vm.stopPrank();
-        _expectBadSpec(_withHeader(2, STEPS, INTERVAL, BATCH), "repops version");
-        _expectBadSpec(_withHeader(1, 5, 2, BATCH), "steps/interval");
-        _expectBadSpec(_withHeader(1, 0, 2, BATCH), "steps/interval");
-        _expectBadSpec(_withHeader(1, 2048, 1, BATCH), "too many checkpoints");
-        _expectBadSpec(_withHeader(1, STEPS, INTERVAL, 0), "batch");
+        _expectBadSpec(_withHeader(2, STEPS, INTERVAL, BATCH), "repops_version");
+        _expectBadSpec(_withHeader(1, 5, 2, BATCH), "checkpoint_interval");
+        _expectBadSpec(_withHeader(1, 0, 2, BATCH), "steps");
+        _expectBadSpec(_withHeader(1, 2048, 1, BATCH), "checkpoint_interval");
+        _expectBadSpec(_withHeader(1, STEPS, INTERVAL, 0), "batch_size");
     }
 
     function _withHeader(uint32 version, uint32 steps, uint32 interval, uint32 batch)
@@ -126,7 +166,7 @@ contract JobMarketTest is GameDriver {
 
     function _expectBadSpec(bytes memory spec, string memory why) internal {
         vm.prank(submitter);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.BadSpec.selector, why));
+        vm.expectRevert(abi.encodeWithSelector(SpecRules.InvalidSpec.selector, why));
         market.postJob{value: 1}(spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
     }
 
@@ -140,14 +180,43 @@ contract JobMarketTest is GameDriver {
         vm.stopPrank();
         bytes memory spec = toySpec();
         spec[72] = 0x04; // holdout 4 of 4 samples
-        _expectBadSpec(spec, "samples/holdout");
+        _expectBadSpec(spec, "dataset.holdout");
         // The production semantics refuse the toy's model section.
-        JobMarket real = new JobMarket(alu, new MlpSemantics(), CHALLENGER_BOND, BURN_BPS, CLOCK, EXTENSION);
+        JobMarket real = new JobMarket(alu, new MlpSemantics(), marketConfig());
         vm.prank(submitter);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.BadSpec.selector, "model"));
+        vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, 73));
         real.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
-        vm.expectRevert(JobMarket.BadConfig.selector);
-        new JobMarket(alu, sem, CHALLENGER_BOND, BURN_BPS, 30 days + 1, EXTENSION);
+    }
+
+    /// @notice Finding 5: `msg.value` is checked before it is stored as a uint128.
+    function test_postJob_refusesRewardAboveUint128() public {
+        uint256 huge = uint256(type(uint128).max) + 1;
+        vm.deal(submitter, huge);
+        uint64 t = uint64(block.timestamp);
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.AmountTooLarge.selector, huge));
+        market.postJob{value: huge}(toySpec(), t + 1, t + 2, 1, 1);
+    }
+
+    /// @notice One disputed interval (k steps, each at most once more instrumented) must fit
+    ///         the clock extension at the market's replay rate.
+    function test_postJob_refusesIntervalsTooHeavyToReplayInTime() public {
+        JobMarket.Config memory c = marketConfig();
+        uint256 work = 2 * INTERVAL * ToySemantics(address(sem)).STEP_OPS();
+        c.replayRate = uint64(work / EXTENSION); // one op per second short
+        JobMarket tight = new JobMarket(alu, sem, c);
+        uint64 t = uint64(block.timestamp);
+        vm.prank(submitter);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                JobMarket.IntervalTooHeavy.selector, work, uint256(c.replayRate) * EXTENSION
+            )
+        );
+        tight.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
+        c.replayRate += 1;
+        tight = new JobMarket(alu, sem, c);
+        vm.prank(submitter);
+        tight.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
     }
 
     // ------------------------------------------------------------------ cancelJob
@@ -373,7 +442,7 @@ contract JobMarketTest is GameDriver {
         submitWorld(jobId, w);
         openChallenge(jobId, w, build(Lie(true, 1, 1, 0, 2, 1)));
         vm.warp(block.timestamp + WINDOW);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesOpen.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesLive.selector, 1));
         market.finalize(jobId);
     }
 
@@ -391,11 +460,16 @@ contract JobMarketTest is GameDriver {
         (, uint64 deadline) = game.turn(gameId);
         vm.warp(deadline);
         game.timeout(gameId); // the solver did not answer
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesOpen.selector, 1));
-        vm.warp(block.timestamp + WINDOW);
-        market.finalize(jobId);
+        // a refuting game is paid once the job's outcome is fixed: after the window
+        vm.expectRevert(JobMarket.WindowOpen.selector);
         market.settleGame(gameId);
+        vm.warp(market.getJob(jobId).submittedAt + WINDOW);
+        market.settleGame(gameId); // fixes the outcome itself
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+        uint256 share = SOLVER_BOND - SOLVER_BOND * BURN_BPS / 10_000;
+        assertEq(market.credits(challenger), CHALLENGER_BOND + share);
+        assertEq(market.getJob(jobId).refutations, 1);
+        assertEq(market.getJob(jobId).refuterShare, share);
         vm.expectRevert(DisputeGame.AlreadySettled.selector);
         market.settleGame(gameId);
     }
@@ -428,32 +502,9 @@ contract JobMarketTest is GameDriver {
         market.finalize(jobId);
         play(real, liar, truth, 200);
         assertFalse(game.getGame(real).clock.solverWon);
+        closeJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
         assertEq(market.credits(submitter), REWARD);
-    }
-
-    /// @notice Once one game slashed the solver, the others release their bonds.
-    function test_release_refundsOtherChallengers() public {
-        uint256 jobId = postToyJob();
-        World memory liar = build(Lie(true, 4, 2, 1, 2, 0));
-        World memory truth = build(_none());
-        submitWorld(jobId, liar);
-        uint256 first = openChallenge(jobId, liar, truth);
-        address second = makeAddr("second");
-        vm.deal(second, 10 ether);
-        address first_ = challenger;
-        challenger = second;
-        uint256 other = openChallenge(jobId, liar, truth);
-        challenger = first_;
-        vm.expectRevert(DisputeGame.GameStillLive.selector);
-        game.release(other);
-        play(first, liar, truth, 200);
-        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
-        game.release(other);
-        market.settleGame(other);
-        assertEq(uint8(game.getGame(other).clock.reason), uint8(DisputeGame.Reason.Released));
-        assertEq(market.credits(second), CHALLENGER_BOND);
-        assertEq(market.getJob(jobId).openGames, 0);
     }
 
     // ------------------------------------------------------------------ payouts
@@ -464,11 +515,14 @@ contract JobMarketTest is GameDriver {
         market.cancelJob(jobId);
         uint256 before = submitter.balance;
         vm.prank(submitter);
-        market.withdraw();
+        vm.expectRevert(JobMarket.ZeroAddress.selector);
+        market.withdraw(address(0));
+        vm.prank(submitter);
+        market.withdraw(submitter);
         assertEq(submitter.balance, before + REWARD);
         vm.prank(submitter);
         vm.expectRevert(JobMarket.NothingToWithdraw.selector);
-        market.withdraw();
+        market.withdraw(submitter);
 
         uint256 late = postToyJob();
         vm.prank(solver);
@@ -502,5 +556,10 @@ contract JobMarketTest is GameDriver {
         vm.expectRevert(JobMarket.TransferFailed.selector);
         refuser.withdraw(market);
         assertEq(market.credits(address(refuser)), 1 ether, "nothing lost");
+        // Finding 5: an account that refuses ETH names another one to be paid at.
+        address treasury = makeAddr("treasury");
+        refuser.withdrawTo(market, treasury);
+        assertEq(treasury.balance, 1 ether);
+        assertEq(market.credits(address(refuser)), 0);
     }
 }

@@ -29,12 +29,12 @@ contract Reentrant {
     }
 
     function withdraw() external {
-        market.withdraw();
+        market.withdraw(address(this));
     }
 
     receive() external payable {
         ++reentries;
-        try market.withdraw() {
+        try market.withdraw(address(this)) {
         // paid again: the test fails on the balance check
         }
         catch {
@@ -46,7 +46,18 @@ contract Reentrant {
 
 contract ReentrancyTest is Test, ToyWorld {
     function test_withdraw_cannotBeReentered() public {
-        JobMarket market = new JobMarket(new ToyAlu(), new ToySemantics(), 1 ether, 0, 1 hours, 0);
+        JobMarket market = new JobMarket(
+            new ToyAlu(),
+            new ToySemantics(),
+            JobMarket.Config({
+                challengerBond: 1 ether,
+                burnBps: 1,
+                clock: 1 hours,
+                extension: 1,
+                moveTime: 1,
+                replayRate: 1e9
+            })
+        );
         Reentrant attacker = new Reentrant(market);
         address victim = makeAddr("victim");
         vm.deal(victim, 5 ether);

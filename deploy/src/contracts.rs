@@ -7,17 +7,27 @@ use std::collections::BTreeMap;
 use vtrain_dispute::Deployment;
 use vtrain_dispute::bindings::{ArtifactRegistry, Fp32Alu, JobMarket, MlpSemantics};
 
-/// The market's parameters (see `JobMarket`'s constructor).
+/// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
+pub const MAX_MOVES_PER_SIDE: u64 = 80;
+/// The longest chess clock or extension (`JobMarket.MAX_CLOCK`).
+pub const MAX_CLOCK_SECS: u64 = 30 * 24 * 3600;
+
+/// The market's parameters (`JobMarket.Config`; `docs/dispute-game.md` §
+/// Payouts and § Clocks say how to choose them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MarketConfig {
     /// The bond a challenger posts per game, in wei.
     pub challenger_bond: U256,
-    /// The burned share of a forfeited bond, in basis points.
+    /// The burned share of a forfeited bond, in basis points, in (0, 10000).
     pub burn_bps: u16,
     /// Each side's chess clock per game, in seconds.
     pub clock_secs: u64,
-    /// The extra time for a side's one heavy move (a step replay), in seconds.
+    /// The time for the replay of one checkpoint interval, in seconds.
     pub extension_secs: u64,
+    /// The time the market allows for one move to be mined, in seconds.
+    pub move_time_secs: u64,
+    /// The fp32 primitives per second a solver is assumed to replay.
+    pub replay_rate: u64,
 }
 
 impl Default for MarketConfig {
@@ -27,7 +37,55 @@ impl Default for MarketConfig {
             burn_bps: 5_000,
             clock_secs: 3_600,
             extension_secs: 1_800,
+            move_time_secs: 30,
+            replay_rate: 1_000_000_000,
         }
+    }
+}
+
+impl MarketConfig {
+    /// The constructor's checks, so that a bad configuration is refused before
+    /// anything is deployed.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |field: &'static str, reason: String| Err(Error::BadMarketConfig { field, reason });
+        if self.challenger_bond.is_zero() {
+            return bad("challenger bond", "must be above zero".into());
+        }
+        if self.burn_bps == 0 || self.burn_bps >= 10_000 {
+            return bad(
+                "burn",
+                format!(
+                    "{} bps: must be in 1..=9999 (with none a cheater's sock puppets win its bond \
+                     back; with all, refuting pays nothing)",
+                    self.burn_bps
+                ),
+            );
+        }
+        if self.move_time_secs == 0 {
+            return bad("move time", "must be at least one second".into());
+        }
+        let minimum = MAX_MOVES_PER_SIDE.saturating_mul(self.move_time_secs);
+        if self.clock_secs < minimum || self.clock_secs > MAX_CLOCK_SECS {
+            return bad(
+                "clock",
+                format!(
+                    "{} s: must be at least {MAX_MOVES_PER_SIDE} moves × {} s = {minimum} s and \
+                     at most 30 days",
+                    self.clock_secs, self.move_time_secs
+                ),
+            );
+        }
+        if self.extension_secs == 0 || self.extension_secs > MAX_CLOCK_SECS {
+            return bad(
+                "extension",
+                format!("{} s: must be in 1 s..=30 days", self.extension_secs),
+            );
+        }
+        if self.replay_rate == 0 {
+            return bad("replay rate", "must be above zero".into());
+        }
+        Ok(())
     }
 }
 
@@ -47,6 +105,7 @@ pub async fn deploy_contracts<P: Provider>(
     deployer: Address,
     config: &MarketConfig,
 ) -> Result<Deployment> {
+    config.validate()?;
     let chain_id = provider.get_chain_id().await?;
     let registry = ArtifactRegistry::deploy(provider)
         .await
@@ -61,10 +120,14 @@ pub async fn deploy_contracts<P: Provider>(
         provider,
         *alu.address(),
         *semantics.address(),
-        config.challenger_bond,
-        U256::from(config.burn_bps),
-        config.clock_secs,
-        config.extension_secs,
+        JobMarket::Config {
+            challengerBond: config.challenger_bond,
+            burnBps: U256::from(config.burn_bps),
+            clock: config.clock_secs,
+            extension: config.extension_secs,
+            moveTime: config.move_time_secs,
+            replayRate: config.replay_rate,
+        },
     )
     .await
     .map_err(deploy_error("JobMarket"))?;

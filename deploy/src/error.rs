@@ -28,6 +28,14 @@ pub enum Error {
         #[source]
         source: alloy::node_bindings::NodeError,
     },
+    /// A market parameter the contract would refuse.
+    #[error("market parameters: {field}: {reason}")]
+    BadMarketConfig {
+        /// The parameter.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// anvil started without the funded dev accounts a devnet needs.
     #[error("anvil started without funded dev accounts")]
     NoDevAccounts,

@@ -76,18 +76,6 @@ pub mod i_fp32_alu {
     );
 }
 pub use i_fp32_alu::IFp32Alu;
-/// Bindings of `IGameMarket`.
-pub mod i_game_market {
-    #![allow(missing_docs, clippy::too_many_arguments)]
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug, Default)]
-        #[allow(missing_docs)]
-        IGameMarket,
-        "artifacts/IGameMarket.json"
-    );
-}
-pub use i_game_market::IGameMarket;
 /// Bindings of `IStepSemantics`.
 pub mod i_step_semantics {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -136,6 +124,30 @@ pub mod mlp_semantics {
     );
 }
 pub use mlp_semantics::MlpSemantics;
+/// Bindings of `MlpSpecCodec`.
+pub mod mlp_spec_codec {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        MlpSpecCodec,
+        "artifacts/MlpSpecCodec.json"
+    );
+}
+pub use mlp_spec_codec::MlpSpecCodec;
+/// Bindings of `SpecRules`.
+pub mod spec_rules {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        SpecRules,
+        "artifacts/SpecRules.json"
+    );
+}
+pub use spec_rules::SpecRules;
 /// Bindings of `SplitMix64`.
 pub mod split_mix64 {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -161,6 +173,8 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         "JobMarket" => Some(&JobMarket::DEPLOYED_BYTECODE),
         "JobSpecCodec" => Some(&JobSpecCodec::DEPLOYED_BYTECODE),
         "MlpSemantics" => Some(&MlpSemantics::DEPLOYED_BYTECODE),
+        "MlpSpecCodec" => Some(&MlpSpecCodec::DEPLOYED_BYTECODE),
+        "SpecRules" => Some(&SpecRules::DEPLOYED_BYTECODE),
         "SplitMix64" => Some(&SplitMix64::DEPLOYED_BYTECODE),
         _ => None,
     }

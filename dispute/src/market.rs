@@ -13,6 +13,7 @@ use crate::bindings::job_market::JobMarket;
 use crate::book::BookSources;
 use crate::deployment::Deployment;
 use crate::error::{Error, Result};
+use crate::game::duty::JobOutcome;
 
 /// `JobMarket.Status`, numbered as on chain.
 pub mod status {
@@ -190,21 +191,48 @@ impl<P: Provider + Clone> Market<P> {
         self.send(call, "timeout").await
     }
 
-    /// Ends a game whose job another game already settled (`DisputeGame.release`).
-    pub async fn release_game(&self, game_id: u64) -> Result<TransactionReceipt> {
+    /// Fixes a job's outcome once its window has closed and every game on it
+    /// is decided (`JobMarket.finalize`): the solver paid, or slashed with the
+    /// refuting games' shares set.
+    pub async fn finalize(&self, job_id: u64) -> Result<TransactionReceipt> {
         let call = self
-            .game
-            .release(U256::from(game_id))
+            .market
+            .finalize(U256::from(job_id))
             .into_transaction_request();
-        self.send(call, "release").await
+        self.send(call, "finalize").await
     }
 
-    /// Withdraws everything the market owes `account` (the provider's signer);
-    /// returns the amount, zero when there was nothing (and nothing was sent).
+    /// What decides when job `job_id`'s games are paid: its window's end, its
+    /// undecided games, and whether its outcome is already fixed.
+    pub async fn job_outcome(&self, job_id: u64) -> Result<JobOutcome> {
+        let job = self.job(job_id).await?;
+        let tally = self
+            .game
+            .gamesOf(U256::from(job_id))
+            .call()
+            .await
+            .map_err(Error::from_contract)?;
+        Ok(JobOutcome {
+            window_end: job.submittedAt.saturating_add(job.challengeWindow),
+            live_games: tally.live,
+            refuted: tally.refuted,
+            fixed: job.status == status::FINALIZED || job.status == status::SLASHED,
+        })
+    }
+
+    /// Withdraws everything the market owes `account` (the provider's signer)
+    /// to `account` itself; returns the amount, zero when there was nothing
+    /// (and nothing was sent).
     pub async fn withdraw_all(&self, account: Address) -> Result<U256> {
+        self.withdraw_to(account, account).await
+    }
+
+    /// Withdraws everything the market owes `account` (the provider's signer)
+    /// to `to` (an account that can receive ETH); returns the amount.
+    pub async fn withdraw_to(&self, account: Address, to: Address) -> Result<U256> {
         let credits = self.credits(account).await?;
         if !credits.is_zero() {
-            let call = self.market.withdraw().into_transaction_request();
+            let call = self.market.withdraw(to).into_transaction_request();
             self.send(call, "withdraw").await?;
         }
         Ok(credits)

@@ -1,5 +1,7 @@
 //! The solver's chain loop. Each tick it reads the chain (the job book, built
-//! from events), decides per job and per game what is due, and does it. No
+//! from events), decides per job what is due, and does it; every open game of
+//! its results gets a task of its own (`crate::defense`), so games are
+//! defended concurrently. No
 //! decision depends on memory that a restart loses: the book is re-read from
 //! the chain, training resumes from the datadir and the store, and every
 //! transaction is simulated before it is sent, so a transaction that became
@@ -14,12 +16,13 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use tokio::task::JoinHandle;
 use vtrain_dispute::game::player::id;
-use vtrain_dispute::game::{Duty, GameClient, Party, Side, Trajectory, duty, replay_start};
+use vtrain_dispute::game::{SharedRun, Trajectory};
 use vtrain_dispute::{Head, JobBook, JobEntry, JobPhase, Market};
 use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, Trainer};
 use vtrain_store::Datadir;
 
 use crate::config::SolverConfig;
+use crate::defense::{Defense, GameJob};
 use crate::metrics as m;
 use crate::shared::{JobRuntime, JobStatus, Shared, StatusReport};
 use crate::training::{ResultRecord, Run, TrainingRecord, record_name};
@@ -32,12 +35,12 @@ const MIN_TIME_TO_SUBMIT: u64 = 30;
 pub struct Daemon<P> {
     config: SolverConfig,
     account: Address,
-    market: Market<P>,
+    market: Arc<Market<P>>,
     datadir: Datadir,
     shared: Arc<Shared>,
     book: JobBook,
     training: HashMap<u64, JoinHandle<eyre::Result<ResultRecord>>>,
-    parties: HashMap<u64, Party>,
+    defense: Defense<P>,
     refused: BTreeMap<u64, String>,
     failing: BTreeMap<u64, String>,
 }
@@ -56,6 +59,8 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             None
         });
         let book = JobBook::resume(saved, market.deployed_at());
+        let market = Arc::new(market);
+        let defense = Defense::new(Arc::clone(&market), shared.store.clone(), config.agent.poll);
         Ok(Self {
             config,
             account,
@@ -64,7 +69,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             shared,
             book,
             training: HashMap::new(),
-            parties: HashMap::new(),
+            defense,
             refused: BTreeMap::new(),
             failing: BTreeMap::new(),
         })
@@ -85,6 +90,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             },
         )
         .await;
+        self.defense.stop();
         Ok(())
     }
 
@@ -149,6 +155,12 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             Ok(trainer) => trainer,
             Err(e) => return Ok(self.refuse(job.id, format!("{e:#}"))),
         };
+        // A job this machine could not defend in time is not taken: a disputed
+        // interval (k steps, each at most once more instrumented) must replay
+        // well within the clock extension the market grants per interval.
+        if let Some(reason) = self.too_slow_to_defend(&trainer).await? {
+            return Ok(self.refuse(job.id, reason));
+        }
         let call = self
             .market
             .market()
@@ -167,6 +179,28 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Why this machine could not replay one disputed interval of `trainer`'s
+    /// job within half the market's extension, if it could not: one step is
+    /// timed, and the interval costs 2k of them.
+    async fn too_slow_to_defend(&self, trainer: &Arc<Trainer>) -> eyre::Result<Option<String>> {
+        let extension = self.market.game().extension().call().await?;
+        let timed = Arc::clone(trainer);
+        let step = tokio::task::spawn_blocking(move || {
+            let state = timed.initial_state();
+            let start = std::time::Instant::now();
+            timed.step(&state).map(|_| start.elapsed())
+        })
+        .await??;
+        let k = trainer.spec().checkpoint_interval;
+        let replay = step.as_secs_f64() * 2.0 * f64::from(k);
+        Ok((replay > extension as f64 / 2.0).then(|| {
+            format!(
+                "a disputed interval would take {replay:.0} s to replay here, more than half \
+                 the market's {extension} s extension"
+            )
+        }))
     }
 
     /// Logs a job's failure once (then at debug level while it repeats): a
@@ -208,10 +242,12 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     }
 
     fn hold(&self, job_id: u64, trainer: Arc<Trainer>) {
+        let tamper = self.shared.fault.and_then(|f| f.tamper());
         if let Ok(mut jobs) = self.shared.jobs.write() {
             jobs.entry(job_id).or_insert_with(|| JobRuntime {
+                run: SharedRun::new(Trajectory::new(Arc::clone(&trainer), tamper)),
                 trainer,
-                tamper: self.shared.fault.and_then(|f| f.tamper()),
+                tamper,
                 progress: Arc::new(AtomicU32::new(0)),
                 checkpoint_roots: Vec::new(),
                 trace_root: None,
@@ -348,45 +384,16 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         )
         .await?;
 
-        let games: Vec<u64> = job.games.clone();
-        let mut open = 0;
-        for game_id in games {
-            let record = self.market.game_record(game_id).await?;
-            match duty(Side::Solver, &record, head.timestamp) {
-                Duty::Done => {}
-                Duty::Settle => {
-                    self.market.settle_game(game_id).await?;
-                    let outcome = if record.clock.solverWon {
-                        "won"
-                    } else {
-                        "lost"
-                    };
-                    metrics::counter!(m::DISPUTES_DECIDED, "outcome" => outcome).increment(1);
-                    tracing::info!(target: "solver::game", game = game_id, job = job.id, outcome, "dispute settled");
-                }
-                Duty::ClaimTimeout => {
-                    open += 1;
-                    self.market.claim_timeout(game_id).await?;
-                    tracing::info!(target: "solver::game", game = game_id, "the challenger ran out of time");
-                }
-                Duty::Wait { .. } => open += 1,
-                Duty::Move => {
-                    open += 1;
-                    if self.shared.fault.is_some_and(|f| !f.answers_disputes()) {
-                        continue;
-                    }
-                    self.play(job, game_id, &record).await?;
-                }
+        // Every game of the job gets its own task; they share the job's run.
+        if let Some(game_job) = self.game_job(job) {
+            for game_id in &job.games {
+                self.defense.ensure(*game_id, &game_job);
             }
         }
-        let submitted_at = self.market.job(job.id).await?.submittedAt;
-        if open == 0 && head.timestamp >= submitted_at + job.challenge_window {
-            let call = self
-                .market
-                .market()
-                .finalize(id(job.id))
-                .into_transaction_request();
-            match self.market.send(call, "finalize").await {
+        // Paid once the window has closed with every game decided and none lost.
+        let outcome = self.market.job_outcome(job.id).await?;
+        if !outcome.fixed && outcome.refuted == 0 && outcome.can_fix(head.timestamp) {
+            match self.market.finalize(job.id).await {
                 Ok(_) => {
                     metrics::counter!(m::JOBS_FINALIZED).increment(1);
                     tracing::info!(target: "solver", job = job.id, reward = %vtrain_cli::format_eth(job.reward), "finalized");
@@ -398,6 +405,19 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             }
         }
         Ok(())
+    }
+
+    /// What the game tasks of `job` share.
+    fn game_job(&self, job: &JobEntry) -> Option<GameJob> {
+        let jobs = self.shared.jobs.read().ok()?;
+        let runtime = jobs.get(&job.id)?;
+        Some(GameJob {
+            job_id: job.id,
+            spec: job.spec.to_vec(),
+            run: Arc::clone(&runtime.run),
+            checkpoint_roots: runtime.checkpoint_roots.clone(),
+            answers: self.shared.fault.is_none_or(|f| f.answers_disputes()),
+        })
     }
 
     /// Announces where the trace and the model of a result are served.
@@ -431,62 +451,6 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         self.market.send(call, "publish").await?;
         tracing::info!(target: "solver", %root, %uri, "announced");
         Ok(())
-    }
-
-    /// Computes and sends the solver's move in a game.
-    async fn play(
-        &mut self,
-        job: &JobEntry,
-        game_id: u64,
-        record: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game,
-    ) -> eyre::Result<()> {
-        if !self.parties.contains_key(&game_id) {
-            let party = self.party(job, record).await?;
-            self.parties.insert(game_id, party);
-        }
-        let Some(party) = self.parties.get_mut(&game_id) else {
-            return Ok(());
-        };
-        let Some(mv) = tokio::task::block_in_place(|| party.solver_move(record)) else {
-            eyre::bail!("game {game_id}: no answer for phase {}", record.clock.phase);
-        };
-        let name = mv.name();
-        let client = GameClient::new(
-            *self.market.game().address(),
-            self.market.provider().clone(),
-            job.spec.to_vec(),
-        );
-        let gas = client.send(id(game_id), mv).await?;
-        metrics::counter!(m::DISPUTE_MOVES).increment(1);
-        tracing::info!(target: "solver::game", game = game_id, phase = record.clock.phase, r#move = name, gas, "moved");
-        Ok(())
-    }
-
-    /// The solver's side of a game, seeded with its stored checkpoint at the
-    /// start of the disputed interval.
-    async fn party(
-        &self,
-        job: &JobEntry,
-        record: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game,
-    ) -> eyre::Result<Party> {
-        let (trainer, tamper, roots) = self
-            .shared
-            .jobs
-            .read()
-            .ok()
-            .and_then(|jobs| {
-                jobs.get(&job.id)
-                    .map(|j| (j.trainer.clone(), j.tamper, j.checkpoint_roots.clone()))
-            })
-            .ok_or_else(|| eyre::eyre!("job {} is not loaded", job.id))?;
-        let mut trajectory = Trajectory::new(trainer.clone(), tamper);
-        let k = trainer.spec().checkpoint_interval;
-        if let Some((step, root)) = replay_start(record, k, &roots)
-            && let Some(state) = self.shared.store.get_state(&trainer, step, &root).await?
-        {
-            trajectory.seed(state);
-        }
-        Ok(Party::new(trajectory))
     }
 
     async fn withdraw(&self) -> eyre::Result<()> {

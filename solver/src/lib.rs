@@ -2,6 +2,7 @@
 
 mod config;
 mod daemon;
+mod defense;
 pub mod fault;
 pub mod metrics;
 pub mod server;

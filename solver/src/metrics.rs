@@ -13,6 +13,8 @@ pub const TRAINING_STEPS: &str = "vtrain_solver_training_steps_total";
 pub const DISPUTE_MOVES: &str = "vtrain_solver_dispute_moves_total";
 /// Disputes decided, by `outcome` (won / lost).
 pub const DISPUTES_DECIDED: &str = "vtrain_solver_disputes_decided_total";
+/// Games being defended right now (one task each).
+pub const GAMES_DEFENDED: &str = "vtrain_solver_games_defended";
 /// Jobs being trained right now.
 pub const JOBS_TRAINING: &str = "vtrain_solver_jobs_training";
 /// The account's balance, in ETH.
@@ -32,7 +34,16 @@ pub fn describe() {
     describe_counter!(DISPUTE_MOVES, "Dispute moves sent.");
     describe_counter!(DISPUTES_DECIDED, "Disputes decided, by outcome.");
     describe_gauge!(JOBS_TRAINING, "Jobs being trained right now.");
+    describe_gauge!(
+        GAMES_DEFENDED,
+        "Games being defended right now, one task each."
+    );
     describe_gauge!(BALANCE_ETH, "The solver account's balance in ETH.");
     describe_counter!(WITHDRAWN_WEI, "Wei withdrawn from the market.");
     describe_counter!(ERRORS, "Failed operations, retried on the next tick.");
+}
+
+/// Adds `delta` to the games being defended.
+pub fn gauge_games(delta: f64) {
+    metrics::gauge!(GAMES_DEFENDED).increment(delta);
 }

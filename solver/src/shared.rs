@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use alloy::primitives::{Address, B256};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
-use vtrain_dispute::game::Tamper;
+use vtrain_dispute::game::{SharedRun, Tamper};
 use vtrain_proof_of_learning::Trainer;
 use vtrain_store::{ArtifactStore, Datadir};
 
@@ -20,6 +20,8 @@ pub struct JobRuntime {
     pub trainer: Arc<Trainer>,
     /// Its corruption (test modes only).
     pub tamper: Option<Tamper>,
+    /// The run its games replay from, shared by all of them.
+    pub run: Arc<SharedRun>,
     /// The step reached.
     pub progress: Arc<AtomicU32>,
     /// The committed checkpoint roots, once submitted (or trained).

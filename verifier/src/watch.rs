@@ -85,6 +85,7 @@ pub struct Watchtower<P> {
     verifying: HashMap<u64, Verification>,
     trainers: HashMap<u64, Arc<Trainer>>,
     parties: HashMap<u64, Party>,
+    lost: std::collections::HashSet<u64>,
 }
 
 fn verdict_name(job_id: u64) -> String {
@@ -120,6 +121,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             verifying: HashMap::new(),
             trainers: HashMap::new(),
             parties: HashMap::new(),
+            lost: std::collections::HashSet::new(),
         }
     }
 
@@ -306,21 +308,22 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         let Some(job) = self.book.job(game.job_id).cloned() else {
             return Ok(());
         };
-        if job.phase == JobPhase::Slashed
-            && record.clock.phase != vtrain_dispute::game::player::phase::RESOLVED
-        {
-            self.market.release_game(game.id).await?;
-            return Ok(());
-        }
-        match duty(Side::Challenger, &record, head.timestamp) {
-            Duty::Done | Duty::Wait { .. } => Ok(()),
+        // Every game is decided on its merits, whatever the others did: a game
+        // the solver won is over for us; one we won is paid (bond and share)
+        // once the job's window has closed and all its games are decided.
+        let outcome = self.market.job_outcome(job.id).await?;
+        match duty(Side::Challenger, &record, &outcome, head.timestamp) {
+            Duty::Wait { .. } | Duty::AwaitOutcome { .. } => Ok(()),
+            Duty::Done => {
+                if record.clock.solverWon && self.lost.insert(game.id) {
+                    metrics::counter!(m::DISPUTES_DECIDED, "outcome" => "lost").increment(1);
+                    tracing::warn!(target: "verifier::game", game = game.id, job = job.id, "dispute lost: the bond goes to the solver");
+                }
+                Ok(())
+            }
             Duty::Settle => {
                 self.market.settle_game(game.id).await?;
-                let outcome = if record.clock.solverWon {
-                    "lost"
-                } else {
-                    "won"
-                };
+                let outcome = "won";
                 metrics::counter!(m::DISPUTES_DECIDED, "outcome" => outcome).increment(1);
                 let steps_replayed = self
                     .parties

@@ -67,6 +67,13 @@ interface IStepSemantics {
         uint32 index;
     }
 
+    /// @notice Checks that `spec` is a job this model can run and the game can settle, with
+    ///         exactly the bounds of the Rust `JobSpec::validate`; returns the cost of one
+    ///         training step in fp32 primitives (the model's cost model, an upper bound).
+    /// @dev    Reverts with `SpecRules.InvalidSpec(field)` for a spec out of bounds and with a
+    ///         decoding error for one that does not decode.
+    function validate(bytes calldata spec) external view returns (uint256 stepOps);
+
     /// @notice How many tensors each produced list holds.
     function counts(bytes calldata spec, bool init)
         external

@@ -2,8 +2,8 @@
 pragma solidity 0.8.30;
 
 import {IStepSemantics} from "../interfaces/IStepSemantics.sol";
-import {JobSpecCodec} from "../lib/JobSpecCodec.sol";
 import {SplitMix64} from "../lib/SplitMix64.sol";
+import {MlpSpecCodec} from "./MlpSpecCodec.sol";
 
 /// @title MlpSemantics
 /// @notice The step semantics of vtrain's MLP model (`docs/repops.md` §4–§7): what one training
@@ -112,28 +112,6 @@ contract MlpSemantics is IStepSemantics {
 
     // ---------------------------------------------------------------- types
 
-    /// @dev The decoded spec fields the semantics needs. f32 fields hold their bit patterns.
-    struct Spec {
-        uint64 seed;
-        uint256 steps;
-        uint256 batch;
-        uint256 samples;
-        uint256 holdout;
-        uint256[] widths; // features, hidden…, classes
-        uint256 layers; // widths.length − 1
-        bool adam;
-        uint32 lr;
-        uint32 momentum;
-        uint32 beta1;
-        uint32 beta2;
-        uint32 eps;
-        uint32 weightDecay;
-        uint8 schedule; // 1 constant, 2 linear warm-up/decay, 3 step
-        uint256 warmup;
-        uint256 every;
-        uint32 gamma;
-    }
-
     /// @dev One node of the step graph: its op, the dimensions its programs need, its inputs.
     struct Node {
         uint8 op;
@@ -154,9 +132,6 @@ contract MlpSemantics is IStepSemantics {
 
     // ---------------------------------------------------------------- errors
 
-    /// @notice The spec's model, optimizer or schedule section is not one this model reads
-    ///         (unknown tag, bad length); `offset` is where decoding stopped.
-    error UnsupportedSpec(uint256 offset);
     /// @notice Step `step` is not a step of the job (t ≥ T).
     error NoSuchStep(uint64 step);
     /// @notice The transition produces no tensor `index` in list `list`.
@@ -170,6 +145,11 @@ contract MlpSemantics is IStepSemantics {
 
     // ---------------------------------------------------------------- IStepSemantics
 
+    /// @inheritdoc IStepSemantics
+    function validate(bytes calldata spec) external pure returns (uint256 stepOps) {
+        return MlpSpecCodec.validate(spec);
+    }
+
     /// @notice How many tensors each produced list holds: the intermediates (6L + 2 for an
     ///         L-layer MLP, none for the initial state), the new optimizer state (one or two
     ///         moments per parameter) and the new weights (2L parameters).
@@ -180,7 +160,7 @@ contract MlpSemantics is IStepSemantics {
         pure
         returns (uint32 intermediates, uint32 optimizer, uint32 weights)
     {
-        Spec memory s = _parse(spec);
+        MlpSpecCodec.Spec memory s = MlpSpecCodec.parse(spec);
         uint256 params = 2 * s.layers;
         intermediates = init ? 0 : uint32(6 * s.layers + 2);
         optimizer = uint32(params * (s.adam ? 2 : 1));
@@ -192,7 +172,7 @@ contract MlpSemantics is IStepSemantics {
     /// @param spec the canonical job spec
     /// @param id   the tensor
     function shapeOf(bytes calldata spec, TensorId calldata id) external pure returns (uint64[] memory) {
-        Spec memory s = _parse(spec);
+        MlpSpecCodec.Spec memory s = MlpSpecCodec.parse(spec);
         if (id.init) return _paramShape(s, _initParam(s, id));
         return _node(s, _nodeOf(s, id)).shape;
     }
@@ -208,10 +188,10 @@ contract MlpSemantics is IStepSemantics {
         pure
         returns (TensorSource memory)
     {
-        return _inputOf(_parse(spec), id, slot);
+        return _inputOf(MlpSpecCodec.parse(spec), id, slot);
     }
 
-    function _inputOf(Spec memory s, TensorId calldata id, uint8 slot)
+    function _inputOf(MlpSpecCodec.Spec memory s, TensorId calldata id, uint8 slot)
         internal
         pure
         returns (TensorSource memory)
@@ -224,7 +204,7 @@ contract MlpSemantics is IStepSemantics {
     }
 
     /// @dev Input `slot` of the node `nd`.
-    function _sourceOf(Spec memory s, Node memory nd, uint8 slot)
+    function _sourceOf(MlpSpecCodec.Spec memory s, Node memory nd, uint8 slot)
         internal
         pure
         returns (TensorSource memory src)
@@ -266,7 +246,7 @@ contract MlpSemantics is IStepSemantics {
         pure
         returns (uint32)
     {
-        Spec memory s = _parse(spec);
+        MlpSpecCodec.Spec memory s = MlpSpecCodec.parse(spec);
         if (id.init) {
             uint256 p = _initParam(s, id);
             _checkElement(_paramShape(s, p), element);
@@ -290,7 +270,7 @@ contract MlpSemantics is IStepSemantics {
         pure
         returns (Instruction memory)
     {
-        return _instructionAt(_parse(spec), id, element, microStep);
+        return _instructionAt(MlpSpecCodec.parse(spec), id, element, microStep);
     }
 
     /// @inheritdoc IStepSemantics
@@ -299,7 +279,7 @@ contract MlpSemantics is IStepSemantics {
         pure
         returns (Instruction memory ins, TensorSource[4] memory inputs)
     {
-        Spec memory s = _parse(spec);
+        MlpSpecCodec.Spec memory s = MlpSpecCodec.parse(spec);
         ins = _instructionAt(s, id, element, microStep);
         if (id.init) return (ins, inputs); // the initial state reads no tensor
         Node memory nd = _node(s, _nodeOf(s, id));
@@ -310,11 +290,12 @@ contract MlpSemantics is IStepSemantics {
         }
     }
 
-    function _instructionAt(Spec memory s, TensorId calldata id, uint64 element, uint32 microStep)
-        internal
-        pure
-        returns (Instruction memory)
-    {
+    function _instructionAt(
+        MlpSpecCodec.Spec memory s,
+        TensorId calldata id,
+        uint64 element,
+        uint32 microStep
+    ) internal pure returns (Instruction memory) {
         if (id.init) {
             uint256 p = _initParam(s, id);
             _checkElement(_paramShape(s, p), element);
@@ -332,82 +313,10 @@ contract MlpSemantics is IStepSemantics {
         return _instruction(s, nd, id.step, element, microStep);
     }
 
-    // ---------------------------------------------------------------- spec
-
-    /// @dev Decodes the canonical spec: the header through {JobSpecCodec}, then
-    ///      `u8 1 (mlp), u32 #hidden, u32 width…, u8 1 (relu)`, the optimizer
-    ///      (`u8 1, f32 lr, momentum, wd` or `u8 2, f32 lr, β1, β2, ε, wd`) and the schedule
-    ///      (`u8 1` | `u8 2, u32 warmup` | `u8 3, u32 every, f32 γ`), which must end the spec.
-    function _parse(bytes calldata spec) internal pure returns (Spec memory s) {
-        JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
-        s.seed = h.seed;
-        s.steps = h.steps;
-        s.batch = h.batch;
-        s.samples = h.samples;
-        s.holdout = h.holdout;
-        uint256 o = JobSpecCodec.MODEL_OFFSET;
-        if (_u8(spec, o) != 1) revert UnsupportedSpec(o);
-        uint256 hidden = _u32(spec, o + 1);
-        o += 5;
-        if (spec.length < o + 4 * hidden) revert UnsupportedSpec(o);
-        s.layers = hidden + 1;
-        s.widths = new uint256[](hidden + 2);
-        s.widths[0] = h.features;
-        for (uint256 i; i < hidden; ++i) {
-            s.widths[i + 1] = _u32(spec, o);
-            o += 4;
-        }
-        s.widths[hidden + 1] = h.classes;
-        if (_u8(spec, o) != 1) revert UnsupportedSpec(o); // relu
-        ++o;
-        uint256 optimizer = _u8(spec, o);
-        if (optimizer == 1) {
-            s.lr = uint32(_u32(spec, o + 1));
-            s.momentum = uint32(_u32(spec, o + 5));
-            s.weightDecay = uint32(_u32(spec, o + 9));
-            o += 13;
-        } else if (optimizer == 2) {
-            s.adam = true;
-            s.lr = uint32(_u32(spec, o + 1));
-            s.beta1 = uint32(_u32(spec, o + 5));
-            s.beta2 = uint32(_u32(spec, o + 9));
-            s.eps = uint32(_u32(spec, o + 13));
-            s.weightDecay = uint32(_u32(spec, o + 17));
-            o += 21;
-        } else {
-            revert UnsupportedSpec(o);
-        }
-        uint256 schedule = _u8(spec, o);
-        s.schedule = uint8(schedule);
-        if (schedule == 1) {
-            o += 1;
-        } else if (schedule == 2) {
-            s.warmup = _u32(spec, o + 1);
-            o += 5;
-        } else if (schedule == 3) {
-            s.every = _u32(spec, o + 1);
-            s.gamma = uint32(_u32(spec, o + 5));
-            o += 9;
-        } else {
-            revert UnsupportedSpec(o);
-        }
-        if (spec.length != o) revert UnsupportedSpec(o);
-    }
-
-    function _u8(bytes calldata spec, uint256 offset) private pure returns (uint256) {
-        if (spec.length <= offset) revert UnsupportedSpec(offset);
-        return uint8(spec[offset]);
-    }
-
-    function _u32(bytes calldata spec, uint256 offset) private pure returns (uint256) {
-        if (spec.length < offset + 4) revert UnsupportedSpec(offset);
-        return uint32(bytes4(spec[offset:offset + 4]));
-    }
-
     // ---------------------------------------------------------------- the step graph
 
     /// @dev The node that holds produced tensor `id` of a step.
-    function _nodeOf(Spec memory s, TensorId calldata id) internal pure returns (uint256) {
+    function _nodeOf(MlpSpecCodec.Spec memory s, TensorId calldata id) internal pure returns (uint256) {
         if (id.step >= s.steps) revert NoSuchStep(id.step);
         uint256 inter = 6 * s.layers + 2;
         uint256 params = 2 * s.layers;
@@ -425,7 +334,11 @@ contract MlpSemantics is IStepSemantics {
 
     /// @dev The produced list and position of node `i` (graph.rs: intermediates, then
     ///      `new_moments`, `new_params`).
-    function _locate(Spec memory s, uint256 i) internal pure returns (uint8 list, uint256 position) {
+    function _locate(MlpSpecCodec.Spec memory s, uint256 i)
+        internal
+        pure
+        returns (uint8 list, uint256 position)
+    {
         uint256 inter = 6 * s.layers + 2;
         if (i < inter) return (LIST_INTERMEDIATES, i);
         uint256 j = i - inter;
@@ -440,7 +353,7 @@ contract MlpSemantics is IStepSemantics {
     }
 
     /// @dev Node `i` of the step graph (see the contract docs for the numbering).
-    function _node(Spec memory s, uint256 i) internal pure returns (Node memory nd) {
+    function _node(MlpSpecCodec.Spec memory s, uint256 i) internal pure returns (Node memory nd) {
         uint256 layers = s.layers;
         uint256 batch = s.batch;
         uint256 classes = s.widths[layers];
@@ -579,14 +492,14 @@ contract MlpSemantics is IStepSemantics {
     }
 
     /// @dev Parameter p's shape: `W [out, in]` for even p, `b [out]` for odd p.
-    function _paramShape(Spec memory s, uint256 p) internal pure returns (uint64[] memory) {
+    function _paramShape(MlpSpecCodec.Spec memory s, uint256 p) internal pure returns (uint64[] memory) {
         uint256 l = p / 2;
         return p % 2 == 0 ? _shape2(s.widths[l + 1], s.widths[l]) : _shape1(s.widths[l + 1]);
     }
 
     /// @dev For the initial state: the parameter whose shape tensor `id` has (moment i
     ///      belongs to parameter i mod P).
-    function _initParam(Spec memory s, TensorId calldata id) internal pure returns (uint256) {
+    function _initParam(MlpSpecCodec.Spec memory s, TensorId calldata id) internal pure returns (uint256) {
         uint256 params = 2 * s.layers;
         if (id.list == LIST_WEIGHTS && id.index < params) return id.index;
         if (id.list == LIST_OPTIMIZER && id.index < params * (s.adam ? 2 : 1)) return id.index % params;
@@ -604,7 +517,11 @@ contract MlpSemantics is IStepSemantics {
     // ---------------------------------------------------------------- micro-programs
 
     /// @dev The number of micro-steps of element `e` of node `nd` at step `t`.
-    function _length(Spec memory s, Node memory nd, uint256 t, uint256 e) internal pure returns (uint256) {
+    function _length(MlpSpecCodec.Spec memory s, Node memory nd, uint256 t, uint256 e)
+        internal
+        pure
+        returns (uint256)
+    {
         uint8 op = nd.op;
         if (op == OP_SCHEDULE) {
             Emitter memory em = _emitter(type(uint256).max);
@@ -626,7 +543,7 @@ contract MlpSemantics is IStepSemantics {
 
     /// @dev Micro-step `k` of element `e` of node `nd` at step `t` (`k` is in range; a
     ///      program without steps answers its COPY for k = 0).
-    function _instruction(Spec memory s, Node memory nd, uint256 t, uint256 e, uint256 k)
+    function _instruction(MlpSpecCodec.Spec memory s, Node memory nd, uint256 t, uint256 e, uint256 k)
         internal
         pure
         returns (Instruction memory)
@@ -793,7 +710,7 @@ contract MlpSemantics is IStepSemantics {
 
     /// @dev The schedule op's element `e` at step `t` (`Op::schedule_element`), emitted into
     ///      `em`; returns the operand holding the element.
-    function _schedule(Spec memory s, uint256 t, uint256 e, Emitter memory em)
+    function _schedule(MlpSpecCodec.Spec memory s, uint256 t, uint256 e, Emitter memory em)
         internal
         pure
         returns (Operand memory)
@@ -806,7 +723,11 @@ contract MlpSemantics is IStepSemantics {
     }
 
     /// @dev lr_t (repops §5).
-    function _lrT(Spec memory s, uint256 t, Emitter memory em) private pure returns (Operand memory) {
+    function _lrT(MlpSpecCodec.Spec memory s, uint256 t, Emitter memory em)
+        private
+        pure
+        returns (Operand memory)
+    {
         if (s.schedule == 1) return _c(s.lr);
         if (s.schedule == 2) {
             Operand memory scaled;
@@ -849,7 +770,7 @@ contract MlpSemantics is IStepSemantics {
     }
 
     /// @dev Micro-step `k` of element `e` of parameter `p` of S_0.
-    function _initInstruction(Spec memory s, uint256 p, uint256 e, uint256 k)
+    function _initInstruction(MlpSpecCodec.Spec memory s, uint256 p, uint256 e, uint256 k)
         internal
         pure
         returns (Instruction memory)
@@ -871,7 +792,7 @@ contract MlpSemantics is IStepSemantics {
 
     /// @dev The dataset row of training sample `cursor` (`DataOrder::train_row`): epoch
     ///      `cursor / n_train` reads the training set in its own permuted order, through the split.
-    function _batchRow(Spec memory s, uint256 cursor) internal pure returns (uint256) {
+    function _batchRow(MlpSpecCodec.Spec memory s, uint256 cursor) internal pure returns (uint256) {
         uint256 train = s.samples - s.holdout;
         uint64 epochKey =
             SplitMix64.draw(SplitMix64.deriveKey(s.seed, SplitMix64.SHUFFLE), uint64(cursor / train));

@@ -32,12 +32,20 @@ abstract contract GameDriver is Test, ToyWorld {
     uint64 internal constant CLOCK = 1 hours;
     uint64 internal constant EXTENSION = 30 minutes;
     uint64 internal constant WINDOW = 1 days;
+    uint64 internal constant MOVE_TIME = 30;
+    uint64 internal constant REPLAY_RATE = 1e6;
 
     // Gas of every move, when recording: "<level>.<move>" and a transaction's gas.
     bool internal recordGas;
     string[] internal gasLabels;
     uint256[] internal gasUsed;
     uint256 internal lastTxGas;
+
+    // When set, `play` leaves every decided game unpaid (the test settles them itself).
+    bool internal noAutoSettle;
+
+    // Who sends the next move (`_send`); nobody in particular when zero.
+    address internal sender;
 
     // What the solver revealed, as the challenger read it from the chain.
     bytes32[5] internal revealedRoots;
@@ -46,11 +54,23 @@ abstract contract GameDriver is Test, ToyWorld {
     function setUp() public virtual {
         alu = new ToyAlu();
         sem = new ToySemantics();
-        market = new JobMarket(alu, sem, CHALLENGER_BOND, BURN_BPS, CLOCK, EXTENSION);
+        market = new JobMarket(alu, sem, marketConfig());
         game = market.game();
         vm.deal(submitter, 100 ether);
         vm.deal(solver, 100 ether);
         vm.deal(challenger, 100 ether);
+    }
+
+    /// @notice The market parameters of these tests.
+    function marketConfig() internal pure returns (JobMarket.Config memory) {
+        return JobMarket.Config({
+            challengerBond: CHALLENGER_BOND,
+            burnBps: BURN_BPS,
+            clock: CLOCK,
+            extension: EXTENSION,
+            moveTime: MOVE_TIME,
+            replayRate: REPLAY_RATE
+        });
     }
 
     // ------------------------------------------------------------------ job setup
@@ -124,13 +144,14 @@ abstract contract GameDriver is Test, ToyWorld {
         while (moves < maxMoves) {
             DisputeGame.Game memory g = game.getGame(gameId);
             if (g.clock.phase == DisputeGame.Phase.Resolved) {
-                // The winner collects: paying out is a transaction of its own.
-                if (!g.clock.settled) market.settleGame(gameId);
+                // A solver that won collects at once; a refuter once the job is closed
+                // (`closeJob`). Paying out is a transaction of its own.
+                if (!g.clock.settled && g.clock.solverWon && !noAutoSettle) market.settleGame(gameId);
                 return moves;
             }
             vm.warp(block.timestamp + 60);
             (address mover,) = game.turn(gameId); // the contract says whose move it is
-            if (mover == solver) _solverMove(gameId, g, sw);
+            if (mover == g.setup.solver) _solverMove(gameId, g, sw);
             else _challengerMove(gameId, g, cw);
             if (recordGas) {
                 gasLabels.push(moveLabel(g));
@@ -154,6 +175,8 @@ abstract contract GameDriver is Test, ToyWorld {
     ///         plus intrinsic gas (21000 + calldata, with the EIP-7623 floor of Prague).
     function _send(bytes memory data) internal {
         _coolAll(); // each move is its own transaction on a real chain: storage starts cold
+        if (sender != address(0)) vm.prank(sender);
+        sender = address(0);
         (bool ok, bytes memory ret) = address(game).call(data);
         if (!ok) {
             assembly ("memory-safe") {
@@ -255,7 +278,7 @@ abstract contract GameDriver is Test, ToyWorld {
 
     function _solverMove(uint256 gameId, DisputeGame.Game memory g, World memory sw) internal {
         bytes memory spec = toySpec();
-        vm.startPrank(solver);
+        sender = g.setup.solver;
         if (g.clock.phase == DisputeGame.Phase.Bisect) {
             uint64 mid = g.range.lo + (g.range.hi - g.range.lo) / 2;
             _send(abi.encodeCall(game.bisect, (gameId, mid, sw.stateRoots[mid])));
@@ -293,11 +316,25 @@ abstract contract GameDriver is Test, ToyWorld {
         } else {
             _send(abi.encodeCall(game.proveStep, (gameId, spec, buildProof(g, sw))));
         }
-        vm.stopPrank();
+    }
+
+    /// @notice Lets the window pass and fixes the job's outcome (every game must be decided),
+    ///         then pays out every decided, unpaid game of the job.
+    function closeJob(uint256 jobId) internal {
+        JobMarket.Job memory j = market.getJob(jobId);
+        if (block.timestamp < j.submittedAt + j.challengeWindow) vm.warp(j.submittedAt + j.challengeWindow);
+        market.finalize(jobId);
+        uint256 count = game.gameCount();
+        for (uint256 id = 1; id <= count; ++id) {
+            DisputeGame.Game memory g = game.getGame(id);
+            if (g.setup.jobId == jobId && g.clock.phase == DisputeGame.Phase.Resolved && !g.clock.settled) {
+                market.settleGame(id);
+            }
+        }
     }
 
     function _challengerMove(uint256 gameId, DisputeGame.Game memory g, World memory cw) internal {
-        vm.startPrank(challenger);
+        sender = g.setup.challenger;
         if (g.clock.phase == DisputeGame.Phase.Judge) {
             uint64 mid = g.range.lo + (g.range.hi - g.range.lo) / 2;
             _send(abi.encodeCall(game.judge, (gameId, mid, g.range.midRoot == cw.stateRoots[mid])));
@@ -327,7 +364,6 @@ abstract contract GameDriver is Test, ToyWorld {
                 )
             );
         }
-        vm.stopPrank();
     }
 
     /// @notice The step commitment as the solver revealed it (the counts are the model's).

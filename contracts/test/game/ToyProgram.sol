@@ -2,6 +2,8 @@
 pragma solidity 0.8.30;
 
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
+import {JobSpecCodec} from "../../src/lib/JobSpecCodec.sol";
+import {SpecRules} from "../../src/lib/SpecRules.sol";
 
 /// @notice A small test-only model: what a toy training step computes, written once and
 ///         used both by `ToySemantics` (what the game sees) and by `ToyWorld` (what the test
@@ -164,6 +166,15 @@ library ToyProgram {
 
 /// @notice The toy model as the game sees it (test only).
 contract ToySemantics is IStepSemantics {
+    /// @notice The toy step's cost in the market's cost model.
+    uint256 public constant STEP_OPS = 1000;
+
+    /// @notice The header bounds (the toy model has no section of its own to check).
+    function validate(bytes calldata spec) external pure returns (uint256) {
+        SpecRules.checkHeader(JobSpecCodec.header(spec));
+        return STEP_OPS;
+    }
+
     function counts(bytes calldata, bool init) external pure returns (uint32, uint32, uint32) {
         return ToyProgram.counts(init);
     }

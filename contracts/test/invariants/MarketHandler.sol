@@ -8,7 +8,7 @@ import {Commitments} from "../../src/lib/Commitments.sol";
 import {ToyWorld} from "../game/ToyWorld.sol";
 
 /// @notice Drives the market through random lifecycles: posts, cancels, claims, honest and
-///         lying submissions, late slashes, challenges, bisection moves, timeouts, releases,
+///         lying submissions, late slashes, challenges, bisection moves, timeouts, settlements,
 ///         finalizations and withdrawals, with time passing in between. Games are ended by
 ///         their clocks (the full descent is covered by the fuzz tests); what matters here is
 ///         the money and the state machine.
@@ -159,12 +159,6 @@ contract MarketHandler is Test, ToyWorld {
         _observe();
     }
 
-    function release(uint256 gameIndex) external {
-        if (gameIds.length == 0) return;
-        try game.release(gameIds[gameIndex % gameIds.length]) {} catch {}
-        _observe();
-    }
-
     function settle(uint256 gameIndex) external {
         if (gameIds.length == 0) return;
         try market.settleGame(gameIds[gameIndex % gameIds.length]) {} catch {}
@@ -179,7 +173,7 @@ contract MarketHandler is Test, ToyWorld {
 
     function withdraw(uint256 actor) external {
         vm.prank(_actor(actor));
-        try market.withdraw() {} catch {}
+        try market.withdraw(_actor(actor)) {} catch {}
         try market.flushBurned() {} catch {}
         _observe();
     }
@@ -191,7 +185,7 @@ contract MarketHandler is Test, ToyWorld {
 
     // ------------------------------------------------------------------ accounting
 
-    /// @notice Σ escrow of live jobs + Σ live solver bonds + Σ live challenger bonds.
+    /// @notice Σ escrow of live jobs + Σ live solver bonds + Σ unpaid challenger bonds and shares.
     function locked() public view returns (uint256 total) {
         for (uint256 i; i < jobIds.length; ++i) {
             JobMarket.Job memory j = market.getJob(jobIds[i]);
@@ -202,7 +196,11 @@ contract MarketHandler is Test, ToyWorld {
         }
         for (uint256 i; i < gameIds.length; ++i) {
             DisputeGame.Game memory g = game.getGame(gameIds[i]);
-            if (!g.clock.settled) total += g.setup.bond;
+            if (g.clock.settled) continue;
+            total += g.setup.bond;
+            // a refuting game of a slashed job is also owed its share of the solver's bond
+            JobMarket.Job memory j = market.getJob(g.setup.jobId);
+            if (j.status == JobMarket.Status.Slashed && !g.clock.solverWon) total += j.refuterShare;
         }
     }
 
@@ -225,10 +223,9 @@ contract MarketHandler is Test, ToyWorld {
     /// @notice Ends everything that can be ended and withdraws every credit.
     function drain() external {
         vm.warp(block.timestamp + 30 days);
+        // Decide every game first: a job's outcome is fixed only once all of its games are.
         for (uint256 i; i < gameIds.length; ++i) {
             try game.timeout(gameIds[i]) {} catch {}
-            try game.release(gameIds[i]) {} catch {}
-            try market.settleGame(gameIds[i]) {} catch {}
         }
         for (uint256 i; i < jobIds.length; ++i) {
             uint256 id = jobIds[i];
@@ -236,9 +233,12 @@ contract MarketHandler is Test, ToyWorld {
             try market.slashLate(id) {} catch {}
             try market.finalize(id) {} catch {}
         }
+        for (uint256 i; i < gameIds.length; ++i) {
+            try market.settleGame(gameIds[i]) {} catch {}
+        }
         for (uint256 i; i < actors.length; ++i) {
             vm.prank(actors[i]);
-            try market.withdraw() {} catch {}
+            try market.withdraw(actors[i]) {} catch {}
         }
         try market.flushBurned() {} catch {}
         _observe();

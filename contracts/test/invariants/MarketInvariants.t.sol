@@ -13,7 +13,18 @@ contract MarketInvariantsTest is Test {
     MarketHandler internal handler;
 
     function setUp() public {
-        market = new JobMarket(new ToyAlu(), new ToySemantics(), 1 ether, 2500, 1 hours, 30 minutes);
+        market = new JobMarket(
+            new ToyAlu(),
+            new ToySemantics(),
+            JobMarket.Config({
+                challengerBond: 1 ether,
+                burnBps: 2500,
+                clock: 1 hours,
+                extension: 30 minutes,
+                moveTime: 30,
+                replayRate: 1e6
+            })
+        );
         handler = new MarketHandler(market);
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](16);
@@ -25,7 +36,7 @@ contract MarketInvariantsTest is Test {
         selectors[5] = MarketHandler.challenge.selector;
         selectors[6] = MarketHandler.move.selector;
         selectors[7] = MarketHandler.timeout.selector;
-        selectors[8] = MarketHandler.release.selector;
+        selectors[8] = MarketHandler.settle.selector;
         selectors[9] = MarketHandler.finalize.selector;
         selectors[10] = MarketHandler.withdraw.selector;
         selectors[11] = MarketHandler.warp.selector;

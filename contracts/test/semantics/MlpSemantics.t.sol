@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Test, console} from "forge-std/Test.sol";
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {MlpSemantics} from "../../src/semantics/MlpSemantics.sol";
+import {MlpSpecCodec} from "../../src/semantics/MlpSpecCodec.sol";
 import {Fp32Alu} from "../../src/fp32/Fp32Alu.sol";
 
 /// @notice Differential test of {MlpSemantics} against the Rust reference engine: reads the
@@ -385,9 +386,9 @@ contract MlpSemanticsTest is Test {
     function test_revertsOnUnsupportedSpec() public {
         bytes memory spec = DIGITS;
         spec[73] = 0x02; // model kind
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.UnsupportedSpec.selector, uint256(73)));
+        vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, uint256(73)));
         semantics.counts(spec, false);
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.UnsupportedSpec.selector, uint256(DIGITS.length)));
+        vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, uint256(DIGITS.length)));
         semantics.counts(bytes.concat(DIGITS, hex"00"), false);
     }
 

@@ -1,6 +1,6 @@
 //! `vtrain-deploy deploy`.
 
-use crate::{MarketConfig, deploy_contracts};
+use crate::deploy_contracts;
 use alloy::network::EthereumWallet;
 use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
@@ -23,11 +23,15 @@ pub struct DeployArgs {
     /// Print the manifest as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The market's parameters.
+    #[command(flatten)]
+    pub market: super::MarketArgs,
 }
 
 impl DeployArgs {
     /// Deploys, writes the manifest and prints the addresses.
     pub async fn run(self) -> eyre::Result<()> {
+        let market = self.market.config()?;
         let signer: PrivateKeySigner = self
             .private_key
             .trim()
@@ -41,7 +45,7 @@ impl DeployArgs {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
             .connect_http(url);
-        let deployment = deploy_contracts(&provider, deployer, &MarketConfig::default())
+        let deployment = deploy_contracts(&provider, deployer, &market)
             .await
             .wrap_err_with(|| format!("deploying to {}", self.rpc_url))?;
         let manifest = deployment

@@ -1,6 +1,6 @@
 //! `vtrain-deploy devnet`.
 
-use crate::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
+use crate::{Devnet, DevnetConfig, deploy_contracts};
 use alloy::network::EthereumWallet;
 use alloy::providers::ProviderBuilder;
 use clap::Args;
@@ -33,12 +33,16 @@ pub struct DevnetArgs {
     /// Print the manifest as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The market's parameters.
+    #[command(flatten)]
+    pub market: super::MarketArgs,
 }
 
 impl DevnetArgs {
     /// Starts anvil, deploys, prints the addresses, then serves until Ctrl-C
     /// or SIGTERM (or exits at once with `--exit-after-deploy`).
     pub async fn run(self) -> eyre::Result<()> {
+        let market = self.market.config()?;
         let devnet = Devnet::spawn(&DevnetConfig {
             anvil: self.anvil,
             port: self.port,
@@ -54,7 +58,7 @@ impl DevnetArgs {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(deployer))
             .connect_http(url.clone());
-        let deployment = deploy_contracts(&provider, deployer_address, &MarketConfig::default())
+        let deployment = deploy_contracts(&provider, deployer_address, &market)
             .await
             .wrap_err("deploying the contracts to the devnet")?;
         let manifest = deployment

@@ -3,11 +3,13 @@
 mod deploy;
 mod devnet;
 mod fork;
+mod market;
 
 pub use deploy::DeployArgs;
 pub use devnet::DevnetArgs;
 use devnet::wait_for_shutdown_signal;
 pub use fork::ForkArgs;
+pub use market::MarketArgs;
 
 use clap::{Parser, Subcommand};
 use std::path::Path;

@@ -10,7 +10,7 @@ pub mod trajectory;
 pub mod world;
 
 pub use client::GameClient;
-pub use duty::{Duty, Side, duty};
+pub use duty::{Duty, JobOutcome, Side, duty};
 pub use player::{Move, Opening, Party, Revealed, opening_at, solver_moves};
-pub use trajectory::{Trajectory, replay_start};
+pub use trajectory::{SharedRun, Trajectory, replay_start};
 pub use world::{Tamper, Transition};

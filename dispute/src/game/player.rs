@@ -10,7 +10,7 @@ use vtrain_proof_of_learning::commit::{merkle_proof, merkle_root, tensor_leaves}
 use vtrain_proof_of_learning::repops::{ElementTrace, Op, Operand};
 use vtrain_proof_of_learning::{Hash32, Trainer};
 
-use super::trajectory::Trajectory;
+use super::trajectory::{SharedRun, Trajectory};
 use super::world::{
     DATASET_FEATURES, DATASET_LABELS, Tensor, Transition, leaf_bytes, micro_prefix, subtree,
 };
@@ -129,40 +129,48 @@ fn b256(h: &Hash32) -> B256 {
     B256::from(h.0)
 }
 
-/// The transition a game is about, cached per party.
+/// The transition a game is about, held by the game's party.
 struct Focus {
     key: (bool, u64),
-    transition: Transition,
+    transition: Arc<Transition>,
 }
 
-/// A party: its trajectory and the transition in focus.
+/// A party in one game: its run of the job (shared with its other games on
+/// the same job) and the transition the game is about.
 pub struct Party {
-    trajectory: Trajectory,
+    run: Arc<SharedRun>,
     focus: Option<Focus>,
 }
 
 impl Party {
-    /// A party that believes in `trajectory`.
+    /// A party that believes in `trajectory`, in one game.
     pub fn new(trajectory: Trajectory) -> Self {
-        Self {
-            trajectory,
-            focus: None,
-        }
+        Self::sharing(SharedRun::new(trajectory))
     }
 
-    /// The party's trajectory.
-    pub fn trajectory(&mut self) -> &mut Trajectory {
-        &mut self.trajectory
+    /// A party in one more game over the run `run`.
+    pub fn sharing(run: Arc<SharedRun>) -> Self {
+        Self { run, focus: None }
+    }
+
+    /// The party's run.
+    pub fn run(&self) -> &Arc<SharedRun> {
+        &self.run
+    }
+
+    /// The party's trajectory, locked.
+    pub fn trajectory(&self) -> parking_lot::FairMutexGuard<'_, Trajectory> {
+        self.run.trajectory()
     }
 
     fn trainer(&self) -> Arc<Trainer> {
-        Arc::clone(self.trajectory.trainer())
+        Arc::clone(self.run.trainer())
     }
 
     fn transition(&mut self, g: &DisputeGame::Game) -> &Transition {
         let key = (g.setup.init, g.range.lo);
         if self.focus.as_ref().is_none_or(|f| f.key != key) {
-            let transition = self.trajectory.transition(key.0, key.1 as u32);
+            let transition = self.run.transition(key.0, key.1);
             self.focus = Some(Focus { key, transition });
         }
         match &self.focus {
@@ -213,7 +221,7 @@ impl Party {
                 let step = g.range.lo + (g.range.hi - g.range.lo) / 2;
                 Move::Bisect {
                     step,
-                    root: b256(&self.trajectory.state_root(step as u32)),
+                    root: b256(&self.run.state_root(step as u32)),
                 }
             }
             phase::REVEAL_STEP => Move::RevealStep {
@@ -352,7 +360,7 @@ impl Party {
     /// The first checkpoint whose posted root differs from this party's, with the
     /// roots and proofs `JobMarket.challenge` takes; `None` if all agree.
     pub fn opening(&mut self, posted: &[Hash32]) -> Option<Opening> {
-        let mine = self.trajectory.checkpoint_roots();
+        let mine = self.run.trajectory().checkpoint_roots();
         let c = posted.iter().zip(&mine).position(|(p, m)| p != m)?;
         Some(opening_at(posted, c))
     }
@@ -364,7 +372,7 @@ impl Party {
         Some(match g.clock.phase {
             phase::JUDGE => {
                 let step = g.range.lo + (g.range.hi - g.range.lo) / 2;
-                let mine = b256(&self.trajectory.state_root(step as u32));
+                let mine = b256(&self.run.state_root(step as u32));
                 Move::Judge {
                     step,
                     agree: mine == g.range.midRoot,

@@ -1,9 +1,10 @@
 //! A party's whole training run, replayed on demand: the state at any step
 //! and the transition of any step, honest or corrupted by a [`Tamper`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
 
+use parking_lot::{FairMutex, FairMutexGuard, Mutex};
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
 use super::world::{Tamper, Transition};
@@ -87,6 +88,74 @@ impl Trajectory {
     /// party's part in a dispute cost it in replay.
     pub fn steps_executed(&self) -> u64 {
         self.executed
+    }
+}
+
+/// One party's run of a job, shared by all of its games on that job, so that a
+/// wave of games costs one replay per disputed interval, not one per game
+/// (`docs/dispute-game.md` § Clocks): the states a game replays serve every
+/// other game's bisection, and the instrumented transition of a step is
+/// computed once for every game that reaches it and kept while one holds it.
+///
+/// Replays take the run's lock, which is fair: they are served in the order
+/// they were asked for, the order the contract's clock allowance assumes.
+pub struct SharedRun {
+    trainer: Arc<Trainer>,
+    trajectory: FairMutex<Trajectory>,
+    transitions: Mutex<HashMap<(bool, u64), Weak<Transition>>>,
+}
+
+impl SharedRun {
+    /// A run that replays `trajectory`.
+    pub fn new(trajectory: Trajectory) -> Arc<Self> {
+        Arc::new(Self {
+            trainer: Arc::clone(trajectory.trainer()),
+            trajectory: FairMutex::new(trajectory),
+            transitions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The trainer.
+    pub fn trainer(&self) -> &Arc<Trainer> {
+        &self.trainer
+    }
+
+    /// The trajectory itself, locked (replays of other games wait).
+    pub fn trajectory(&self) -> FairMutexGuard<'_, Trajectory> {
+        self.trajectory.lock()
+    }
+
+    /// Adds a checked state to replay from (see [`Trajectory::seed`]).
+    pub fn seed(&self, state: State) {
+        self.trajectory.lock().seed(state);
+    }
+
+    /// The state root after `step` steps.
+    pub fn state_root(&self, step: u32) -> Hash32 {
+        self.trajectory.lock().state_root(step)
+    }
+
+    /// The transition building S_0 (`init`) or the step from S_`step`,
+    /// computed once while any game holds it.
+    pub fn transition(&self, init: bool, step: u64) -> Arc<Transition> {
+        let key = (init, step);
+        if let Some(cached) = self.cached(key) {
+            return cached;
+        }
+        let mut trajectory = self.trajectory.lock();
+        // Another game may have computed it while this one waited.
+        if let Some(cached) = self.cached(key) {
+            return cached;
+        }
+        let transition = Arc::new(trajectory.transition(init, step as u32));
+        let mut cache = self.transitions.lock();
+        cache.retain(|_, weak| weak.strong_count() > 0);
+        cache.insert(key, Arc::downgrade(&transition));
+        transition
+    }
+
+    fn cached(&self, key: (bool, u64)) -> Option<Arc<Transition>> {
+        self.transitions.lock().get(&key).and_then(Weak::upgrade)
     }
 }
 

@@ -149,7 +149,14 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     loop {
         let g = solver_client.game(game_id).await.unwrap();
         if g.clock.phase == vtrain_dispute::game::player::phase::RESOLVED {
-            // The winner collects: the payout is a transaction of its own.
+            // The winner collects: the payout is a transaction of its own. A
+            // refuting game is paid once the job's window (an hour) has closed.
+            if !g.clock.solverWon {
+                let _: serde_json::Value = deployer_p
+                    .raw_request("evm_increaseTime".into(), (3_601u64,))
+                    .await
+                    .unwrap();
+            }
             let settle = mined!(JobMarket::new(market_address, &deployer_p).settleGame(game_id));
             eprintln!("  settleGame: {} gas", settle.gas_used);
             let status = JobMarket::new(market_address, &deployer_p)

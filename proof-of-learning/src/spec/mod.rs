@@ -4,7 +4,9 @@
 mod encode;
 mod validate;
 
-pub use validate::{MAX_BATCH, MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_STEPS, MAX_WIDTH};
+pub use validate::{
+    MAX_BATCH, MAX_CHECKPOINTS, MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_STEPS, MAX_WIDTH,
+};
 
 use crate::error::{Error, Result};
 use crate::hash::Hash32;
@@ -200,6 +202,25 @@ impl JobSpec {
             .iter()
             .map(|shape| shape.iter().product::<usize>())
             .sum()
+    }
+
+    /// The step cost model of the market (`docs/dispute-game.md` § Clocks): an
+    /// upper bound on the fp32 primitives of one training step. Per sample,
+    /// three fmas per weight (forward, weight gradient, input gradient), four
+    /// ops per unit (bias, ReLU and their gradients) and 40 per class (the
+    /// log-softmax and the loss gradient); per parameter, 16 for the optimizer.
+    /// Twin of `MlpSpecCodec.stepOps`; `JobMarket.postJob` refuses a job whose
+    /// `2 × k × step_ops` exceeds its clock extension times its replay rate.
+    pub fn step_ops(&self) -> u128 {
+        let widths = self.layer_widths();
+        let (mut weights, mut units) = (0u128, 0u128);
+        for pair in widths.windows(2) {
+            weights += pair[0] as u128 * pair[1] as u128;
+            units += pair[1] as u128;
+        }
+        let classes = u128::from(self.dataset.classes);
+        u128::from(self.batch_size) * (3 * weights + 4 * units + 40 * classes)
+            + 16 * self.param_count() as u128
     }
 
     /// Number of committed checkpoints: T/k + 1 (steps 0, k, …, T).

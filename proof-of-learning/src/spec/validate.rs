@@ -1,4 +1,8 @@
-//! Job spec validation: everything a solver must be able to run exactly.
+//! Job spec validation: everything a solver must be able to run exactly and a
+//! dispute game must be able to settle. `JobMarket.postJob` checks the same
+//! bounds in the same order (`contracts/src/lib/SpecRules.sol`,
+//! `contracts/src/semantics/MlpSpecCodec.sol`); both read the vectors of
+//! `contracts/test/vectors/specs.json`.
 
 use super::{JobSpec, ModelSpec, OptimizerSpec};
 use crate::error::{Error, Result};
@@ -16,6 +20,9 @@ pub const MAX_HIDDEN_LAYERS: usize = 16;
 pub const MAX_PARAMS: usize = 1 << 28;
 /// The largest batch.
 pub const MAX_BATCH: u32 = 1 << 16;
+/// The most checkpoints a job may have: their state roots are posted on chain
+/// with the result (`JobMarket.submitResult`).
+pub const MAX_CHECKPOINTS: u32 = 1024;
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
     Error::InvalidSpec {
@@ -98,6 +105,15 @@ impl JobSpec {
                 format!(
                     "{} does not divide steps = {}",
                     self.checkpoint_interval, self.steps
+                ),
+            ));
+        }
+        if self.num_checkpoints() > MAX_CHECKPOINTS {
+            return Err(invalid(
+                "checkpoint_interval",
+                format!(
+                    "{} checkpoints exceed the limit of {MAX_CHECKPOINTS}",
+                    self.num_checkpoints()
                 ),
             ));
         }

@@ -40,3 +40,21 @@ pub(crate) fn trainer(spec: JobSpec, level: Level, threads: usize) -> Trainer {
     )
     .unwrap()
 }
+
+/// Checks that the vector file at `relative` (from the workspace root), which
+/// the contracts' tests read, holds `text`; with `VTRAIN_BLESS` set, writes it
+/// first. `test` names the test that regenerates it.
+pub(crate) fn check_vector_file(relative: &str, text: &str, test: &str) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
+    if std::env::var_os("VTRAIN_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{relative} is out of date: run VTRAIN_BLESS=1 cargo test -p vtrain-proof-of-learning --test it {test}",
+    );
+}

@@ -7,4 +7,5 @@ mod datasets;
 mod determinism;
 mod kernels_vs_reference;
 mod spec;
+mod spec_vectors;
 mod vectors;

@@ -5,8 +5,6 @@
 //! are tested against one file. The file is checked in; this test fails when it drifts, and
 //! `VTRAIN_BLESS=1 cargo test -p vtrain-proof-of-learning --test it vectors` rewrites it.
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use vtrain_proof_of_learning::commit::{
     ElementProof, leaf_hash, merkle_root, state_root, tensor_leaves, tensor_list_root, tensor_root,
@@ -50,8 +48,8 @@ fn leaf_bytes(values: &[f32]) -> String {
 }
 
 fn vectors() -> Value {
-    let spec_text = std::fs::read_to_string(workspace().join("examples/digits-mlp.toml")).unwrap();
-    let spec = JobSpec::from_toml(&spec_text).unwrap();
+    let spec_text = include_str!("../../../examples/digits-mlp.toml");
+    let spec = JobSpec::from_toml(spec_text).unwrap();
     let dataset = Dataset::digits().unwrap();
 
     let values = sample_tensor();
@@ -114,25 +112,8 @@ fn vectors() -> Value {
     })
 }
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 #[test]
 fn commitment_vectors_match_the_contracts_copy() {
-    let path = workspace().join("contracts/test/vectors/commitments.json");
     let text = serde_json::to_string_pretty(&vectors()).unwrap() + "\n";
-    if std::env::var_os("VTRAIN_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{} is out of date: run VTRAIN_BLESS=1 cargo test -p vtrain-proof-of-learning --test it vectors",
-        path.display()
-    );
+    crate::common::check_vector_file("contracts/test/vectors/commitments.json", &text, "vectors");
 }

@@ -67,11 +67,15 @@ pub struct WithdrawArgs {
     /// The submitter's key.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Send the ETH to this address instead of the key's own account.
+    #[arg(long)]
+    pub to: Option<alloy::primitives::Address>,
 }
 
 #[derive(Serialize)]
 struct Withdrawn {
     account: String,
+    to: String,
     withdrawn_wei: String,
 }
 
@@ -80,19 +84,24 @@ impl WithdrawArgs {
     /// cancelled jobs).
     pub async fn run(self) -> CliResult<()> {
         let (account, market) = self.common.signing_market(&self.key).await?;
+        let to = self.to.unwrap_or(account);
+        if to.is_zero() {
+            return Err(crate::exit::fail(
+                crate::exit::Failure::Input,
+                "--to is the zero address: the ETH would be lost",
+            ));
+        }
         let credits = market
-            .withdraw_all(account)
+            .withdraw_to(account, to)
             .await
             .map_err(|e| from_chain(e, "withdrawing"))?;
         let out = Withdrawn {
             account: account.to_string(),
+            to: to.to_string(),
             withdrawn_wei: credits.to_string(),
         };
         emit(self.common.json, &out, || {
-            format!(
-                "withdrew {} ETH to {account}\n",
-                vtrain_cli::format_eth(credits)
-            )
+            format!("withdrew {} ETH to {to}\n", vtrain_cli::format_eth(credits))
         });
         Ok(())
     }

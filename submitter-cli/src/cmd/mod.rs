@@ -2,6 +2,7 @@
 
 mod cancel;
 mod fetch;
+mod finalize;
 mod post;
 mod status;
 mod watch;
@@ -26,6 +27,8 @@ pub enum JobCommand {
     Watch(watch::WatchArgs),
     /// Cancel a job nobody has claimed; the reward is refunded.
     Cancel(cancel::CancelArgs),
+    /// Fix a job's outcome once its window has closed and its disputes are decided (anyone may).
+    Finalize(finalize::FinalizeArgs),
     /// Withdraw what the market owes you (the refund of a slashed or cancelled job).
     Withdraw(cancel::WithdrawArgs),
     /// Download the final model, check it against the on-chain modelRoot, and report its test accuracy.
@@ -43,6 +46,7 @@ impl JobCommand {
             Self::Cancel(a) => a.common.json,
             Self::Fetch(a) => a.common.json,
             Self::Withdraw(a) => a.common.json,
+            Self::Finalize(a) => a.common.json,
         }
     }
 
@@ -56,6 +60,7 @@ impl JobCommand {
             Self::Cancel(a) => a.run().await,
             Self::Fetch(a) => a.run().await,
             Self::Withdraw(a) => a.run().await,
+            Self::Finalize(a) => a.run().await,
         }
     }
 }

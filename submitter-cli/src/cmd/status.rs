@@ -45,7 +45,7 @@ pub(crate) struct GameView {
     pub steps: (u64, u64),
     /// How far the game has narrowed the disagreement, in words.
     pub narrowed_to: String,
-    /// How it ended: step_proved, step_refuted, timeout or released.
+    /// How it ended: step_proved, step_refuted or timeout.
     pub reason: Option<String>,
 }
 
@@ -82,6 +82,10 @@ pub(crate) struct JobView {
     pub model_root: Option<String>,
     /// Its disputes.
     pub games: Vec<GameView>,
+    /// Disputes that refuted the solver (set when the job is slashed).
+    pub refutations: u32,
+    /// What each refuting dispute is paid besides its bond, in wei.
+    pub refuter_share_wei: String,
     /// The chain's time when this was read.
     pub chain_time: u64,
 }
@@ -134,7 +138,7 @@ pub(crate) async fn job_view<P: Provider + Clone>(
                     0 => "step_proved",
                     1 => "step_refuted",
                     2 => "timeout",
-                    _ => "released",
+                    _ => "unknown",
                 }
                 .to_owned()
             }),
@@ -161,6 +165,8 @@ pub(crate) async fn job_view<P: Provider + Clone>(
         trace_root: entry.result.as_ref().map(|r| r.trace_root.to_string()),
         model_root: entry.result.as_ref().map(|r| r.model_root.to_string()),
         games,
+        refutations: job.refutations,
+        refuter_share_wei: job.refuterShare.to_string(),
         chain_time: head.timestamp,
     })
 }

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test, console} from "forge-std/Test.sol";
+import {EconomicsHandler} from "./EconomicsHandler.sol";
+
+/// @notice The payout properties of PROPERTIES.md (P5–P8), over random markets, jobs, games,
+///         sock puppets and orders of moves, timeouts, settlements and finalizations.
+/// @dev    Whole games are played (a move costs a world load, ≈ 1M gas), so this campaign
+///         runs fewer sequences than the money-only one.
+/// forge-config: default.invariant.runs = 16
+/// forge-config: default.invariant.depth = 40
+/// forge-config: ci.invariant.runs = 64
+/// forge-config: ci.invariant.depth = 60
+contract EconomicsInvariantsTest is Test {
+    EconomicsHandler internal handler;
+
+    function setUp() public {
+        handler = new EconomicsHandler();
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](14);
+        selectors[0] = EconomicsHandler.newMarket.selector;
+        selectors[1] = EconomicsHandler.postJob.selector;
+        selectors[2] = EconomicsHandler.postJob.selector;
+        selectors[3] = EconomicsHandler.challengeHonestly.selector;
+        selectors[4] = EconomicsHandler.challengeAsPuppet.selector;
+        selectors[5] = EconomicsHandler.challengeAsPuppet.selector;
+        selectors[6] = EconomicsHandler.challengeMaliciously.selector;
+        selectors[7] = EconomicsHandler.move.selector;
+        selectors[8] = EconomicsHandler.move.selector;
+        selectors[9] = EconomicsHandler.timeout.selector;
+        selectors[10] = EconomicsHandler.settle.selector;
+        selectors[11] = EconomicsHandler.finalize.selector;
+        selectors[12] = EconomicsHandler.withdraw.selector;
+        selectors[13] = EconomicsHandler.warp.selector;
+        targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+    }
+
+    /// P8 (at every step): each market holds exactly what it owes.
+    function invariant_ethIsConserved() public view {
+        for (uint256 m; m < handler.marketCount(); ++m) {
+            assertEq(address(handler.markets(m)).balance, handler.owedBy(handler.markets(m)));
+        }
+    }
+
+    /// P5/P6 (at every step): no game against an honest side is ever lost.
+    function invariant_honestSidesNeverLoseAGame() public view {
+        assertEq(handler.honestLosses(), 0);
+    }
+
+    function invariant_terminalStaysTerminal() public view {
+        assertEq(handler.terminalViolations(), 0);
+    }
+
+    /// At the end: every outcome right, every property of the payout rule met, nothing stuck.
+    function afterInvariant() public {
+        handler.drain();
+        (uint256 byAlu, uint256 byTime) = handler.decided();
+        console.log("jobs %d, games %d, moves %d", handler.jobCount(), handler.gameCount(), handler.moves());
+        console.log("  below L1 %d; decided by the ALU %d, on time %d", handler.deepMoves(), byAlu, byTime);
+        assertEq(handler.honestLosses(), 0, "an honest side lost a game");
+        assertEq(handler.wrongOutcomes(), 0, "a lie was paid or the truth slashed");
+        // P5: the honest watchtower gets its bonds back and at least an equal share.
+        assertGe(handler.net(handler.watchtower()), int256(handler.honestShareFloor()), "P5");
+        // P6: the honest solver keeps every reward and bond, whatever the games.
+        assertGe(handler.net(handler.honestSolver()), int256(handler.honestRewards()), "P6");
+        // P7: the cheater with its puppets loses at least the burned part of each bond.
+        assertLe(handler.puppetsNet(), -int256(handler.cheaterBurnFloor()), "P7");
+        // Challenging an honest result never pays.
+        assertLe(handler.net(handler.attackers(0)), 0, "attacker 0 profited");
+        assertLe(handler.net(handler.attackers(1)), 0, "attacker 1 profited");
+        // P8: nothing stuck.
+        for (uint256 m; m < handler.marketCount(); ++m) {
+            assertEq(address(handler.markets(m)).balance, 0, "a market still holds ETH");
+        }
+        assertEq(handler.terminalViolations(), 0);
+    }
+}
