@@ -142,15 +142,6 @@ contract DisputeGame {
         Target target;
     }
 
-    /// @notice The games of one job: how many are unresolved, how many the solver lost, and over
-    ///         how many distinct checkpoint intervals the unresolved ones run (the solver's
-    ///         replay load, which sizes each new game's clock).
-    struct JobGames {
-        uint32 live;
-        uint32 refuted;
-        uint32 disputedIntervals;
-    }
-
     /// @notice What the solver revealed at RevealStep: the five list Merkle roots and the
     ///         sizes of the three produced lists. Only its hash is stored; the moves that
     ///         need it take it as calldata.
@@ -199,8 +190,10 @@ contract DisputeGame {
     uint64 public extension;
 
     mapping(uint256 gameId => Game game) internal games;
-    mapping(uint256 jobId => JobGames tally) internal jobGames;
-    mapping(uint256 jobId => mapping(uint32 checkpoint => uint32 live)) internal liveAt;
+    /// @notice How many distinct checkpoint intervals games have disputed on each job so far:
+    ///         the replays its solver may have to make, which size each new game's clock.
+    mapping(uint256 jobId => uint32 intervals) public disputedIntervals;
+    mapping(uint256 jobId => mapping(uint32 checkpoint => bool)) internal disputed;
     /// @notice The number of games opened so far (ids start at 1).
     uint256 public gameCount;
 
@@ -284,14 +277,17 @@ contract DisputeGame {
         g.range.hiRoot = o.hiRoot;
         g.setup.bond = o.bond;
         // The solver's clock grows with its replay load: one extension per distinct interval
-        // disputed by a live game of this job, this one included. Games over one interval
-        // share one replay, so a wave of games costs the solver at most one replay per
-        // interval, and each game's clock covers every replay queued before it
-        // (docs/dispute-game.md § Clocks).
-        JobGames storage tally = jobGames[o.jobId];
-        tally.live += 1;
-        if (liveAt[o.jobId][o.checkpoint]++ == 0) tally.disputedIntervals += 1;
-        g.clock.solverClock = clock + extension * tally.disputedIntervals;
+        // disputed on this job so far, this one included. Games over one interval share one
+        // replay, so a wave of games costs the solver at most one replay per interval, and
+        // each game's clock covers every replay queued before it (docs/dispute-game.md
+        // § Clocks). Intervals are never uncounted, so nothing is counted when a game ends
+        // (the one-step resolution stays cheap), and the allowance is bounded by the job's
+        // number of intervals.
+        if (!disputed[o.jobId][o.checkpoint]) {
+            disputed[o.jobId][o.checkpoint] = true;
+            disputedIntervals[o.jobId] += 1;
+        }
+        g.clock.solverClock = clock + extension * disputedIntervals[o.jobId];
         g.clock.challengerClock = clock;
         g.clock.lastMoveAt = uint64(block.timestamp);
         if (o.init || o.hi - o.lo == 1) {
@@ -548,9 +544,15 @@ contract DisputeGame {
         return games[gameId];
     }
 
-    /// @notice The tally of job `jobId`'s games.
-    function gamesOf(uint256 jobId) external view returns (JobGames memory) {
-        return jobGames[jobId];
+    /// @notice What paying a game's challenger needs: its job, its challenger, and whether the
+    ///         game is paid out and who won it.
+    function payoutOf(uint256 gameId)
+        external
+        view
+        returns (uint256 jobId, address challenger, bool settled, bool solverWon)
+    {
+        Game storage g = games[gameId];
+        return (g.setup.jobId, g.setup.challenger, g.clock.settled, g.clock.solverWon);
     }
 
     /// @notice Who must move next, and until when.
@@ -712,11 +714,6 @@ contract DisputeGame {
         g.clock.phase = Phase.Resolved;
         g.clock.solverWon = solverWon;
         g.clock.reason = reason;
-        uint256 jobId = g.setup.jobId;
-        JobGames storage tally = jobGames[jobId];
-        tally.live -= 1;
-        if (!solverWon) tally.refuted += 1;
-        if (--liveAt[jobId][g.setup.checkpoint] == 0) tally.disputedIntervals -= 1;
-        emit GameResolved(gameId, jobId, solverWon, reason);
+        emit GameResolved(gameId, g.setup.jobId, solverWon, reason);
     }
 }

@@ -16,12 +16,13 @@ import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 ///         the result stands only if the solver wins every one.
 ///
 ///         Payouts (`docs/dispute-game.md` § Payouts): every game is decided on its merits
-///         and paid by its own outcome, never by the order of settlement. A game the solver
-///         wins pays it the challenger's bond minus the burn. Once the window has closed and
-///         every game has been decided, `finalize` fixes the job's outcome: no refutation,
-///         and the solver is paid; one or more, and the submitter is refunded, `burnBps` of
-///         the solver's bond is burned and the rest is split equally among the games that
-///         refuted the solver, each of which also gets its bond back.
+///         and paid by its own outcome, never by the order of settlement. Settling a game
+///         pays the solver the challenger's bond minus the burn if it won, and refunds the
+///         challenger's bond if it lost. Once the window has closed and every game has been
+///         settled, `finalize` fixes the job's outcome: no refutation, and the solver is
+///         paid; one or more, and the submitter is refunded, `burnBps` of the solver's bond
+///         is burned and the rest is split equally among the refuting games, whose
+///         challengers collect their shares with `claimShare`.
 /// @dev    All ETH stays in this contract. Payouts are credits, pulled with `withdraw`: no
 ///         game or lifecycle path ever sends ETH. The burned share of a forfeited bond is
 ///         credited to `BURN_ADDRESS` and leaves through `flushBurned`.
@@ -53,8 +54,8 @@ contract JobMarket {
     struct Job {
         address submitter;
         Status status;
-        uint32 openGames; // games not yet paid out
-        uint32 refutations; // games the solver lost (fixed by `finalize`)
+        uint32 openGames; // games not yet settled
+        uint32 refutations; // settled games the solver lost
         uint64 claimDeadline;
         address solver;
         uint64 submitDeadline;
@@ -72,7 +73,7 @@ contract JobMarket {
         bytes32 traceRoot;
         bytes32 finalStateRoot;
         bytes32 modelRoot;
-        uint256 refuterShare; // what each refuting game gets besides its bond (fixed by `finalize`)
+        uint256 refuterShare; // what each refuting game's challenger claims (set by `finalize`)
     }
 
     /// @notice The market's parameters, checked at deployment.
@@ -115,6 +116,8 @@ contract JobMarket {
     uint256 public jobCount;
     /// @notice Withdrawable balances.
     mapping(address account => uint256 amount) public credits;
+    /// @notice Whether a refuting game's share has been claimed.
+    mapping(uint256 gameId => bool claimed) public shareClaimed;
 
     event JobPosted(
         uint256 indexed jobId,
@@ -142,6 +145,9 @@ contract JobMarket {
         uint256 indexed jobId, uint256 indexed gameId, address indexed challenger, uint64 checkpoint
     );
     event GameSettled(uint256 indexed jobId, uint256 indexed gameId, bool solverWon);
+    event ShareClaimed(
+        uint256 indexed jobId, uint256 indexed gameId, address indexed challenger, uint256 share
+    );
     event JobFinalized(uint256 indexed jobId);
     /// @param refutations the games the solver lost (0 for a missed submit deadline)
     /// @param refuterShare what each of them gets besides its bond
@@ -168,7 +174,8 @@ contract JobMarket {
     error BadCheckpointProof();
     error WindowClosed();
     error WindowOpen();
-    error GamesLive(uint32 live);
+    error GamesOpen(uint32 openGames);
+    error NoShare(uint256 gameId);
     error NothingToWithdraw();
     error ZeroAddress();
     error TransferFailed();
@@ -372,24 +379,36 @@ contract JobMarket {
     }
 
     /// @notice Fixes a job's outcome once its window has closed and every game on it has been
-    ///         decided (anyone may call). No game refuted the solver: it is paid its reward
+    ///         settled (anyone may call). No game refuted the solver: it is paid its reward
     ///         and its bond. One or more did: the submitter is refunded, `burnBps` of the
     ///         solver's bond is burned and the rest is split equally among the refuting
-    ///         games (the remainder of the division is burned too); each collects its share
-    ///         with its bond in `settleGame`.
+    ///         games (the remainder of the division is burned too), claimed with `claimShare`.
     function finalize(uint256 jobId) external {
         Job storage job = _job(jobId);
         _requireStatus(jobId, job, Status.Submitted);
-        _close(jobId, job);
+        if (block.timestamp < job.submittedAt + job.challengeWindow) revert WindowOpen();
+        if (job.openGames != 0) revert GamesOpen(job.openGames);
+        if (job.refutations == 0) {
+            job.status = Status.Finalized;
+            _credit(job.solver, uint256(job.reward) + job.solverBond);
+            emit JobFinalized(jobId);
+            return;
+        }
+        job.status = Status.Slashed;
+        uint256 burned = _burnShare(job.solverBond);
+        uint256 share = (job.solverBond - burned) / job.refutations;
+        job.refuterShare = share;
+        _credit(job.submitter, job.reward);
+        _credit(BURN_ADDRESS, job.solverBond - share * job.refutations);
+        emit SolverSlashed(jobId, job.solver, job.refutations, share);
     }
 
-    /// @notice Pays out a resolved game (anyone may call, once per game; the winner has every
-    ///         reason to). A game the solver won pays it the challenger's bond minus the
-    ///         burned share, at once. A game the solver lost pays its challenger its bond and
-    ///         its share of the solver's bond once the job's outcome is fixed: it calls
-    ///         `finalize` first if nobody has (so it reverts while the window is open or
-    ///         another game is undecided). The order in which games are settled changes
-    ///         nobody's payout.
+    /// @notice Pays out a decided game at once (anyone may call, once per game; the winner has
+    ///         every reason to). A game the solver won pays it the challenger's bond minus
+    ///         the burned share. A game the solver lost refunds the challenger's bond and
+    ///         counts as a refutation: its share of the solver's bond is claimed with
+    ///         `claimShare` once `finalize` has fixed the job's outcome. No game's payout
+    ///         depends on another game or on the order of settlement.
     function settleGame(uint256 gameId) external {
         (uint256 jobId, address challenger, uint256 bond, bool solverWon) = game.markSettled(gameId);
         Job storage job = jobs[jobId];
@@ -399,11 +418,22 @@ contract JobMarket {
             uint256 burned = _burnShare(bond);
             _credit(job.solver, bond - burned);
             _credit(BURN_ADDRESS, burned);
-            return;
+        } else {
+            job.refutations += 1;
+            _credit(challenger, bond);
         }
-        if (job.status == Status.Submitted) _close(jobId, job);
-        // A refuting game exists, so `_close` slashed the job.
-        _credit(challenger, bond + job.refuterShare);
+    }
+
+    /// @notice Credits a refuting game's challenger its share of the slashed bond (anyone may
+    ///         call, once per game).
+    function claimShare(uint256 gameId) external {
+        (uint256 jobId, address challenger, bool settled, bool solverWon) = game.payoutOf(gameId);
+        if (!settled || solverWon || shareClaimed[gameId]) revert NoShare(gameId);
+        Job storage job = jobs[jobId];
+        _requireStatus(jobId, job, Status.Slashed);
+        shareClaimed[gameId] = true;
+        _credit(challenger, job.refuterShare);
+        emit ShareClaimed(jobId, gameId, challenger, job.refuterShare);
     }
 
     // ------------------------------------------------------------------ payouts
@@ -470,27 +500,6 @@ contract JobMarket {
             job.challengeWindow,
             spec
         );
-    }
-
-    /// @dev Fixes the outcome of a submitted job (see `finalize`).
-    function _close(uint256 jobId, Job storage job) internal {
-        if (block.timestamp < job.submittedAt + job.challengeWindow) revert WindowOpen();
-        DisputeGame.JobGames memory tally = game.gamesOf(jobId);
-        if (tally.live != 0) revert GamesLive(tally.live);
-        if (tally.refuted == 0) {
-            job.status = Status.Finalized;
-            _credit(job.solver, uint256(job.reward) + job.solverBond);
-            emit JobFinalized(jobId);
-            return;
-        }
-        job.status = Status.Slashed;
-        uint256 burned = _burnShare(job.solverBond);
-        uint256 share = (job.solverBond - burned) / tally.refuted;
-        job.refutations = tally.refuted;
-        job.refuterShare = share;
-        _credit(job.submitter, job.reward);
-        _credit(BURN_ADDRESS, job.solverBond - share * tally.refuted);
-        emit SolverSlashed(jobId, job.solver, tally.refuted, share);
     }
 
     function _burnShare(uint256 amount) internal view returns (uint256) {

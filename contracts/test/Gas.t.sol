@@ -40,8 +40,9 @@ contract GasTest is GameDriver {
         delete gasUsed;
     }
 
-    /// Ending a game by timeout, then paying it out (a lying solver that stops answering:
-    /// the challenger, the submitter and the burn address are credited).
+    /// Ending a game by timeout, then paying it out: the refuter's bond back at once, the
+    ///         job's outcome fixed after the window (submitter refunded, bond burned and
+    ///         shared), and the refuter's share claimed.
     function test_gas_timeoutSettlement() public {
         Lie memory none;
         World memory liar = build(Lie(true, 3, 0, 2, 0, 100));
@@ -54,15 +55,25 @@ contract GasTest is GameDriver {
         _send(abi.encodeCall(game.timeout, (gameId)));
         assertFalse(game.getGame(gameId).clock.solverWon);
         vm.snapshotValue("dispute-settlement", "timeout", lastTxGas);
-        // The first refuting game settled after the window also fixes the job's outcome.
+        vm.snapshotValue(
+            "dispute-settlement", "settleGame.refuted", _marketTx(abi.encodeCall(market.settleGame, (gameId)))
+        );
         vm.warp(market.getJob(jobId).submittedAt + WINDOW);
+        vm.snapshotValue(
+            "dispute-settlement", "finalize.slashed", _marketTx(abi.encodeCall(market.finalize, (jobId)))
+        );
+        vm.snapshotValue(
+            "dispute-settlement", "claimShare", _marketTx(abi.encodeCall(market.claimShare, (gameId)))
+        );
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+    }
+
+    /// @dev Sends `data` to the market as its own transaction; returns its gas.
+    function _marketTx(bytes memory data) internal returns (uint256) {
         _coolAll();
-        bytes memory data = abi.encodeCall(market.settleGame, (gameId));
         (bool ok,) = address(market).call(data);
         assertTrue(ok);
-        vm.snapshotValue(
-            "dispute-settlement", "settleGame.solverSlashed", txGas(data, vm.lastCallGas().gasTotalUsed)
-        );
+        return txGas(data, vm.lastCallGas().gasTotalUsed);
     }
 
     /// A lie deep in a 260-primitive program: every level, descents included; the last

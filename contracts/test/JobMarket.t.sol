@@ -442,7 +442,7 @@ contract JobMarketTest is GameDriver {
         submitWorld(jobId, w);
         openChallenge(jobId, w, build(Lie(true, 1, 1, 0, 2, 1)));
         vm.warp(block.timestamp + WINDOW);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesLive.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.GamesOpen.selector, 1));
         market.finalize(jobId);
     }
 
@@ -460,18 +460,27 @@ contract JobMarketTest is GameDriver {
         (, uint64 deadline) = game.turn(gameId);
         vm.warp(deadline);
         game.timeout(gameId); // the solver did not answer
-        // a refuting game is paid once the job's outcome is fixed: after the window
-        vm.expectRevert(JobMarket.WindowOpen.selector);
+        // the refuter's bond comes back at once; its share once the outcome is fixed
         market.settleGame(gameId);
-        vm.warp(market.getJob(jobId).submittedAt + WINDOW);
-        market.settleGame(gameId); // fixes the outcome itself
-        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
-        uint256 share = SOLVER_BOND - SOLVER_BOND * BURN_BPS / 10_000;
-        assertEq(market.credits(challenger), CHALLENGER_BOND + share);
+        assertEq(market.credits(challenger), CHALLENGER_BOND);
         assertEq(market.getJob(jobId).refutations, 1);
-        assertEq(market.getJob(jobId).refuterShare, share);
         vm.expectRevert(DisputeGame.AlreadySettled.selector);
         market.settleGame(gameId);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Submitted)
+        );
+        market.claimShare(gameId);
+        vm.expectRevert(JobMarket.WindowOpen.selector);
+        market.finalize(jobId);
+        vm.warp(market.getJob(jobId).submittedAt + WINDOW);
+        market.finalize(jobId);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+        uint256 share = SOLVER_BOND - SOLVER_BOND * BURN_BPS / 10_000;
+        assertEq(market.getJob(jobId).refuterShare, share);
+        market.claimShare(gameId);
+        assertEq(market.credits(challenger), CHALLENGER_BOND + share);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.NoShare.selector, gameId));
+        market.claimShare(gameId);
     }
 
     /// @notice A colluding challenger that loses on purpose cannot shield a lying solver: an

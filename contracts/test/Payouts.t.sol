@@ -74,16 +74,20 @@ contract PayoutsTest is GameDriver {
         submitWorld(jobId, liar);
         uint256 honestGame = openChallenge(jobId, liar, truth);
         uint256 puppetGame = _openAs(puppet, jobId, liar, truth);
-        play(puppetGame, liar, truth, 200); // the solver concedes as fast as it can
+        play(puppetGame, liar, truth, 200); // the solver concedes as fast as it can; settled
         assertFalse(game.getGame(puppetGame).clock.solverWon);
-        // The puppet cannot be paid before the job's outcome is fixed...
-        vm.expectRevert(JobMarket.WindowOpen.selector);
-        market.settleGame(puppetGame);
+        // The puppet got its bond back, nothing more: no share before the outcome is fixed...
+        assertEq(market.credits(puppet), CHALLENGER_BOND);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Submitted)
+        );
+        market.claimShare(puppetGame);
         play(honestGame, liar, truth, 200);
         vm.warp(market.getJob(jobId).submittedAt + WINDOW);
-        // ...and settling it first changes nothing.
-        market.settleGame(puppetGame);
-        market.settleGame(honestGame);
+        market.finalize(jobId);
+        // ...and claiming it first changes nothing.
+        market.claimShare(puppetGame);
+        market.claimShare(honestGame);
         uint256 share = (SOLVER_BOND - SOLVER_BOND * BURN_BPS / BPS) / 2;
         assertEq(market.getJob(jobId).refuterShare, share);
         int256 honest = _net(challenger, h0);
@@ -113,8 +117,9 @@ contract PayoutsTest is GameDriver {
         uint256 puppetGame = _openAs(puppet, jobId, liar, truth);
         play(puppetGame, liar, truth, 200);
         vm.warp(market.getJob(jobId).submittedAt + WINDOW);
-        market.settleGame(puppetGame); // the solver's transaction lands first
-        market.settleGame(honestGame);
+        market.finalize(jobId);
+        market.claimShare(puppetGame); // the solver's transaction lands first
+        market.claimShare(honestGame);
         assertEq(_net(challenger, h0), int256((SOLVER_BOND - SOLVER_BOND * BURN_BPS / BPS) / 2));
     }
 
@@ -165,7 +170,7 @@ contract PayoutsTest is GameDriver {
             ids[c] = _openAt(attacker, jobId, truth, c);
             // c + 1 distinct intervals under dispute: the solver's clock holds c + 1 replays
             assertEq(game.getGame(ids[c]).clock.solverClock, CLOCK + EXTENSION * (c + 1));
-            assertEq(game.gamesOf(jobId).disputedIntervals, c + 1);
+            assertEq(game.disputedIntervals(jobId), c + 1);
         }
         // A fourth game over an interval already under dispute shares its replay.
         uint256 fourth = _openAt(attacker, jobId, truth, 2);
@@ -175,7 +180,8 @@ contract PayoutsTest is GameDriver {
             assertTrue(game.getGame(ids[i]).clock.solverWon);
         }
         play(fourth, truth, delusion, 200);
-        assertEq(game.gamesOf(jobId).disputedIntervals, 0);
+        assertEq(market.getJob(jobId).openGames, 0);
+        assertEq(game.disputedIntervals(jobId), 3, "intervals stay counted");
         closeJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Finalized));
         uint256 perGame = CHALLENGER_BOND - CHALLENGER_BOND * BURN_BPS / BPS;
@@ -234,6 +240,8 @@ contract PayoutsTest is GameDriver {
         uint256 snapshot = vm.snapshotState();
         market.settleGame(refuting);
         market.settleGame(wrong);
+        market.finalize(jobId);
+        market.claimShare(refuting);
         uint256[4] memory first = [
             market.credits(challenger),
             market.credits(attacker),
@@ -242,8 +250,9 @@ contract PayoutsTest is GameDriver {
         ];
         vm.revertToState(snapshot);
         market.settleGame(wrong);
-        market.finalize(jobId);
         market.settleGame(refuting);
+        market.finalize(jobId);
+        market.claimShare(refuting);
         uint256[4] memory second = [
             market.credits(challenger),
             market.credits(attacker),

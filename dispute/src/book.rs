@@ -113,6 +113,17 @@ pub struct GameEntry {
     pub resolved: Option<bool>,
     /// Whether the market has paid it out.
     pub settled: bool,
+    /// Whether its challenger has claimed its share of a slashed bond.
+    #[serde(default)]
+    pub share_claimed: bool,
+}
+
+impl GameEntry {
+    /// Whether its challenger still has something to do or collect: the game
+    /// is not paid out, or it refuted the solver and its share is unclaimed.
+    pub fn open_for_challenger(&self) -> bool {
+        !self.settled || (self.resolved == Some(false) && !self.share_claimed)
+    }
 }
 
 /// Where an artifact is announced to be (`ArtifactPublished`).
@@ -300,6 +311,7 @@ impl JobBook {
                     opened_block: block,
                     resolved: None,
                     settled: false,
+                    share_claimed: false,
                 });
                 game.checkpoint = e.checkpoint;
             }
@@ -307,6 +319,11 @@ impl JobBook {
                 if let Some(game) = self.games.get_mut(&as_u64(e.gameId)) {
                     game.settled = true;
                     game.resolved = Some(e.solverWon);
+                }
+            }
+            JobMarketEvents::ShareClaimed(e) => {
+                if let Some(game) = self.games.get_mut(&as_u64(e.gameId)) {
+                    game.share_claimed = true;
                 }
             }
             JobMarketEvents::JobFinalized(e) => {
@@ -331,6 +348,7 @@ impl JobBook {
                     opened_block: block,
                     resolved: None,
                     settled: false,
+                    share_claimed: false,
                 });
                 game.init = e.init;
             }

@@ -203,21 +203,68 @@ impl<P: Provider + Clone> Market<P> {
     }
 
     /// What decides when job `job_id`'s games are paid: its window's end, its
-    /// undecided games, and whether its outcome is already fixed.
+    /// games not yet paid out, its refutations, whether its outcome is fixed.
     pub async fn job_outcome(&self, job_id: u64) -> Result<JobOutcome> {
         let job = self.job(job_id).await?;
-        let tally = self
+        Ok(JobOutcome {
+            window_end: job.submittedAt.saturating_add(job.challengeWindow),
+            open_games: job.openGames,
+            refuted: job.refutations,
+            fixed: job.status == status::FINALIZED || job.status == status::SLASHED,
+        })
+    }
+
+    /// Credits a refuting game's challenger its share (`JobMarket.claimShare`).
+    pub async fn claim_share(&self, game_id: u64) -> Result<TransactionReceipt> {
+        let call = self
+            .market
+            .claimShare(U256::from(game_id))
+            .into_transaction_request();
+        self.send(call, "claimShare").await
+    }
+
+    /// Whether game `game_id`'s share has been claimed.
+    pub async fn share_claimed(&self, game_id: u64) -> Result<bool> {
+        self.market
+            .shareClaimed(U256::from(game_id))
+            .call()
+            .await
+            .map_err(Error::from_contract)
+    }
+
+    /// Winds up job games that nobody is left to end (anyone may): claims the
+    /// timeout of every game whose side to move ran out of time at `now` and
+    /// pays out every decided game, so that the job's outcome can be fixed.
+    /// Returns how many transactions it sent.
+    pub async fn wind_up(&self, games: &[u64], now: u64) -> Result<usize> {
+        let mut sent = 0;
+        for &id in games {
+            let g = self.game_record(id).await?;
+            if g.clock.phase != crate::game::player::phase::RESOLVED {
+                let (_, deadline) = self.turn(id).await?;
+                if deadline == 0 || now < deadline {
+                    continue;
+                }
+                self.claim_timeout(id).await?;
+                sent += 1;
+            } else if g.clock.settled {
+                continue;
+            }
+            self.settle_game(id).await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Who must move in a game and until when (`DisputeGame.turn`).
+    pub async fn turn(&self, game_id: u64) -> Result<(Address, u64)> {
+        let turn = self
             .game
-            .gamesOf(U256::from(job_id))
+            .turn(U256::from(game_id))
             .call()
             .await
             .map_err(Error::from_contract)?;
-        Ok(JobOutcome {
-            window_end: job.submittedAt.saturating_add(job.challengeWindow),
-            live_games: tally.live,
-            refuted: tally.refuted,
-            fixed: job.status == status::FINALIZED || job.status == status::SLASHED,
-        })
+        Ok((turn.mover, turn.deadline))
     }
 
     /// Withdraws everything the market owes `account` (the provider's signer)

@@ -200,6 +200,13 @@ impl Net {
         self.verifier_via(&self.rpc_url(), extra)
     }
 
+    /// Starts a watchtower as dev account `index` (another challenger: a
+    /// second watchtower, an attacker, a cheater's sock puppet), with datadir,
+    /// store and log named after `name`.
+    pub fn verifier_as(&self, name: &str, index: usize, extra: &[&str]) -> Agent {
+        self.agent("vtrain-verifier", name, index, &self.rpc_url(), extra)
+    }
+
     /// Runs `vtrain` as the submitter (account 1).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_via(&self.rpc_url(), args)

@@ -390,9 +390,9 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 self.defense.ensure(*game_id, &game_job);
             }
         }
-        // Paid once the window has closed with every game decided and none lost.
+        // Paid once the window has closed with every game paid out and none lost.
         let outcome = self.market.job_outcome(job.id).await?;
-        if !outcome.fixed && outcome.refuted == 0 && outcome.can_fix(head.timestamp) {
+        if outcome.refuted == 0 && outcome.can_fix(head.timestamp) {
             match self.market.finalize(job.id).await {
                 Ok(_) => {
                     metrics::counter!(m::JOBS_FINALIZED).increment(1);

@@ -140,8 +140,9 @@ impl<P: Provider + Clone + 'static> GameTask<P> {
         let record = self.market.game_record(self.game_id).await?;
         let outcome = self.market.job_outcome(self.job.job_id).await?;
         let head = self.market.head().await?;
-        match duty(Side::Solver, &record, &outcome, head.timestamp) {
-            Duty::Done => {
+        match duty(Side::Solver, &record, &outcome, false, head.timestamp) {
+            // (Finalize and ClaimShare are a refuter's duties, never the solver's.)
+            Duty::Done | Duty::Finalize | Duty::ClaimShare => {
                 if !record.clock.solverWon {
                     metrics::counter!(m::DISPUTES_DECIDED, "outcome" => "lost").increment(1);
                 }

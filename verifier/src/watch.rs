@@ -164,7 +164,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             .book
             .games
             .values()
-            .filter(|g| g.challenger == self.account && !g.settled)
+            .filter(|g| g.challenger == self.account && g.open_for_challenger())
             .cloned()
             .collect();
         for game in &games {
@@ -308,12 +308,21 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         let Some(job) = self.book.job(game.job_id).cloned() else {
             return Ok(());
         };
-        // Every game is decided on its merits, whatever the others did: a game
-        // the solver won is over for us; one we won is paid (bond and share)
-        // once the job's window has closed and all its games are decided.
+        // Every game is decided on its merits, whatever the others did. A game
+        // we won is paid out at once (our bond back); our share of the
+        // solver's bond follows once the job's outcome is fixed: after its
+        // window, with every game on it paid out.
         let outcome = self.market.job_outcome(job.id).await?;
-        match duty(Side::Challenger, &record, &outcome, head.timestamp) {
-            Duty::Wait { .. } | Duty::AwaitOutcome { .. } => Ok(()),
+        let claimed = self.market.share_claimed(game.id).await?;
+        match duty(Side::Challenger, &record, &outcome, claimed, head.timestamp) {
+            Duty::Wait { .. } => Ok(()),
+            Duty::AwaitOutcome { window_end } => {
+                // Past the window, end and pay out whatever nobody else does.
+                if head.timestamp >= window_end {
+                    self.market.wind_up(&job.games, head.timestamp).await?;
+                }
+                Ok(())
+            }
             Duty::Done => {
                 if record.clock.solverWon && self.lost.insert(game.id) {
                     metrics::counter!(m::DISPUTES_DECIDED, "outcome" => "lost").increment(1);
@@ -323,13 +332,24 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             }
             Duty::Settle => {
                 self.market.settle_game(game.id).await?;
-                let outcome = "won";
-                metrics::counter!(m::DISPUTES_DECIDED, "outcome" => outcome).increment(1);
+                metrics::counter!(m::DISPUTES_DECIDED, "outcome" => "won").increment(1);
                 let steps_replayed = self
                     .parties
                     .get_mut(&game.id)
                     .map_or(0, |p| p.trajectory().steps_executed());
-                tracing::info!(target: "verifier::game", game = game.id, job = job.id, outcome, steps_replayed, "dispute settled");
+                tracing::info!(target: "verifier::game", game = game.id, job = job.id, steps_replayed, "dispute won: bond back");
+                Ok(())
+            }
+            Duty::Finalize => {
+                self.market.wind_up(&job.games, head.timestamp).await?;
+                self.market.finalize(job.id).await?;
+                tracing::info!(target: "verifier", job = job.id, "job outcome fixed: the solver is slashed");
+                Ok(())
+            }
+            Duty::ClaimShare => {
+                self.market.claim_share(game.id).await?;
+                let share = self.market.job(job.id).await?.refuterShare;
+                tracing::info!(target: "verifier::game", game = game.id, job = job.id, share = %vtrain_cli::format_eth(share), "share of the solver's bond claimed");
                 Ok(())
             }
             Duty::ClaimTimeout => {

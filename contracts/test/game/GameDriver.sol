@@ -41,7 +41,7 @@ abstract contract GameDriver is Test, ToyWorld {
     uint256[] internal gasUsed;
     uint256 internal lastTxGas;
 
-    // When set, `play` leaves every decided game unpaid (the test settles them itself).
+    // When set, `play` leaves a decided game unpaid (the test settles it itself).
     bool internal noAutoSettle;
 
     // Who sends the next move (`_send`); nobody in particular when zero.
@@ -144,9 +144,9 @@ abstract contract GameDriver is Test, ToyWorld {
         while (moves < maxMoves) {
             DisputeGame.Game memory g = game.getGame(gameId);
             if (g.clock.phase == DisputeGame.Phase.Resolved) {
-                // A solver that won collects at once; a refuter once the job is closed
-                // (`closeJob`). Paying out is a transaction of its own.
-                if (!g.clock.settled && g.clock.solverWon && !noAutoSettle) market.settleGame(gameId);
+                // The winner collects: paying out is a transaction of its own (a refuter's
+                // share of the solver's bond comes later, `closeJob`).
+                if (!g.clock.settled && !noAutoSettle) market.settleGame(gameId);
                 return moves;
             }
             vm.warp(block.timestamp + 60);
@@ -318,18 +318,22 @@ abstract contract GameDriver is Test, ToyWorld {
         }
     }
 
-    /// @notice Lets the window pass and fixes the job's outcome (every game must be decided),
-    ///         then pays out every decided, unpaid game of the job.
+    /// @notice Pays out every decided game of the job, lets the window pass, fixes the job's
+    ///         outcome (every game must be decided) and claims every refuting game's share.
     function closeJob(uint256 jobId) internal {
-        JobMarket.Job memory j = market.getJob(jobId);
-        if (block.timestamp < j.submittedAt + j.challengeWindow) vm.warp(j.submittedAt + j.challengeWindow);
-        market.finalize(jobId);
         uint256 count = game.gameCount();
         for (uint256 id = 1; id <= count; ++id) {
             DisputeGame.Game memory g = game.getGame(id);
             if (g.setup.jobId == jobId && g.clock.phase == DisputeGame.Phase.Resolved && !g.clock.settled) {
                 market.settleGame(id);
             }
+        }
+        JobMarket.Job memory j = market.getJob(jobId);
+        if (block.timestamp < j.submittedAt + j.challengeWindow) vm.warp(j.submittedAt + j.challengeWindow);
+        market.finalize(jobId);
+        for (uint256 id = 1; id <= count; ++id) {
+            DisputeGame.Game memory g = game.getGame(id);
+            if (g.setup.jobId == jobId && !g.clock.solverWon) market.claimShare(id);
         }
     }
 

@@ -159,6 +159,13 @@ contract EconomicsHandler is GameDriver, WorldStore {
         _observe();
     }
 
+    function claimShare(uint256 gameIndex) external {
+        if (games.length == 0) return;
+        GameInfo memory gi = games[gameIndex % games.length];
+        try gi.market.claimShare(gi.id) {} catch {}
+        _observe();
+    }
+
     function finalize(uint256 jobIndex) external {
         if (jobs.length == 0) return;
         JobInfo memory ji = jobs[jobIndex % jobs.length];
@@ -208,11 +215,14 @@ contract EconomicsHandler is GameDriver, WorldStore {
             if (!live) break;
         }
         vm.warp(block.timestamp + WINDOW);
+        for (uint256 i; i < games.length; ++i) {
+            try games[i].market.settleGame(games[i].id) {} catch {}
+        }
         for (uint256 j; j < jobs.length; ++j) {
             try jobs[j].market.finalize(jobs[j].id) {} catch {}
         }
         for (uint256 i; i < games.length; ++i) {
-            try games[i].market.settleGame(games[i].id) {} catch {}
+            try games[i].market.claimShare(games[i].id) {} catch {}
         }
         address[8] memory all = _actors();
         for (uint256 m; m < markets.length; ++m) {
@@ -244,8 +254,8 @@ contract EconomicsHandler is GameDriver, WorldStore {
         return int256(actor.balance) - int256(startBalance[actor]);
     }
 
-    /// @notice What `market` must hold: escrow and bonds of undecided jobs, bonds (and
-    ///         shares) of unpaid games, and every credit.
+    /// @notice What `market` must hold: escrow and bonds of undecided jobs, bonds of unsettled
+    ///         games, unclaimed shares of refuting games, and every credit.
     function owedBy(JobMarket market) public view returns (uint256 total) {
         for (uint256 j; j < jobs.length; ++j) {
             if (jobs[j].market != market) continue;
@@ -255,10 +265,13 @@ contract EconomicsHandler is GameDriver, WorldStore {
         for (uint256 i; i < games.length; ++i) {
             if (games[i].market != market) continue;
             DisputeGame.Game memory g = market.game().getGame(games[i].id);
-            if (g.clock.settled) continue;
-            total += g.setup.bond;
+            if (!g.clock.settled) {
+                total += g.setup.bond;
+                continue;
+            }
             JobMarket.Job memory job = market.getJob(g.setup.jobId);
-            if (job.status == JobMarket.Status.Slashed && !g.clock.solverWon) total += job.refuterShare;
+            bool owed = job.status == JobMarket.Status.Slashed && !g.clock.solverWon;
+            if (owed && !market.shareClaimed(games[i].id)) total += job.refuterShare;
         }
         address[8] memory all = _actors();
         for (uint256 a; a < all.length; ++a) {
@@ -441,15 +454,17 @@ contract EconomicsHandler is GameDriver, WorldStore {
         // Moves of bisection need only the state roots; deeper moves the whole world.
         deep = uint8(g.clock.phase) > uint8(DisputeGame.Phase.Judge);
         World memory sw = deep ? loadWorld(solverWorld) : _rootsOnly(solverWorld);
+        // What this game's solver revealed (its own world's step roots): `GameDriver` keeps
+        // one copy for the one game it plays, the handler plays many.
+        uint32 s = transitionOf(g);
+        if (deep) revealedRoots = stepRoots(sw, s);
         if (mover == g.setup.solver) {
             _solverMove(gi.id, g, sw);
             return deep;
         }
         World memory cw = deep ? loadWorld(gi.belief) : _rootsOnly(gi.belief);
         // What the solver revealed, as the challenger reads it from the chain.
-        uint32 s = transitionOf(g);
         if (deep) {
-            revealedRoots = stepRoots(sw, s);
             if (
                 g.clock.phase == DisputeGame.Phase.NameElement
                     || g.clock.phase == DisputeGame.Phase.NameMicroStep

@@ -162,6 +162,7 @@ contract MarketHandler is Test, ToyWorld {
     function settle(uint256 gameIndex) external {
         if (gameIds.length == 0) return;
         try market.settleGame(gameIds[gameIndex % gameIds.length]) {} catch {}
+        try market.claimShare(gameIds[gameIndex % gameIds.length]) {} catch {}
         _observe();
     }
 
@@ -185,7 +186,8 @@ contract MarketHandler is Test, ToyWorld {
 
     // ------------------------------------------------------------------ accounting
 
-    /// @notice Σ escrow of live jobs + Σ live solver bonds + Σ unpaid challenger bonds and shares.
+    /// @notice Σ escrow of live jobs + Σ live solver bonds + Σ unsettled challenger bonds
+    ///         + Σ unclaimed shares of refuting games.
     function locked() public view returns (uint256 total) {
         for (uint256 i; i < jobIds.length; ++i) {
             JobMarket.Job memory j = market.getJob(jobIds[i]);
@@ -196,11 +198,14 @@ contract MarketHandler is Test, ToyWorld {
         }
         for (uint256 i; i < gameIds.length; ++i) {
             DisputeGame.Game memory g = game.getGame(gameIds[i]);
-            if (g.clock.settled) continue;
-            total += g.setup.bond;
-            // a refuting game of a slashed job is also owed its share of the solver's bond
+            if (!g.clock.settled) {
+                total += g.setup.bond;
+                continue;
+            }
+            // a refuting game of a slashed job is owed its share of the solver's bond
             JobMarket.Job memory j = market.getJob(g.setup.jobId);
-            if (j.status == JobMarket.Status.Slashed && !g.clock.solverWon) total += j.refuterShare;
+            bool owed = j.status == JobMarket.Status.Slashed && !g.clock.solverWon;
+            if (owed && !market.shareClaimed(gameIds[i])) total += j.refuterShare;
         }
     }
 
@@ -223,9 +228,11 @@ contract MarketHandler is Test, ToyWorld {
     /// @notice Ends everything that can be ended and withdraws every credit.
     function drain() external {
         vm.warp(block.timestamp + 30 days);
-        // Decide every game first: a job's outcome is fixed only once all of its games are.
+        // Decide and settle every game first: a job's outcome is fixed only once all of its
+        // games are settled; shares are claimed after.
         for (uint256 i; i < gameIds.length; ++i) {
             try game.timeout(gameIds[i]) {} catch {}
+            try market.settleGame(gameIds[i]) {} catch {}
         }
         for (uint256 i; i < jobIds.length; ++i) {
             uint256 id = jobIds[i];
@@ -234,7 +241,7 @@ contract MarketHandler is Test, ToyWorld {
             try market.finalize(id) {} catch {}
         }
         for (uint256 i; i < gameIds.length; ++i) {
-            try market.settleGame(gameIds[i]) {} catch {}
+            try market.claimShare(gameIds[i]) {} catch {}
         }
         for (uint256 i; i < actors.length; ++i) {
             vm.prank(actors[i]);

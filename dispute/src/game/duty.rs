@@ -22,11 +22,16 @@ pub enum Duty {
     Move,
     /// The other side's clock has run out: call `timeout`.
     ClaimTimeout,
-    /// The game is decided in our favour and can be paid out now: call
-    /// `JobMarket.settleGame`.
+    /// We won the game: pay it out (`JobMarket.settleGame`; the solver gets
+    /// the challenger's bond net of burn, a challenger its bond back).
     Settle,
-    /// We refuted the solver, and are paid once the job's outcome is fixed:
-    /// when its window has closed and every game on it is decided.
+    /// We refuted the solver and the job's outcome can be fixed now: call
+    /// `JobMarket.finalize` (after paying out any decided game of the job).
+    Finalize,
+    /// The job is slashed: collect our share (`JobMarket.claimShare`).
+    ClaimShare,
+    /// We refuted the solver; our share waits for the job's outcome: until its
+    /// window has closed and every game on it is paid out.
     AwaitOutcome {
         /// When the window closes (unix seconds).
         window_end: u64,
@@ -36,43 +41,60 @@ pub enum Duty {
         /// When its clock runs out (unix seconds).
         deadline: u64,
     },
-    /// Decided, and either paid out or nothing of ours to collect.
+    /// Nothing left for us in this game.
     Done,
 }
 
-/// Where the job of a game stands: what decides when a refuting game is paid.
+/// Where the job of a game stands (`JobMarket.getJob`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JobOutcome {
     /// When the job's challenge window closes (unix seconds).
     pub window_end: u64,
-    /// How many of the job's games are not yet decided (`DisputeGame.gamesOf`).
-    pub live_games: u32,
-    /// How many of them the solver lost so far.
+    /// Its games not yet paid out (`openGames`).
+    pub open_games: u32,
+    /// Its paid-out games the solver lost (`refutations`).
     pub refuted: u32,
-    /// Whether the job's outcome is already fixed (finalized or slashed).
+    /// Whether its outcome is fixed (finalized or slashed).
     pub fixed: bool,
 }
 
 impl JobOutcome {
-    /// Whether `JobMarket.finalize` (or a refuting game's settlement) can fix
-    /// the outcome at chain time `now`.
+    /// Whether `JobMarket.finalize` would fix the outcome at chain time `now`.
     pub fn can_fix(&self, now: u64) -> bool {
-        self.fixed || (now >= self.window_end && self.live_games == 0)
+        !self.fixed && now >= self.window_end && self.open_games == 0
     }
 }
 
-/// The duty of `side` in game `g` of a job in state `job`, at chain time `now`.
-pub fn duty(side: Side, g: &DisputeGame::Game, job: &JobOutcome, now: u64) -> Duty {
+/// The duty of `side` in game `g`, of a job in state `job`, at chain time
+/// `now`; `share_claimed` says whether the game's share has been collected.
+pub fn duty(
+    side: Side,
+    g: &DisputeGame::Game,
+    job: &JobOutcome,
+    share_claimed: bool,
+    now: u64,
+) -> Duty {
     if g.clock.phase == phase::RESOLVED {
-        let ours = g.clock.solverWon == (side == Side::Solver);
-        return match (g.clock.settled, ours) {
-            (true, _) | (false, false) => Duty::Done,
-            // A game the solver won pays it at once; one it lost pays the
-            // challenger once the job's outcome can be fixed.
-            (false, true) if g.clock.solverWon || job.can_fix(now) => Duty::Settle,
-            (false, true) => Duty::AwaitOutcome {
+        let won = g.clock.solverWon == (side == Side::Solver);
+        if !g.clock.settled {
+            // The winner pays its game out; the loser has nothing to collect.
+            return if won { Duty::Settle } else { Duty::Done };
+        }
+        if side == Side::Solver || g.clock.solverWon {
+            return Duty::Done;
+        }
+        return if job.fixed {
+            if share_claimed {
+                Duty::Done
+            } else {
+                Duty::ClaimShare
+            }
+        } else if job.can_fix(now) {
+            Duty::Finalize
+        } else {
+            Duty::AwaitOutcome {
                 window_end: job.window_end,
-            },
+            }
         };
     }
     let solver_to_move = solver_moves(g.clock.phase);
@@ -107,7 +129,7 @@ mod tests {
 
     const OPEN: JobOutcome = JobOutcome {
         window_end: 2_000,
-        live_games: 1,
+        open_games: 1,
         refuted: 0,
         fixed: false,
     };
@@ -115,47 +137,67 @@ mod tests {
     #[test]
     fn the_side_to_move_moves_and_the_other_waits_until_its_clock_runs_out() {
         let g = game(phase::BISECT, 1_000);
-        assert_eq!(duty(Side::Solver, &g, &OPEN, 1_010), Duty::Move);
+        assert_eq!(duty(Side::Solver, &g, &OPEN, false, 1_010), Duty::Move);
         assert_eq!(
-            duty(Side::Challenger, &g, &OPEN, 1_010),
+            duty(Side::Challenger, &g, &OPEN, false, 1_010),
             Duty::Wait { deadline: 1_100 }
         );
-        assert_eq!(duty(Side::Challenger, &g, &OPEN, 1_100), Duty::ClaimTimeout);
-        let g = game(phase::JUDGE, 1_000);
-        assert_eq!(duty(Side::Challenger, &g, &OPEN, 1_010), Duty::Move);
         assert_eq!(
-            duty(Side::Solver, &g, &OPEN, 1_049),
+            duty(Side::Challenger, &g, &OPEN, false, 1_100),
+            Duty::ClaimTimeout
+        );
+        let g = game(phase::JUDGE, 1_000);
+        assert_eq!(duty(Side::Challenger, &g, &OPEN, false, 1_010), Duty::Move);
+        assert_eq!(
+            duty(Side::Solver, &g, &OPEN, false, 1_049),
             Duty::Wait { deadline: 1_050 }
         );
-        assert_eq!(duty(Side::Solver, &g, &OPEN, 1_050), Duty::ClaimTimeout);
+        assert_eq!(
+            duty(Side::Solver, &g, &OPEN, false, 1_050),
+            Duty::ClaimTimeout
+        );
     }
 
     #[test]
-    fn a_game_the_solver_won_is_settled_by_it_at_once() {
+    fn the_winner_settles_at_once_and_the_loser_is_done() {
         let mut g = game(phase::RESOLVED, 0);
         g.clock.solverWon = true;
-        assert_eq!(duty(Side::Solver, &g, &OPEN, 5), Duty::Settle);
-        assert_eq!(duty(Side::Challenger, &g, &OPEN, 5), Duty::Done);
+        assert_eq!(duty(Side::Solver, &g, &OPEN, false, 5), Duty::Settle);
+        assert_eq!(duty(Side::Challenger, &g, &OPEN, false, 5), Duty::Done);
         g.clock.settled = true;
-        assert_eq!(duty(Side::Solver, &g, &OPEN, 5), Duty::Done);
+        assert_eq!(duty(Side::Solver, &g, &OPEN, false, 5), Duty::Done);
+        let mut g = game(phase::RESOLVED, 0);
+        assert_eq!(duty(Side::Challenger, &g, &OPEN, false, 5), Duty::Settle);
+        assert_eq!(duty(Side::Solver, &g, &OPEN, false, 5), Duty::Done);
+        g.clock.settled = true;
+        assert_eq!(duty(Side::Solver, &g, &OPEN, false, 5), Duty::Done);
     }
 
     #[test]
-    fn a_refuting_game_is_paid_once_the_job_outcome_can_be_fixed() {
-        let g = game(phase::RESOLVED, 0);
+    fn a_refuter_finalizes_once_it_can_then_claims_its_share_once() {
+        let mut g = game(phase::RESOLVED, 0);
+        g.clock.settled = true;
         let waiting = Duty::AwaitOutcome { window_end: 2_000 };
-        assert_eq!(duty(Side::Challenger, &g, &OPEN, 2_500), waiting);
-        let decided = JobOutcome {
-            live_games: 0,
+        let paid_out = JobOutcome {
+            open_games: 0,
+            refuted: 1,
             ..OPEN
         };
-        assert_eq!(duty(Side::Challenger, &g, &decided, 1_999), waiting);
-        assert_eq!(duty(Side::Challenger, &g, &decided, 2_000), Duty::Settle);
-        assert_eq!(duty(Side::Solver, &g, &decided, 2_000), Duty::Done);
-        let fixed = JobOutcome {
+        assert_eq!(duty(Side::Challenger, &g, &OPEN, false, 2_500), waiting);
+        assert_eq!(duty(Side::Challenger, &g, &paid_out, false, 1_999), waiting);
+        assert_eq!(
+            duty(Side::Challenger, &g, &paid_out, false, 2_000),
+            Duty::Finalize
+        );
+        let slashed = JobOutcome {
             fixed: true,
-            ..OPEN
+            ..paid_out
         };
-        assert_eq!(duty(Side::Challenger, &g, &fixed, 0), Duty::Settle);
+        assert_eq!(
+            duty(Side::Challenger, &g, &slashed, false, 0),
+            Duty::ClaimShare
+        );
+        assert_eq!(duty(Side::Challenger, &g, &slashed, true, 0), Duty::Done);
+        assert_eq!(duty(Side::Solver, &g, &slashed, false, 0), Duty::Done);
     }
 }

@@ -150,15 +150,18 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
         let g = solver_client.game(game_id).await.unwrap();
         if g.clock.phase == vtrain_dispute::game::player::phase::RESOLVED {
             // The winner collects: the payout is a transaction of its own. A
-            // refuting game is paid once the job's window (an hour) has closed.
+            // refutation slashes the solver once the job's window (an hour)
+            // has closed, when the outcome is fixed.
+            let settle = mined!(JobMarket::new(market_address, &deployer_p).settleGame(game_id));
+            eprintln!("  settleGame: {} gas", settle.gas_used);
             if !g.clock.solverWon {
                 let _: serde_json::Value = deployer_p
                     .raw_request("evm_increaseTime".into(), (3_601u64,))
                     .await
                     .unwrap();
+                let finalize = mined!(JobMarket::new(market_address, &deployer_p).finalize(job_id));
+                eprintln!("  finalize (slash): {} gas", finalize.gas_used);
             }
-            let settle = mined!(JobMarket::new(market_address, &deployer_p).settleGame(game_id));
-            eprintln!("  settleGame: {} gas", settle.gas_used);
             let status = JobMarket::new(market_address, &deployer_p)
                 .statusOf(job_id)
                 .call()

@@ -4,6 +4,7 @@ mod adversarial;
 mod bad_input;
 mod cli_output;
 mod common;
+mod economics;
 mod fork;
 mod honest;
 mod restart;

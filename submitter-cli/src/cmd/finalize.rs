@@ -39,8 +39,21 @@ impl FinalizeArgs {
     pub async fn run(self) -> CliResult<()> {
         let (_, market) = self.common.signing_market(&self.key).await?;
         let read = |e| from_chain(e, &format!("reading job {}", self.job_id));
-        let outcome = market.job_outcome(self.job_id).await.map_err(read)?;
+        let book = super::book(&market).await?;
+        let games = book
+            .job(self.job_id)
+            .map(|j| j.games.clone())
+            .unwrap_or_default();
+        let mut outcome = market.job_outcome(self.job_id).await.map_err(read)?;
         let head = market.head().await.map_err(read)?;
+        // Past the window, end and pay out the games nobody else has (anyone may).
+        if !outcome.fixed && head.timestamp >= outcome.window_end && outcome.open_games > 0 {
+            market
+                .wind_up(&games, head.timestamp)
+                .await
+                .map_err(|e| from_chain(e, "paying out the decided disputes"))?;
+            outcome = market.job_outcome(self.job_id).await.map_err(read)?;
+        }
         if outcome.fixed {
             return Err(fail(
                 Failure::Refused,
@@ -54,7 +67,7 @@ impl FinalizeArgs {
                     outcome.window_end - head.timestamp
                 )
             } else {
-                format!("{} dispute(s) are still being played", outcome.live_games)
+                format!("{} dispute(s) are still being played", outcome.open_games)
             };
             return Err(fail(
                 Failure::NotFound,
