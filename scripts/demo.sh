@@ -83,7 +83,7 @@ kill "$solver_pid"
 start_solver cheater "$key4" "$((solver_port + 2))" --fault flip-ulp@250
 sleep 1
 t2=$(date +%s.%N)
-vtrain job post --spec examples/digits-mlp.toml --data bundled:digits --challenge-window 60s
+vtrain job post --spec examples/digits-mlp.toml --data bundled:digits --challenge-window 30s
 status=0
 vtrain job watch 2 --poll-ms 300 || status=$?
 t3=$(date +%s.%N)
@@ -97,9 +97,11 @@ grep -h 'moved game' "$work/cheater.log" "$work/verifier.log" | sort \
   | sed -E 's/.*Z +INFO ([a-z:]+): moved game=[0-9]+ phase=([0-9]+) move="([A-Za-z]+)" gas=([0-9]+)/\1 \3 \4/' \
   | awk '{ n++; g += $3; printf "    %2d. %-16s %-18s %7d gas\n", n, ($1 ~ /solver/ ? "cheating solver" : "watchtower"), $2, $3 }
          END { printf "    %d moves, %d gas in all\n", n, g }'
-echo "  The chain executed the one disputed fp32 operation itself: the solver's claim was refuted."
-echo "  The solver lost its 0.5 ETH bond (half burned, half to the watchtower, which also got its 0.1 ETH bond back);"
-echo "  the submitter withdrew the whole 1 ETH escrow (above)."
+echo "  The chain executed the one disputed fp32 operation itself: the solver's claim was refuted,"
+echo "  and the watchtower got its 0.1 ETH bond back at once. When the 30 s window closed, the job"
+echo "  was slashed: the solver lost its 0.5 ETH bond, half burned, half shared by the games that"
+echo "  refuted it (here the watchtower's alone: 0.25 ETH); the submitter withdrew the whole 1 ETH"
+echo "  escrow (above)."
 awk -v a="$t2" -v b="$t3" 'BEGIN { printf "  Wall time, post to slashed: %.1f s\n", b - a }'
 
 say "demo: done. Logs and artifacts: $work"

@@ -179,3 +179,23 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::U256;
+
+    #[test]
+    fn eth_amounts_are_plain_non_negative_decimals() {
+        assert_eq!(
+            parse_eth("0.5").expect("amount"),
+            U256::from(500_000_000_000_000_000u64)
+        );
+        assert_eq!(parse_eth(" 1 ").expect("amount"), U256::from(10u64.pow(18)));
+        assert_eq!(parse_eth("0").expect("amount"), U256::ZERO);
+        // alloy's parse_ether reads "-1" as two's complement: refused first
+        for bad in ["-1", "-0.5", "+1", "1e18", "", ".", "1.2.3", "0x10", "one"] {
+            assert!(parse_eth(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

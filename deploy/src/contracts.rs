@@ -154,3 +154,31 @@ pub async fn deploy_contracts<P: Provider>(
         contracts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_constructor_checks_are_made_before_anything_is_sent() {
+        assert!(MarketConfig::default().validate().is_ok());
+        let refused = |change: fn(&mut MarketConfig)| {
+            let mut config = MarketConfig::default();
+            change(&mut config);
+            config.validate().is_err()
+        };
+        assert!(refused(|c| c.burn_bps = 0));
+        assert!(refused(|c| c.burn_bps = 10_000));
+        assert!(refused(|c| c.challenger_bond = U256::ZERO));
+        assert!(refused(|c| c.move_time_secs = 0));
+        assert!(refused(
+            |c| c.clock_secs = MAX_MOVES_PER_SIDE * c.move_time_secs - 1
+        ));
+        assert!(refused(|c| c.clock_secs = MAX_CLOCK_SECS + 1));
+        assert!(refused(|c| c.extension_secs = 0));
+        assert!(refused(|c| c.replay_rate = 0));
+        let mut exact = MarketConfig::default();
+        exact.clock_secs = MAX_MOVES_PER_SIDE * exact.move_time_secs;
+        assert!(exact.validate().is_ok());
+    }
+}

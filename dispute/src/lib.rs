@@ -10,4 +10,4 @@ pub mod market;
 pub use book::{GameEntry, JobBook, JobEntry, JobPhase, JobResult, progress_key};
 pub use deployment::{Deployment, DeploymentCheck};
 pub use error::{Error, Result, decode_revert};
-pub use market::{Head, Market, send_simulated};
+pub use market::{Head, Market, send_simulated, simulate};

@@ -293,6 +293,22 @@ impl<P: Provider + Clone> Market<P> {
     }
 }
 
+/// Simulates `call` without sending it (gas estimation executes it): `Ok`
+/// with the gas it would use, or the decoded revert as [`Error::Contract`].
+pub async fn simulate<P: Provider>(
+    provider: &P,
+    call: TransactionRequest,
+    label: &str,
+) -> Result<u64> {
+    provider
+        .estimate_gas(call)
+        .await
+        .map_err(|e| match Error::from_rpc_call(e) {
+            Error::Contract(reason) => Error::Contract(format!("{label}: {reason}")),
+            other => other,
+        })
+}
+
 /// Simulates `call` (gas estimation executes it), then sends it with a 25% gas
 /// margin over the estimate, so that a change of state between estimate and
 /// inclusion cannot run it out of gas; waits for the receipt.
@@ -301,14 +317,7 @@ pub async fn send_simulated<P: Provider>(
     call: TransactionRequest,
     label: &str,
 ) -> Result<TransactionReceipt> {
-    let estimate =
-        provider
-            .estimate_gas(call.clone())
-            .await
-            .map_err(|e| match Error::from_rpc_call(e) {
-                Error::Contract(reason) => Error::Contract(format!("{label}: {reason}")),
-                other => other,
-            })?;
+    let estimate = simulate(provider, call.clone(), label).await?;
     let call = call.with_gas_limit(estimate.saturating_mul(5) / 4);
     let receipt = provider
         .send_transaction(call)

@@ -11,7 +11,7 @@ import {ToySemantics} from "../game/ToyProgram.sol";
 /// @notice Random markets (random burn rates), jobs by an honest solver and by a cheating one,
 ///         and games by an honest watchtower, the cheater's sock puppets and malicious
 ///         challengers, played to any depth in any order, with timeouts, settlements,
-///         finalizations and withdrawals in between (PROPERTIES.md, P5–P8).
+///         finalizations and withdrawals in between (PROPERTIES.md, P1–P4).
 ///
 ///         Who is honest is what the properties are about, so honest actors behave as the
 ///         reference agents do: before any time passes (`warp`), every honest side whose turn
@@ -280,7 +280,7 @@ contract EconomicsHandler is GameDriver, WorldStore {
         total += market.credits(market.BURN_ADDRESS());
     }
 
-    /// @notice P5's bound for the honest watchtower: Σ over its games of an equal share of the
+    /// @notice P1's bound for the honest watchtower: Σ over its games of an equal share of the
     ///         solver's bond net of the burn, counting the refuting games from their records.
     function honestShareFloor() external view returns (uint256 total) {
         for (uint256 i; i < games.length; ++i) {
@@ -289,19 +289,19 @@ contract EconomicsHandler is GameDriver, WorldStore {
             JobMarket.Job memory job = ji.market.getJob(ji.id);
             uint256 pot = job.solverBond - job.solverBond * ji.market.burnBps() / BPS;
             uint256 refutations = _refutations(games[i].job);
-            if (refutations == 0) return type(uint256).max; // its game was not won: P5 fails
+            if (refutations == 0) return type(uint256).max; // its game was not won: P1 fails
             total += pot / refutations;
         }
     }
 
-    /// @notice P6's bound: the rewards of the honest solver's results.
+    /// @notice P2's bound: the rewards of the honest solver's results.
     function honestRewards() external view returns (uint256 total) {
         for (uint256 j; j < jobs.length; ++j) {
             if (jobs[j].world == TRUTH) total += jobs[j].market.getJob(jobs[j].id).reward;
         }
     }
 
-    /// @notice P7's bound: the burned part of the cheater's bonds.
+    /// @notice P3's bound: the burned part of the cheater's bonds.
     function cheaterBurnFloor() external view returns (uint256 total) {
         for (uint256 j; j < jobs.length; ++j) {
             if (jobs[j].world == TRUTH) continue;

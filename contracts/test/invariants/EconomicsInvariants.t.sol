@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {Test, console} from "forge-std/Test.sol";
 import {EconomicsHandler} from "./EconomicsHandler.sol";
 
-/// @notice The payout properties of PROPERTIES.md (P5–P8), over random markets, jobs, games,
+/// @notice The payout properties of PROPERTIES.md (P1–P4), over random markets, jobs, games,
 ///         sock puppets and orders of moves, timeouts, settlements and finalizations.
 /// @dev    Whole games are played (a move costs a world load, ≈ 1M gas), so this campaign
 ///         runs fewer sequences than the money-only one.
@@ -38,11 +38,11 @@ contract EconomicsInvariantsTest is Test {
     }
 
     /// At every step (one campaign checks all three, the calls are expensive):
-    /// P8, each market holds exactly what it owes; P5/P6, no game against an honest side is
+    /// P4, each market holds exactly what it owes; P1/P2, no game against an honest side is
     /// ever lost; and a job that reached a terminal status never leaves it.
     function invariant_moneyAndHonestGames() public view {
         for (uint256 m; m < handler.marketCount(); ++m) {
-            assertEq(address(handler.markets(m)).balance, handler.owedBy(handler.markets(m)), "P8");
+            assertEq(address(handler.markets(m)).balance, handler.owedBy(handler.markets(m)), "P4");
         }
         assertEq(handler.honestLosses(), 0, "an honest side lost a game");
         assertEq(handler.terminalViolations(), 0, "a terminal job changed");
@@ -56,16 +56,16 @@ contract EconomicsInvariantsTest is Test {
         console.log("  below L1 %d; decided by the ALU %d, on time %d", handler.deepMoves(), byAlu, byTime);
         assertEq(handler.honestLosses(), 0, "an honest side lost a game");
         assertEq(handler.wrongOutcomes(), 0, "a lie was paid or the truth slashed");
-        // P5: the honest watchtower gets its bonds back and at least an equal share.
-        assertGe(handler.net(handler.watchtower()), int256(handler.honestShareFloor()), "P5");
-        // P6: the honest solver keeps every reward and bond, whatever the games.
-        assertGe(handler.net(handler.honestSolver()), int256(handler.honestRewards()), "P6");
-        // P7: the cheater with its puppets loses at least the burned part of each bond.
-        assertLe(handler.puppetsNet(), -int256(handler.cheaterBurnFloor()), "P7");
+        // P1: the honest watchtower gets its bonds back and at least an equal share.
+        assertGe(handler.net(handler.watchtower()), int256(handler.honestShareFloor()), "P1");
+        // P2: the honest solver keeps every reward and bond, whatever the games.
+        assertGe(handler.net(handler.honestSolver()), int256(handler.honestRewards()), "P2");
+        // P3: the cheater with its puppets loses at least the burned part of each bond.
+        assertLe(handler.puppetsNet(), -int256(handler.cheaterBurnFloor()), "P3");
         // Challenging an honest result never pays.
         assertLe(handler.net(handler.attackers(0)), 0, "attacker 0 profited");
         assertLe(handler.net(handler.attackers(1)), 0, "attacker 1 profited");
-        // P8: nothing stuck.
+        // P4: nothing stuck.
         for (uint256 m; m < handler.marketCount(); ++m) {
             assertEq(address(handler.markets(m)).balance, 0, "a market still holds ETH");
         }

@@ -47,17 +47,17 @@ contract MarketInvariantsTest is Test {
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
-    /// P1: ETH conservation at every step.
+    /// M1: ETH conservation at every step.
     function invariant_balanceIsEscrowPlusBondsPlusCredits() public view {
         assertEq(address(market).balance, handler.locked() + handler.credited());
     }
 
-    /// P3: a job in a terminal state never changes state again.
+    /// M3: a job in a terminal state never changes state again.
     function invariant_terminalJobsStayTerminal() public view {
         assertEq(handler.terminalViolations(), 0);
     }
 
-    /// P4: no job has more open games than games exist.
+    /// M4: no job has more open games than games exist.
     function invariant_openGamesAreCounted() public view {
         uint256 open;
         for (uint256 i; i < handler.jobCount(); ++i) {
@@ -66,7 +66,7 @@ contract MarketInvariantsTest is Test {
         assertLe(open, handler.gameCount());
     }
 
-    /// P2: once every game has resolved and every credit has been withdrawn, the market
+    /// M2: once every game has resolved and every credit has been withdrawn, the market
     ///     holds nothing.
     function afterInvariant() public {
         handler.drain();

@@ -36,15 +36,29 @@ async fn main() {
     .await;
     let cpu_verify = verifier.cpu_seconds().unwrap_or(f64::NAN);
     let t_verdict = t0.elapsed();
+    // The game is decided on chain; the slash comes with the window's end
+    // (an hour of chain time, skipped here), when the watchtower fixes it.
+    let market = net.market();
+    wait_until(Duration::from_secs(600), "the game's end", || async {
+        let g = market.game_record(1).await.ok()?;
+        (g.clock.phase == vtrain_dispute::game::player::phase::RESOLVED).then_some(())
+    })
+    .await;
+    let t_decided = t0.elapsed();
+    net.advance(3_601).await;
     net.wait_status(job, status::SLASHED, Duration::from_secs(600))
         .await;
+    wait_until(Duration::from_secs(60), "the share claimed", || async {
+        market.share_claimed(1).await.ok()?.then_some(())
+    })
+    .await;
     let cpu_end = verifier.cpu_seconds().unwrap_or(f64::NAN);
     let t_end = t0.elapsed();
     let verdict: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&verdict).expect("verdict")).expect("JSON");
 
-    // The dispute's transactions: challenge, every move, settleGame.
-    let market = net.market();
+    // The dispute's transactions: challenge, every move, and the payout
+    // (settleGame, finalize, claimShare).
     let game_address = *market.game().address();
     let market_address = *market.market().address();
     let head = net.provider.get_block_number().await.expect("head");
@@ -52,7 +66,12 @@ async fn main() {
     let challenge = alloy::primitives::keccak256(
         "challenge(uint256,uint64,bytes32,bytes32[],bytes32,bytes32[])",
     );
-    let settle = alloy::primitives::keccak256("settleGame(uint256)");
+    let payouts = [
+        "settleGame(uint256)",
+        "finalize(uint256)",
+        "claimShare(uint256)",
+    ]
+    .map(alloy::primitives::keccak256);
     for number in 0..=head {
         let block = net
             .provider
@@ -66,7 +85,7 @@ async fn main() {
             let selector = tx.input().get(..4).map(<[u8]>::to_vec).unwrap_or_default();
             let counts = to == Some(game_address)
                 || (to == Some(market_address)
-                    && (selector == challenge[..4] || selector == settle[..4]));
+                    && (selector == challenge[..4] || payouts.iter().any(|p| selector == p[..4])));
             if counts {
                 let receipt = net
                     .provider
@@ -103,8 +122,9 @@ async fn main() {
     );
     println!("  verdict: {verdict}");
     println!(
-        "  wall: verdict after {:.1} s, slashed after {:.1} s",
+        "  wall: verdict after {:.1} s, game decided after {:.1} s, slashed and share claimed after {:.1} s (the window skipped)",
         t_verdict.as_secs_f64(),
+        t_decided.as_secs_f64(),
         t_end.as_secs_f64()
     );
     println!(
@@ -129,6 +149,6 @@ async fn main() {
         "  training steps the watchtower executed during the dispute: {steps_replayed} (k = 100, T = 800)"
     );
     println!(
-        "  dispute transactions: {txs} ({moves} game moves + challenge + settleGame), {gas} gas in all"
+        "  dispute transactions: {txs} ({moves} game moves + challenge + settleGame, finalize, claimShare), {gas} gas in all"
     );
 }

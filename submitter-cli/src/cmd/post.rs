@@ -94,8 +94,37 @@ impl PostArgs {
                 "--reward and --solver-bond must be positive",
             ));
         }
+        let Ok(bond_wei) = u128::try_from(bond) else {
+            return Err(fail(Failure::Input, "--solver-bond is above 2^128 wei"));
+        };
 
         let (account, market) = self.common.signing_market(&self.key).await?;
+        let now = market
+            .head()
+            .await
+            .map_err(|e| from_chain(e, "reading the chain time"))?
+            .timestamp;
+        let claim_deadline = now + self.claim_within;
+        let submit_deadline = claim_deadline + self.train_within;
+        let call = market
+            .market()
+            .postJob(
+                spec.canonical_bytes().into(),
+                claim_deadline,
+                submit_deadline,
+                bond_wei,
+                self.challenge_window,
+            )
+            .value(reward)
+            .into_transaction_request()
+            .from(account);
+        // Every check the chain makes (the spec's bounds, the market's replay
+        // bound, the deadlines, the amounts, the balance) before anything is
+        // sent: a job the market would refuse costs nothing, not even the
+        // dataset's announcement.
+        vtrain_dispute::simulate(market.provider(), call.clone(), "JobMarket.postJob")
+            .await
+            .map_err(|e| from_chain(e, "checking the job with the market"))?;
         let store = ArtifactStore::open(&self.store).or_fail(
             Failure::Input,
             format!("cannot open the store {}", self.store),
@@ -120,24 +149,6 @@ impl PostArgs {
                 .await
                 .map_err(|e| from_chain(e, "announcing the dataset"))?;
         }
-        let now = market
-            .head()
-            .await
-            .map_err(|e| from_chain(e, "reading the chain time"))?
-            .timestamp;
-        let claim_deadline = now + self.claim_within;
-        let submit_deadline = claim_deadline + self.train_within;
-        let call = market
-            .market()
-            .postJob(
-                spec.canonical_bytes().into(),
-                claim_deadline,
-                submit_deadline,
-                bond.saturating_to::<u128>(),
-                self.challenge_window,
-            )
-            .value(reward)
-            .into_transaction_request();
         let receipt = market
             .send(call, "JobMarket.postJob")
             .await

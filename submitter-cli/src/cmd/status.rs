@@ -244,8 +244,16 @@ pub(crate) fn render(view: &JobView) -> String {
                         remaining(view.window_closes_at, view.chain_time)
                     )
                 } else {
-                    "closed".into()
+                    "closed (vtrain job finalize fixes the outcome once every dispute is paid out)"
+                        .into()
                 }
+            )
+        }
+        "slashed" if view.refutations > 0 => {
+            out += &format!(
+                "  refuted by     {} dispute(s), each paid its bond and {} ETH of the solver's bond\n",
+                view.refutations,
+                eth(&view.refuter_share_wei)
             )
         }
         _ => {}
