@@ -98,6 +98,7 @@ contract DisputeGame {
         uint64 lastMoveAt;
         uint64 solverClock;
         uint64 challengerClock;
+        uint32 creditedGames; // games of the job already credited to the solver's clock
     }
 
     /// @notice L1: the step range [lo, hi] with S_lo accepted and S_hi disputed.
@@ -184,16 +185,16 @@ contract DisputeGame {
     IStepSemantics public semantics;
     /// @notice Each side's clock at the start of a game, in seconds.
     uint64 public clock;
-    /// @notice Seconds for the replay of one checkpoint interval: the solver gets one per
-    ///         distinct interval under dispute on the job when a game opens, the challenger
-    ///         one when it must replay the disputed step.
+    /// @notice Seconds for one game's replay (a checkpoint interval, then the disputed step
+    ///         instrumented): in every game, the solver's clock gets one for each game opened
+    ///         on the job, before or after; the challenger's one at the opening and one when
+    ///         it must replay the disputed step.
     uint64 public extension;
 
     mapping(uint256 gameId => Game game) internal games;
-    /// @notice How many distinct checkpoint intervals games have disputed on each job so far:
-    ///         the replays its solver may have to make, which size each new game's clock.
-    mapping(uint256 jobId => uint32 intervals) public disputedIntervals;
-    mapping(uint256 jobId => mapping(uint32 checkpoint => bool)) internal disputed;
+    /// @notice How many games have been opened on each job: the replays its solver may have
+    ///         to make, each of which every game's solver clock is credited with.
+    mapping(uint256 jobId => uint32 games) public gamesOpened;
     /// @notice The number of games opened so far (ids start at 1).
     uint256 public gameCount;
 
@@ -276,19 +277,17 @@ contract DisputeGame {
         g.range.loRoot = o.loRoot;
         g.range.hiRoot = o.hiRoot;
         g.setup.bond = o.bond;
-        // The solver's clock grows with its replay load: one extension per distinct interval
-        // disputed on this job so far, this one included. Games over one interval share one
-        // replay, so a wave of games costs the solver at most one replay per interval, and
-        // each game's clock covers every replay queued before it (docs/dispute-game.md
-        // § Clocks). Intervals are never uncounted, so nothing is counted when a game ends
-        // (the one-step resolution stays cheap), and the allowance is bounded by the job's
-        // number of intervals.
-        if (!disputed[o.jobId][o.checkpoint]) {
-            disputed[o.jobId][o.checkpoint] = true;
-            disputedIntervals[o.jobId] += 1;
-        }
-        g.clock.solverClock = clock + extension * disputedIntervals[o.jobId];
-        g.clock.challengerClock = clock;
+        // The solver's clock grows with its replay load: one extension for every game opened
+        // on this job, this one and every one before it now, and every later one as it opens
+        // (credited lazily, `_credit`). A game's replay takes at most one extension at the
+        // market's rate, so whatever order the solver serves the requests of a wave in, the
+        // job's total work, and with it any game's wait, stays within every game's clock
+        // (docs/dispute-game.md § Clocks). The challenger gets one extension for its own
+        // replay of the interval while it bisects.
+        uint32 opened = ++gamesOpened[o.jobId];
+        g.clock.solverClock = clock + extension * opened;
+        g.clock.creditedGames = opened;
+        g.clock.challengerClock = clock + extension;
         g.clock.lastMoveAt = uint64(block.timestamp);
         if (o.init || o.hi - o.lo == 1) {
             _enterRevealStep(g);
@@ -517,6 +516,7 @@ contract DisputeGame {
     function timeout(uint256 gameId) external {
         Game storage g = _live(gameId);
         bool solverToMove = _solverMoves(g.clock.phase);
+        if (solverToMove) _credit(g);
         uint64 remaining = solverToMove ? g.clock.solverClock : g.clock.challengerClock;
         if (block.timestamp - g.clock.lastMoveAt < remaining) revert ClockRunning();
         _resolve(gameId, g, !solverToMove, Reason.Timeout);
@@ -561,7 +561,7 @@ contract DisputeGame {
         if (g.clock.phase == Phase.None || g.clock.phase == Phase.Resolved) return (address(0), 0);
         bool solverToMove = _solverMoves(g.clock.phase);
         mover = solverToMove ? g.setup.solver : g.setup.challenger;
-        deadline = g.clock.lastMoveAt + (solverToMove ? g.clock.solverClock : g.clock.challengerClock);
+        deadline = g.clock.lastMoveAt + (solverToMove ? _creditedSolverClock(g) : g.clock.challengerClock);
     }
 
     // ------------------------------------------------------------------ internals
@@ -581,6 +581,8 @@ contract DisputeGame {
         if (msg.sender != (solverToMove ? g.setup.solver : g.setup.challenger)) revert NotYourTurn();
         uint64 elapsed = uint64(block.timestamp) - g.clock.lastMoveAt;
         if (solverToMove) {
+            // Credit the games opened since (only when it matters: the common move stays cheap).
+            if (elapsed >= g.clock.solverClock) _credit(g);
             if (elapsed >= g.clock.solverClock) revert ClockExpired();
             g.clock.solverClock -= elapsed;
         } else {
@@ -588,6 +590,21 @@ contract DisputeGame {
             g.clock.challengerClock -= elapsed;
         }
         g.clock.lastMoveAt = uint64(block.timestamp);
+    }
+
+    /// @dev Adds one extension to the solver's clock for every game opened on the job since
+    ///      it was last credited. Credit is additive, so when it is added does not matter, as
+    ///      long as it is before any decision on the solver's time (a move past the stored
+    ///      clock, a timeout, `turn`).
+    function _credit(Game storage g) internal {
+        uint32 opened = gamesOpened[g.setup.jobId];
+        if (opened == g.clock.creditedGames) return;
+        g.clock.solverClock += extension * (opened - g.clock.creditedGames);
+        g.clock.creditedGames = opened;
+    }
+
+    function _creditedSolverClock(Game storage g) internal view returns (uint64) {
+        return g.clock.solverClock + extension * (gamesOpened[g.setup.jobId] - g.clock.creditedGames);
     }
 
     function _solverMoves(Phase phase) internal pure returns (bool) {

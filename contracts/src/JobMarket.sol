@@ -222,14 +222,16 @@ contract JobMarket {
             claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0
                 || challengeWindow > MAX_CHALLENGE_WINDOW
         ) revert BadDeadlines();
-        if (solverBond == 0) revert WrongBond(0, 1);
+        // A bond below the challenger's would let a cheater risk almost nothing and pay a
+        // refuter less than its gas.
+        if (solverBond < challengerBond) revert WrongBond(solverBond, challengerBond);
         // Every bound the Rust `JobSpec::validate` checks (a spec no game could settle
-        // would let a solver be made to lose on time), then the replay bound: one disputed
-        // interval (its k steps replayed, each at most once more instrumented) must fit the
-        // clock extension at the market's replay rate.
+        // would let a solver be made to lose on time), then the replay bound: one game's
+        // replay (k steps to bisect, up to k + 1 more to reach and instrument the disputed
+        // step) must fit the clock extension at the market's replay rate.
         uint256 stepOps = game.semantics().validate(spec);
         JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
-        uint256 work = 2 * uint256(h.interval) * stepOps;
+        uint256 work = 2 * (uint256(h.interval) + 1) * stepOps;
         uint256 limit = uint256(game.extension()) * replayRate;
         if (work > limit) revert IntervalTooHeavy(work, limit);
 
@@ -396,11 +398,11 @@ contract JobMarket {
         }
         job.status = Status.Slashed;
         uint256 burned = _burnShare(job.solverBond);
-        uint256 share = (job.solverBond - burned) / job.refutations;
-        job.refuterShare = share;
+        uint256 pot = job.solverBond - burned;
+        job.refuterShare = pot / job.refutations;
         _credit(job.submitter, job.reward);
-        _credit(BURN_ADDRESS, job.solverBond - share * job.refutations);
-        emit SolverSlashed(jobId, job.solver, job.refutations, share);
+        _credit(BURN_ADDRESS, burned + pot % job.refutations); // the remainder of the split too
+        emit SolverSlashed(jobId, job.solver, job.refutations, job.refuterShare);
     }
 
     /// @notice Pays out a decided game at once (anyone may call, once per game; the winner has

@@ -49,7 +49,7 @@ contract DisputeGameTest is GameDriver {
         assertEq(g.range.hi, 4);
         // one interval under dispute: the solver's clock holds one replay extension
         assertEq(g.clock.solverClock, CLOCK + EXTENSION);
-        assertEq(g.clock.challengerClock, CLOCK);
+        assertEq(g.clock.challengerClock, CLOCK + EXTENSION, "the challenger replays the interval too");
         (address mover, uint64 deadline) = game.turn(gameId);
         assertEq(mover, solver);
         assertEq(deadline, block.timestamp + CLOCK + EXTENSION);

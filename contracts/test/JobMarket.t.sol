@@ -137,13 +137,13 @@ contract JobMarketTest is GameDriver {
         vm.expectRevert(JobMarket.ZeroReward.selector);
         market.postJob(spec, t + 1, t + 2, 1, 1);
         vm.expectRevert(JobMarket.BadDeadlines.selector);
-        market.postJob{value: 1}(spec, t, t + 2, 1, 1);
+        market.postJob{value: 1}(spec, t, t + 2, uint128(CHALLENGER_BOND), 1);
         vm.expectRevert(JobMarket.BadDeadlines.selector);
-        market.postJob{value: 1}(spec, t + 2, t + 2, 1, 1);
+        market.postJob{value: 1}(spec, t + 2, t + 2, uint128(CHALLENGER_BOND), 1);
         vm.expectRevert(JobMarket.BadDeadlines.selector);
-        market.postJob{value: 1}(spec, t + 1, t + 2, 1, 0);
+        market.postJob{value: 1}(spec, t + 1, t + 2, uint128(CHALLENGER_BOND), 0);
         vm.expectRevert(abi.encodeWithSelector(JobSpecCodec.SpecTooShort.selector, 10));
-        market.postJob{value: 1}(new bytes(10), t + 1, t + 2, 1, 1);
+        market.postJob{value: 1}(new bytes(10), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);
         vm.stopPrank();
         _expectBadSpec(_withHeader(2, STEPS, INTERVAL, BATCH), "repops_version");
         _expectBadSpec(_withHeader(1, 5, 2, BATCH), "checkpoint_interval");
@@ -167,16 +167,23 @@ contract JobMarketTest is GameDriver {
     function _expectBadSpec(bytes memory spec, string memory why) internal {
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(SpecRules.InvalidSpec.selector, why));
-        market.postJob{value: 1}(spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+        market.postJob{value: 1}(
+            spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), uint128(CHALLENGER_BOND), 1
+        );
     }
 
     function test_postJob_refusesWhatNoGameCouldSettle() public {
         uint64 t = uint64(block.timestamp);
         vm.startPrank(submitter);
         vm.expectRevert(JobMarket.BadDeadlines.selector);
-        market.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 30 days + 1);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongBond.selector, 0, 1));
+        market.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 30 days + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongBond.selector, 0, CHALLENGER_BOND));
         market.postJob{value: 1}(toySpec(), t + 1, t + 2, 0, 1);
+        // a solver bond below the challenger's: the cheater would risk less than a refuter
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.WrongBond.selector, CHALLENGER_BOND - 1, CHALLENGER_BOND)
+        );
+        market.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND - 1), 1);
         vm.stopPrank();
         bytes memory spec = toySpec();
         spec[72] = 0x04; // holdout 4 of 4 samples
@@ -185,7 +192,7 @@ contract JobMarketTest is GameDriver {
         JobMarket real = new JobMarket(alu, new MlpSemantics(), marketConfig());
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, 73));
-        real.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
+        real.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);
     }
 
     /// @notice Finding 5: `msg.value` is checked before it is stored as a uint128.
@@ -195,14 +202,14 @@ contract JobMarketTest is GameDriver {
         uint64 t = uint64(block.timestamp);
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.AmountTooLarge.selector, huge));
-        market.postJob{value: huge}(toySpec(), t + 1, t + 2, 1, 1);
+        market.postJob{value: huge}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);
     }
 
     /// @notice One disputed interval (k steps, each at most once more instrumented) must fit
     ///         the clock extension at the market's replay rate.
     function test_postJob_refusesIntervalsTooHeavyToReplayInTime() public {
         JobMarket.Config memory c = marketConfig();
-        uint256 work = 2 * INTERVAL * ToySemantics(address(sem)).STEP_OPS();
+        uint256 work = 2 * (INTERVAL + 1) * ToySemantics(address(sem)).STEP_OPS();
         c.replayRate = uint64(work / EXTENSION); // one op per second short
         JobMarket tight = new JobMarket(alu, sem, c);
         uint64 t = uint64(block.timestamp);
@@ -212,11 +219,11 @@ contract JobMarketTest is GameDriver {
                 JobMarket.IntervalTooHeavy.selector, work, uint256(c.replayRate) * EXTENSION
             )
         );
-        tight.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
+        tight.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);
         c.replayRate += 1;
         tight = new JobMarket(alu, sem, c);
         vm.prank(submitter);
-        tight.postJob{value: 1}(toySpec(), t + 1, t + 2, 1, 1);
+        tight.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);
     }
 
     // ------------------------------------------------------------------ cancelJob
@@ -558,7 +565,7 @@ contract JobMarketTest is GameDriver {
         vm.deal(address(refuser), 1 ether);
         vm.prank(address(refuser));
         uint256 own = market.postJob{value: 1 ether}(
-            toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1
+            toySpec(), uint64(block.timestamp + 1), uint64(block.timestamp + 2), uint128(CHALLENGER_BOND), 1
         );
         vm.prank(address(refuser));
         market.cancelJob(own);

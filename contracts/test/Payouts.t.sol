@@ -154,11 +154,12 @@ contract PayoutsTest is GameDriver {
 
     // ------------------------------------------------------------------ finding 2
 
-    /// @notice A wave of games against an honest solver: each new game on another interval
-    ///         gives the solver's clock one more replay extension, and the solver, which
-    ///         answers every game, collects every bond. Before the fix the attacker opened
-    ///         three games, the solver missed one, and the attacker gained bond − burn while
-    ///         the two games it was losing were released with full refunds.
+    /// @notice A wave of games against an honest solver: every game opened on the job gives
+    ///         the solver's clock in every game of the job one more replay extension (the new
+    ///         one's at once, the earlier ones' as soon as the solver's time is looked at), and
+    ///         the solver, which answers every game, collects every bond. Before the fix the
+    ///         attacker opened three games, the solver missed one, and the attacker gained
+    ///         bond − burn while the two games it was losing were released with full refunds.
     function test_sybilWave_clocksGrowAndTheSolverWinsEveryGame() public {
         World memory truth = build(_none());
         World memory delusion = build(Lie(true, 1, 2, 0, 5, 0));
@@ -168,20 +169,21 @@ contract PayoutsTest is GameDriver {
         uint256[3] memory ids;
         for (uint64 c; c < 3; ++c) {
             ids[c] = _openAt(attacker, jobId, truth, c);
-            // c + 1 distinct intervals under dispute: the solver's clock holds c + 1 replays
+            // c + 1 games on the job: the new game's solver clock holds c + 1 replays
             assertEq(game.getGame(ids[c]).clock.solverClock, CLOCK + EXTENSION * (c + 1));
-            assertEq(game.disputedIntervals(jobId), c + 1);
+            assertEq(game.gamesOpened(jobId), c + 1);
         }
-        // A fourth game over an interval already under dispute shares its replay.
         uint256 fourth = _openAt(attacker, jobId, truth, 2);
-        assertEq(game.getGame(fourth).clock.solverClock, CLOCK + 3 * EXTENSION);
+        assertEq(game.getGame(fourth).clock.solverClock, CLOCK + 4 * EXTENSION);
+        // the first game's deadline has grown with the three opened after it
+        (, uint64 deadline) = game.turn(ids[0]);
+        assertEq(deadline, block.timestamp + CLOCK + 4 * EXTENSION);
         for (uint256 i; i < 3; ++i) {
             play(ids[i], truth, delusion, 200);
             assertTrue(game.getGame(ids[i]).clock.solverWon);
         }
         play(fourth, truth, delusion, 200);
         assertEq(market.getJob(jobId).openGames, 0);
-        assertEq(game.disputedIntervals(jobId), 3, "intervals stay counted");
         closeJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Finalized));
         uint256 perGame = CHALLENGER_BOND - CHALLENGER_BOND * BURN_BPS / BPS;
@@ -193,6 +195,36 @@ contract PayoutsTest is GameDriver {
         console.logInt(honest);
         console.log("wave of 4: attacker net (wei)");
         console.logInt(wave);
+    }
+
+    /// @notice The schedule an attacker would use against a clock fixed at the opening (found
+    ///         in review): open game X, then six more, and time the moves so that the solver's
+    ///         replays for the six are queued before X's. The solver here is a worker that
+    ///         takes a full extension per replay (the most a job the market accepts may take)
+    ///         and serves the six first: X's own replay ends 7 extensions after its opening.
+    ///         X's clock was one extension at its opening; every later game credits it with
+    ///         one more, so its move still lands in time, and a timeout a second earlier fails.
+    function test_sybilWave_laterGamesCannotStarveAnEarlierOne() public {
+        World memory truth = build(_none());
+        World memory delusion = build(Lie(true, 1, 2, 0, 5, 0));
+        uint256 jobId = postToyJob();
+        submitWorld(jobId, truth);
+        uint256 x = _openAt(attacker, jobId, truth, 2);
+        uint64 opened = uint64(block.timestamp);
+        assertEq(game.getGame(x).clock.solverClock, CLOCK + EXTENSION);
+        for (uint256 i; i < 6; ++i) {
+            _openAt(attacker, jobId, truth, uint64(i % 3));
+        }
+        // the worker replays for the six games, then for X
+        vm.warp(opened + 7 * EXTENSION);
+        (, uint64 deadline) = game.turn(x);
+        assertEq(deadline, opened + CLOCK + 7 * EXTENSION);
+        vm.expectRevert(DisputeGame.ClockRunning.selector);
+        game.timeout(x);
+        play(x, truth, delusion, 1); // the solver's first move in X, 7 extensions late
+        assertEq(uint8(game.getGame(x).clock.phase), uint8(DisputeGame.Phase.Judge), "it moved");
+        play(x, truth, delusion, 200);
+        assertTrue(game.getGame(x).clock.solverWon);
     }
 
     /// @notice If the solver does miss one game of a wave (it stopped answering), every other
@@ -279,7 +311,9 @@ contract PayoutsTest is GameDriver {
         bytes memory digits =
             hex"000000010000000001352903000003200000006400000040c489fc31a9f0d0e54e6d537b903bece59a93d7fc12abd5715cce9b4ca3d678950100000705000000400000000a0000016801000000010000008001013dcccccd3f66666638d1b71701";
         vm.prank(submitter);
-        real.postJob{value: 1}(digits, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+        real.postJob{value: 1}(
+            digits, uint64(block.timestamp + 1), uint64(block.timestamp + 2), uint128(CHALLENGER_BOND), 1
+        );
 
         // a step schedule with every = 0 (programLength divided by zero)
         bytes memory stepZero = bytes.concat(_cut(digits, 96), hex"03000000003f000000");
@@ -295,7 +329,9 @@ contract PayoutsTest is GameDriver {
     function _expectInvalid(JobMarket m, bytes memory spec, string memory field) internal {
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(SpecRules.InvalidSpec.selector, field));
-        m.postJob{value: 1}(spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1);
+        m.postJob{value: 1}(
+            spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), uint128(CHALLENGER_BOND), 1
+        );
     }
 
     function _cut(bytes memory b, uint256 length) internal pure returns (bytes memory out) {

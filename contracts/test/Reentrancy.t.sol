@@ -50,12 +50,7 @@ contract ReentrancyTest is Test, ToyWorld {
             new ToyAlu(),
             new ToySemantics(),
             JobMarket.Config({
-                challengerBond: 1 ether,
-                burnBps: 1,
-                clock: 1 hours,
-                extension: 1,
-                moveTime: 1,
-                replayRate: 1e9
+                challengerBond: 1, burnBps: 1, clock: 1 hours, extension: 1, moveTime: 1, replayRate: 1e9
             })
         );
         Reentrant attacker = new Reentrant(market);

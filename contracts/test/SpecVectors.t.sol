@@ -48,7 +48,8 @@ contract SpecVectorsTest is Test {
             string memory outcome = vm.parseJsonString(json, string.concat(key, ".outcome"));
             (bool ok, bytes memory ret) = address(market).call{value: 1}(
                 abi.encodeCall(
-                    market.postJob, (spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1, 1)
+                    market.postJob,
+                    (spec, uint64(block.timestamp + 1), uint64(block.timestamp + 2), 1 ether, 1)
                 )
             );
             if (bytes(outcome).length == 0) {

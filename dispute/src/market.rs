@@ -137,13 +137,40 @@ impl<P: Provider + Clone> Market<P> {
             .map_err(Error::from_contract)
     }
 
-    /// A game's on-chain record.
+    /// A game's on-chain record, with the solver's clock as it stands now: the
+    /// record is credited with one extension per game opened on the job since
+    /// it was last updated (the contract adds that credit lazily; `turn` and
+    /// `timeout` count it), so a duty decided from it agrees with the chain.
     pub async fn game_record(&self, id: u64) -> Result<DisputeGame::Game> {
-        self.game
+        let mut g = self
+            .game
             .getGame(U256::from(id))
             .call()
             .await
-            .map_err(Error::from_contract)
+            .map_err(Error::from_contract)?;
+        if g.clock.phase != crate::game::player::phase::NONE {
+            let opened = self
+                .game
+                .gamesOpened(g.setup.jobId)
+                .call()
+                .await
+                .map_err(Error::from_contract)?;
+            let pending = opened.saturating_sub(g.clock.creditedGames);
+            if pending > 0 {
+                let extension = self
+                    .game
+                    .extension()
+                    .call()
+                    .await
+                    .map_err(Error::from_contract)?;
+                g.clock.solverClock = g
+                    .clock
+                    .solverClock
+                    .saturating_add(extension.saturating_mul(u64::from(pending)));
+                g.clock.creditedGames = opened;
+            }
+        }
+        Ok(g)
     }
 
     /// What `account` can withdraw.

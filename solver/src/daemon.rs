@@ -155,9 +155,9 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             Ok(trainer) => trainer,
             Err(e) => return Ok(self.refuse(job.id, format!("{e:#}"))),
         };
-        // A job this machine could not defend in time is not taken: a disputed
-        // interval (k steps, each at most once more instrumented) must replay
-        // well within the clock extension the market grants per interval.
+        // A job this machine could not defend in time is not taken: one game's
+        // replay must fit well within the clock extension the market grants per
+        // game.
         if let Some(reason) = self.too_slow_to_defend(&trainer).await? {
             return Ok(self.refuse(job.id, reason));
         }
@@ -181,9 +181,10 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         }
     }
 
-    /// Why this machine could not replay one disputed interval of `trainer`'s
-    /// job within half the market's extension, if it could not: one step is
-    /// timed, and the interval costs 2k of them.
+    /// Why this machine could not replay one game of `trainer`'s job within
+    /// half the market's extension, if it could not: one step is timed, and a
+    /// game costs at most 2(k + 1) of them (k to bisect, k + 1 to reach and
+    /// instrument the disputed step).
     async fn too_slow_to_defend(&self, trainer: &Arc<Trainer>) -> eyre::Result<Option<String>> {
         let extension = self.market.game().extension().call().await?;
         let timed = Arc::clone(trainer);
@@ -194,11 +195,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         })
         .await??;
         let k = trainer.spec().checkpoint_interval;
-        let replay = step.as_secs_f64() * 2.0 * f64::from(k);
+        let replay = step.as_secs_f64() * 2.0 * (f64::from(k) + 1.0);
         Ok((replay > extension as f64 / 2.0).then(|| {
             format!(
-                "a disputed interval would take {replay:.0} s to replay here, more than half \
-                 the market's {extension} s extension"
+                "a game's replay would take {replay:.0} s here, more than half the market's \
+                 {extension} s extension"
             )
         }))
     }

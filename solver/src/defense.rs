@@ -7,8 +7,8 @@
 //! the contract's clock allowance assumes (`docs/dispute-game.md` § Clocks):
 //! an honest solver answers every game of any wave in time.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::B256;
@@ -44,6 +44,8 @@ pub(crate) struct Defense<P> {
     store: ArtifactStore,
     poll: Duration,
     tasks: HashMap<u64, JoinHandle<()>>,
+    /// Games whose task ended because nothing is left to do in them.
+    over: Arc<Mutex<HashSet<u64>>>,
 }
 
 impl<P: Provider + Clone + 'static> Defense<P> {
@@ -54,14 +56,20 @@ impl<P: Provider + Clone + 'static> Defense<P> {
             store,
             poll,
             tasks: HashMap::new(),
+            over: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
-    /// Makes sure game `game_id` of `job` has a running task (a task that
-    /// ended, with the game paid out, is not restarted).
+    /// Makes sure game `game_id` of `job` has a running task. A task that
+    /// ended because the game is over is not restarted; one that died (a
+    /// panic) is.
     pub(crate) fn ensure(&mut self, game_id: u64, job: &GameJob) {
-        if self.tasks.contains_key(&game_id) {
-            return;
+        if let Some(task) = self.tasks.get(&game_id) {
+            let over = self.over.lock().is_ok_and(|over| over.contains(&game_id));
+            if !task.is_finished() || over {
+                return;
+            }
+            tracing::warn!(target: "solver::game", game = game_id, "the game's task died; restarting it");
         }
         let task = GameTask {
             game_id,
@@ -71,6 +79,7 @@ impl<P: Provider + Clone + 'static> Defense<P> {
             poll: self.poll,
             party: None,
             last_error: None,
+            over: Arc::clone(&self.over),
         };
         self.tasks.insert(game_id, tokio::spawn(task.run()));
     }
@@ -108,6 +117,7 @@ struct GameTask<P> {
     poll: Duration,
     party: Option<Party>,
     last_error: Option<String>,
+    over: Arc<Mutex<HashSet<u64>>>,
 }
 
 impl<P: Provider + Clone + 'static> GameTask<P> {
@@ -115,7 +125,12 @@ impl<P: Provider + Clone + 'static> GameTask<P> {
         m::gauge_games(1.0);
         loop {
             match self.round().await {
-                Ok(Round::Over) => break,
+                Ok(Round::Over) => {
+                    if let Ok(mut over) = self.over.lock() {
+                        over.insert(self.game_id);
+                    }
+                    break;
+                }
                 Ok(Round::Again) => self.last_error = None,
                 Err(e) => self.note(e),
             }

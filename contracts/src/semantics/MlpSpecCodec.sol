@@ -143,8 +143,8 @@ library MlpSpecCodec {
     ///         the loss gradient); per parameter, 16 for the optimizer and the schedule.
     ///         Twin of the Rust `JobSpec::step_ops`.
     function stepOps(Spec memory s) internal pure returns (uint256) {
-        uint256 weights;
-        uint256 units;
+        uint256 weights = 0;
+        uint256 units = 0;
         for (uint256 l; l < s.layers; ++l) {
             weights += s.widths[l] * s.widths[l + 1];
             units += s.widths[l + 1];

@@ -89,7 +89,7 @@ contract EconomicsHandler is GameDriver, WorldStore {
     function postJob(uint256 marketIndex, uint96 reward, uint96 bond, uint8 lie) external {
         JobMarket m = markets[marketIndex % markets.length];
         reward = uint96(bound(reward, 1, 100 ether));
-        bond = uint96(bound(bond, 1, 50 ether));
+        bond = uint96(bound(bond, CHALLENGER_BOND, 50 ether));
         uint8 world = uint8(lie % WORLDS);
         address who = world == TRUTH ? honestSolver : cheater;
         vm.prank(submitter_);
@@ -289,7 +289,7 @@ contract EconomicsHandler is GameDriver, WorldStore {
             JobMarket.Job memory job = ji.market.getJob(ji.id);
             uint256 pot = job.solverBond - job.solverBond * ji.market.burnBps() / BPS;
             uint256 refutations = _refutations(games[i].job);
-            if (refutations == 0) return type(uint256).max; // its game was not won: P1 fails
+            require(refutations > 0, "P1: an honest watchtower's game was not won");
             total += pot / refutations;
         }
     }

@@ -49,7 +49,7 @@ contract MarketHandler is Test, ToyWorld {
 
     function post(uint256 actor, uint96 reward, uint96 bond) external {
         reward = uint96(bound(reward, 1, 100 ether));
-        bond = uint96(bound(bond, 0, 50 ether));
+        bond = uint96(bound(bond, 0.5 ether, 50 ether)); // below 1 ether (the challenger bond): refused
         vm.prank(_actor(actor));
         jobIds.push(
             market.postJob{value: reward}(

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Test} from "forge-std/Test.sol";
 import {JobMarket} from "../../src/JobMarket.sol";
+import {DisputeGame} from "../../src/DisputeGame.sol";
 import {ToyAlu} from "../game/ToyAlu.sol";
 import {ToySemantics} from "../game/ToyProgram.sol";
 import {MarketHandler} from "./MarketHandler.sol";
@@ -57,13 +58,23 @@ contract MarketInvariantsTest is Test {
         assertEq(handler.terminalViolations(), 0);
     }
 
-    /// M4: no job has more open games than games exist.
-    function invariant_openGamesAreCounted() public view {
-        uint256 open;
+    /// M4: each job's counters are its games': `openGames` is the number of its games not
+    ///     yet paid out, and `refutations` the number of its paid-out games the solver lost.
+    function invariant_gameCountersMatchTheGames() public view {
+        DisputeGame game = market.game();
         for (uint256 i; i < handler.jobCount(); ++i) {
-            open += market.getJob(handler.jobIds(i)).openGames;
+            uint256 jobId = handler.jobIds(i);
+            (uint256 unsettled, uint256 refuted) = (0, 0);
+            for (uint256 k; k < handler.gameCount(); ++k) {
+                DisputeGame.Game memory g = game.getGame(handler.gameIds(k));
+                if (g.setup.jobId != jobId) continue;
+                if (!g.clock.settled) ++unsettled;
+                else if (!g.clock.solverWon) ++refuted;
+            }
+            JobMarket.Job memory job = market.getJob(jobId);
+            assertEq(job.openGames, unsettled, "openGames");
+            assertEq(job.refutations, refuted, "refutations");
         }
-        assertLe(open, handler.gameCount());
     }
 
     /// M2: once every game has resolved and every credit has been withdrawn, the market

@@ -19,6 +19,7 @@ use crate::bindings::dispute_game::DisputeGame;
 /// The game's phases (`DisputeGame.Phase`).
 pub mod phase {
     #![allow(missing_docs)]
+    pub const NONE: u8 = 0;
     pub const BISECT: u8 = 1;
     pub const JUDGE: u8 = 2;
     pub const REVEAL_STEP: u8 = 3;

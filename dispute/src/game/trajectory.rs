@@ -1,7 +1,7 @@
 //! A party's whole training run, replayed on demand: the state at any step
 //! and the transition of any step, honest or corrupted by a [`Tamper`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{FairMutex, FairMutexGuard, Mutex};
@@ -9,11 +9,18 @@ use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
 use super::world::{Tamper, Transition};
 
+/// How many states between checkpoints a trajectory keeps (the latest ones
+/// asked for): a game's bisection asks for about log₂ k of them, and a wave of
+/// games must not grow the solver's memory without bound. Checkpoint states
+/// (at multiples of k) are kept.
+const KEPT_BETWEEN_CHECKPOINTS: usize = 64;
+
 /// The run a party believes in, with checkpoints cached as it goes.
 pub struct Trajectory {
     trainer: Arc<Trainer>,
     tamper: Option<Tamper>,
     states: BTreeMap<u32, State>,
+    between: VecDeque<u32>,
     executed: u64,
 }
 
@@ -24,6 +31,7 @@ impl Trajectory {
             trainer,
             tamper,
             states: BTreeMap::new(),
+            between: VecDeque::new(),
             executed: 0,
         }
     }
@@ -57,8 +65,22 @@ impl Trajectory {
                 self.states.insert(s + 1, state.clone());
             }
         }
-        self.states.insert(step, state.clone());
+        self.keep(step, state.clone());
         state
+    }
+
+    /// Caches `state` at `step`, evicting the oldest state between checkpoints
+    /// beyond [`KEPT_BETWEEN_CHECKPOINTS`].
+    fn keep(&mut self, step: u32, state: State) {
+        let interval = self.trainer.spec().checkpoint_interval.max(1);
+        if self.states.insert(step, state).is_none() && !step.is_multiple_of(interval) {
+            self.between.push_back(step);
+            while self.between.len() > KEPT_BETWEEN_CHECKPOINTS {
+                if let Some(old) = self.between.pop_front() {
+                    self.states.remove(&old);
+                }
+            }
+        }
     }
 
     /// The state root after `step` steps.

@@ -210,7 +210,8 @@ impl JobSpec {
     /// ops per unit (bias, ReLU and their gradients) and 40 per class (the
     /// log-softmax and the loss gradient); per parameter, 16 for the optimizer.
     /// Twin of `MlpSpecCodec.stepOps`; `JobMarket.postJob` refuses a job whose
-    /// `2 × k × step_ops` exceeds its clock extension times its replay rate.
+    /// one-game replay, `2 × (k + 1) × step_ops`, exceeds its clock extension
+    /// times its replay rate.
     pub fn step_ops(&self) -> u128 {
         let widths = self.layer_widths();
         let (mut weights, mut units) = (0u128, 0u128);
