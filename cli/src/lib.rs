@@ -88,7 +88,15 @@ pub fn signing_provider(
         .parse()
         .wrap_err_with(|| format!("--rpc-url {rpc_url} is not a valid URL"))?;
     let address = signer.address();
+    // Nonces from the node's pending count at each submission (alloy's simple
+    // manager), not a local counter: `vtrain_dispute::send_simulated` submits
+    // one transaction at a time, so concurrent senders never collide, and a
+    // submission that fails leaves no gap that would stall every later one.
     let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
         .connect_http(url);
     Ok((address, provider))

@@ -120,9 +120,15 @@ pub struct GameEntry {
 
 impl GameEntry {
     /// Whether its challenger still has something to do or collect: the game
-    /// is not paid out, or it refuted the solver and its share is unclaimed.
+    /// is undecided, or it refuted the solver and is not paid out or its share
+    /// is unclaimed. A game the solver won is over for its challenger, paid
+    /// out or not.
     pub fn open_for_challenger(&self) -> bool {
-        !self.settled || (self.resolved == Some(false) && !self.share_claimed)
+        match self.resolved {
+            None => true,
+            Some(true) => false,
+            Some(false) => !self.settled || !self.share_claimed,
+        }
     }
 }
 

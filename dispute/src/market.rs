@@ -237,6 +237,7 @@ impl<P: Provider + Clone> Market<P> {
             window_end: job.submittedAt.saturating_add(job.challengeWindow),
             open_games: job.openGames,
             refuted: job.refutations,
+            submitted: job.status == status::SUBMITTED,
             fixed: job.status == status::FINALIZED || job.status == status::SLASHED,
         })
     }
@@ -320,6 +321,15 @@ impl<P: Provider + Clone> Market<P> {
     }
 }
 
+/// How long a sender waits for a transaction's receipt before it gives up (the
+/// caller retries on its next round, after simulating again).
+const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn submit_lock() -> &'static tokio::sync::Mutex<()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
 /// Simulates `call` without sending it (gas estimation executes it): `Ok`
 /// with the gas it would use, or the decoded revert as [`Error::Contract`].
 pub async fn simulate<P: Provider>(
@@ -346,9 +356,16 @@ pub async fn send_simulated<P: Provider>(
 ) -> Result<TransactionReceipt> {
     let estimate = simulate(provider, call.clone(), label).await?;
     let call = call.with_gas_limit(estimate.saturating_mul(5) / 4);
-    let receipt = provider
-        .send_transaction(call)
-        .await?
+    // One submission at a time per process: the nonce is read from the node's
+    // pending count while no other submission is in flight, so concurrent game
+    // tasks never take the same nonce, and a submission that fails consumes
+    // none (`vtrain_cli::signing_provider` uses alloy's simple nonce manager).
+    let pending = {
+        let _submitting = submit_lock().lock().await;
+        provider.send_transaction(call).await?
+    };
+    let receipt = pending
+        .with_timeout(Some(RECEIPT_TIMEOUT))
         .get_receipt()
         .await
         .map_err(|e| Error::Receipt(format!("{label}: {e}")))?;

@@ -362,6 +362,8 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     /// A submitted job: announce where its trace is, defend its games, have
     /// them paid out, and finalize once the window has closed.
     async fn defend(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+        // Collect first: being paid needs nothing but the chain.
+        self.finalize_if_due(job, head).await?;
         self.ensure_held(job).await?;
         let Some(posted) = &job.result else {
             return Ok(());
@@ -378,34 +380,39 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 .clone_from(&posted.checkpoint_roots);
             runtime.trace_root = Some(posted.trace_root);
         }
-        self.announce_result(
-            posted.trace_root,
-            posted.model_root,
-            posted.checkpoint_roots.len(),
-        )
-        .await?;
-
         // Every game of the job gets its own task; they share the job's run.
         if let Some(game_job) = self.game_job(job) {
             for game_id in &job.games {
                 self.defense.ensure(*game_id, &game_job);
             }
         }
-        // Paid once the window has closed with every game paid out and none lost.
+        self.announce_result(
+            posted.trace_root,
+            posted.model_root,
+            posted.checkpoint_roots.len(),
+        )
+        .await
+    }
+
+    /// Finalizes the job once its window has closed with every game paid out
+    /// and none lost.
+    async fn finalize_if_due(&self, job: &JobEntry, head: Head) -> eyre::Result<()> {
         let outcome = self.market.job_outcome(job.id).await?;
-        if outcome.refuted == 0 && outcome.can_fix(head.timestamp) {
-            match self.market.finalize(job.id).await {
-                Ok(_) => {
-                    metrics::counter!(m::JOBS_FINALIZED).increment(1);
-                    tracing::info!(target: "solver", job = job.id, reward = %vtrain_cli::format_eth(job.reward), "finalized");
-                }
-                Err(e) if !e.is_retryable() => {
-                    tracing::debug!(target: "solver", job = job.id, error = %e, "not final yet");
-                }
-                Err(e) => return Err(e.into()),
-            }
+        if outcome.refuted > 0 || !outcome.can_fix(head.timestamp) {
+            return Ok(());
         }
-        Ok(())
+        match self.market.finalize(job.id).await {
+            Ok(_) => {
+                metrics::counter!(m::JOBS_FINALIZED).increment(1);
+                tracing::info!(target: "solver", job = job.id, reward = %vtrain_cli::format_eth(job.reward), "finalized");
+                Ok(())
+            }
+            Err(e) if !e.is_retryable() => {
+                tracing::debug!(target: "solver", job = job.id, error = %e, "not final yet");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// What the game tasks of `job` share.

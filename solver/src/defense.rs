@@ -209,52 +209,49 @@ impl<P: Provider + Clone + 'static> GameTask<P> {
         Ok(())
     }
 
-    /// The solver's side of this game: the job's shared run, seeded with the
-    /// nearest stored checkpoint that checks out at or before the disputed
-    /// interval. A checkpoint missing from the store, or corrupt in it, is
-    /// passed over: the run then replays from an earlier one (or S_0), it
-    /// never gives the game up.
+    /// The solver's side of this game: the job's shared run, replaying from
+    /// the nearest stored checkpoint that checks out at or before the
+    /// disputed range (the game's anchor). A checkpoint missing from the
+    /// store, or corrupt in it, is passed over: the game then replays from an
+    /// earlier one (or S_0), it never gives the game up.
     async fn party(&self, record: &DisputeGame::Game) -> Party {
         let run = Arc::clone(&self.job.run);
         let trainer = Arc::clone(run.trainer());
         let k = trainer.spec().checkpoint_interval;
-        if let Some((step, _)) = replay_start(record, k, &self.job.checkpoint_roots) {
-            seed_nearest(
-                &run,
-                &trainer,
-                &self.store,
-                &self.job.checkpoint_roots,
-                step,
-            )
-            .await;
+        let anchor = match replay_start(record, k, &self.job.checkpoint_roots) {
+            Some((step, _)) => {
+                nearest_stored(&trainer, &self.store, &self.job.checkpoint_roots, step).await
+            }
+            None => None,
+        };
+        let party = Party::sharing(run);
+        match anchor {
+            Some(state) => party.with_anchor(state),
+            None => party,
         }
-        Party::sharing(run)
     }
 }
 
-/// Seeds `run` with the last stored checkpoint at or before `step` that loads
-/// and matches its committed root.
-async fn seed_nearest(
-    run: &SharedRun,
+/// The last stored checkpoint at or before `step` that loads and matches its
+/// committed root.
+async fn nearest_stored(
     trainer: &Trainer,
     store: &ArtifactStore,
     roots: &[B256],
     step: u32,
-) {
+) -> Option<vtrain_proof_of_learning::State> {
     let k = trainer.spec().checkpoint_interval.max(1);
     for c in (0..=step / k).rev() {
         let Some(root) = roots.get(c as usize) else {
             continue;
         };
         match store.get_state(trainer, c * k, &Hash32(root.0)).await {
-            Ok(Some(state)) => {
-                run.seed(state);
-                return;
-            }
+            Ok(Some(state)) => return Some(state),
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(target: "solver::game", checkpoint = c, error = %e, "a stored checkpoint does not check out; replaying from an earlier one");
             }
         }
     }
+    None
 }

@@ -341,7 +341,6 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
                 Ok(())
             }
             Duty::Finalize => {
-                self.market.wind_up(&job.games, head.timestamp).await?;
                 self.market.finalize(job.id).await?;
                 tracing::info!(target: "verifier", job = job.id, "job outcome fixed: the solver is slashed");
                 Ok(())

@@ -54,6 +54,8 @@ pub struct JobOutcome {
     pub open_games: u32,
     /// Its paid-out games the solver lost (`refutations`).
     pub refuted: u32,
+    /// Whether its result is submitted and its outcome not yet fixed.
+    pub submitted: bool,
     /// Whether its outcome is fixed (finalized or slashed).
     pub fixed: bool,
 }
@@ -61,7 +63,7 @@ pub struct JobOutcome {
 impl JobOutcome {
     /// Whether `JobMarket.finalize` would fix the outcome at chain time `now`.
     pub fn can_fix(&self, now: u64) -> bool {
-        !self.fixed && now >= self.window_end && self.open_games == 0
+        self.submitted && now >= self.window_end && self.open_games == 0
     }
 }
 
@@ -131,6 +133,7 @@ mod tests {
         window_end: 2_000,
         open_games: 1,
         refuted: 0,
+        submitted: true,
         fixed: false,
     };
 
@@ -190,6 +193,7 @@ mod tests {
             Duty::Finalize
         );
         let slashed = JobOutcome {
+            submitted: false,
             fixed: true,
             ..paid_out
         };

@@ -8,7 +8,7 @@ use alloy::primitives::{B256, Bytes, U256};
 use std::sync::Arc;
 use vtrain_proof_of_learning::commit::{merkle_proof, merkle_root, tensor_leaves};
 use vtrain_proof_of_learning::repops::{ElementTrace, Op, Operand};
-use vtrain_proof_of_learning::{Hash32, Trainer};
+use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
 use super::trajectory::{SharedRun, Trajectory};
 use super::world::{
@@ -137,10 +137,14 @@ struct Focus {
 }
 
 /// A party in one game: its run of the job (shared with its other games on
-/// the same job) and the transition the game is about.
+/// the same job), the transition the game is about, and the states this game
+/// replays from: the one at the start of its disputed range (its anchor) and
+/// the last midpoint it computed.
 pub struct Party {
     run: Arc<SharedRun>,
     focus: Option<Focus>,
+    anchor: Option<State>,
+    last: Option<State>,
 }
 
 impl Party {
@@ -151,7 +155,43 @@ impl Party {
 
     /// A party in one more game over the run `run`.
     pub fn sharing(run: Arc<SharedRun>) -> Self {
-        Self { run, focus: None }
+        Self {
+            run,
+            focus: None,
+            anchor: None,
+            last: None,
+        }
+    }
+
+    /// Starts this game's replays from `state` (a checkpoint at or before
+    /// its disputed range, checked against its committed root).
+    pub fn with_anchor(mut self, state: State) -> Self {
+        self.anchor = Some(state);
+        self
+    }
+
+    /// The state after `step`, replayed from this game's own anchor: the
+    /// lower end of the range moves to a midpoint this game computed, so the
+    /// state there becomes the anchor.
+    fn state_at(&mut self, g: &DisputeGame::Game, step: u32) -> State {
+        self.advance_anchor(g);
+        let state = self.run.state_from(self.anchor.as_ref(), step);
+        self.last = Some(state.clone());
+        state
+    }
+
+    /// The last midpoint becomes the anchor once the range's lower end moved to it.
+    fn advance_anchor(&mut self, g: &DisputeGame::Game) {
+        if let Some(last) = self.last.take()
+            && u64::from(last.step) == g.range.lo
+        {
+            self.anchor = Some(last);
+        }
+    }
+
+    fn state_root_at(&mut self, g: &DisputeGame::Game, step: u32) -> Hash32 {
+        let state = self.state_at(g, step);
+        self.run.trainer().state_root(&state)
     }
 
     /// The party's run.
@@ -171,7 +211,8 @@ impl Party {
     fn transition(&mut self, g: &DisputeGame::Game) -> &Transition {
         let key = (g.setup.init, g.range.lo);
         if self.focus.as_ref().is_none_or(|f| f.key != key) {
-            let transition = self.run.transition(key.0, key.1);
+            self.advance_anchor(g);
+            let transition = self.run.transition(self.anchor.as_ref(), key.0, key.1);
             self.focus = Some(Focus { key, transition });
         }
         match &self.focus {
@@ -222,7 +263,7 @@ impl Party {
                 let step = g.range.lo + (g.range.hi - g.range.lo) / 2;
                 Move::Bisect {
                     step,
-                    root: b256(&self.run.state_root(step as u32)),
+                    root: b256(&self.state_root_at(g, step as u32)),
                 }
             }
             phase::REVEAL_STEP => Move::RevealStep {
@@ -373,7 +414,7 @@ impl Party {
         Some(match g.clock.phase {
             phase::JUDGE => {
                 let step = g.range.lo + (g.range.hi - g.range.lo) / 2;
-                let mine = b256(&self.run.state_root(step as u32));
+                let mine = b256(&self.state_root_at(g, step as u32));
                 Move::Judge {
                     step,
                     agree: mine == g.range.midRoot,

@@ -9,18 +9,18 @@ use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
 use super::world::{Tamper, Transition};
 
-/// How many states between checkpoints a trajectory keeps (the latest ones
-/// asked for): a game's bisection asks for about log₂ k of them, and a wave of
-/// games must not grow the solver's memory without bound. Checkpoint states
-/// (at multiples of k) are kept.
-const KEPT_BETWEEN_CHECKPOINTS: usize = 64;
+/// How many states a trajectory keeps (the latest ones computed or seeded):
+/// a wave of games must not grow a party's memory without bound. Each game
+/// holds the state at the start of its own disputed range (`Party`), so an
+/// evicted state never costs a game more than its own replay.
+const KEPT_STATES: usize = 64;
 
-/// The run a party believes in, with checkpoints cached as it goes.
+/// The run a party believes in, with states cached as it goes.
 pub struct Trajectory {
     trainer: Arc<Trainer>,
     tamper: Option<Tamper>,
     states: BTreeMap<u32, State>,
-    between: VecDeque<u32>,
+    order: VecDeque<u32>,
     executed: u64,
 }
 
@@ -31,7 +31,7 @@ impl Trajectory {
             trainer,
             tamper,
             states: BTreeMap::new(),
-            between: VecDeque::new(),
+            order: VecDeque::new(),
             executed: 0,
         }
     }
@@ -45,7 +45,7 @@ impl Trajectory {
     /// its root), so that later states are replayed from it rather than from
     /// S_0: a verifier replays one interval, not the whole job.
     pub fn seed(&mut self, state: State) {
-        self.states.insert(state.step, state);
+        self.keep(state.step, state);
     }
 
     /// The state after `step` steps.
@@ -62,21 +62,19 @@ impl Trajectory {
             state = Transition::step(&self.trainer, &state, self.tamper.as_ref()).1;
             self.executed += 1;
             if (s + 1) % interval == 0 {
-                self.states.insert(s + 1, state.clone());
+                self.keep(s + 1, state.clone());
             }
         }
         self.keep(step, state.clone());
         state
     }
 
-    /// Caches `state` at `step`, evicting the oldest state between checkpoints
-    /// beyond [`KEPT_BETWEEN_CHECKPOINTS`].
+    /// Caches `state` at `step`, evicting the oldest beyond [`KEPT_STATES`].
     fn keep(&mut self, step: u32, state: State) {
-        let interval = self.trainer.spec().checkpoint_interval.max(1);
-        if self.states.insert(step, state).is_none() && !step.is_multiple_of(interval) {
-            self.between.push_back(step);
-            while self.between.len() > KEPT_BETWEEN_CHECKPOINTS {
-                if let Some(old) = self.between.pop_front() {
+        if self.states.insert(step, state).is_none() {
+            self.order.push_back(step);
+            while self.order.len() > KEPT_STATES {
+                if let Some(old) = self.order.pop_front() {
                     self.states.remove(&old);
                 }
             }
@@ -152,14 +150,20 @@ impl SharedRun {
         self.trajectory.lock().seed(state);
     }
 
-    /// The state root after `step` steps.
-    pub fn state_root(&self, step: u32) -> Hash32 {
-        self.trajectory.lock().state_root(step)
+    /// The state after `step` steps, replayed from `anchor` (a state the
+    /// asking game holds, at or before `step`) unless the run holds a nearer
+    /// one: a game never replays more than its own range, whatever other
+    /// games did to the cache.
+    pub fn state_from(&self, anchor: Option<&State>, step: u32) -> State {
+        let mut trajectory = self.trajectory.lock();
+        Self::anchor(&mut trajectory, anchor, step);
+        trajectory.state(step)
     }
 
     /// The transition building S_0 (`init`) or the step from S_`step`,
-    /// computed once while any game holds it.
-    pub fn transition(&self, init: bool, step: u64) -> Arc<Transition> {
+    /// computed once while any game holds it; replayed from `anchor` as in
+    /// [`SharedRun::state_from`].
+    pub fn transition(&self, anchor: Option<&State>, init: bool, step: u64) -> Arc<Transition> {
         let key = (init, step);
         if let Some(cached) = self.cached(key) {
             return cached;
@@ -169,11 +173,20 @@ impl SharedRun {
         if let Some(cached) = self.cached(key) {
             return cached;
         }
+        Self::anchor(&mut trajectory, anchor, step as u32);
         let transition = Arc::new(trajectory.transition(init, step as u32));
         let mut cache = self.transitions.lock();
         cache.retain(|_, weak| weak.strong_count() > 0);
         cache.insert(key, Arc::downgrade(&transition));
         transition
+    }
+
+    fn anchor(trajectory: &mut Trajectory, anchor: Option<&State>, step: u32) {
+        if let Some(state) = anchor.filter(|s| s.step <= step)
+            && !trajectory.states.contains_key(&state.step)
+        {
+            trajectory.seed(state.clone());
+        }
     }
 
     fn cached(&self, key: (bool, u64)) -> Option<Arc<Transition>> {
@@ -196,4 +209,56 @@ pub fn replay_start(
     let c = u32::try_from(g.range.lo).ok()? / interval.max(1);
     let root = checkpoint_roots.get(c as usize)?;
     Some((c * interval.max(1), Hash32(root.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level};
+
+    fn trainer(steps: u32, interval: u32) -> Arc<Trainer> {
+        let text = include_str!("../../../examples/digits-mlp.toml");
+        let mut spec = JobSpec::from_toml(text).expect("spec");
+        spec.steps = steps;
+        spec.checkpoint_interval = interval;
+        spec.batch_size = 4;
+        spec.model = vtrain_proof_of_learning::spec::ModelSpec::Mlp {
+            hidden: vec![4],
+            activation: Default::default(),
+        };
+        let dataset = Dataset::digits().expect("digits");
+        let kernels = Kernels::new(Level::detect(), 1).expect("kernels");
+        Arc::new(Trainer::new(spec, dataset, kernels).expect("trainer"))
+    }
+
+    /// However many games share the run and evict each other's states, a game
+    /// that replays from its own anchor never replays more than the steps
+    /// between its anchor and the state it asks for, and gets the same state
+    /// as a run of its own.
+    #[test]
+    fn a_game_replays_at_most_its_own_range_whatever_other_games_did() {
+        let trainer = trainer(400, 100);
+        let run = SharedRun::new(Trajectory::new(Arc::clone(&trainer), None));
+        let mut alone = Trajectory::new(Arc::clone(&trainer), None);
+        let anchors: Vec<State> = (0..4).map(|c| alone.state(c * 100)).collect();
+        for round in 0..3u32 {
+            // 100 "games" on the four intervals, asking for states in turn:
+            // far more than the run keeps, so they evict each other.
+            for game in 0..100u32 {
+                let anchor = &anchors[(game % 4) as usize];
+                let step = anchor.step + 1 + (game * 7 + round * 13) % 99;
+                let before = run.trajectory().steps_executed();
+                let state = run.state_from(Some(anchor), step);
+                let replayed = run.trajectory().steps_executed() - before;
+                assert!(
+                    replayed <= u64::from(step - anchor.step),
+                    "game {game} replayed {replayed} steps for {} of range",
+                    step - anchor.step
+                );
+                assert_eq!(state.step, step);
+                assert_eq!(trainer.state_root(&state), alone.state_root(step));
+            }
+        }
+        assert!(run.trajectory().states.len() <= KEPT_STATES);
+    }
 }

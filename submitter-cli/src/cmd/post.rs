@@ -99,25 +99,36 @@ impl PostArgs {
         };
 
         let (account, market) = self.common.signing_market(&self.key).await?;
-        let now = market
-            .head()
-            .await
-            .map_err(|e| from_chain(e, "reading the chain time"))?
-            .timestamp;
-        let claim_deadline = now + self.claim_within;
-        let submit_deadline = claim_deadline + self.train_within;
-        let call = market
-            .market()
-            .postJob(
-                spec.canonical_bytes().into(),
-                claim_deadline,
-                submit_deadline,
-                bond_wei,
-                self.challenge_window,
-            )
-            .value(reward)
-            .into_transaction_request()
-            .from(account);
+        let job_call = async |market: &vtrain_dispute::Market<_>| -> CliResult<_> {
+            let now = market
+                .head()
+                .await
+                .map_err(|e| from_chain(e, "reading the chain time"))?
+                .timestamp;
+            let deadlines = now
+                .checked_add(self.claim_within)
+                .and_then(|claim| Some((claim, claim.checked_add(self.train_within)?)));
+            let Some((claim_deadline, submit_deadline)) = deadlines else {
+                return Err(fail(
+                    Failure::Input,
+                    "--claim-within or --train-within is too long",
+                ));
+            };
+            let call = market
+                .market()
+                .postJob(
+                    spec.canonical_bytes().into(),
+                    claim_deadline,
+                    submit_deadline,
+                    bond_wei,
+                    self.challenge_window,
+                )
+                .value(reward)
+                .into_transaction_request()
+                .from(account);
+            Ok((claim_deadline, submit_deadline, call))
+        };
+        let (_, _, call) = job_call(&market).await?;
         // Every check the chain makes (the spec's bounds, the market's replay
         // bound, the deadlines, the amounts, the balance) before anything is
         // sent: a job the market would refuse costs nothing, not even the
@@ -149,6 +160,9 @@ impl PostArgs {
                 .await
                 .map_err(|e| from_chain(e, "announcing the dataset"))?;
         }
+        // The deadlines again from the chain's time now: the upload may have
+        // taken a while.
+        let (claim_deadline, submit_deadline, call) = job_call(&market).await?;
         let receipt = market
             .send(call, "JobMarket.postJob")
             .await
