@@ -43,7 +43,7 @@ fn synthetic(samples: usize, features: usize, classes: usize) -> Dataset {
     }
 }
 
-fn spec_for(dataset: &Dataset, hidden: Vec<u32>, batch: u32, steps: u32, k: u32) -> JobSpec {
+fn spec_for(dataset: &Dataset, model: ModelSpec, batch: u32, steps: u32, k: u32) -> JobSpec {
     JobSpec {
         repops_version: 1,
         seed: 7,
@@ -58,10 +58,7 @@ fn spec_for(dataset: &Dataset, hidden: Vec<u32>, batch: u32, steps: u32, k: u32)
             classes: dataset.classes as u32,
             holdout: 0,
         },
-        model: ModelSpec::Mlp {
-            hidden,
-            activation: Default::default(),
-        },
+        model,
         optimizer: OptimizerSpec::Sgd {
             learning_rate: 0.01,
             momentum: 0.9,
@@ -71,15 +68,29 @@ fn spec_for(dataset: &Dataset, hidden: Vec<u32>, batch: u32, steps: u32, k: u32)
     }
 }
 
+fn mlp(hidden: Vec<u32>) -> ModelSpec {
+    ModelSpec::Mlp {
+        hidden,
+        activation: Default::default(),
+    }
+}
+
+/// The model of `examples/digits-cnn.toml`.
+fn digits_cnn() -> ModelSpec {
+    JobSpec::from_toml(include_str!("../../examples/digits-cnn.toml"))
+        .expect("the CNN example")
+        .model
+}
+
 fn train_throughput(
     name: &str,
     dataset: &Dataset,
-    hidden: Vec<u32>,
+    model: ModelSpec,
     batch: u32,
     steps: u32,
     threads: usize,
 ) {
-    let spec = spec_for(dataset, hidden, batch, 1000, 100);
+    let spec = spec_for(dataset, model, batch, 1000, 100);
     for level in Level::available() {
         let trainer = Trainer::new(
             spec.clone(),
@@ -110,14 +121,27 @@ fn main() {
     println!("| model | kernels | threads | samples/s | ms/step |\n|---|---|---|---|---|");
     let digits = Dataset::digits().expect("digits");
     for t in [1, threads] {
-        train_throughput("digits 64-128-10, batch 64", &digits, vec![128], 64, 200, t);
+        train_throughput(
+            "digits 64-128-10, batch 64",
+            &digits,
+            mlp(vec![128]),
+            64,
+            200,
+            t,
+        );
+    }
+    for (batch, steps) in [(64, 100), (256, 25)] {
+        for t in [1, threads] {
+            let name = format!("digits CNN (examples/digits-cnn.toml), batch {batch}");
+            train_throughput(&name, &digits, digits_cnn(), batch, steps, t);
+        }
     }
     let mnist_like = synthetic(4096, 784, 10);
     for t in [1, threads] {
         train_throughput(
             "784-1024-1024-10, batch 128",
             &mnist_like,
-            vec![1024, 1024],
+            mlp(vec![1024, 1024]),
             128,
             10,
             t,
@@ -164,7 +188,7 @@ fn main() {
             128,
         ),
     ] {
-        let spec = spec_for(dataset, hidden, batch, 1000, 100);
+        let spec = spec_for(dataset, mlp(hidden), batch, 1000, 100);
         let trainer =
             Trainer::new(spec, dataset.clone(), Kernels::detect().expect("kernels")).expect("job");
         let mut state = trainer.initial_state();

@@ -1,11 +1,14 @@
 //! Trains a job and writes what an independent framework needs to replay it:
-//! the initial parameters (as f32 bit patterns), every step's batch rows, the
-//! per-step losses, and the held-out accuracy. `scripts/torch_compare.py`
-//! reads it and trains the same model in PyTorch.
+//! the spec, the initial parameters (as f32 bit patterns), every step's batch
+//! rows, the gradients of step 0, the per-step losses, and the held-out
+//! accuracy. `scripts/torch_compare.py` reads it, checks the step-0
+//! gradients in float64 and trains the same model in PyTorch.
 //!
 //! `cargo run --release -p vtrain-proof-of-learning --example export_run -- examples/digits-mlp.toml out.json`
 
 use std::fmt::Write as _;
+use vtrain_proof_of_learning::repops::Op;
+use vtrain_proof_of_learning::train::TensorRef;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Trainer};
 
 fn bits_list(values: &[f32]) -> String {
@@ -41,10 +44,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|t| format!("{:?}", trainer.order().batch_rows(u64::from(t))))
         .collect();
     let losses: Vec<u32> = outcome.losses.iter().map(|l| l.to_bits()).collect();
+
+    // The gradient of each parameter at step 0: the optimizer reads it at
+    // input slot 2 of its first node for that parameter.
+    let graph = trainer.graph(0);
+    let outputs = trainer.execute(&graph, &initial);
+    let grads: Vec<String> = (0..initial.params.len())
+        .map(|p| {
+            let node = &graph.nodes[graph.new_moments[p]];
+            match (&node.op, node.inputs[2]) {
+                (Op::SgdVelocity { .. } | Op::AdamFirstMoment(_), TensorRef::Node(grad)) => {
+                    Ok(bits_list(&outputs[grad]))
+                }
+                _ => Err(format!("parameter {p}: no gradient input")),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+
     let json = format!(
-        "{{\"shapes\":[{}],\"params\":[{}],\"batches\":[{}],\"losses\":{:?},\"test_rows\":{:?},\"test_accuracy\":{},\"trace_root\":\"{}\"}}\n",
+        "{{\"spec\":{:?},\"shapes\":[{}],\"params\":[{}],\"grads\":[{}],\"batches\":[{}],\"losses\":{:?},\"test_rows\":{:?},\"test_accuracy\":{},\"trace_root\":\"{}\"}}\n",
+        spec.to_toml(),
         shapes.join(","),
         params.join(","),
+        grads.join(","),
         batches.join(","),
         losses,
         trainer.order().test_rows(),

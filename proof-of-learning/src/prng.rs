@@ -39,6 +39,9 @@ pub mod purpose {
     pub const SHUFFLE: u64 = 0x1_0000_0000;
     /// The train/test split of a dataset.
     pub const SPLIT: u64 = 0x200;
+    /// The dropout masks of layer `i` of a graph (`+ i`; one key per step
+    /// drawn from it).
+    pub const DROPOUT: u64 = 0x300;
 }
 
 #[cfg(test)]

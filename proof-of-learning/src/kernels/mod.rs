@@ -1,11 +1,13 @@
 //! Fast kernels for every repop, bit-identical to the reference evaluator at
 //! every SIMD level and thread count.
 //!
-//! The matmul-shaped ops (`Linear`, `WeightGrad`, `InputGrad`) run the blocked
-//! GEMM of [`gemm`]; every other op runs its own micro-program with
+//! The matmul-shaped ops (`Linear`, `WeightGrad`, `InputGrad`, and the
+//! convolutions through im2col/col2im in [`conv`]) run the blocked GEMM of
+//! [`gemm`]; every other op runs its own micro-program with
 //! [`Direct`] arithmetic, compiled once per SIMD level so `fma` is a hardware
 //! instruction where the CPU has one.
 
+mod conv;
 mod gemm;
 mod microkernel;
 
@@ -164,6 +166,13 @@ impl Kernels {
                     cs: 1,
                 };
                 gemm(self.level, &self.pool, (m, k, o), dz, w, out);
+            }
+            Op::Conv2d(ref g) => conv::conv2d(self.level, &self.pool, g, inputs, out),
+            Op::Conv2dWeightGrad(ref g) => {
+                conv::conv2d_weight_grad(self.level, &self.pool, g, inputs, out)
+            }
+            Op::Conv2dInputGrad(ref g) => {
+                conv::conv2d_input_grad(self.level, &self.pool, g, inputs, out)
             }
             Op::BiasGrad { m, o } => {
                 if self.uses_avx2() {

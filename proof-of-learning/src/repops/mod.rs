@@ -2,6 +2,7 @@
 //! training step performs, as straight-line micro-programs of primitives.
 //! `docs/repops.md` is the text; this module implements it literally.
 
+pub mod conv;
 pub mod math;
 mod ops;
 pub mod prim;
@@ -9,7 +10,7 @@ mod program;
 
 pub use math::{exp, log};
 pub(crate) use ops::log_softmax_row;
-pub use ops::{AdamParams, LrSchedule, Op, powi};
+pub use ops::{AdamParams, DropoutMask, LrSchedule, Op, powi};
 pub use prim::{CANONICAL_NAN, Opcode, canon};
 pub use program::{Direct, ElementTrace, Fp, MicroStep, Operand, Recorder, Traced, replay_trace};
 

@@ -4,8 +4,9 @@
 //! Matrices are row-major. An op reads its inputs in the order listed on its
 //! variant (that order is the `slot` of [`super::program::Operand::Input`]).
 
-use super::math;
 use super::program::{ElementTrace, Fp, Recorder};
+use super::{conv, math};
+use crate::spec::{ConvGeometry, PoolGeometry};
 use serde::{Deserialize, Serialize};
 
 /// The learning-rate schedule: a pure function of the step.
@@ -125,6 +126,69 @@ pub enum Op {
     /// AdamW's new weight, reading the new moments the step already produced.
     /// Inputs: schedule, w, m', v'.
     AdamWeight(AdamParams),
+    /// 2-D convolution (`conv::conv2d`). Inputs: X `[b,c_in,h,w]`, W, b.
+    Conv2d(ConvGeometry),
+    /// Its weight gradient (`conv::conv2d_weight_grad`). Inputs: dZ, X.
+    Conv2dWeightGrad(ConvGeometry),
+    /// Its input gradient (`conv::conv2d_input_grad`). Inputs: dZ, W.
+    Conv2dInputGrad(ConvGeometry),
+    /// Its bias gradient (`conv::conv2d_bias_grad`). Input: dZ.
+    Conv2dBiasGrad(ConvGeometry),
+    /// Max pooling (`conv::maxpool2d`). Input: X.
+    MaxPool2d(PoolGeometry),
+    /// Its input gradient (`conv::maxpool2d_grad`). Inputs: X, dY.
+    MaxPool2dGrad(PoolGeometry),
+    /// Average pooling (`conv::avgpool2d`). Input: X.
+    AvgPool2d(PoolGeometry),
+    /// Its input gradient (`conv::avgpool2d_grad`). Input: dY.
+    AvgPool2dGrad(PoolGeometry),
+    /// Inverted dropout: `keep(e) ? mul(x, div(1, sub(1, p))) : +0`. Input: X.
+    Dropout(DropoutMask),
+    /// Its gradient, the same mask on dY. Input: dY.
+    DropoutGrad(DropoutMask),
+}
+
+/// The dropout mask of one layer at one step: element `e` is kept when
+/// `uniform01(key, e) ≥ p`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DropoutMask {
+    /// `draw(derive_key(seed, DROPOUT + layer), step)`.
+    pub key: u64,
+    /// The drop probability.
+    pub p: f32,
+}
+
+impl DropoutMask {
+    /// The mask of graph layer `layer` at step `step` of a job seeded `seed`.
+    pub fn new(seed: u64, layer: usize, step: u32, p: f32) -> Self {
+        use crate::prng::{derive_key, draw, purpose};
+        Self {
+            key: draw(
+                derive_key(seed, purpose::DROPOUT + layer as u64),
+                u64::from(step),
+            ),
+            p,
+        }
+    }
+
+    /// Whether element `e` is kept.
+    pub fn keeps(&self, e: usize) -> bool {
+        crate::prng::uniform01(self.key, e as u64) >= self.p
+    }
+
+    /// `keep(e) ? mul(v, div(1, sub(1, p))) : +0` for the value at input 0.
+    #[inline(always)]
+    fn apply<F: Fp>(&self, fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
+        if !self.keeps(e) {
+            return fp.constant(0.0);
+        }
+        let value = load(fp, inputs, 0, e);
+        let one = fp.constant(1.0);
+        let p = fp.constant(self.p);
+        let kept = fp.sub(one, p);
+        let scale = fp.div(one, kept);
+        fp.mul(value, scale)
+    }
 }
 
 /// AdamW's hyper-parameters.
@@ -170,15 +234,58 @@ impl Op {
     pub fn arity(&self) -> usize {
         match self {
             Self::Schedule { .. } => 0,
-            Self::Gather { .. } | Self::Relu | Self::LogSoftmax { .. } | Self::BiasGrad { .. } => 1,
+            Self::Gather { .. }
+            | Self::Relu
+            | Self::LogSoftmax { .. }
+            | Self::BiasGrad { .. }
+            | Self::Conv2dBiasGrad(_)
+            | Self::MaxPool2d(_)
+            | Self::AvgPool2d(_)
+            | Self::AvgPool2dGrad(_)
+            | Self::Dropout(_)
+            | Self::DropoutGrad(_) => 1,
             Self::XentGrad { .. }
             | Self::WeightGrad { .. }
             | Self::InputGrad { .. }
-            | Self::ReluGrad => 2,
-            Self::Linear { .. } => 3,
+            | Self::ReluGrad
+            | Self::Conv2dWeightGrad(_)
+            | Self::Conv2dInputGrad(_)
+            | Self::MaxPool2dGrad(_) => 2,
+            Self::Linear { .. } | Self::Conv2d(_) => 3,
             Self::SgdWeight => 3,
             Self::SgdVelocity { .. } | Self::AdamWeight(_) => 4,
             Self::AdamFirstMoment(_) | Self::AdamSecondMoment(_) => 5,
+        }
+    }
+
+    /// An upper bound on the micro-steps of any one output element (the
+    /// cost model of [`crate::spec::JobSpec::step_ops`]).
+    pub fn max_program_len(&self) -> u64 {
+        let windows = |kernel: usize, stride: usize| kernel.div_ceil(stride).pow(2) as u64;
+        match *self {
+            Self::Schedule { .. } => 64,
+            Self::Gather { .. } | Self::Relu | Self::ReluGrad | Self::SgdWeight => 1,
+            Self::Linear { k, .. } => k as u64,
+            Self::LogSoftmax { classes, .. } => 18 * classes as u64 + 20,
+            Self::XentGrad { .. } => 18,
+            Self::WeightGrad { m, .. } | Self::BiasGrad { m, .. } => m as u64,
+            Self::InputGrad { o, .. } => o as u64,
+            Self::SgdVelocity { .. } => 2,
+            Self::AdamFirstMoment(_) => 3,
+            Self::AdamSecondMoment(_) => 4,
+            Self::AdamWeight(_) => 7,
+            Self::Conv2d(g) => g.patch() as u64,
+            Self::Conv2dWeightGrad(g) | Self::Conv2dBiasGrad(g) => {
+                (g.batch * g.oh() * g.ow()) as u64
+            }
+            Self::Conv2dInputGrad(g) => (g.kernel * g.kernel * (g.c_out + 1)) as u64,
+            Self::MaxPool2d(g) => (g.kernel * g.kernel) as u64,
+            Self::MaxPool2dGrad(g) => {
+                windows(g.kernel, g.stride) * (2 * (g.kernel * g.kernel) as u64 + 2)
+            }
+            Self::AvgPool2d(g) => (g.kernel * g.kernel) as u64,
+            Self::AvgPool2dGrad(g) => windows(g.kernel, g.stride) + 1,
+            Self::Dropout(_) | Self::DropoutGrad(_) => 3,
         }
     }
 
@@ -278,6 +385,15 @@ impl Op {
                 let w = load(fp, inputs, 1, e);
                 fp.fma(neg_lr, v, w)
             }
+            Self::Conv2d(ref g) => conv::conv2d(fp, inputs, g, e),
+            Self::Conv2dWeightGrad(ref g) => conv::conv2d_weight_grad(fp, inputs, g, e),
+            Self::Conv2dInputGrad(ref g) => conv::conv2d_input_grad(fp, inputs, g, e),
+            Self::Conv2dBiasGrad(ref g) => conv::conv2d_bias_grad(fp, inputs, g, e),
+            Self::MaxPool2d(ref g) => conv::maxpool2d(fp, inputs, g, e),
+            Self::MaxPool2dGrad(ref g) => conv::maxpool2d_grad(fp, inputs, g, e),
+            Self::AvgPool2d(ref g) => conv::avgpool2d(fp, inputs, g, e),
+            Self::AvgPool2dGrad(ref g) => conv::avgpool2d_grad(fp, inputs, g, e),
+            Self::Dropout(ref mask) | Self::DropoutGrad(ref mask) => mask.apply(fp, inputs, e),
             Self::AdamFirstMoment(params) => adam_first_moment(fp, inputs, e, params),
             Self::AdamSecondMoment(params) => adam_second_moment(fp, inputs, e, params),
             Self::AdamWeight(params) => {

@@ -3,7 +3,10 @@
 //! f32 bits, enums a one-byte tag, lists a u32 length; fields in the fixed
 //! order below, independent of how the TOML was written.
 
-use super::{Activation, DatasetFormat, DatasetSpec, JobSpec, ModelSpec, OptimizerSpec};
+use super::{
+    Activation, DatasetFormat, DatasetSpec, JobSpec, Layer, Loss, MAX_LAYERS, MAX_RANK, ModelSpec,
+    OptimizerSpec,
+};
 use crate::error::{Error, Result};
 use crate::hash::{Hash32, keccak, tag};
 use crate::repops::LrSchedule;
@@ -25,6 +28,53 @@ impl Encoder {
     }
     fn bytes(&mut self, value: &[u8]) {
         self.0.extend_from_slice(value);
+    }
+    fn u32s(&mut self, values: &[u32]) {
+        self.u32(values.len() as u32);
+        for &value in values {
+            self.u32(value);
+        }
+    }
+    /// A layer: its one-byte kind, then its fields in declaration order. An
+    /// unset pooling stride is 0 (the kernel).
+    fn layer(&mut self, layer: &Layer) {
+        match *layer {
+            Layer::Linear { out } => {
+                self.u8(1);
+                self.u32(out);
+            }
+            Layer::Conv2d {
+                out_channels,
+                kernel,
+                stride,
+                padding,
+            } => {
+                self.u8(2);
+                self.u32(out_channels);
+                self.u32(kernel);
+                self.u32(stride);
+                self.u32(padding);
+            }
+            Layer::Maxpool2d { kernel, stride } | Layer::Avgpool2d { kernel, stride } => {
+                self.u8(if matches!(layer, Layer::Maxpool2d { .. }) {
+                    3
+                } else {
+                    4
+                });
+                self.u32(kernel);
+                self.u32(stride.unwrap_or(0));
+            }
+            Layer::Flatten => self.u8(5),
+            Layer::Reshape { ref shape } => {
+                self.u8(6);
+                self.u32s(shape);
+            }
+            Layer::Relu => self.u8(7),
+            Layer::Dropout { p } => {
+                self.u8(8);
+                self.f32(p);
+            }
+        }
     }
 }
 
@@ -49,15 +99,33 @@ impl JobSpec {
         out.u32(dataset.classes);
         out.u32(dataset.holdout);
 
-        let ModelSpec::Mlp { hidden, activation } = &self.model;
-        out.u8(1); // mlp
-        out.u32(hidden.len() as u32);
-        for &width in hidden {
-            out.u32(width);
+        match &self.model {
+            ModelSpec::Mlp { hidden, activation } => {
+                out.u8(1);
+                out.u32(hidden.len() as u32);
+                for &width in hidden {
+                    out.u32(width);
+                }
+                out.u8(match activation {
+                    Activation::Relu => 1,
+                });
+            }
+            ModelSpec::Graph {
+                input,
+                layers,
+                loss,
+            } => {
+                out.u8(2);
+                out.u32s(input);
+                out.u32(layers.len() as u32);
+                for layer in layers {
+                    out.layer(layer);
+                }
+                out.u8(match loss {
+                    Loss::SoftmaxCrossEntropy => 1,
+                });
+            }
         }
-        out.u8(match activation {
-            Activation::Relu => 1,
-        });
 
         match self.optimizer {
             OptimizerSpec::Sgd {
@@ -131,6 +199,43 @@ impl Decoder<'_> {
     fn f32(&mut self) -> Result<f32> {
         Ok(f32::from_bits(self.u32()?))
     }
+    /// A u32 list of at most `max` entries.
+    fn u32s(&mut self, max: usize) -> Result<Vec<u32>> {
+        let len = self.u32()?;
+        if len as usize > max {
+            return Err(Error::SpecParse(format!(
+                "canonical spec: a list of {len} dimensions"
+            )));
+        }
+        (0..len).map(|_| self.u32()).collect()
+    }
+    fn layer(&mut self) -> Result<Layer> {
+        let stride = |value: u32| (value != 0).then_some(value);
+        Ok(match self.u8()? {
+            1 => Layer::Linear { out: self.u32()? },
+            2 => Layer::Conv2d {
+                out_channels: self.u32()?,
+                kernel: self.u32()?,
+                stride: self.u32()?,
+                padding: self.u32()?,
+            },
+            3 => Layer::Maxpool2d {
+                kernel: self.u32()?,
+                stride: stride(self.u32()?),
+            },
+            4 => Layer::Avgpool2d {
+                kernel: self.u32()?,
+                stride: stride(self.u32()?),
+            },
+            5 => Layer::Flatten,
+            6 => Layer::Reshape {
+                shape: self.u32s(MAX_RANK)?,
+            },
+            7 => Layer::Relu,
+            8 => Layer::Dropout { p: self.f32()? },
+            other => return Err(bad_tag("layer", other)),
+        })
+    }
 }
 
 fn bad_tag(field: &str, tag: u8) -> Error {
@@ -176,6 +281,23 @@ impl JobSpec {
                     other => return Err(bad_tag("activation", other)),
                 };
                 ModelSpec::Mlp { hidden, activation }
+            }
+            2 => {
+                let input = d.u32s(MAX_RANK)?;
+                let count = d.u32()?;
+                if count as usize > MAX_LAYERS {
+                    return Err(Error::SpecParse(format!("canonical spec: {count} layers")));
+                }
+                let layers = (0..count).map(|_| d.layer()).collect::<Result<Vec<_>>>()?;
+                let loss = match d.u8()? {
+                    1 => Loss::SoftmaxCrossEntropy,
+                    other => return Err(bad_tag("loss", other)),
+                };
+                ModelSpec::Graph {
+                    input,
+                    layers,
+                    loss,
+                }
             }
             other => return Err(bad_tag("model", other)),
         };

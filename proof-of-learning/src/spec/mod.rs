@@ -2,7 +2,13 @@
 //! validation, canonical byte encoding and `job_hash`.
 
 mod encode;
+mod model;
 mod validate;
+
+pub use model::{
+    Activation, ConvGeometry, Layer, LayerPlan, Loss, MAX_KERNEL, MAX_LAYERS, MAX_RANK,
+    MAX_SAMPLE_ELEMENTS, ModelPlan, ModelSpec, PoolGeometry,
+};
 
 pub use validate::{
     MAX_BATCH, MAX_CHECKPOINTS, MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_STEPS, MAX_WIDTH,
@@ -69,30 +75,6 @@ pub enum DatasetFormat {
     Csv,
     /// safetensors with an f32 `features [n, d]` and an integer `labels [n]`.
     Safetensors,
-}
-
-/// The model architecture.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ModelSpec {
-    /// A multi-layer perceptron: Linear layers with an activation between
-    /// them, ending in softmax cross-entropy.
-    Mlp {
-        /// Hidden layer widths, input to output.
-        hidden: Vec<u32>,
-        /// The activation between layers.
-        #[serde(default)]
-        activation: Activation,
-    },
-}
-
-/// Activation functions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// `max(x, 0)`.
-    #[default]
-    Relu,
 }
 
 /// The optimizer.
@@ -178,22 +160,19 @@ impl JobSpec {
         })
     }
 
-    /// Layer widths from input to output: `[features, hidden…, classes]`.
-    pub fn layer_widths(&self) -> Vec<usize> {
-        let ModelSpec::Mlp { hidden, .. } = &self.model;
-        std::iter::once(self.dataset.features)
-            .chain(hidden.iter().copied())
-            .chain(std::iter::once(self.dataset.classes))
-            .map(|width| width as usize)
-            .collect()
+    /// The model with every shape inferred (see [`ModelSpec::plan`]).
+    pub fn model_plan(&self) -> Result<ModelPlan> {
+        self.model.plan(self.dataset.features, self.dataset.classes)
     }
 
-    /// Shapes of the parameter tensors, in state order: `W₁ [out,in], b₁ [out], W₂, b₂, …`.
+    /// Shapes of the parameter tensors, in state order: each parametrised
+    /// layer's weight, then its bias (`W₁ [out,in], b₁ [out], W₂, b₂, …` for
+    /// an MLP). Empty for a spec whose model does not plan (one that
+    /// [`JobSpec::validate`] refuses).
     pub fn param_shapes(&self) -> Vec<Vec<usize>> {
-        self.layer_widths()
-            .windows(2)
-            .flat_map(|pair| [vec![pair[1], pair[0]], vec![pair[1]]])
-            .collect()
+        self.model_plan()
+            .map(|plan| plan.param_shapes)
+            .unwrap_or_default()
     }
 
     /// Total number of trainable parameters.
@@ -205,19 +184,30 @@ impl JobSpec {
     }
 
     /// The step cost model of the market (`docs/dispute-game.md` § Clocks): an
-    /// upper bound on the fp32 primitives of one training step. Per sample,
-    /// three fmas per weight (forward, weight gradient, input gradient), four
-    /// ops per unit (bias, ReLU and their gradients) and 40 per class (the
-    /// log-softmax and the loss gradient); per parameter, 16 for the optimizer.
-    /// Twin of `MlpSpecCodec.stepOps`; `JobMarket.postJob` refuses a job whose
-    /// one-game replay, `2 × (k + 1) × step_ops`, exceeds its clock extension
-    /// times its replay rate.
+    /// upper bound on the fp32 primitives of one training step.
+    ///
+    /// For an `mlp`, per sample, three fmas per weight (forward, weight
+    /// gradient, input gradient), four ops per unit (bias, ReLU and their
+    /// gradients) and 40 per class (the log-softmax and the loss gradient);
+    /// per parameter, 16 for the optimizer. Twin of `MlpSpecCodec.stepOps`.
+    /// For a graph, the sum over the step's nodes of their element count times
+    /// their longest micro-program ([`crate::train::step_ops`]).
+    ///
+    /// `JobMarket.postJob` refuses a job whose one-game replay,
+    /// `2 × (k + 1) × step_ops`, exceeds its clock extension times its replay rate.
     pub fn step_ops(&self) -> u128 {
-        let widths = self.layer_widths();
+        let ModelSpec::Mlp { hidden, .. } = &self.model else {
+            return crate::train::step_ops(self);
+        };
+        let widths: Vec<u128> = std::iter::once(self.dataset.features)
+            .chain(hidden.iter().copied())
+            .chain(std::iter::once(self.dataset.classes))
+            .map(u128::from)
+            .collect();
         let (mut weights, mut units) = (0u128, 0u128);
         for pair in widths.windows(2) {
-            weights += pair[0] as u128 * pair[1] as u128;
-            units += pair[1] as u128;
+            weights += pair[0] * pair[1];
+            units += pair[1];
         }
         let classes = u128::from(self.dataset.classes);
         u128::from(self.batch_size) * (3 * weights + 4 * units + 40 * classes)

@@ -153,19 +153,22 @@ impl JobSpec {
             MAX_BATCH.min(self.train_samples()),
         )?;
 
-        let ModelSpec::Mlp { hidden, .. } = &self.model;
-        if hidden.len() > MAX_HIDDEN_LAYERS {
-            return Err(invalid(
-                "model.hidden",
-                format!(
-                    "at most {MAX_HIDDEN_LAYERS} hidden layers, got {}",
-                    hidden.len()
-                ),
-            ));
+        if let ModelSpec::Mlp { hidden, .. } = &self.model {
+            if hidden.len() > MAX_HIDDEN_LAYERS {
+                return Err(invalid(
+                    "model.hidden",
+                    format!(
+                        "at most {MAX_HIDDEN_LAYERS} hidden layers, got {}",
+                        hidden.len()
+                    ),
+                ));
+            }
+            for &width in hidden {
+                check_range("model.hidden", width, 1, MAX_WIDTH)?;
+            }
         }
-        for &width in hidden {
-            check_range("model.hidden", width, 1, MAX_WIDTH)?;
-        }
+        let plan = self.model_plan()?;
+        self.check_programs(&plan)?;
         let params = self.param_count();
         if params > MAX_PARAMS {
             return Err(invalid(
@@ -212,6 +215,29 @@ impl JobSpec {
             LrSchedule::Step { every, gamma } => {
                 check_range("schedule.every", every, 1, self.steps)?;
                 check_positive("schedule.gamma", gamma)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every micro-program of the step must have fewer than 2^32 steps (the
+    /// game numbers them with a u32): the longest are the gradient
+    /// reductions over the batch (times the output positions for a
+    /// convolution).
+    fn check_programs(&self, plan: &super::ModelPlan) -> Result<()> {
+        let batch = self.batch_size as u64;
+        for (index, layer) in plan.layers.iter().enumerate() {
+            if let Some(conv) = layer.conv(1) {
+                let positions = (conv.oh() * conv.ow()) as u64;
+                if batch * positions >= 1 << 31 {
+                    return Err(Error::InvalidSpec {
+                        field: "model.layers",
+                        reason: format!(
+                            "layer {index} (conv2d): batch × output positions = {} is above 2^31",
+                            batch * positions
+                        ),
+                    });
+                }
             }
         }
         Ok(())

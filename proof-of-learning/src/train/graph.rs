@@ -7,8 +7,9 @@
 //! (`docs/commitments.md` § Step commitment) is the list of intermediate roots
 //! in this order plus S_{t+1}'s own lists, and the dispute game descends it.
 
-use crate::repops::{AdamParams, Op};
-use crate::spec::{JobSpec, OptimizerSpec};
+use crate::error::{Error, Result};
+use crate::repops::{AdamParams, DropoutMask, Op};
+use crate::spec::{JobSpec, Layer, ModelPlan, OptimizerSpec};
 
 /// Where an op input comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,13 +85,150 @@ impl Builder {
     }
 }
 
+/// The forward pass of a model over a gathered batch: the node of every
+/// layer's output (a `flatten` or `reshape` is the node it reads, seen with
+/// another shape) and of every parametrised layer's input.
+struct Forward {
+    /// For each layer, the tensor it reads.
+    inputs: Vec<TensorRef>,
+    /// The logits.
+    logits: TensorRef,
+}
+
+/// Numbers readable names by parametrised layer (`z1`, `a1`, `dW1`, …), as
+/// the MLP's nodes have always been named.
+fn layer_number(plan: &ModelPlan, layer: usize) -> usize {
+    plan.layers[..=layer]
+        .iter()
+        .filter(|l| l.first_param.is_some())
+        .count()
+        .max(1)
+}
+
+/// Appends the forward nodes of `plan` at `batch` samples, reading `x`.
+/// `training` is the job's seed and the step when the pass trains (dropout
+/// draws its masks), `None` at evaluation (dropout is the identity).
+fn forward(
+    b: &mut Builder,
+    plan: &ModelPlan,
+    batch: usize,
+    x: TensorRef,
+    training: Option<(u64, u32)>,
+) -> Forward {
+    let mut current = x;
+    let mut inputs = Vec::with_capacity(plan.layers.len());
+    for (index, layer) in plan.layers.iter().enumerate() {
+        inputs.push(current);
+        let number = layer_number(plan, index);
+        let shape: Vec<usize> = std::iter::once(batch)
+            .chain(layer.output.iter().copied())
+            .collect();
+        let params = |p: usize| vec![current, TensorRef::Param(p), TensorRef::Param(p + 1)];
+        current = match (&layer.layer, layer.first_param) {
+            (Layer::Linear { out }, Some(p)) => b.push(
+                format!("z{number}"),
+                Op::Linear {
+                    m: batch,
+                    k: layer.input[0],
+                    n: *out as usize,
+                },
+                params(p),
+                shape,
+            ),
+            (Layer::Conv2d { .. }, Some(p)) => match layer.conv(batch) {
+                Some(g) => b.push(format!("z{number}"), Op::Conv2d(g), params(p), shape),
+                None => unreachable!("a planned conv2d has an image input"),
+            },
+            (Layer::Relu, _) => b.push(format!("a{number}"), Op::Relu, vec![current], shape),
+            (Layer::Maxpool2d { .. }, _) => match layer.pool(batch) {
+                Some(g) => b.push(
+                    format!("pool{index}"),
+                    Op::MaxPool2d(g),
+                    vec![current],
+                    shape,
+                ),
+                None => unreachable!("a planned pooling has an image input"),
+            },
+            (Layer::Avgpool2d { .. }, _) => match layer.pool(batch) {
+                Some(g) => b.push(
+                    format!("pool{index}"),
+                    Op::AvgPool2d(g),
+                    vec![current],
+                    shape,
+                ),
+                None => unreachable!("a planned pooling has an image input"),
+            },
+            (Layer::Dropout { p }, _) => match training {
+                Some((seed, step)) => b.push(
+                    format!("drop{index}"),
+                    Op::Dropout(DropoutMask::new(seed, index, step, *p)),
+                    vec![current],
+                    shape,
+                ),
+                None => current,
+            },
+            (Layer::Flatten | Layer::Reshape { .. }, _) => current,
+            (Layer::Linear { .. } | Layer::Conv2d { .. }, None) => {
+                unreachable!("a planned linear or conv2d layer has parameters")
+            }
+        };
+    }
+    Forward {
+        inputs,
+        logits: current,
+    }
+}
+
+/// The evaluation graph of `spec`'s model on dataset rows `rows`: the
+/// gathered features, then the forward pass; the last node is the logits.
+pub fn forward_graph(spec: &JobSpec, rows: Vec<u32>) -> Result<StepGraph> {
+    let plan = spec.model_plan()?;
+    let batch = rows.len();
+    let mut b = Builder { nodes: Vec::new() };
+    let features = spec.dataset.features as usize;
+    let x = b.push(
+        "x",
+        Op::Gather {
+            rows,
+            width: features,
+        },
+        vec![TensorRef::DataFeatures],
+        vec![batch, features],
+    );
+    let forward = forward(&mut b, &plan, batch, x, None);
+    if forward.logits != TensorRef::Node(b.nodes.len() - 1) {
+        return Err(Error::InvalidSpec {
+            field: "model.layers",
+            reason: "the model's last layer computes nothing".into(),
+        });
+    }
+    Ok(StepGraph {
+        nodes: b.nodes,
+        new_params: Vec::new(),
+        new_moments: Vec::new(),
+    })
+}
+
 /// Builds step `step`'s graph for `spec`, reading the dataset rows `batch_rows`.
-pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> StepGraph {
-    let widths = spec.layer_widths();
-    let layers = widths.len() - 1;
+pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> Result<StepGraph> {
+    Ok(planned_step_graph(
+        spec,
+        &spec.model_plan()?,
+        step,
+        batch_rows,
+    ))
+}
+
+/// [`step_graph`] with the model already planned.
+pub fn planned_step_graph(
+    spec: &JobSpec,
+    plan: &ModelPlan,
+    step: u32,
+    batch_rows: Vec<u32>,
+) -> StepGraph {
     let batch = spec.batch_size as usize;
-    let features = widths[0];
-    let classes = widths[layers];
+    let features = spec.dataset.features as usize;
+    let classes = spec.dataset.classes as usize;
     let (beta1, beta2) = match spec.optimizer {
         OptimizerSpec::Sgd { .. } => (0.0, 0.0),
         OptimizerSpec::Adamw { beta1, beta2, .. } => (beta1, beta2),
@@ -129,42 +267,27 @@ pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> StepGraph 
         vec![batch],
     );
 
-    // Forward.
-    let mut activations = vec![x];
-    let mut pre_activations = Vec::new();
-    for l in 0..layers {
-        let (k, n) = (widths[l], widths[l + 1]);
-        let z = b.push(
-            format!("z{}", l + 1),
-            Op::Linear { m: batch, k, n },
-            vec![
-                activations[l],
-                TensorRef::Param(2 * l),
-                TensorRef::Param(2 * l + 1),
-            ],
-            vec![batch, n],
-        );
-        pre_activations.push(z);
-        if l + 1 < layers {
-            let a = b.push(format!("a{}", l + 1), Op::Relu, vec![z], vec![batch, n]);
-            activations.push(a);
-        }
-    }
-    let logits = pre_activations[layers - 1];
+    let forward = forward(&mut b, plan, batch, x, Some((spec.seed, step)));
     let log_probs = b.push(
         "log_softmax",
         Op::LogSoftmax {
             rows: batch,
             classes,
         },
-        vec![logits],
+        vec![forward.logits],
         vec![batch, classes],
     );
 
-    // Backward.
-    let mut grads = vec![TensorRef::Node(0); 2 * layers];
-    let mut dz = b.push(
-        format!("dz{layers}"),
+    // Backward, layer by layer in reverse, down to the first parametrised one.
+    let layers = plan.layers.len();
+    let first_trained = plan
+        .layers
+        .iter()
+        .position(|layer| layer.first_param.is_some())
+        .unwrap_or(0);
+    let mut grads = vec![TensorRef::Node(0); plan.param_shapes.len()];
+    let mut grad = b.push(
+        format!("dz{}", layer_number(plan, layers - 1)),
         Op::XentGrad {
             rows: batch,
             classes,
@@ -172,38 +295,110 @@ pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> StepGraph 
         vec![log_probs, y],
         vec![batch, classes],
     );
-    for l in (0..layers).rev() {
-        let (k, o) = (widths[l], widths[l + 1]);
-        grads[2 * l] = b.push(
-            format!("dW{}", l + 1),
-            Op::WeightGrad { m: batch, o, k },
-            vec![dz, activations[l]],
-            vec![o, k],
-        );
-        grads[2 * l + 1] = b.push(
-            format!("db{}", l + 1),
-            Op::BiasGrad { m: batch, o },
-            vec![dz],
-            vec![o],
-        );
-        if l > 0 {
-            let da = b.push(
-                format!("da{l}"),
-                Op::InputGrad { m: batch, o, k },
-                vec![dz, TensorRef::Param(2 * l)],
-                vec![batch, k],
-            );
-            dz = b.push(
-                format!("dz{l}"),
-                Op::ReluGrad,
-                vec![pre_activations[l - 1], da],
-                vec![batch, k],
-            );
+    for index in (first_trained..layers).rev() {
+        let layer = &plan.layers[index];
+        let input = forward.inputs[index];
+        let number = layer_number(plan, index);
+        let input_shape: Vec<usize> = std::iter::once(batch)
+            .chain(layer.input.iter().copied())
+            .collect();
+        let below = index > first_trained;
+        match (&layer.layer, layer.first_param) {
+            (Layer::Linear { out }, Some(p)) => {
+                let (k, o) = (layer.input[0], *out as usize);
+                grads[p] = b.push(
+                    format!("dW{number}"),
+                    Op::WeightGrad { m: batch, o, k },
+                    vec![grad, input],
+                    vec![o, k],
+                );
+                grads[p + 1] = b.push(
+                    format!("db{number}"),
+                    Op::BiasGrad { m: batch, o },
+                    vec![grad],
+                    vec![o],
+                );
+                if below {
+                    grad = b.push(
+                        format!("da{}", number - 1),
+                        Op::InputGrad { m: batch, o, k },
+                        vec![grad, TensorRef::Param(p)],
+                        input_shape,
+                    );
+                }
+            }
+            (Layer::Conv2d { .. }, Some(p)) => {
+                let Some(g) = layer.conv(batch) else {
+                    unreachable!("a planned conv2d has an image input")
+                };
+                grads[p] = b.push(
+                    format!("dW{number}"),
+                    Op::Conv2dWeightGrad(g),
+                    vec![grad, input],
+                    plan.param_shapes[p].clone(),
+                );
+                grads[p + 1] = b.push(
+                    format!("db{number}"),
+                    Op::Conv2dBiasGrad(g),
+                    vec![grad],
+                    vec![g.c_out],
+                );
+                if below {
+                    grad = b.push(
+                        format!("da{}", number - 1),
+                        Op::Conv2dInputGrad(g),
+                        vec![grad, TensorRef::Param(p)],
+                        input_shape,
+                    );
+                }
+            }
+            (Layer::Relu, _) => {
+                grad = b.push(
+                    format!("dz{number}"),
+                    Op::ReluGrad,
+                    vec![input, grad],
+                    input_shape,
+                );
+            }
+            (Layer::Maxpool2d { .. }, _) => {
+                let Some(g) = layer.pool(batch) else {
+                    unreachable!("a planned pooling has an image input")
+                };
+                grad = b.push(
+                    format!("dpool{index}"),
+                    Op::MaxPool2dGrad(g),
+                    vec![input, grad],
+                    input_shape,
+                );
+            }
+            (Layer::Avgpool2d { .. }, _) => {
+                let Some(g) = layer.pool(batch) else {
+                    unreachable!("a planned pooling has an image input")
+                };
+                grad = b.push(
+                    format!("dpool{index}"),
+                    Op::AvgPool2dGrad(g),
+                    vec![grad],
+                    input_shape,
+                );
+            }
+            (Layer::Dropout { p }, _) => {
+                grad = b.push(
+                    format!("ddrop{index}"),
+                    Op::DropoutGrad(DropoutMask::new(spec.seed, index, step, *p)),
+                    vec![grad],
+                    input_shape,
+                );
+            }
+            (Layer::Flatten | Layer::Reshape { .. }, _) => {}
+            (Layer::Linear { .. } | Layer::Conv2d { .. }, None) => {
+                unreachable!("a planned linear or conv2d layer has parameters")
+            }
         }
     }
 
     // Optimizer: moments first, then the weights, parameter by parameter.
-    let shapes = spec.param_shapes();
+    let shapes = &plan.param_shapes;
     let params = shapes.len();
     let mut new_params = vec![0; params];
     let mut new_moments = vec![0; params * spec.optimizer.moments_per_param()];
@@ -291,4 +486,19 @@ pub fn step_graph(spec: &JobSpec, step: u32, batch_rows: Vec<u32>) -> StepGraph 
         new_params,
         new_moments,
     }
+}
+
+/// The graph model's step cost (see [`JobSpec::step_ops`]): the sum over the
+/// nodes of step 0 of their element count times their longest micro-program.
+pub(crate) fn step_ops(spec: &JobSpec) -> u128 {
+    let rows = vec![0; spec.batch_size as usize];
+    step_graph(spec, 0, rows)
+        .map(|graph| {
+            graph
+                .nodes
+                .iter()
+                .map(|node| node.len() as u128 * u128::from(node.op.max_program_len()))
+                .sum()
+        })
+        .unwrap_or(u128::MAX)
 }

@@ -3,7 +3,8 @@
 
 mod graph;
 
-pub use graph::{Node, StepGraph, TensorRef, step_graph};
+pub(crate) use graph::step_ops;
+pub use graph::{Node, StepGraph, TensorRef, forward_graph, planned_step_graph, step_graph};
 
 use crate::commit::{merkle_root, state_root, tensor_list_root, tensor_root, trace_root};
 use crate::dataset::{DataOrder, Dataset};
@@ -12,7 +13,7 @@ use crate::hash::Hash32;
 use crate::kernels::Kernels;
 use crate::prng::{derive_key, purpose, uniform01};
 use crate::repops::{Direct, ElementTrace, Fp, Op, Recorder, prim};
-use crate::spec::JobSpec;
+use crate::spec::{JobSpec, ModelPlan};
 
 /// Everything that influences the next step (together with the job itself).
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +137,7 @@ pub struct Trainer {
     dataset: Dataset,
     order: DataOrder,
     kernels: Kernels,
+    plan: ModelPlan,
     param_shapes: Vec<Vec<usize>>,
     rng_key: u64,
     buffers: BufferPool,
@@ -146,10 +148,12 @@ impl Trainer {
     pub fn new(spec: JobSpec, dataset: Dataset, kernels: Kernels) -> Result<Self> {
         spec.validate()?;
         dataset.check_against(&spec)?;
+        let plan = spec.model_plan()?;
         Ok(Self {
             job_hash: spec.job_hash(),
             order: DataOrder::new(&spec),
-            param_shapes: spec.param_shapes(),
+            param_shapes: plan.param_shapes.clone(),
+            plan,
             rng_key: derive_key(spec.seed, purpose::SHUFFLE),
             spec,
             dataset,
@@ -241,14 +245,15 @@ impl Trainer {
         }
     }
 
-    /// The fan-in of parameter `param`: a weight's input width, and for a
-    /// bias the input width of the weight before it.
+    /// The fan-in of parameter `param`: the elements of one row of a weight
+    /// (its input width; `c_in · k²` for a convolution), and for a bias the
+    /// fan-in of the weight before it.
     fn fan_in(&self, param: usize) -> usize {
         let shape = &self.param_shapes[param];
-        if shape.len() == 2 {
-            shape[1]
+        if shape.len() >= 2 {
+            shape[1..].iter().product()
         } else {
-            self.param_shapes[param - 1][1]
+            self.param_shapes[param - 1][1..].iter().product()
         }
     }
 
@@ -304,7 +309,12 @@ impl Trainer {
 
     /// The op list of step `step`.
     pub fn graph(&self, step: u32) -> StepGraph {
-        step_graph(&self.spec, step, self.order.batch_rows(u64::from(step)))
+        planned_step_graph(
+            &self.spec,
+            &self.plan,
+            step,
+            self.order.batch_rows(u64::from(step)),
+        )
     }
 
     /// Runs every node of `graph` on `state` with the fast kernels.
@@ -508,36 +518,21 @@ impl Trainer {
 
     /// Loss and accuracy of `state`'s model on dataset rows `rows`.
     pub fn evaluate(&self, state: &State, rows: &[u32]) -> Metrics {
-        let widths = self.spec.layer_widths();
-        let layers = widths.len() - 1;
+        let classes = self.spec.dataset.classes as usize;
         let m = rows.len();
-        let mut activation = vec![0.0f32; m * widths[0]];
-        let gather = Op::Gather {
-            rows: rows.to_vec(),
-            width: widths[0],
-        };
-        self.kernels
-            .run(&gather, &[&self.dataset.x], &mut activation);
-        let labels: Vec<f32> = rows.iter().map(|&r| self.dataset.y[r as usize]).collect();
-        for l in 0..layers {
-            let (k, n) = (widths[l], widths[l + 1]);
-            let mut z = vec![0.0f32; m * n];
-            let linear = Op::Linear { m, k, n };
-            self.kernels.run(
-                &linear,
-                &[&activation, &state.params[2 * l], &state.params[2 * l + 1]],
-                &mut z,
-            );
-            if l + 1 < layers {
-                let mut a = vec![0.0f32; m * n];
-                self.kernels.run(&Op::Relu, &[&z], &mut a);
-                activation = a;
-            } else {
-                activation = z;
+        let graph = match forward_graph(&self.spec, rows.to_vec()) {
+            Ok(graph) => graph,
+            Err(_) => {
+                return Metrics {
+                    loss: f32::NAN,
+                    accuracy: 0.0,
+                };
             }
-        }
-        let classes = widths[layers];
-        let correct = activation
+        };
+        let outputs = self.execute(&graph, state);
+        let logits = outputs.last().map(Vec::as_slice).unwrap_or_default();
+        let labels: Vec<f32> = rows.iter().map(|&r| self.dataset.y[r as usize]).collect();
+        let correct = logits
             .chunks_exact(classes)
             .zip(&labels)
             .filter(|(logits, label)| argmax(logits) == **label as usize)
@@ -545,9 +540,10 @@ impl Trainer {
         let mut log_probs = vec![0.0f32; m * classes];
         self.kernels.run(
             &Op::LogSoftmax { rows: m, classes },
-            &[&activation],
+            &[logits],
             &mut log_probs,
         );
+        self.buffers.give(outputs);
         Metrics {
             loss: mean_nll(&log_probs, &labels, classes),
             accuracy: correct as f64 / m.max(1) as f64,

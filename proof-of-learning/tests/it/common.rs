@@ -8,6 +8,12 @@ pub(crate) fn digits_spec() -> JobSpec {
     JobSpec::from_toml(text).unwrap()
 }
 
+/// The convolutional reference job, `examples/digits-cnn.toml`.
+pub(crate) fn digits_cnn_spec() -> JobSpec {
+    let text = include_str!("../../../examples/digits-cnn.toml");
+    JobSpec::from_toml(text).unwrap()
+}
+
 /// A small variant of the reference job for the slower checks (emulation,
 /// many thread counts): 2 hidden layers, AdamW with warm-up, 40 steps.
 pub(crate) fn small_spec() -> JobSpec {
@@ -28,6 +34,43 @@ pub(crate) fn small_spec() -> JobSpec {
     };
     spec.schedule =
         vtrain_proof_of_learning::repops::LrSchedule::LinearWarmupDecay { warmup_steps: 5 };
+    spec
+}
+
+/// A small convolutional job for the slower checks: every image op (padding,
+/// stride 2, average and overlapping max pooling, dropout), AdamW with warm-up, 20 steps.
+pub(crate) fn small_cnn_spec() -> JobSpec {
+    let mut spec = small_spec();
+    spec.steps = 20;
+    spec.checkpoint_interval = 5;
+    spec.batch_size = 16;
+    spec.model = JobSpec::from_toml(&format!(
+        "{}\n{}",
+        include_str!("../../../examples/digits-cnn.toml")
+            .split("[model]")
+            .next()
+            .unwrap(),
+        r#"[model]
+kind = "graph"
+input = [1, 8, 8]
+layers = [
+  { kind = "conv2d", out_channels = 4, kernel = 3, padding = 1 },
+  { kind = "relu" },
+  { kind = "avgpool2d", kernel = 2 },
+  { kind = "conv2d", out_channels = 6, kernel = 3, stride = 2, padding = 1 },
+  { kind = "relu" },
+  { kind = "maxpool2d", kernel = 2, stride = 1 },
+  { kind = "dropout", p = 0.25 },
+  { kind = "flatten" },
+  { kind = "linear", out = 10 },
+]
+[optimizer]
+kind = "sgd"
+learning_rate = 0.1
+"#
+    ))
+    .unwrap()
+    .model;
     spec
 }
 

@@ -3,37 +3,54 @@
 //! A change that moves a golden hash changes the bits of training: it must
 //! bump `REPOPS_VERSION` or say why in its commit message.
 
-use crate::common::{digits_spec, small_spec, trainer};
+use crate::common::{digits_cnn_spec, digits_spec, small_cnn_spec, small_spec, trainer};
 use vtrain_proof_of_learning::commit::{merkle_root, tensor_root};
-use vtrain_proof_of_learning::{Level, State, Trainer};
+use vtrain_proof_of_learning::{JobSpec, Level, State, Trainer};
 
 /// Trace root of `examples/digits-mlp.toml` (800 steps, k = 100).
 const DIGITS_GOLDEN: &str = "0x7ca1dff82dc9780c2d08b9878ad207a650fc4d545802e8f9ac01001c99b7e810";
 /// Trace root of `small_spec()` (40 steps, k = 10, AdamW, two hidden layers).
 const SMALL_GOLDEN: &str = "0x8a4e953978d812ebc83ec6fbbeea7a44765da26bccf04ce6fff577f093c4289a";
 
+/// Trace root of `examples/digits-cnn.toml` (800 steps, k = 100).
+const DIGITS_CNN_GOLDEN: &str =
+    "0xc38a1c4f987a5815b7cf55fcffca9a4cce6ffd01bdb9701ab356d61f50654225";
+/// Trace root of `small_cnn_spec()` (20 steps, k = 5, AdamW, every image op).
+const SMALL_CNN_GOLDEN: &str = "0x7d91d29ff391fe603b6635ff37b04e70179dae3841e2570bdb8128757ea136fe";
+
 fn trace_root(trainer: &Trainer) -> String {
     trainer.train(|_, _, _| Ok(())).unwrap().trace_root.to_hex()
 }
 
-#[test]
-fn reference_job_matches_its_golden_trace_root_and_learns() {
-    let trainer = trainer(digits_spec(), Level::detect(), 0);
+/// Trains `spec` whole, checks its trace root against `golden` and its
+/// held-out accuracy against `min_accuracy`.
+fn reference_job_learns(name: &str, spec: JobSpec, golden: &str, min_accuracy: f64) {
+    let trainer = trainer(spec, Level::detect(), 0);
     let outcome = trainer.train(|_, _, _| Ok(())).unwrap();
     let test = trainer.evaluate(&outcome.final_state, &trainer.order().test_rows());
     eprintln!(
-        "digits: first loss {:.4}, last loss {:.4}, held-out loss {:.4}, accuracy {:.4}",
+        "{name}: first loss {:.4}, last loss {:.4}, held-out loss {:.4}, accuracy {:.4}",
         outcome.losses[0],
         outcome.losses[outcome.losses.len() - 1],
         test.loss,
         test.accuracy
     );
-    assert_eq!(outcome.trace_root.to_hex(), DIGITS_GOLDEN);
+    assert_eq!(outcome.trace_root.to_hex(), golden, "{name}");
     assert!(
-        test.accuracy >= 0.95,
-        "held-out accuracy {} < 95%",
+        test.accuracy >= min_accuracy,
+        "{name}: held-out accuracy {} < {min_accuracy}",
         test.accuracy
     );
+}
+
+#[test]
+fn reference_job_matches_its_golden_trace_root_and_learns() {
+    reference_job_learns("digits", digits_spec(), DIGITS_GOLDEN, 0.95);
+}
+
+#[test]
+fn cnn_reference_job_matches_its_golden_trace_root_and_learns() {
+    reference_job_learns("digits-cnn", digits_cnn_spec(), DIGITS_CNN_GOLDEN, 0.98);
 }
 
 /// Run by `scripts/test.sh` under `qemu-x86_64 -cpu qemu64` (no FMA, no AVX)
@@ -45,6 +62,15 @@ fn small_job_matches_its_golden_trace_root() {
     assert_eq!(trace_root(&trainer), SMALL_GOLDEN);
 }
 
+/// Run with the test above under emulation and in the native build.
+#[test]
+fn small_cnn_job_matches_its_golden_trace_root() {
+    assert_eq!(
+        trace_root(&trainer(small_cnn_spec(), Level::detect(), 0)),
+        SMALL_CNN_GOLDEN
+    );
+}
+
 #[test]
 fn every_level_and_thread_count_gives_the_same_bits() {
     for level in Level::available() {
@@ -54,6 +80,12 @@ fn every_level_and_thread_count_gives_the_same_bits() {
                 trace_root(&trainer),
                 SMALL_GOLDEN,
                 "{level} with {threads} threads"
+            );
+            let trainer = crate::common::trainer(small_cnn_spec(), level, threads);
+            assert_eq!(
+                trace_root(&trainer),
+                SMALL_CNN_GOLDEN,
+                "CNN: {level} with {threads} threads"
             );
         }
     }

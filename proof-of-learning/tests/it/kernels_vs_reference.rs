@@ -4,7 +4,8 @@
 use vtrain_proof_of_learning::Kernels;
 use vtrain_proof_of_learning::Level;
 use vtrain_proof_of_learning::prng::{draw, uniform01};
-use vtrain_proof_of_learning::repops::{AdamParams, LrSchedule, Op, replay_trace};
+use vtrain_proof_of_learning::repops::{AdamParams, DropoutMask, LrSchedule, Op, replay_trace};
+use vtrain_proof_of_learning::spec::{ConvGeometry, PoolGeometry};
 
 /// Values that stress rounding: ±0, subnormals, huge and tiny magnitudes.
 const EDGES: [f32; 10] = [
@@ -45,7 +46,7 @@ fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
         .map(|e| op.reference_element(&slices, e).value)
         .collect();
     for level in Level::available() {
-        for threads in [1, 3] {
+        for threads in [1, 2, 8] {
             let kernels = Kernels::new(level, threads).unwrap();
             let mut out = vec![f32::NAN; len];
             kernels.run(op, &slices, &mut out);
@@ -196,5 +197,96 @@ fn optimizer_and_schedule_kernels_match_the_reference() {
             };
             check(&op, &[], 4);
         }
+    }
+}
+
+/// Geometries that do not fill the GEMM tiles, with stride, padding, a 1×1
+/// kernel and a kernel as large as the padded input.
+const CONVS: [(usize, usize, usize, usize, usize, usize, usize); 6] = [
+    // batch, c_in, h(=w), c_out, kernel, stride, padding
+    (2, 1, 8, 3, 3, 1, 1),
+    (3, 2, 7, 5, 3, 2, 1),
+    (1, 3, 5, 2, 1, 1, 0),
+    (2, 2, 6, 17, 2, 2, 0),
+    (1, 1, 3, 1, 5, 1, 1),
+    (4, 5, 9, 7, 4, 3, 2),
+];
+
+#[test]
+fn conv_kernels_match_the_reference() {
+    for (s, &(batch, c_in, h, c_out, kernel, stride, padding)) in CONVS.iter().enumerate() {
+        let g = ConvGeometry {
+            batch,
+            c_in,
+            h,
+            w: h,
+            c_out,
+            kernel,
+            stride,
+            padding,
+        };
+        let seed = 100 + 10 * s as u64;
+        let x = values(seed, batch * c_in * h * h);
+        let w = values(seed + 1, c_out * g.patch());
+        let bias = values(seed + 2, c_out);
+        let out_len = batch * c_out * g.oh() * g.ow();
+        let dz = values(seed + 3, out_len);
+        check(&Op::Conv2d(g), &[x.clone(), w.clone(), bias], out_len);
+        check(&Op::Conv2dWeightGrad(g), &[dz.clone(), x.clone()], w.len());
+        check(&Op::Conv2dInputGrad(g), &[dz.clone(), w], x.len());
+        check(&Op::Conv2dBiasGrad(g), &[dz], c_out);
+    }
+}
+
+#[test]
+fn pool_kernels_match_the_reference() {
+    for (s, &(batch, channels, h, kernel, stride)) in [
+        (2, 3, 8, 2, 2),
+        (1, 2, 7, 3, 2),
+        (3, 1, 5, 2, 3),
+        (1, 4, 6, 3, 1),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let g = PoolGeometry {
+            batch,
+            channels,
+            h,
+            w: h,
+            kernel,
+            stride,
+        };
+        let seed = 200 + 10 * s as u64;
+        let mut x = values(seed, batch * channels * h * h);
+        // Ties: repeat values so that windows hold equal maxima.
+        for i in (0..x.len()).step_by(3) {
+            x[i] = x[i / 2];
+        }
+        let out_len = batch * channels * g.oh() * g.ow();
+        let dy = values(seed + 1, out_len);
+        check(&Op::MaxPool2d(g), std::slice::from_ref(&x), out_len);
+        check(&Op::MaxPool2dGrad(g), &[x.clone(), dy.clone()], x.len());
+        check(&Op::AvgPool2d(g), std::slice::from_ref(&x), out_len);
+        check(&Op::AvgPool2dGrad(g), &[dy], x.len());
+    }
+}
+
+#[test]
+fn dropout_kernels_match_the_reference() {
+    let len = 70_000;
+    for (layer, p) in [(0, 0.0), (3, 0.5), (7, 0.9)] {
+        let mask = DropoutMask::new(20261130, layer, 17, p);
+        let kept = (0..len).filter(|&e| mask.keeps(e)).count() as f64 / len as f64;
+        assert!(
+            (kept - (1.0 - f64::from(p))).abs() < 0.01,
+            "p = {p}: kept {kept}"
+        );
+        check(&Op::Dropout(mask), &[values(300 + layer as u64, len)], len);
+        check(
+            &Op::DropoutGrad(mask),
+            &[values(400 + layer as u64, len)],
+            len,
+        );
     }
 }
