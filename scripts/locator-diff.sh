@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Differential test of the on-chain step semantics (contracts/src/semantics/MlpSemantics.sol)
+# Differential test of the on-chain step semantics (contracts/src/semantics/GraphSemantics.sol)
 # against the Rust reference engine (proof-of-learning/src/train/graph.rs, repops/):
 #   1. proof-of-learning/examples/locator_vectors.rs writes, for a few jobs and transitions
 #      (init and steps, epoch 0 and 1), every produced tensor's list, shape and inputs and,
 #      for some of its elements, the full micro-trace (operand locators, values and results)
 #      to target/locator-vectors/;
-#   2. contracts/test/semantics/MlpSemantics.t.sol checks counts, shapeOf, inputOf,
+#   2. contracts/test/semantics/GraphSemantics.t.sol checks counts, shapeOf, inputOf,
 #      programLength and instruction against them and replays every micro-step through the
 #      real fp32 ALU (contracts/src/fp32/Fp32Alu.sol).
 # Both steps are deterministic.

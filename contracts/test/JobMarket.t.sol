@@ -7,9 +7,11 @@ import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
 import {Commitments} from "../src/lib/Commitments.sol";
 import {SplitMix64} from "../src/lib/SplitMix64.sol";
 import {SpecRules} from "../src/lib/SpecRules.sol";
-import {MlpSpecCodec} from "../src/semantics/MlpSpecCodec.sol";
+import {GraphSpecCodec} from "../src/semantics/graph/GraphSpecCodec.sol";
 import {ToyAlu} from "./game/ToyAlu.sol";
-import {MlpSemantics} from "../src/semantics/MlpSemantics.sol";
+import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
+import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
+import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {ToySemantics} from "./game/ToyProgram.sol";
 import {GameDriver} from "./game/GameDriver.sol";
 
@@ -189,9 +191,10 @@ contract JobMarketTest is GameDriver {
         spec[72] = 0x04; // holdout 4 of 4 samples
         _expectBadSpec(spec, "dataset.holdout");
         // The production semantics refuse the toy's model section.
-        JobMarket real = new JobMarket(alu, new MlpSemantics(), marketConfig());
+        JobMarket real =
+            new JobMarket(alu, new GraphSemantics(new ImagePrograms(), new GraphSpecRules()), marketConfig());
         vm.prank(submitter);
-        vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, 73));
+        vm.expectRevert(abi.encodeWithSelector(GraphSpecCodec.UnsupportedSpec.selector, 73));
         real.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);
     }
 

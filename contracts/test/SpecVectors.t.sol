@@ -6,8 +6,10 @@ import {JobMarket} from "../src/JobMarket.sol";
 import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
 import {SpecRules} from "../src/lib/SpecRules.sol";
 import {Fp32Alu} from "../src/fp32/Fp32Alu.sol";
-import {MlpSemantics} from "../src/semantics/MlpSemantics.sol";
-import {MlpSpecCodec} from "../src/semantics/MlpSpecCodec.sol";
+import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
+import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
+import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
+import {GraphSpecCodec} from "../src/semantics/graph/GraphSpecCodec.sol";
 
 /// @notice `postJob` against the spec vectors the Rust validation is tested with
 ///         (`test/vectors/specs.json`, written by `proof-of-learning/tests/it/spec_vectors.rs`):
@@ -16,12 +18,12 @@ import {MlpSpecCodec} from "../src/semantics/MlpSpecCodec.sol";
 ///         Rust cannot decode it.
 contract SpecVectorsTest is Test {
     JobMarket internal market;
-    MlpSemantics internal semantics;
+    GraphSemantics internal semantics;
     string internal json;
 
     function setUp() public {
         json = vm.readFile("test/vectors/specs.json");
-        semantics = new MlpSemantics();
+        semantics = new GraphSemantics(new ImagePrograms(), new GraphSpecRules());
         market = new JobMarket(
             new Fp32Alu(),
             semantics,
@@ -61,7 +63,7 @@ contract SpecVectorsTest is Test {
                 assertFalse(ok, name);
                 bytes4 selector = bytes4(ret);
                 assertTrue(
-                    selector == MlpSpecCodec.UnsupportedSpec.selector
+                    selector == GraphSpecCodec.UnsupportedSpec.selector
                         || selector == JobSpecCodec.SpecTooShort.selector,
                     name
                 );

@@ -5,7 +5,9 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use std::collections::BTreeMap;
 use vtrain_dispute::Deployment;
-use vtrain_dispute::bindings::{ArtifactRegistry, Fp32Alu, JobMarket, MlpSemantics};
+use vtrain_dispute::bindings::{
+    ArtifactRegistry, Fp32Alu, GraphSemantics, GraphSpecRules, ImagePrograms, JobMarket,
+};
 
 /// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
 pub const MAX_MOVES_PER_SIDE: u64 = 80;
@@ -98,7 +100,8 @@ fn deploy_error(contract: &'static str) -> impl FnOnce(alloy::contract::Error) -
 
 /// Deploys every vtrain contract with `provider`, whose wallet is `deployer`,
 /// and returns the manifest describing them: the artifact registry, the fp32
-/// ALU, the MLP step semantics, and the job market with the dispute game it
+/// ALU, the step semantics of layer graphs (with its image-op programs and
+/// spec rules), and the job market with the dispute game it
 /// creates.
 pub async fn deploy_contracts<P: Provider>(
     provider: &P,
@@ -113,9 +116,15 @@ pub async fn deploy_contracts<P: Provider>(
     let alu = Fp32Alu::deploy(provider)
         .await
         .map_err(deploy_error("Fp32Alu"))?;
-    let semantics = MlpSemantics::deploy(provider)
+    let images = ImagePrograms::deploy(provider)
         .await
-        .map_err(deploy_error("MlpSemantics"))?;
+        .map_err(deploy_error("ImagePrograms"))?;
+    let rules = GraphSpecRules::deploy(provider)
+        .await
+        .map_err(deploy_error("GraphSpecRules"))?;
+    let semantics = GraphSemantics::deploy(provider, *images.address(), *rules.address())
+        .await
+        .map_err(deploy_error("GraphSemantics"))?;
     let market = JobMarket::deploy(
         provider,
         *alu.address(),
@@ -139,7 +148,9 @@ pub async fn deploy_contracts<P: Provider>(
     let contracts = BTreeMap::from([
         ("ArtifactRegistry".to_owned(), *registry.address()),
         ("Fp32Alu".to_owned(), *alu.address()),
-        ("MlpSemantics".to_owned(), *semantics.address()),
+        ("ImagePrograms".to_owned(), *images.address()),
+        ("GraphSpecRules".to_owned(), *rules.address()),
+        ("GraphSemantics".to_owned(), *semantics.address()),
         ("JobMarket".to_owned(), *market.address()),
         ("DisputeGame".to_owned(), game),
     ]);

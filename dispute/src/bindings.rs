@@ -28,6 +28,30 @@ pub mod commitments {
     );
 }
 pub use commitments::Commitments;
+/// Bindings of `DataOrder`.
+pub mod data_order {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        DataOrder,
+        "artifacts/DataOrder.json"
+    );
+}
+pub use data_order::DataOrder;
+/// Bindings of `DenseOps`.
+pub mod dense_ops {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        DenseOps,
+        "artifacts/DenseOps.json"
+    );
+}
+pub use dense_ops::DenseOps;
 /// Bindings of `DisputeGame`.
 pub mod dispute_game {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -64,6 +88,54 @@ pub mod fp32_alu {
     );
 }
 pub use fp32_alu::Fp32Alu;
+/// Bindings of `GraphPlan`.
+pub mod graph_plan {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        GraphPlan,
+        "artifacts/GraphPlan.json"
+    );
+}
+pub use graph_plan::GraphPlan;
+/// Bindings of `GraphSemantics`.
+pub mod graph_semantics {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        GraphSemantics,
+        "artifacts/GraphSemantics.json"
+    );
+}
+pub use graph_semantics::GraphSemantics;
+/// Bindings of `GraphSpecCodec`.
+pub mod graph_spec_codec {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        GraphSpecCodec,
+        "artifacts/GraphSpecCodec.json"
+    );
+}
+pub use graph_spec_codec::GraphSpecCodec;
+/// Bindings of `GraphSpecRules`.
+pub mod graph_spec_rules {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        GraphSpecRules,
+        "artifacts/GraphSpecRules.json"
+    );
+}
+pub use graph_spec_rules::GraphSpecRules;
 /// Bindings of `IFp32Alu`.
 pub mod i_fp32_alu {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -88,6 +160,18 @@ pub mod i_step_semantics {
     );
 }
 pub use i_step_semantics::IStepSemantics;
+/// Bindings of `ImagePrograms`.
+pub mod image_programs {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        ImagePrograms,
+        "artifacts/ImagePrograms.json"
+    );
+}
+pub use image_programs::ImagePrograms;
 /// Bindings of `JobMarket`.
 pub mod job_market {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -112,30 +196,66 @@ pub mod job_spec_codec {
     );
 }
 pub use job_spec_codec::JobSpecCodec;
-/// Bindings of `MlpSemantics`.
-pub mod mlp_semantics {
+/// Bindings of `Micro`.
+pub mod micro {
     #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
         #[allow(missing_docs)]
-        MlpSemantics,
-        "artifacts/MlpSemantics.json"
+        Micro,
+        "artifacts/Micro.json"
     );
 }
-pub use mlp_semantics::MlpSemantics;
-/// Bindings of `MlpSpecCodec`.
-pub mod mlp_spec_codec {
+pub use micro::Micro;
+/// Bindings of `NodeGeometry`.
+pub mod node_geometry {
     #![allow(missing_docs, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, Default)]
         #[allow(missing_docs)]
-        MlpSpecCodec,
-        "artifacts/MlpSpecCodec.json"
+        NodeGeometry,
+        "artifacts/NodeGeometry.json"
     );
 }
-pub use mlp_spec_codec::MlpSpecCodec;
+pub use node_geometry::NodeGeometry;
+/// Bindings of `ScheduleOps`.
+pub mod schedule_ops {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        ScheduleOps,
+        "artifacts/ScheduleOps.json"
+    );
+}
+pub use schedule_ops::ScheduleOps;
+/// Bindings of `Shapes`.
+pub mod shapes {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        Shapes,
+        "artifacts/Shapes.json"
+    );
+}
+pub use shapes::Shapes;
+/// Bindings of `SoftmaxOps`.
+pub mod softmax_ops {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        SoftmaxOps,
+        "artifacts/SoftmaxOps.json"
+    );
+}
+pub use softmax_ops::SoftmaxOps;
 /// Bindings of `SpecRules`.
 pub mod spec_rules {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -167,13 +287,23 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
     match name {
         "ArtifactRegistry" => Some(&ArtifactRegistry::DEPLOYED_BYTECODE),
         "Commitments" => Some(&Commitments::DEPLOYED_BYTECODE),
+        "DataOrder" => Some(&DataOrder::DEPLOYED_BYTECODE),
+        "DenseOps" => Some(&DenseOps::DEPLOYED_BYTECODE),
         "DisputeGame" => Some(&DisputeGame::DEPLOYED_BYTECODE),
         "Fp32" => Some(&Fp32::DEPLOYED_BYTECODE),
         "Fp32Alu" => Some(&Fp32Alu::DEPLOYED_BYTECODE),
+        "GraphPlan" => Some(&GraphPlan::DEPLOYED_BYTECODE),
+        "GraphSemantics" => Some(&GraphSemantics::DEPLOYED_BYTECODE),
+        "GraphSpecCodec" => Some(&GraphSpecCodec::DEPLOYED_BYTECODE),
+        "GraphSpecRules" => Some(&GraphSpecRules::DEPLOYED_BYTECODE),
+        "ImagePrograms" => Some(&ImagePrograms::DEPLOYED_BYTECODE),
         "JobMarket" => Some(&JobMarket::DEPLOYED_BYTECODE),
         "JobSpecCodec" => Some(&JobSpecCodec::DEPLOYED_BYTECODE),
-        "MlpSemantics" => Some(&MlpSemantics::DEPLOYED_BYTECODE),
-        "MlpSpecCodec" => Some(&MlpSpecCodec::DEPLOYED_BYTECODE),
+        "Micro" => Some(&Micro::DEPLOYED_BYTECODE),
+        "NodeGeometry" => Some(&NodeGeometry::DEPLOYED_BYTECODE),
+        "ScheduleOps" => Some(&ScheduleOps::DEPLOYED_BYTECODE),
+        "Shapes" => Some(&Shapes::DEPLOYED_BYTECODE),
+        "SoftmaxOps" => Some(&SoftmaxOps::DEPLOYED_BYTECODE),
         "SpecRules" => Some(&SpecRules::DEPLOYED_BYTECODE),
         "SplitMix64" => Some(&SplitMix64::DEPLOYED_BYTECODE),
         _ => None,

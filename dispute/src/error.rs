@@ -109,7 +109,10 @@ impl Error {
 /// A readable form of revert data: the custom error of whichever vtrain
 /// contract declares it, `Error(string)`, or the raw bytes.
 pub fn decode_revert(data: &[u8]) -> String {
-    use crate::bindings::{artifact_registry, dispute_game, fp32_alu, job_market, mlp_semantics};
+    use crate::bindings::{
+        artifact_registry, dispute_game, fp32_alu, graph_semantics, graph_spec_codec, job_market,
+        spec_rules,
+    };
     use alloy::sol_types::{SolInterface, decode_revert_reason};
     if let Ok(e) = job_market::JobMarket::JobMarketErrors::abi_decode(data) {
         return format!("JobMarket.{e:?}");
@@ -120,8 +123,14 @@ pub fn decode_revert(data: &[u8]) -> String {
     if let Ok(e) = artifact_registry::ArtifactRegistry::ArtifactRegistryErrors::abi_decode(data) {
         return format!("ArtifactRegistry.{e:?}");
     }
-    if let Ok(e) = mlp_semantics::MlpSemantics::MlpSemanticsErrors::abi_decode(data) {
-        return format!("MlpSemantics.{e:?}");
+    if let Ok(e) = graph_semantics::GraphSemantics::GraphSemanticsErrors::abi_decode(data) {
+        return format!("GraphSemantics.{e:?}");
+    }
+    if let Ok(e) = graph_spec_codec::GraphSpecCodec::GraphSpecCodecErrors::abi_decode(data) {
+        return format!("GraphSpecCodec.{e:?}");
+    }
+    if let Ok(e) = spec_rules::SpecRules::SpecRulesErrors::abi_decode(data) {
+        return format!("SpecRules.{e:?}");
     }
     if let Ok(e) = fp32_alu::Fp32Alu::Fp32AluErrors::abi_decode(data) {
         return format!("Fp32Alu.{e:?}");

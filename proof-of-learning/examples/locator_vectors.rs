@@ -1,10 +1,10 @@
 //! Writes differential test vectors for the on-chain step semantics
-//! (`contracts/src/semantics/MlpSemantics.sol`): for a few jobs and a few
+//! (`contracts/src/semantics/GraphSemantics.sol`): for a few jobs and a few
 //! transitions of each, every tensor the transition produces (its list, index,
 //! shape and input sources, as `train::step_graph` builds them) and, for some of
 //! its elements, the full micro-trace the reference `Recorder` records: each
 //! micro-step's opcode, operand locators, operand values and result. The forge
-//! test `contracts/test/semantics/MlpSemantics.t.sol` checks the contract's
+//! test `contracts/test/semantics/GraphSemantics.t.sol` checks the contract's
 //! `counts`, `shapeOf`, `inputOf`, `programLength` and `instruction` against
 //! them and replays every micro-step through the fp32 ALU;
 //! `scripts/locator-diff.sh` runs both.
@@ -23,7 +23,12 @@
 //!   warm-up over 5 steps) with 50 steps instead of 40, so that step 44 (decay
 //!   phase, batch crossing into epoch 1) exists: init, steps 0, 1 and 44;
 //! - `linear`: no hidden layer (64-10), SGD, step schedule (every 3, γ = 0.5):
-//!   init, steps 0, 7 and 22.
+//!   init, steps 0, 7 and 22;
+//! - `cnn`: `examples/digits-cnn.toml` (conv, relu, max-pool, conv, relu,
+//!   flatten, linear; SGD) at batch 16: init, steps 0, 1 and 89;
+//! - `small-cnn`: every image op (padding, stride 2, average and overlapping
+//!   max pooling, dropout, a reshape) with `small`'s AdamW, batch 8 and 200
+//!   steps: init, steps 0, 1 and 179.
 //!
 //! Of each produced tensor the first and last elements and `--random` seeded
 //! random ones are written (every element of a tensor of at most 16). The
@@ -126,7 +131,40 @@ fn jobs() -> Result<Vec<Job>> {
     };
     linear.validate()?;
 
+    // The reference CNN at batch 16, so that its longest programs (a weight
+    // gradient element sums batch × 64 positions) stay short enough to
+    // replay every micro-step on chain; step 89 crosses into epoch 1.
+    let mut cnn = JobSpec::from_toml(include_str!("../../examples/digits-cnn.toml"))?;
+    cnn.batch_size = 16;
+    cnn.validate()?;
+
+    // Every image op: padding, stride 2, average and overlapping max pooling,
+    // dropout, a reshape; AdamW with warm-up.
+    let mut small_cnn = small.clone();
+    small_cnn.batch_size = 8;
+    small_cnn.steps = 200;
+    small_cnn.model = JobSpec::from_toml(&format!(
+        "{}{}",
+        include_str!("../../examples/digits-cnn.toml")
+            .split("[model]")
+            .next()
+            .unwrap_or_default(),
+        SMALL_CNN_MODEL
+    ))?
+    .model;
+    small_cnn.validate()?;
+
     Ok(vec![
+        Job {
+            name: "cnn",
+            spec: cnn,
+            steps: vec![0, 1, 89],
+        },
+        Job {
+            name: "small-cnn",
+            spec: small_cnn,
+            steps: vec![0, 1, 179],
+        },
         Job {
             name: "digits",
             spec: digits,
@@ -144,6 +182,26 @@ fn jobs() -> Result<Vec<Job>> {
         },
     ])
 }
+
+/// The model of the `small-cnn` job (the optimizer table only completes the TOML).
+const SMALL_CNN_MODEL: &str = r#"[model]
+kind = "graph"
+input = [1, 8, 8]
+layers = [
+  { kind = "conv2d", out_channels = 3, kernel = 3, padding = 1 },
+  { kind = "relu" },
+  { kind = "avgpool2d", kernel = 2 },
+  { kind = "conv2d", out_channels = 4, kernel = 3, stride = 2, padding = 1 },
+  { kind = "relu" },
+  { kind = "maxpool2d", kernel = 2, stride = 1 },
+  { kind = "dropout", p = 0.25 },
+  { kind = "reshape", shape = [4] },
+  { kind = "linear", out = 10 },
+]
+[optimizer]
+kind = "sgd"
+learning_rate = 0.1
+"#;
 
 /// A big-endian byte writer.
 #[derive(Default)]

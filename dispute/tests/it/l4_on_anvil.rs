@@ -31,14 +31,7 @@ fn small_trainer() -> Arc<Trainer> {
         hidden: vec![8],
         activation: Default::default(),
     };
-    Arc::new(
-        Trainer::new(
-            spec,
-            Dataset::digits().unwrap(),
-            Kernels::new(Level::detect(), 1).unwrap(),
-        )
-        .unwrap(),
-    )
+    trainer_for(spec)
 }
 
 struct Outcome {
@@ -51,9 +44,56 @@ struct Outcome {
     prove_gas: u64,
 }
 
+/// A one-thread trainer of `spec` on the bundled digits.
+fn trainer_for(spec: JobSpec) -> Arc<Trainer> {
+    let kernels = Kernels::new(Level::detect(), 1).unwrap();
+    Arc::new(Trainer::new(spec, Dataset::digits().unwrap(), kernels).unwrap())
+}
+
+/// A small convolutional job with every image op: padding, stride 2, max and
+/// average pooling, dropout and a flatten; 4 steps, checkpoints every 2, batch 8.
+fn small_cnn_trainer() -> Arc<Trainer> {
+    let text = include_str!("../../../examples/digits-cnn.toml");
+    let mut spec = JobSpec::from_toml(text).unwrap();
+    spec.steps = 4;
+    spec.checkpoint_interval = 2;
+    spec.batch_size = 8;
+    let model = r#"
+[model]
+kind = "graph"
+input = [1, 8, 8]
+layers = [
+  { kind = "conv2d", out_channels = 2, kernel = 3, padding = 1 },
+  { kind = "relu" },
+  { kind = "maxpool2d", kernel = 2 },
+  { kind = "conv2d", out_channels = 3, kernel = 3, stride = 2, padding = 1 },
+  { kind = "relu" },
+  { kind = "avgpool2d", kernel = 2 },
+  { kind = "dropout", p = 0.25 },
+  { kind = "flatten" },
+  { kind = "linear", out = 10 },
+]
+"#;
+    let head = text.split("[model]").next().unwrap();
+    let tail = &text[text.find("[optimizer]").unwrap()..];
+    spec.model = JobSpec::from_toml(&format!("{head}{model}{tail}"))
+        .unwrap()
+        .model;
+    trainer_for(spec)
+}
+
 /// Posts the job, lets the solver (believing `solver_tamper`) submit, lets the
 /// challenger (believing `challenger_tamper`) open a game, and plays it out.
 async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper>) -> Outcome {
+    dispute_on(small_trainer(), solver_tamper, challenger_tamper).await
+}
+
+/// [`dispute`] on `trainer`'s job.
+async fn dispute_on(
+    trainer: Arc<Trainer>,
+    solver_tamper: Option<Tamper>,
+    challenger_tamper: Option<Tamper>,
+) -> Outcome {
     let devnet = Devnet::spawn(&DevnetConfig::default()).expect("anvil (run scripts/setup.sh)");
     let connect = |i: usize| {
         let signer = devnet.signer(i).unwrap();
@@ -73,7 +113,6 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
     let market_address = deployment.address("JobMarket").unwrap();
     let game_address = deployment.address("DisputeGame").unwrap();
 
-    let trainer = small_trainer();
     let spec = trainer.spec().canonical_bytes();
     let now = deployer_p
         .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
@@ -244,7 +283,20 @@ async fn an_honest_solver_beats_a_deluded_challenger() {
 /// executed on chain. Prints the one-step resolution's gas per op.
 #[tokio::test]
 async fn every_op_is_refuted_on_chain() {
-    let trainer = small_trainer();
+    every_intermediate_is_refuted(small_trainer()).await;
+}
+
+/// The same for a convolutional net: conv2d and its weight, bias and input
+/// gradients, max and average pooling and their gradients, dropout and its
+/// gradient, each refuted on chain down to one fp32 operation.
+#[tokio::test]
+async fn every_cnn_op_is_refuted_on_chain() {
+    every_intermediate_is_refuted(small_cnn_trainer()).await;
+}
+
+/// A solver that lies about one element of each intermediate of step 1 in
+/// turn (`VTRAIN_ONLY_NODE` picks one) loses each game at that element.
+async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {
     let graph = trainer.graph(1);
     let intermediates: Vec<usize> = (0..graph.nodes.len())
         .filter(|i| !graph.new_params.contains(i) && !graph.new_moments.contains(i))
@@ -265,11 +317,11 @@ async fn every_op_is_refuted_on_chain() {
             node: Some((node, element)),
             skip: false,
         };
-        let outcome = dispute(Some(tamper), None).await;
+        let outcome = dispute_on(trainer.clone(), Some(tamper), None).await;
         eprintln!(
-            "{:>8} ({:?}): refuted at micro-step {} of {}, proveStep {} gas, {} moves",
+            "{:>8} ({}): refuted at micro-step {} of {}, proveStep {} gas, {} moves",
             graph.nodes[node].name,
-            std::mem::discriminant(&graph.nodes[node].op),
+            op_name(&graph.nodes[node].op),
             outcome.micro_step,
             outcome.program_length,
             outcome.prove_gas,
@@ -280,4 +332,14 @@ async fn every_op_is_refuted_on_chain() {
         worst = worst.max(outcome.prove_gas);
     }
     eprintln!("worst one-step resolution: {worst} gas");
+}
+
+/// The op's variant name (`Conv2dWeightGrad`, …).
+fn op_name(op: &vtrain_proof_of_learning::repops::Op) -> String {
+    let debug = format!("{op:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -241,6 +241,12 @@ fn invalid(reason: String) -> Error {
     }
 }
 
+/// The number of values of `shape`, saturating: a spec may name dimensions
+/// whose product overflows, and must be refused, never wrapped into range.
+fn elements(shape: &[usize]) -> usize {
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
+}
+
 fn show(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     format!("[{}]", dims.join(", "))
@@ -282,7 +288,7 @@ impl ModelSpec {
             });
         }
         let input: Vec<usize> = input.iter().map(|&d| d as usize).collect();
-        let elements = input.iter().product::<usize>();
+        let elements = elements(&input);
         if elements != features as usize {
             return Err(Error::InvalidSpec {
                 field: "model.input",
@@ -422,7 +428,7 @@ fn infer(
             };
             (vec![c, g.oh(), g.ow()], vec![])
         }
-        Layer::Flatten => (vec![input.iter().product()], vec![]),
+        Layer::Flatten => (vec![elements(input)], vec![]),
         Layer::Reshape { ref shape } => {
             if shape.is_empty() || shape.len() > MAX_RANK || shape.contains(&0) {
                 return Err(format!(
@@ -430,10 +436,7 @@ fn infer(
                 ));
             }
             let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            let (from, to) = (
-                input.iter().product::<usize>(),
-                shape.iter().product::<usize>(),
-            );
+            let (from, to) = (elements(input), elements(&shape));
             if from != to {
                 return Err(format!(
                     "{} holds {to} values, the input {} holds {from}",
@@ -451,7 +454,7 @@ fn infer(
             (input.to_vec(), vec![])
         }
     };
-    let elements = output.iter().product::<usize>();
+    let elements = elements(&output);
     if elements > MAX_SAMPLE_ELEMENTS {
         return Err(format!(
             "its output {} holds {elements} values per sample, above the limit of {MAX_SAMPLE_ELEMENTS}",

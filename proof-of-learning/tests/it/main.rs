@@ -9,4 +9,5 @@ mod graph_spec;
 mod kernels_vs_reference;
 mod spec;
 mod spec_vectors;
+mod spec_vectors_graph;
 mod vectors;

@@ -2,7 +2,7 @@
 //! canonical specs, valid and invalid, each with the outcome both validations
 //! must give. The expected outcome of every case is written here by hand and
 //! checked against the Rust decoder and `JobSpec::validate`; the forge test
-//! `SpecVectors.t.sol` checks `JobMarket.postJob` (through `MlpSemantics`)
+//! `SpecVectors.t.sol` checks `JobMarket.postJob` (through `GraphSemantics`)
 //! against the same file. Invalid specs name the field, which is the argument
 //! of the Solidity error `SpecRules.InvalidSpec(field)`; "parse" is a spec that
 //! does not decode (Rust `SpecParse`, Solidity `UnsupportedSpec`/`SpecTooShort`).
@@ -345,6 +345,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "steps",
         ),
     ];
+    cases.extend(crate::spec_vectors_graph::cases());
     let mut out: Vec<(&str, Vec<u8>, &str)> = cases
         .drain(..)
         .map(|(name, spec, outcome)| (name, spec.canonical_bytes(), outcome))
@@ -368,12 +369,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("a truncated model section", base[..80].to_vec(), "parse"),
         ("a byte after the end", trailing, "parse"),
         ("dataset format 3", edit(56, 3), "parse"),
-        ("model kind 2", edit(73, 2), "parse"),
+        ("model kind 2 on MLP bytes", edit(73, 2), "parse"),
         ("activation 2", edit(82, 2), "parse"),
         ("optimizer 3", edit(83, 3), "parse"),
         ("schedule 4", edit(96, 4), "parse"),
         ("seventeen hidden layers", seventeen, "parse"),
     ]);
+    out.extend(crate::spec_vectors_graph::parse_cases());
     out
 }
 

@@ -3,11 +3,13 @@ pragma solidity 0.8.30;
 
 import {Test, console} from "forge-std/Test.sol";
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
-import {MlpSemantics} from "../../src/semantics/MlpSemantics.sol";
-import {MlpSpecCodec} from "../../src/semantics/MlpSpecCodec.sol";
+import {GraphSemantics} from "../../src/semantics/GraphSemantics.sol";
+import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
+import {ImagePrograms} from "../../src/semantics/ops/ImagePrograms.sol";
+import {GraphSpecCodec} from "../../src/semantics/graph/GraphSpecCodec.sol";
 import {Fp32Alu} from "../../src/fp32/Fp32Alu.sol";
 
-/// @notice Differential test of {MlpSemantics} against the Rust reference engine: reads the
+/// @notice Differential test of {GraphSemantics} against the Rust reference engine: reads the
 ///         vectors `proof-of-learning/examples/locator_vectors.rs` writes to
 ///         `../target/locator-vectors/` (format: that file's docs) and checks, for every
 ///         produced tensor of every recorded transition, `counts`, `shapeOf` and `inputOf`
@@ -16,12 +18,12 @@ import {Fp32Alu} from "../../src/fp32/Fp32Alu.sol";
 ///         micro-step through the real {Fp32Alu} with the recorded operand values and requires
 ///         the recorded result bits. Run by `scripts/locator-diff.sh`; skipped when the vectors
 ///         are absent, so a bare `forge test` passes without them.
-contract MlpSemanticsDiffTest is Test {
+contract GraphSemanticsDiffTest is Test {
     string internal constant DIR = "../target/locator-vectors/";
     bytes8 internal constant CASE_MAGIC = "VTLOCV01";
     bytes8 internal constant MANIFEST_MAGIC = "VTLOCM01";
 
-    MlpSemantics internal semantics;
+    IStepSemantics internal semantics;
     Fp32Alu internal alu;
 
     /// @dev A cursor over a vector file.
@@ -46,7 +48,7 @@ contract MlpSemanticsDiffTest is Test {
     }
 
     function setUp() public {
-        semantics = new MlpSemantics();
+        semantics = new GraphSemantics(new ImagePrograms(), new GraphSpecRules());
         alu = new Fp32Alu();
     }
 
@@ -308,17 +310,17 @@ contract MlpSemanticsDiffTest is Test {
     }
 }
 
-/// @notice Unit checks and gas of {MlpSemantics} on the reference job (`examples/digits-mlp.toml`),
+/// @notice Unit checks and gas of {GraphSemantics} on the reference job (`examples/digits-mlp.toml`),
 ///         without vector files.
-contract MlpSemanticsTest is Test {
+contract GraphSemanticsTest is Test {
     /// @dev The canonical bytes of `examples/digits-mlp.toml` (also in test/vectors/commitments.json).
     bytes internal constant DIGITS =
         hex"000000010000000001352903000003200000006400000040c489fc31a9f0d0e54e6d537b903bece59a93d7fc12abd5715cce9b4ca3d678950100000705000000400000000a0000016801000000010000008001013dcccccd3f66666638d1b71701";
 
-    MlpSemantics internal semantics;
+    GraphSemantics internal semantics;
 
     function setUp() public {
-        semantics = new MlpSemantics();
+        semantics = new GraphSemantics(new ImagePrograms(), new GraphSpecRules());
     }
 
     function _id(uint64 step, uint8 list, uint32 index)
@@ -367,28 +369,30 @@ contract MlpSemanticsTest is Test {
     }
 
     function test_revertsOutsideTheGraph() public {
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchTensor.selector, uint8(0), uint32(14)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchTensor.selector, uint8(0), uint32(14)));
         semantics.shapeOf(DIGITS, _id(0, 0, 14));
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchTensor.selector, uint8(3), uint32(0)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchTensor.selector, uint8(3), uint32(0)));
         semantics.shapeOf(DIGITS, _id(0, 3, 0));
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchStep.selector, uint64(800)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchStep.selector, uint64(800)));
         semantics.shapeOf(DIGITS, _id(800, 0, 0));
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchInput.selector, uint8(0)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchInput.selector, uint8(0)));
         semantics.inputOf(DIGITS, _id(0, 0, 0), 0); // the schedule reads nothing
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchElement.selector, uint64(64 * 128)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchElement.selector, uint64(64 * 128)));
         semantics.programLength(DIGITS, _id(0, 0, 3), 64 * 128);
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchMicroStep.selector, uint32(64)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchMicroStep.selector, uint32(64)));
         semantics.instruction(DIGITS, _id(0, 0, 3), 0, 64);
-        vm.expectRevert(abi.encodeWithSelector(MlpSemantics.NoSuchMicroStep.selector, uint32(1)));
+        vm.expectRevert(abi.encodeWithSelector(GraphSemantics.NoSuchMicroStep.selector, uint32(1)));
         semantics.instruction(DIGITS, _id(0, 0, 1), 0, 1); // gather: one pseudo-step
     }
 
     function test_revertsOnUnsupportedSpec() public {
         bytes memory spec = DIGITS;
-        spec[73] = 0x02; // model kind
-        vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, uint256(73)));
+        spec[73] = 0x03; // model kind
+        vm.expectRevert(abi.encodeWithSelector(GraphSpecCodec.UnsupportedSpec.selector, uint256(73)));
         semantics.counts(spec, false);
-        vm.expectRevert(abi.encodeWithSelector(MlpSpecCodec.UnsupportedSpec.selector, uint256(DIGITS.length)));
+        vm.expectRevert(
+            abi.encodeWithSelector(GraphSpecCodec.UnsupportedSpec.selector, uint256(DIGITS.length))
+        );
         semantics.counts(bytes.concat(DIGITS, hex"00"), false);
     }
 

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IStepSemantics} from "../interfaces/IStepSemantics.sol";
+import {GraphPlan as P} from "./graph/GraphPlan.sol";
+import {GraphSpecCodec as G} from "./graph/GraphSpecCodec.sol";
+import {Shapes} from "./graph/Shapes.sol";
+import {DenseOps} from "./ops/DenseOps.sol";
+import {ImagePrograms} from "./ops/ImagePrograms.sol";
+import {Micro} from "./ops/Micro.sol";
+import {GraphSpecRules} from "./GraphSpecRules.sol";
+import {NodeGeometry} from "./graph/NodeGeometry.sol";
+
+/// @title GraphSemantics
+/// @notice The step semantics of every model vtrain trains: a layer graph read from the spec
+///         (`docs/repops.md` §4–§7), or an `mlp`, which is shorthand for one. Bit for bit with
+///         the Rust reference engine: the node list of `train::planned_step_graph`
+///         ({GraphPlan}), the micro-programs `repops::Op::element` records ({DenseOps},
+///         {ImagePrograms}), the batch rows of `dataset.rs` and the initial state of
+///         `Trainer::initial_state`.
+/// @dev    Stateless: everything is derived from the canonical spec bytes, which the game has
+///         checked against the job hash. The init transition ("nothing → S_0") produces the
+///         optimizer list (all zero: a copy of the constant 0) and the weights list, whose
+///         element e of parameter q is `sqrt(fan_in); div(1, ·); fma(u, 2, −1); mul(·, bound)`
+///         with `u = uniform01(derive_key(seed, 0x100 + q), e)`.
+contract GraphSemantics is IStepSemantics {
+    uint8 internal constant LIST_INTERMEDIATES = 0;
+    uint8 internal constant LIST_OPTIMIZER = 1;
+    uint8 internal constant LIST_WEIGHTS = 2;
+
+    /// @notice The element programs of the image ops and dropout.
+    /// @dev    Storage, not immutables: a deployment is checked by comparing each address's
+    ///         runtime code with this build's (`vtrain-dispute::deployment`), and immutables
+    ///         would make that code differ per deployment. Set once, in the constructor.
+    ImagePrograms public images;
+    /// @notice The spec bounds and the cost model.
+    GraphSpecRules public rules;
+
+    /// @notice Step `step` is not a step of the job (t ≥ T).
+    error NoSuchStep(uint64 step);
+    /// @notice The transition produces no tensor `index` in list `list`.
+    error NoSuchTensor(uint8 list, uint32 index);
+    /// @notice The op that produces the tensor has no input `slot`.
+    error NoSuchInput(uint8 slot);
+    /// @notice `element` is outside the tensor.
+    error NoSuchElement(uint64 element);
+    /// @notice The element's program has no micro-step `microStep`.
+    error NoSuchMicroStep(uint32 microStep);
+
+    /// @param images_ the image-op programs (deployed alongside)
+    /// @param rules_  the spec bounds and cost model (deployed alongside)
+    constructor(ImagePrograms images_, GraphSpecRules rules_) {
+        images = images_;
+        rules = rules_;
+    }
+
+    /// @dev A produced tensor of a step, with everything its programs need.
+    struct Target {
+        G.Model m;
+        P.Plan plan;
+        P.Node nd;
+        uint256 shape;
+    }
+
+    // ---------------------------------------------------------------- IStepSemantics
+
+    /// @inheritdoc IStepSemantics
+    function validate(bytes calldata spec) external view returns (uint256 stepOps) {
+        return rules.validate(spec);
+    }
+
+    /// @notice How many tensors each produced list holds: the intermediates (none for the
+    ///         initial state), the new optimizer state (one or two moments per parameter) and
+    ///         the new weights.
+    function counts(bytes calldata spec, bool init)
+        external
+        pure
+        returns (uint32 intermediates, uint32 optimizer, uint32 weights)
+    {
+        G.Model memory m = G.load(spec);
+        intermediates = init ? 0 : uint32(P.intermediates(m));
+        optimizer = uint32(m.params * (m.adam ? 2 : 1));
+        weights = uint32(m.params);
+    }
+
+    /// @notice The shape of a produced tensor.
+    function shapeOf(bytes calldata spec, TensorId calldata id) external pure returns (uint64[] memory) {
+        G.Model memory m = G.load(spec);
+        if (id.init) return Shapes.unpack(P.paramShape(m, _initParam(m, id)));
+        return Shapes.unpack(_target(m, id).shape);
+    }
+
+    /// @notice Input `slot` of the op that produces tensor `id`. Reverts for the initial state
+    ///         (its programs read constants only) and for a slot past the op's inputs.
+    function inputOf(bytes calldata spec, TensorId calldata id, uint8 slot)
+        external
+        pure
+        returns (TensorSource memory)
+    {
+        G.Model memory m = G.load(spec);
+        if (id.init) {
+            _initParam(m, id);
+            revert NoSuchInput(slot);
+        }
+        Target memory t = _target(m, id);
+        return _sourceOf(t, slot);
+    }
+
+    /// @notice The number of micro-steps of element `element` of tensor `id` (0 for a copy).
+    function programLength(bytes calldata spec, TensorId calldata id, uint64 element)
+        external
+        view
+        returns (uint32)
+    {
+        G.Model memory m = G.load(spec);
+        if (id.init) {
+            uint256 q = _initParam(m, id);
+            _checkElement(P.paramShape(m, q), element);
+            return id.list == LIST_WEIGHTS ? 4 : 0;
+        }
+        Target memory t = _target(m, id);
+        _checkElement(t.shape, element);
+        return uint32(_length(t, id.step, element));
+    }
+
+    /// @notice Micro-step `microStep` of element `element` of tensor `id`, as the Rust
+    ///         `Recorder` records it. An element without steps has one pseudo-step 0: COPY.
+    function instruction(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
+        external
+        view
+        returns (Instruction memory ins)
+    {
+        (ins,) = _instructionAt(G.load(spec), id, element, microStep);
+    }
+
+    /// @inheritdoc IStepSemantics
+    function locate(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
+        external
+        view
+        returns (Instruction memory ins, TensorSource[4] memory inputs)
+    {
+        Target memory t;
+        (ins, t) = _instructionAt(G.load(spec), id, element, microStep);
+        if (id.init) return (ins, inputs); // the initial state reads no tensor
+        for (uint256 i; i < 4; ++i) {
+            if (ins.operands[i].kind == OperandKind.Input) inputs[i] = _sourceOf(t, ins.operands[i].slot);
+        }
+    }
+
+    // ---------------------------------------------------------------- tensors
+
+    function _instructionAt(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
+        internal
+        view
+        returns (Instruction memory, Target memory t)
+    {
+        if (id.init) {
+            uint256 q = _initParam(m, id);
+            uint256 shape = P.paramShape(m, q);
+            _checkElement(shape, element);
+            if (id.list == LIST_OPTIMIZER) {
+                if (microStep != 0) revert NoSuchMicroStep(microStep);
+                return (Micro.copy(Micro.c(Micro.F_ZERO)), t);
+            }
+            if (microStep >= 4) revert NoSuchMicroStep(microStep);
+            return (DenseOps.initInstruction(m, _fanIn(m, q), q, element, microStep), t);
+        }
+        t = _target(m, id);
+        _checkElement(t.shape, element);
+        uint256 length = _length(t, id.step, element);
+        if (microStep >= (length == 0 ? 1 : length)) revert NoSuchMicroStep(microStep);
+        if (NodeGeometry.isImage(t.nd.op)) {
+            return (
+                images.instruction(
+                    t.nd.op, NodeGeometry.geometry(t.m, t.nd), _mask(t, id.step), element, microStep
+                ),
+                t
+            );
+        }
+        return
+            (DenseOps.instruction(m, t.nd.op, NodeGeometry.dims(t.m, t.nd), id.step, element, microStep), t);
+    }
+
+    /// @dev The node of produced tensor `id` of a step, with the model and plan.
+    function _target(G.Model memory m, TensorId calldata id) internal pure returns (Target memory t) {
+        if (id.step >= m.steps) revert NoSuchStep(id.step);
+        t.m = m;
+        t.plan = P.build(m);
+        uint256 inter = t.plan.inter;
+        uint256 params = m.params;
+        uint256 index = id.index;
+        uint256 i = type(uint256).max;
+        if (id.list == LIST_INTERMEDIATES) {
+            if (index < inter) i = index;
+        } else if (id.list == LIST_OPTIMIZER) {
+            if (!m.adam && index < params) i = inter + 2 * index;
+            if (m.adam && index < 2 * params) i = inter + 3 * (index % params) + index / params;
+        } else if (id.list == LIST_WEIGHTS) {
+            if (index < params) i = inter + (m.adam ? 3 * index + 2 : 2 * index + 1);
+        }
+        if (i == type(uint256).max) revert NoSuchTensor(id.list, id.index);
+        t.nd = P.node(t.plan, i);
+        t.shape = P.shapeOf(m, t.nd);
+    }
+
+    /// @dev The produced list and position of node `i`: intermediates, then the optimizer
+    ///      block (SGD v', w'; AdamW m', v', w' per parameter).
+    function _listOf(Target memory t, uint256 i) internal pure returns (uint8 list, uint256 position) {
+        uint256 inter = t.plan.inter;
+        if (i < inter) return (LIST_INTERMEDIATES, i);
+        uint256 j = i - inter;
+        if (!t.m.adam) return j % 2 == 0 ? (LIST_OPTIMIZER, j / 2) : (LIST_WEIGHTS, j / 2);
+        uint256 q = j / 3;
+        uint256 r = j % 3;
+        if (r == 0) return (LIST_OPTIMIZER, q);
+        if (r == 1) return (LIST_OPTIMIZER, t.m.params + q);
+        return (LIST_WEIGHTS, q);
+    }
+
+    /// @dev Input `slot` of the target's node.
+    function _sourceOf(Target memory t, uint8 slot) internal pure returns (TensorSource memory src) {
+        if (slot >= t.nd.arity) revert NoSuchInput(slot);
+        uint256 r = t.nd.inputs[slot];
+        uint256 kind = r >> 32;
+        uint256 index = r & 0xFFFFFFFF;
+        uint256 shape;
+        if (kind == P.REF_NODE) {
+            (uint8 list, uint256 position) = _listOf(t, index);
+            (src.source, src.index) = (Source(list), uint32(position));
+            shape = P.shapeAt(t.m, t.plan, index);
+        } else if (kind == P.REF_PARAM) {
+            (src.source, src.index) = (Source.OldWeights, uint32(index));
+            shape = P.paramShape(t.m, index);
+        } else if (kind == P.REF_MOMENT) {
+            (src.source, src.index) = (Source.OldOptimizer, uint32(index));
+            shape = P.paramShape(t.m, index % t.m.params);
+        } else if (kind == P.REF_FEATURES) {
+            src.source = Source.DatasetFeatures;
+            shape = Shapes.two(t.m.samples, t.m.features);
+        } else {
+            src.source = Source.DatasetLabels;
+            shape = Shapes.one(t.m.samples);
+        }
+        src.shape = Shapes.unpack(shape);
+    }
+
+    /// @dev For the initial state: the parameter whose shape tensor `id` has (moment i
+    ///      belongs to parameter i mod P).
+    function _initParam(G.Model memory m, TensorId calldata id) internal pure returns (uint256) {
+        uint256 params = m.params;
+        if (id.list == LIST_WEIGHTS && id.index < params) return id.index;
+        if (id.list == LIST_OPTIMIZER && id.index < params * (m.adam ? 2 : 1)) return id.index % params;
+        revert NoSuchTensor(id.list, id.index);
+    }
+
+    /// @dev The elements of one output row of parameter q's weight (a bias uses its weight's).
+    function _fanIn(G.Model memory m, uint256 q) internal pure returns (uint256 fanIn) {
+        uint256 shape = P.paramShape(m, q - q % 2);
+        fanIn = 1;
+        for (uint256 i = 1; i < Shapes.rank(shape); ++i) {
+            fanIn *= Shapes.dim(shape, i);
+        }
+    }
+
+    function _checkElement(uint256 shape, uint64 element) private pure {
+        if (element >= Shapes.elements(shape)) revert NoSuchElement(element);
+    }
+
+    // ---------------------------------------------------------------- programs
+
+    function _length(Target memory t, uint256 step, uint256 e) internal view returns (uint256) {
+        if (NodeGeometry.isImage(t.nd.op)) {
+            return images.length(t.nd.op, NodeGeometry.geometry(t.m, t.nd), _mask(t, step), e);
+        }
+        return DenseOps.length(t.m, t.nd.op, NodeGeometry.dims(t.m, t.nd), step, e);
+    }
+
+    /// @dev The dropout mask of a dropout node's layer at step `step` (empty for other ops).
+    function _mask(Target memory t, uint256 step) internal view returns (ImagePrograms.Mask memory) {
+        G.Layer memory layer = t.m.layers[t.nd.layer];
+        if (t.nd.op != P.OP_DROPOUT && t.nd.op != P.OP_DROPOUT_GRAD) return ImagePrograms.Mask(0, 0);
+        return images.mask(t.m.seed, t.nd.layer, step, uint32(layer.a));
+    }
+}

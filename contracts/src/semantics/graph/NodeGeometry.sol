@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {DenseOps} from "../ops/DenseOps.sol";
+import {ImagePrograms} from "../ops/ImagePrograms.sol";
+import {GraphPlan as P} from "./GraphPlan.sol";
+import {GraphSpecCodec as G} from "./GraphSpecCodec.sol";
+import {Shapes} from "./Shapes.sol";
+
+/// @title NodeGeometry
+/// @notice What a node's element programs need to know of its layer: the dimensions of a
+///         dense node, the geometry of an image node, and the longest program of any node
+///         (the cost model, Rust `Op::max_program_len`).
+library NodeGeometry {
+    function isImage(uint8 op) internal pure returns (bool) {
+        return op >= P.OP_CONV;
+    }
+
+    /// @notice The dimensions of a dense node (see {DenseOps}).
+    function dims(G.Model memory m, P.Node memory nd) internal pure returns (DenseOps.Dims memory d) {
+        uint8 op = nd.op;
+        d.rows = m.batch;
+        if (op == P.OP_GATHER) {
+            d.k = nd.inputs[0] >> 32 == P.REF_FEATURES ? m.features : 1;
+        } else if (op == P.OP_LOG_SOFTMAX || op == P.OP_XENT_GRAD) {
+            d.n = m.classes;
+        } else if (
+            op == P.OP_LINEAR || op == P.OP_WEIGHT_GRAD || op == P.OP_INPUT_GRAD || op == P.OP_BIAS_GRAD
+        ) {
+            G.Layer memory layer = m.layers[nd.layer];
+            (d.k, d.n) = (Shapes.dim(layer.inShape, 0), layer.a);
+        }
+    }
+
+    /// @notice The geometry of an image node's layer (only the batch for dropout).
+    function geometry(G.Model memory m, P.Node memory nd)
+        internal
+        pure
+        returns (ImagePrograms.Geometry memory g)
+    {
+        G.Layer memory layer = m.layers[nd.layer];
+        g.batch = m.batch;
+        if (layer.kind == G.DROPOUT) return g;
+        (g.c, g.h, g.w) =
+        (Shapes.dim(layer.inShape, 0), Shapes.dim(layer.inShape, 1), Shapes.dim(layer.inShape, 2));
+        (g.co, g.oh, g.ow) =
+        (Shapes.dim(layer.outShape, 0), Shapes.dim(layer.outShape, 1), Shapes.dim(layer.outShape, 2));
+        if (layer.kind == G.CONV2D) {
+            (g.k, g.s, g.p) = (layer.b, layer.c, layer.d);
+        } else {
+            (g.k, g.s) = (layer.a, layer.b);
+        }
+    }
+
+    /// @notice An upper bound on the micro-steps of any element of node `nd` (Rust
+    ///         `Op::max_program_len`).
+    function maxLength(G.Model memory m, P.Node memory nd) internal pure returns (uint256) {
+        uint8 op = nd.op;
+        if (!isImage(op)) {
+            DenseOps.Dims memory d = dims(m, nd);
+            if (op == P.OP_SCHEDULE) return 64;
+            if (op == P.OP_GATHER || op == P.OP_RELU || op == P.OP_RELU_GRAD || op == P.OP_SGD_WEIGHT) {
+                return 1;
+            }
+            if (op == P.OP_LINEAR) return d.k;
+            if (op == P.OP_LOG_SOFTMAX) return 18 * d.n + 20;
+            if (op == P.OP_XENT_GRAD) return 18;
+            if (op == P.OP_WEIGHT_GRAD || op == P.OP_BIAS_GRAD) return d.rows;
+            if (op == P.OP_INPUT_GRAD) return d.n;
+            if (op == P.OP_SGD_VELOCITY) return 2;
+            if (op == P.OP_ADAM_M) return 3;
+            if (op == P.OP_ADAM_V) return 4;
+            return 7;
+        }
+        if (op == P.OP_DROPOUT || op == P.OP_DROPOUT_GRAD) return 3;
+        ImagePrograms.Geometry memory g = geometry(m, nd);
+        uint256 windows = ((g.k + g.s - 1) / g.s) ** 2;
+        if (op == P.OP_CONV) return g.c * g.k * g.k;
+        if (op == P.OP_CONV_WEIGHT_GRAD || op == P.OP_CONV_BIAS_GRAD) return g.batch * g.oh * g.ow;
+        if (op == P.OP_CONV_INPUT_GRAD) return g.k * g.k * (g.co + 1);
+        if (op == P.OP_MAXPOOL || op == P.OP_AVGPOOL) return g.k * g.k;
+        if (op == P.OP_MAXPOOL_GRAD) return windows * (2 * g.k * g.k + 2);
+        return windows + 1; // OP_AVGPOOL_GRAD
+    }
+}

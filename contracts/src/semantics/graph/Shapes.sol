@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title Shapes
+/// @notice Tensor shapes of up to seven dimensions packed in one word: the rank in the low
+///         byte, dimension i (below 2^32) in bits `8 + 32i`. Cheap to copy and compare in
+///         memory, which is what the graph semantics does most with shapes.
+library Shapes {
+    function rank(uint256 shape) internal pure returns (uint256) {
+        return shape & 0xFF;
+    }
+
+    function dim(uint256 shape, uint256 i) internal pure returns (uint256) {
+        return (shape >> (8 + 32 * i)) & 0xFFFFFFFF;
+    }
+
+    function pack(uint256[] memory dims) internal pure returns (uint256 shape) {
+        shape = dims.length;
+        for (uint256 i; i < dims.length; ++i) {
+            shape |= dims[i] << (8 + 32 * i);
+        }
+    }
+
+    function one(uint256 a) internal pure returns (uint256) {
+        return 1 | a << 8;
+    }
+
+    function two(uint256 a, uint256 b) internal pure returns (uint256) {
+        return 2 | a << 8 | b << 40;
+    }
+
+    function three(uint256 a, uint256 b, uint256 c) internal pure returns (uint256) {
+        return 3 | a << 8 | b << 40 | c << 72;
+    }
+
+    /// @notice `[lead] ++ shape`: a per-sample shape with the batch in front.
+    function prepend(uint256 lead, uint256 shape) internal pure returns (uint256) {
+        uint256 r = rank(shape);
+        return (r + 1) | lead << 8 | ((shape >> 8) << 40);
+    }
+
+    /// @notice The product of the dimensions (1 for rank 0).
+    function elements(uint256 shape) internal pure returns (uint256 n) {
+        n = 1;
+        for (uint256 i; i < rank(shape); ++i) {
+            n *= dim(shape, i);
+        }
+    }
+
+    /// @notice The shape as the `uint64[]` of the semantics interface.
+    function unpack(uint256 shape) internal pure returns (uint64[] memory dims) {
+        dims = new uint64[](rank(shape));
+        for (uint256 i; i < dims.length; ++i) {
+            dims[i] = uint64(dim(shape, i));
+        }
+    }
+}

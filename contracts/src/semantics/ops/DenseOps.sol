@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IStepSemantics} from "../../interfaces/IStepSemantics.sol";
+import {SplitMix64} from "../../lib/SplitMix64.sol";
+import {GraphSpecCodec as G} from "../graph/GraphSpecCodec.sol";
+import {GraphPlan as P} from "../graph/GraphPlan.sol";
+import {DataOrder} from "./DataOrder.sol";
+import {Micro} from "./Micro.sol";
+import {ScheduleOps} from "./ScheduleOps.sol";
+import {SoftmaxOps} from "./SoftmaxOps.sol";
+
+/// @title DenseOps
+/// @notice The element programs of every op of an MLP step (`docs/repops.md` §4–§6; Rust
+///         `repops::Op::element`): schedule, gather, linear and its gradients, relu,
+///         log-softmax, the loss gradient and the optimizers; and the initial state.
+/// @dev    `rows, k, n` are the node's dimensions: linear `B, K, N`; weight and input
+///         gradients `B, K, O` (n holds O); bias gradient `B, -, O`; log-softmax and the loss
+///         gradient `B, -, C`; gather `B, width, -`.
+library DenseOps {
+    struct Dims {
+        uint256 rows;
+        uint256 k;
+        uint256 n;
+    }
+
+    uint64 internal constant PURPOSE_INIT = 0x100;
+
+    /// @notice The number of micro-steps of element `e` of a node with op `op` at step `t`.
+    function length(G.Model memory m, uint8 op, Dims memory d, uint256 t, uint256 e)
+        internal
+        pure
+        returns (uint256)
+    {
+        if (op == P.OP_SCHEDULE) return ScheduleOps.programLength(m, t, e);
+        if (op == P.OP_GATHER) return 0;
+        if (op == P.OP_LINEAR) return d.k;
+        if (op == P.OP_RELU || op == P.OP_RELU_GRAD || op == P.OP_SGD_WEIGHT) return 1;
+        if (op == P.OP_LOG_SOFTMAX) return 18 * d.n + 20;
+        if (op == P.OP_XENT_GRAD) return SoftmaxOps.EXP_STEPS + 3;
+        if (op == P.OP_WEIGHT_GRAD || op == P.OP_BIAS_GRAD) return d.rows;
+        if (op == P.OP_INPUT_GRAD) return d.n;
+        if (op == P.OP_SGD_VELOCITY) return 2;
+        if (op == P.OP_ADAM_M) return 3;
+        if (op == P.OP_ADAM_V) return 4;
+        return 7; // OP_ADAM_WEIGHT
+    }
+
+    /// @notice Micro-step `k` of element `e` (in range; a program without steps answers its
+    ///         COPY for k = 0).
+    function instruction(G.Model memory m, uint8 op, Dims memory d, uint256 t, uint256 e, uint256 k)
+        internal
+        pure
+        returns (IStepSemantics.Instruction memory)
+    {
+        if (op == P.OP_SCHEDULE) {
+            ScheduleOps.Emitter memory em = ScheduleOps.emitter(k);
+            IStepSemantics.Operand memory value = ScheduleOps.schedule(m, t, e, em);
+            if (em.count == 0) return Micro.copy(value);
+            return em.found;
+        }
+        if (op == P.OP_GATHER) {
+            uint256 row = DataOrder.batchRow(m, t * m.batch + e / d.k);
+            return Micro.copy(Micro.input(0, row * d.k + e % d.k));
+        }
+        if (op == P.OP_LINEAR) {
+            // acc = b[j]; acc = fma(A[i, kk], W[j, kk], acc) for kk ascending
+            uint256 j = e % d.n;
+            IStepSemantics.Operand memory acc = k == 0 ? Micro.input(2, j) : Micro.step(k - 1);
+            return
+                Micro.ins3(Micro.FMA, Micro.input(0, (e / d.n) * d.k + k), Micro.input(1, j * d.k + k), acc);
+        }
+        if (op == P.OP_RELU) {
+            return Micro.ins(
+                Micro.SEL_GT,
+                Micro.input(0, e),
+                Micro.c(Micro.F_ZERO),
+                Micro.input(0, e),
+                Micro.c(Micro.F_ZERO)
+            );
+        }
+        if (op == P.OP_LOG_SOFTMAX) return SoftmaxOps.logSoftmax(d.n, e, k);
+        if (op == P.OP_XENT_GRAD) return _xentGrad(d, e, k);
+        if (op >= P.OP_SGD_VELOCITY) return _optimizer(m, op, e, k);
+        IStepSemantics.Operand memory zeroOrPrevious = k == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(k - 1);
+        if (op == P.OP_WEIGHT_GRAD) {
+            // acc = 0; acc = fma(dZ[i, o], A[i, kk], acc) for i ascending
+            return Micro.ins3(
+                Micro.FMA,
+                Micro.input(0, k * d.n + e / d.k),
+                Micro.input(1, k * d.k + e % d.k),
+                zeroOrPrevious
+            );
+        }
+        if (op == P.OP_INPUT_GRAD) {
+            // acc = 0; acc = fma(dZ[i, o], W[o, kk], acc) for o ascending
+            return Micro.ins3(
+                Micro.FMA,
+                Micro.input(0, (e / d.k) * d.n + k),
+                Micro.input(1, k * d.k + e % d.k),
+                zeroOrPrevious
+            );
+        }
+        if (op == P.OP_BIAS_GRAD) return Micro.ins2(Micro.ADD, zeroOrPrevious, Micro.input(0, k * d.n + e));
+        // OP_RELU_GRAD
+        return Micro.ins(
+            Micro.SEL_GT, Micro.input(0, e), Micro.c(Micro.F_ZERO), Micro.input(1, e), Micro.c(Micro.F_ZERO)
+        );
+    }
+
+    /// @dev exp(LS[e]); sel_eq(y[i], j, 1, 0); sub; div by the batch.
+    function _xentGrad(Dims memory d, uint256 e, uint256 k)
+        private
+        pure
+        returns (IStepSemantics.Instruction memory)
+    {
+        uint256 steps = SoftmaxOps.EXP_STEPS;
+        if (k < steps) return SoftmaxOps.exp(k, Micro.input(0, e), 0);
+        if (k == steps) {
+            return Micro.ins(
+                Micro.SEL_EQ,
+                Micro.input(1, e / d.n),
+                Micro.c(Micro.f32(e % d.n)),
+                Micro.c(Micro.F_ONE),
+                Micro.c(Micro.F_ZERO)
+            );
+        }
+        if (k == steps + 1) return Micro.ins2(Micro.SUB, Micro.step(steps - 1), Micro.step(steps));
+        return Micro.ins2(Micro.DIV, Micro.step(steps + 1), Micro.c(Micro.f32(d.rows)));
+    }
+
+    function _optimizer(G.Model memory m, uint8 op, uint256 e, uint256 k)
+        private
+        pure
+        returns (IStepSemantics.Instruction memory)
+    {
+        if (op == P.OP_SGD_VELOCITY) {
+            // g' = fma(λ, w, g); v' = fma(μ, v, g')
+            if (k == 0) {
+                return Micro.ins3(Micro.FMA, Micro.c(m.weightDecay), Micro.input(1, e), Micro.input(2, e));
+            }
+            return Micro.ins3(Micro.FMA, Micro.c(m.momentum), Micro.input(3, e), Micro.step(0));
+        }
+        if (op == P.OP_SGD_WEIGHT) {
+            return Micro.ins3(Micro.FMA, Micro.input(0, 1), Micro.input(2, e), Micro.input(1, e));
+        }
+        if (op == P.OP_ADAM_M) {
+            // c1 = sub(1, β1); m' = fma(β1, m, mul(c1, g))
+            if (k == 0) return Micro.ins2(Micro.SUB, Micro.c(Micro.F_ONE), Micro.c(m.beta1));
+            if (k == 1) return Micro.ins2(Micro.MUL, Micro.step(0), Micro.input(2, e));
+            return Micro.ins3(Micro.FMA, Micro.c(m.beta1), Micro.input(3, e), Micro.step(1));
+        }
+        if (op == P.OP_ADAM_V) {
+            // c2 = sub(1, β2); v' = fma(β2, v, mul(c2, mul(g, g)))
+            if (k == 0) return Micro.ins2(Micro.SUB, Micro.c(Micro.F_ONE), Micro.c(m.beta2));
+            if (k == 1) return Micro.ins2(Micro.MUL, Micro.input(2, e), Micro.input(2, e));
+            if (k == 2) return Micro.ins2(Micro.MUL, Micro.step(0), Micro.step(1));
+            return Micro.ins3(Micro.FMA, Micro.c(m.beta2), Micro.input(4, e), Micro.step(2));
+        }
+        // OP_ADAM_WEIGHT: mh = m'/sched[2]; vh = v'/sched[3]; u = mh/(sqrt(vh) + ε);
+        // u = fma(λ, w, u); w' = fma(sched[1], u, w)
+        if (k == 0) return Micro.ins2(Micro.DIV, Micro.input(2, e), Micro.input(0, 2));
+        if (k == 1) return Micro.ins2(Micro.DIV, Micro.input(3, e), Micro.input(0, 3));
+        if (k == 2) return Micro.ins2(Micro.SQRT, Micro.step(1), Micro.none());
+        if (k == 3) return Micro.ins2(Micro.ADD, Micro.step(2), Micro.c(m.eps));
+        if (k == 4) return Micro.ins2(Micro.DIV, Micro.step(0), Micro.step(3));
+        if (k == 5) return Micro.ins3(Micro.FMA, Micro.c(m.weightDecay), Micro.input(1, e), Micro.step(4));
+        return Micro.ins3(Micro.FMA, Micro.input(0, 1), Micro.step(5), Micro.input(1, e));
+    }
+
+    /// @notice Micro-step `k` (< 4) of element `e` of parameter `q` of S_0, whose fan-in is
+    ///         `fanIn`: `sqrt(fan_in); div(1, ·); fma(u, 2, −1); mul(·, bound)`.
+    function initInstruction(G.Model memory m, uint256 fanIn, uint256 q, uint256 e, uint256 k)
+        internal
+        pure
+        returns (IStepSemantics.Instruction memory)
+    {
+        if (k == 0) return Micro.ins2(Micro.SQRT, Micro.c(Micro.f32(fanIn)), Micro.none());
+        if (k == 1) return Micro.ins2(Micro.DIV, Micro.c(Micro.F_ONE), Micro.step(0));
+        if (k == 2) {
+            uint64 key = SplitMix64.deriveKey(m.seed, PURPOSE_INIT + uint64(q));
+            uint32 u = Micro.uniform01(SplitMix64.draw(key, uint64(e)));
+            return Micro.ins3(Micro.FMA, Micro.c(u), Micro.c(Micro.F_TWO), Micro.c(Micro.F_MINUS_ONE));
+        }
+        return Micro.ins2(Micro.MUL, Micro.step(2), Micro.step(1));
+    }
+}
