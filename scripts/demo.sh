@@ -7,8 +7,21 @@
 #      after step 250): the watchtower catches it, the dispute narrows down to
 #      one fp32 operation that the chain executes, the solver is slashed and
 #      the submitter refunded.
+# `scripts/demo.sh --cnn` runs both jobs with the convolutional net of
+# examples/digits-cnn.toml instead of the MLP.
 # Everything runs in a temporary folder; every process is stopped at the end.
 set -Eeuo pipefail
+
+spec=examples/digits-mlp.toml
+model="the digits MLP (64-128-10"
+case "${1:-}" in
+  "") ;;
+  --cnn)
+    spec=examples/digits-cnn.toml
+    model="the digits CNN (conv 3×3×16, max-pool, conv 3×3×32, linear"
+    ;;
+  *) echo "usage: $0 [--cnn]" >&2; exit 2 ;;
+esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -64,9 +77,9 @@ pids+=($!)
 sleep 1
 
 # ---------------------------------------------------------------- job 1
-say "==> job 1: the digits MLP (64-128-10, 800 steps, checkpoints every 100), 1 ETH reward"
+say "==> job 1: $model, 800 steps, checkpoints every 100), 1 ETH reward"
 t0=$(date +%s.%N)
-vtrain job post --spec examples/digits-mlp.toml --data bundled:digits --challenge-window 15s
+vtrain job post --spec "$spec" --data bundled:digits --challenge-window 15s
 vtrain job watch 1 --poll-ms 500
 vtrain job fetch 1 --out "$work/model-1.safetensors" --loss-png "$work/loss-1.png"
 t1=$(date +%s.%N)
@@ -83,7 +96,7 @@ kill "$solver_pid"
 start_solver cheater "$key4" "$((solver_port + 2))" --fault flip-ulp@250
 sleep 1
 t2=$(date +%s.%N)
-vtrain job post --spec examples/digits-mlp.toml --data bundled:digits --challenge-window 30s
+vtrain job post --spec "$spec" --data bundled:digits --challenge-window 30s
 status=0
 vtrain job watch 2 --poll-ms 300 || status=$?
 t3=$(date +%s.%N)

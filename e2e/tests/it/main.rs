@@ -3,6 +3,7 @@
 mod adversarial;
 mod bad_input;
 mod cli_output;
+mod cnn;
 mod common;
 mod economics;
 mod fork;
