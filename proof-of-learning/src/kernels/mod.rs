@@ -10,6 +10,7 @@
 mod conv;
 mod gemm;
 mod microkernel;
+mod pool;
 
 use crate::repops::{Direct, Op};
 use gemm::{MatView, gemm};
@@ -174,6 +175,11 @@ impl Kernels {
             Op::Conv2dInputGrad(ref g) => {
                 conv::conv2d_input_grad(self.level, &self.pool, g, inputs, out)
             }
+            Op::MaxPool2d(ref g) => pool::maxpool2d(&self.pool, g, inputs[0], out),
+            Op::MaxPool2dGrad(ref g) => {
+                pool::maxpool2d_grad(&self.pool, g, inputs[0], inputs[1], out)
+            }
+            Op::Conv2dBiasGrad(ref g) => pool::conv2d_bias_grad(g, inputs[0], out),
             Op::BiasGrad { m, o } => {
                 if self.uses_avx2() {
                     // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.

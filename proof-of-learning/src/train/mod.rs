@@ -196,6 +196,11 @@ impl Trainer {
         &self.order
     }
 
+    /// The kernels the trainer runs on.
+    pub fn kernels(&self) -> &Kernels {
+        &self.kernels
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
