@@ -34,7 +34,7 @@ step "forge build" forge build
 # FORGE_SNAPSHOT_CHECK: the gas snapshots (contracts/snapshots) must match.
 step "forge test (+ gas snapshot check)" env FORGE_SNAPSHOT_CHECK=true bash -c 'cd contracts && ../.tools/bin/forge test'
 step "fp32 ALU differential (fast subset)" scripts/fp32-diff.sh
-step "MLP locators vs the Rust reference" scripts/locator-diff.sh
+step "step-semantics locators vs the Rust reference (MLPs, CNNs)" scripts/locator-diff.sh
 step "slither (no untriaged high/medium)" scripts/slither.sh
 step "bindings drift check" cargo xtask bindings --check --skip-build
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
