@@ -68,6 +68,7 @@ library DenseOps {
             uint256 j = e % d.n;
             IStepSemantics.Operand memory acc = k == 0 ? Micro.input(2, j) : Micro.step(k - 1);
             return
+                // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
                 Micro.ins3(Micro.FMA, Micro.input(0, (e / d.n) * d.k + k), Micro.input(1, j * d.k + k), acc);
         }
         if (op == P.OP_RELU) {
@@ -96,6 +97,7 @@ library DenseOps {
             // acc = 0; acc = fma(dZ[i, o], W[o, kk], acc) for o ascending
             return Micro.ins3(
                 Micro.FMA,
+                // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
                 Micro.input(0, (e / d.k) * d.n + k),
                 Micro.input(1, k * d.k + e % d.k),
                 zeroOrPrevious

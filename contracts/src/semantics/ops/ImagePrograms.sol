@@ -71,6 +71,7 @@ contract ImagePrograms {
         if (op == P.OP_CONV_WEIGHT_GRAD) return _convWeightGrad(g, e, k);
         if (op == P.OP_CONV_BIAS_GRAD) {
             uint256 positions = g.oh * g.ow;
+            // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
             uint256 dz = ((k / positions) * g.co + e) * positions + k % positions;
             return Micro.ins2(Micro.ADD, _zeroOr(k), Micro.input(0, dz));
         }
@@ -111,6 +112,7 @@ contract ImagePrograms {
         uint256 positions = g.oh * g.ow;
         uint256 patch = g.c * g.k * g.k;
         // e = co·patch + (ci·kernel + ky)·kernel + kx; k = n·positions + position
+        // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         uint256 dz = ((k / positions) * g.co + e / patch) * positions + k % positions;
         IStepSemantics.Operand memory x = _convInput(g, 1, k / positions, k % positions, e % patch);
         return Micro.ins3(Micro.FMA, Micro.input(0, dz), x, _zeroOr(k));
@@ -124,6 +126,7 @@ contract ImagePrograms {
         returns (IStepSemantics.Operand memory)
     {
         uint256 kk = g.k * g.k;
+        // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         uint256 y = (position / g.ow) * g.s + (tap % kk) / g.k;
         uint256 x = (position % g.ow) * g.s + tap % g.k;
         return _patch(g, slot, n * g.c + tap / kk, y, x);
@@ -156,6 +159,7 @@ contract ImagePrograms {
         returns (uint256 dz, uint256 w)
     {
         (uint256 tap, uint256 position) = _tap(g, e, tapBlock);
+        // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         dz = ((e / (g.c * g.h * g.w)) * g.co + j) * g.oh * g.ow + position;
         w = (j * g.c + (e / (g.h * g.w)) % g.c) * g.k * g.k + tap;
     }
@@ -241,6 +245,7 @@ contract ImagePrograms {
         pure
         returns (IStepSemantics.Operand memory)
     {
+        // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         return Micro.input(0, base + (j / g.k) * g.w + j % g.k);
     }
 
@@ -332,6 +337,7 @@ contract ImagePrograms {
     {
         if (_windows(g, e) == 0) return Micro.copy(Micro.c(Micro.F_ZERO));
         uint256 area = g.k * g.k;
+        // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         uint256 base = (k / (2 * area)) * 2 * area;
         uint256 r = k - base;
         if (r == 2 * area - 1) {
