@@ -172,7 +172,11 @@ contract GraphSemantics is IStepSemantics {
         if (NodeGeometry.isImage(t.nd.op)) {
             return (
                 images.instruction(
-                    t.nd.op, NodeGeometry.geometry(t.m, t.nd), _mask(t, id.step), element, microStep
+                    t.nd.op,
+                    NodeGeometry.geometry(t.m, t.nd),
+                    NodeGeometry.mask(t.m, t.nd, id.step),
+                    element,
+                    microStep
                 ),
                 t
             );
@@ -270,15 +274,11 @@ contract GraphSemantics is IStepSemantics {
 
     function _length(Target memory t, uint256 step, uint256 e) internal view returns (uint256) {
         if (NodeGeometry.isImage(t.nd.op)) {
-            return images.length(t.nd.op, NodeGeometry.geometry(t.m, t.nd), _mask(t, step), e);
+            return
+                images.length(
+                    t.nd.op, NodeGeometry.geometry(t.m, t.nd), NodeGeometry.mask(t.m, t.nd, step), e
+                );
         }
         return DenseOps.length(t.m, t.nd.op, NodeGeometry.dims(t.m, t.nd), step, e);
-    }
-
-    /// @dev The dropout mask of a dropout node's layer at step `step` (empty for other ops).
-    function _mask(Target memory t, uint256 step) internal view returns (ImagePrograms.Mask memory) {
-        G.Layer memory layer = t.m.layers[t.nd.layer];
-        if (t.nd.op != P.OP_DROPOUT && t.nd.op != P.OP_DROPOUT_GRAD) return ImagePrograms.Mask(0, 0);
-        return images.mask(t.m.seed, t.nd.layer, step, uint32(layer.a));
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {SplitMix64} from "../../lib/SplitMix64.sol";
 import {DenseOps} from "../ops/DenseOps.sol";
 import {ImagePrograms} from "../ops/ImagePrograms.sol";
 import {GraphPlan as P} from "./GraphPlan.sol";
@@ -12,6 +13,9 @@ import {Shapes} from "./Shapes.sol";
 ///         dense node, the geometry of an image node, and the longest program of any node
 ///         (the cost model, Rust `Op::max_program_len`).
 library NodeGeometry {
+    /// @dev The randomness purpose of dropout masks (Rust `prng::purpose::DROPOUT`).
+    uint64 internal constant PURPOSE_DROPOUT = 0x300;
+
     function isImage(uint8 op) internal pure returns (bool) {
         return op >= P.OP_CONV;
     }
@@ -50,6 +54,19 @@ library NodeGeometry {
         } else {
             (g.k, g.s) = (layer.a, layer.b);
         }
+    }
+
+    /// @notice The dropout mask of a dropout node's layer at step `t`: key
+    ///         `draw(derive_key(seed, 0x300 + layer), t)` (empty for other ops).
+    function mask(G.Model memory m, P.Node memory nd, uint256 t)
+        internal
+        pure
+        returns (ImagePrograms.Mask memory)
+    {
+        if (nd.op != P.OP_DROPOUT && nd.op != P.OP_DROPOUT_GRAD) return ImagePrograms.Mask(0, 0);
+        uint64 key =
+            SplitMix64.draw(SplitMix64.deriveKey(m.seed, PURPOSE_DROPOUT + uint64(nd.layer)), uint64(t));
+        return ImagePrograms.Mask(key, uint32(m.layers[nd.layer].a));
     }
 
     /// @notice An upper bound on the micro-steps of any element of node `nd` (Rust

@@ -30,18 +30,10 @@ contract ImagePrograms {
     }
 
     /// @notice A dropout layer's mask at one step: element `e` is kept when
-    ///         `uniform01(draw(key, e)) ≥ p`.
+    ///         `uniform01(draw(key, e)) ≥ p` (the key: `NodeGeometry.mask`).
     struct Mask {
         uint64 key;
         uint32 p;
-    }
-
-    uint64 internal constant PURPOSE_DROPOUT = 0x300;
-
-    /// @notice The mask of graph layer `layer` at step `t` of a job seeded `seed`.
-    function mask(uint64 seed, uint256 layer, uint256 t, uint32 p) public pure returns (Mask memory) {
-        return
-            Mask(SplitMix64.draw(SplitMix64.deriveKey(seed, PURPOSE_DROPOUT + uint64(layer)), uint64(t)), p);
     }
 
     /// @notice The number of micro-steps of element `e` of an image or dropout op.
