@@ -37,26 +37,7 @@ async fn an_honest_cnn_job_is_finalized_and_its_model_checks_out() {
     assert!(verdict["dispute"].is_null(), "{verdict}");
     net.wait_withdrawn(net.address(SOLVER), eth(15)).await;
 
-    let model = net.path("cnn.safetensors");
-    let out = net.cli(&[
-        "job",
-        "fetch",
-        &job.to_string(),
-        "--out",
-        &model.display().to_string(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let fetched: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let on_chain = net.market().job(job).await.expect("job").modelRoot;
-    assert_eq!(
-        fetched["model_root"].as_str(),
-        Some(on_chain.to_string().as_str())
-    );
+    let fetched = crate::common::fetch_model(&net, job, "cnn.safetensors", &[]).await;
     let accuracy = fetched["test_accuracy"].as_f64().expect("accuracy");
     eprintln!("CNN after 40 steps: held-out accuracy {accuracy:.4}");
     assert!(accuracy > 0.5, "{fetched}");

@@ -103,3 +103,32 @@ pub(crate) async fn verdict(net: &Net, job: u64, limit: Duration) -> serde_json:
 pub(crate) fn small_spec(net: &Net) -> std::path::PathBuf {
     net.write_spec("small.toml", Some((40, 10, 16)))
 }
+
+/// `vtrain job fetch <job> --out <dir>/<name> --json` with `extra` flags: the
+/// command succeeds and the fetched model's root is the job's `modelRoot` on
+/// chain; returns the command's JSON.
+pub(crate) async fn fetch_model(
+    net: &Net,
+    job: u64,
+    name: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let model = net.path(name);
+    let (job_arg, out) = (job.to_string(), model.display().to_string());
+    let mut args = vec!["job", "fetch", &job_arg, "--out", &out, "--json"];
+    args.extend_from_slice(extra);
+    let output = net.cli(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fetched: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let on_chain = net.market().job(job).await.expect("job").modelRoot;
+    assert_eq!(
+        fetched["model_root"].as_str(),
+        Some(on_chain.to_string().as_str())
+    );
+    assert!(model.exists(), "{} was written", model.display());
+    fetched
+}
