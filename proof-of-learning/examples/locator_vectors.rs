@@ -143,15 +143,7 @@ fn jobs() -> Result<Vec<Job>> {
     let mut small_cnn = small.clone();
     small_cnn.batch_size = 8;
     small_cnn.steps = 200;
-    small_cnn.model = JobSpec::from_toml(&format!(
-        "{}{}",
-        include_str!("../../examples/digits-cnn.toml")
-            .split("[model]")
-            .next()
-            .unwrap_or_default(),
-        SMALL_CNN_MODEL
-    ))?
-    .model;
+    small_cnn.model = ModelSpec::from_toml(SMALL_CNN_MODEL)?;
     small_cnn.validate()?;
 
     Ok(vec![
@@ -183,9 +175,8 @@ fn jobs() -> Result<Vec<Job>> {
     ])
 }
 
-/// The model of the `small-cnn` job (the optimizer table only completes the TOML).
-const SMALL_CNN_MODEL: &str = r#"[model]
-kind = "graph"
+/// The model of the `small-cnn` job.
+const SMALL_CNN_MODEL: &str = r#"kind = "graph"
 input = [1, 8, 8]
 layers = [
   { kind = "conv2d", out_channels = 3, kernel = 3, padding = 1 },
@@ -197,11 +188,7 @@ layers = [
   { kind = "dropout", p = 0.25 },
   { kind = "reshape", shape = [4] },
   { kind = "linear", out = 10 },
-]
-[optimizer]
-kind = "sgd"
-learning_rate = 0.1
-"#;
+]"#;
 
 /// A big-endian byte writer.
 #[derive(Default)]

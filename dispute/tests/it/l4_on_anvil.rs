@@ -58,9 +58,8 @@ fn small_cnn_trainer() -> Arc<Trainer> {
     spec.steps = 4;
     spec.checkpoint_interval = 2;
     spec.batch_size = 8;
-    let model = r#"
-[model]
-kind = "graph"
+    spec.model = vtrain_proof_of_learning::spec::ModelSpec::from_toml(
+        r#"kind = "graph"
 input = [1, 8, 8]
 layers = [
   { kind = "conv2d", out_channels = 2, kernel = 3, padding = 1 },
@@ -72,13 +71,9 @@ layers = [
   { kind = "dropout", p = 0.25 },
   { kind = "flatten" },
   { kind = "linear", out = 10 },
-]
-"#;
-    let head = text.split("[model]").next().unwrap();
-    let tail = &text[text.find("[optimizer]").unwrap()..];
-    spec.model = JobSpec::from_toml(&format!("{head}{model}{tail}"))
-        .unwrap()
-        .model;
+]"#,
+    )
+    .unwrap();
     trainer_for(spec)
 }
 

@@ -253,6 +253,13 @@ fn show(shape: &[usize]) -> String {
 }
 
 impl ModelSpec {
+    /// Parses the contents of a `[model]` table (TOML), e.g. to put another
+    /// model into a job; [`super::JobSpec::validate`] checks it against the
+    /// job's dataset.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|error| Error::SpecParse(error.to_string()))
+    }
+
     /// The model as a graph: its per-sample input shape, layers and loss.
     /// An `mlp` expands to `linear(h₁), relu, …, linear(h_n), relu, linear(classes)`.
     pub fn expand(&self, features: u32, classes: u32) -> (Vec<u32>, Vec<Layer>, Loss) {

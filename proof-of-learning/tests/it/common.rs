@@ -1,5 +1,6 @@
 //! Shared fixtures.
 
+use vtrain_proof_of_learning::spec::ModelSpec;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
 /// The reference job, `examples/digits-mlp.toml`.
@@ -44,14 +45,8 @@ pub(crate) fn small_cnn_spec() -> JobSpec {
     spec.steps = 20;
     spec.checkpoint_interval = 5;
     spec.batch_size = 16;
-    spec.model = JobSpec::from_toml(&format!(
-        "{}\n{}",
-        include_str!("../../../examples/digits-cnn.toml")
-            .split("[model]")
-            .next()
-            .unwrap(),
-        r#"[model]
-kind = "graph"
+    spec.model = ModelSpec::from_toml(
+        r#"kind = "graph"
 input = [1, 8, 8]
 layers = [
   { kind = "conv2d", out_channels = 4, kernel = 3, padding = 1 },
@@ -63,14 +58,9 @@ layers = [
   { kind = "dropout", p = 0.25 },
   { kind = "flatten" },
   { kind = "linear", out = 10 },
-]
-[optimizer]
-kind = "sgd"
-learning_rate = 0.1
-"#
-    ))
-    .unwrap()
-    .model;
+]"#,
+    )
+    .unwrap();
     spec
 }
 

@@ -218,6 +218,19 @@ fn shape_errors_name_the_layer_and_the_mismatch() {
 }
 
 #[test]
+fn a_model_table_parses_alone_and_refuses_unknown_kinds() {
+    let ModelSpec::Graph { layers, .. } = ModelSpec::from_toml(
+        "kind = \"graph\"\ninput = [64]\nlayers = [{ kind = \"linear\", out = 10 }]",
+    )
+    .unwrap() else {
+        panic!("a graph")
+    };
+    assert_eq!(layers, [Layer::Linear { out: 10 }]);
+    let error = ModelSpec::from_toml("kind = \"transformer\"").unwrap_err();
+    assert!(error.to_string().contains("does not parse"), "{error}");
+}
+
+#[test]
 fn canonical_decoding_refuses_unknown_layers_and_oversized_lists() {
     let spec = digits_cnn_spec();
     let bytes = spec.canonical_bytes();
