@@ -1,12 +1,15 @@
-//! Peer benchmark: CPU training throughput of burn 0.22 (Flex backend + autodiff) on two MLPs.
+//! Peer benchmark: CPU training throughput of burn 0.22 (Flex backend + autodiff) on two MLPs
+//! and the digits CNN of `examples/digits-cnn.toml`.
 //!
 //! Each timed step is forward, softmax cross-entropy (mean over the batch), backward, and an
 //! SGD-with-momentum update. See README.md for how to run it and what was verified.
 
 use std::time::Instant;
 
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::nn::{Linear, LinearConfig, Relu};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
@@ -49,28 +52,114 @@ impl Mlp {
     }
 }
 
+/// The convolutional net of `examples/digits-cnn.toml` on 8×8 one-channel images:
+/// conv 3×3 ×16 (padding 1) → relu → max-pool 2 → conv 3×3 ×32 (padding 1) → relu →
+/// flatten → linear 10.
+#[derive(Module, Debug)]
+struct DigitsCnn {
+    conv1: Conv2d,
+    pool: MaxPool2d,
+    conv2: Conv2d,
+    linear: Linear,
+    activation: Relu,
+}
+
+impl DigitsCnn {
+    fn new(device: &Device) -> Self {
+        let conv = |c_in, c_out| {
+            Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device)
+        };
+        Self {
+            conv1: conv(1, 16),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            conv2: conv(16, 32),
+            linear: LinearConfig::new(32 * 4 * 4, NUM_CLASSES).init(device),
+            activation: Relu::new(),
+        }
+    }
+
+    /// `input` is the flat batch `[n, 64]`, viewed as `[n, 1, 8, 8]`.
+    fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        let [n, _] = input.dims();
+        let x = input.reshape([n, 1, 8, 8]);
+        let x = self.activation.forward(self.conv1.forward(x));
+        let x = self.pool.forward(x);
+        let x = self.activation.forward(self.conv2.forward(x));
+        self.linear.forward(x.reshape([n, 32 * 4 * 4]))
+    }
+}
+
+/// A model the benchmark trains: logits from a flat batch.
+trait Classifier: Module {
+    fn logits(&self, input: Tensor<2>) -> Tensor<2>;
+}
+
+impl Classifier for Mlp {
+    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
+        self.forward(input)
+    }
+}
+
+impl Classifier for DigitsCnn {
+    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
+        self.forward(input)
+    }
+}
+
+/// Which model a case trains.
+#[derive(Clone, Copy)]
+enum Net {
+    Mlp(&'static [usize]),
+    DigitsCnn,
+}
+
+impl Net {
+    fn inputs(self) -> usize {
+        match self {
+            Net::Mlp(widths) => widths[0],
+            Net::DigitsCnn => 64,
+        }
+    }
+}
+
 struct Case {
     name: &'static str,
-    widths: &'static [usize],
+    net: Net,
     batch: usize,
     warmup_steps: usize,
     timed_steps: usize,
 }
 
-const CASES: [Case; 2] = [
+const CASES: [Case; 4] = [
     Case {
         name: "digits 64-128-10, batch 64",
-        widths: &[64, 128, 10],
+        net: Net::Mlp(&[64, 128, 10]),
         batch: 64,
         warmup_steps: 20,
         timed_steps: 200,
     },
     Case {
         name: "784-1024-1024-10, batch 128",
-        widths: &[784, 1024, 1024, 10],
+        net: Net::Mlp(&[784, 1024, 1024, 10]),
         batch: 128,
         warmup_steps: 3,
         timed_steps: 10,
+    },
+    Case {
+        name: "digits CNN (examples/digits-cnn.toml), batch 64",
+        net: Net::DigitsCnn,
+        batch: 64,
+        warmup_steps: 10,
+        timed_steps: 50,
+    },
+    Case {
+        name: "digits CNN (examples/digits-cnn.toml), batch 256",
+        net: Net::DigitsCnn,
+        batch: 256,
+        warmup_steps: 5,
+        timed_steps: 20,
     },
 ];
 
@@ -96,8 +185,11 @@ impl Trainer {
             .init();
         let loss_fn = CrossEntropyLossConfig::new().init(device);
         // Synthetic data: features uniform in [0, 1), labels from a fixed LCG.
-        let inputs =
-            Tensor::<2>::random([case.batch, case.widths[0]], Distribution::Default, device);
+        let inputs = Tensor::<2>::random(
+            [case.batch, case.net.inputs()],
+            Distribution::Default,
+            device,
+        );
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let labels: Vec<i64> = (0..case.batch)
             .map(|_| {
@@ -117,8 +209,8 @@ impl Trainer {
     }
 
     /// One full training step; returns the updated model and the loss, read back to the host.
-    fn step(&mut self, model: Mlp) -> (Mlp, f32) {
-        let logits = model.forward(self.inputs.clone());
+    fn step<M: Classifier>(&mut self, model: M) -> (M, f32) {
+        let logits = model.logits(self.inputs.clone());
         let loss = self.loss_fn.forward(logits, self.targets.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let model = self.optim.step(LEARNING_RATE, model, grads);
@@ -127,7 +219,7 @@ impl Trainer {
 
     /// Runs `steps` steps; returns the updated model, the elapsed wall-clock seconds and the
     /// last step's loss.
-    fn timed_block(&mut self, mut model: Mlp, steps: usize) -> (Mlp, f64, f32) {
+    fn timed_block<M: Classifier>(&mut self, mut model: M, steps: usize) -> (M, f64, f32) {
         let start = Instant::now();
         let mut loss = 0.0;
         for _ in 0..steps {
@@ -218,40 +310,47 @@ fn main() {
     println!("| model | engine | threads | samples/s | ms/step |");
     println!("|---|---|---:|---:|---:|");
     for case in &CASES {
-        let mut trainer = Trainer::new(case, &device);
-        let (mut model, _, warmup_loss) =
-            trainer.timed_block(Mlp::new(case.widths, &device), case.warmup_steps);
-        let cpu_start = process_cpu_seconds();
-        let mut times = Vec::with_capacity(reps);
-        let mut loss = warmup_loss;
-        for _ in 0..reps {
-            let elapsed;
-            (model, elapsed, loss) = trainer.timed_block(model, case.timed_steps);
-            times.push(elapsed);
+        match case.net {
+            Net::Mlp(widths) => run_case(case, Mlp::new(widths, &device), &device, threads, reps),
+            Net::DigitsCnn => run_case(case, DigitsCnn::new(&device), &device, threads, reps),
         }
-        let cpu = cpu_start.zip(process_cpu_seconds()).map(|(a, b)| b - a);
-        times.sort_by(f64::total_cmp);
-        let median = times[reps / 2];
-        let samples_per_s = (case.timed_steps * case.batch) as f64 / median;
-        let ms_per_step = median * 1e3 / case.timed_steps as f64;
-        println!(
-            "| {} | burn 0.22 flex | {threads} | {samples_per_s:.0} | {ms_per_step:.3} |",
-            case.name
-        );
-        // Diagnostics on stderr so the table on stdout stays clean: the spread of the timed
-        // repetitions, CPU time / wall time over them (about 1.0 when single-threaded), and the
-        // loss after warm-up and at the end (it falls: the fixed batch is being fitted).
-        let wall: f64 = times.iter().sum();
-        let cpu_ratio = cpu.map_or_else(|| "unknown".to_string(), |c| format!("{:.2}", c / wall));
-        eprintln!(
-            "  {}: {reps} reps, ms/step min {:.3} max {:.3}, cpu/wall {cpu_ratio}, \
-             loss {warmup_loss:.4} -> {loss:.4}",
-            case.name,
-            times[0] * 1e3 / case.timed_steps as f64,
-            times[reps - 1] * 1e3 / case.timed_steps as f64,
-        );
     }
 
     let os_threads = os_thread_count().map_or_else(|| "unknown".to_string(), |n| n.to_string());
     eprintln!("rayon global pool: {threads} threads; OS threads in process: {os_threads}");
+}
+
+/// Warms up, then times `reps` blocks of one case; prints its row and diagnostics.
+fn run_case<M: Classifier>(case: &Case, model: M, device: &Device, threads: usize, reps: usize) {
+    let mut trainer = Trainer::new(case, device);
+    let (mut model, _, warmup_loss) = trainer.timed_block(model, case.warmup_steps);
+    let cpu_start = process_cpu_seconds();
+    let mut times = Vec::with_capacity(reps);
+    let mut loss = warmup_loss;
+    for _ in 0..reps {
+        let elapsed;
+        (model, elapsed, loss) = trainer.timed_block(model, case.timed_steps);
+        times.push(elapsed);
+    }
+    let cpu = cpu_start.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+    times.sort_by(f64::total_cmp);
+    let median = times[reps / 2];
+    let samples_per_s = (case.timed_steps * case.batch) as f64 / median;
+    let ms_per_step = median * 1e3 / case.timed_steps as f64;
+    println!(
+        "| {} | burn 0.22 flex | {threads} | {samples_per_s:.0} | {ms_per_step:.3} |",
+        case.name
+    );
+    // Diagnostics on stderr so the table on stdout stays clean: the spread of the timed
+    // repetitions, CPU time / wall time over them (about 1.0 when single-threaded), and the
+    // loss after warm-up and at the end (it falls: the fixed batch is being fitted).
+    let wall: f64 = times.iter().sum();
+    let cpu_ratio = cpu.map_or_else(|| "unknown".to_string(), |c| format!("{:.2}", c / wall));
+    eprintln!(
+        "  {}: {reps} reps, ms/step min {:.3} max {:.3}, cpu/wall {cpu_ratio}, \
+         loss {warmup_loss:.4} -> {loss:.4}",
+        case.name,
+        times[0] * 1e3 / case.timed_steps as f64,
+        times[reps - 1] * 1e3 / case.timed_steps as f64,
+    );
 }

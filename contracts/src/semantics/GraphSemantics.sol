@@ -167,22 +167,21 @@ contract GraphSemantics is IStepSemantics {
         }
         t = _target(m, id);
         _checkElement(t.shape, element);
-        uint256 length = _length(t, id.step, element);
-        if (microStep >= (length == 0 ? 1 : length)) revert NoSuchMicroStep(microStep);
         if (NodeGeometry.isImage(t.nd.op)) {
-            return (
-                images.instruction(
-                    t.nd.op,
-                    NodeGeometry.geometry(t.m, t.nd),
-                    NodeGeometry.mask(t.m, t.nd, id.step),
-                    element,
-                    microStep
-                ),
-                t
+            (uint256 len, Instruction memory ins) = images.program(
+                t.nd.op,
+                NodeGeometry.geometry(t.m, t.nd),
+                NodeGeometry.mask(t.m, t.nd, id.step),
+                element,
+                microStep
             );
+            if (microStep >= (len == 0 ? 1 : len)) revert NoSuchMicroStep(microStep);
+            return (ins, t);
         }
-        return
-            (DenseOps.instruction(m, t.nd.op, NodeGeometry.dims(t.m, t.nd), id.step, element, microStep), t);
+        DenseOps.Dims memory d = NodeGeometry.dims(t.m, t.nd);
+        uint256 length = DenseOps.length(m, t.nd.op, d, id.step, element);
+        if (microStep >= (length == 0 ? 1 : length)) revert NoSuchMicroStep(microStep);
+        return (DenseOps.instruction(m, t.nd.op, d, id.step, element, microStep), t);
     }
 
     /// @dev The node of produced tensor `id` of a step, with the model and plan.

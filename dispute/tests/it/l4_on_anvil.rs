@@ -9,7 +9,7 @@ use alloy::primitives::{B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::bindings::JobMarket;
-use vtrain_dispute::game::{GameClient, Party, Tamper, Trajectory, solver_moves};
+use vtrain_dispute::game::{GameClient, Move, Party, Tamper, Trajectory, solver_moves};
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
 /// Sends a contract call and waits until it is mined.
@@ -219,6 +219,19 @@ async fn dispute_on(
         let phase = g.clock.phase;
         let used = if solver_moves(g.clock.phase) {
             let mv = solver.solver_move(&g).expect("the solver has an answer");
+            if let Move::ProveStep { proof } = &mv {
+                // What the proof's calldata alone costs, and the floor it sets under
+                // EIP-7623 (10 gas a token; a zero byte is one token, any other four).
+                let bytes = alloy::sol_types::SolValue::abi_encode(proof.as_ref());
+                let zeros = bytes.iter().filter(|b| **b == 0).count();
+                let tokens = zeros + 4 * (bytes.len() - zeros);
+                eprintln!(
+                    "  proof: {} calldata bytes ({zeros} zero), {} gas as calldata, floor 21000 + {}",
+                    bytes.len(),
+                    4 * tokens,
+                    10 * tokens
+                );
+            }
             solver_client.send(game_id, mv).await.unwrap()
         } else {
             let revealed = challenger_client.revealed(game_id, 0).await.unwrap();

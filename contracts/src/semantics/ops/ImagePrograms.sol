@@ -42,6 +42,26 @@ contract ImagePrograms {
         pure
         returns (uint256)
     {
+        return _length(op, g, m, e);
+    }
+
+    /// @notice Element `e`'s number of micro-steps and, when `k` is one of them (or 0 for a
+    ///         program without steps), its micro-step `k`; otherwise an empty instruction,
+    ///         which the caller refuses. One call where the one-step proof needs both.
+    function program(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
+        external
+        pure
+        returns (uint256 len, IStepSemantics.Instruction memory ins)
+    {
+        len = _length(op, g, m, e);
+        if (k < (len == 0 ? 1 : len)) ins = _instruction(op, g, m, e, k);
+    }
+
+    function _length(uint8 op, Geometry calldata g, Mask calldata m, uint256 e)
+        private
+        pure
+        returns (uint256)
+    {
         if (op == P.OP_CONV) return g.c * g.k * g.k;
         if (op == P.OP_CONV_WEIGHT_GRAD || op == P.OP_CONV_BIAS_GRAD) return g.batch * g.oh * g.ow;
         if (op == P.OP_CONV_INPUT_GRAD) return _taps(g, e) * (g.co + 1);
@@ -56,6 +76,14 @@ contract ImagePrograms {
     ///         COPY for k = 0).
     function instruction(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
         external
+        pure
+        returns (IStepSemantics.Instruction memory)
+    {
+        return _instruction(op, g, m, e, k);
+    }
+
+    function _instruction(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
+        private
         pure
         returns (IStepSemantics.Instruction memory)
     {
