@@ -5,6 +5,7 @@ import {Commitments} from "./lib/Commitments.sol";
 import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
 import {IFp32Alu} from "./interfaces/IFp32Alu.sol";
 import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
+import {StepWords} from "./lib/StepWords.sol";
 
 /// @title DisputeGame
 /// @notice Truebit-style multi-level dispute games, one per challenge, between a job's
@@ -492,21 +493,22 @@ contract DisputeGame {
         _checkSpec(g, spec);
         if (keccak256(abi.encode(proof.step)) != g.descent.stepRoots) revert RootsMismatch();
         IStepSemantics.TensorId memory id = _tensorId(g);
-        (IStepSemantics.Instruction memory ins, IStepSemantics.TensorSource[4] memory inputs) =
+        (uint256 ins, uint256[4] memory inputs) =
             semantics.locate(spec, id, g.target.element, g.target.microStep);
         uint32[4] memory values;
         for (uint256 i; i < 4; ++i) {
-            values[i] = _operand(g, spec, ins.operands[i], inputs[i], proof, i);
+            values[i] = _operand(g, spec, ins, inputs[i], proof, i);
         }
+        uint8 opcode = StepWords.opcode(ins);
         uint32 result =
-            ins.opcode == 0 ? values[0] : alu.execute(ins.opcode, values[0], values[1], values[2], values[3]);
+            opcode == 0 ? values[0] : alu.execute(opcode, values[0], values[1], values[2], values[3]);
         uint32 claimed;
         if (g.target.microStep + 1 == g.target.programLength) {
             claimed = g.target.value;
         } else {
             claimed = _microValue(g, g.target.microStep, proof.resultLeaf, proof.resultPath);
         }
-        emit StepExecuted(gameId, ins.opcode, values, result, claimed);
+        emit StepExecuted(gameId, opcode, values, result, claimed);
         _resolve(gameId, g, result == claimed, result == claimed ? Reason.StepProved : Reason.StepRefuted);
     }
 
@@ -671,24 +673,26 @@ contract DisputeGame {
     function _operand(
         Game storage g,
         bytes calldata spec,
-        IStepSemantics.Operand memory op,
-        IStepSemantics.TensorSource memory src,
+        uint256 ins,
+        uint256 src,
         StepProof calldata proof,
         uint256 slot
     ) internal view returns (uint32) {
-        if (op.kind == IStepSemantics.OperandKind.None) return 0;
-        if (op.kind == IStepSemantics.OperandKind.Const) return op.bits;
+        (IStepSemantics.OperandKind kind,, uint256 payload) = StepWords.operand(ins, slot);
+        if (kind == IStepSemantics.OperandKind.None) return 0;
+        if (kind == IStepSemantics.OperandKind.Const) return uint32(payload);
         OperandProof calldata p = proof.operands[slot];
-        if (op.kind == IStepSemantics.OperandKind.Step) {
-            if (op.index >= g.target.microStep) revert BadOperand(slot);
-            return _microValue(g, uint32(op.index), p.leaf, p.leafPath);
+        if (kind == IStepSemantics.OperandKind.Step) {
+            if (payload >= g.target.microStep) revert BadOperand(slot);
+            return _microValue(g, uint32(payload), p.leaf, p.leafPath);
         }
-        bytes32 tensorRoot = Commitments.tensorRoot(src.shape, p.tensorMerkle);
-        uint8 source = uint8(src.source);
+        (uint8 source, uint256 sourceIndex, uint256 shape) = StepWords.source(src);
+        bytes32 tensorRoot = Commitments.tensorRootPacked(shape, p.tensorMerkle);
         if (source <= 4) {
             if (g.setup.init && source >= 3) revert BadOperand(slot);
             uint32 count = proof.step.counts[source == 3 ? 1 : (source == 4 ? 2 : source)];
-            if (!Commitments.verifyLeaf(proof.step.roots[source], count, src.index, tensorRoot, p.listPath)) {
+            if (!Commitments.verifyLeaf(proof.step.roots[source], count, sourceIndex, tensorRoot, p.listPath))
+            {
                 revert BadOperand(slot);
             }
         } else {
@@ -703,13 +707,13 @@ contract DisputeGame {
             );
             if (root != h.datasetRoot) revert BadOperand(slot);
         }
-        uint256 length = Commitments.lengthOf(src.shape);
-        if (op.index >= length) revert BadOperand(slot);
-        uint256 leafIndex = op.index / Commitments.LEAF_VALUES;
+        uint256 length = Commitments.lengthOfPacked(shape);
+        if (payload >= length) revert BadOperand(slot);
+        uint256 leafIndex = payload / Commitments.LEAF_VALUES;
         if (!Commitments.verifyLeaf(
                 p.tensorMerkle, Commitments.leafCount(length), leafIndex, p.leaf.leafHash(), p.leafPath
             )) revert BadOperand(slot);
-        return p.leaf.valueAt(op.index % Commitments.LEAF_VALUES);
+        return p.leaf.valueAt(payload % Commitments.LEAF_VALUES);
     }
 
     /// @dev x_j of the solver's micro-trace, proven against its committed root.

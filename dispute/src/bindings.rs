@@ -280,6 +280,18 @@ pub mod split_mix64 {
     );
 }
 pub use split_mix64::SplitMix64;
+/// Bindings of `StepWords`.
+pub mod step_words {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        StepWords,
+        "artifacts/StepWords.json"
+    );
+}
+pub use step_words::StepWords;
 
 /// The runtime bytecode that a deployment of contract `name` must hold on chain,
 /// or `None` for a contract without code (an interface) or an unknown name.
@@ -306,6 +318,7 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         "SoftmaxOps" => Some(&SoftmaxOps::DEPLOYED_BYTECODE),
         "SpecRules" => Some(&SpecRules::DEPLOYED_BYTECODE),
         "SplitMix64" => Some(&SplitMix64::DEPLOYED_BYTECODE),
+        "StepWords" => Some(&StepWords::DEPLOYED_BYTECODE),
         _ => None,
     }
 }

@@ -97,11 +97,13 @@ interface IStepSemantics {
 
     /// @notice Micro-step `microStep` of element `element` of tensor `id`, together with the
     ///         input tensor of every `Input` operand (`inputs[i]` for operand i; entries of
-    ///         other operands are empty). What the game's one-step proof needs, in one call.
+    ///         other operands are 0). What the game's one-step proof needs, in one call, as
+    ///         words (`StepWords`: the instruction word and source words), which cost the
+    ///         proof far less gas than the structs.
     function locate(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
         external
         view
-        returns (Instruction memory ins, TensorSource[4] memory inputs);
+        returns (uint256 ins, uint256[4] memory inputs);
 
     /// @notice Micro-step `microStep` of element `element` of tensor `id`.
     function instruction(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)

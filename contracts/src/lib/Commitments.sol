@@ -98,6 +98,35 @@ library Commitments {
         return keccak256(abi.encodePacked("vtrain.tensor.v1", uint32(shape.length), dims, merkle));
     }
 
+    /// @notice {tensorRoot} of a shape packed as in `StepWords` (rank in the low byte,
+    ///         dimension i in the 32 bits from `8 + 32·i`).
+    function tensorRootPacked(uint256 shape, bytes32 merkle) internal pure returns (bytes32 root) {
+        uint256 rank = shape & 0xFF;
+        bytes memory buffer = new bytes(16 + 4 + 8 * rank + 32);
+        assembly ("memory-safe") {
+            let p := add(buffer, 32)
+            mstore(p, "vtrain.tensor.v1")
+            mstore(add(p, 16), shl(224, rank))
+            let q := add(p, 20)
+            for { let i := 0 } lt(i, rank) { i := add(i, 1) } {
+                mstore(add(q, mul(8, i)), shl(192, and(shr(add(8, mul(32, i)), shape), 0xFFFFFFFF)))
+            }
+            mstore(add(q, mul(8, rank)), merkle)
+            root := keccak256(p, add(52, mul(8, rank)))
+        }
+    }
+
+    /// @notice {lengthOf} of a shape packed as in {tensorRootPacked}.
+    function lengthOfPacked(uint256 shape) internal pure returns (uint256 length) {
+        length = 1;
+        uint256 rank = shape & 0xFF;
+        unchecked {
+            for (uint256 i; i < rank; ++i) {
+                length *= (shape >> (8 + 32 * i)) & 0xFFFFFFFF; // at most 5 factors below 2^32
+            }
+        }
+    }
+
     /// @notice `keccak("vtrain.tensors.v1" ‖ u64 count ‖ merkle)`.
     function listRoot(uint256 count, bytes32 merkle) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked("vtrain.tensors.v1", uint64(count), merkle));

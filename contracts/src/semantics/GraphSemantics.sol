@@ -10,6 +10,7 @@ import {ImagePrograms} from "./ops/ImagePrograms.sol";
 import {Micro} from "./ops/Micro.sol";
 import {GraphSpecRules} from "./GraphSpecRules.sol";
 import {NodeGeometry} from "./graph/NodeGeometry.sol";
+import {StepWords} from "../lib/StepWords.sol";
 
 /// @title GraphSemantics
 /// @notice The step semantics of every model vtrain trains: a layer graph read from the spec
@@ -128,31 +129,35 @@ contract GraphSemantics is IStepSemantics {
     function instruction(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
         external
         view
-        returns (Instruction memory ins)
+        returns (Instruction memory)
     {
-        (ins,) = _instructionAt(G.load(spec), id, element, microStep);
+        (uint256 word,) = _instructionWord(G.load(spec), id, element, microStep);
+        return StepWords.decode(word);
     }
 
     /// @inheritdoc IStepSemantics
     function locate(bytes calldata spec, TensorId calldata id, uint64 element, uint32 microStep)
         external
         view
-        returns (Instruction memory ins, TensorSource[4] memory inputs)
+        returns (uint256 ins, uint256[4] memory inputs)
     {
         Target memory t;
-        (ins, t) = _instructionAt(G.load(spec), id, element, microStep);
+        (ins, t) = _instructionWord(G.load(spec), id, element, microStep);
         if (id.init) return (ins, inputs); // the initial state reads no tensor
         for (uint256 i; i < 4; ++i) {
-            if (ins.operands[i].kind == OperandKind.Input) inputs[i] = _sourceOf(t, ins.operands[i].slot);
+            (OperandKind kind, uint256 slot,) = StepWords.operand(ins, i);
+            if (kind == OperandKind.Input) inputs[i] = _sourceWord(t, uint8(slot));
         }
     }
 
     // ---------------------------------------------------------------- tensors
 
-    function _instructionAt(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
+    /// @dev The instruction word ({StepWords}) of micro-step `microStep` of element `element`
+    ///      of tensor `id`, and the tensor's target.
+    function _instructionWord(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
         internal
         view
-        returns (Instruction memory, Target memory t)
+        returns (uint256, Target memory t)
     {
         if (id.init) {
             uint256 q = _initParam(m, id);
@@ -168,7 +173,7 @@ contract GraphSemantics is IStepSemantics {
         t = _target(m, id);
         _checkElement(t.shape, element);
         if (NodeGeometry.isImage(t.nd.op)) {
-            (uint256 len, Instruction memory ins) = images.program(
+            (uint256 len, uint256 word) = images.program(
                 t.nd.op,
                 NodeGeometry.geometry(t.m, t.nd),
                 NodeGeometry.mask(t.m, t.nd, id.step),
@@ -176,7 +181,7 @@ contract GraphSemantics is IStepSemantics {
                 microStep
             );
             if (microStep >= (len == 0 ? 1 : len)) revert NoSuchMicroStep(microStep);
-            return (ins, t);
+            return (word, t);
         }
         DenseOps.Dims memory d = NodeGeometry.dims(t.m, t.nd);
         uint256 length = DenseOps.length(m, t.nd.op, d, id.step, element);
@@ -222,29 +227,32 @@ contract GraphSemantics is IStepSemantics {
 
     /// @dev Input `slot` of the target's node.
     function _sourceOf(Target memory t, uint8 slot) internal pure returns (TensorSource memory src) {
+        (uint8 list, uint256 index, uint256 shape) = StepWords.source(_sourceWord(t, slot));
+        (src.source, src.index, src.shape) = (Source(list), uint32(index), Shapes.unpack(shape));
+    }
+
+    /// @dev Input `slot` of the target's node as a source word ({StepWords}).
+    function _sourceWord(Target memory t, uint8 slot) internal pure returns (uint256) {
         if (slot >= t.nd.arity) revert NoSuchInput(slot);
         uint256 r = t.nd.inputs[slot];
         uint256 kind = r >> 32;
         uint256 index = r & 0xFFFFFFFF;
-        uint256 shape;
         if (kind == P.REF_NODE) {
             (uint8 list, uint256 position) = _listOf(t, index);
-            (src.source, src.index) = (Source(list), uint32(position));
-            shape = P.shapeAt(t.m, t.plan, index);
-        } else if (kind == P.REF_PARAM) {
-            (src.source, src.index) = (Source.OldWeights, uint32(index));
-            shape = P.paramShape(t.m, index);
-        } else if (kind == P.REF_MOMENT) {
-            (src.source, src.index) = (Source.OldOptimizer, uint32(index));
-            shape = P.paramShape(t.m, index % t.m.params);
-        } else if (kind == P.REF_FEATURES) {
-            src.source = Source.DatasetFeatures;
-            shape = Shapes.two(t.m.samples, t.m.features);
-        } else {
-            src.source = Source.DatasetLabels;
-            shape = Shapes.one(t.m.samples);
+            return StepWords.sourceWord(list, position, P.shapeAt(t.m, t.plan, index));
         }
-        src.shape = Shapes.unpack(shape);
+        if (kind == P.REF_PARAM) {
+            return StepWords.sourceWord(uint8(Source.OldWeights), index, P.paramShape(t.m, index));
+        }
+        if (kind == P.REF_MOMENT) {
+            return
+                StepWords.sourceWord(uint8(Source.OldOptimizer), index, P.paramShape(t.m, index % t.m.params));
+        }
+        if (kind == P.REF_FEATURES) {
+            return
+                StepWords.sourceWord(uint8(Source.DatasetFeatures), 0, Shapes.two(t.m.samples, t.m.features));
+        }
+        return StepWords.sourceWord(uint8(Source.DatasetLabels), 0, Shapes.one(t.m.samples));
     }
 
     /// @dev For the initial state: the parameter whose shape tensor `id` has (moment i

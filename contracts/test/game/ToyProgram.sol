@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {JobSpecCodec} from "../../src/lib/JobSpecCodec.sol";
 import {SpecRules} from "../../src/lib/SpecRules.sol";
+import {StepWords} from "../../src/lib/StepWords.sol";
 
 /// @notice A small test-only model: what a toy training step computes, written once and
 ///         used both by `ToySemantics` (what the game sees) and by `ToyWorld` (what the test
@@ -210,12 +211,13 @@ contract ToySemantics is IStepSemantics {
     function locate(bytes calldata, TensorId calldata id, uint64 element, uint32 microStep)
         external
         pure
-        returns (Instruction memory ins, TensorSource[4] memory inputs)
+        returns (uint256 word, uint256[4] memory inputs)
     {
-        ins = ToyProgram.instruction(id, element, microStep);
+        Instruction memory ins = ToyProgram.instruction(id, element, microStep);
+        word = StepWords.encode(ins);
         for (uint256 i; i < 4; ++i) {
             if (ins.operands[i].kind == OperandKind.Input) {
-                inputs[i] = ToyProgram.inputOf(id, ins.operands[i].slot);
+                inputs[i] = StepWords.encodeSource(ToyProgram.inputOf(id, ins.operands[i].slot));
             }
         }
     }

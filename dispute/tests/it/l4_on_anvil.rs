@@ -298,6 +298,15 @@ async fn every_op_is_refuted_on_chain() {
 /// gradients, max and average pooling and their gradients, dropout and its
 /// gradient, each refuted on chain down to one fp32 operation.
 #[tokio::test]
+async fn every_digits_cnn_op_is_refuted_on_chain() {
+    let text = include_str!("../../../examples/digits-cnn.toml");
+    let mut spec = JobSpec::from_toml(text).unwrap();
+    spec.steps = 4;
+    spec.checkpoint_interval = 2;
+    every_intermediate_is_refuted(trainer_for(spec)).await;
+}
+
+#[tokio::test]
 async fn every_cnn_op_is_refuted_on_chain() {
     every_intermediate_is_refuted(small_cnn_trainer()).await;
 }

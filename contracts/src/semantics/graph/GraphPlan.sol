@@ -114,47 +114,50 @@ library GraphPlan {
 
     /// @notice The step's nodes for model `m`.
     function build(G.Model memory m) internal pure returns (Plan memory p) {
-        uint256 layers = m.layers.length;
-        p.nodes = new uint256[](5 + 4 * layers);
-        _push(p, OP_SCHEDULE, 0, 0, 0, 0);
-        uint256 current = _push(p, OP_GATHER, 0, 0, 1, ref(REF_FEATURES, 0));
-        _push(p, OP_GATHER, 0, 0, 1, ref(REF_LABELS, 0));
-        uint256[] memory layerIn = new uint256[](layers);
-        uint256 firstTrained = layers;
-        for (uint256 l; l < layers; ++l) {
-            G.Layer memory layer = m.layers[l];
-            layerIn[l] = current;
-            uint8 kind = layer.kind;
-            if (kind == G.LINEAR || kind == G.CONV2D) {
-                if (firstTrained == layers) firstTrained = l;
-                uint256 w = layer.firstParam;
-                current = _push(
-                    p,
-                    kind == G.LINEAR ? OP_LINEAR : OP_CONV,
-                    l,
-                    0,
-                    3,
-                    _three(current, ref(REF_PARAM, w), ref(REF_PARAM, w + 1))
-                );
-            } else if (kind == G.RELU) {
-                current = _push(p, OP_RELU, l, 0, 1, current);
-            } else if (kind == G.MAXPOOL2D || kind == G.AVGPOOL2D) {
-                current = _push(p, kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 0, 1, current);
-            } else if (kind == G.DROPOUT) {
-                current = _push(p, OP_DROPOUT, l, 0, 1, current);
-            } // flatten, reshape: no node
+        // Node and layer indices are below 2^16 (64 layers): no overflow.
+        unchecked {
+            uint256 layers = m.layers.length;
+            p.nodes = new uint256[](5 + 4 * layers);
+            _push(p, OP_SCHEDULE, 0, 0, 0, 0);
+            uint256 current = _push(p, OP_GATHER, 0, 0, 1, ref(REF_FEATURES, 0));
+            _push(p, OP_GATHER, 0, 0, 1, ref(REF_LABELS, 0));
+            uint256[] memory layerIn = new uint256[](layers);
+            uint256 firstTrained = layers;
+            for (uint256 l; l < layers; ++l) {
+                G.Layer memory layer = m.layers[l];
+                layerIn[l] = current;
+                uint8 kind = layer.kind;
+                if (kind == G.LINEAR || kind == G.CONV2D) {
+                    if (firstTrained == layers) firstTrained = l;
+                    uint256 w = layer.firstParam;
+                    current = _push(
+                        p,
+                        kind == G.LINEAR ? OP_LINEAR : OP_CONV,
+                        l,
+                        0,
+                        3,
+                        _three(current, ref(REF_PARAM, w), ref(REF_PARAM, w + 1))
+                    );
+                } else if (kind == G.RELU) {
+                    current = _push(p, OP_RELU, l, 0, 1, current);
+                } else if (kind == G.MAXPOOL2D || kind == G.AVGPOOL2D) {
+                    current = _push(p, kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 0, 1, current);
+                } else if (kind == G.DROPOUT) {
+                    current = _push(p, OP_DROPOUT, l, 0, 1, current);
+                } // flatten, reshape: no node
+            }
+            uint256 logSoftmax = _push(p, OP_LOG_SOFTMAX, 0, 0, 1, current);
+            uint256 grad = _push(p, OP_XENT_GRAD, 0, 0, 2, _two(logSoftmax, ref(REF_NODE, 2)));
+            uint256[] memory grads = new uint256[](m.params);
+            for (uint256 l = layers; l > firstTrained;) {
+                --l;
+                grad = _backward(p, m.layers[l], l, l > firstTrained, grad, layerIn[l], grads);
+            }
+            p.inter = p.count;
+            p.grads = grads;
+            (p.params, p.adam) = (m.params, m.adam);
+            p.count = p.inter + m.params * (m.adam ? 3 : 2);
         }
-        uint256 logSoftmax = _push(p, OP_LOG_SOFTMAX, 0, 0, 1, current);
-        uint256 grad = _push(p, OP_XENT_GRAD, 0, 0, 2, _two(logSoftmax, ref(REF_NODE, 2)));
-        uint256[] memory grads = new uint256[](m.params);
-        for (uint256 l = layers; l > firstTrained;) {
-            --l;
-            grad = _backward(p, m.layers[l], l, l > firstTrained, grad, layerIn[l], grads);
-        }
-        p.inter = p.count;
-        p.grads = grads;
-        (p.params, p.adam) = (m.params, m.adam);
-        p.count = p.inter + m.params * (m.adam ? 3 : 2);
     }
 
     /// @dev The optimizer node `j` of the block (SGD `v'`, `w'`; AdamW `m'`, `v'`, `w'` per
@@ -187,24 +190,26 @@ library GraphPlan {
         uint256 input,
         uint256[] memory grads
     ) private pure returns (uint256) {
-        uint8 kind = layer.kind;
-        if (kind == G.LINEAR || kind == G.CONV2D) {
-            bool conv = kind == G.CONV2D;
-            uint256 w = layer.firstParam;
-            grads[w] = _push(p, conv ? OP_CONV_WEIGHT_GRAD : OP_WEIGHT_GRAD, l, 0, 2, _two(grad, input));
-            grads[w + 1] = _push(p, conv ? OP_CONV_BIAS_GRAD : OP_BIAS_GRAD, l, 0, 1, grad);
-            if (below) {
-                grad = _push(
-                    p, conv ? OP_CONV_INPUT_GRAD : OP_INPUT_GRAD, l, 0, 2, _two(grad, ref(REF_PARAM, w))
-                );
+        unchecked {
+            uint8 kind = layer.kind;
+            if (kind == G.LINEAR || kind == G.CONV2D) {
+                bool conv = kind == G.CONV2D;
+                uint256 w = layer.firstParam;
+                grads[w] = _push(p, conv ? OP_CONV_WEIGHT_GRAD : OP_WEIGHT_GRAD, l, 0, 2, _two(grad, input));
+                grads[w + 1] = _push(p, conv ? OP_CONV_BIAS_GRAD : OP_BIAS_GRAD, l, 0, 1, grad);
+                if (below) {
+                    grad = _push(
+                        p, conv ? OP_CONV_INPUT_GRAD : OP_INPUT_GRAD, l, 0, 2, _two(grad, ref(REF_PARAM, w))
+                    );
+                }
+                return grad;
             }
-            return grad;
+            if (kind == G.RELU) return _push(p, OP_RELU_GRAD, l, 0, 2, _two(input, grad));
+            if (kind == G.MAXPOOL2D) return _push(p, OP_MAXPOOL_GRAD, l, 0, 2, _two(input, grad));
+            if (kind == G.AVGPOOL2D) return _push(p, OP_AVGPOOL_GRAD, l, 0, 1, grad);
+            if (kind == G.DROPOUT) return _push(p, OP_DROPOUT_GRAD, l, 0, 1, grad);
+            return grad; // flatten, reshape
         }
-        if (kind == G.RELU) return _push(p, OP_RELU_GRAD, l, 0, 2, _two(input, grad));
-        if (kind == G.MAXPOOL2D) return _push(p, OP_MAXPOOL_GRAD, l, 0, 2, _two(input, grad));
-        if (kind == G.AVGPOOL2D) return _push(p, OP_AVGPOOL_GRAD, l, 0, 1, grad);
-        if (kind == G.DROPOUT) return _push(p, OP_DROPOUT_GRAD, l, 0, 1, grad);
-        return grad; // flatten, reshape
     }
 
     /// @notice Node `i`, unpacked.

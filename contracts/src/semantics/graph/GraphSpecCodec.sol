@@ -143,31 +143,37 @@ library GraphSpecCodec {
         if (count > MAX_LAYERS) revert UnsupportedSpec(o);
         o += 4;
         m.layers = new Layer[](count);
-        for (uint256 i; i < count; ++i) {
-            Layer memory l = m.layers[i];
-            l.kind = uint8(_u8(spec, o));
-            ++o;
-            if (l.kind == LINEAR) {
-                l.a = _u32(spec, o);
-                o += 4;
-            } else if (l.kind == CONV2D) {
-                (l.a, l.b, l.c, l.d) =
-                (_u32(spec, o), _u32(spec, o + 4), _u32(spec, o + 8), _u32(spec, o + 12));
-                o += 16;
-            } else if (l.kind == MAXPOOL2D || l.kind == AVGPOOL2D) {
-                (l.a, l.b) = (_u32(spec, o), _u32(spec, o + 4));
-                if (l.b == 0) l.b = l.a; // an unset stride is the kernel
-                o += 8;
-            } else if (l.kind == RESHAPE) {
-                uint256[] memory dims;
-                (o, dims) = _dims(spec, o);
-                l.a = Shapes.pack(dims);
-                l.b = dims.length;
-            } else if (l.kind == DROPOUT) {
-                l.a = _u32(spec, o);
-                o += 4;
-            } else if (l.kind != FLATTEN && l.kind != RELU) {
-                revert UnsupportedSpec(o - 1);
+        // Offsets stay below the calldata's length plus a few bytes: no overflow.
+        unchecked {
+            for (uint256 i; i < count; ++i) {
+                Layer memory l = m.layers[i];
+                uint8 kind = uint8(_u8(spec, o));
+                l.kind = kind;
+                ++o;
+                if (kind == LINEAR) {
+                    l.a = _u32(spec, o);
+                    o += 4;
+                } else if (kind == CONV2D) {
+                    if (spec.length < o + 16) revert UnsupportedSpec(o);
+                    (l.a, l.b, l.c, l.d) =
+                    (_read(spec, o, 4), _read(spec, o + 4, 4), _read(spec, o + 8, 4), _read(spec, o + 12, 4));
+                    o += 16;
+                } else if (kind == MAXPOOL2D || kind == AVGPOOL2D) {
+                    if (spec.length < o + 8) revert UnsupportedSpec(o);
+                    (l.a, l.b) = (_read(spec, o, 4), _read(spec, o + 4, 4));
+                    if (l.b == 0) l.b = l.a; // an unset stride is the kernel
+                    o += 8;
+                } else if (kind == RESHAPE) {
+                    uint256[] memory dims;
+                    (o, dims) = _dims(spec, o);
+                    l.a = Shapes.pack(dims);
+                    l.b = dims.length;
+                } else if (kind == DROPOUT) {
+                    l.a = _u32(spec, o);
+                    o += 4;
+                } else if (kind != FLATTEN && kind != RELU) {
+                    revert UnsupportedSpec(o - 1);
+                }
             }
         }
         if (_u8(spec, o) != 1) revert UnsupportedSpec(o); // softmax cross-entropy
@@ -267,8 +273,10 @@ library GraphSpecCodec {
     function _infer(Model memory m, uint256[] memory input, bool check) private pure returns (uint256 total) {
         uint256 shape = Shapes.pack(input);
         uint256 params = 0;
-        m.paramShapes = new uint256[](2 * m.layers.length);
-        for (uint256 i; i < m.layers.length; ++i) {
+        uint256 layers = m.layers.length;
+        uint256[] memory paramShapes = new uint256[](2 * layers);
+        m.paramShapes = paramShapes;
+        for (uint256 i; i < layers; ++i) {
             Layer memory l = m.layers[i];
             l.inShape = shape;
             l.firstParam = NONE;
@@ -276,12 +284,16 @@ library GraphSpecCodec {
             (shape, weights) = _layerOut(l, shape, check);
             if (weights > 0) {
                 l.firstParam = params;
-                m.paramShapes[params] = l.kind == LINEAR
-                    ? Shapes.two(l.a, Shapes.dim(l.inShape, 0))
-                    : 4 | l.a << 8 | Shapes.dim(l.inShape, 0) << 40 | l.b << 72 | l.b << 104;
-                m.paramShapes[params + 1] = Shapes.one(l.a);
-                params += 2;
-                total += weights;
+                uint256 width = l.a;
+                // At most 64 layers of at most 2^32 · 17 · 17 weights each: no overflow.
+                unchecked {
+                    paramShapes[params] = l.kind == LINEAR
+                        ? Shapes.two(width, Shapes.dim(l.inShape, 0))
+                        : 4 | width << 8 | Shapes.dim(l.inShape, 0) << 40 | l.b << 72 | l.b << 104;
+                    paramShapes[params + 1] = Shapes.one(width);
+                    params += 2;
+                    total += weights;
+                }
             }
             if (check && Shapes.elements(shape) > MAX_SAMPLE_ELEMENTS) {
                 revert SpecRules.InvalidSpec("model.layers");
@@ -312,7 +324,13 @@ library GraphSpecCodec {
                 if (Shapes.rank(input) != 1) revert SpecRules.InvalidSpec("model.layers");
                 SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
             }
-            return (Shapes.one(l.a), (Shapes.dim(input, 0) + 1) * l.a);
+            unchecked {
+                return (Shapes.one(l.a), (Shapes.dim(input, 0) + 1) * l.a); // u32 factors
+            }
+        }
+        if (kind == RELU || kind == DROPOUT) {
+            if (kind == DROPOUT && check) SpecRules.checkUnitInterval("model.layers", uint32(l.a));
+            return (input, 0);
         }
         if (kind == CONV2D) {
             (uint256 c, uint256 h, uint256 w) = _image(input, check);
@@ -351,8 +369,7 @@ library GraphSpecCodec {
             }
             return (l.a, 0);
         }
-        if (kind == DROPOUT && check) SpecRules.checkUnitInterval("model.layers", uint32(l.a));
-        return (input, 0); // relu, dropout
+        return (input, 0); // unreachable: every kind is handled above
     }
 
     function _image(uint256 shape, bool check) private pure returns (uint256, uint256, uint256) {
@@ -368,8 +385,11 @@ library GraphSpecCodec {
         return _read(spec, offset, 1);
     }
 
+    /// @dev Offsets stay below the calldata's length plus a few bytes: no overflow.
     function _u32(bytes calldata spec, uint256 offset) private pure returns (uint256) {
-        if (spec.length < offset + 4) revert UnsupportedSpec(offset);
+        unchecked {
+            if (spec.length < offset + 4) revert UnsupportedSpec(offset);
+        }
         return _read(spec, offset, 4);
     }
 

@@ -11,13 +11,17 @@ library Shapes {
     }
 
     function dim(uint256 shape, uint256 i) internal pure returns (uint256) {
-        return (shape >> (8 + 32 * i)) & 0xFFFFFFFF;
+        unchecked {
+            return (shape >> (8 + 32 * i)) & 0xFFFFFFFF;
+        }
     }
 
     function pack(uint256[] memory dims) internal pure returns (uint256 shape) {
         shape = dims.length;
-        for (uint256 i; i < dims.length; ++i) {
-            shape |= dims[i] << (8 + 32 * i);
+        unchecked {
+            for (uint256 i; i < dims.length; ++i) {
+                shape |= dims[i] << (8 + 32 * i);
+            }
         }
     }
 
@@ -35,15 +39,20 @@ library Shapes {
 
     /// @notice `[lead] ++ shape`: a per-sample shape with the batch in front.
     function prepend(uint256 lead, uint256 shape) internal pure returns (uint256) {
-        uint256 r = rank(shape);
-        return (r + 1) | lead << 8 | ((shape >> 8) << 40);
+        unchecked {
+            return (rank(shape) + 1) | lead << 8 | ((shape >> 8) << 40);
+        }
     }
 
     /// @notice The product of the dimensions (1 for rank 0).
     function elements(uint256 shape) internal pure returns (uint256 n) {
+        // At most seven dimensions below 2^32 each: the product stays below 2^224.
         n = 1;
-        for (uint256 i; i < rank(shape); ++i) {
-            n *= dim(shape, i);
+        uint256 r = rank(shape);
+        unchecked {
+            for (uint256 i; i < r; ++i) {
+                n *= (shape >> (8 + 32 * i)) & 0xFFFFFFFF;
+            }
         }
     }
 

@@ -51,11 +51,11 @@ library DenseOps {
     function instruction(G.Model memory m, uint8 op, Dims memory d, uint256 t, uint256 e, uint256 k)
         internal
         pure
-        returns (IStepSemantics.Instruction memory)
+        returns (uint256)
     {
         if (op == P.OP_SCHEDULE) {
             ScheduleOps.Emitter memory em = ScheduleOps.emitter(k);
-            IStepSemantics.Operand memory value = ScheduleOps.schedule(m, t, e, em);
+            uint256 value = ScheduleOps.schedule(m, t, e, em);
             if (em.count == 0) return Micro.copy(value);
             return em.found;
         }
@@ -66,7 +66,7 @@ library DenseOps {
         if (op == P.OP_LINEAR) {
             // acc = b[j]; acc = fma(A[i, kk], W[j, kk], acc) for kk ascending
             uint256 j = e % d.n;
-            IStepSemantics.Operand memory acc = k == 0 ? Micro.input(2, j) : Micro.step(k - 1);
+            uint256 acc = k == 0 ? Micro.input(2, j) : Micro.step(k - 1);
             return
                 // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
                 Micro.ins3(Micro.FMA, Micro.input(0, (e / d.n) * d.k + k), Micro.input(1, j * d.k + k), acc);
@@ -83,7 +83,7 @@ library DenseOps {
         if (op == P.OP_LOG_SOFTMAX) return SoftmaxOps.logSoftmax(d.n, e, k);
         if (op == P.OP_XENT_GRAD) return _xentGrad(d, e, k);
         if (op >= P.OP_SGD_VELOCITY) return _optimizer(m, op, e, k);
-        IStepSemantics.Operand memory zeroOrPrevious = k == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(k - 1);
+        uint256 zeroOrPrevious = k == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(k - 1);
         if (op == P.OP_WEIGHT_GRAD) {
             // acc = 0; acc = fma(dZ[i, o], A[i, kk], acc) for i ascending
             return Micro.ins3(
@@ -111,11 +111,7 @@ library DenseOps {
     }
 
     /// @dev exp(LS[e]); sel_eq(y[i], j, 1, 0); sub; div by the batch.
-    function _xentGrad(Dims memory d, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _xentGrad(Dims memory d, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 steps = SoftmaxOps.EXP_STEPS;
         if (k < steps) return SoftmaxOps.exp(k, Micro.input(0, e), 0);
         if (k == steps) {
@@ -131,11 +127,7 @@ library DenseOps {
         return Micro.ins2(Micro.DIV, Micro.step(steps + 1), Micro.c(Micro.f32(d.rows)));
     }
 
-    function _optimizer(G.Model memory m, uint8 op, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _optimizer(G.Model memory m, uint8 op, uint256 e, uint256 k) private pure returns (uint256) {
         if (op == P.OP_SGD_VELOCITY) {
             // g' = fma(λ, w, g); v' = fma(μ, v, g')
             if (k == 0) {
@@ -175,7 +167,7 @@ library DenseOps {
     function initInstruction(G.Model memory m, uint256 fanIn, uint256 q, uint256 e, uint256 k)
         internal
         pure
-        returns (IStepSemantics.Instruction memory)
+        returns (uint256)
     {
         if (k == 0) return Micro.ins2(Micro.SQRT, Micro.c(Micro.f32(fanIn)), Micro.none());
         if (k == 1) return Micro.ins2(Micro.DIV, Micro.c(Micro.F_ONE), Micro.step(0));

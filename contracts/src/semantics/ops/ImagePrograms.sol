@@ -46,15 +46,16 @@ contract ImagePrograms {
     }
 
     /// @notice Element `e`'s number of micro-steps and, when `k` is one of them (or 0 for a
-    ///         program without steps), its micro-step `k`; otherwise an empty instruction,
-    ///         which the caller refuses. One call where the one-step proof needs both.
+    ///         program without steps), its micro-step `k` as an instruction word ({Micro});
+    ///         otherwise 0, which the caller refuses. One call where the one-step proof
+    ///         needs both.
     function program(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
         external
         pure
-        returns (uint256 len, IStepSemantics.Instruction memory ins)
+        returns (uint256 len, uint256 word)
     {
         len = _length(op, g, m, e);
-        if (k < (len == 0 ? 1 : len)) ins = _instruction(op, g, m, e, k);
+        if (k < (len == 0 ? 1 : len)) word = _instruction(op, g, m, e, k);
     }
 
     function _length(uint8 op, Geometry calldata g, Mask calldata m, uint256 e)
@@ -72,20 +73,12 @@ contract ImagePrograms {
         return _keeps(m, e) ? 3 : 0; // dropout, dropout_grad
     }
 
-    /// @notice Micro-step `k` of element `e` (in range; a program without steps answers its
-    ///         COPY for k = 0).
-    function instruction(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
-        external
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
-        return _instruction(op, g, m, e, k);
-    }
-
+    /// @dev Micro-step `k` of element `e` (in range; a program without steps answers its COPY
+    ///      for k = 0).
     function _instruction(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
         private
         pure
-        returns (IStepSemantics.Instruction memory)
+        returns (uint256)
     {
         if (op == P.OP_CONV) return _conv(g, e, k);
         if (op == P.OP_CONV_WEIGHT_GRAD) return _convWeightGrad(g, e, k);
@@ -110,31 +103,23 @@ contract ImagePrograms {
     // ---------------------------------------------------------------- convolution
 
     /// @dev acc = b[co]; acc = fma(x, W[co, ci, ky, kx], acc) for (ci, ky, kx) ascending.
-    function _conv(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _conv(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 positions = g.oh * g.ow;
         uint256 co = (e / positions) % g.co;
-        IStepSemantics.Operand memory x = _convInput(g, 0, e / (positions * g.co), e % positions, k);
-        IStepSemantics.Operand memory acc = k == 0 ? Micro.input(2, co) : Micro.step(k - 1);
+        uint256 x = _convInput(g, 0, e / (positions * g.co), e % positions, k);
+        uint256 acc = k == 0 ? Micro.input(2, co) : Micro.step(k - 1);
         // W[co, ci, ky, kx] with k = (ci·kernel + ky)·kernel + kx
         return Micro.ins3(Micro.FMA, x, Micro.input(1, co * g.c * g.k * g.k + k), acc);
     }
 
     /// @dev acc = +0; acc = fma(dZ[n, co, oy, ox], x, acc) for (n, oy, ox) ascending.
-    function _convWeightGrad(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _convWeightGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 positions = g.oh * g.ow;
         uint256 patch = g.c * g.k * g.k;
         // e = co·patch + (ci·kernel + ky)·kernel + kx; k = n·positions + position
         // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         uint256 dz = ((k / positions) * g.co + e / patch) * positions + k % positions;
-        IStepSemantics.Operand memory x = _convInput(g, 1, k / positions, k % positions, e % patch);
+        uint256 x = _convInput(g, 1, k / positions, k % positions, e % patch);
         return Micro.ins3(Micro.FMA, Micro.input(0, dz), x, _zeroOr(k));
     }
 
@@ -143,7 +128,7 @@ contract ImagePrograms {
     function _convInput(Geometry calldata g, uint256 slot, uint256 n, uint256 position, uint256 tap)
         private
         pure
-        returns (IStepSemantics.Operand memory)
+        returns (uint256)
     {
         uint256 kk = g.k * g.k;
         // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
@@ -154,19 +139,15 @@ contract ImagePrograms {
 
     /// @dev For each tap (ky, kx) ascending that reaches an output position: `co` fmas from +0,
     ///      then one add into the running sum (from +0).
-    function _convInputGrad(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _convInputGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 tapBlock = k / (g.co + 1);
         uint256 j = k % (g.co + 1);
         uint256 base = tapBlock * (g.co + 1);
         if (j == g.co) {
-            IStepSemantics.Operand memory acc = tapBlock == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(base - 1);
+            uint256 acc = tapBlock == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(base - 1);
             return Micro.ins2(Micro.ADD, acc, Micro.step(base + g.co - 1));
         }
-        IStepSemantics.Operand memory inner = j == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(base + j - 1);
+        uint256 inner = j == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(base + j - 1);
         (uint256 dz, uint256 w) = _inputGradIndices(g, e, tapBlock, j);
         return Micro.ins3(Micro.FMA, Micro.input(0, dz), Micro.input(1, w), inner);
     }
@@ -189,7 +170,7 @@ contract ImagePrograms {
     function _patch(Geometry calldata g, uint256 slot, uint256 plane, uint256 y, uint256 x)
         private
         pure
-        returns (IStepSemantics.Operand memory)
+        returns (uint256)
     {
         if (y < g.p || x < g.p || y - g.p >= g.h || x - g.p >= g.w) return Micro.c(Micro.F_ZERO);
         return Micro.input(slot, (plane * g.h + y - g.p) * g.w + x - g.p);
@@ -260,11 +241,7 @@ contract ImagePrograms {
         return ((n * g.c + c) * g.h + oy * g.s) * g.w + ox * g.s;
     }
 
-    function _tapOf(Geometry calldata g, uint256 base, uint256 j)
-        private
-        pure
-        returns (IStepSemantics.Operand memory)
-    {
+    function _tapOf(Geometry calldata g, uint256 base, uint256 j) private pure returns (uint256) {
         // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         return Micro.input(0, base + (j / g.k) * g.w + j % g.k);
     }
@@ -276,30 +253,22 @@ contract ImagePrograms {
     }
 
     /// @dev m = x_0; m = max(m, x_j) for j = 1..k².
-    function _maxPool(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _maxPool(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 base = _outputWindow(g, e);
         if (g.k == 1) return Micro.copy(_tapOf(g, base, 0));
-        IStepSemantics.Operand memory best = k == 0 ? _tapOf(g, base, 0) : Micro.step(k - 1);
+        uint256 best = k == 0 ? _tapOf(g, base, 0) : Micro.step(k - 1);
         return Micro.ins2(Micro.MAX, best, _tapOf(g, base, k + 1));
     }
 
     /// @dev acc = x_0; acc = add(acc, x_j) for j = 1..k²; div(acc, k²).
-    function _avgPool(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _avgPool(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 base = _outputWindow(g, e);
         uint256 area = g.k * g.k;
         if (k + 1 < area) {
-            IStepSemantics.Operand memory acc = k == 0 ? _tapOf(g, base, 0) : Micro.step(k - 1);
+            uint256 acc = k == 0 ? _tapOf(g, base, 0) : Micro.step(k - 1);
             return Micro.ins2(Micro.ADD, acc, _tapOf(g, base, k + 1));
         }
-        IStepSemantics.Operand memory sum = area == 1 ? _tapOf(g, base, 0) : Micro.step(area - 2);
+        uint256 sum = area == 1 ? _tapOf(g, base, 0) : Micro.step(area - 2);
         return Micro.ins2(Micro.DIV, sum, Micro.c(Micro.f32(area)));
     }
 
@@ -350,43 +319,33 @@ contract ImagePrograms {
 
     /// @dev Per window containing the position, ascending: the window's argmax program
     ///      (`sel_gt`, `max` per further tap), `sel_eq(idx, mine, dY, +0)`, `add`.
-    function _maxPoolGrad(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _maxPoolGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         if (_windows(g, e) == 0) return Micro.copy(Micro.c(Micro.F_ZERO));
         uint256 area = g.k * g.k;
         // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         uint256 base = (k / (2 * area)) * 2 * area;
         uint256 r = k - base;
         if (r == 2 * area - 1) {
-            IStepSemantics.Operand memory acc = base == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(base - 1);
+            uint256 acc = base == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(base - 1);
             return Micro.ins2(Micro.ADD, acc, Micro.step(base + 2 * area - 2));
         }
         (uint256 first, uint256 mine, uint256 output) = _gradWindow(g, e, k / (2 * area));
         if (r == 2 * (area - 1)) {
-            IStepSemantics.Operand memory idx =
-                area == 1 ? Micro.c(Micro.F_ZERO) : Micro.step(base + 2 * (area - 2));
+            uint256 idx = area == 1 ? Micro.c(Micro.F_ZERO) : Micro.step(base + 2 * (area - 2));
             return Micro.ins(
                 Micro.SEL_EQ, idx, Micro.c(Micro.f32(mine)), Micro.input(1, output), Micro.c(Micro.F_ZERO)
             );
         }
         uint256 j = r / 2 + 1;
-        IStepSemantics.Operand memory best = j == 1 ? _tapOf(g, first, 0) : Micro.step(base + 2 * (j - 2) + 1);
+        uint256 best = j == 1 ? _tapOf(g, first, 0) : Micro.step(base + 2 * (j - 2) + 1);
         if (r % 2 == 1) return Micro.ins2(Micro.MAX, best, _tapOf(g, first, j));
-        IStepSemantics.Operand memory previous =
-            j == 1 ? Micro.c(Micro.F_ZERO) : Micro.step(base + 2 * (j - 2));
+        uint256 previous = j == 1 ? Micro.c(Micro.F_ZERO) : Micro.step(base + 2 * (j - 2));
         return Micro.ins(Micro.SEL_GT, _tapOf(g, first, j), best, Micro.c(Micro.f32(j)), previous);
     }
 
     /// @dev acc = +0; acc = add(acc, dY[window]) per window containing the position,
     ///      ascending; div(acc, k²).
-    function _avgPoolGrad(Geometry calldata g, uint256 e, uint256 k)
-        private
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function _avgPoolGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
         if (k == _windows(g, e)) return Micro.ins2(Micro.DIV, _zeroOr(k), Micro.c(Micro.f32(g.k * g.k)));
         (,, uint256 output) = _gradWindow(g, e, k);
         return Micro.ins2(Micro.ADD, _zeroOr(k), Micro.input(0, output));
@@ -400,7 +359,7 @@ contract ImagePrograms {
     }
 
     /// @dev The constant +0 before the first micro-step, else the previous micro-step.
-    function _zeroOr(uint256 k) private pure returns (IStepSemantics.Operand memory) {
+    function _zeroOr(uint256 k) private pure returns (uint256) {
         return k == 0 ? Micro.c(Micro.F_ZERO) : Micro.step(k - 1);
     }
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepSemantics} from "../../interfaces/IStepSemantics.sol";
-
 /// @title Micro
 /// @notice The vocabulary of element programs (`docs/repops.md` §1): the primitive opcodes,
 ///         the f32 constants the programs use, and builders of instructions and operands,
@@ -28,60 +26,54 @@ library Micro {
     uint32 internal constant F_TWO = 0x40000000;
     uint32 internal constant F_MINUS_ONE = 0xBF800000;
 
-    function ins(
-        uint8 opcode,
-        IStepSemantics.Operand memory a,
-        IStepSemantics.Operand memory b,
-        IStepSemantics.Operand memory c3,
-        IStepSemantics.Operand memory d
-    ) internal pure returns (IStepSemantics.Instruction memory i) {
-        i.opcode = opcode;
-        i.operands[0] = a;
-        i.operands[1] = b;
-        i.operands[2] = c3;
-        i.operands[3] = d;
+    /// @dev Instructions and operands are words in the layout of `StepWords` (the opcode in
+    ///      bits 0–7, operand i in the 62 bits from `8 + 62·i`; an operand's kind in bits 0–1,
+    ///      its slot in bits 2–5, its payload in bits 6–61). Words, not structs: building,
+    ///      passing and returning the struct cost the one-step proof ~10k gas
+    ///      (docs/benchmarks.md § Dispute game gas).
+    uint256 private constant KIND_INPUT = 1;
+    uint256 private constant KIND_STEP = 2;
+    uint256 private constant KIND_CONST = 3;
+    /// @dev Indices must stay below 2^56 (a tensor has at most 2^40 elements).
+    uint256 private constant MAX_INDEX = 1 << 56;
+
+    /// @notice Element or micro-step index {input} or {step} cannot pack.
+    error IndexTooLarge(uint256 index);
+
+    function ins(uint8 opcode, uint256 a, uint256 b, uint256 c3, uint256 d) internal pure returns (uint256) {
+        return uint256(opcode) | a << 8 | b << 70 | c3 << 132 | d << 194;
     }
 
-    /// @notice A one- or two-operand instruction.
-    function ins2(uint8 opcode, IStepSemantics.Operand memory a, IStepSemantics.Operand memory b)
-        internal
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
-        return ins(opcode, a, b, none(), none());
+    function ins2(uint8 opcode, uint256 a, uint256 b) internal pure returns (uint256) {
+        return uint256(opcode) | a << 8 | b << 70;
     }
 
-    /// @notice A three-operand instruction (fma).
-    function ins3(
-        uint8 opcode,
-        IStepSemantics.Operand memory a,
-        IStepSemantics.Operand memory b,
-        IStepSemantics.Operand memory c3
-    ) internal pure returns (IStepSemantics.Instruction memory) {
-        return ins(opcode, a, b, c3, none());
+    function ins3(uint8 opcode, uint256 a, uint256 b, uint256 c3) internal pure returns (uint256) {
+        return uint256(opcode) | a << 8 | b << 70 | c3 << 132;
     }
 
-    /// @notice The element is `a` itself (a program without primitives).
-    function copy(IStepSemantics.Operand memory a) internal pure returns (IStepSemantics.Instruction memory) {
-        return ins(COPY, a, none(), none(), none());
+    function copy(uint256 a) internal pure returns (uint256) {
+        return uint256(COPY) | a << 8;
     }
 
-    function input(uint256 slot, uint256 index) internal pure returns (IStepSemantics.Operand memory) {
-        return IStepSemantics.Operand(IStepSemantics.OperandKind.Input, uint8(slot), uint64(index), 0);
+    function input(uint256 slot, uint256 index) internal pure returns (uint256) {
+        if (index >= MAX_INDEX) revert IndexTooLarge(index);
+        return KIND_INPUT | slot << 2 | index << 6;
     }
 
-    function step(uint256 index) internal pure returns (IStepSemantics.Operand memory) {
-        return IStepSemantics.Operand(IStepSemantics.OperandKind.Step, 0, uint64(index), 0);
+    function step(uint256 index) internal pure returns (uint256) {
+        if (index >= MAX_INDEX) revert IndexTooLarge(index);
+        return KIND_STEP | index << 6;
     }
 
-    function c(uint32 bits) internal pure returns (IStepSemantics.Operand memory) {
-        return IStepSemantics.Operand(IStepSemantics.OperandKind.Const, 0, 0, bits);
+    function c(uint32 bits) internal pure returns (uint256) {
+        return KIND_CONST | uint256(bits) << 6;
     }
 
-    function none() internal pure returns (IStepSemantics.Operand memory) {}
+    function none() internal pure returns (uint256) {
+        return 0;
+    }
 
-    /// @notice An unsigned integer as f32 bits, rounded to nearest, ties to even (exact below
-    ///         2^24, which every count, index and step the programs use is).
     function f32(uint256 v) internal pure returns (uint32) {
         if (v == 0) return 0;
         uint256 top = msb(v);

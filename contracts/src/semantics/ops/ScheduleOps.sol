@@ -21,7 +21,7 @@ library ScheduleOps {
     struct Emitter {
         uint256 target;
         uint256 count;
-        IStepSemantics.Instruction found;
+        uint256 found;
     }
 
     /// @dev The schedule op's element `e` at step `t` (`Op::schedule_element`), emitted into
@@ -29,24 +29,20 @@ library ScheduleOps {
     function schedule(G.Model memory s, uint256 t, uint256 e, Emitter memory em)
         internal
         pure
-        returns (IStepSemantics.Operand memory)
+        returns (uint256)
     {
         if (e == 0) return lrT(s, t, em);
         if (e == 1) return record(em, Micro.MUL, lrT(s, t, em), Micro.c(Micro.F_MINUS_ONE), Micro.none());
         // 1 − β^(t+1)
-        IStepSemantics.Operand memory power = powi(em, Micro.c(e == 2 ? s.beta1 : s.beta2), t + 1);
+        uint256 power = powi(em, Micro.c(e == 2 ? s.beta1 : s.beta2), t + 1);
         return record(em, Micro.SUB, Micro.c(Micro.F_ONE), power, Micro.none());
     }
 
     /// @dev lr_t (repops §5).
-    function lrT(G.Model memory s, uint256 t, Emitter memory em)
-        private
-        pure
-        returns (IStepSemantics.Operand memory)
-    {
+    function lrT(G.Model memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
         if (s.schedule == 1) return Micro.c(s.lr);
         if (s.schedule == 2) {
-            IStepSemantics.Operand memory scaled;
+            uint256 scaled;
             if (t < s.warmup) {
                 scaled = record(em, Micro.MUL, Micro.c(s.lr), Micro.c(Micro.f32(t + 1)), Micro.none());
                 return record(em, Micro.DIV, scaled, Micro.c(Micro.f32(s.warmup)), Micro.none());
@@ -54,17 +50,13 @@ library ScheduleOps {
             scaled = record(em, Micro.MUL, Micro.c(s.lr), Micro.c(Micro.f32(s.steps - t)), Micro.none());
             return record(em, Micro.DIV, scaled, Micro.c(Micro.f32(s.steps - s.warmup)), Micro.none());
         }
-        IStepSemantics.Operand memory factor = powi(em, Micro.c(s.gamma), t / s.every);
+        uint256 factor = powi(em, Micro.c(s.gamma), t / s.every);
         return record(em, Micro.MUL, Micro.c(s.lr), factor, Micro.none());
     }
 
     /// @dev `base^n` by binary exponentiation (`ops::powi`).
-    function powi(Emitter memory em, IStepSemantics.Operand memory base, uint256 n)
-        internal
-        pure
-        returns (IStepSemantics.Operand memory)
-    {
-        IStepSemantics.Operand memory result = Micro.c(Micro.F_ONE);
+    function powi(Emitter memory em, uint256 base, uint256 n) internal pure returns (uint256) {
+        uint256 result = Micro.c(Micro.F_ONE);
         while (n > 0) {
             if (n & 1 == 1) result = record(em, Micro.MUL, result, base, Micro.none());
             n >>= 1;
@@ -80,13 +72,11 @@ library ScheduleOps {
 
     /// @dev Appends one micro-step to `em` (keeping it if it is the target) and returns its
     ///      result as an operand.
-    function record(
-        Emitter memory em,
-        uint8 opcode,
-        IStepSemantics.Operand memory a,
-        IStepSemantics.Operand memory b,
-        IStepSemantics.Operand memory c
-    ) private pure returns (IStepSemantics.Operand memory) {
+    function record(Emitter memory em, uint8 opcode, uint256 a, uint256 b, uint256 c)
+        private
+        pure
+        returns (uint256)
+    {
         if (em.count == em.target) {
             em.found = Micro.ins(opcode, a, b, c, Micro.none());
         }

@@ -38,11 +38,7 @@ library SoftmaxOps {
     ///      the row maximum (classes − 1 `max`), the sum of `exp(sub(z, m))` (16 steps for
     ///      the first class, 17 for each further one with its `add`), `log` of the sum, then
     ///      `sub(sub(z[e], m), log)`.
-    function logSoftmax(uint256 classes, uint256 e, uint256 k)
-        internal
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function logSoftmax(uint256 classes, uint256 e, uint256 k) internal pure returns (uint256) {
         uint256 row = e - e % classes;
         if (k + 1 < classes) {
             return Micro.ins(
@@ -53,7 +49,7 @@ library SoftmaxOps {
                 Micro.none()
             );
         }
-        IStepSemantics.Operand memory max = classes == 1 ? Micro.input(0, row) : Micro.step(classes - 2);
+        uint256 max = classes == 1 ? Micro.input(0, row) : Micro.step(classes - 2);
         uint256 sumStart = classes - 1;
         uint256 logStart = sumStart + (EXP_STEPS + 1) + (EXP_STEPS + 2) * (classes - 1);
         if (k < logStart) {
@@ -73,13 +69,11 @@ library SoftmaxOps {
             }
             if (local <= EXP_STEPS) return exp(local - 1, Micro.step(base), base + 1);
             // the running sum: the first term, or the previous add
-            IStepSemantics.Operand memory acc =
-                c == 1 ? Micro.step(sumStart + EXP_STEPS) : Micro.step(base - 1);
+            uint256 acc = c == 1 ? Micro.step(sumStart + EXP_STEPS) : Micro.step(base - 1);
             return Micro.ins(Micro.ADD, acc, Micro.step(base + EXP_STEPS), Micro.none(), Micro.none());
         }
         if (k < logStart + LOG_STEPS) {
-            IStepSemantics.Operand memory sum =
-                classes == 1 ? Micro.step(sumStart + EXP_STEPS) : Micro.step(logStart - 1);
+            uint256 sum = classes == 1 ? Micro.step(sumStart + EXP_STEPS) : Micro.step(logStart - 1);
             return log(k - logStart, sum, logStart);
         }
         uint256 last = logStart + LOG_STEPS;
@@ -88,11 +82,7 @@ library SoftmaxOps {
     }
 
     /// @dev Step `j` of `exp(x)` (`math::exp`, 15 steps) whose first step is micro-step `b`.
-    function exp(uint256 j, IStepSemantics.Operand memory x, uint256 b)
-        internal
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function exp(uint256 j, uint256 x, uint256 b) internal pure returns (uint256) {
         if (j == 0) return Micro.ins(Micro.MAX, x, Micro.c(EXP_LOWER), Micro.none(), Micro.none());
         if (j == 1) {
             return Micro.ins(Micro.MIN, Micro.step(b), Micro.c(EXP_UPPER), Micro.none(), Micro.none());
@@ -131,11 +121,7 @@ library SoftmaxOps {
     }
 
     /// @dev Step `j` of `log(x)` (`math::log`, 20 steps) whose first step is micro-step `b`.
-    function log(uint256 j, IStepSemantics.Operand memory x, uint256 b)
-        internal
-        pure
-        returns (IStepSemantics.Instruction memory)
-    {
+    function log(uint256 j, uint256 x, uint256 b) internal pure returns (uint256) {
         if (j == 0) return Micro.ins(Micro.GETEXP, x, Micro.none(), Micro.none(), Micro.none()); // e
         if (j == 1) {
             return Micro.ins(Micro.MUL, Micro.step(b), Micro.c(Micro.F_MINUS_ONE), Micro.none(), Micro.none()); // −e
