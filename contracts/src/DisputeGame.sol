@@ -678,7 +678,8 @@ contract DisputeGame {
         StepProof calldata proof,
         uint256 slot
     ) internal view returns (uint32) {
-        (IStepSemantics.OperandKind kind,, uint256 payload) = StepWords.operand(ins, slot);
+        IStepSemantics.OperandKind kind = StepWords.kindOf(ins, slot);
+        uint256 payload = StepWords.payloadOf(ins, slot);
         if (kind == IStepSemantics.OperandKind.None) return 0;
         if (kind == IStepSemantics.OperandKind.Const) return uint32(payload);
         OperandProof calldata p = proof.operands[slot];

@@ -51,6 +51,9 @@ contract StepWordsTest is Test {
         for (uint256 i; i < 4; ++i) {
             (IStepSemantics.OperandKind kind, uint256 slot, uint256 payload) = StepWords.operand(word, i);
             assertEq(uint8(kind), uint8(ins.operands[i].kind));
+            assertEq(uint8(StepWords.kindOf(word, i)), uint8(kind));
+            assertEq(StepWords.slotOf(word, i), slot);
+            assertEq(StepWords.payloadOf(word, i), payload);
             assertEq(slot, ins.operands[i].slot);
             assertEq(
                 payload,

@@ -36,6 +36,21 @@ library StepWords {
         return (IStepSemantics.OperandKind(o & 3), (o >> 2) & 0xF, o >> 6);
     }
 
+    /// @notice The kind of operand `i` of an instruction word.
+    function kindOf(uint256 word, uint256 i) internal pure returns (IStepSemantics.OperandKind) {
+        return IStepSemantics.OperandKind((word >> (8 + OPERAND_BITS * i)) & 3);
+    }
+
+    /// @notice The input slot of operand `i` of an instruction word.
+    function slotOf(uint256 word, uint256 i) internal pure returns (uint8) {
+        return uint8((word >> (10 + OPERAND_BITS * i)) & 0xF);
+    }
+
+    /// @notice The payload (index or f32 bits) of operand `i` of an instruction word.
+    function payloadOf(uint256 word, uint256 i) internal pure returns (uint256) {
+        return (word >> (14 + OPERAND_BITS * i)) & ((1 << 56) - 1);
+    }
+
     /// @notice The word of an instruction struct.
     function encode(IStepSemantics.Instruction memory ins) internal pure returns (uint256 word) {
         word = ins.opcode;

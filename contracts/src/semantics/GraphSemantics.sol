@@ -145,8 +145,9 @@ contract GraphSemantics is IStepSemantics {
         (ins, t) = _instructionWord(G.load(spec), id, element, microStep);
         if (id.init) return (ins, inputs); // the initial state reads no tensor
         for (uint256 i; i < 4; ++i) {
-            (OperandKind kind, uint256 slot,) = StepWords.operand(ins, i);
-            if (kind == OperandKind.Input) inputs[i] = _sourceWord(t, uint8(slot));
+            if (StepWords.kindOf(ins, i) == OperandKind.Input) {
+                inputs[i] = _sourceWord(t, StepWords.slotOf(ins, i));
+            }
         }
     }
 
