@@ -16,6 +16,7 @@ import {IStepSemantics} from "../interfaces/IStepSemantics.sol";
 ///         (below 2^32) in the 32 bits from `8 + 32·i` (the packing of `Shapes`).
 library StepWords {
     uint256 internal constant OPERAND_BITS = 62;
+    uint256 internal constant OPERAND_MASK = type(uint64).max >> 2;
     uint256 internal constant MAX_INDEX = 1 << 56;
     uint256 internal constant MAX_RANK = 5;
 
@@ -32,7 +33,7 @@ library StepWords {
         pure
         returns (IStepSemantics.OperandKind kind, uint256 slot, uint256 payload)
     {
-        uint256 o = (word >> (8 + OPERAND_BITS * i)) & ((1 << OPERAND_BITS) - 1);
+        uint256 o = (word >> (8 + OPERAND_BITS * i)) & OPERAND_MASK;
         return (IStepSemantics.OperandKind(o & 3), (o >> 2) & 0xF, o >> 6);
     }
 

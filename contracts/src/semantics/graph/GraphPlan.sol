@@ -70,21 +70,6 @@ library GraphPlan {
         return kind << 32 | index;
     }
 
-    /// @dev Appends a node reading `arity` inputs packed in `refs` (40 bits each); returns
-    ///      its reference.
-    function _push(Plan memory p, uint256 op, uint256 layer, uint256 param, uint256 arity, uint256 refs)
-        private
-        pure
-        returns (uint256)
-    {
-        uint256 i = p.count;
-        p.nodes[i] = op | layer << 8 | param << 16 | arity << 24 | refs << 32;
-        unchecked {
-            p.count = i + 1;
-        }
-        return i; // ref(REF_NODE, i)
-    }
-
     function _two(uint256 a, uint256 b) private pure returns (uint256) {
         return a | b << 40;
     }
@@ -113,50 +98,103 @@ library GraphPlan {
     }
 
     /// @notice The step's nodes for model `m`.
+    /// @dev    Written for gas: it runs on every call of the one-step proof. Node words go
+    ///         straight into one array (at most 5 + 4 per layer: a forward node and up to three
+    ///         backward ones), indices stay below 2^16, so nothing can overflow.
     function build(G.Model memory m) internal pure returns (Plan memory p) {
-        // Node and layer indices are below 2^16 (64 layers): no overflow.
         unchecked {
             uint256 layers = m.layers.length;
-            p.nodes = new uint256[](5 + 4 * layers);
-            _push(p, OP_SCHEDULE, 0, 0, 0, 0);
-            uint256 current = _push(p, OP_GATHER, 0, 0, 1, ref(REF_FEATURES, 0));
-            _push(p, OP_GATHER, 0, 0, 1, ref(REF_LABELS, 0));
+            uint256[] memory nodes = new uint256[](5 + 4 * layers);
+            uint256[] memory grads = new uint256[](m.params);
             uint256[] memory layerIn = new uint256[](layers);
+            _put(nodes, 0, OP_SCHEDULE);
+            _put(nodes, 1, _word(OP_GATHER, 0, 1, ref(REF_FEATURES, 0)));
+            _put(nodes, 2, _word(OP_GATHER, 0, 1, ref(REF_LABELS, 0)));
+            uint256 n = 3;
+            uint256 current = 1;
             uint256 firstTrained = layers;
             for (uint256 l; l < layers; ++l) {
                 G.Layer memory layer = m.layers[l];
                 layerIn[l] = current;
                 uint8 kind = layer.kind;
+                uint256 word;
                 if (kind == G.LINEAR || kind == G.CONV2D) {
                     if (firstTrained == layers) firstTrained = l;
                     uint256 w = layer.firstParam;
-                    current = _push(
-                        p,
+                    word = _word(
                         kind == G.LINEAR ? OP_LINEAR : OP_CONV,
                         l,
-                        0,
                         3,
                         _three(current, ref(REF_PARAM, w), ref(REF_PARAM, w + 1))
                     );
                 } else if (kind == G.RELU) {
-                    current = _push(p, OP_RELU, l, 0, 1, current);
+                    word = _word(OP_RELU, l, 1, current);
                 } else if (kind == G.MAXPOOL2D || kind == G.AVGPOOL2D) {
-                    current = _push(p, kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 0, 1, current);
+                    word = _word(kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 1, current);
                 } else if (kind == G.DROPOUT) {
-                    current = _push(p, OP_DROPOUT, l, 0, 1, current);
-                } // flatten, reshape: no node
+                    word = _word(OP_DROPOUT, l, 1, current);
+                } else {
+                    continue; // flatten, reshape: no node
+                }
+                _put(nodes, n, word);
+                current = n++;
             }
-            uint256 logSoftmax = _push(p, OP_LOG_SOFTMAX, 0, 0, 1, current);
-            uint256 grad = _push(p, OP_XENT_GRAD, 0, 0, 2, _two(logSoftmax, ref(REF_NODE, 2)));
-            uint256[] memory grads = new uint256[](m.params);
+            uint256 logSoftmax = n;
+            _put(nodes, n++, _word(OP_LOG_SOFTMAX, 0, 1, current));
+            uint256 grad = n;
+            _put(nodes, n++, _word(OP_XENT_GRAD, 0, 2, _two(logSoftmax, ref(REF_NODE, 2))));
             for (uint256 l = layers; l > firstTrained;) {
                 --l;
-                grad = _backward(p, m.layers[l], l, l > firstTrained, grad, layerIn[l], grads);
+                G.Layer memory layer = m.layers[l];
+                uint8 kind = layer.kind;
+                uint256 input = layerIn[l];
+                if (kind == G.LINEAR || kind == G.CONV2D) {
+                    bool conv = kind == G.CONV2D;
+                    uint256 w = layer.firstParam;
+                    grads[w] = n;
+                    _put(
+                        nodes,
+                        n++,
+                        _word(conv ? OP_CONV_WEIGHT_GRAD : OP_WEIGHT_GRAD, l, 2, _two(grad, input))
+                    );
+                    grads[w + 1] = n;
+                    _put(nodes, n++, _word(conv ? OP_CONV_BIAS_GRAD : OP_BIAS_GRAD, l, 1, grad));
+                    if (l > firstTrained) {
+                        uint256 op = conv ? OP_CONV_INPUT_GRAD : OP_INPUT_GRAD;
+                        _put(nodes, n, _word(op, l, 2, _two(grad, ref(REF_PARAM, w))));
+                        grad = n++;
+                    }
+                } else if (kind == G.RELU) {
+                    _put(nodes, n, _word(OP_RELU_GRAD, l, 2, _two(input, grad)));
+                    grad = n++;
+                } else if (kind == G.MAXPOOL2D) {
+                    _put(nodes, n, _word(OP_MAXPOOL_GRAD, l, 2, _two(input, grad)));
+                    grad = n++;
+                } else if (kind == G.AVGPOOL2D) {
+                    _put(nodes, n, _word(OP_AVGPOOL_GRAD, l, 1, grad));
+                    grad = n++;
+                } else if (kind == G.DROPOUT) {
+                    _put(nodes, n, _word(OP_DROPOUT_GRAD, l, 1, grad));
+                    grad = n++;
+                } // flatten, reshape: the gradient passes through
             }
-            p.inter = p.count;
+            p.nodes = nodes;
+            p.inter = n;
             p.grads = grads;
             (p.params, p.adam) = (m.params, m.adam);
-            p.count = p.inter + m.params * (m.adam ? 3 : 2);
+            p.count = n + m.params * (m.adam ? 3 : 2);
+        }
+    }
+
+    /// @dev A node word: `op | layer << 8 | arity << 24 | refs << 32`.
+    function _word(uint256 op, uint256 layer, uint256 arity, uint256 refs) private pure returns (uint256) {
+        return op | layer << 8 | arity << 24 | refs << 32;
+    }
+
+    /// @dev `nodes[i] = word` for an `i` {build} keeps inside the allocation.
+    function _put(uint256[] memory nodes, uint256 i, uint256 word) private pure {
+        assembly ("memory-safe") {
+            mstore(add(nodes, mul(32, add(i, 1))), word)
         }
     }
 
@@ -178,38 +216,6 @@ library GraphPlan {
         }
         uint256 weight = head | ref(REF_NODE, i - 2) << 80 | ref(REF_NODE, i - 1) << 120;
         return OP_ADAM_WEIGHT | q << 16 | 4 << 24 | weight << 32;
-    }
-
-    /// @dev The backward nodes of layer `l`; returns the gradient of its input.
-    function _backward(
-        Plan memory p,
-        G.Layer memory layer,
-        uint256 l,
-        bool below,
-        uint256 grad,
-        uint256 input,
-        uint256[] memory grads
-    ) private pure returns (uint256) {
-        unchecked {
-            uint8 kind = layer.kind;
-            if (kind == G.LINEAR || kind == G.CONV2D) {
-                bool conv = kind == G.CONV2D;
-                uint256 w = layer.firstParam;
-                grads[w] = _push(p, conv ? OP_CONV_WEIGHT_GRAD : OP_WEIGHT_GRAD, l, 0, 2, _two(grad, input));
-                grads[w + 1] = _push(p, conv ? OP_CONV_BIAS_GRAD : OP_BIAS_GRAD, l, 0, 1, grad);
-                if (below) {
-                    grad = _push(
-                        p, conv ? OP_CONV_INPUT_GRAD : OP_INPUT_GRAD, l, 0, 2, _two(grad, ref(REF_PARAM, w))
-                    );
-                }
-                return grad;
-            }
-            if (kind == G.RELU) return _push(p, OP_RELU_GRAD, l, 0, 2, _two(input, grad));
-            if (kind == G.MAXPOOL2D) return _push(p, OP_MAXPOOL_GRAD, l, 0, 2, _two(input, grad));
-            if (kind == G.AVGPOOL2D) return _push(p, OP_AVGPOOL_GRAD, l, 0, 1, grad);
-            if (kind == G.DROPOUT) return _push(p, OP_DROPOUT_GRAD, l, 0, 1, grad);
-            return grad; // flatten, reshape
-        }
     }
 
     /// @notice Node `i`, unpacked.
