@@ -491,7 +491,7 @@ contract DisputeGame {
     function proveStep(uint256 gameId, bytes calldata spec, StepProof calldata proof) external {
         Game storage g = _move(gameId, Phase.ProveStep);
         _checkSpec(g, spec);
-        if (keccak256(abi.encode(proof.step)) != g.descent.stepRoots) revert RootsMismatch();
+        if (_hashStep(proof.step) != g.descent.stepRoots) revert RootsMismatch();
         IStepSemantics.TensorId memory id = _tensorId(g);
         (uint256 ins, uint256[4] memory inputs) =
             semantics.locate(spec, id, g.target.element, g.target.microStep);
@@ -638,6 +638,17 @@ contract DisputeGame {
             Commitments.listRoot(nW, weights),
             Commitments.listRoot(nO, optimizer)
         );
+    }
+
+    /// @dev `keccak256(abi.encode(step))` hashed straight from calldata (the struct is static:
+    ///      8 words). Calldata with dirty high bits in a count hashes differently from the
+    ///      clean encoding `revealStep` stored, so it is refused, never accepted.
+    function _hashStep(StepCommitment calldata step) internal pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, step, 256)
+            hash := keccak256(ptr, 256)
+        }
     }
 
     function _checkSpec(Game storage g, bytes calldata spec) internal view {

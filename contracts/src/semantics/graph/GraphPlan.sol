@@ -238,21 +238,29 @@ library GraphPlan {
     /// @notice The output shape of node `i`, read without unpacking its inputs.
     function shapeAt(G.Model memory m, Plan memory p, uint256 i) internal pure returns (uint256) {
         uint256 word = i < p.inter ? p.nodes[i] : _optimizer(p, i - p.inter);
-        uint256[5] memory inputs;
-        inputs[0] = (word >> 32) & 0xFFFFFFFFFF; // a gather's shape depends on its source
-        return shapeOf(m, Node(uint8(word), (word >> 8) & 0xFF, (word >> 16) & 0xFF, 0, inputs));
+        // a gather's shape depends on its source, its input 0
+        return _shape(m, uint8(word), (word >> 8) & 0xFF, (word >> 16) & 0xFF, (word >> 32) & 0xFFFFFFFFFF);
     }
 
     /// @notice The output shape of node `nd` (graph.rs `Node::shape`).
     function shapeOf(G.Model memory m, Node memory nd) internal pure returns (uint256) {
-        uint8 op = nd.op;
+        return _shape(m, nd.op, nd.layer, nd.param, nd.inputs[0]);
+    }
+
+    /// @dev The output shape of a node with opcode `op` of layer `layer` (or parameter `param`,
+    ///      for the optimizer's nodes) whose first input is `input0`.
+    function _shape(G.Model memory m, uint8 op, uint256 layer_, uint256 param, uint256 input0)
+        private
+        pure
+        returns (uint256)
+    {
         if (op == OP_SCHEDULE) return Shapes.one(4);
         if (op == OP_GATHER) {
-            return nd.inputs[0] >> 32 == REF_FEATURES ? Shapes.two(m.batch, m.features) : Shapes.one(m.batch);
+            return input0 >> 32 == REF_FEATURES ? Shapes.two(m.batch, m.features) : Shapes.one(m.batch);
         }
         if (op == OP_LOG_SOFTMAX || op == OP_XENT_GRAD) return Shapes.two(m.batch, m.classes);
-        if (op >= OP_SGD_VELOCITY && op <= OP_ADAM_WEIGHT) return paramShape(m, nd.param);
-        G.Layer memory layer = m.layers[nd.layer];
+        if (op >= OP_SGD_VELOCITY && op <= OP_ADAM_WEIGHT) return paramShape(m, param);
+        G.Layer memory layer = m.layers[layer_];
         if (op == OP_WEIGHT_GRAD || op == OP_CONV_WEIGHT_GRAD) return paramShape(m, layer.firstParam);
         if (op == OP_BIAS_GRAD || op == OP_CONV_BIAS_GRAD) return Shapes.one(layer.a);
         if (

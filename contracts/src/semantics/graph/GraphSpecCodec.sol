@@ -229,7 +229,59 @@ library GraphSpecCodec {
     function load(bytes calldata spec) internal pure returns (Model memory m) {
         uint256[] memory input;
         (m, input) = parse(spec);
-        _infer(m, input, false);
+        _inferLoaded(m, Shapes.pack(input));
+    }
+
+    /// @dev {_infer} without the checks, for a spec `postJob` has validated: what every call
+    ///      of the one-step proof pays, so written for gas. Every dimension is below 2^32 and a
+    ///      kernel at most 16, so nothing overflows; the one underflow and the division an
+    ///      invalid spec could reach are guarded (`UnsupportedSpec(0)`).
+    function _inferLoaded(Model memory m, uint256 shape) private pure {
+        unchecked {
+            uint256 layers = m.layers.length;
+            uint256[] memory paramShapes = new uint256[](2 * layers);
+            uint256 params = 0;
+            for (uint256 i; i < layers; ++i) {
+                Layer memory l = m.layers[i];
+                l.inShape = shape;
+                l.firstParam = NONE;
+                uint8 kind = l.kind;
+                if (kind == LINEAR) {
+                    uint256 width = l.a;
+                    paramShapes[params] = Shapes.two(width, (shape >> 8) & 0xFFFFFFFF);
+                    paramShapes[params + 1] = Shapes.one(width);
+                    l.firstParam = params;
+                    params += 2;
+                    shape = Shapes.one(width);
+                } else if (kind == CONV2D || kind == MAXPOOL2D || kind == AVGPOOL2D) {
+                    uint256 c = (shape >> 8) & 0xFFFFFFFF;
+                    uint256 h = (shape >> 40) & 0xFFFFFFFF;
+                    uint256 w = (shape >> 72) & 0xFFFFFFFF;
+                    bool conv = kind == CONV2D;
+                    (uint256 k, uint256 s, uint256 p) = conv ? (l.b, l.c, l.d) : (l.a, l.b, 0);
+                    if ((shape & 0xFF) != 3 || s == 0 || h + 2 * p < k || w + 2 * p < k) {
+                        revert UnsupportedSpec(0);
+                    }
+                    uint256 oh = (h + 2 * p - k) / s + 1;
+                    uint256 ow = (w + 2 * p - k) / s + 1;
+                    if (conv) {
+                        paramShapes[params] = 4 | l.a << 8 | c << 40 | k << 72 | k << 104;
+                        paramShapes[params + 1] = Shapes.one(l.a);
+                        l.firstParam = params;
+                        params += 2;
+                        c = l.a;
+                    }
+                    shape = Shapes.three(c, oh, ow);
+                } else if (kind == FLATTEN) {
+                    shape = Shapes.one(Shapes.elements(shape));
+                } else if (kind == RESHAPE) {
+                    shape = l.a;
+                } // relu, dropout: the shape passes through
+                l.outShape = shape;
+            }
+            m.paramShapes = paramShapes;
+            m.params = params;
+        }
     }
 
     /// @notice Checks every bound of the Rust `JobSpec::validate`, in its order.
