@@ -181,9 +181,13 @@ contract DisputeGame {
     /// @notice The market that opens games and settles their bonds.
     address public market;
     /// @notice The fp32 ALU of the last step.
-    IFp32Alu public alu;
+    /// @dev    Immutable, like {semantics}: the one-step proof reads both, and two cold
+    ///         storage reads cost it 4.2k gas. The deployment check masks immutables when it
+    ///         compares runtime code and checks their values through these getters
+    ///         (`vtrain_dispute::deployment`).
+    IFp32Alu public immutable alu;
     /// @notice The step semantics: op graph and operand locators.
-    IStepSemantics public semantics;
+    IStepSemantics public immutable semantics;
     /// @notice Each side's clock at the start of a game, in seconds.
     uint64 public clock;
     /// @notice Seconds for one game's replay (a checkpoint interval, then the disputed step

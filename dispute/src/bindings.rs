@@ -322,3 +322,21 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         _ => None,
     }
 }
+
+/// The byte ranges `(start, length)` of contract `name`'s runtime code that
+/// hold immutables: zero in [`deployed_bytecode`], set per deployment.
+pub fn immutable_ranges(name: &str) -> &'static [(usize, usize)] {
+    match name {
+        "DisputeGame" => &[
+            (549, 32),
+            (748, 32),
+            (1533, 32),
+            (1879, 32),
+            (5433, 32),
+            (7116, 32),
+            (8316, 32),
+        ],
+        "GraphSemantics" => &[(198, 32), (261, 32), (1300, 32), (2468, 32), (3636, 32)],
+        _ => &[],
+    }
+}

@@ -2,7 +2,7 @@
 //! which vtrain contract on one chain. `vtrain-deploy` writes it; every agent
 //! reads it and checks it against the chain before trusting it.
 
-use crate::bindings::deployed_bytecode;
+use crate::bindings::{DisputeGame, GraphSemantics, deployed_bytecode, immutable_ranges};
 use crate::error::{Error, Result};
 use alloy::primitives::Address;
 use alloy::providers::Provider;
@@ -97,8 +97,10 @@ impl Deployment {
     }
 
     /// Checks the manifest against the chain behind `provider`: the chain id
-    /// matches, and every address holds exactly the runtime code of this build's
-    /// contract of that name.
+    /// matches, every address holds exactly the runtime code of this build's
+    /// contract of that name (its immutables masked), and those immutables
+    /// are the manifest's own contracts (the game's ALU and semantics, the
+    /// semantics' image programs and spec rules).
     pub async fn check<P: Provider>(&self, provider: &P) -> Result<DeploymentCheck> {
         let chain_id = provider.get_chain_id().await?;
         if chain_id != self.chain_id {
@@ -113,7 +115,7 @@ impl Deployment {
             let expected = deployed_bytecode(name)
                 .ok_or_else(|| Error::UnknownContract { name: name.clone() })?;
             let found = provider.get_code_at(address).await?;
-            if found != *expected {
+            if masked(&found, immutable_ranges(name)) != expected.as_ref() {
                 return Err(Error::CodeMismatch {
                     name: name.clone(),
                     address,
@@ -123,12 +125,63 @@ impl Deployment {
             }
             contracts.push((name.clone(), address, found.len()));
         }
+        self.check_links(provider).await?;
         Ok(DeploymentCheck {
             chain_id,
             latest_block,
             contracts,
         })
     }
+
+    /// Every address a checked contract holds as an immutable is the manifest's
+    /// contract of that role.
+    async fn check_links<P: Provider>(&self, provider: &P) -> Result<()> {
+        // (contract, getter, the manifest's contract it must name, the address on chain)
+        let mut links = Vec::new();
+        if let Ok(address) = self.address("DisputeGame") {
+            let game = DisputeGame::new(address, provider);
+            let (alu, semantics) = (game.alu().call().await, game.semantics().call().await);
+            links.push(("DisputeGame", "alu", "Fp32Alu", alu));
+            links.push(("DisputeGame", "semantics", "GraphSemantics", semantics));
+        }
+        if let Ok(address) = self.address("GraphSemantics") {
+            let semantics = GraphSemantics::new(address, provider);
+            let (images, rules) = (
+                semantics.images().call().await,
+                semantics.rules().call().await,
+            );
+            links.push(("GraphSemantics", "images", "ImagePrograms", images));
+            links.push(("GraphSemantics", "rules", "GraphSpecRules", rules));
+        }
+        for (contract, field, role, found) in links {
+            self.expect_link(contract, field, role, found.map_err(Error::from_contract)?)?;
+        }
+        Ok(())
+    }
+
+    fn expect_link(&self, contract: &str, field: &str, role: &str, found: Address) -> Result<()> {
+        let expected = self.address(role)?;
+        if found != expected {
+            return Err(Error::WrongLink {
+                contract: contract.to_owned(),
+                field: field.to_owned(),
+                expected,
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `code` with the byte ranges in `ranges` zeroed, as in the build's artifact.
+fn masked(code: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {
+    let mut code = code.to_vec();
+    for &(start, length) in ranges {
+        if let Some(bytes) = code.get_mut(start..start + length) {
+            bytes.fill(0);
+        }
+    }
+    code
 }
 
 impl fmt::Display for DeploymentCheck {

@@ -61,6 +61,21 @@ pub enum Error {
         /// The length of the code found on chain.
         found: usize,
     },
+    /// A contract's immutable address is not the manifest's contract of that role.
+    #[error(
+        "{contract}.{field} is {found}, but the manifest's contract for it is at {expected}: \
+         a deployment wired to other contracts"
+    )]
+    WrongLink {
+        /// The contract holding the address.
+        contract: String,
+        /// The getter.
+        field: String,
+        /// The manifest's address.
+        expected: Address,
+        /// The address on chain.
+        found: Address,
+    },
     /// A contract call failed (a revert, decoded where possible, or a transport error).
     #[error("contract call failed: {0}")]
     Contract(String),

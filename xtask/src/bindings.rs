@@ -52,7 +52,7 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
          //! committed, trimmed, in `dispute/artifacts/`. Do not edit: change the contracts\n\
          //! and regenerate. `cargo xtask bindings --check` fails on drift.\n\n",
     );
-    for (name, artifact) in &contracts {
+    for (name, (artifact, _)) in &contracts {
         let rendered = serde_json::to_string_pretty(artifact)? + "\n";
         files.insert(
             PathBuf::from(ARTIFACTS_DIR).join(format!("{name}.json")),
@@ -74,7 +74,7 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
          pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes> {\n    \
          match name {\n",
     );
-    for (name, artifact) in &contracts {
+    for (name, (artifact, _)) in &contracts {
         if artifact.get("deployedBytecode").is_some() {
             bindings.push_str(&format!(
                 "        \"{name}\" => Some(&{name}::DEPLOYED_BYTECODE),\n"
@@ -82,6 +82,28 @@ pub(crate) fn generate(root: &Path) -> eyre::Result<GeneratedFiles> {
         }
     }
     bindings.push_str("        _ => None,\n    }\n}\n");
+    bindings.push_str(
+        "\n/// The byte ranges `(start, length)` of contract `name`'s runtime code that\n\
+         /// hold immutables: zero in [`deployed_bytecode`], set per deployment.\n\
+         pub fn immutable_ranges(name: &str) -> &'static [(usize, usize)] {\n    match name {\n",
+    );
+    for (name, (_, ranges)) in &contracts {
+        if !ranges.is_empty() {
+            // rustfmt's layout: one line when it fits in 100 columns, else one range a line.
+            let list: Vec<String> = ranges.iter().map(|(s, l)| format!("({s}, {l})")).collect();
+            let line = format!("        \"{name}\" => &[{}],\n", list.join(", "));
+            if line.len() <= 101 {
+                bindings.push_str(&line);
+            } else {
+                bindings.push_str(&format!("        \"{name}\" => &[\n"));
+                for range in &list {
+                    bindings.push_str(&format!("            {range},\n"));
+                }
+                bindings.push_str("        ],\n");
+            }
+        }
+    }
+    bindings.push_str("        _ => &[],\n    }\n}\n");
     files.insert(PathBuf::from(BINDINGS_FILE), bindings);
     Ok(files)
 }
@@ -165,9 +187,13 @@ fn stale_artifacts(root: &Path, generated: &GeneratedFiles) -> eyre::Result<Vec<
     Ok(stale)
 }
 
+/// A trimmed artifact and the immutables' byte ranges in its runtime code.
+type Collected = (Value, Vec<(u64, u64)>);
+
 /// Reads every artifact in `out` whose compilation target lies under `src/`,
-/// keyed by contract name, trimmed to ABI and bytecode.
-fn collect_source_contracts(out: &Path) -> eyre::Result<BTreeMap<String, Value>> {
+/// keyed by contract name, trimmed to ABI and bytecode, with the byte ranges of
+/// its runtime code that hold immutables.
+fn collect_source_contracts(out: &Path) -> eyre::Result<BTreeMap<String, Collected>> {
     let mut contracts = BTreeMap::new();
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
     let entries = fs::read_dir(out)
@@ -194,10 +220,8 @@ fn collect_source_contracts(out: &Path) -> eyre::Result<BTreeMap<String, Value>>
             if let Some(previous) = origins.insert(name.clone(), source.clone()) {
                 bail!("contract name {name} is defined in both {previous} and {source}");
             }
-            contracts.insert(
-                name,
-                trim(&artifact).wrap_err_with(|| path.display().to_string())?,
-            );
+            let trimmed = trim(&artifact).wrap_err_with(|| path.display().to_string())?;
+            contracts.insert(name, (trimmed, immutable_ranges(&artifact)));
         }
     }
     Ok(contracts)
@@ -211,6 +235,28 @@ fn compilation_target(artifact: &Value) -> Option<(String, String)> {
         .as_object()?;
     let (source, name) = target.iter().next()?;
     Some((source.clone(), name.as_str()?.to_owned()))
+}
+
+/// forge's `deployedBytecode.immutableReferences` (AST id → `{start, length}`
+/// list), flattened and sorted.
+fn immutable_ranges(artifact: &Value) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = artifact
+        .get("deployedBytecode")
+        .and_then(|code| code.get("immutableReferences"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|references| references.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|range| {
+            Some((
+                range.get("start")?.as_u64()?,
+                range.get("length")?.as_u64()?,
+            ))
+        })
+        .collect();
+    ranges.sort_unstable();
+    ranges
 }
 
 fn trim(artifact: &Value) -> eyre::Result<Value> {

@@ -30,12 +30,13 @@ contract GraphSemantics is IStepSemantics {
     uint8 internal constant LIST_WEIGHTS = 2;
 
     /// @notice The element programs of the image ops and dropout.
-    /// @dev    Storage, not immutables: a deployment is checked by comparing each address's
-    ///         runtime code with this build's (`vtrain-dispute::deployment`), and immutables
-    ///         would make that code differ per deployment. Set once, in the constructor.
-    ImagePrograms public images;
+    /// @dev    Immutables: an image op's one-step proof would otherwise pay a cold storage
+    ///         read (2.1k gas) for the address. The deployment check masks immutables when
+    ///         it compares runtime code and checks their values through these getters
+    ///         (`vtrain_dispute::deployment`).
+    ImagePrograms public immutable images;
     /// @notice The spec bounds and the cost model.
-    GraphSpecRules public rules;
+    GraphSpecRules public immutable rules;
 
     /// @notice Step `step` is not a step of the job (t ≥ T).
     error NoSuchStep(uint64 step);

@@ -7,7 +7,7 @@ use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::Error as DisputeError;
-use vtrain_dispute::bindings::ArtifactRegistry;
+use vtrain_dispute::bindings::{ArtifactRegistry, GraphSemantics, ImagePrograms};
 
 fn devnet() -> Devnet {
     Devnet::spawn(&DevnetConfig::default()).expect("anvil must start (run scripts/setup.sh)")
@@ -123,6 +123,41 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
         matches!(error, DisputeError::CodeMismatch { found: 0, .. }),
         "{error}"
     );
+
+    // The same code wired to other contracts passes the (masked) code
+    // comparison and fails on the immutables: image programs the semantics
+    // does not use, and a semantics the game does not use.
+    let other_images = ImagePrograms::deploy(&provider).await.unwrap();
+    let rewired = GraphSemantics::deploy(
+        &provider,
+        *other_images.address(),
+        deployment.address("GraphSpecRules").unwrap(),
+    )
+    .await
+    .unwrap();
+    for (name, address, contract, field) in [
+        (
+            "ImagePrograms",
+            *other_images.address(),
+            "GraphSemantics",
+            "images",
+        ),
+        (
+            "GraphSemantics",
+            *rewired.address(),
+            "DisputeGame",
+            "semantics",
+        ),
+    ] {
+        let mut rewired_manifest = deployment.clone();
+        rewired_manifest.contracts.insert(name.into(), address);
+        let error = rewired_manifest.check(&provider).await.unwrap_err();
+        assert!(
+            matches!(&error, DisputeError::WrongLink { contract: c, field: f, .. }
+                if c == contract && f == field),
+            "{error}"
+        );
+    }
 
     let mut wrong_chain = deployment.clone();
     wrong_chain.chain_id = 1;
