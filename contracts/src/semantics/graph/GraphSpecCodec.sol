@@ -300,7 +300,7 @@ library GraphSpecCodec {
         }
         if (elements != m.features) revert SpecRules.InvalidSpec("model.input");
         if (m.layers.length == 0) revert SpecRules.InvalidSpec("model.layers");
-        uint256 total = _infer(m, input, true);
+        uint256 total = _infer(m, input);
         if (total > SpecRules.MAX_PARAMS) revert SpecRules.InvalidSpec("model");
         SpecRules.checkPositive("optimizer.learning_rate", m.lr);
         if (m.adam) {
@@ -320,9 +320,9 @@ library GraphSpecCodec {
     }
 
     /// @dev Infers each layer's shapes and parameter indices (Rust `ModelSpec::plan` and
-    ///      `check_programs`); with `check`, refuses what the plan refuses. Returns the total
-    ///      number of parameters.
-    function _infer(Model memory m, uint256[] memory input, bool check) private pure returns (uint256 total) {
+    ///      `check_programs`), refusing what the plan refuses ({_inferLoaded} is the unchecked
+    ///      twin for a validated spec). Returns the total number of parameters.
+    function _infer(Model memory m, uint256[] memory input) private pure returns (uint256 total) {
         uint256 shape = Shapes.pack(input);
         uint256 params = 0;
         uint256 layers = m.layers.length;
@@ -333,7 +333,7 @@ library GraphSpecCodec {
             l.inShape = shape;
             l.firstParam = NONE;
             uint256 weights;
-            (shape, weights) = _layerOut(l, shape, check);
+            (shape, weights) = _layerOut(l, shape);
             if (weights > 0) {
                 l.firstParam = params;
                 uint256 width = l.a;
@@ -347,13 +347,12 @@ library GraphSpecCodec {
                     total += weights;
                 }
             }
-            if (check && Shapes.elements(shape) > MAX_SAMPLE_ELEMENTS) {
+            if (Shapes.elements(shape) > MAX_SAMPLE_ELEMENTS) {
                 revert SpecRules.InvalidSpec("model.layers");
             }
             l.outShape = shape;
         }
         m.params = params;
-        if (!check) return total;
         if (Shapes.rank(shape) != 1 || Shapes.dim(shape, 0) != m.classes) {
             revert SpecRules.InvalidSpec("model.layers");
         }
@@ -369,66 +368,55 @@ library GraphSpecCodec {
     }
 
     /// @dev One layer's output shape and parameter count (weights and biases).
-    function _layerOut(Layer memory l, uint256 input, bool check) private pure returns (uint256, uint256) {
+    function _layerOut(Layer memory l, uint256 input) private pure returns (uint256, uint256) {
         uint8 kind = l.kind;
         if (kind == LINEAR) {
-            if (check) {
-                if (Shapes.rank(input) != 1) revert SpecRules.InvalidSpec("model.layers");
-                SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
-            }
+            if (Shapes.rank(input) != 1) revert SpecRules.InvalidSpec("model.layers");
+            SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
             unchecked {
                 return (Shapes.one(l.a), (Shapes.dim(input, 0) + 1) * l.a); // u32 factors
             }
         }
         if (kind == RELU || kind == DROPOUT) {
-            if (kind == DROPOUT && check) SpecRules.checkUnitInterval("model.layers", uint32(l.a));
+            if (kind == DROPOUT) SpecRules.checkUnitInterval("model.layers", uint32(l.a));
             return (input, 0);
         }
         if (kind == CONV2D) {
-            (uint256 c, uint256 h, uint256 w) = _image(input, check);
-            if (check) {
-                SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
-                SpecRules.checkRange("model.layers", l.b, 1, MAX_KERNEL);
-                SpecRules.checkRange("model.layers", l.c, 1, MAX_KERNEL);
-                SpecRules.checkRange("model.layers", l.d, 0, MAX_KERNEL);
-                if (l.d >= l.b || h + 2 * l.d < l.b || w + 2 * l.d < l.b) {
-                    revert SpecRules.InvalidSpec("model.layers");
-                }
+            (uint256 c, uint256 h, uint256 w) = _image(input);
+            SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
+            SpecRules.checkRange("model.layers", l.b, 1, MAX_KERNEL);
+            SpecRules.checkRange("model.layers", l.c, 1, MAX_KERNEL);
+            SpecRules.checkRange("model.layers", l.d, 0, MAX_KERNEL);
+            if (l.d >= l.b || h + 2 * l.d < l.b || w + 2 * l.d < l.b) {
+                revert SpecRules.InvalidSpec("model.layers");
             }
             uint256 oh = (h + 2 * l.d - l.b) / l.c + 1;
             uint256 ow = (w + 2 * l.d - l.b) / l.c + 1;
             return (Shapes.three(l.a, oh, ow), (c * l.b * l.b + 1) * l.a);
         }
         if (kind == MAXPOOL2D || kind == AVGPOOL2D) {
-            (uint256 c, uint256 h, uint256 w) = _image(input, check);
-            if (check) {
-                SpecRules.checkRange("model.layers", l.a, 1, MAX_KERNEL);
-                SpecRules.checkRange("model.layers", l.b, 1, MAX_KERNEL);
-                if (h < l.a || w < l.a) revert SpecRules.InvalidSpec("model.layers");
-            }
+            (uint256 c, uint256 h, uint256 w) = _image(input);
+            SpecRules.checkRange("model.layers", l.a, 1, MAX_KERNEL);
+            SpecRules.checkRange("model.layers", l.b, 1, MAX_KERNEL);
+            if (h < l.a || w < l.a) revert SpecRules.InvalidSpec("model.layers");
             return (Shapes.three(c, (h - l.a) / l.b + 1, (w - l.a) / l.b + 1), 0);
         }
         if (kind == FLATTEN) return (Shapes.one(Shapes.elements(input)), 0);
         if (kind == RESHAPE) {
-            if (check) {
-                if (l.b == 0) revert SpecRules.InvalidSpec("model.layers");
-                for (uint256 i; i < l.b; ++i) {
-                    if (Shapes.dim(l.a, i) == 0) revert SpecRules.InvalidSpec("model.layers");
-                }
-                if (Shapes.elements(l.a) != Shapes.elements(input)) {
-                    revert SpecRules.InvalidSpec("model.layers");
-                }
+            if (l.b == 0) revert SpecRules.InvalidSpec("model.layers");
+            for (uint256 i; i < l.b; ++i) {
+                if (Shapes.dim(l.a, i) == 0) revert SpecRules.InvalidSpec("model.layers");
+            }
+            if (Shapes.elements(l.a) != Shapes.elements(input)) {
+                revert SpecRules.InvalidSpec("model.layers");
             }
             return (l.a, 0);
         }
         return (input, 0); // unreachable: every kind is handled above
     }
 
-    function _image(uint256 shape, bool check) private pure returns (uint256, uint256, uint256) {
-        if (Shapes.rank(shape) != 3) {
-            if (check) revert SpecRules.InvalidSpec("model.layers");
-            return (0, 0, 0);
-        }
+    function _image(uint256 shape) private pure returns (uint256, uint256, uint256) {
+        if (Shapes.rank(shape) != 3) revert SpecRules.InvalidSpec("model.layers");
         return (Shapes.dim(shape, 0), Shapes.dim(shape, 1), Shapes.dim(shape, 2));
     }
 

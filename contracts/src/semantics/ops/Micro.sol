@@ -34,7 +34,8 @@ library Micro {
     uint256 private constant KIND_INPUT = 1;
     uint256 private constant KIND_STEP = 2;
     uint256 private constant KIND_CONST = 3;
-    /// @dev Indices must stay below 2^56 (a tensor has at most 2^40 elements).
+    /// @dev Indices must stay below 2^56 (a tensor has at most 2^40 elements), as
+    ///      `StepWords.MAX_INDEX`.
     uint256 private constant MAX_INDEX = 1 << 56;
 
     /// @notice Element or micro-step index {input} or {step} cannot pack.
@@ -44,14 +45,17 @@ library Micro {
         return uint256(opcode) | a << 8 | b << 70 | c3 << 132 | d << 194;
     }
 
+    /// @notice A one- or two-operand instruction.
     function ins2(uint8 opcode, uint256 a, uint256 b) internal pure returns (uint256) {
         return uint256(opcode) | a << 8 | b << 70;
     }
 
+    /// @notice A three-operand instruction (fma).
     function ins3(uint8 opcode, uint256 a, uint256 b, uint256 c3) internal pure returns (uint256) {
         return uint256(opcode) | a << 8 | b << 70 | c3 << 132;
     }
 
+    /// @notice The element is `a` itself (a program without primitives).
     function copy(uint256 a) internal pure returns (uint256) {
         return uint256(COPY) | a << 8;
     }
@@ -74,6 +78,8 @@ library Micro {
         return 0;
     }
 
+    /// @notice An unsigned integer as f32 bits, rounded to nearest, ties to even (exact below
+    ///         2^24, which every count, index and step the programs use is).
     function f32(uint256 v) internal pure returns (uint32) {
         if (v == 0) return 0;
         uint256 top = msb(v);
