@@ -252,6 +252,7 @@ contract DisputeGame {
     error BadOperand(uint256 slot);
     error AlreadySettled();
     error NonCanonicalPadding();
+    error NotTheInitialModel();
 
     constructor(IFp32Alu alu_, IStepSemantics semantics_, uint64 clock_, uint64 extension_) {
         market = msg.sender;
@@ -335,7 +336,9 @@ contract DisputeGame {
 
     /// @notice Solver: reveals step `lo` → `hi`. `roots` are the Merkle roots (inside the
     ///         list roots) of [intermediates, S_{t+1} optimizer, S_{t+1} weights,
-    ///         S_t optimizer, S_t weights]; the last two are zero for the initial state.
+    ///         S_t optimizer, S_t weights]; the last two are zero for the initial state. When
+    ///         the job fine-tunes a model, S_0's weights list must be that model: its root is
+    ///         checked here, and the list is then not open to dispute (its count is 0).
     function revealStep(uint256 gameId, bytes calldata spec, bytes32[5] calldata roots) external {
         Game storage g = _move(gameId, Phase.RevealStep);
         _checkSpec(g, spec);
@@ -343,6 +346,11 @@ contract DisputeGame {
         if (_stateRoot(g, g.range.hi, nW, roots[2], nO, roots[1]) != g.range.hiRoot) revert StateMismatch();
         if (g.setup.init) {
             if (roots[3] != bytes32(0) || roots[4] != bytes32(0)) revert StateMismatch();
+            bytes32 model = semantics.initialWeights(spec);
+            if (model != bytes32(0)) {
+                if (Commitments.listRoot(nW, roots[2]) != model) revert NotTheInitialModel();
+                nW = 0;
+            }
         } else if (_stateRoot(g, g.range.lo, nW, roots[4], nO, roots[3]) != g.range.loRoot) {
             revert StateMismatch();
         }

@@ -305,6 +305,72 @@ contract DisputeGameTest is GameDriver {
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
     }
 
+    /// Fine-tuning: S_0's weights must be the model the job names. A solver that started from
+    /// other weights cannot reveal the initial state's step at all, and loses on time.
+    function test_initialState_loadedModel_otherWeightsCannotBeRevealed() public {
+        World memory truth = _truth();
+        sem.setInitialModel(weightsRoot(truth, 0));
+        World memory liar = build(Lie(true, 0, 2, 0, 299, 1));
+        jobId = postToyJob();
+        submitWorld(jobId, liar);
+        gameId = openChallenge(jobId, liar, truth);
+        vm.prank(solver);
+        vm.expectRevert(DisputeGame.NotTheInitialModel.selector);
+        game.revealStep(gameId, toySpec(), stepRoots(liar, 0));
+        vm.warp(block.timestamp + CLOCK + EXTENSION);
+        game.timeout(gameId);
+        assertFalse(game.getGame(gameId).clock.solverWon);
+        closeJob(jobId);
+        assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
+    }
+
+    /// Fine-tuning: once S_0's weights are checked to be the model, they are not open to
+    /// dispute (their count is 0); a lie in S_0's optimizer state is still refuted.
+    function test_initialState_loadedModel_weightsAreBoundOptimizerIsDisputed() public {
+        World memory truth = _truth();
+        sem.setInitialModel(weightsRoot(truth, 0));
+        World memory liar = build(Lie(true, 0, 1, 0, 3, 0));
+        jobId = postToyJob();
+        submitWorld(jobId, liar);
+        gameId = openChallenge(jobId, liar, truth);
+        bytes32[5] memory roots = stepRoots(liar, 0);
+        vm.prank(solver);
+        game.revealStep(gameId, toySpec(), roots);
+        revealedRoots = roots;
+        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
+        assertEq(step.counts[2], 0, "the weights of S_0 are bound");
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadList.selector, 2));
+        game.chooseList(gameId, 2, step);
+        play(gameId, liar, truth, 200);
+        assertFalse(game.getGame(gameId).clock.solverWon);
+    }
+
+    /// Fine-tuning: an honest solver that loaded the model cannot be made to lose by a
+    /// challenger who believes other initial weights: there is nothing it can descend into.
+    function test_initialState_loadedModel_honestSolverWins() public {
+        World memory truth = _truth();
+        sem.setInitialModel(weightsRoot(truth, 0));
+        World memory deluded = build(Lie(true, 0, 2, 0, 299, 1));
+        jobId = postToyJob();
+        submitWorld(jobId, truth);
+        gameId = openChallenge(jobId, truth, deluded);
+        bytes32[5] memory roots = stepRoots(truth, 0);
+        vm.prank(solver);
+        game.revealStep(gameId, toySpec(), roots);
+        revealedRoots = roots;
+        DisputeGame.StepCommitment memory step = revealedStep(game.getGame(gameId));
+        vm.startPrank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadList.selector, 2));
+        game.chooseList(gameId, 2, step);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadList.selector, 0));
+        game.chooseList(gameId, 0, step);
+        vm.stopPrank();
+        vm.warp(block.timestamp + CLOCK + 2 * EXTENSION);
+        game.timeout(gameId);
+        assertTrue(game.getGame(gameId).clock.solverWon);
+    }
+
     /// The solver reveals a (forged) step commitment, the challenger picks the intermediates.
     function _revealAndChooseIntermediates(bytes32[5] memory roots) internal {
         vm.prank(solver);

@@ -65,6 +65,7 @@ fn spec_for(dataset: &Dataset, model: ModelSpec, batch: u32, steps: u32, k: u32)
             weight_decay: 0.0,
         },
         schedule: LrSchedule::Constant,
+        init: Default::default(),
     }
 }
 

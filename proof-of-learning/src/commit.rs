@@ -143,6 +143,18 @@ pub fn tensor_list_root(roots: &[Hash32]) -> Hash32 {
     ])
 }
 
+/// The model root of weights `params` with shapes `shapes`: the tensor-list
+/// root of their tensor roots, which is the weights list root of a state and
+/// what the market commits as a finished job's `modelRoot`.
+pub fn model_root(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Hash32 {
+    let roots: Vec<Hash32> = shapes
+        .iter()
+        .zip(params)
+        .map(|(shape, values)| tensor_root(shape, values))
+        .collect();
+    tensor_list_root(&roots)
+}
+
 /// A proof that one element of a committed tensor has a given value: the
 /// element's whole leaf and the leaf's sibling path.
 #[derive(Clone, Debug, PartialEq)]

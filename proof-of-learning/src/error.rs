@@ -70,6 +70,13 @@ pub enum Error {
     /// The worker pool could not be built.
     #[error("cannot start the kernel thread pool: {0}")]
     ThreadPool(String),
+    /// The job fine-tunes a model (`init.from = "model"`) and the trainer was
+    /// not given its weights.
+    #[error("the job starts from the model {0}: load its weights first")]
+    InitialModelMissing(Hash32),
+    /// Weights given as a job's initial model are not that model.
+    #[error("initial model: {0}")]
+    InitialModel(String),
     /// A request outside the job (a step or checkpoint index past the end).
     #[error("out of range: {0}")]
     OutOfRange(String),

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use vtrain_dispute::game::player::id;
 use vtrain_dispute::game::{SharedRun, Trajectory};
 use vtrain_dispute::{Head, JobBook, JobEntry, JobPhase, Market};
-use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, Trainer};
+use vtrain_proof_of_learning::{JobSpec, Kernels, Level, Trainer};
 use vtrain_store::Datadir;
 
 use crate::config::SolverConfig;
@@ -151,7 +151,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             return Ok(self.refuse(job.id, "too close to its deadlines".into()));
         }
         // Get and check the data before bonding anything.
-        let trainer = match self.trainer(job, &spec).await {
+        let trainer = match self.trainer(&spec).await {
             Ok(trainer) => trainer,
             Err(e) => return Ok(self.refuse(job.id, format!("{e:#}"))),
         };
@@ -229,15 +229,22 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         false
     }
 
-    /// The trainer for `job`: its dataset fetched and checked, the fault applied.
-    async fn trainer(&self, job: &JobEntry, spec: &JobSpec) -> eyre::Result<Arc<Trainer>> {
-        let root = Hash32(job.dataset_root.0);
-        let uris: Vec<String> = self.book.uris(&job.dataset_root);
-        let dataset = vtrain_store::fetch_dataset(&self.shared.store, &uris, &root).await?;
+    /// The trainer for `spec`'s job: its dataset (and a fine-tuning job's initial
+    /// model) fetched and checked, the fault applied.
+    async fn trainer(&self, spec: &JobSpec) -> eyre::Result<Arc<Trainer>> {
+        let inputs = vtrain_store::fetch_job_inputs(&self.shared.store, spec, |root| {
+            self.book.uris(&B256::from(root.0))
+        })
+        .await?;
         let kernels = Kernels::new(Level::detect(), self.config.threads)?;
         let trainer = match self.shared.fault {
-            Some(fault) => fault.trainer(spec, dataset, kernels)?,
-            None => Trainer::new(spec.clone(), dataset, kernels)?,
+            Some(fault) => fault.trainer(spec, inputs, kernels)?,
+            None => Trainer::with_initial_model(
+                spec.clone(),
+                inputs.dataset,
+                inputs.initial_model,
+                kernels,
+            )?,
         };
         Ok(Arc::new(trainer))
     }
@@ -267,7 +274,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             return Ok(());
         }
         let spec = JobSpec::from_canonical_bytes(&job.spec)?;
-        let trainer = self.trainer(job, &spec).await?;
+        let trainer = self.trainer(&spec).await?;
         self.hold(job.id, trainer);
         Ok(())
     }

@@ -10,12 +10,14 @@
 //! | `wrong-shuffle` | reads its batches in another order |
 //! | `withhold@N` | flips a weight after step N and serves no checkpoint from there on |
 //! | `stop-answering@N` | flips a weight after step N and never moves in a dispute |
+//! | `from-seed` | fine-tuning job: draws S₀ from the seed instead of loading the model |
 
 use std::str::FromStr;
 
 use vtrain_dispute::game::Tamper;
-use vtrain_proof_of_learning::spec::OptimizerSpec;
-use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Trainer};
+use vtrain_proof_of_learning::spec::{InitSpec, OptimizerSpec};
+use vtrain_proof_of_learning::{JobSpec, Kernels, Trainer};
+use vtrain_store::JobInputs;
 
 /// A dishonest behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum Fault {
     Withhold(u32),
     /// Flip after step N, then never move in a dispute.
     StopAnswering(u32),
+    /// Ignore a fine-tuning job's initial model: draw S₀ from the seed.
+    FromSeed,
 }
 
 impl FromStr for Fault {
@@ -56,6 +60,7 @@ impl FromStr for Fault {
             "wrong-shuffle" => Self::WrongShuffle,
             "withhold" => Self::Withhold(needs_step()?),
             "stop-answering" => Self::StopAnswering(needs_step()?),
+            "from-seed" => Self::FromSeed,
             other => return Err(format!("unknown fault {other:?}")),
         })
     }
@@ -79,7 +84,7 @@ impl Fault {
                 skip: true,
                 ..flip(step)
             }),
-            Self::WrongLr | Self::WrongShuffle => None,
+            Self::WrongLr | Self::WrongShuffle | Self::FromSeed => None,
         }
     }
 
@@ -88,9 +93,13 @@ impl Fault {
     pub fn trainer(
         self,
         spec: &JobSpec,
-        dataset: Dataset,
+        inputs: JobInputs,
         kernels: Kernels,
     ) -> vtrain_proof_of_learning::Result<Trainer> {
+        let JobInputs {
+            dataset,
+            initial_model,
+        } = inputs;
         match self {
             Self::WrongLr => {
                 let mut wrong = spec.clone();
@@ -118,11 +127,23 @@ impl Fault {
                         weight_decay,
                     },
                 };
-                Ok(Trainer::new(wrong, dataset, kernels)?.committing_as(spec))
+                Ok(
+                    Trainer::with_initial_model(wrong, dataset, initial_model, kernels)?
+                        .committing_as(spec),
+                )
             }
-            Self::WrongShuffle => Ok(Trainer::new(spec.clone(), dataset, kernels)?
-                .with_shuffle_key(spec.seed ^ 0x5eed_5eed)),
-            _ => Trainer::new(spec.clone(), dataset, kernels),
+            Self::WrongShuffle => {
+                Ok(
+                    Trainer::with_initial_model(spec.clone(), dataset, initial_model, kernels)?
+                        .with_shuffle_key(spec.seed ^ 0x5eed_5eed),
+                )
+            }
+            Self::FromSeed => {
+                let mut from_seed = spec.clone();
+                from_seed.init = InitSpec::Seed;
+                Ok(Trainer::new(from_seed, dataset, kernels)?.committing_as(spec))
+            }
+            _ => Trainer::with_initial_model(spec.clone(), dataset, initial_model, kernels),
         }
     }
 

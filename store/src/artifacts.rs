@@ -7,7 +7,7 @@ use std::sync::Arc;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use vtrain_proof_of_learning::commit::{tensor_list_root, tensor_root};
+pub use vtrain_proof_of_learning::commit::model_root;
 use vtrain_proof_of_learning::{Dataset, Hash32, State, Trainer, checkpoint};
 
 use crate::error::{Error, Result};
@@ -156,6 +156,20 @@ impl ArtifactStore {
         decode_state(trainer, &self.uri(&key), &bytes, step, root).map(Some)
     }
 
+    /// The model with root `root` whose tensors have `shapes`, checked; `None`
+    /// if absent.
+    pub async fn get_model(
+        &self,
+        shapes: &[Vec<usize>],
+        root: &Hash32,
+    ) -> Result<Option<Vec<Vec<f32>>>> {
+        let key = ArtifactKey::Model(*root);
+        let Some(bytes) = self.get_raw(&key).await? else {
+            return Ok(None);
+        };
+        decode_model(&self.uri(&key), &bytes, shapes, root).map(Some)
+    }
+
     /// Stores the model of `state`; returns its model root.
     pub async fn put_model(&self, shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Result<Hash32> {
         let root = model_root(shapes, params);
@@ -201,17 +215,6 @@ pub fn decode_state(
     Ok(state)
 }
 
-/// The model root of weights `params` with shapes `shapes`: the tensor-list
-/// root the market commits as `modelRoot`.
-pub fn model_root(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Hash32 {
-    let roots: Vec<Hash32> = shapes
-        .iter()
-        .zip(params)
-        .map(|(shape, values)| tensor_root(shape, values))
-        .collect();
-    tensor_list_root(&roots)
-}
-
 /// The model file: safetensors with F32 tensors `param.<i>` (weights and biases,
 /// input layer first).
 pub fn encode_model(shapes: &[Vec<usize>], params: &[Vec<f32>]) -> Result<Vec<u8>> {
@@ -231,6 +234,22 @@ pub fn decode_model(
     shapes: &[Vec<usize>],
     root: &Hash32,
 ) -> Result<Vec<Vec<f32>>> {
+    let params = read_model(name, bytes, shapes)?;
+    let actual = model_root(shapes, &params);
+    if actual != *root {
+        return Err(Error::RootMismatch {
+            key: name.to_owned(),
+            expected: *root,
+            actual,
+        });
+    }
+    Ok(params)
+}
+
+/// Decodes a model file of the given shapes, checking no root: for a file a
+/// user gives, whose root is what is asked. Anything else goes through
+/// [`decode_model`].
+pub fn read_model(name: &str, bytes: &[u8], shapes: &[Vec<usize>]) -> Result<Vec<Vec<f32>>> {
     let corrupt = |reason: String| Error::Corrupt {
         key: name.to_owned(),
         reason,
@@ -244,20 +263,11 @@ pub fn decode_model(
             shapes.len()
         )));
     }
-    let params = shapes
+    Ok(shapes
         .iter()
         .enumerate()
         .map(|(i, shape)| {
             checkpoint::read_f32_tensor(&tensors, Path::new(name), &format!("param.{i}"), shape)
         })
-        .collect::<vtrain_proof_of_learning::Result<Vec<Vec<f32>>>>()?;
-    let actual = model_root(shapes, &params);
-    if actual != *root {
-        return Err(Error::RootMismatch {
-            key: name.to_owned(),
-            expected: *root,
-            actual,
-        });
-    }
-    Ok(params)
+        .collect::<vtrain_proof_of_learning::Result<Vec<Vec<f32>>>>()?)
 }

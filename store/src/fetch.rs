@@ -101,30 +101,104 @@ pub async fn fetch_dataset(
     uris: &[String],
     root: &vtrain_proof_of_learning::Hash32,
 ) -> Result<vtrain_proof_of_learning::Dataset> {
-    if let Some(dataset) = store.get_dataset(root).await? {
-        return Ok(dataset);
+    match store.get_dataset(root).await {
+        Ok(Some(dataset)) => return Ok(dataset),
+        Ok(None) => {}
+        // A corrupt copy of our own is as good as none: fetch it again.
+        Err(e @ (Error::RootMismatch { .. } | Error::Corrupt { .. } | Error::Training(_))) => {
+            tracing::warn!(target: "store::fetch", %root, error = %e, "the stored dataset is corrupt: fetching it again");
+        }
+        Err(e) => return Err(e),
     }
+    let dataset = first_good(uris, "dataset", root, |uri, bytes| {
+        crate::artifacts::decode_dataset(uri, bytes, root)
+    })
+    .await?;
+    store.put_dataset(&dataset).await?;
+    Ok(dataset)
+}
+
+/// The model with root `root` and tensor shapes `shapes` (a fine-tuning job's
+/// initial weights): from `store` if it holds a good copy, else from the first
+/// announced location in `uris` that serves it (then cached in `store`).
+/// Every candidate is checked against the root.
+pub async fn fetch_model(
+    store: &crate::ArtifactStore,
+    uris: &[String],
+    root: &vtrain_proof_of_learning::Hash32,
+    shapes: &[Vec<usize>],
+) -> Result<Vec<Vec<f32>>> {
+    match store.get_model(shapes, root).await {
+        Ok(Some(params)) => return Ok(params),
+        Ok(None) => {}
+        Err(e @ (Error::RootMismatch { .. } | Error::Corrupt { .. } | Error::Training(_))) => {
+            tracing::warn!(target: "store::fetch", %root, error = %e, "the stored model is corrupt: fetching it again");
+        }
+        Err(e) => return Err(e),
+    }
+    let params = first_good(uris, "model", root, |uri, bytes| {
+        crate::artifacts::decode_model(uri, bytes, shapes, root)
+    })
+    .await?;
+    store.put_model(shapes, &params).await?;
+    Ok(params)
+}
+
+/// What a job trains from, fetched and checked: its dataset and, when it
+/// fine-tunes a model, that model's weights (S₀'s).
+#[derive(Debug)]
+pub struct JobInputs {
+    /// The dataset.
+    pub dataset: vtrain_proof_of_learning::Dataset,
+    /// The initial weights of a fine-tuning job.
+    pub initial_model: Option<Vec<Vec<f32>>>,
+}
+
+/// The inputs of `spec`'s job, from `store` or from the locations `uris`
+/// announces for each root.
+pub async fn fetch_job_inputs(
+    store: &crate::ArtifactStore,
+    spec: &vtrain_proof_of_learning::JobSpec,
+    uris: impl Fn(&vtrain_proof_of_learning::Hash32) -> Vec<String>,
+) -> Result<JobInputs> {
+    let dataset_root = spec.dataset_root()?;
+    let dataset = fetch_dataset(store, &uris(&dataset_root), &dataset_root).await?;
+    let initial_model = match spec.initial_model_root()? {
+        Some(root) => Some(fetch_model(store, &uris(&root), &root, &spec.param_shapes()).await?),
+        None => None,
+    };
+    Ok(JobInputs {
+        dataset,
+        initial_model,
+    })
+}
+
+/// The first location of `uris` whose bytes `decode` accepts; `kind` and
+/// `root` name the artifact in logs and when none does.
+async fn first_good<T>(
+    uris: &[String],
+    kind: &str,
+    root: &vtrain_proof_of_learning::Hash32,
+    decode: impl Fn(&str, &[u8]) -> Result<T>,
+) -> Result<T> {
     let mut last_error = None;
     for uri in uris {
         match fetch(uri).await {
-            Ok(bytes) => match crate::artifacts::decode_dataset(uri, &bytes, root) {
-                Ok(dataset) => {
-                    store.put_dataset(&dataset).await?;
-                    return Ok(dataset);
-                }
+            Ok(bytes) => match decode(uri, &bytes) {
+                Ok(value) => return Ok(value),
                 Err(e) => {
-                    tracing::warn!(target: "store::fetch", %uri, error = %e, "announced dataset is not the committed one");
+                    tracing::warn!(target: "store::fetch", %uri, %root, error = %e, "announced {kind} is not the committed one");
                     last_error = Some(e);
                 }
             },
             Err(e) => {
-                tracing::warn!(target: "store::fetch", %uri, error = %e, "dataset location unreachable");
+                tracing::warn!(target: "store::fetch", %uri, %root, error = %e, "{kind} location unreachable");
                 last_error = Some(e);
             }
         }
     }
     Err(last_error.unwrap_or_else(|| Error::Http {
-        uri: format!("dataset {root}"),
+        uri: format!("{kind} {root}"),
         reason: "no location is announced for it".into(),
         retryable: true,
     }))

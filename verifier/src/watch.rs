@@ -183,11 +183,17 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             return Ok(trainer.clone());
         }
         let spec = JobSpec::from_canonical_bytes(&job.spec)?;
-        let uris: Vec<String> = self.book.uris(&job.dataset_root);
-        let dataset =
-            vtrain_store::fetch_dataset(&self.store, &uris, &Hash32(job.dataset_root.0)).await?;
+        let inputs = vtrain_store::fetch_job_inputs(&self.store, &spec, |root| {
+            self.book.uris(&alloy::primitives::B256::from(root.0))
+        })
+        .await?;
         let kernels = Kernels::new(Level::detect(), self.config.threads)?;
-        let trainer = Arc::new(Trainer::new(spec, dataset, kernels)?);
+        let trainer = Arc::new(Trainer::with_initial_model(
+            spec,
+            inputs.dataset,
+            inputs.initial_model,
+            kernels,
+        )?);
         self.trainers.insert(job.id, trainer.clone());
         Ok(trainer)
     }

@@ -80,6 +80,11 @@ interface IStepSemantics {
         view
         returns (uint32 intermediates, uint32 optimizer, uint32 weights);
 
+    /// @notice The weights list root S_0 must have: the model root of the model a fine-tuning
+    ///         job starts from, or zero when S_0's weights are drawn from the seed (they then
+    ///         have element programs, like every produced tensor).
+    function initialWeights(bytes calldata spec) external view returns (bytes32);
+
     /// @notice The shape of a produced tensor.
     function shapeOf(bytes calldata spec, TensorId calldata id) external view returns (uint64[] memory);
 

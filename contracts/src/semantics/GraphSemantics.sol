@@ -23,7 +23,8 @@ import {StepWords} from "../lib/StepWords.sol";
 ///         checked against the job hash. The init transition ("nothing → S_0") produces the
 ///         optimizer list (all zero: a copy of the constant 0) and the weights list, whose
 ///         element e of parameter q is `sqrt(fan_in); div(1, ·); fma(u, 2, −1); mul(·, bound)`
-///         with `u = uniform01(derive_key(seed, 0x100 + q), e)`.
+///         with `u = uniform01(derive_key(seed, 0x100 + q), e)`, unless the job fine-tunes a
+///         model: its weights list is then that model's ({initialWeights}), bound by the game.
 contract GraphSemantics is IStepSemantics {
     uint8 internal constant LIST_INTERMEDIATES = 0;
     uint8 internal constant LIST_OPTIMIZER = 1;
@@ -83,6 +84,11 @@ contract GraphSemantics is IStepSemantics {
         intermediates = init ? 0 : uint32(P.intermediates(m));
         optimizer = uint32(m.params * (m.adam ? 2 : 1));
         weights = uint32(m.params);
+    }
+
+    /// @inheritdoc IStepSemantics
+    function initialWeights(bytes calldata spec) external pure returns (bytes32) {
+        return G.load(spec).initialModel;
     }
 
     /// @notice The shape of a produced tensor.

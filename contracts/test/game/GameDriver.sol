@@ -378,6 +378,7 @@ abstract contract GameDriver is Test, ToyWorld {
     {
         step.roots = revealedRoots;
         (step.counts[0], step.counts[1], step.counts[2]) = ToyProgram.counts(g.setup.init);
+        if (g.setup.init && sem.initialModel() != bytes32(0)) step.counts[2] = 0; // bound, not disputed
     }
 
     /// @notice The first value of the revealed leaf that differs from the challenger's own.

@@ -170,6 +170,17 @@ contract ToySemantics is IStepSemantics {
     /// @notice The toy step's cost in the market's cost model.
     uint256 public constant STEP_OPS = 1000;
 
+    /// @notice The model the toy job fine-tunes (zero: S_0 is drawn), set by a test.
+    bytes32 public initialModel;
+
+    function setInitialModel(bytes32 root) external {
+        initialModel = root;
+    }
+
+    function initialWeights(bytes calldata) external view returns (bytes32) {
+        return initialModel;
+    }
+
     /// @notice The header bounds (the toy model has no section of its own to check).
     function validate(bytes calldata spec) external pure returns (uint256) {
         SpecRules.checkHeader(JobSpecCodec.header(spec));

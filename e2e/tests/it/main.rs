@@ -6,6 +6,7 @@ mod cli_output;
 mod cnn;
 mod common;
 mod economics;
+mod fine_tuning;
 mod fork;
 mod honest;
 mod restart;

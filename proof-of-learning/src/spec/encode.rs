@@ -4,8 +4,8 @@
 //! order below, independent of how the TOML was written.
 
 use super::{
-    Activation, DatasetFormat, DatasetSpec, JobSpec, Layer, Loss, MAX_LAYERS, MAX_RANK, ModelSpec,
-    OptimizerSpec,
+    Activation, DatasetFormat, DatasetSpec, InitSpec, JobSpec, Layer, Loss, MAX_LAYERS, MAX_RANK,
+    ModelSpec, OptimizerSpec,
 };
 use crate::error::{Error, Result};
 use crate::hash::{Hash32, keccak, tag};
@@ -165,6 +165,14 @@ impl JobSpec {
                 out.u32(every);
                 out.f32(gamma);
             }
+        }
+
+        // The initial weights: nothing for the seed (so every job from the
+        // seed keeps the bytes and hash it had before fine-tuning existed),
+        // `u8 2 ‖ bytes32 model root` for a loaded model.
+        if let InitSpec::Model { root } = &self.init {
+            out.u8(2);
+            out.bytes(&Hash32::from_hex(root).unwrap_or_default().0);
         }
         out.0
     }
@@ -327,6 +335,16 @@ impl JobSpec {
             },
             other => return Err(bad_tag("schedule", other)),
         };
+        let init = if d.0.is_empty() {
+            InitSpec::Seed
+        } else {
+            match d.u8()? {
+                2 => InitSpec::Model {
+                    root: format!("{}", Hash32(d.take::<32>()?)),
+                },
+                other => return Err(bad_tag("init", other)),
+            }
+        };
         if !d.0.is_empty() {
             return Err(Error::SpecParse(format!(
                 "canonical spec: {} bytes after the end",
@@ -343,6 +361,7 @@ impl JobSpec {
             model,
             optimizer,
             schedule,
+            init,
         };
         spec.validate()?;
         if spec.canonical_bytes() != bytes {

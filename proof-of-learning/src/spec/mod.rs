@@ -42,6 +42,35 @@ pub struct JobSpec {
     /// The learning-rate schedule (default: constant).
     #[serde(default = "constant_schedule")]
     pub schedule: LrSchedule,
+    /// Where the initial weights come from (default: drawn from the seed).
+    #[serde(default, skip_serializing_if = "InitSpec::is_seed")]
+    pub init: InitSpec,
+}
+
+/// Where S₀'s weights come from. Moments always start at zero.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InitSpec {
+    /// PyTorch-style uniform weights drawn from the job seed
+    /// (`docs/repops.md` § The initial state).
+    #[default]
+    Seed,
+    /// Fine-tuning: the weights of the model with this model root (`0x…`, the
+    /// tensor-list root of the weights, as `JobMarket` commits a finished
+    /// job's `modelRoot`): an earlier job's model, or safetensors the
+    /// submitter publishes. Its tensors must have the shapes of this job's
+    /// parameters.
+    Model {
+        /// The model root.
+        root: String,
+    },
+}
+
+impl InitSpec {
+    /// Whether S₀ is drawn from the seed.
+    pub fn is_seed(&self) -> bool {
+        matches!(self, Self::Seed)
+    }
 }
 
 fn constant_schedule() -> LrSchedule {
@@ -158,6 +187,21 @@ impl JobSpec {
             field: "dataset.root",
             reason: format!("{:?} is not 32 bytes of 0x-prefixed hex", self.dataset.root),
         })
+    }
+
+    /// The model root S₀'s weights are loaded from, `None` when they are drawn
+    /// from the seed (validated by [`JobSpec::validate`]).
+    pub fn initial_model_root(&self) -> Result<Option<Hash32>> {
+        match &self.init {
+            InitSpec::Seed => Ok(None),
+            InitSpec::Model { root } => Hash32::from_hex(root)
+                .filter(|hash| *hash != Hash32::default())
+                .map(Some)
+                .ok_or_else(|| Error::InvalidSpec {
+                    field: "init.root",
+                    reason: format!("{root:?} is not a nonzero 32-byte 0x-prefixed hex root"),
+                }),
+        }
     }
 
     /// The model with every shape inferred (see [`ModelSpec::plan`]).

@@ -217,6 +217,7 @@ impl JobSpec {
                 check_positive("schedule.gamma", gamma)?;
             }
         }
+        self.initial_model_root()?;
         Ok(())
     }
 

@@ -140,15 +140,32 @@ pub struct Trainer {
     plan: ModelPlan,
     param_shapes: Vec<Vec<usize>>,
     rng_key: u64,
+    /// S₀'s weights when the job fine-tunes a model (checked against its root).
+    initial_model: Option<Vec<Vec<f32>>>,
     buffers: BufferPool,
 }
 
 impl Trainer {
-    /// Validates `spec` and checks `dataset` against its content root.
+    /// Validates `spec` and checks `dataset` against its content root. A job
+    /// that fine-tunes a model needs [`Trainer::with_initial_model`].
     pub fn new(spec: JobSpec, dataset: Dataset, kernels: Kernels) -> Result<Self> {
+        Self::with_initial_model(spec, dataset, None, kernels)
+    }
+
+    /// [`Trainer::new`] with S₀'s weights for a job that fine-tunes a model
+    /// (`init.from = "model"`): `initial` must then be given, with the job's
+    /// parameter shapes and the model root the spec names. A job whose
+    /// weights are drawn from the seed takes none.
+    pub fn with_initial_model(
+        spec: JobSpec,
+        dataset: Dataset,
+        initial: Option<Vec<Vec<f32>>>,
+        kernels: Kernels,
+    ) -> Result<Self> {
         spec.validate()?;
         dataset.check_against(&spec)?;
         let plan = spec.model_plan()?;
+        let initial_model = check_initial_model(&spec, &plan.param_shapes, initial)?;
         Ok(Self {
             job_hash: spec.job_hash(),
             order: DataOrder::new(&spec),
@@ -158,6 +175,7 @@ impl Trainer {
             spec,
             dataset,
             kernels,
+            initial_model,
             buffers: BufferPool::default(),
         })
     }
@@ -219,12 +237,26 @@ impl Trainer {
         &self.param_shapes
     }
 
-    /// S₀: PyTorch-style uniform(±1/√fan_in) weights and biases from the job
-    /// seed, zero moments. Element e of parameter p is
-    /// `(2u − 1)·bound` with `u = uniform01(derive_key(seed, INIT + p), e)`
-    /// and `bound = 1/√fan_in`, each op one rounding: the micro-program of
+    /// S₀, with zero moments and weights either loaded (a fine-tuning job:
+    /// the model given to [`Trainer::with_initial_model`]) or drawn from the
+    /// seed: PyTorch-style uniform(±1/√fan_in) weights
+    /// and biases. Element e of parameter p is `(2u − 1)·bound` with
+    /// `u = uniform01(derive_key(seed, INIT + p), e)` and
+    /// `bound = 1/√fan_in`, each op one rounding: the micro-program of
     /// [`Trainer::init_element_trace`] (`docs/repops.md` § The initial state).
     pub fn initial_state(&self) -> State {
+        let moments = self
+            .moment_shapes()
+            .iter()
+            .map(|shape| vec![0.0; shape.iter().product()])
+            .collect();
+        if let Some(params) = &self.initial_model {
+            return State {
+                step: 0,
+                params: params.clone(),
+                moments,
+            };
+        }
         let params = self
             .param_shapes
             .iter()
@@ -237,11 +269,6 @@ impl Trainer {
                     .map(|e| init_weight(&mut fp, uniform01(key, e as u64), bound))
                     .collect()
             })
-            .collect();
-        let moments = self
-            .moment_shapes()
-            .iter()
-            .map(|shape| vec![0.0; shape.iter().product()])
             .collect();
         State {
             step: 0,
@@ -267,8 +294,16 @@ impl Trainer {
     /// `div(1, ·)`, `fma(u, 2, −1)`, `mul(·, bound)`, with `fan_in` and `u`
     /// constants (`docs/repops.md` § The initial state). It runs the very code
     /// [`Trainer::initial_state`] computes S₀ with, so its value is that
-    /// element's bits. Moments of S₀ have no program: they are the constant 0.
+    /// element's bits. Moments of S₀ have no program: they are the constant 0;
+    /// nor have the weights of a fine-tuning job (they are the named model's,
+    /// bound on chain by its root, never disputed element by element): this
+    /// is an error for them.
     pub fn init_element_trace(&self, param: usize, element: usize) -> Result<ElementTrace> {
+        if self.initial_model.is_some() {
+            return Err(Error::InitialModel(
+                "the weights of S₀ are the loaded model's: they have no program".into(),
+            ));
+        }
         let Some(shape) = self.param_shapes.get(param) else {
             return Err(Error::OutOfRange(format!(
                 "parameter {param} of {}",
@@ -593,6 +628,49 @@ fn argmax(values: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// The initial weights of `spec`'s job, checked: `None` for a job drawn from
+/// the seed (which takes none), the weights of the named model for a
+/// fine-tuning job (which needs them, with `shapes` and the spec's root).
+fn check_initial_model(
+    spec: &JobSpec,
+    shapes: &[Vec<usize>],
+    initial: Option<Vec<Vec<f32>>>,
+) -> Result<Option<Vec<Vec<f32>>>> {
+    let (root, params) = match (spec.initial_model_root()?, initial) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(Error::InitialModel(
+                "the job draws its initial weights from the seed, it loads no model".into(),
+            ));
+        }
+        (Some(root), None) => return Err(Error::InitialModelMissing(root)),
+        (Some(root), Some(params)) => (root, params),
+    };
+    if params.len() != shapes.len() {
+        return Err(Error::InitialModel(format!(
+            "{} tensors, the job's model has {}",
+            params.len(),
+            shapes.len()
+        )));
+    }
+    for (p, (shape, values)) in shapes.iter().zip(&params).enumerate() {
+        let len = shape.iter().product::<usize>();
+        if values.len() != len {
+            return Err(Error::InitialModel(format!(
+                "tensor {p} has {} values, the job's parameter {p} {shape:?} has {len}",
+                values.len()
+            )));
+        }
+    }
+    let actual = crate::commit::model_root(shapes, &params);
+    if actual != root {
+        return Err(Error::InitialModel(format!(
+            "the weights have model root {actual}, the job names {root}"
+        )));
+    }
+    Ok(Some(params))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod checkpoints;
 mod common;
 mod datasets;
 mod determinism;
+mod fine_tuning;
 mod graph_spec;
 mod kernels_vs_reference;
 mod spec;

@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 use vtrain_proof_of_learning::repops::LrSchedule;
-use vtrain_proof_of_learning::spec::{ModelSpec, OptimizerSpec};
+use vtrain_proof_of_learning::spec::{InitSpec, ModelSpec, OptimizerSpec};
 use vtrain_proof_of_learning::{Error, JobSpec};
 
 const DIGITS: &str = include_str!("../../../examples/digits-mlp.toml");
@@ -35,6 +35,13 @@ fn adamw() -> JobSpec {
     };
     s.schedule = LrSchedule::LinearWarmupDecay { warmup_steps: 80 };
     s
+}
+
+/// Fine-tuning from the model with root `0xbyte…byte`.
+fn from_model(s: &mut JobSpec, byte: u8) {
+    s.init = InitSpec::Model {
+        root: format!("0x{}", format!("{byte:02x}").repeat(32)),
+    };
 }
 
 fn with(mut s: JobSpec, change: impl FnOnce(&mut JobSpec)) -> JobSpec {
@@ -337,6 +344,32 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "schedule.gamma",
         ),
         (
+            "fine-tuning: S_0 loaded from a model root",
+            with(d(), |s| from_model(s, 0xab)),
+            "",
+        ),
+        (
+            "fine-tuning with AdamW and a warm-up",
+            with(adamw(), |s| from_model(s, 0x01)),
+            "",
+        ),
+        (
+            "fine-tuning from the zero root",
+            with(d(), |s| from_model(s, 0)),
+            "init.root",
+        ),
+        (
+            "a schedule fault before a zero initial root",
+            with(d(), |s| {
+                from_model(s, 0);
+                s.schedule = LrSchedule::Step {
+                    every: 0,
+                    gamma: 0.5,
+                };
+            }),
+            "schedule.every",
+        ),
+        (
             "two faults: the first in Rust's order is named",
             with(d(), |s| {
                 s.steps = 0;
@@ -374,6 +407,24 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("optimizer 3", edit(83, 3), "parse"),
         ("schedule 4", edit(96, 4), "parse"),
         ("seventeen hidden layers", seventeen, "parse"),
+    ]);
+    // The initial-weights tail: only `u8 2 ‖ bytes32 root` may follow the schedule.
+    let tail = |tag: u8, root_bytes: usize, extra: usize| {
+        let mut b = base.clone();
+        b.push(tag);
+        b.extend(std::iter::repeat_n(0x5a, root_bytes + extra));
+        b
+    };
+    out.extend([
+        (
+            "an initial-weights tag 1 (the seed is encoded as nothing)",
+            tail(1, 32, 0),
+            "parse",
+        ),
+        ("an initial-weights tag 3", tail(3, 32, 0), "parse"),
+        ("a model root cut short", tail(2, 31, 0), "parse"),
+        ("a byte after the model root", tail(2, 32, 1), "parse"),
+        ("an initial-weights tag alone", tail(2, 0, 0), "parse"),
     ]);
     out.extend(crate::spec_vectors_graph::parse_cases());
     out

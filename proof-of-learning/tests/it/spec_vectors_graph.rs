@@ -75,6 +75,17 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
     let image = |layers: Vec<Layer>| graph(&[1, 8, 8], layers);
     vec![
         ("digits CNN", cnn(), ""),
+        (
+            "digits CNN fine-tuned from a model root",
+            {
+                let mut s = cnn();
+                s.init = vtrain_proof_of_learning::spec::InitSpec::Model {
+                    root: format!("0x{}", "c3".repeat(32)),
+                };
+                s
+            },
+            "",
+        ),
         ("small CNN with every image op and AdamW", small, ""),
         (
             "an MLP written as a graph",

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
+use vtrain_proof_of_learning::spec::InitSpec;
 use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, State, Trainer};
 use vtrain_store::ArtifactStore;
 
@@ -185,12 +186,12 @@ impl FetchArgs {
             .await
             .map_err(|e| tracing::warn!(error = %e, "no dataset for the test accuracy"))
             .ok()?;
-        let trainer = Trainer::new(
-            spec.clone(),
-            dataset,
-            Kernels::new(Level::detect(), 1).ok()?,
-        )
-        .ok()?;
+        // The held-out evaluation reads the model plan and the split, never
+        // S₀: a fine-tuning job's initial model is not needed for it.
+        let mut evaluated = spec.clone();
+        evaluated.init = InitSpec::Seed;
+        let trainer =
+            Trainer::new(evaluated, dataset, Kernels::new(Level::detect(), 1).ok()?).ok()?;
         let moments = trainer
             .moment_shapes()
             .iter()

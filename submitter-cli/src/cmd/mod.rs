@@ -3,6 +3,7 @@
 mod cancel;
 mod fetch;
 mod finalize;
+mod initial_model;
 mod post;
 mod status;
 mod watch;
@@ -18,7 +19,7 @@ use crate::exit::{CliResult, Failure, from_chain};
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// Publish the dataset to the store and post the job with its escrowed reward.
-    Post(post::PostArgs),
+    Post(Box<post::PostArgs>),
     /// Show one job: status, solver, result, challenge window and disputes.
     Status(status::StatusArgs),
     /// List the jobs on the market.
@@ -33,6 +34,8 @@ pub enum JobCommand {
     Withdraw(cancel::WithdrawArgs),
     /// Download the final model, check it against the on-chain modelRoot, and report its test accuracy.
     Fetch(fetch::FetchArgs),
+    /// Print the model root of a model file: the `init.root` of a job that fine-tunes it.
+    ModelRoot(initial_model::ModelRootArgs),
 }
 
 impl JobCommand {
@@ -47,6 +50,7 @@ impl JobCommand {
             Self::Fetch(a) => a.common.json,
             Self::Withdraw(a) => a.common.json,
             Self::Finalize(a) => a.common.json,
+            Self::ModelRoot(a) => a.json,
         }
     }
 
@@ -61,6 +65,7 @@ impl JobCommand {
             Self::Fetch(a) => a.run().await,
             Self::Withdraw(a) => a.run().await,
             Self::Finalize(a) => a.run().await,
+            Self::ModelRoot(a) => a.run(),
         }
     }
 }

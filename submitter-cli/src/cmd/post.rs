@@ -32,9 +32,15 @@ pub struct PostArgs {
     /// Multiply every CSV feature by this (e.g. 0.0625 for pixels 0..16).
     #[arg(long, default_value_t = 1.0)]
     pub feature_scale: f32,
-    /// The artifact store the dataset is published to.
+    /// The artifact store the dataset (and initial model) is published to.
     #[arg(long, env = "VTRAIN_STORE", default_value = "vtrain-store")]
     pub store: String,
+    /// For a spec that fine-tunes a model (`[init] from = "model"`): the model's
+    /// weights, safetensors with tensors `param.0`, `param.1`, … (what `vtrain
+    /// job fetch` writes). Without it, the model is taken from the store or
+    /// from a location announced on chain (an earlier job's solver).
+    #[arg(long)]
+    pub init_model: Option<PathBuf>,
     /// The reward escrowed for the solver, in ETH.
     #[arg(long, default_value = "1")]
     pub reward: String,
@@ -58,6 +64,7 @@ struct Posted {
     job_hash: String,
     dataset_root: String,
     dataset_uri: String,
+    initial_model: Option<String>,
     reward_wei: String,
     claim_deadline: u64,
     submit_deadline: u64,
@@ -99,6 +106,13 @@ impl PostArgs {
         };
 
         let (account, market) = self.common.signing_market(&self.key).await?;
+        let store = ArtifactStore::open(&self.store).or_fail(
+            Failure::Input,
+            format!("cannot open the store {}", self.store),
+        )?;
+        let initial =
+            super::initial_model::resolve(&spec, self.init_model.as_deref(), &store, &market)
+                .await?;
         let job_call = async |market: &vtrain_dispute::Market<_>| -> CliResult<_> {
             let now = market
                 .head()
@@ -136,29 +150,30 @@ impl PostArgs {
         vtrain_dispute::simulate(market.provider(), call.clone(), "JobMarket.postJob")
             .await
             .map_err(|e| from_chain(e, "checking the job with the market"))?;
-        let store = ArtifactStore::open(&self.store).or_fail(
-            Failure::Input,
-            format!("cannot open the store {}", self.store),
-        )?;
         let (root, size) = store
             .put_dataset(&dataset)
             .await
             .or_fail(Failure::Other, "cannot publish the dataset to the store")?;
-        let root_b256 = alloy::primitives::B256::from(root.0);
         let uri = store.uri(&ArtifactKey::Dataset(root));
-        let published = market
-            .is_published_by(root_b256, account)
-            .await
-            .map_err(|e| from_chain(e, "checking the registry"))?;
-        if !published {
-            let call = market
-                .registry()
-                .publish(root_b256, size, uri.clone())
-                .into_transaction_request();
-            market
-                .send(call, "ArtifactRegistry.publish")
-                .await
-                .map_err(|e| from_chain(e, "announcing the dataset"))?;
+        announce(&market, account, root, size, &uri, "the dataset").await?;
+        if let Some(initial) = &initial {
+            let bytes = vtrain_store::encode_model(&spec.param_shapes(), &initial.params)
+                .or_fail(Failure::Other, "cannot encode the initial model")?;
+            let size = bytes.len() as u64;
+            let key = ArtifactKey::Model(initial.root);
+            store.put(&key, bytes).await.or_fail(
+                Failure::Other,
+                "cannot publish the initial model to the store",
+            )?;
+            announce(
+                &market,
+                account,
+                initial.root,
+                size,
+                &store.uri(&key),
+                "the initial model",
+            )
+            .await?;
         }
         // The deadlines again from the chain's time now: the upload may have
         // taken a while.
@@ -183,6 +198,7 @@ impl PostArgs {
             job_hash: spec.job_hash().to_hex(),
             dataset_root: root.to_hex(),
             dataset_uri: uri,
+            initial_model: initial.as_ref().map(|i| i.root.to_hex()),
             reward_wei: reward.to_string(),
             claim_deadline,
             submit_deadline,
@@ -222,4 +238,32 @@ impl PostArgs {
             format!("cannot load the data {}", self.data),
         )
     }
+}
+
+/// Announces `root` at `uri` in the artifact registry, unless `account` has
+/// already.
+async fn announce<P: alloy::providers::Provider + Clone>(
+    market: &vtrain_dispute::Market<P>,
+    account: alloy::primitives::Address,
+    root: vtrain_proof_of_learning::Hash32,
+    size: u64,
+    uri: &str,
+    what: &str,
+) -> CliResult<()> {
+    let root = alloy::primitives::B256::from(root.0);
+    let published = market
+        .is_published_by(root, account)
+        .await
+        .map_err(|e| from_chain(e, "checking the registry"))?;
+    if !published {
+        let call = market
+            .registry()
+            .publish(root, size, uri.to_owned())
+            .into_transaction_request();
+        market
+            .send(call, "ArtifactRegistry.publish")
+            .await
+            .map_err(|e| from_chain(e, &format!("announcing {what}")))?;
+    }
+    Ok(())
 }

@@ -71,6 +71,8 @@ library GraphSpecCodec {
         uint256 warmup;
         uint256 every;
         uint32 gamma;
+        bool loadsModel; // S_0's weights are a model's (fine-tuning), not drawn from the seed
+        bytes32 initialModel; // that model's root
     }
 
     /// @notice The spec's model, optimizer or schedule section is not one this semantics
@@ -82,9 +84,10 @@ library GraphSpecCodec {
 
     /// @notice Decodes the canonical spec (Rust `JobSpec::from_canonical_bytes`): the header,
     ///         the model (`u8 1, u32 #hidden, u32 width…, u8 1 (relu)` or `u8 2, u32 rank,
-    ///         u32 dim…, u32 #layers, layer…, u8 1 (softmax cross-entropy)`), the optimizer
-    ///         and the schedule, which must end the spec. Layer shapes are inferred only by
-    ///         {plan} (decoding alone checks no bound but the list lengths).
+    ///         u32 dim…, u32 #layers, layer…, u8 1 (softmax cross-entropy)`), the optimizer,
+    ///         the schedule and the initial weights: nothing when drawn from the seed, `u8 2,
+    ///         bytes32 model root` when loaded, which must end the spec. Layer shapes are
+    ///         inferred only by {plan} (decoding alone checks no bound but the list lengths).
     function parse(bytes calldata spec) internal pure returns (Model memory m, uint256[] memory input) {
         // The fixed-offset header (JobSpecCodec), read straight from calldata.
         if (spec.length < JobSpecCodec.MODEL_OFFSET) revert JobSpecCodec.SpecTooShort(spec.length);
@@ -104,7 +107,11 @@ library GraphSpecCodec {
             revert UnsupportedSpec(o);
         }
         o = _parseOptimizer(spec, m, o);
-        if (spec.length != o) revert UnsupportedSpec(o);
+        if (spec.length != o) {
+            if (_u8(spec, o) != 2 || spec.length != o + 33) revert UnsupportedSpec(o);
+            m.loadsModel = true;
+            m.initialModel = bytes32(spec[o + 1:o + 33]);
+        }
     }
 
     function _parseMlp(bytes calldata spec, Model memory m, uint256 o)
@@ -317,6 +324,7 @@ library GraphSpecCodec {
             SpecRules.checkRange("schedule.every", m.every, 1, m.steps);
             SpecRules.checkPositive("schedule.gamma", m.gamma);
         }
+        if (m.loadsModel && m.initialModel == bytes32(0)) revert SpecRules.InvalidSpec("init.root");
     }
 
     /// @dev Infers each layer's shapes and parameter indices (Rust `ModelSpec::plan` and
