@@ -3,21 +3,25 @@
 # vtrain deployed, a solver and a watchtower, then two jobs posted from the CLI:
 #   1. the digits job, trained honestly: watched, finalized, the model fetched
 #      and its test accuracy printed;
-#   2. the same job taken by a cheating solver (one flipped bit of one weight
+#   2. (the MLP only) a fine-tuning job, examples/digits-mlp-finetune.toml,
+#      that continues job 1's model: its S_0 is that model, by its root;
+#   3. the job of 1 taken by a cheating solver (one flipped bit of one weight
 #      after step 250): the watchtower catches it, the dispute narrows down to
 #      one fp32 operation that the chain executes, the solver is slashed and
 #      the submitter refunded.
-# `scripts/demo.sh --cnn` runs both jobs with the convolutional net of
+# `scripts/demo.sh --cnn` runs jobs 1 and 3 with the convolutional net of
 # examples/digits-cnn.toml instead of the MLP.
 # Everything runs in a temporary folder; every process is stopped at the end.
 set -Eeuo pipefail
 
 spec=examples/digits-mlp.toml
+finetune=examples/digits-mlp-finetune.toml
 model="the digits MLP (64-128-10"
 case "${1:-}" in
   "") ;;
   --cnn)
     spec=examples/digits-cnn.toml
+    finetune=
     model="the digits CNN (conv 3×3×16, max-pool, conv 3×3×32, linear"
     ;;
   *) echo "usage: $0 [--cnn]" >&2; exit 2 ;;
@@ -90,21 +94,35 @@ echo "  The challenge window closed with no dispute: the solver was paid 1 ETH a
 echo "  The model above matches the modelRoot on chain, byte for byte."
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "  Wall time, post to fetched model: %.1f s\n", b - a }'
 
-# ---------------------------------------------------------------- job 2
-say "==> job 2: the same job, now only a cheating solver is online (account 4: flips one bit of one weight after step 250)"
+# ---------------------------------------------------------------- fine-tuning
+cheat=2
+if [ -n "$finetune" ]; then
+  cheat=3
+  say "==> job 2: fine-tuning job 1's model ($finetune: 200 more steps at lr 0.01; init.root is job 1's modelRoot)"
+  vtrain job post --spec "$finetune" --data bundled:digits --challenge-window 15s
+  vtrain job watch 2 --poll-ms 500
+  vtrain job fetch 2 --out "$work/model-2.safetensors"
+  say "Story of job 2"
+  echo "  The CLI found job 1's model where its solver announced it, checked it against init.root and"
+  echo "  announced it again. The solver and the watchtower fetched and checked it the same way; S_0 is"
+  echo "  that model with zero momentum, and the chain binds S_0's weights to init.root in any dispute."
+fi
+
+# ---------------------------------------------------------------- the cheater
+say "==> job $cheat: the job of 1 again, now only a cheating solver is online (account 4: flips one bit of one weight after step 250)"
 kill "$solver_pid"
 start_solver cheater "$key4" "$((solver_port + 2))" --fault flip-ulp@250
 sleep 1
 t2=$(date +%s.%N)
 vtrain job post --spec "$spec" --data bundled:digits --challenge-window 30s
 status=0
-vtrain job watch 2 --poll-ms 300 || status=$?
+vtrain job watch "$cheat" --poll-ms 300 || status=$?
 t3=$(date +%s.%N)
-[ "$status" -eq 8 ] || { echo "demo: expected job 2 to be slashed (exit 8), got $status" >&2; exit 1; }
+[ "$status" -eq 8 ] || { echo "demo: expected job $cheat to be slashed (exit 8), got $status" >&2; exit 1; }
 vtrain job withdraw
-say "Story of job 2"
+say "Story of job $cheat"
 grep -o 'MISMATCH.*checkpoint=[0-9]*' "$work/verifier.log" | head -1 | sed 's/^/  The watchtower replayed the trace: /'
-vtrain job status 2 | sed 's/^/  /'
+vtrain job status "$cheat" | sed 's/^/  /'
 echo "  The game, move by move (each a transaction, with its gas):"
 grep -h 'moved game' "$work/cheater.log" "$work/verifier.log" | sort \
   | sed -E 's/.*Z +INFO ([a-z:]+): moved game=[0-9]+ phase=([0-9]+) move="([A-Za-z]+)" gas=([0-9]+)/\1 \3 \4/' \

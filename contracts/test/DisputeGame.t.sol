@@ -347,7 +347,9 @@ contract DisputeGameTest is GameDriver {
     }
 
     /// Fine-tuning: an honest solver that loaded the model cannot be made to lose by a
-    /// challenger who believes other initial weights: there is nothing it can descend into.
+    /// challenger who believes other initial weights: the weights cannot be chosen, and
+    /// the rest of S_0 (the moments) agrees. (A challenger who disputes the moments loses
+    /// to the solver's proof: the Rust test `a_fine_tuning_solver_defends_its_initial_state`.)
     function test_initialState_loadedModel_honestSolverWins() public {
         World memory truth = _truth();
         sem.setInitialModel(weightsRoot(truth, 0));

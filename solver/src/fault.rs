@@ -75,6 +75,7 @@ impl Fault {
             element: 7,
             node: None,
             skip: false,
+            initial: false,
         };
         match self {
             Self::FlipUlp(step) | Self::Withhold(step) | Self::StopAnswering(step) => {
@@ -82,6 +83,7 @@ impl Fault {
             }
             Self::SkipStep(step) => Some(Tamper {
                 skip: true,
+                initial: false,
                 ..flip(step)
             }),
             Self::WrongLr | Self::WrongShuffle | Self::FromSeed => None,

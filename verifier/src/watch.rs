@@ -497,5 +497,6 @@ fn delusion_tamper(step: u32) -> Tamper {
         element: 7,
         node: None,
         skip: false,
+        initial: false,
     }
 }

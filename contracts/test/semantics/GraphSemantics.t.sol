@@ -342,6 +342,19 @@ contract GraphSemanticsTest is Test {
         assertEq(nW, 4);
     }
 
+    /// Fine-tuning: the initial weights' root is read from the spec's tail (zero for the
+    /// seed); the tail changes nothing else of the model.
+    function test_initialWeights_fromTheSpecTail() public view {
+        assertEq(semantics.initialWeights(DIGITS), bytes32(0), "drawn from the seed");
+        bytes32 root = keccak256("a model");
+        bytes memory tuned = bytes.concat(DIGITS, bytes1(0x02), root);
+        assertEq(semantics.initialWeights(tuned), root);
+        (uint32 nI, uint32 nO, uint32 nW) = semantics.counts(tuned, true);
+        assertEq(nI, 0);
+        assertEq(nO, 4);
+        assertEq(nW, 4);
+    }
+
     function test_shapes_digits() public view {
         uint64[] memory s = semantics.shapeOf(DIGITS, _id(0, 0, 3)); // z1
         assertEq(s.length, 2);

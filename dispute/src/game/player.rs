@@ -326,7 +326,7 @@ impl Party {
         let transition = self.transition(g);
         let step = DisputeGame::StepCommitment {
             roots: transition.list_merkles().map(|h| b256(&h)),
-            counts: [0u8, 1, 2].map(|l| transition.lists[l as usize].len() as u32),
+            counts: transition.counts(),
         };
         let mut proofs: [DisputeGame::OperandProof; 4] = Default::default();
         for (slot, operand) in operands.iter().enumerate() {

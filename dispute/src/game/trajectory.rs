@@ -55,7 +55,10 @@ impl Trajectory {
         }
         let (from, mut state) = match self.states.range(..step).next_back() {
             Some((&s, state)) => (s, state.clone()),
-            None => (0, Transition::initial(&self.trainer).1),
+            None => (
+                0,
+                Transition::initial(&self.trainer, self.tamper.as_ref()).1,
+            ),
         };
         let interval = self.trainer.spec().checkpoint_interval.max(1);
         for s in from..step {
@@ -97,7 +100,7 @@ impl Trajectory {
     /// The transition building S_0 (`init`) or the step from S_`step`.
     pub fn transition(&mut self, init: bool, step: u32) -> Transition {
         if init {
-            return Transition::initial(&self.trainer).0;
+            return Transition::initial(&self.trainer, self.tamper.as_ref()).0;
         }
         let state = self.state(step);
         self.executed += 1;

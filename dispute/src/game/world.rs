@@ -77,6 +77,9 @@ pub struct Tamper {
     /// Skip the update instead: the step's new weights and moments are its old
     /// ones (`param` and `element` are then ignored).
     pub skip: bool,
+    /// Corrupt S_0 instead (`step` is then ignored): flip element `element` of
+    /// moment tensor `param` of the initial state.
+    pub initial: bool,
 }
 
 /// Every tensor of one transition.
@@ -87,15 +90,25 @@ pub struct Transition {
     pub step: u32,
     /// Lists 0–4 (see the module docs).
     pub lists: [Vec<Tensor>; 5],
+    /// S_0's weights are a loaded model's (a fine-tuning job): `revealStep`
+    /// binds them to the spec's model root and takes them out of the dispute.
+    pub weights_bound: bool,
     graph: Option<StepGraph>,
     /// Where each graph node's output lives: (list, index).
     location: Vec<(u8, usize)>,
 }
 
 impl Transition {
-    /// The initial state's transition: its lists 1 and 2 are S_0.
-    pub fn initial(trainer: &Trainer) -> (Self, State) {
-        let s0 = trainer.initial_state();
+    /// The initial state's transition, corrupted by `tamper` if it applies
+    /// to S_0: its lists 1 and 2 are S_0.
+    pub fn initial(trainer: &Trainer, tamper: Option<&Tamper>) -> (Self, State) {
+        let mut s0 = trainer.initial_state();
+        if let Some(value) = tamper
+            .filter(|t| t.initial)
+            .and_then(|t| s0.moments.get_mut(t.param)?.get_mut(t.element))
+        {
+            *value = f32::from_bits(value.to_bits() ^ 1);
+        }
         let mut lists: [Vec<Tensor>; 5] = Default::default();
         lists[NEW_OPTIMIZER as usize] = tensors(&trainer.moment_shapes(), &s0.moments);
         lists[NEW_WEIGHTS as usize] = tensors(trainer.param_shapes(), &s0.params);
@@ -103,6 +116,7 @@ impl Transition {
             init: true,
             step: 0,
             lists,
+            weights_bound: matches!(trainer.spec().initial_model_root(), Ok(Some(_))),
             graph: None,
             location: Vec::new(),
         };
@@ -114,7 +128,7 @@ impl Transition {
     pub fn step(trainer: &Trainer, state: &State, tamper: Option<&Tamper>) -> (Self, State) {
         let graph = trainer.graph(state.step);
         let mut outputs = trainer.execute(&graph, state);
-        if tamper.is_some_and(|t| t.step == state.step && t.skip) {
+        if tamper.is_some_and(|t| t.step == state.step && t.skip && !t.initial) {
             for (nodes, old) in [
                 (&graph.new_params, &state.params),
                 (&graph.new_moments, &state.moments),
@@ -123,7 +137,7 @@ impl Transition {
                     outputs[node].clone_from(values);
                 }
             }
-        } else if let Some(t) = tamper.filter(|t| t.step == state.step) {
+        } else if let Some(t) = tamper.filter(|t| t.step == state.step && !t.initial) {
             if let Some(value) = t
                 .node
                 .and_then(|(node, e)| outputs.get_mut(node)?.get_mut(e))
@@ -166,6 +180,7 @@ impl Transition {
             init: false,
             step: state.step,
             lists,
+            weights_bound: false,
             graph: Some(graph),
             location,
         };
@@ -175,6 +190,19 @@ impl Transition {
     /// The tensor at (`list`, `index`).
     pub fn tensor(&self, list: u8, index: usize) -> Option<&Tensor> {
         self.lists.get(list as usize)?.get(index)
+    }
+
+    /// The disputable sizes of the three produced lists, as `revealStep`
+    /// stores them in the step commitment: a fine-tuning job's S_0 weights
+    /// count 0 (bound to the model root, not disputable).
+    pub fn counts(&self) -> [u32; 3] {
+        std::array::from_fn(|list| {
+            if list == NEW_WEIGHTS as usize && self.weights_bound {
+                0
+            } else {
+                self.lists[list].len() as u32
+            }
+        })
     }
 
     /// The Merkle roots of lists 0–4, as `revealStep` takes them (zero for an

@@ -260,6 +260,7 @@ const FLIP: Tamper = Tamper {
     element: 77,
     node: None,
     skip: false,
+    initial: false,
 };
 
 #[tokio::test]
@@ -283,6 +284,67 @@ async fn an_honest_solver_beats_a_deluded_challenger() {
     );
     assert!(outcome.solver_won);
     assert_eq!(outcome.reason, REASON_STEP_PROVED);
+}
+
+/// A fine-tuning job (`[init] from = "model"`): the small job started from
+/// other weights than the seed's, named by their model root.
+fn fine_tuning_trainer() -> Arc<Trainer> {
+    let seeded = small_trainer();
+    let mut other = seeded.spec().clone();
+    other.seed ^= 0xF1;
+    let weights = trainer_for(other).initial_state().params;
+    let mut spec = seeded.spec().clone();
+    spec.init = vtrain_proof_of_learning::spec::InitSpec::Model {
+        root: vtrain_proof_of_learning::commit::model_root(seeded.param_shapes(), &weights)
+            .to_hex(),
+    };
+    let kernels = Kernels::new(Level::detect(), 1).unwrap();
+    Arc::new(
+        Trainer::with_initial_model(spec, Dataset::digits().unwrap(), Some(weights), kernels)
+            .unwrap(),
+    )
+}
+
+/// Fine-tuning, on anvil with the shipped agents' players: S_0's weights are
+/// bound to the model root (not disputable), but its moments are; a
+/// challenger who believes one moment of S_0 is not +0 disputes checkpoint 0,
+/// descends into the optimizer list, and loses to the honest solver's proof
+/// (the step commitment the solver proves against counts the bound weights
+/// as 0, as `revealStep` stored it).
+#[tokio::test]
+async fn a_fine_tuning_solver_defends_its_initial_state() {
+    let deluded = Tamper {
+        step: 0,
+        param: 1,
+        element: 3,
+        node: None,
+        skip: false,
+        initial: true,
+    };
+    let outcome = dispute_on(fine_tuning_trainer(), None, Some(deluded)).await;
+    eprintln!(
+        "fine-tuning S_0: honest solver {} moves, {} gas",
+        outcome.moves, outcome.gas
+    );
+    assert!(outcome.solver_won);
+    assert_eq!(outcome.reason, REASON_STEP_PROVED);
+    assert!(outcome.prove_gas > 0, "decided by proveStep");
+}
+
+/// Fine-tuning: a solver that lies in S_0's moments is refuted on chain.
+#[tokio::test]
+async fn a_lie_in_a_fine_tuning_initial_state_is_refuted() {
+    let lie = Tamper {
+        step: 0,
+        param: 0,
+        element: 5,
+        node: None,
+        skip: false,
+        initial: true,
+    };
+    let outcome = dispute_on(fine_tuning_trainer(), Some(lie), None).await;
+    assert!(!outcome.solver_won);
+    assert_eq!(outcome.reason, REASON_STEP_REFUTED);
 }
 
 /// One lie per op of the step graph (schedule, gathers, linear, relu,
@@ -336,6 +398,7 @@ async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {
             element: 0,
             node: Some((node, element)),
             skip: false,
+            initial: false,
         };
         let outcome = dispute_on(trainer.clone(), Some(tamper), None).await;
         eprintln!(

@@ -199,7 +199,7 @@ impl JobSpec {
                 .map(Some)
                 .ok_or_else(|| Error::InvalidSpec {
                     field: "init.root",
-                    reason: format!("{root:?} is not a nonzero 32-byte 0x-prefixed hex root"),
+                    reason: format!("{root:?} is not a nonzero 32-byte hex root (0x…)"),
                 }),
         }
     }

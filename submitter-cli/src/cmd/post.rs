@@ -155,7 +155,9 @@ impl PostArgs {
             .await
             .or_fail(Failure::Other, "cannot publish the dataset to the store")?;
         let uri = store.uri(&ArtifactKey::Dataset(root));
-        announce(&market, account, root, size, &uri, "the dataset").await?;
+        // Every artifact is in the store before the first announcement: a
+        // store that fails costs no transaction.
+        let mut model_artifact = None;
         if let Some(initial) = &initial {
             let bytes = vtrain_store::encode_model(&spec.param_shapes(), &initial.params)
                 .or_fail(Failure::Other, "cannot encode the initial model")?;
@@ -165,12 +167,16 @@ impl PostArgs {
                 Failure::Other,
                 "cannot publish the initial model to the store",
             )?;
+            model_artifact = Some((initial.root, size, store.uri(&key)));
+        }
+        announce(&market, account, root, size, &uri, "the dataset").await?;
+        if let Some((model_root, model_size, model_uri)) = &model_artifact {
             announce(
                 &market,
                 account,
-                initial.root,
-                size,
-                &store.uri(&key),
+                *model_root,
+                *model_size,
+                model_uri,
                 "the initial model",
             )
             .await?;
