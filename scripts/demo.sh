@@ -99,13 +99,16 @@ cheat=2
 if [ -n "$finetune" ]; then
   cheat=3
   say "==> job 2: fine-tuning job 1's model ($finetune: 200 more steps at lr 0.01; init.root is job 1's modelRoot)"
+  t4=$(date +%s.%N)
   vtrain job post --spec "$finetune" --data bundled:digits --challenge-window 15s
   vtrain job watch 2 --poll-ms 500
   vtrain job fetch 2 --out "$work/model-2.safetensors"
+  t5=$(date +%s.%N)
   say "Story of job 2"
   echo "  The CLI found job 1's model where its solver announced it, checked it against init.root and"
   echo "  announced it again. The solver and the watchtower fetched and checked it the same way; S_0 is"
   echo "  that model with zero momentum, and the chain binds S_0's weights to init.root in any dispute."
+  awk -v a="$t4" -v b="$t5" 'BEGIN { printf "  Wall time, post to fetched model: %.1f s\n", b - a }'
 fi
 
 # ---------------------------------------------------------------- the cheater

@@ -213,8 +213,13 @@ impl PostArgs {
             gas_used: receipt.gas_used,
         };
         emit(self.common.json, &posted, || {
+            let initial = posted
+                .initial_model
+                .as_ref()
+                .map(|root| format!("  starts from   the model {root} (fine-tuning)\n"))
+                .unwrap_or_default();
             format!(
-                "posted job {job_id}\n  job hash      {}\n  dataset       {} ({} bytes)\n  reward        {} ETH escrowed, solver bond {} ETH\n  claim within  {} s, submit within {} s, challenge window {} s\n  transaction   {} ({} gas)\nfollow it with: vtrain job watch {job_id}\n",
+                "posted job {job_id}\n  job hash      {}\n  dataset       {} ({} bytes)\n{initial}  reward        {} ETH escrowed, solver bond {} ETH\n  claim within  {} s, submit within {} s, challenge window {} s\n  transaction   {} ({} gas)\nfollow it with: vtrain job watch {job_id}\n",
                 posted.job_hash,
                 posted.dataset_root,
                 size,
