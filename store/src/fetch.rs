@@ -216,6 +216,52 @@ mod tests {
         assert!(fetch("ftp://example.invalid/x").await.is_err());
     }
 
+    /// A fine-tuning job's initial model: a corrupt copy in the agent's own
+    /// store counts as none (it is fetched again and repaired), a location
+    /// serving another model is skipped, and nothing anywhere is an error.
+    #[tokio::test]
+    async fn a_model_is_fetched_checked_and_a_corrupt_local_copy_repaired() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::ArtifactStore::open(&dir.path().join("store").display().to_string())
+            .expect("store");
+        let shapes = vec![vec![2, 3], vec![2]];
+        let params = vec![
+            vec![0.5, -1.0, 2.0, 0.0, -0.0, 3.5],
+            vec![1.0, f32::MIN_POSITIVE],
+        ];
+        let root = crate::model_root(&shapes, &params);
+        let mut other = params.clone();
+        other[1][0] = 2.0;
+        let write = |name: &str, params: &[Vec<f32>]| {
+            let path = dir.path().join(name);
+            let bytes = crate::encode_model(&shapes, params).expect("encode");
+            std::fs::write(&path, bytes).expect("write");
+            format!("file://{}", path.display())
+        };
+        let (wrong, right) = (
+            write("other.safetensors", &other),
+            write("model.safetensors", &params),
+        );
+
+        let nowhere = fetch_model(&store, &[], &root, &shapes).await;
+        assert!(nowhere.is_err());
+        // A corrupt local copy (one flipped byte at the end of the data).
+        let key = crate::ArtifactKey::Model(root);
+        let mut bytes = crate::encode_model(&shapes, &params).expect("encode");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        store.put(&key, bytes).await.expect("put");
+        assert!(store.get_model(&shapes, &root).await.is_err(), "corrupt");
+        let fetched = fetch_model(&store, &[wrong, right], &root, &shapes)
+            .await
+            .expect("fetched from the good location");
+        assert_eq!(fetched, params);
+        assert_eq!(
+            store.get_model(&shapes, &root).await.expect("repaired"),
+            Some(params)
+        );
+    }
+
     #[tokio::test]
     async fn a_regular_file_is_read() {
         let dir = tempfile::tempdir().expect("tempdir");
