@@ -249,8 +249,27 @@ impl Net {
     /// Posts `spec` on the bundled digits data with a challenge window of
     /// `window`; returns the job id.
     pub fn post(&self, spec: &std::path::Path, window: &str) -> u64 {
+        let out = self.post_with(spec, window, &[]);
+        assert!(
+            out.status.success(),
+            "job post failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let posted: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        posted["job_id"].as_u64().expect("a job id")
+    }
+
+    /// `vtrain job post --json` of `spec` on the bundled digits data with a
+    /// challenge window of `window` and the `extra` flags; the command's output,
+    /// whatever it is.
+    pub fn post_with(
+        &self,
+        spec: &std::path::Path,
+        window: &str,
+        extra: &[&str],
+    ) -> std::process::Output {
         let spec = spec.display().to_string();
-        let out = self.cli(&[
+        let mut args = vec![
             "job",
             "post",
             "--spec",
@@ -260,14 +279,9 @@ impl Net {
             "--challenge-window",
             window,
             "--json",
-        ]);
-        assert!(
-            out.status.success(),
-            "job post failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let posted: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        posted["job_id"].as_u64().expect("a job id")
+        ];
+        args.extend_from_slice(extra);
+        self.cli(&args)
     }
 
     /// The job's on-chain status.

@@ -101,14 +101,8 @@ pub async fn fetch_dataset(
     uris: &[String],
     root: &vtrain_proof_of_learning::Hash32,
 ) -> Result<vtrain_proof_of_learning::Dataset> {
-    match store.get_dataset(root).await {
-        Ok(Some(dataset)) => return Ok(dataset),
-        Ok(None) => {}
-        // A corrupt copy of our own is as good as none: fetch it again.
-        Err(e @ (Error::RootMismatch { .. } | Error::Corrupt { .. } | Error::Training(_))) => {
-            tracing::warn!(target: "store::fetch", %root, error = %e, "the stored dataset is corrupt: fetching it again");
-        }
-        Err(e) => return Err(e),
+    if let Some(dataset) = usable(store.get_dataset(root).await, "dataset", root)? {
+        return Ok(dataset);
     }
     let dataset = first_good(uris, "dataset", root, |uri, bytes| {
         crate::artifacts::decode_dataset(uri, bytes, root)
@@ -128,13 +122,8 @@ pub async fn fetch_model(
     root: &vtrain_proof_of_learning::Hash32,
     shapes: &[Vec<usize>],
 ) -> Result<Vec<Vec<f32>>> {
-    match store.get_model(shapes, root).await {
-        Ok(Some(params)) => return Ok(params),
-        Ok(None) => {}
-        Err(e @ (Error::RootMismatch { .. } | Error::Corrupt { .. } | Error::Training(_))) => {
-            tracing::warn!(target: "store::fetch", %root, error = %e, "the stored model is corrupt: fetching it again");
-        }
-        Err(e) => return Err(e),
+    if let Some(params) = usable(store.get_model(shapes, root).await, "model", root)? {
+        return Ok(params);
     }
     let params = first_good(uris, "model", root, |uri, bytes| {
         crate::artifacts::decode_model(uri, bytes, shapes, root)
@@ -142,6 +131,24 @@ pub async fn fetch_model(
     .await?;
     store.put_model(shapes, &params).await?;
     Ok(params)
+}
+
+/// What the store's own copy of an artifact is worth: the artifact if it
+/// checks out, `None` if it is absent or corrupt (a corrupt copy of our own is
+/// as good as none: the caller fetches it again and overwrites it), and the
+/// error if the store itself failed.
+fn usable<T>(
+    found: Result<Option<T>>,
+    kind: &str,
+    root: &vtrain_proof_of_learning::Hash32,
+) -> Result<Option<T>> {
+    match found {
+        Err(e @ (Error::RootMismatch { .. } | Error::Corrupt { .. } | Error::Training(_))) => {
+            tracing::warn!(target: "store::fetch", %root, error = %e, "the stored {kind} is corrupt: fetching it again");
+            Ok(None)
+        }
+        other => other,
+    }
 }
 
 /// What a job trains from, fetched and checked: its dataset and, when it

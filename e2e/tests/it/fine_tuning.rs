@@ -26,20 +26,7 @@ fn fine_tune_spec(net: &Net, base: &Path, root: &str) -> PathBuf {
 }
 
 fn post_json(net: &Net, spec: &Path, extra: &[&str]) -> std::process::Output {
-    let spec = spec.display().to_string();
-    let mut args = vec![
-        "job",
-        "post",
-        "--spec",
-        &spec,
-        "--data",
-        "bundled:digits",
-        "--challenge-window",
-        "1h",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    net.cli(&args)
+    net.post_with(spec, "1h", extra)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use vtrain_proof_of_learning::{Hash32, JobSpec};
 use vtrain_store::{ArtifactStore, Error as StoreError};
 
-use super::book;
+use super::{book, read_spec};
 use crate::exit::{Classify, CliResult, Failure, fail};
 use crate::output::emit;
 
@@ -64,18 +64,6 @@ impl ModelRootArgs {
         });
         Ok(())
     }
-}
-
-/// The TOML spec at `path`, validated.
-fn read_spec(path: &Path) -> CliResult<JobSpec> {
-    let text = std::fs::read_to_string(path).or_fail(
-        Failure::Input,
-        format!("cannot read the spec {}", path.display()),
-    )?;
-    JobSpec::from_toml(&text).or_fail(
-        Failure::Input,
-        format!("the spec {} is invalid", path.display()),
-    )
 }
 
 /// The bytes of the model file at `path`: a regular file of at most

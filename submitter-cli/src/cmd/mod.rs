@@ -137,6 +137,19 @@ pub(crate) async fn book<P: Provider + Clone>(market: &Market<P>) -> CliResult<J
     Ok(book)
 }
 
+/// The TOML spec at `path`, validated (exit 3 if it cannot be read or is invalid).
+pub(crate) fn read_spec(path: &std::path::Path) -> CliResult<vtrain_proof_of_learning::JobSpec> {
+    use crate::exit::Classify;
+    let text = std::fs::read_to_string(path).or_fail(
+        Failure::Input,
+        format!("cannot read the spec {}", path.display()),
+    )?;
+    vtrain_proof_of_learning::JobSpec::from_toml(&text).or_fail(
+        Failure::Input,
+        format!("the spec {} is invalid", path.display()),
+    )
+}
+
 /// Parses a duration: seconds, or a number with `s`, `m`, `h` or `d`.
 pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();

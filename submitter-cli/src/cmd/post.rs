@@ -6,7 +6,7 @@ use alloy::primitives::U256;
 use clap::Args;
 use serde::Serialize;
 use vtrain_cli::KeyArgs;
-use vtrain_proof_of_learning::{Dataset, JobSpec};
+use vtrain_proof_of_learning::Dataset;
 use vtrain_store::{ArtifactKey, ArtifactStore};
 
 use super::{Common, parse_duration};
@@ -76,14 +76,7 @@ struct Posted {
 impl PostArgs {
     /// Posts the job.
     pub async fn run(self) -> CliResult<()> {
-        let text = std::fs::read_to_string(&self.spec).or_fail(
-            Failure::Input,
-            format!("cannot read the spec {}", self.spec.display()),
-        )?;
-        let spec = JobSpec::from_toml(&text).or_fail(
-            Failure::Input,
-            format!("the spec {} is invalid", self.spec.display()),
-        )?;
+        let spec = super::read_spec(&self.spec)?;
         let dataset = self.load_data()?;
         dataset.check_against(&spec).or_fail(
             Failure::Input,
