@@ -173,13 +173,15 @@ pub async fn tick_until(
     mut on_outcome: impl FnMut(Option<String>),
 ) {
     tokio::pin!(stop);
+    let mut failures = crate::FailureLog::default();
     loop {
-        let error = tick().await.err().map(|e| format!("{e:#}"));
-        if let Some(error) = &error {
+        let result = tick().await;
+        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+        if error.is_some() {
             metrics::counter!(format!("vtrain_{agent}_errors_total"), "kind" => "tick")
                 .increment(1);
-            tracing::warn!(target: "agent", agent, %error, "tick failed; retrying");
         }
+        failures.report(&format!("{agent} tick"), result);
         on_outcome(error);
         tokio::select! {
             () = &mut stop => return,

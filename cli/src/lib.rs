@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod agent;
+mod failures;
 
 pub use agent::{AgentArgs, AgentConfig, connect_agent, tick_until};
+pub use failures::{FailureLog, Seen};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::Address;

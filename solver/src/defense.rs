@@ -245,11 +245,14 @@ async fn nearest_stored(
         let Some(root) = roots.get(c as usize) else {
             continue;
         };
-        match store.get_state(trainer, c * k, &Hash32(root.0)).await {
+        // A corrupt copy is quarantined by the store and counts as missing.
+        match store.intact_state(trainer, c * k, &Hash32(root.0)).await {
             Ok(Some(state)) => return Some(state),
-            Ok(None) => {}
+            Ok(None) => {
+                tracing::info!(target: "solver::game", checkpoint = c, "checkpoint not in the store: replaying from an earlier one");
+            }
             Err(e) => {
-                tracing::warn!(target: "solver::game", checkpoint = c, error = %e, "a stored checkpoint does not check out; replaying from an earlier one");
+                tracing::warn!(target: "solver::game", checkpoint = c, error = %e, "the store cannot be read: replaying from an earlier checkpoint");
             }
         }
     }

@@ -179,7 +179,7 @@ async fn step(
         Some(root) => {
             shared
                 .store
-                .get_state(&trainer, step, &Hash32(root.0))
+                .intact_state(&trainer, step, &Hash32(root.0))
                 .await
         }
         None => Ok(None),

@@ -148,7 +148,7 @@ impl Run {
         while let Some(root) = record.checkpoint_roots.last().copied() {
             let c = record.checkpoint_roots.len() as u32 - 1;
             let root_hash = Hash32(root.0);
-            match runtime.block_on(self.store.get_state(&self.trainer, c * k, &root_hash)) {
+            match runtime.block_on(self.store.intact_state(&self.trainer, c * k, &root_hash)) {
                 Ok(Some(state)) => {
                     // The state at c·k is recorded, so resume right after it.
                     let mut roots = record.checkpoint_roots.clone();
@@ -157,10 +157,10 @@ impl Run {
                     return state;
                 }
                 Ok(None) => {
-                    tracing::warn!(target: "solver::train", job = self.job_id, checkpoint = c, "checkpoint missing from the store: recomputing it")
+                    tracing::warn!(target: "solver::train", job = self.job_id, checkpoint = c, "checkpoint missing from the store (or quarantined): recomputing it")
                 }
                 Err(e) => {
-                    tracing::warn!(target: "solver::train", job = self.job_id, checkpoint = c, error = %e, "checkpoint in the store is corrupt: recomputing it")
+                    tracing::warn!(target: "solver::train", job = self.job_id, checkpoint = c, error = %e, "the store cannot be read: recomputing the checkpoint")
                 }
             }
             record.checkpoint_roots.pop();

@@ -156,6 +156,62 @@ impl ArtifactStore {
         decode_state(trainer, &self.uri(&key), &bytes, step, root).map(Some)
     }
 
+    /// The state at `step` with root `root` if the store holds an intact copy.
+    /// A copy that does not check out is [quarantined](Self::quarantine) and
+    /// counts as absent, so the caller rebuilds it (from an earlier checkpoint,
+    /// or S_0) instead of failing on it forever; only a failure of the store
+    /// itself is an error.
+    pub async fn intact_state(
+        &self,
+        trainer: &Trainer,
+        step: u32,
+        root: &Hash32,
+    ) -> Result<Option<State>> {
+        let found = self.get_state(trainer, step, root).await;
+        self.set_aside_if_corrupt(&ArtifactKey::State(*root), found)
+            .await
+    }
+
+    /// `found` (the result of reading `key`), with a corrupt copy quarantined
+    /// and counted as absent.
+    pub(crate) async fn set_aside_if_corrupt<T>(
+        &self,
+        key: &ArtifactKey,
+        found: Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        match found {
+            Err(e) if e.is_corruption() => {
+                match self.quarantine(key).await {
+                    Ok(moved_to) => {
+                        tracing::warn!(target: "store", artifact = %key.path(), error = %e, %moved_to, "corrupt artifact quarantined: it counts as missing and is rebuilt or fetched again");
+                    }
+                    Err(q) => {
+                        tracing::warn!(target: "store", artifact = %key.path(), error = %e, quarantine_error = %q, "corrupt artifact (could not be moved aside): it counts as missing");
+                    }
+                }
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    /// Moves the object at `key` to `quarantine/<its path>.<unix nanos>`: out
+    /// of the way of a good copy, kept for the operator to look at. Returns
+    /// the new path.
+    pub async fn quarantine(&self, key: &ArtifactKey) -> Result<String> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let to = format!("quarantine/{}.{nanos}", key.path());
+        self.store
+            .rename(
+                &ObjectPath::from(key.path()),
+                &ObjectPath::from(to.as_str()),
+            )
+            .await?;
+        Ok(to)
+    }
+
     /// The model with root `root` whose tensors have `shapes`, checked; `None`
     /// if absent.
     pub async fn get_model(

@@ -53,6 +53,62 @@ impl Datadir {
             })
     }
 
+    /// Reads record `name` like [`Datadir::load`], but a malformed record (a
+    /// disk fault, a hand edit) is renamed `<name>.json.corrupt-<nanos>` and
+    /// counts as never written: for records the agent can rebuild (a verdict
+    /// is verified again), so one bad file costs a recomputation, not the
+    /// agent's duty. Only an I/O failure is an error.
+    pub fn load_or_set_aside<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        match self.load(name) {
+            Err(Error::Record { path, reason }) => {
+                let aside = path.with_extension(format!("json.corrupt-{}", nanos()));
+                match std::fs::rename(&path, &aside) {
+                    Ok(()) => {
+                        tracing::warn!(target: "store::datadir", record = %path.display(), %reason, moved_to = %aside.display(), "malformed record set aside: it is rebuilt");
+                        Ok(None)
+                    }
+                    Err(source) => Err(Error::Io { path, source }),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The datadir's secret `name`: 32 bytes from the operating system's
+    /// random source, created on first use (file mode 0600) and the same
+    /// ever after; never logged. A secret file that is not 32 bytes is
+    /// replaced by a new secret (and the replacement logged, not the bytes).
+    pub fn secret(&self, name: &str) -> Result<[u8; 32]> {
+        let path = self.root.join(format!("{name}.secret"));
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                if let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                    return Ok(secret);
+                }
+                tracing::warn!(target: "store::datadir", file = %path.display(), "the secret file is not 32 bytes: making a new secret");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        write_atomic(&path, &secret)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| Error::Io {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
+        }
+        Ok(secret)
+    }
+
     /// Writes record `name` atomically.
     pub fn save<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let path = self.path(name);
@@ -83,16 +139,21 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let stamp = std::time::SystemTime::now()
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let path = dir.join(format!(".tmp-{}-{stamp}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+        .unwrap_or(0)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let path = dir.join(format!(".tmp-{}-{}", std::process::id(), nanos()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Records and secrets alike are the agent's own: not world-readable.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path)?;
     Ok((path, file))
 }
 
@@ -119,6 +180,58 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0, "no temporary files remain");
+    }
+
+    #[test]
+    fn a_malformed_record_is_set_aside_when_it_can_be_rebuilt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let datadir = Datadir::open(dir.path()).expect("open");
+        std::fs::write(datadir.path("verdict-1"), b"{ not json").expect("write");
+        assert_eq!(
+            datadir
+                .load_or_set_aside::<Vec<u32>>("verdict-1")
+                .expect("set aside"),
+            None
+        );
+        assert!(!datadir.path("verdict-1").exists());
+        let aside: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with("verdict-1.json.corrupt-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "kept for the operator");
+        datadir.save("verdict-1", &vec![7u32]).expect("save");
+        assert_eq!(
+            datadir
+                .load_or_set_aside::<Vec<u32>>("verdict-1")
+                .expect("load"),
+            Some(vec![7])
+        );
+    }
+
+    #[test]
+    fn a_secret_is_made_once_kept_private_and_the_same_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let datadir = Datadir::open(dir.path()).expect("open");
+        let first = datadir.secret("sample").expect("secret");
+        assert_ne!(first, [0u8; 32]);
+        assert_eq!(datadir.secret("sample").expect("again"), first);
+        let other = Datadir::open(dir.path().join("other")).expect("open");
+        assert_ne!(other.secret("sample").expect("secret"), first, "random");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("sample.secret"))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "no access for group or others: {mode:o}");
+        }
+        // A truncated secret file is replaced, not used.
+        std::fs::write(dir.path().join("sample.secret"), [1u8; 5]).expect("write");
+        let replaced = datadir.secret("sample").expect("secret");
+        assert_ne!(replaced, first);
+        assert_eq!(datadir.secret("sample").expect("again"), replaced);
     }
 
     #[test]

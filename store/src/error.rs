@@ -68,6 +68,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the error says the artifact's bytes are bad (they do not hash
+    /// to their root, or do not decode), as opposed to the store failing.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Self::RootMismatch { .. } | Self::Corrupt { .. } | Self::Training(_)
+        )
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -101,7 +101,9 @@ pub async fn fetch_dataset(
     uris: &[String],
     root: &vtrain_proof_of_learning::Hash32,
 ) -> Result<vtrain_proof_of_learning::Dataset> {
-    if let Some(dataset) = usable(store.get_dataset(root).await, "dataset", root)? {
+    let found = store.get_dataset(root).await;
+    let key = crate::ArtifactKey::Dataset(*root);
+    if let Some(dataset) = store.set_aside_if_corrupt(&key, found).await? {
         return Ok(dataset);
     }
     let dataset = first_good(uris, "dataset", root, |uri, bytes| {
@@ -122,7 +124,9 @@ pub async fn fetch_model(
     root: &vtrain_proof_of_learning::Hash32,
     shapes: &[Vec<usize>],
 ) -> Result<Vec<Vec<f32>>> {
-    if let Some(params) = usable(store.get_model(shapes, root).await, "model", root)? {
+    let found = store.get_model(shapes, root).await;
+    let key = crate::ArtifactKey::Model(*root);
+    if let Some(params) = store.set_aside_if_corrupt(&key, found).await? {
         return Ok(params);
     }
     let params = first_good(uris, "model", root, |uri, bytes| {
@@ -131,24 +135,6 @@ pub async fn fetch_model(
     .await?;
     store.put_model(shapes, &params).await?;
     Ok(params)
-}
-
-/// What the store's own copy of an artifact is worth: the artifact if it
-/// checks out, `None` if it is absent or corrupt (a corrupt copy of our own is
-/// as good as none: the caller fetches it again and overwrites it), and the
-/// error if the store itself failed.
-fn usable<T>(
-    found: Result<Option<T>>,
-    kind: &str,
-    root: &vtrain_proof_of_learning::Hash32,
-) -> Result<Option<T>> {
-    match found {
-        Err(e @ (Error::RootMismatch { .. } | Error::Corrupt { .. } | Error::Training(_))) => {
-            tracing::warn!(target: "store::fetch", %root, error = %e, "the stored {kind} is corrupt: fetching it again");
-            Ok(None)
-        }
-        other => other,
-    }
 }
 
 /// What a job trains from, fetched and checked: its dataset and, when it
@@ -266,6 +252,58 @@ mod tests {
         assert_eq!(
             store.get_model(&shapes, &root).await.expect("repaired"),
             Some(params)
+        );
+        // The corrupt copy was moved aside for the operator, not lost.
+        let aside = dir.path().join("store/quarantine/models");
+        let kept: Vec<_> = std::fs::read_dir(&aside).expect("quarantine").collect();
+        assert_eq!(kept.len(), 1);
+    }
+
+    /// A corrupt state in the store counts as absent (so the agent rebuilds it)
+    /// and is quarantined; a good one is returned; a missing one is `None`.
+    #[tokio::test]
+    async fn a_corrupt_state_is_quarantined_and_counts_as_missing() {
+        use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::ArtifactStore::open(&dir.path().join("store").display().to_string())
+            .expect("store");
+        let spec =
+            JobSpec::from_toml(include_str!("../../examples/digits-mlp.toml")).expect("spec");
+        let kernels = Kernels::new(Level::detect(), 1).expect("kernels");
+        let trainer =
+            Trainer::new(spec, Dataset::digits().expect("digits"), kernels).expect("trainer");
+        let s0 = trainer.initial_state();
+        let root = store.put_state(&trainer, &s0).await.expect("put");
+        assert_eq!(
+            store.intact_state(&trainer, 0, &root).await.expect("read"),
+            Some(s0.clone())
+        );
+        let key = crate::ArtifactKey::State(root);
+        let mut bytes = store
+            .get_raw(&key)
+            .await
+            .expect("raw")
+            .expect("there")
+            .to_vec();
+        let at = bytes.len() - 3;
+        bytes[at] ^= 0x40;
+        store.put(&key, bytes).await.expect("put");
+        assert!(
+            store.get_state(&trainer, 0, &root).await.is_err(),
+            "corrupt"
+        );
+        assert_eq!(
+            store.intact_state(&trainer, 0, &root).await.expect("read"),
+            None
+        );
+        assert_eq!(store.get_raw(&key).await.expect("raw"), None, "moved aside");
+        let aside = dir.path().join("store/quarantine/states");
+        assert_eq!(std::fs::read_dir(&aside).expect("quarantine").count(), 1);
+        // Rebuilt and stored again, it reads back.
+        store.put_state(&trainer, &s0).await.expect("put");
+        assert_eq!(
+            store.intact_state(&trainer, 0, &root).await.expect("read"),
+            Some(s0)
         );
     }
 

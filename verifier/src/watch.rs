@@ -13,6 +13,7 @@ use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
+use vtrain_cli::FailureLog;
 use vtrain_dispute::bindings::dispute_game::DisputeGame;
 use vtrain_dispute::game::player::id;
 use vtrain_dispute::game::{
@@ -86,7 +87,11 @@ pub struct Watchtower<P> {
     trainers: HashMap<u64, Arc<Trainer>>,
     parties: HashMap<u64, Party>,
     lost: std::collections::HashSet<u64>,
+    failures: FailureLog,
 }
+
+/// The datadir secret that salts the sample (`Datadir::secret`).
+const SAMPLE_SECRET: &str = "sample";
 
 fn verdict_name(job_id: u64) -> String {
     format!("verdict-{job_id}")
@@ -122,6 +127,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             trainers: HashMap::new(),
             parties: HashMap::new(),
             lost: std::collections::HashSet::new(),
+            failures: FailureLog::default(),
         }
     }
 
@@ -155,10 +161,8 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             .cloned()
             .collect();
         for job in &jobs {
-            if let Err(e) = self.watch(job, head).await {
-                metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
-                tracing::warn!(target: "verifier", job = job.id, error = %format!("{e:#}"), "retrying next tick");
-            }
+            let result = self.watch(job, head).await;
+            self.note("job", job.id, result);
         }
         let games: Vec<GameEntry> = self
             .book
@@ -168,14 +172,21 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             .cloned()
             .collect();
         for game in &games {
-            if let Err(e) = self.play(game, head).await {
-                metrics::counter!(m::ERRORS, "kind" => "game").increment(1);
-                tracing::warn!(target: "verifier::game", game = game.id, error = %format!("{e:#}"), "retrying next tick");
-            }
+            let result = self.play(game, head).await;
+            self.note("game", game.id, result);
         }
         self.withdraw().await?;
         self.publish_report(head).await;
         Ok(())
+    }
+
+    /// Counts and logs (once, see `FailureLog`) the outcome of a duty on a
+    /// job or a game; the duty is retried next tick.
+    fn note(&mut self, kind: &'static str, id: u64, result: eyre::Result<()>) {
+        if result.is_err() {
+            metrics::counter!(m::ERRORS, "kind" => kind).increment(1);
+        }
+        self.failures.report(&format!("{kind} {id}"), result);
     }
 
     async fn trainer(&mut self, job: &JobEntry) -> eyre::Result<Arc<Trainer>> {
@@ -205,7 +216,11 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         };
         let on_chain = self.market.job(job.id).await?;
         let window_open = head.timestamp < on_chain.submittedAt + job.challenge_window;
-        let verdict = match self.datadir.load::<Verdict>(&verdict_name(job.id))? {
+        // A malformed verdict record is set aside and the result verified again.
+        let verdict = match self
+            .datadir
+            .load_or_set_aside::<Verdict>(&verdict_name(job.id))?
+        {
             Some(verdict) => verdict,
             None if !window_open => return Ok(()),
             None => match self.verification(job).await? {
@@ -265,7 +280,9 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         metrics::counter!(m::JOBS_WATCHED).increment(1);
         let posted = hashes(&result.checkpoint_roots);
         let intervals = posted.len().saturating_sub(1) as u32;
-        let mut salt = self.account.to_vec();
+        // The salt is secret: a solver that knew a watchtower's sample could
+        // lie where it does not look (`docs/agents.md`, the odds of a sample).
+        let mut salt = self.datadir.secret(SAMPLE_SECRET)?.to_vec();
         salt.extend_from_slice(job.job_hash.as_slice());
         let chosen = sample(intervals, self.config.sample_rate, &salt);
         let bases: Vec<String> = self.book.uris(&result.trace_root);
@@ -373,7 +390,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         record: &DisputeGame::Game,
     ) -> eyre::Result<()> {
         if !self.parties.contains_key(&game.id) {
-            let party = self.party(job, record).await?;
+            let party = self.party(job, game.id, record).await?;
             self.parties.insert(game.id, party);
         }
         let client = GameClient::new(
@@ -400,7 +417,12 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
     /// The challenger's side: its honest run seeded with the checked state at
     /// the start of the disputed interval (from its store), so a dispute
     /// replays one interval, not the job.
-    async fn party(&mut self, job: &JobEntry, record: &DisputeGame::Game) -> eyre::Result<Party> {
+    async fn party(
+        &mut self,
+        job: &JobEntry,
+        game_id: u64,
+        record: &DisputeGame::Game,
+    ) -> eyre::Result<Party> {
         let trainer = self.trainer(job).await?;
         if let Some(step) = self.config.dispute_honest_at {
             return Ok(Party::new(Trajectory::new(
@@ -415,10 +437,18 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             .as_ref()
             .map(|r| r.checkpoint_roots.as_slice())
             .unwrap_or_default();
-        if let Some((step, root)) = replay_start(record, k, roots)
-            && let Some(state) = self.store.get_state(&trainer, step, &root).await?
-        {
-            trajectory.seed(state);
+        // Without the stored start (missing, or corrupt and so quarantined by
+        // the store) the party replays from S_0: slower, never wrong.
+        if let Some((step, root)) = replay_start(record, k, roots) {
+            match self.store.intact_state(&trainer, step, &root).await {
+                Ok(Some(state)) => trajectory.seed(state),
+                Ok(None) => {
+                    tracing::warn!(target: "verifier::game", game = game_id, step, "the disputed interval's start is not in the store: replaying from S_0")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "verifier::game", game = game_id, step, error = %e, "the store cannot be read: replaying from S_0")
+                }
+            }
         }
         Ok(Party::new(trajectory))
     }

@@ -141,16 +141,7 @@ async fn a_corrupted_checkpoint_in_the_store_is_detected_and_costs_nothing() {
     solver.kill9();
     // Flip one byte in every stored state (past the safetensors header).
     let states = net.path("solver-store").join("states");
-    let mut corrupted = 0;
-    for entry in std::fs::read_dir(&states).expect("states") {
-        let path = entry.expect("entry").path();
-        let mut bytes = std::fs::read(&path).expect("read");
-        let at = bytes.len() - 3;
-        bytes[at] ^= 0x40;
-        std::fs::write(&path, bytes).expect("write");
-        corrupted += 1;
-    }
-    assert!(corrupted >= 5);
+    assert!(crate::common::corrupt_every_file(&states) >= 5);
     // A sampling watchtower fetches the checkpoints: each fails its root check.
     let verifier = net.verifier(&["--sample-rate", "0.5"]);
     solver.restart();

@@ -132,3 +132,18 @@ pub(crate) async fn fetch_model(
     assert!(model.exists(), "{} was written", model.display());
     fetched
 }
+
+/// Flips one byte near the end of every file in `dir` (past a safetensors
+/// header: the file still parses, its root is wrong); returns how many.
+pub(crate) fn corrupt_every_file(dir: &std::path::Path) -> usize {
+    let mut corrupted = 0;
+    for entry in std::fs::read_dir(dir).expect("folder") {
+        let path = entry.expect("entry").path();
+        let mut bytes = std::fs::read(&path).expect("read");
+        let at = bytes.len() - 3;
+        bytes[at] ^= 0x40;
+        std::fs::write(&path, bytes).expect("write");
+        corrupted += 1;
+    }
+    corrupted
+}

@@ -9,4 +9,5 @@ mod economics;
 mod fine_tuning;
 mod fork;
 mod honest;
+mod own_store;
 mod restart;
