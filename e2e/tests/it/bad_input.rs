@@ -134,14 +134,7 @@ async fn agents_ride_out_an_rpc_outage() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupted_checkpoint_in_the_store_is_detected_and_costs_nothing() {
     let net = Net::start().await;
-    let mut solver = net.solver(&[]);
-    let job = net.post(&small_spec(&net), "1h");
-    net.wait_status(job, status::SUBMITTED, Duration::from_secs(60))
-        .await;
-    solver.kill9();
-    // Flip one byte in every stored state (past the safetensors header).
-    let states = net.path("solver-store").join("states");
-    assert!(crate::common::corrupt_every_file(&states) >= 5);
+    let (mut solver, job) = crate::common::submitted_then_store_corrupted(&net).await;
     // A sampling watchtower fetches the checkpoints: each fails its root check.
     let verifier = net.verifier(&["--sample-rate", "0.5"]);
     solver.restart();

@@ -147,3 +147,16 @@ pub(crate) fn corrupt_every_file(dir: &std::path::Path) -> usize {
     }
     corrupted
 }
+
+/// An honest solver trains and submits the small job, is killed, and every
+/// state in its store is corrupted; returns the (stopped) solver and the job.
+pub(crate) async fn submitted_then_store_corrupted(net: &Net) -> (vtrain_e2e::Agent, u64) {
+    let mut solver = net.solver(&[]);
+    let job = net.post(&small_spec(net), "1h");
+    net.wait_status(job, status::SUBMITTED, Duration::from_secs(60))
+        .await;
+    solver.kill9();
+    let states = net.path("solver-store").join("states");
+    assert!(corrupt_every_file(&states) >= 5);
+    (solver, job)
+}

@@ -9,7 +9,7 @@ use alloy::primitives::U256;
 use vtrain_dispute::market::status;
 use vtrain_e2e::{Net, SOLVER, SUBMITTER, VERIFIER, wait_until};
 
-use crate::common::{corrupt_every_file, eth, settle, small_spec};
+use crate::common::{corrupt_every_file, eth, settle, small_spec, submitted_then_store_corrupted};
 
 /// Files under `store`'s quarantine folder.
 fn quarantined(store: &Path) -> usize {
@@ -23,13 +23,8 @@ fn quarantined(store: &Path) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_honest_solver_whose_store_is_corrupt_still_wins_its_game() {
     let net = Net::start().await;
-    let mut solver = net.solver(&[]);
-    let job = net.post(&small_spec(&net), "1h");
-    net.wait_status(job, status::SUBMITTED, Duration::from_secs(60))
-        .await;
-    solver.kill9();
+    let (mut solver, job) = submitted_then_store_corrupted(&net).await;
     let store = net.path("solver-store");
-    assert!(corrupt_every_file(&store.join("states")) >= 5);
     let challenger = net.verifier(&["--dispute-honest-at", "13"]);
     solver.restart();
     let outcome = settle(&net, job, Duration::from_secs(240)).await;
