@@ -78,7 +78,17 @@ impl Net {
     /// Starts anvil (a block per transaction) and deploys vtrain.
     pub async fn start() -> Self {
         let devnet = Devnet::spawn(&DevnetConfig::default()).expect("anvil (run scripts/setup.sh)");
-        let dir = tempfile::tempdir().expect("tempdir");
+        // VTRAIN_E2E_KEEP=1 keeps the folder (logs, datadirs, stores) for a
+        // person to read after a failure; its path is printed.
+        let keep = std::env::var_os("VTRAIN_E2E_KEEP").is_some();
+        let dir = tempfile::Builder::new()
+            .prefix("vtrain-e2e-")
+            .disable_cleanup(keep)
+            .tempdir()
+            .expect("tempdir");
+        if keep {
+            eprintln!("e2e folder kept: {}", dir.path().display());
+        }
         let deployer = devnet.signer(0).expect("dev account 0");
         let address = deployer.address();
         let signing = ProviderBuilder::new()

@@ -231,6 +231,39 @@ pub fn state_root(
     ])
 }
 
+/// Everything a state root hashes, by name (`docs/commitments.md` § State
+/// root): the job, the step, the data cursor and the RNG key (all fixed by the
+/// job and the step, never chosen by a party), and the two list roots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateHeader {
+    /// The job hash.
+    pub job_hash: Hash32,
+    /// The steps taken.
+    pub step: u64,
+    /// Samples consumed so far (`step · batch`).
+    pub data_cursor: u64,
+    /// The key of the per-epoch shuffle stream.
+    pub rng_key: u64,
+    /// The weights list root.
+    pub weights_root: Hash32,
+    /// The optimizer-state list root.
+    pub optimizer_root: Hash32,
+}
+
+impl StateHeader {
+    /// The state root.
+    pub fn root(&self) -> Hash32 {
+        state_root(
+            &self.job_hash,
+            self.step,
+            self.data_cursor,
+            self.rng_key,
+            &self.weights_root,
+            &self.optimizer_root,
+        )
+    }
+}
+
 /// The trace-root leaf of checkpoint `index`.
 pub fn trace_leaf(index: u64, state_root: &Hash32) -> Hash32 {
     keccak(&[tag::TRACE_LEAF, &index.to_be_bytes(), &state_root.0])

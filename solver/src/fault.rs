@@ -11,10 +11,15 @@
 //! | `withhold@N` | flips a weight after step N and serves no checkpoint from there on |
 //! | `stop-answering@N` | flips a weight after step N and never moves in a dispute |
 //! | `from-seed` | fine-tuning job: draws S₀ from the seed instead of loading the model |
+//! | `flip-moment@N` | flips the sign of one optimizer moment after step N (the weights are right) |
+//! | `flip-intermediate@N` | flips the sign of one element of the first layer's output in step N and trains on from it |
+//! | `wrong-cursor@N` | commits state roots with the wrong data cursor after step N, up to the final one (tensors right) |
+//! | `wrong-rng-key@N` | commits state roots with the wrong shuffle key after step N, up to the final one (tensors right) |
 
 use std::str::FromStr;
 
-use vtrain_dispute::game::Tamper;
+use vtrain_dispute::game::tamper::FIRST_LAYER_OUTPUT;
+use vtrain_dispute::game::{Lie, Tamper};
 use vtrain_proof_of_learning::spec::{InitSpec, OptimizerSpec};
 use vtrain_proof_of_learning::{JobSpec, Kernels, Trainer};
 use vtrain_store::JobInputs;
@@ -36,6 +41,15 @@ pub enum Fault {
     StopAnswering(u32),
     /// Ignore a fine-tuning job's initial model: draw S₀ from the seed.
     FromSeed,
+    /// Flip one ulp of one optimizer moment after step N.
+    FlipMoment(u32),
+    /// Flip one element of the first node's output in step N, computing the
+    /// rest of the step from it.
+    FlipIntermediate(u32),
+    /// Commit the wrong data cursor in every state root after step N.
+    WrongCursor(u32),
+    /// Commit the wrong shuffle key in every state root after step N.
+    WrongRngKey(u32),
 }
 
 impl FromStr for Fault {
@@ -61,6 +75,10 @@ impl FromStr for Fault {
             "withhold" => Self::Withhold(needs_step()?),
             "stop-answering" => Self::StopAnswering(needs_step()?),
             "from-seed" => Self::FromSeed,
+            "flip-moment" => Self::FlipMoment(needs_step()?),
+            "flip-intermediate" => Self::FlipIntermediate(needs_step()?),
+            "wrong-cursor" => Self::WrongCursor(needs_step()?),
+            "wrong-rng-key" => Self::WrongRngKey(needs_step()?),
             other => return Err(format!("unknown fault {other:?}")),
         })
     }
@@ -69,23 +87,30 @@ impl FromStr for Fault {
 impl Fault {
     /// The corruption of the trajectory, if this fault is one.
     pub fn tamper(self) -> Option<Tamper> {
-        let flip = |step| Tamper {
-            step,
-            param: 0,
-            element: 7,
-            node: None,
-            skip: false,
-            initial: false,
-        };
+        let at = |step, lie| Some(Tamper { step, lie });
         match self {
             Self::FlipUlp(step) | Self::Withhold(step) | Self::StopAnswering(step) => {
-                Some(flip(step))
+                Some(Tamper::weight(step, 0, 7))
             }
-            Self::SkipStep(step) => Some(Tamper {
-                skip: true,
-                initial: false,
-                ..flip(step)
-            }),
+            Self::SkipStep(step) => at(step, Lie::Skip),
+            // Moment 3: the output bias's (an MLP with one hidden layer), whose
+            // gradient is never zero.
+            Self::FlipMoment(step) => at(
+                step,
+                Lie::Moment {
+                    moment: 3,
+                    element: 7,
+                },
+            ),
+            Self::FlipIntermediate(step) => at(
+                step,
+                Lie::Intermediate {
+                    node: FIRST_LAYER_OUTPUT,
+                    element: 7,
+                },
+            ),
+            Self::WrongCursor(step) => at(step, Lie::DataCursor),
+            Self::WrongRngKey(step) => at(step, Lie::RngKey),
             Self::WrongLr | Self::WrongShuffle | Self::FromSeed => None,
         }
     }

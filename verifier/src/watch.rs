@@ -521,12 +521,5 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
 
 /// The malicious challenger's belief: one flipped weight after `step`.
 fn delusion_tamper(step: u32) -> Tamper {
-    Tamper {
-        step,
-        param: 0,
-        element: 7,
-        node: None,
-        skip: false,
-        initial: false,
-    }
+    Tamper::weight(step, 0, 7)
 }

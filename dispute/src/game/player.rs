@@ -191,7 +191,7 @@ impl Party {
 
     fn state_root_at(&mut self, g: &DisputeGame::Game, step: u32) -> Hash32 {
         let state = self.state_at(g, step);
-        self.run.trainer().state_root(&state)
+        self.run.root_of(&state)
     }
 
     /// The party's run.

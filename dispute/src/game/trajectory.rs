@@ -7,7 +7,8 @@ use std::sync::{Arc, Weak};
 use parking_lot::{FairMutex, FairMutexGuard, Mutex};
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
-use super::world::{Tamper, Transition};
+use super::tamper::Tamper;
+use super::world::Transition;
 
 /// How many states a trajectory keeps (the latest ones computed or seeded):
 /// a wave of games must not grow a party's memory without bound. Each game
@@ -87,7 +88,13 @@ impl Trajectory {
     /// The state root after `step` steps.
     pub fn state_root(&mut self, step: u32) -> Hash32 {
         let state = self.state(step);
-        self.trainer.state_root(&state)
+        self.root_of(&state)
+    }
+
+    /// The state root this party commits to for `state` (a liar's may hash
+    /// a wrong cursor or key: [`Tamper::state_root`]).
+    pub fn root_of(&self, state: &State) -> Hash32 {
+        super::tamper::committed_root(self.tamper.as_ref(), &self.trainer, state)
     }
 
     /// The checkpoint state roots 0, k, …, T.
@@ -124,6 +131,7 @@ impl Trajectory {
 /// they were asked for, the order the contract's clock allowance assumes.
 pub struct SharedRun {
     trainer: Arc<Trainer>,
+    tamper: Option<Tamper>,
     trajectory: FairMutex<Trajectory>,
     transitions: Mutex<HashMap<(bool, u64), Weak<Transition>>>,
 }
@@ -133,6 +141,7 @@ impl SharedRun {
     pub fn new(trajectory: Trajectory) -> Arc<Self> {
         Arc::new(Self {
             trainer: Arc::clone(trajectory.trainer()),
+            tamper: trajectory.tamper,
             trajectory: FairMutex::new(trajectory),
             transitions: Mutex::new(HashMap::new()),
         })
@@ -141,6 +150,12 @@ impl SharedRun {
     /// The trainer.
     pub fn trainer(&self) -> &Arc<Trainer> {
         &self.trainer
+    }
+
+    /// The state root this run commits to for `state` (see
+    /// [`Trajectory::root_of`]); takes no lock.
+    pub fn root_of(&self, state: &State) -> Hash32 {
+        super::tamper::committed_root(self.tamper.as_ref(), &self.trainer, state)
     }
 
     /// The trajectory itself, locked (replays of other games wait).

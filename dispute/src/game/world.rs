@@ -11,6 +11,8 @@ use vtrain_proof_of_learning::repops::{ElementTrace, Op};
 use vtrain_proof_of_learning::train::{StepGraph, TensorRef};
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
+use super::tamper::Tamper;
+
 /// Produced list: the step's intermediates, in op order.
 pub const INTERMEDIATES: u8 = 0;
 /// Produced list: S_{t+1}'s optimizer moments.
@@ -59,29 +61,6 @@ impl Tensor {
     }
 }
 
-/// A deliberate corruption, for the adversarial test modes: after step `step`,
-/// the lowest bit of element `element` of parameter `param` is flipped (one
-/// ulp), and training goes on from the corrupted state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tamper {
-    /// The step whose output is corrupted.
-    pub step: u32,
-    /// The parameter tensor (state order).
-    pub param: usize,
-    /// The element of that tensor.
-    pub element: usize,
-    /// Also flip one ulp of element `.1` of the output of graph node `.0` in the
-    /// same step (an intermediate, say): the committed step trace is then wrong
-    /// first at that node, whatever op it is.
-    pub node: Option<(usize, usize)>,
-    /// Skip the update instead: the step's new weights and moments are its old
-    /// ones (`param` and `element` are then ignored).
-    pub skip: bool,
-    /// Corrupt S_0 instead (`step` is then ignored): flip element `element` of
-    /// moment tensor `param` of the initial state.
-    pub initial: bool,
-}
-
 /// Every tensor of one transition.
 pub struct Transition {
     /// Whether this is the transition nothing → S_0.
@@ -103,11 +82,8 @@ impl Transition {
     /// to S_0: its lists 1 and 2 are S_0.
     pub fn initial(trainer: &Trainer, tamper: Option<&Tamper>) -> (Self, State) {
         let mut s0 = trainer.initial_state();
-        if let Some(value) = tamper
-            .filter(|t| t.initial)
-            .and_then(|t| s0.moments.get_mut(t.param)?.get_mut(t.element))
-        {
-            *value = f32::from_bits(value.to_bits() ^ 1);
+        if let Some(tamper) = tamper {
+            tamper.apply_to_initial(&mut s0);
         }
         let mut lists: [Vec<Tensor>; 5] = Default::default();
         lists[NEW_OPTIMIZER as usize] = tensors(&trainer.moment_shapes(), &s0.moments);
@@ -127,31 +103,10 @@ impl Transition {
     /// returns the transition and S_{t+1}.
     pub fn step(trainer: &Trainer, state: &State, tamper: Option<&Tamper>) -> (Self, State) {
         let graph = trainer.graph(state.step);
-        let mut outputs = trainer.execute(&graph, state);
-        if tamper.is_some_and(|t| t.step == state.step && t.skip && !t.initial) {
-            for (nodes, old) in [
-                (&graph.new_params, &state.params),
-                (&graph.new_moments, &state.moments),
-            ] {
-                for (&node, values) in nodes.iter().zip(old) {
-                    outputs[node].clone_from(values);
-                }
-            }
-        } else if let Some(t) = tamper.filter(|t| t.step == state.step && !t.initial) {
-            if let Some(value) = t
-                .node
-                .and_then(|(node, e)| outputs.get_mut(node)?.get_mut(e))
-            {
-                *value = f32::from_bits(value.to_bits() ^ 1);
-            }
-            if let Some(value) = graph
-                .new_params
-                .get(t.param)
-                .and_then(|&node| outputs[node].get_mut(t.element))
-            {
-                *value = f32::from_bits(value.to_bits() ^ 1);
-            }
-        }
+        let outputs = match tamper.filter(|t| t.in_step(state.step)) {
+            Some(tamper) => tamper.execute(trainer, &graph, state),
+            None => trainer.execute(&graph, state),
+        };
         let mut location = vec![(INTERMEDIATES, 0); graph.nodes.len()];
         let mut lists: [Vec<Tensor>; 5] = Default::default();
         for (i, node) in graph.nodes.iter().enumerate() {

@@ -9,7 +9,7 @@ use alloy::primitives::{B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::bindings::JobMarket;
-use vtrain_dispute::game::{GameClient, Move, Party, Tamper, Trajectory, solver_moves};
+use vtrain_dispute::game::{GameClient, Lie, Move, Party, Tamper, Trajectory, solver_moves};
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
 /// Sends a contract call and waits until it is mined.
@@ -254,14 +254,7 @@ async fn dispute_on(
 const REASON_STEP_PROVED: u8 = 0;
 const REASON_STEP_REFUTED: u8 = 1;
 
-const FLIP: Tamper = Tamper {
-    step: 2,
-    param: 0,
-    element: 77,
-    node: None,
-    skip: false,
-    initial: false,
-};
+const FLIP: Tamper = Tamper::weight(2, 0, 77);
 
 #[tokio::test]
 async fn a_flipped_weight_is_refuted_by_the_alu() {
@@ -273,6 +266,36 @@ async fn a_flipped_weight_is_refuted_by_the_alu() {
     assert!(!outcome.solver_won);
     assert!(outcome.prove_gas > 0, "decided by proveStep");
     assert_eq!(outcome.reason, REASON_STEP_REFUTED);
+}
+
+/// A lie in the optimizer moments only (the weights right): the game
+/// descends into the optimizer list and the ALU refutes the moment update.
+#[tokio::test]
+async fn a_flipped_moment_is_refuted_by_the_alu() {
+    refuted_by_the_alu(Lie::Moment {
+        moment: 0,
+        element: 77,
+    })
+    .await;
+}
+
+/// A fault inside a kernel (one element of the first layer's output), with
+/// the rest of the step computed from it: refuted at that element.
+#[tokio::test]
+async fn a_corrupted_intermediate_is_refuted_by_the_alu() {
+    refuted_by_the_alu(Lie::Intermediate {
+        node: vtrain_dispute::game::tamper::FIRST_LAYER_OUTPUT,
+        element: 7,
+    })
+    .await;
+}
+
+/// A solver telling `lie` at step 2 loses at `proveStep`.
+async fn refuted_by_the_alu(lie: Lie) {
+    let outcome = dispute(Some(Tamper { step: 2, lie }), None).await;
+    assert!(!outcome.solver_won, "{lie:?}");
+    assert!(outcome.prove_gas > 0, "decided by proveStep");
+    assert_eq!(outcome.reason, REASON_STEP_REFUTED, "{lie:?}");
 }
 
 #[tokio::test]
@@ -315,11 +338,10 @@ fn fine_tuning_trainer() -> Arc<Trainer> {
 async fn a_fine_tuning_solver_defends_its_initial_state() {
     let deluded = Tamper {
         step: 0,
-        param: 1,
-        element: 3,
-        node: None,
-        skip: false,
-        initial: true,
+        lie: Lie::InitialMoment {
+            moment: 1,
+            element: 3,
+        },
     };
     let outcome = dispute_on(fine_tuning_trainer(), None, Some(deluded)).await;
     eprintln!(
@@ -336,11 +358,10 @@ async fn a_fine_tuning_solver_defends_its_initial_state() {
 async fn a_lie_in_a_fine_tuning_initial_state_is_refuted() {
     let lie = Tamper {
         step: 0,
-        param: 0,
-        element: 5,
-        node: None,
-        skip: false,
-        initial: true,
+        lie: Lie::InitialMoment {
+            moment: 0,
+            element: 5,
+        },
     };
     let outcome = dispute_on(fine_tuning_trainer(), Some(lie), None).await;
     assert!(!outcome.solver_won);
@@ -394,11 +415,12 @@ async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {
         let element = (graph.nodes[node].len() - 1).min(37);
         let tamper = Tamper {
             step: 1,
-            param: 1,
-            element: 0,
-            node: Some((node, element)),
-            skip: false,
-            initial: false,
+            lie: Lie::TraceAndWeight {
+                node,
+                node_element: element,
+                param: 1,
+                element: 0,
+            },
         };
         let outcome = dispute_on(trainer.clone(), Some(tamper), None).await;
         eprintln!(

@@ -18,7 +18,17 @@ async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json:
     let job = net.post(&small_spec(&net), "1h");
     // These two lose on time: the wrong shuffle cannot prove its gather
     // against the dataset root, the other never moves.
-    let stalls = fault.starts_with("wrong-shuffle") || fault.starts_with("stop-answering");
+    // So do the root-only lies: the chain rebuilds each state root from the
+    // revealed tensors with the job's own cursor and key, so no reveal of the
+    // liar's matches the root it committed.
+    let stalls = [
+        "wrong-shuffle",
+        "stop-answering",
+        "wrong-cursor",
+        "wrong-rng-key",
+    ]
+    .iter()
+    .any(|f| fault.starts_with(f));
     let outcome = crate::common::settle_with(&net, job, Duration::from_secs(180), stalls).await;
     assert_eq!(
         outcome,
@@ -46,8 +56,22 @@ async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json:
     // `watch` on a slashed job says so, with its own exit code.
     let out = net.cli(&["job", "watch", &job.to_string()]);
     assert_eq!(out.status.code(), Some(8));
+    let game = net.market().game_record(1).await.expect("game");
+    assert!(!game.clock.solverWon);
+    // A liar that can still move is refuted by the ALU (one fp32 operation);
+    // one that cannot loses on time.
+    let expected = if stalls {
+        REASON_TIMEOUT
+    } else {
+        REASON_STEP_REFUTED
+    };
+    assert_eq!(game.clock.reason, expected, "fault {fault}");
     crate::common::verdict(&net, job, Duration::from_secs(1)).await
 }
+
+/// `DisputeGame.Reason.StepRefuted` and `Timeout`.
+const REASON_STEP_REFUTED: u8 = 1;
+const REASON_TIMEOUT: u8 = 2;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flipped_ulp_is_slashed() {
@@ -67,6 +91,27 @@ async fn a_skipped_step_is_slashed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_shuffle_is_slashed() {
     cheater_is_slashed("wrong-shuffle", &[]).await;
+}
+
+/// The optimizer moments alone are wrong: refuted at the moment update.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flipped_optimizer_moment_is_slashed() {
+    cheater_is_slashed("flip-moment@13", &[]).await;
+}
+
+/// One intermediate is wrong and the step is computed on from it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupted_intermediate_is_slashed() {
+    cheater_is_slashed("flip-intermediate@13", &[]).await;
+}
+
+/// The tensors are right but the state roots commit the wrong data cursor,
+/// or the wrong shuffle key: the liar cannot reveal a step that hashes to
+/// its root, and loses on time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_data_cursor_or_rng_key_is_slashed() {
+    cheater_is_slashed("wrong-cursor@13", &[]).await;
+    cheater_is_slashed("wrong-rng-key@13", &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

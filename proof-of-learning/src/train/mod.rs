@@ -6,7 +6,7 @@ mod graph;
 pub(crate) use graph::step_ops;
 pub use graph::{Node, StepGraph, TensorRef, forward_graph, planned_step_graph, step_graph};
 
-use crate::commit::{merkle_root, state_root, tensor_list_root, tensor_root, trace_root};
+use crate::commit::{merkle_root, tensor_list_root, tensor_root, trace_root};
 use crate::dataset::{DataOrder, Dataset};
 use crate::error::{Error, Result};
 use crate::hash::Hash32;
@@ -325,6 +325,11 @@ impl Trainer {
 
     /// The state root of `state` (see `docs/commitments.md`).
     pub fn state_root(&self, state: &State) -> Hash32 {
+        self.state_header(state).root()
+    }
+
+    /// What the state root of `state` hashes.
+    pub fn state_header(&self, state: &State) -> crate::commit::StateHeader {
         let weights: Vec<Hash32> = self
             .param_shapes
             .iter()
@@ -337,14 +342,14 @@ impl Trainer {
             .zip(&state.moments)
             .map(|(shape, values)| tensor_root(shape, values))
             .collect();
-        state_root(
-            &self.job_hash,
-            u64::from(state.step),
-            self.order.cursor(u64::from(state.step)),
-            self.rng_key,
-            &tensor_list_root(&weights),
-            &tensor_list_root(&moments),
-        )
+        crate::commit::StateHeader {
+            job_hash: self.job_hash,
+            step: u64::from(state.step),
+            data_cursor: self.order.cursor(u64::from(state.step)),
+            rng_key: self.rng_key,
+            weights_root: tensor_list_root(&weights),
+            optimizer_root: tensor_list_root(&moments),
+        }
     }
 
     /// The op list of step `step`.
@@ -359,13 +364,27 @@ impl Trainer {
 
     /// Runs every node of `graph` on `state` with the fast kernels.
     pub fn execute(&self, graph: &StepGraph, state: &State) -> Vec<Vec<f32>> {
+        self.execute_with(graph, state, |_, _| {})
+    }
+
+    /// [`Trainer::execute`], handing each node's output to `after_node`
+    /// (node index, values) before any later node reads it: an observer, or
+    /// a fault injected mid-step whose consequences the rest of the step
+    /// computes (the adversarial test modes).
+    pub fn execute_with(
+        &self,
+        graph: &StepGraph,
+        state: &State,
+        mut after_node: impl FnMut(usize, &mut [f32]),
+    ) -> Vec<Vec<f32>> {
         let mut outputs: Vec<Vec<f32>> = Vec::with_capacity(graph.nodes.len());
-        for node in &graph.nodes {
+        for (i, node) in graph.nodes.iter().enumerate() {
             let mut out = self.buffers.take(node.len());
             {
                 let inputs = self.resolve_inputs(&node.inputs, state, &outputs);
                 self.kernels.run(&node.op, &inputs, &mut out);
             }
+            after_node(i, &mut out);
             outputs.push(out);
         }
         outputs
