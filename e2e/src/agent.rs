@@ -56,6 +56,12 @@ impl Agent {
         agent
     }
 
+    /// The URL of the agent's HTTP server (from its `--listen` flag).
+    pub fn listen_url(&self) -> Option<String> {
+        let at = self.args.iter().position(|a| a == "--listen")?;
+        Some(format!("http://{}", self.args.get(at + 1)?))
+    }
+
     /// (Re)starts the process.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");

@@ -259,6 +259,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 progress: Arc::new(AtomicU32::new(0)),
                 checkpoint_roots: Vec::new(),
                 trace_root: None,
+                disputed: false,
             });
         }
     }
@@ -386,6 +387,15 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 .checkpoint_roots
                 .clone_from(&posted.checkpoint_roots);
             runtime.trace_root = Some(posted.trace_root);
+        }
+        let disputed = job
+            .games
+            .iter()
+            .any(|g| self.book.games.get(g).is_some_and(|g| g.resolved.is_none()));
+        if let Ok(mut jobs) = self.shared.jobs.write()
+            && let Some(runtime) = jobs.get_mut(&job.id)
+        {
+            runtime.disputed = disputed;
         }
         // Every game of the job gets its own task; they share the job's run.
         if let Some(game_job) = self.game_job(job) {

@@ -7,6 +7,7 @@ pub mod fault;
 pub mod metrics;
 pub mod server;
 pub mod shared;
+pub mod step_reports;
 pub mod training;
 
 pub use config::{RunArgs, SolverConfig};
@@ -81,6 +82,7 @@ pub async fn run(config: SolverConfig) -> eyre::Result<()> {
         jobs: RwLock::new(Default::default()),
         status: RwLock::new(StatusReport::default()),
         datadir: datadir.clone(),
+        step_reports: Default::default(),
     });
     if let Some(fault) = config.fault {
         tracing::warn!(target: "solver", ?fault, "TEST MODE: this solver cheats and will be slashed");
@@ -90,7 +92,11 @@ pub async fn run(config: SolverConfig) -> eyre::Result<()> {
         .await
         .wrap_err_with(|| format!("cannot listen on {listen}"))?;
     tracing::info!(target: "solver", %account, %listen, url = %config.public_url, "solver up");
-    let server = axum::serve(listener, server::router(shared.clone()));
+    let server = axum::serve(
+        listener,
+        server::router(shared.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    );
     let daemon = Daemon::new(config, account, market, datadir, shared)?;
     tokio::select! {
         result = server => result.wrap_err("HTTP server failed"),

@@ -3,12 +3,14 @@
 //! the operator. Every artifact is addressed by a root committed on chain, so
 //! a reader checks what it gets.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use alloy::primitives::B256;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +20,7 @@ use vtrain_proof_of_learning::Hash32;
 use vtrain_store::ArtifactKey;
 
 use crate::shared::Shared;
+use crate::step_reports::{PER_CLIENT_PER_MINUTE, StepReport};
 
 /// The routes.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -147,22 +150,28 @@ async fn model(State(shared): State<Arc<Shared>>, Path(root): Path<String>) -> R
     }
 }
 
-#[derive(Serialize)]
-struct StepReport {
-    step: u32,
-    state_root: B256,
-    next_state_root: B256,
-    /// The five list roots of the step commitment (`docs/commitments.md`).
-    list_roots: [B256; 5],
-}
-
+/// Step `t`'s state roots and step commitment, under the guard of
+/// `crate::step_reports`: only while a game on the trace is open, from the
+/// cache when it can be, one replay at a time, a bounded rate per client.
 async fn step(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((trace, t)): Path<(String, u32)>,
 ) -> Response {
     let Some((roots, trainer, tamper)) = find_trace(&shared, &trace) else {
         return error(StatusCode::NOT_FOUND, format!("no trace {trace} here"));
     };
+    let trace_root: B256 = trace.parse().unwrap_or_default();
+    let disputed = shared.jobs.read().ok().is_some_and(|jobs| {
+        jobs.values()
+            .any(|j| j.trace_root == Some(trace_root) && j.disputed)
+    });
+    if !disputed {
+        return error(
+            StatusCode::CONFLICT,
+            "step reports are served only while a game on this trace is open",
+        );
+    }
     let spec = trainer.spec();
     if t >= spec.steps {
         return error(
@@ -170,6 +179,18 @@ async fn step(
             format!("the job has {} steps", spec.steps),
         );
     }
+    let reports = &shared.step_reports;
+    if reports.admit(client.ip(), Instant::now()).is_err() {
+        return too_many(&format!(
+            "at most {PER_CLIENT_PER_MINUTE} step reports a minute per client"
+        ));
+    }
+    if let Some(report) = reports.cached(trace_root, t) {
+        return axum::Json(report).into_response();
+    }
+    let Ok(_slot) = reports.replay_slot() else {
+        return too_many("another step report is being replayed");
+    };
     let c = t / spec.checkpoint_interval;
     let step = c * spec.checkpoint_interval;
     if shared.fault.is_some_and(|f| f.withholds(step)) {
@@ -207,7 +228,19 @@ async fn step(
     })
     .await;
     match report {
-        Ok(report) => axum::Json(report).into_response(),
+        Ok(report) => {
+            reports.keep(trace_root, report.clone());
+            axum::Json(report).into_response()
+        }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+fn too_many(message: &str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "5")],
+        message.to_owned(),
+    )
+        .into_response()
 }

@@ -28,6 +28,9 @@ pub struct JobRuntime {
     pub checkpoint_roots: Vec<B256>,
     /// The trace root, once trained.
     pub trace_root: Option<B256>,
+    /// Whether a game on its result is open (step reports are served only
+    /// then: `crate::step_reports`).
+    pub disputed: bool,
 }
 
 /// One job in the status report.
@@ -74,4 +77,6 @@ pub struct Shared {
     pub status: RwLock<StatusReport>,
     /// The solver's datadir (training records, for progress).
     pub datadir: Datadir,
+    /// The guard of the step-report route.
+    pub step_reports: crate::step_reports::StepReports,
 }

@@ -160,3 +160,37 @@ pub(crate) async fn submitted_then_store_corrupted(net: &Net) -> (vtrain_e2e::Ag
     assert!(corrupt_every_file(&states) >= 5);
     (solver, job)
 }
+
+/// Waits (up to two minutes) until some game has been opened.
+pub(crate) async fn wait_for_a_game(net: &Net) {
+    let market = net.market();
+    wait_until(Duration::from_secs(120), "a challenge", || async {
+        let games = market.game().gameCount().call().await.ok()?;
+        (games >= U256::from(1)).then_some(())
+    })
+    .await;
+}
+
+/// The honest solver beat a deluded challenger in game 1 of a job that ended
+/// `outcome`: the job is finalized, the game won by the solver's proof (not
+/// on time), and the solver withdrew its reward, its bond and half the
+/// challenger's bond.
+pub(crate) async fn assert_the_honest_solver_won(
+    net: &Net,
+    outcome: u8,
+    solver: &vtrain_e2e::Agent,
+    challenger: &vtrain_e2e::Agent,
+) {
+    assert_eq!(
+        outcome,
+        status::FINALIZED,
+        "solver:\n{}\nchallenger:\n{}",
+        solver.log(),
+        challenger.log()
+    );
+    let game = net.market().game_record(1).await.expect("game");
+    assert!(game.clock.solverWon);
+    assert_eq!(game.clock.reason, 0, "won by its proof (StepProved)");
+    net.wait_withdrawn(net.address(SOLVER), eth(15) + eth(1) / U256::from(2))
+        .await;
+}

@@ -11,3 +11,4 @@ mod fork;
 mod honest;
 mod own_store;
 mod restart;
+mod step_flood;

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use alloy::primitives::U256;
 use vtrain_dispute::market::status;
-use vtrain_e2e::{Net, SOLVER, SUBMITTER, VERIFIER, wait_until};
+use vtrain_e2e::{Net, SUBMITTER, VERIFIER};
 
-use crate::common::{corrupt_every_file, eth, settle, small_spec, submitted_then_store_corrupted};
+use crate::common::{
+    assert_the_honest_solver_won, corrupt_every_file, eth, settle, small_spec,
+    submitted_then_store_corrupted,
+};
 
 /// Files under `store`'s quarantine folder.
 fn quarantined(store: &Path) -> usize {
@@ -28,17 +31,7 @@ async fn an_honest_solver_whose_store_is_corrupt_still_wins_its_game() {
     let challenger = net.verifier(&["--dispute-honest-at", "13"]);
     solver.restart();
     let outcome = settle(&net, job, Duration::from_secs(240)).await;
-    assert_eq!(
-        outcome,
-        status::FINALIZED,
-        "solver:\n{}\nchallenger:\n{}",
-        solver.log(),
-        challenger.log()
-    );
-    let game = net.market().game_record(1).await.expect("game");
-    assert!(game.clock.solverWon);
-    net.wait_withdrawn(net.address(SOLVER), eth(15) + eth(1) / U256::from(2))
-        .await;
+    assert_the_honest_solver_won(&net, outcome, &solver, &challenger).await;
     assert!(quarantined(&store) >= 1, "the bad files are kept aside");
     assert!(solver.log().contains("quarantined"), "{}", solver.log());
 }
@@ -52,16 +45,7 @@ async fn a_watchtower_whose_store_is_corrupt_still_wins_its_game() {
     let _solver = net.solver(&["--fault", "flip-ulp@13"]);
     let mut verifier = net.verifier(&[]);
     let job = net.post(&small_spec(&net), "1h");
-    let market = net.market();
-    wait_until(
-        Duration::from_secs(120),
-        "the watchtower's challenge",
-        || async {
-            let games = market.game().gameCount().call().await.ok()?;
-            (games >= U256::from(1)).then_some(())
-        },
-    )
-    .await;
+    crate::common::wait_for_a_game(&net).await;
     verifier.kill9();
     let store = net.path("verifier-store");
     assert!(corrupt_every_file(&store.join("states")) >= 1);
