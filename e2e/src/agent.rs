@@ -91,6 +91,19 @@ impl Agent {
         }
     }
 
+    /// `kill -TERM` (what Ctrl-C or a service manager sends), then waits for
+    /// the process to exit; returns how long that took.
+    pub fn terminate(&mut self) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        start.elapsed()
+    }
+
     /// The process id, while running.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 mod agent;
+mod group;
 mod net;
 mod proxy;
 
 pub use agent::{Agent, binary, free_port, run_cli};
+pub use group::{ProcessGroup, members};
 pub use net::{Net, advance_time, wait_status, wait_until};
 pub use proxy::Proxy;
 

@@ -42,7 +42,9 @@ pub struct Daemon<P> {
     training: HashMap<u64, JoinHandle<eyre::Result<ResultRecord>>>,
     defense: Defense<P>,
     refused: BTreeMap<u64, String>,
-    failing: BTreeMap<u64, String>,
+    failures: vtrain_cli::FailureLog,
+    /// Set on shutdown: every training run stops at its next step.
+    stop_training: Arc<AtomicBool>,
 }
 
 impl<P: Provider + Clone + 'static> Daemon<P> {
@@ -71,7 +73,8 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             training: HashMap::new(),
             defense,
             refused: BTreeMap::new(),
-            failing: BTreeMap::new(),
+            failures: vtrain_cli::FailureLog::default(),
+            stop_training: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -90,6 +93,9 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             },
         )
         .await;
+        // Training threads stop at their next step (their checkpoints are
+        // stored: a restart resumes them), game tasks at their next await.
+        self.stop_training.store(true, Ordering::Relaxed);
         self.defense.stop();
         Ok(())
     }
@@ -115,15 +121,17 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         for job in &jobs {
             let result = match job.phase {
                 JobPhase::Open if active < self.config.capacity => {
-                    let claimed = self.consider(job, head).await?;
-                    active += usize::from(claimed);
-                    Ok(())
+                    // One job's failure (a revert, a fetch) is that job's: the
+                    // tick goes on with the others, withdrawals and the report.
+                    self.consider(job, head).await.map(|claimed| {
+                        active += usize::from(claimed);
+                    })
                 }
                 JobPhase::Claimed if mine(job) => self.work(job, head).await,
                 JobPhase::Submitted if mine(job) => self.defend(job, head).await,
                 _ => Ok(()),
             };
-            self.note_failure(job.id, result.err());
+            self.note_failure(job.id, result);
         }
         self.withdraw().await?;
         self.report(head).await;
@@ -206,19 +214,12 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// Logs a job's failure once (then at debug level while it repeats): a
     /// move that cannot be made keeps failing every tick until the game moves on.
-    fn note_failure(&mut self, job: u64, error: Option<eyre::Report>) {
-        let Some(error) = error else {
-            self.failing.remove(&job);
-            return;
-        };
-        metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
-        let text = format!("{error:#}");
-        if self.failing.get(&job) == Some(&text) {
-            tracing::debug!(target: "solver", job, error = %text, "still failing");
-        } else {
-            tracing::warn!(target: "solver", job, error = %text, "job step failed; retrying next tick");
-            self.failing.insert(job, text);
+    /// Counts and logs (once: `FailureLog`) the outcome of a job's duty.
+    fn note_failure(&mut self, job: u64, result: eyre::Result<()>) {
+        if result.is_err() {
+            metrics::counter!(m::ERRORS, "kind" => "job").increment(1);
         }
+        self.failures.report(&format!("job {job}"), result);
     }
 
     fn refuse(&mut self, id: u64, reason: String) -> bool {
@@ -343,7 +344,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             store: self.shared.store.clone(),
             datadir: self.datadir.clone(),
             progress,
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel: Arc::clone(&self.stop_training),
         };
         let runtime = tokio::runtime::Handle::current();
         metrics::gauge!(m::JOBS_TRAINING).increment(1.0);

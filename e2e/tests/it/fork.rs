@@ -7,7 +7,9 @@ use std::time::Duration;
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_dispute::Market;
 use vtrain_dispute::market::status;
-use vtrain_e2e::{Net, advance_time, binary, free_port, wait_status, wait_until};
+use vtrain_e2e::{
+    Net, ProcessGroup, advance_time, binary, free_port, members, wait_status, wait_until,
+};
 
 use crate::common::{settle, small_spec};
 
@@ -27,7 +29,8 @@ async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
 
     // Fork it.
     let port = free_port();
-    let mut fork = Command::new(binary("vtrain-deploy"))
+    let mut command = Command::new(binary("vtrain-deploy"));
+    command
         .args([
             "fork",
             "--fork-url",
@@ -37,9 +40,9 @@ async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
         ])
         .env("VTRAIN_DEPLOYMENTS_DIR", net.path("deployments"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vtrain-deploy fork");
+        .stderr(Stdio::null());
+    // Its own process group: the anvil it starts ends with it.
+    let mut fork = ProcessGroup::spawn(command).expect("vtrain-deploy fork");
     let fork_url = format!("http://127.0.0.1:{port}");
     let provider = ProviderBuilder::new()
         .connect_http(fork_url.parse().expect("url"))
@@ -116,6 +119,11 @@ async fn a_new_job_runs_on_a_fork_of_a_devnet_with_history() {
         alloy::primitives::U256::from(1)
     );
     drop((solver, verifier));
-    let _ = fork.kill();
-    let _ = fork.wait();
+    let group = fork.id();
+    assert!(
+        members(group).len() >= 2,
+        "vtrain-deploy and its anvil run in the group"
+    );
+    fork.end();
+    assert_eq!(members(group), Vec::<u32>::new(), "nothing is left running");
 }

@@ -129,3 +129,30 @@ async fn a_solver_killed_mid_dispute_resumes_and_the_outcome_is_unchanged() {
     assert!(!game.clock.solverWon);
     assert_eq!(net.credits(net.address(SUBMITTER)).await, eth(10));
 }
+
+/// SIGTERM in the middle of a long training run: the solver stops at its next
+/// step and exits at once (its checkpoints are stored; a restart resumes),
+/// instead of training on first (3.6–3.9 s measured without the stop flag,
+/// 4 ms with it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solver_told_to_stop_mid_training_exits_promptly() {
+    let net = Net::start().await;
+    let mut solver = net.solver(&[]);
+    // Minutes of training at one thread.
+    let spec = net.write_spec("long.toml", Some((200_000, 10_000, 512)));
+    let job = net.post(&spec, "1h");
+    net.wait_status(job, status::CLAIMED, Duration::from_secs(60))
+        .await;
+    vtrain_e2e::wait_until(Duration::from_secs(60), "a checkpoint", || async {
+        solver.log().contains("checkpoint stored").then_some(())
+    })
+    .await;
+    let took = solver.terminate();
+    eprintln!("the solver exited {took:?} after SIGTERM");
+    assert!(
+        took < Duration::from_secs(2),
+        "it stopped training to exit ({took:?})\n{}",
+        solver.log()
+    );
+    assert_eq!(net.status(job).await, status::CLAIMED, "nothing submitted");
+}
