@@ -205,3 +205,52 @@ async fn a_junk_location_announced_first_does_not_block_the_job() {
         solver.log()
     );
 }
+
+/// Amounts and funds are checked before anything is sent: a negative amount
+/// is refused (it once wrapped to 2^128 − 1 wei), and an account that holds
+/// the reward but not the gas of the announcements and the post is refused
+/// too, instead of paying for an announcement and then failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn amounts_and_funds_are_checked_before_anything_is_sent() {
+    use alloy::providers::Provider;
+    let net = Net::start().await;
+    let spec = small_spec(&net);
+    for bad in [
+        ["--solver-bond=-1"],
+        ["--reward=-1"],
+        ["--reward=0.0000000000000000001"],
+    ] {
+        let out = net.post_with(&spec, "1h", &bad);
+        assert_eq!(out.status.code(), Some(3), "{bad:?}: {}", stderr(&out));
+    }
+    // A fresh account (private key 1) holding the reward and a hair more.
+    let fresh: alloy::primitives::Address = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
+        .parse()
+        .expect("address");
+    let funds = eth(100) + U256::from(1_000_000_000u64);
+    let _: serde_json::Value = net
+        .provider
+        .raw_request("anvil_setBalance".into(), (fresh, funds))
+        .await
+        .expect("anvil_setBalance");
+    let key = format!("0x{:064x}", 1);
+    let out = net.post_with(&spec, "1h", &["--reward", "10", "--private-key", &key]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("posting needs"), "{}", stderr(&out));
+    assert_eq!(net.balance(fresh).await, funds, "not a wei spent");
+    let sent = net
+        .provider
+        .get_transaction_count(fresh)
+        .await
+        .expect("nonce");
+    assert_eq!(sent, 0, "no transaction sent");
+    assert_eq!(
+        net.market()
+            .market()
+            .jobCount()
+            .call()
+            .await
+            .expect("count"),
+        U256::ZERO
+    );
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use alloy::primitives::U256;
+use alloy::rpc::types::TransactionRequest;
 use clap::Args;
 use serde::Serialize;
 use vtrain_cli::KeyArgs;
@@ -143,36 +144,52 @@ impl PostArgs {
         vtrain_dispute::simulate(market.provider(), call.clone(), "JobMarket.postJob")
             .await
             .map_err(|e| from_chain(e, "checking the job with the market"))?;
-        let (root, size) = store
-            .put_dataset(&dataset)
-            .await
-            .or_fail(Failure::Other, "cannot publish the dataset to the store")?;
+        // What will be announced, and so every transaction this command
+        // sends, is known before any is sent: the account must afford the
+        // reward and all of their gas, or nothing is sent at all.
+        let dataset_bytes = dataset
+            .to_safetensors_bytes()
+            .or_fail(Failure::Other, "cannot encode the dataset")?;
+        let root = dataset.root();
+        let size = dataset_bytes.len() as u64;
         let uri = store.uri(&ArtifactKey::Dataset(root));
-        // Every artifact is in the store before the first announcement: a
-        // store that fails costs no transaction.
-        let mut model_artifact = None;
+        let mut artifacts = vec![Artifact {
+            key: ArtifactKey::Dataset(root),
+            bytes: dataset_bytes,
+            uri: uri.clone(),
+            what: "the dataset",
+        }];
         if let Some(initial) = &initial {
             let bytes = vtrain_store::encode_model(&spec.param_shapes(), &initial.params)
                 .or_fail(Failure::Other, "cannot encode the initial model")?;
-            let size = bytes.len() as u64;
             let key = ArtifactKey::Model(initial.root);
-            store.put(&key, bytes).await.or_fail(
-                Failure::Other,
-                "cannot publish the initial model to the store",
-            )?;
-            model_artifact = Some((initial.root, size, store.uri(&key)));
+            artifacts.push(Artifact {
+                key,
+                bytes,
+                uri: store.uri(&key),
+                what: "the initial model",
+            });
         }
-        announce(&market, account, root, size, &uri, "the dataset").await?;
-        if let Some((model_root, model_size, model_uri)) = &model_artifact {
-            announce(
-                &market,
-                account,
-                *model_root,
-                *model_size,
-                model_uri,
-                "the initial model",
-            )
-            .await?;
+        let announcements = announcements(&market, account, &artifacts).await?;
+        let mut transactions: Vec<_> = announcements.iter().map(|(call, _)| call.clone()).collect();
+        transactions.push(call);
+        afford(&market, account, reward, &transactions).await?;
+        // Every artifact is in the store before the first announcement: a
+        // store that fails costs no transaction.
+        for artifact in &artifacts {
+            store
+                .put(&artifact.key, artifact.bytes.clone())
+                .await
+                .or_fail(
+                    Failure::Other,
+                    format!("cannot publish {} to the store", artifact.what),
+                )?;
+        }
+        for (call, what) in announcements {
+            market
+                .send(call, "ArtifactRegistry.publish")
+                .await
+                .map_err(|e| from_chain(e, &format!("announcing {what}")))?;
         }
         // The deadlines again from the chain's time now: the upload may have
         // taken a while.
@@ -244,30 +261,93 @@ impl PostArgs {
     }
 }
 
-/// Announces `root` at `uri` in the artifact registry, unless `account` has
-/// already.
-async fn announce<P: alloy::providers::Provider + Clone>(
+/// An artifact the job needs, to be stored and announced.
+struct Artifact {
+    key: ArtifactKey,
+    bytes: Vec<u8>,
+    uri: String,
+    what: &'static str,
+}
+
+/// The registry announcements `account` has yet to make for `artifacts`
+/// (those it has announced before are skipped), with what each announces.
+async fn announcements<P: alloy::providers::Provider + Clone>(
     market: &vtrain_dispute::Market<P>,
     account: alloy::primitives::Address,
-    root: vtrain_proof_of_learning::Hash32,
-    size: u64,
-    uri: &str,
-    what: &str,
-) -> CliResult<()> {
-    let root = alloy::primitives::B256::from(root.0);
-    let published = market
-        .is_published_by(root, account)
-        .await
-        .map_err(|e| from_chain(e, "checking the registry"))?;
-    if !published {
-        let call = market
-            .registry()
-            .publish(root, size, uri.to_owned())
-            .into_transaction_request();
-        market
-            .send(call, "ArtifactRegistry.publish")
+    artifacts: &[Artifact],
+) -> CliResult<Vec<(TransactionRequest, &'static str)>> {
+    let mut calls = Vec::new();
+    for artifact in artifacts {
+        let root = alloy::primitives::B256::from(artifact.key.root().0);
+        let published = market
+            .is_published_by(root, account)
             .await
-            .map_err(|e| from_chain(e, &format!("announcing {what}")))?;
+            .map_err(|e| from_chain(e, "checking the registry"))?;
+        if !published {
+            let call = market
+                .registry()
+                .publish(root, artifact.bytes.len() as u64, artifact.uri.clone())
+                .into_transaction_request()
+                .from(account);
+            calls.push((call, artifact.what));
+        }
+    }
+    Ok(calls)
+}
+
+/// Refuses (exit 3, nothing sent) unless `account` holds `reward` plus the
+/// gas of every one of `transactions` at the node's current maximum fee.
+async fn afford<P: alloy::providers::Provider + Clone>(
+    market: &vtrain_dispute::Market<P>,
+    account: alloy::primitives::Address,
+    reward: U256,
+    transactions: &[TransactionRequest],
+) -> CliResult<()> {
+    let provider = market.provider();
+    let mut gas = 0u64;
+    for call in transactions {
+        let units = provider
+            .estimate_gas(call.clone())
+            .await
+            .map_err(|e| from_chain(vtrain_dispute::Error::from(e), "estimating gas"))?;
+        gas = gas.saturating_add(units);
+    }
+    let fees = provider
+        .estimate_eip1559_fees()
+        .await
+        .map_err(|e| from_chain(vtrain_dispute::Error::from(e), "reading the gas price"))?;
+    let balance = provider
+        .get_balance(account)
+        .await
+        .map_err(|e| from_chain(vtrain_dispute::Error::from(e), "reading the balance"))?;
+    let needed = funds_needed(reward, gas, fees.max_fee_per_gas);
+    if balance < needed {
+        return Err(fail(
+            Failure::Input,
+            format!(
+                "{account} holds {} ETH; posting needs {} ETH (the {} ETH reward and {gas} gas at up to {} gwei)",
+                vtrain_cli::format_eth(balance),
+                vtrain_cli::format_eth(needed),
+                vtrain_cli::format_eth(reward),
+                fees.max_fee_per_gas / 1_000_000_000,
+            ),
+        ));
     }
     Ok(())
+}
+
+/// The reward plus `gas` units at `max_fee_per_gas` wei, saturating.
+fn funds_needed(reward: U256, gas: u64, max_fee_per_gas: u128) -> U256 {
+    reward.saturating_add(U256::from(gas).saturating_mul(U256::from(max_fee_per_gas)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_funds_needed_are_the_reward_and_all_the_gas() {
+        assert_eq!(funds_needed(U256::from(10), 3, 7), U256::from(31));
+        assert_eq!(funds_needed(U256::MAX, 1, 1), U256::MAX, "saturates");
+    }
 }
