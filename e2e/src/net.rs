@@ -294,6 +294,17 @@ impl Net {
         self.cli(&args)
     }
 
+    /// How many jobs the market has seen.
+    pub async fn job_count(&self) -> u64 {
+        self.market()
+            .market()
+            .jobCount()
+            .call()
+            .await
+            .expect("jobCount")
+            .saturating_to()
+    }
+
     /// The job's on-chain status.
     pub async fn status(&self, job: u64) -> u8 {
         self.market().job(job).await.expect("job").status

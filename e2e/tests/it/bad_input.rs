@@ -65,15 +65,7 @@ async fn a_malformed_spec_or_the_wrong_data_is_refused_before_anything_is_sent()
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 
-    assert_eq!(
-        net.market()
-            .market()
-            .jobCount()
-            .call()
-            .await
-            .expect("count"),
-        U256::ZERO
-    );
+    assert_eq!(net.job_count().await, 0);
     assert_eq!(
         net.balance(net.address(SUBMITTER)).await,
         before,
@@ -244,13 +236,5 @@ async fn amounts_and_funds_are_checked_before_anything_is_sent() {
         .await
         .expect("nonce");
     assert_eq!(sent, 0, "no transaction sent");
-    assert_eq!(
-        net.market()
-            .market()
-            .jobCount()
-            .call()
-            .await
-            .expect("count"),
-        U256::ZERO
-    );
+    assert_eq!(net.job_count().await, 0);
 }
