@@ -47,11 +47,7 @@ pub enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct StatusArgs {
     /// The solver's datadir.
-    #[arg(
-        long,
-        env = "VTRAIN_SOLVER_DATADIR",
-        default_value = "vtrain-solver-data"
-    )]
+    #[arg(long, env = "VTRAIN_DATADIR", default_value = "vtrain-solver-data")]
     pub datadir: PathBuf,
     /// Print JSON.
     #[arg(long)]
