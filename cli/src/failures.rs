@@ -12,7 +12,7 @@ pub struct FailureLog {
 
 /// What [`FailureLog::record`] says about a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Seen {
+enum Seen {
     /// First seen (or different from the last one): log it at warn.
     New,
     /// The same as last time: debug at most.
@@ -21,7 +21,7 @@ pub enum Seen {
 
 impl FailureLog {
     /// Records `error` for `key`.
-    pub fn record(&mut self, key: impl Into<String>, error: &eyre::Report) -> Seen {
+    fn record(&mut self, key: impl Into<String>, error: &eyre::Report) -> Seen {
         let text = format!("{error:#}");
         match self.last.insert(key.into(), text.clone()) {
             Some(previous) if previous == text => Seen::Repeat,
@@ -47,7 +47,7 @@ impl FailureLog {
     }
 
     /// `key` succeeded: returns whether it had been failing.
-    pub fn clear(&mut self, key: &str) -> bool {
+    fn clear(&mut self, key: &str) -> bool {
         self.last.remove(key).is_some()
     }
 }

@@ -4,7 +4,7 @@ mod agent;
 mod failures;
 
 pub use agent::{AgentArgs, AgentConfig, connect_agent, tick_until};
-pub use failures::{FailureLog, Seen};
+pub use failures::FailureLog;
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::Address;

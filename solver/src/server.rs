@@ -85,27 +85,40 @@ async fn progress(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Res
     .into_response()
 }
 
-/// The roots of the job whose trace is `trace`: (checkpoint roots, k, trainer, tamper).
-fn find_trace(
-    shared: &Shared,
-    trace: &str,
-) -> Option<(
-    Vec<B256>,
-    std::sync::Arc<vtrain_proof_of_learning::Trainer>,
-    Option<vtrain_dispute::game::Tamper>,
-)> {
-    let trace: B256 = trace.parse().ok()?;
+/// What the routes need of the job whose trace root is `root`.
+struct TraceJob {
+    root: B256,
+    checkpoint_roots: Vec<B256>,
+    trainer: Arc<vtrain_proof_of_learning::Trainer>,
+    tamper: Option<vtrain_dispute::game::Tamper>,
+    disputed: bool,
+}
+
+/// The job whose trace root is `trace`, if this solver holds it.
+fn find_trace(shared: &Shared, trace: &str) -> Option<TraceJob> {
+    let root: B256 = trace.parse().ok()?;
     let jobs = shared.jobs.read().ok()?;
     jobs.values()
-        .find(|j| j.trace_root == Some(trace))
-        .map(|j| (j.checkpoint_roots.clone(), j.trainer.clone(), j.tamper))
+        .find(|j| j.trace_root == Some(root))
+        .map(|j| TraceJob {
+            root,
+            checkpoint_roots: j.checkpoint_roots.clone(),
+            trainer: j.trainer.clone(),
+            tamper: j.tamper,
+            disputed: j.disputed,
+        })
 }
 
 async fn checkpoint(
     State(shared): State<Arc<Shared>>,
     Path((trace, c)): Path<(String, u32)>,
 ) -> Response {
-    let Some((roots, trainer, _)) = find_trace(&shared, &trace) else {
+    let Some(TraceJob {
+        checkpoint_roots: roots,
+        trainer,
+        ..
+    }) = find_trace(&shared, &trace)
+    else {
         return error(StatusCode::NOT_FOUND, format!("no trace {trace} here"));
     };
     let Some(root) = roots.get(c as usize) else {
@@ -158,14 +171,16 @@ async fn step(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((trace, t)): Path<(String, u32)>,
 ) -> Response {
-    let Some((roots, trainer, tamper)) = find_trace(&shared, &trace) else {
+    let Some(TraceJob {
+        root: trace_root,
+        checkpoint_roots: roots,
+        trainer,
+        tamper,
+        disputed,
+    }) = find_trace(&shared, &trace)
+    else {
         return error(StatusCode::NOT_FOUND, format!("no trace {trace} here"));
     };
-    let trace_root: B256 = trace.parse().unwrap_or_default();
-    let disputed = shared.jobs.read().ok().is_some_and(|jobs| {
-        jobs.values()
-            .any(|j| j.trace_root == Some(trace_root) && j.disputed)
-    });
     if !disputed {
         return error(
             StatusCode::CONFLICT,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use alloy::primitives::B256;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
-use vtrain_dispute::game::{Tamper, Transition, committed_root};
+use vtrain_dispute::game::{Tamper, Transition};
 use vtrain_proof_of_learning::commit::trace_root;
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 use vtrain_store::{ArtifactStore, Datadir, model_root};
@@ -85,9 +85,13 @@ impl Run {
             if state.step.is_multiple_of(k)
                 && record.checkpoint_roots.len() == (state.step / k) as usize
             {
-                runtime.block_on(self.store.put_state(&self.trainer, &state))?;
-                // What is committed (a test-mode liar's root may differ).
-                let root = committed_root(self.tamper.as_ref(), &self.trainer, &state);
+                let stored = runtime.block_on(self.store.put_state(&self.trainer, &state))?;
+                // What is committed: the stored state's root, unless a
+                // test-mode liar commits another.
+                let root = match &self.tamper {
+                    Some(tamper) => tamper.state_root(&self.trainer, &state),
+                    None => stored,
+                };
                 record.checkpoint_roots.push(b256(&root));
                 record.losses.truncate(state.step as usize);
                 self.datadir.save(&name, &record)?;

@@ -199,10 +199,7 @@ impl ArtifactStore {
     /// of the way of a good copy, kept for the operator to look at. Returns
     /// the new path.
     pub async fn quarantine(&self, key: &ArtifactKey) -> Result<String> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let to = format!("quarantine/{}.{nanos}", key.path());
+        let to = format!("quarantine/{}.{}", key.path(), crate::datadir::nanos());
         self.store
             .rename(
                 &ObjectPath::from(key.path()),

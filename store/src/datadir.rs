@@ -95,17 +95,8 @@ impl Datadir {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
+        // `write_atomic` creates the file with mode 0600.
         write_atomic(&path, &secret)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(
-                |source| Error::Io {
-                    path: path.clone(),
-                    source,
-                },
-            )?;
-        }
         Ok(secret)
     }
 
@@ -139,7 +130,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn nanos() -> u128 {
+/// Nanoseconds since the Unix epoch (0 if the clock is before it): a suffix
+/// that makes a file name unique.
+pub(crate) fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

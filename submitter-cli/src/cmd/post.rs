@@ -176,14 +176,11 @@ impl PostArgs {
         afford(&market, account, reward, &transactions).await?;
         // Every artifact is in the store before the first announcement: a
         // store that fails costs no transaction.
-        for artifact in &artifacts {
-            store
-                .put(&artifact.key, artifact.bytes.clone())
-                .await
-                .or_fail(
-                    Failure::Other,
-                    format!("cannot publish {} to the store", artifact.what),
-                )?;
+        for artifact in artifacts {
+            store.put(&artifact.key, artifact.bytes).await.or_fail(
+                Failure::Other,
+                format!("cannot publish {} to the store", artifact.what),
+            )?;
         }
         for (call, what) in announcements {
             market
