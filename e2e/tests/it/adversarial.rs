@@ -12,10 +12,26 @@ use crate::common::{eth, settle, small_spec};
 /// Runs the small job with a solver started with `--fault fault` and an honest
 /// full-replay watchtower; checks who got what.
 async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json::Value {
+    cheater_is_slashed_sampling(fault, verifier_flags, None).await
+}
+
+/// [`cheater_is_slashed`] with the watchtower's sample pinned: with
+/// `Some((rate, intervals))`, its secret is chosen so that at `rate` it
+/// samples exactly `intervals` of the small job (the secret is random
+/// otherwise, and so is the sample).
+async fn cheater_is_slashed_sampling(
+    fault: &str,
+    verifier_flags: &[&str],
+    pinned: Option<(f64, &[u32])>,
+) -> serde_json::Value {
     let net = Net::start().await;
     let solver = net.solver(&["--fault", fault]);
+    let spec = small_spec(&net);
+    if let Some((rate, intervals)) = pinned {
+        pin_sample(&net, &spec, rate, intervals);
+    }
     let verifier = net.verifier(verifier_flags);
-    let job = net.post(&small_spec(&net), "1h");
+    let job = net.post(&spec, "1h");
     // These two lose on time: the wrong shuffle cannot prove its gather
     // against the dataset root, the other never moves.
     // So do the root-only lies: the chain rebuilds each state root from the
@@ -69,6 +85,25 @@ async fn cheater_is_slashed(fault: &str, verifier_flags: &[&str]) -> serde_json:
     crate::common::verdict(&net, job, Duration::from_secs(1)).await
 }
 
+/// Writes a watchtower secret (`verifier-data/sample.secret`) under which
+/// `replay::sample` picks exactly `intervals` of `spec`'s job at `rate`.
+fn pin_sample(net: &Net, spec: &std::path::Path, rate: f64, intervals: &[u32]) {
+    let text = std::fs::read_to_string(spec).expect("spec");
+    let spec = vtrain_proof_of_learning::JobSpec::from_toml(&text).expect("spec");
+    let count = spec.steps / spec.checkpoint_interval;
+    let job_hash = spec.job_hash();
+    let secret = (0u8..=255)
+        .map(|b| [b; 32])
+        .find(|secret| {
+            let salt = [secret.as_slice(), &job_hash.0].concat();
+            vtrain_verifier::replay::sample(count, rate, &salt) == intervals
+        })
+        .expect("a secret with that sample");
+    let datadir = net.path("verifier-data");
+    std::fs::create_dir_all(&datadir).expect("datadir");
+    std::fs::write(datadir.join("sample.secret"), secret).expect("secret");
+}
+
 /// `DisputeGame.Reason.StepRefuted` and `Timeout`.
 const REASON_STEP_REFUTED: u8 = 1;
 const REASON_TIMEOUT: u8 = 2;
@@ -119,7 +154,15 @@ async fn a_withheld_checkpoint_is_slashed() {
     // A sampling watchtower, which asks for checkpoints: the last interval is
     // always in its sample, its start is withheld, so it rebuilds it from the
     // nearest state it has, and meets the lie on the way.
-    let verdict = cheater_is_slashed("withhold@13", &["--sample-rate", "0.25"]).await;
+    // Its sample is pinned to the last interval alone: a sample that also
+    // held interval 1 would meet the lie there first, before asking for a
+    // withheld checkpoint (the secret is random otherwise).
+    let verdict = cheater_is_slashed_sampling(
+        "withhold@13",
+        &["--sample-rate", "0.25"],
+        Some((0.25, &[3])),
+    )
+    .await;
     assert!(
         !verdict["withheld"].as_array().expect("list").is_empty(),
         "{verdict}"
