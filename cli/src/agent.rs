@@ -40,6 +40,10 @@ pub struct AgentArgs {
     /// How often to look at the chain, in milliseconds [default: 1000].
     #[arg(long, env = "VTRAIN_POLL_MS")]
     pub poll_ms: Option<u64>,
+    /// How many blocks deep an event must be before the agent acts on it
+    /// [default: 0 on a local devnet (chain 31337), 5 elsewhere].
+    #[arg(long, env = "VTRAIN_CONFIRMATIONS")]
+    pub confirmations: Option<u64>,
 }
 
 /// The shared keys of an agent's TOML file.
@@ -52,6 +56,7 @@ struct AgentFile {
     datadir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     poll_ms: Option<u64>,
+    confirmations: Option<u64>,
 }
 
 /// An agent's TOML file: the shared keys, the agent's own (`T`), and nothing else.
@@ -82,6 +87,22 @@ pub struct AgentConfig {
     pub listen: SocketAddr,
     /// Poll interval.
     pub poll: Duration,
+    /// Confirmation depth; `None` for the chain's default
+    /// ([`default_confirmations`]).
+    pub confirmations: Option<u64>,
+}
+
+/// The chain id of local devnets (anvil, hardhat): their blocks are only
+/// reorganised when a test asks, and they mine only when sent a transaction,
+/// so a depth would stall them.
+pub const DEVNET_CHAIN_ID: u64 = 31337;
+
+/// The confirmation depth agents use on `chain_id` unless told otherwise:
+/// none on a local devnet; 5 blocks elsewhere, which rides out a sequencer's
+/// or a proposer's short reorgs (10 s on an OP-stack L2, a minute on L1) at
+/// the cost of acting that much later (`docs/agents.md`, reorgs).
+pub fn default_confirmations(chain_id: u64) -> u64 {
+    if chain_id == DEVNET_CHAIN_ID { 0 } else { 5 }
 }
 
 impl AgentArgs {
@@ -126,6 +147,7 @@ impl AgentArgs {
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port))),
             poll: Duration::from_millis(self.poll_ms.or(file.poll_ms).unwrap_or(1_000).max(10)),
+            confirmations: self.confirmations.or(file.confirmations),
         };
         Ok((config, own))
     }
@@ -158,7 +180,11 @@ pub async fn connect_agent(
         .check(&provider)
         .await
         .wrap_err("the deployment manifest does not match the chain")?;
-    let market = vtrain_dispute::Market::new(&deployment, provider)?;
+    let confirmations = config
+        .confirmations
+        .unwrap_or_else(|| default_confirmations(deployment.chain_id));
+    let market =
+        vtrain_dispute::Market::new(&deployment, provider)?.with_confirmations(confirmations);
     Ok((account, market))
 }
 

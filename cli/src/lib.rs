@@ -3,7 +3,9 @@
 mod agent;
 mod failures;
 
-pub use agent::{AgentArgs, AgentConfig, connect_agent, tick_until};
+pub use agent::{
+    AgentArgs, AgentConfig, DEVNET_CHAIN_ID, connect_agent, default_confirmations, tick_until,
+};
 pub use failures::FailureLog;
 
 use alloy::network::EthereumWallet;

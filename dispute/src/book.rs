@@ -2,6 +2,12 @@
 //! have said, folded into one record per job and per game. Agents rebuild it
 //! from the deployment block on start (so a lost datadir costs a rescan, never
 //! a decision), then follow the chain incrementally.
+//!
+//! The chain under the book can change (a reorg). The book remembers the hash
+//! of the last block it read; when that block is no longer on the chain, the
+//! book is read again from the deployment block (`Synced::reorg` says so, for
+//! agents to drop what they derived from the old one). Agents read at a
+//! confirmation depth (`Market::with_confirmations`), so that this is rare.
 
 use std::collections::BTreeMap;
 
@@ -57,6 +63,17 @@ pub struct JobResult {
     pub checkpoint_roots: Vec<B256>,
     /// The block it was committed in.
     pub block: u64,
+    /// That block's timestamp: `JobMarket`'s `submittedAt`, when the
+    /// challenge window opened (read once, with the event).
+    #[serde(default)]
+    pub submitted_at: u64,
+}
+
+impl JobResult {
+    /// When the result's challenge window closes (`submittedAt + window`).
+    pub fn window_end(&self, challenge_window: u64) -> u64 {
+        self.submitted_at.saturating_add(challenge_window)
+    }
 }
 
 /// One job, from its events.
@@ -154,11 +171,48 @@ pub struct BookSources {
     pub registry: Address,
 }
 
+/// A block the book has read up to: its number and hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockMark {
+    /// The block number.
+    pub number: u64,
+    /// Its hash when the book read it.
+    pub hash: B256,
+}
+
+/// The chain changed under the book: the block it had read up to is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reorg {
+    /// The block the book had read up to.
+    pub block: u64,
+    /// Its hash then.
+    pub was: B256,
+    /// Its hash now (`None`: the chain is shorter than that now).
+    pub now: Option<B256>,
+}
+
+/// What one [`JobBook::sync`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// Events applied.
+    pub applied: usize,
+    /// Set when a reorg was found: the book was then read again from its
+    /// first block, and whatever was derived from the old book may be stale.
+    pub reorg: Option<Reorg>,
+}
+
 /// Every job and game the chain has told of, up to `next_block − 1`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobBook {
     /// The first block not yet read.
     pub next_block: u64,
+    /// The block reading starts from (the deployment's): where a reorg
+    /// sends the book back to.
+    #[serde(default)]
+    pub first_block: u64,
+    /// The last block read, to notice a reorg under it.
+    #[serde(default)]
+    pub read_to: Option<BlockMark>,
     /// Jobs by id.
     pub jobs: BTreeMap<u64, JobEntry>,
     /// Games by id.
@@ -172,6 +226,7 @@ impl JobBook {
     pub fn starting_at(from_block: u64) -> Self {
         Self {
             next_block: from_block,
+            first_block: from_block,
             ..Self::default()
         }
     }
@@ -180,20 +235,47 @@ impl JobBook {
     /// one of this deployment's, else a fresh one from `deployed_at`.
     pub fn resume(saved: Option<Self>, deployed_at: u64) -> Self {
         match saved {
-            Some(book) if book.next_block >= deployed_at => book,
+            Some(book) if book.next_block >= deployed_at => Self {
+                first_block: deployed_at,
+                ..book
+            },
             _ => Self::starting_at(deployed_at),
         }
     }
 
-    /// Reads every event from `next_block` up to `head` (inclusive), in chunks.
-    /// On an error the book holds whatever whole chunks it read.
+    /// Reads every event from `next_block` up to `head` (inclusive), in chunks,
+    /// after checking that the block it last read is still on the chain (if
+    /// not, it starts again from `first_block`: see [`Synced::reorg`]). On an
+    /// error the book holds whatever whole chunks it read.
     pub async fn sync<P: Provider>(
         &mut self,
         provider: &P,
         sources: &BookSources,
         head: u64,
-    ) -> Result<usize> {
-        let mut applied = 0;
+    ) -> Result<Synced> {
+        let mut synced = Synced::default();
+        if let Some(mark) = self.read_to {
+            let now = block_header(provider, mark.number)
+                .await?
+                .map(|(hash, _)| hash);
+            if now != Some(mark.hash) {
+                synced.reorg = Some(Reorg {
+                    block: mark.number,
+                    was: mark.hash,
+                    now,
+                });
+                *self = Self::starting_at(self.first_block);
+            }
+        }
+        if self.next_block > head {
+            return Ok(synced);
+        }
+        // The hash of the last block is read before its logs: if the chain
+        // changes in between, the next sync finds this hash gone and reads
+        // again, so a book never mixes two chains unnoticed.
+        let (head_hash, _) = block_header(provider, head)
+            .await?
+            .ok_or_else(|| Error::Contract(format!("the node has no block {head}")))?;
         while self.next_block <= head {
             let to = head.min(self.next_block + LOG_CHUNK - 1);
             let filter = Filter::new()
@@ -203,11 +285,34 @@ impl JobBook {
             let logs = provider.get_logs(&filter).await.map_err(Error::Rpc)?;
             for log in &logs {
                 self.apply(sources, log)?;
-                applied += 1;
+                synced.applied += 1;
             }
+            self.stamp_results(provider, self.next_block, to).await?;
             self.next_block = to + 1;
         }
-        Ok(applied)
+        self.read_to = Some(BlockMark {
+            number: head,
+            hash: head_hash,
+        });
+        Ok(synced)
+    }
+
+    /// Fills in `submitted_at` of the results committed in blocks
+    /// `from..=to` whose logs did not carry their block's timestamp.
+    async fn stamp_results<P: Provider>(&mut self, provider: &P, from: u64, to: u64) -> Result<()> {
+        for job in self.jobs.values_mut() {
+            if let Some(result) = &mut job.result
+                && result.submitted_at == 0
+                && (from..=to).contains(&result.block)
+            {
+                let (_, timestamp) =
+                    block_header(provider, result.block).await?.ok_or_else(|| {
+                        Error::Contract(format!("the node has no block {}", result.block))
+                    })?;
+                result.submitted_at = timestamp;
+            }
+        }
+        Ok(())
     }
 
     /// The job with id `id`.
@@ -230,12 +335,13 @@ impl JobBook {
 
     fn apply(&mut self, sources: &BookSources, log: &Log) -> Result<()> {
         let block = log.block_number.unwrap_or(self.next_block);
+        let timestamp = log.block_timestamp.unwrap_or(0);
         let address = log.address();
         let malformed =
             |e: alloy::sol_types::Error| Error::Contract(format!("undecodable event: {e}"));
         if address == sources.market {
             let event = JobMarketEvents::decode_log(&log.inner).map_err(malformed)?;
-            self.apply_market(event.data, block);
+            self.apply_market(event.data, block, timestamp);
         } else if address == sources.game {
             let event = DisputeGameEvents::decode_log(&log.inner).map_err(malformed)?;
             self.apply_game(event.data, block);
@@ -256,7 +362,7 @@ impl JobBook {
         Ok(())
     }
 
-    fn apply_market(&mut self, event: JobMarketEvents, block: u64) {
+    fn apply_market(&mut self, event: JobMarketEvents, block: u64, timestamp: u64) {
         let as_u64 = |id: U256| id.saturating_to::<u64>();
         match event {
             JobMarketEvents::JobPosted(e) => {
@@ -300,6 +406,7 @@ impl JobBook {
                         model_root: e.modelRoot,
                         checkpoint_roots: e.checkpointRoots,
                         block,
+                        submitted_at: timestamp,
                     });
                 }
             }
@@ -372,6 +479,15 @@ impl JobBook {
             job.phase = phase;
         }
     }
+}
+
+/// Block `number`'s hash and timestamp, `None` if the chain has no such block.
+async fn block_header<P: Provider>(provider: &P, number: u64) -> Result<Option<(B256, u64)>> {
+    let block = provider
+        .get_block_by_number(number.into())
+        .await
+        .map_err(Error::Rpc)?;
+    Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
 }
 
 /// The registry key under which the solver of job `job_id` announces where its

@@ -7,7 +7,7 @@ mod error;
 pub mod game;
 pub mod market;
 
-pub use book::{GameEntry, JobBook, JobEntry, JobPhase, JobResult, progress_key};
+pub use book::{GameEntry, JobBook, JobEntry, JobPhase, JobResult, Reorg, Synced, progress_key};
 pub use deployment::{Deployment, DeploymentCheck};
 pub use error::{Error, Result, decode_revert};
 pub use market::{Head, Market, send_simulated, simulate};

@@ -10,7 +10,7 @@ use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use crate::bindings::artifact_registry::ArtifactRegistry;
 use crate::bindings::dispute_game::DisputeGame;
 use crate::bindings::job_market::JobMarket;
-use crate::book::BookSources;
+use crate::book::{BookSources, Synced};
 use crate::deployment::Deployment;
 use crate::error::{Error, Result};
 use crate::game::duty::JobOutcome;
@@ -57,6 +57,7 @@ pub struct Market<P> {
     registry: ArtifactRegistry::ArtifactRegistryInstance<P>,
     sources: BookSources,
     deployed_at: u64,
+    confirmations: u64,
 }
 
 impl<P: Provider + Clone> Market<P> {
@@ -74,6 +75,7 @@ impl<P: Provider + Clone> Market<P> {
             provider,
             sources,
             deployed_at: deployment.block_number,
+            confirmations: 0,
         })
     }
 
@@ -120,12 +122,27 @@ impl<P: Provider + Clone> Market<P> {
         })
     }
 
-    /// Brings `book` up to the latest block; returns that block.
-    pub async fn catch_up(&self, book: &mut crate::book::JobBook) -> Result<Head> {
+    /// Brings `book` up to the block `confirmations` below the latest (see
+    /// [`Market::with_confirmations`]); returns the latest block (its
+    /// timestamp is what deadlines are weighed against) and what the sync did.
+    pub async fn catch_up(&self, book: &mut crate::book::JobBook) -> Result<(Head, Synced)> {
         let head = self.head().await?;
-        book.sync(&self.provider, &self.sources, head.number)
-            .await?;
-        Ok(head)
+        let confirmed = head.number.saturating_sub(self.confirmations);
+        let synced = book.sync(&self.provider, &self.sources, confirmed).await?;
+        Ok((head, synced))
+    }
+
+    /// Has [`Market::catch_up`] read events only from blocks at least
+    /// `confirmations` deep (0: up to the latest block).
+    #[must_use]
+    pub fn with_confirmations(mut self, confirmations: u64) -> Self {
+        self.confirmations = confirmations;
+        self
+    }
+
+    /// How deep a block must be before its events are read.
+    pub fn confirmations(&self) -> u64 {
+        self.confirmations
     }
 
     /// A job's on-chain record.

@@ -126,6 +126,20 @@ mod tests {
     }
 
     #[test]
+    fn the_confirmation_depth_is_a_flag_or_a_key_else_the_chains_default() {
+        let from_file = with_file("confirmations = 12\n", RunArgs::default()).expect("resolves");
+        assert_eq!(from_file.agent.confirmations, Some(12));
+        let mut args = RunArgs::default();
+        args.agent.confirmations = Some(0);
+        let flag = with_file("confirmations = 12\n", args).expect("resolves");
+        assert_eq!(flag.agent.confirmations, Some(0));
+        let unset = with_file("", RunArgs::default()).expect("resolves");
+        assert_eq!(unset.agent.confirmations, None);
+        assert_eq!(vtrain_cli::default_confirmations(vtrain_cli::DEVNET_CHAIN_ID), 0);
+        assert_eq!(vtrain_cli::default_confirmations(10), 5);
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_an_error() {
         let error = with_file("capacty = 3\n", RunArgs::default()).expect_err("typo");
         assert!(format!("{error:#}").contains("capacty"), "{error:#}");

@@ -25,7 +25,7 @@ use crate::config::SolverConfig;
 use crate::defense::{Defense, GameJob};
 use crate::metrics as m;
 use crate::shared::{JobRuntime, JobStatus, Shared, StatusReport};
-use crate::training::{ResultRecord, Run, TrainingRecord, record_name};
+use crate::training::{ResultRecord, Run, TrainingRecord, load_record};
 
 /// Seconds a claimed job must leave before its submit deadline for the solver
 /// to take it.
@@ -102,7 +102,10 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// One pass: read the chain, then do what is due.
     pub async fn tick(&mut self) -> eyre::Result<()> {
-        let head = self.market.catch_up(&mut self.book).await?;
+        let (head, synced) = self.market.catch_up(&mut self.book).await?;
+        if let Some(reorg) = synced.reorg {
+            self.forget_reorged(reorg);
+        }
         self.datadir.save("book", &self.book)?;
 
         let jobs: Vec<JobEntry> = self
@@ -136,6 +139,26 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         self.withdraw().await?;
         self.report(head).await;
         Ok(())
+    }
+
+    /// The chain changed under the book (which was read again): drops what
+    /// was derived from the old one. A job id may now name another job, a
+    /// game id another game: the game tasks restart from the chain, and the
+    /// runtime of a job that is no longer this solver's same job goes (its
+    /// training record is keyed by job hash too: `training::load_record`).
+    fn forget_reorged(&mut self, reorg: vtrain_dispute::Reorg) {
+        metrics::counter!(m::REORGS).increment(1);
+        tracing::warn!(target: "solver", block = reorg.block, was = %reorg.was, now = ?reorg.now, "reorg: the chain changed under the book; it was read again, and the games restart from the chain");
+        self.defense.reset();
+        self.refused.clear();
+        let (book, account) = (&self.book, self.account);
+        if let Ok(mut jobs) = self.shared.jobs.write() {
+            jobs.retain(|id, runtime| {
+                book.job(*id).is_some_and(|job| {
+                    job.solver == Some(account) && job.job_hash.0 == runtime.trainer.job_hash().0
+                })
+            });
+        }
     }
 
     /// Decides whether to take an open job; claims it if so. Returns whether it claimed.
@@ -295,7 +318,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 handle.await??;
             }
         }
-        let record: Option<TrainingRecord> = self.datadir.load(&record_name(job.id))?;
+        let record = load_record(&self.datadir, job.id, job.job_hash)?;
         let Some(result) = record.as_ref().and_then(|r| r.result) else {
             self.start_training(job.id);
             return Ok(());
@@ -377,7 +400,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         let Some(posted) = &job.result else {
             return Ok(());
         };
-        if let Some(record) = self.datadir.load::<TrainingRecord>(&record_name(job.id))?
+        if let Some(record) = load_record(&self.datadir, job.id, job.job_hash)?
             && let Some(result) = record.result
         {
             self.expose(job.id, &record, &result);

@@ -90,6 +90,15 @@ impl<P: Provider + Clone + 'static> Defense<P> {
             task.abort();
         }
     }
+
+    /// Stops every task and forgets which games were over: after a reorg a
+    /// game id may name another game, so each starts again from the chain.
+    pub(crate) fn reset(&mut self) {
+        self.stop();
+        if let Ok(mut over) = self.over.lock() {
+            over.clear();
+        }
+    }
 }
 
 impl<P> Drop for Defense<P> {

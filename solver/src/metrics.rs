@@ -21,6 +21,8 @@ pub const JOBS_TRAINING: &str = "vtrain_solver_jobs_training";
 pub const BALANCE_ETH: &str = "vtrain_solver_balance_eth";
 /// Wei withdrawn from the market.
 pub const WITHDRAWN_WEI: &str = "vtrain_solver_withdrawn_wei_total";
+/// Reorgs found under the job book (it was read again).
+pub const REORGS: &str = "vtrain_solver_reorgs_total";
 /// Failed chain or store operations (retried), by `kind`.
 pub const ERRORS: &str = "vtrain_solver_errors_total";
 
@@ -40,6 +42,10 @@ pub fn describe() {
     );
     describe_gauge!(BALANCE_ETH, "The solver account's balance in ETH.");
     describe_counter!(WITHDRAWN_WEI, "Wei withdrawn from the market.");
+    describe_counter!(
+        REORGS,
+        "Reorgs found under the job book, which was read again."
+    );
     describe_counter!(ERRORS, "Failed operations, retried on the next tick.");
 }
 

@@ -19,6 +19,10 @@ use vtrain_store::{ArtifactStore, Datadir, model_root};
 pub struct TrainingRecord {
     /// The job.
     pub job_id: u64,
+    /// Its job hash: a record of another job under the same id (the chain
+    /// was reorganised under it) is not this job's (zero in older records).
+    #[serde(default)]
+    pub job_hash: B256,
     /// The state roots of the checkpoints stored so far, 0, k, 2k, …
     pub checkpoint_roots: Vec<B256>,
     /// The training loss of every step so far (`None` where it was not computed).
@@ -41,6 +45,18 @@ pub struct ResultRecord {
 /// The datadir record name of job `id`.
 pub fn record_name(id: u64) -> String {
     format!("job-{id}")
+}
+
+/// The training record of job `id` whose job hash is `job_hash`, if the
+/// datadir has one: a record of another job under that id (one that a reorg
+/// replaced) is none.
+pub fn load_record(
+    datadir: &Datadir,
+    id: u64,
+    job_hash: B256,
+) -> eyre::Result<Option<TrainingRecord>> {
+    let record: Option<TrainingRecord> = datadir.load(&record_name(id))?;
+    Ok(record.filter(|r| r.job_hash == job_hash || r.job_hash.is_zero()))
 }
 
 /// Everything a run needs.
@@ -69,10 +85,10 @@ impl Run {
     /// Trains to the end (or resumes), blocking; returns the result.
     pub fn train(&self, runtime: &Handle) -> eyre::Result<ResultRecord> {
         let name = record_name(self.job_id);
-        let mut record: TrainingRecord = self.datadir.load(&name)?.unwrap_or(TrainingRecord {
-            job_id: self.job_id,
-            ..TrainingRecord::default()
-        });
+        let job_hash = b256(&self.trainer.job_hash());
+        let mut record = load_record(&self.datadir, self.job_id, job_hash)?.unwrap_or_default();
+        record.job_id = self.job_id;
+        record.job_hash = job_hash;
         if let Some(result) = record.result {
             return Ok(result);
         }

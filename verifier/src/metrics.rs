@@ -17,6 +17,8 @@ pub const DISPUTES_DECIDED: &str = "vtrain_verifier_disputes_decided_total";
 pub const BALANCE_ETH: &str = "vtrain_verifier_balance_eth";
 /// Bonds locked in open disputes, in ETH.
 pub const BONDS_LOCKED_ETH: &str = "vtrain_verifier_bonds_locked_eth";
+/// Reorgs found under the job book (it was read again).
+pub const REORGS: &str = "vtrain_verifier_reorgs_total";
 /// Failed operations (retried), by `kind`.
 pub const ERRORS: &str = "vtrain_verifier_errors_total";
 
@@ -36,6 +38,10 @@ pub fn describe() {
     describe_gauge!(
         BONDS_LOCKED_ETH,
         "Challenger bonds locked in open disputes, in ETH."
+    );
+    describe_counter!(
+        REORGS,
+        "Reorgs found under the job book, which was read again."
     );
     describe_counter!(ERRORS, "Failed operations, retried on the next tick.");
 }

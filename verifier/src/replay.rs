@@ -24,6 +24,11 @@ pub struct Verdict {
     pub withheld: Vec<u32>,
     /// The first checkpoint found wrong, if any: the one to challenge.
     pub dispute: Option<u32>,
+    /// The trace root of the result verified: a verdict on another result
+    /// under the same job id (a reorg replaced it) is not this one's (`None`
+    /// in older records).
+    #[serde(default)]
+    pub trace_root: Option<alloy::primitives::B256>,
 }
 
 /// The intervals of a job with `intervals` intervals that a watchtower replays
@@ -70,6 +75,7 @@ pub fn verify(
         fetched: Vec::new(),
         withheld: Vec::new(),
         dispute: None,
+        trace_root: None,
     };
     let s0 = trainer.initial_state();
     if posted.first() != Some(&trainer.state_root(&s0)) {

@@ -151,7 +151,10 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
 
     /// One pass.
     pub async fn tick(&mut self) -> eyre::Result<()> {
-        let head = self.market.catch_up(&mut self.book).await?;
+        let (head, synced) = self.market.catch_up(&mut self.book).await?;
+        if let Some(reorg) = synced.reorg {
+            self.forget_reorged(reorg);
+        }
         self.datadir.save("book", &self.book)?;
         let jobs: Vec<JobEntry> = self
             .book
@@ -178,6 +181,21 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         self.withdraw().await?;
         self.publish_report(head).await;
         Ok(())
+    }
+
+    /// The chain changed under the book (which was read again): a job id may
+    /// now name another job and a game id another game, so everything kept
+    /// by id goes (verdicts on disk are kept: each names the trace root it
+    /// judged, and one of another result is not used).
+    fn forget_reorged(&mut self, reorg: vtrain_dispute::Reorg) {
+        metrics::counter!(m::REORGS).increment(1);
+        tracing::warn!(target: "verifier", block = reorg.block, was = %reorg.was, now = ?reorg.now, "reorg: the chain changed under the book; it was read again");
+        for (_, task) in self.verifying.drain() {
+            task.abort();
+        }
+        self.trainers.clear();
+        self.parties.clear();
+        self.lost.clear();
     }
 
     /// Counts and logs (once, see `FailureLog`) the outcome of a duty on a
@@ -214,13 +232,22 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         let Some(result) = &job.result else {
             return Ok(());
         };
-        let on_chain = self.market.job(job.id).await?;
-        let window_open = head.timestamp < on_chain.submittedAt + job.challenge_window;
-        // A malformed verdict record is set aside and the result verified again.
-        let verdict = match self
+        let window_end = match result.submitted_at {
+            // A book saved before it kept the time: read it from the job.
+            0 => {
+                let on_chain = self.market.job(job.id).await?;
+                on_chain.submittedAt.saturating_add(job.challenge_window)
+            }
+            _ => result.window_end(job.challenge_window),
+        };
+        let window_open = head.timestamp < window_end;
+        // A malformed verdict record is set aside and the result verified
+        // again; a verdict on another result (a reorg) is not this one's.
+        let stored = self
             .datadir
             .load_or_set_aside::<Verdict>(&verdict_name(job.id))?
-        {
+            .filter(|v| v.trace_root.is_none_or(|root| root == result.trace_root));
+        let verdict = match stored {
             Some(verdict) => verdict,
             None if !window_open => return Ok(()),
             None => match self.verification(job).await? {
@@ -268,7 +295,8 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
                 return Ok(None);
             }
             if let Some(task) = self.verifying.remove(&job.id) {
-                let verdict = task.await??;
+                let mut verdict = task.await??;
+                verdict.trace_root = job.result.as_ref().map(|r| r.trace_root);
                 self.datadir.save(&verdict_name(job.id), &verdict)?;
                 return Ok(Some(verdict));
             }
@@ -300,6 +328,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
                     fetched: Vec::new(),
                     withheld: Vec::new(),
                     dispute,
+                    trace_root: None,
                 });
             }
             let mut source = HttpSource {

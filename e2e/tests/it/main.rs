@@ -10,5 +10,6 @@ mod fine_tuning;
 mod fork;
 mod honest;
 mod own_store;
+mod reorg;
 mod restart;
 mod step_flood;

@@ -73,8 +73,14 @@ impl WatchArgs {
         );
         let mut last_line = String::new();
         let mut last_step = None;
+        // One book, followed incrementally (it reads again from the
+        // deployment block only if the chain changes under it).
+        let mut book = book(&market).await?;
         loop {
-            let book = book(&market).await?;
+            market
+                .catch_up(&mut book)
+                .await
+                .map_err(|e| crate::exit::from_chain(e, "reading the market's events"))?;
             let view = job_view(&market, &book, self.job_id).await?;
             let line = self
                 .describe(&market, &book, &view, &bar, &mut last_step)
