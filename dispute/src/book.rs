@@ -99,6 +99,11 @@ pub struct JobEntry {
     pub challenge_window: u64,
     /// The canonical spec bytes.
     pub spec: Bytes,
+    /// Why the spec is not a valid job, if it is not: it does not decode, or
+    /// its job hash is not the chain's `jobHash` (a non-canonical encoding).
+    /// Checked once, when the book reads the job; agents leave such a job alone.
+    #[serde(default)]
+    pub spec_error: Option<String>,
     /// The block it was posted in.
     pub posted_block: u64,
     /// Where it stands.
@@ -379,6 +384,7 @@ impl JobBook {
                         claim_deadline: e.claimDeadline,
                         submit_deadline: e.submitDeadline,
                         challenge_window: e.challengeWindow,
+                        spec_error: spec_error(&e.spec, e.jobHash),
                         spec: e.spec,
                         posted_block: block,
                         phase: JobPhase::Open,
@@ -478,6 +484,17 @@ impl JobBook {
         if let Some(job) = self.jobs.get_mut(&id) {
             job.phase = phase;
         }
+    }
+}
+
+/// Why `spec` is not the valid job whose hash is `job_hash`, if it is not.
+fn spec_error(spec: &[u8], job_hash: B256) -> Option<String> {
+    match vtrain_proof_of_learning::JobSpec::from_canonical_bytes(spec) {
+        Err(e) => Some(format!("the spec does not decode: {e}")),
+        Ok(spec) if spec.job_hash().0 != job_hash.0 => {
+            Some("the spec's job hash is not the chain's jobHash".into())
+        }
+        Ok(_) => None,
     }
 }
 

@@ -64,6 +64,17 @@ pub struct SolverConfig {
     pub fault: Option<Fault>,
 }
 
+impl SolverConfig {
+    /// What the planner needs of it (`crate::plan`).
+    pub fn policy(&self) -> crate::plan::Policy {
+        crate::plan::Policy {
+            capacity: self.capacity,
+            min_reward: self.min_reward,
+            max_params: self.max_params,
+        }
+    }
+}
+
 impl RunArgs {
     /// Resolves flags, environment, file and defaults.
     pub fn resolve(self) -> eyre::Result<SolverConfig> {
@@ -135,7 +146,10 @@ mod tests {
         assert_eq!(flag.agent.confirmations, Some(0));
         let unset = with_file("", RunArgs::default()).expect("resolves");
         assert_eq!(unset.agent.confirmations, None);
-        assert_eq!(vtrain_cli::default_confirmations(vtrain_cli::DEVNET_CHAIN_ID), 0);
+        assert_eq!(
+            vtrain_cli::default_confirmations(vtrain_cli::DEVNET_CHAIN_ID),
+            0
+        );
         assert_eq!(vtrain_cli::default_confirmations(10), 5);
     }
 

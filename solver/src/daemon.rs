@@ -24,12 +24,9 @@ use vtrain_store::Datadir;
 use crate::config::SolverConfig;
 use crate::defense::{Defense, GameJob};
 use crate::metrics as m;
+use crate::plan::{self, Action, Snapshot, Training};
 use crate::shared::{JobRuntime, JobStatus, Shared, StatusReport};
 use crate::training::{ResultRecord, Run, TrainingRecord, load_record};
-
-/// Seconds a claimed job must leave before its submit deadline for the solver
-/// to take it.
-const MIN_TIME_TO_SUBMIT: u64 = 30;
 
 /// The loop's state (all of it re-derivable from chain, store and datadir).
 pub struct Daemon<P> {
@@ -100,41 +97,46 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         Ok(())
     }
 
-    /// One pass: read the chain, then do what is due.
+    /// One pass: read the chain, plan (`crate::plan`, pure), carry the plan out.
     pub async fn tick(&mut self) -> eyre::Result<()> {
         let (head, synced) = self.market.catch_up(&mut self.book).await?;
         if let Some(reorg) = synced.reorg {
             self.forget_reorged(reorg);
         }
         self.datadir.save("book", &self.book)?;
-
-        let jobs: Vec<JobEntry> = self
-            .book
-            .jobs
-            .values()
-            .filter(|j| !j.phase.is_terminal())
-            .cloned()
-            .collect();
-        let account = self.account;
-        let mine = |j: &JobEntry| j.solver == Some(account);
-        let mut active = jobs
-            .iter()
-            .filter(|j| j.phase == JobPhase::Claimed && mine(j))
-            .count();
-        for job in &jobs {
-            let result = match job.phase {
-                JobPhase::Open if active < self.config.capacity => {
-                    // One job's failure (a revert, a fetch) is that job's: the
-                    // tick goes on with the others, withdrawals and the report.
-                    self.consider(job, head).await.map(|claimed| {
-                        active += usize::from(claimed);
-                    })
-                }
-                JobPhase::Claimed if mine(job) => self.work(job, head).await,
-                JobPhase::Submitted if mine(job) => self.defend(job, head).await,
-                _ => Ok(()),
+        self.reap_training().await;
+        let training = self.training_states()?;
+        let plan = plan::plan(
+            &Snapshot {
+                account: self.account,
+                now: head.timestamp,
+                book: &self.book,
+                training: &training,
+            },
+            &self.config.policy(),
+        );
+        for (job, reason) in plan.refusals {
+            self.refuse(job, reason);
+        }
+        let mut room = plan.room;
+        for id in plan.candidates {
+            if room == 0 {
+                break;
+            }
+            let Some(job) = self.book.job(id).cloned() else {
+                continue;
             };
-            self.note_failure(job.id, result);
+            // One job's failure (a revert, a fetch) is that job's: the tick
+            // goes on with the others, withdrawals and the report.
+            let result = self.claim_if_fit(&job).await.map(|claimed| {
+                room -= usize::from(claimed);
+            });
+            self.note_failure(id, result);
+        }
+        for action in plan.actions {
+            let id = action.job();
+            let result = self.execute(action, head.timestamp).await;
+            self.note_failure(id, result);
         }
         self.withdraw().await?;
         self.report(head).await;
@@ -161,26 +163,74 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         }
     }
 
-    /// Decides whether to take an open job; claims it if so. Returns whether it claimed.
-    async fn consider(&mut self, job: &JobEntry, head: Head) -> eyre::Result<bool> {
-        let spec = match JobSpec::from_canonical_bytes(&job.spec) {
-            Ok(spec) => spec,
-            Err(e) => return Ok(self.refuse(job.id, format!("its spec does not decode: {e}"))),
+    /// Carries out one planned action.
+    async fn execute(&mut self, action: Action, now: u64) -> eyre::Result<()> {
+        let job_id = action.job();
+        let Some(job) = self.book.job(job_id).cloned() else {
+            return Ok(());
         };
-        if job.reward < self.config.min_reward {
-            return Ok(self.refuse(job.id, "the reward is below --min-reward".into()));
+        match action {
+            Action::Train { .. } => self.train(&job).await,
+            Action::AwaitTraining { .. } => Ok(()),
+            Action::Submit { .. } => self.submit(&job).await,
+            Action::MissedDeadline { .. } => {
+                eyre::bail!(
+                    "the submit deadline passed before the result was committed; the bond is lost"
+                )
+            }
+            Action::Defend { open_games, .. } => {
+                self.defend(&job, !open_games.is_empty(), now).await
+            }
         }
-        if spec.param_count() > self.config.max_params {
-            return Ok(self.refuse(
-                job.id,
-                format!("{} parameters exceed --max-params", spec.param_count()),
-            ));
+    }
+
+    /// Collects the training tasks that ended; a failed one is its job's
+    /// failure (the plan starts it again).
+    async fn reap_training(&mut self) {
+        let ended: Vec<u64> = self
+            .training
+            .iter()
+            .filter(|(_, handle)| handle.is_finished())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            if let Some(handle) = self.training.remove(&id) {
+                let result = match handle.await {
+                    Ok(outcome) => outcome.map(|_| ()),
+                    Err(e) => Err(eyre::eyre!("the training task of job {id} died: {e}")),
+                };
+                self.note_failure(id, result);
+            }
         }
-        if head.timestamp >= job.claim_deadline
-            || job.submit_deadline < head.timestamp + MIN_TIME_TO_SUBMIT
+    }
+
+    /// Where the training of each job this solver holds stands.
+    fn training_states(&self) -> eyre::Result<BTreeMap<u64, Training>> {
+        let mut states = BTreeMap::new();
+        for job in self
+            .book
+            .jobs
+            .values()
+            .filter(|j| j.phase == JobPhase::Claimed && j.solver == Some(self.account))
         {
-            return Ok(self.refuse(job.id, "too close to its deadlines".into()));
+            let state = if self.training.contains_key(&job.id) {
+                Training::Running
+            } else if load_record(&self.datadir, job.id, job.job_hash)?
+                .is_some_and(|r| r.result.is_some())
+            {
+                Training::Trained
+            } else {
+                Training::Idle
+            };
+            states.insert(job.id, state);
         }
+        Ok(states)
+    }
+
+    /// Checks what the book cannot (the data, and that this machine could
+    /// defend the job in time), then claims. Returns whether it claimed.
+    async fn claim_if_fit(&mut self, job: &JobEntry) -> eyre::Result<bool> {
+        let spec = JobSpec::from_canonical_bytes(&job.spec)?;
         // Get and check the data before bonding anything.
         let trainer = match self.trainer(&spec).await {
             Ok(trainer) => trainer,
@@ -304,29 +354,26 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         Ok(())
     }
 
-    /// A claimed job: train it (in the background), then submit.
-    async fn work(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+    /// A claimed job without a result: announce where its progress is
+    /// served, and train it (in the background; a restart resumes it).
+    async fn train(&mut self, job: &JobEntry) -> eyre::Result<()> {
         self.ensure_held(job).await?;
         let progress = format!("{}/v1/jobs/{}/progress", self.config.public_url, job.id);
         self.announce(vtrain_dispute::progress_key(job.id), progress, 1)
             .await?;
-        if let Some(handle) = self.training.get(&job.id) {
-            if !handle.is_finished() {
-                return Ok(());
-            }
-            if let Some(handle) = self.training.remove(&job.id) {
-                handle.await??;
-            }
-        }
-        let record = load_record(&self.datadir, job.id, job.job_hash)?;
-        let Some(result) = record.as_ref().and_then(|r| r.result) else {
-            self.start_training(job.id);
+        self.start_training(job.id);
+        Ok(())
+    }
+
+    /// A trained job: announce where its trace and model are, then commit.
+    async fn submit(&mut self, job: &JobEntry) -> eyre::Result<()> {
+        self.ensure_held(job).await?;
+        let Some(record) = load_record(&self.datadir, job.id, job.job_hash)? else {
             return Ok(());
         };
-        let record = record.unwrap_or_default();
-        if head.timestamp >= job.submit_deadline {
-            eyre::bail!("the submit deadline has passed; the bond is lost");
-        }
+        let Some(result) = record.result else {
+            return Ok(());
+        };
         self.expose(job.id, &record, &result);
         // Announce where the trace and the model are before committing to them,
         // so watchtowers can fetch as soon as the result is on chain.
@@ -393,9 +440,9 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// A submitted job: announce where its trace is, defend its games, have
     /// them paid out, and finalize once the window has closed.
-    async fn defend(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+    async fn defend(&mut self, job: &JobEntry, disputed: bool, now: u64) -> eyre::Result<()> {
         // Collect first: being paid needs nothing but the chain.
-        self.finalize_if_due(job, head).await?;
+        self.finalize_if_due(job, now).await?;
         self.ensure_held(job).await?;
         let Some(posted) = &job.result else {
             return Ok(());
@@ -412,10 +459,6 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 .clone_from(&posted.checkpoint_roots);
             runtime.trace_root = Some(posted.trace_root);
         }
-        let disputed = job
-            .games
-            .iter()
-            .any(|g| self.book.games.get(g).is_some_and(|g| g.resolved.is_none()));
         if let Ok(mut jobs) = self.shared.jobs.write()
             && let Some(runtime) = jobs.get_mut(&job.id)
         {
@@ -437,9 +480,16 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// Finalizes the job once its window has closed with every game paid out
     /// and none lost.
-    async fn finalize_if_due(&self, job: &JobEntry, head: Head) -> eyre::Result<()> {
+    async fn finalize_if_due(&self, job: &JobEntry, now: u64) -> eyre::Result<()> {
+        let Some(result) = &job.result else {
+            return Ok(());
+        };
+        // Before the window closes nothing can be fixed: no chain read.
+        if result.submitted_at > 0 && now < result.window_end(job.challenge_window) {
+            return Ok(());
+        }
         let outcome = self.market.job_outcome(job.id).await?;
-        if outcome.refuted > 0 || !outcome.can_fix(head.timestamp) {
+        if outcome.refuted > 0 || !outcome.can_fix(now) {
             return Ok(());
         }
         match self.market.finalize(job.id).await {

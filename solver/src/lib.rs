@@ -5,6 +5,7 @@ mod daemon;
 mod defense;
 pub mod fault;
 pub mod metrics;
+pub mod plan;
 pub mod server;
 pub mod shared;
 pub mod step_reports;

@@ -2,6 +2,7 @@
 
 mod config;
 pub mod metrics;
+pub mod plan;
 pub mod replay;
 mod watch;
 

@@ -25,6 +25,7 @@ use vtrain_store::{ArtifactStore, Datadir};
 
 use crate::config::VerifierConfig;
 use crate::metrics as m;
+use crate::plan::{self, Action, Snapshot};
 use crate::replay::{CheckpointSource, Verdict, sample, verify};
 
 /// What `vtrain-verifier status` shows.
@@ -149,38 +150,112 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         Ok(())
     }
 
-    /// One pass.
+    /// One pass: read the chain, plan (`crate::plan`, pure), carry the plan out.
     pub async fn tick(&mut self) -> eyre::Result<()> {
         let (head, synced) = self.market.catch_up(&mut self.book).await?;
         if let Some(reorg) = synced.reorg {
             self.forget_reorged(reorg);
         }
+        self.stamp_results().await?;
         self.datadir.save("book", &self.book)?;
-        let jobs: Vec<JobEntry> = self
-            .book
-            .jobs
-            .values()
-            .filter(|j| j.phase == JobPhase::Submitted && j.solver != Some(self.account))
-            .cloned()
-            .collect();
-        for job in &jobs {
-            let result = self.watch(job, head).await;
-            self.note("job", job.id, result);
-        }
-        let games: Vec<GameEntry> = self
-            .book
-            .games
-            .values()
-            .filter(|g| g.challenger == self.account && g.open_for_challenger())
-            .cloned()
-            .collect();
-        for game in &games {
-            let result = self.play(game, head).await;
-            self.note("game", game.id, result);
+        self.reap_verifications().await;
+        let verdicts = self.verdicts();
+        let verifying = self.verifying.keys().copied().collect();
+        let actions = plan::plan(&Snapshot {
+            account: self.account,
+            now: head.timestamp,
+            book: &self.book,
+            verdicts: &verdicts,
+            verifying: &verifying,
+        });
+        for action in actions {
+            let (kind, id, result) = match action {
+                Action::Verify { job } => ("job", job, self.start_verification(job).await),
+                Action::Challenge { job, checkpoint } => {
+                    ("job", job, self.challenge(job, checkpoint).await)
+                }
+                Action::Play { game } => ("game", game, self.play(game, head).await),
+            };
+            self.note(kind, id, result);
         }
         self.withdraw().await?;
         self.publish_report(head).await;
         Ok(())
+    }
+
+    /// Gives each result of a book saved before it kept `submitted_at` its
+    /// time, read once from the market.
+    async fn stamp_results(&mut self) -> eyre::Result<()> {
+        let unstamped: Vec<u64> = self
+            .book
+            .jobs
+            .values()
+            .filter(|j| j.phase == JobPhase::Submitted)
+            .filter(|j| j.result.as_ref().is_some_and(|r| r.submitted_at == 0))
+            .map(|j| j.id)
+            .collect();
+        for id in unstamped {
+            let submitted_at = self.market.job(id).await?.submittedAt;
+            if let Some(result) = self.book.jobs.get_mut(&id).and_then(|j| j.result.as_mut()) {
+                result.submitted_at = submitted_at;
+            }
+        }
+        Ok(())
+    }
+
+    /// Collects the verifications that ended and keeps their verdicts.
+    async fn reap_verifications(&mut self) {
+        let ended: Vec<u64> = self
+            .verifying
+            .iter()
+            .filter(|(_, task)| task.is_finished())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            let Some(task) = self.verifying.remove(&id) else {
+                continue;
+            };
+            let trace_root = self
+                .book
+                .job(id)
+                .and_then(|j| j.result.as_ref())
+                .map(|r| r.trace_root);
+            let result = match task.await {
+                Ok(Ok(mut verdict)) => {
+                    verdict.trace_root = trace_root;
+                    self.datadir
+                        .save(&verdict_name(id), &verdict)
+                        .map_err(Into::into)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(eyre::eyre!("the verification of job {id} died: {e}")),
+            };
+            self.note("job", id, result);
+        }
+    }
+
+    /// The verdicts on the results in the book, from the datadir: a
+    /// malformed record is set aside (and the result verified again), and a
+    /// verdict on another result under the same job id (a reorg) is not used.
+    fn verdicts(&mut self) -> BTreeMap<u64, Option<u32>> {
+        let mut verdicts = BTreeMap::new();
+        let submitted: Vec<(u64, alloy::primitives::B256)> = self
+            .book
+            .jobs
+            .values()
+            .filter(|j| j.phase == JobPhase::Submitted && j.solver != Some(self.account))
+            .filter_map(|j| j.result.as_ref().map(|r| (j.id, r.trace_root)))
+            .collect();
+        for (id, trace_root) in submitted {
+            match self.datadir.load_or_set_aside::<Verdict>(&verdict_name(id)) {
+                Ok(Some(verdict)) if verdict.trace_root.is_none_or(|root| root == trace_root) => {
+                    verdicts.insert(id, verdict.dispute);
+                }
+                Ok(_) => {}
+                Err(e) => self.note("job", id, Err(e.into())),
+            }
+        }
+        verdicts
     }
 
     /// The chain changed under the book (which was read again): a job id may
@@ -227,53 +302,19 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         Ok(trainer)
     }
 
-    /// Verifies a result in its window and challenges it if it is wrong.
-    async fn watch(&mut self, job: &JobEntry, head: Head) -> eyre::Result<()> {
-        let Some(result) = &job.result else {
+    /// Opens a game against `job_id`'s result, found wrong at `checkpoint`.
+    async fn challenge(&mut self, job_id: u64, checkpoint: u32) -> eyre::Result<()> {
+        let Some(result) = self.book.job(job_id).and_then(|j| j.result.clone()) else {
             return Ok(());
         };
-        let window_end = match result.submitted_at {
-            // A book saved before it kept the time: read it from the job.
-            0 => {
-                let on_chain = self.market.job(job.id).await?;
-                on_chain.submittedAt.saturating_add(job.challenge_window)
-            }
-            _ => result.window_end(job.challenge_window),
-        };
-        let window_open = head.timestamp < window_end;
-        // A malformed verdict record is set aside and the result verified
-        // again; a verdict on another result (a reorg) is not this one's.
-        let stored = self
-            .datadir
-            .load_or_set_aside::<Verdict>(&verdict_name(job.id))?
-            .filter(|v| v.trace_root.is_none_or(|root| root == result.trace_root));
-        let verdict = match stored {
-            Some(verdict) => verdict,
-            None if !window_open => return Ok(()),
-            None => match self.verification(job).await? {
-                Some(verdict) => verdict,
-                None => return Ok(()),
-            },
-        };
-        let Some(c) = verdict.dispute else {
-            return Ok(());
-        };
-        let mine = self
-            .book
-            .games
-            .values()
-            .any(|g| g.job_id == job.id && g.challenger == self.account);
-        if mine || !window_open {
-            return Ok(());
-        }
         let posted = hashes(&result.checkpoint_roots);
-        let opening = opening_at(&posted, c as usize);
+        let opening = opening_at(&posted, checkpoint as usize);
         let bond = self.market.challenger_bond().await?;
         let call = self
             .market
             .market()
             .challenge(
-                id(job.id),
+                id(job_id),
                 opening.checkpoint,
                 opening.left_root,
                 opening.left_proof,
@@ -284,27 +325,20 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             .into_transaction_request();
         let receipt = self.market.send(call, "challenge").await?;
         metrics::counter!(m::DISPUTES_OPENED).increment(1);
-        tracing::info!(target: "verifier", job = job.id, checkpoint = c, bond = %vtrain_cli::format_eth(bond), gas = receipt.gas_used, "challenged");
+        tracing::info!(target: "verifier", job = job_id, checkpoint, bond = %vtrain_cli::format_eth(bond), gas = receipt.gas_used, "challenged");
         Ok(())
     }
 
-    /// Starts, or collects, the verification of `job`; `Some` once done.
-    async fn verification(&mut self, job: &JobEntry) -> eyre::Result<Option<Verdict>> {
-        if let Some(task) = self.verifying.get(&job.id) {
-            if !task.is_finished() {
-                return Ok(None);
-            }
-            if let Some(task) = self.verifying.remove(&job.id) {
-                let mut verdict = task.await??;
-                verdict.trace_root = job.result.as_ref().map(|r| r.trace_root);
-                self.datadir.save(&verdict_name(job.id), &verdict)?;
-                return Ok(Some(verdict));
-            }
-        }
-        let trainer = self.trainer(job).await?;
-        let Some(result) = job.result.clone() else {
-            return Ok(None);
+    /// Starts the verification of `job_id`'s result (a blocking task; its
+    /// verdict is collected by `reap_verifications`).
+    async fn start_verification(&mut self, job_id: u64) -> eyre::Result<()> {
+        let Some(job) = self.book.job(job_id).cloned() else {
+            return Ok(());
         };
+        let Some(result) = job.result.clone() else {
+            return Ok(());
+        };
+        let trainer = self.trainer(&job).await?;
         metrics::counter!(m::JOBS_WATCHED).increment(1);
         let posted = hashes(&result.checkpoint_roots);
         let intervals = posted.len().saturating_sub(1) as u32;
@@ -351,11 +385,15 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             Ok(verdict)
         });
         self.verifying.insert(job.id, task);
-        Ok(None)
+        Ok(())
     }
 
     /// Plays one of its games.
-    async fn play(&mut self, game: &GameEntry, head: Head) -> eyre::Result<()> {
+    async fn play(&mut self, game_id: u64, head: Head) -> eyre::Result<()> {
+        let Some(game) = self.book.games.get(&game_id).cloned() else {
+            return Ok(());
+        };
+        let game = &game;
         let record = self.market.game_record(game.id).await?;
         let Some(job) = self.book.job(game.job_id).cloned() else {
             return Ok(());
