@@ -33,7 +33,10 @@ trap 'echo "demo: FAILED (see the message above; logs in ${work:-?})" >&2' ERR
 
 scripts/setup.sh
 echo "==> building vtrain (release)" >&2
-cargo build --release --locked --quiet -p vtrain-deploy -p vtrain-solver -p vtrain-verifier -p vtrain-submitter-cli
+# With the `faults` feature: the demo's cheating solver needs its `--fault`
+# (an operator's build leaves it out; docs/agents.md).
+cargo build --release --locked --quiet -p vtrain-deploy -p vtrain-solver -p vtrain-verifier -p vtrain-submitter-cli \
+  --features vtrain-solver/faults,vtrain-verifier/faults
 bin="$root/target/release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vtrain-demo.XXXXXX")

@@ -37,19 +37,26 @@ step "fp32 ALU differential (fast subset)" scripts/fp32-diff.sh
 step "step-semantics locators vs the Rust reference (MLPs, CNNs)" scripts/locator-diff.sh
 step "slither (no untriaged high/medium)" scripts/slither.sh
 step "bindings drift check" cargo xtask bindings --check --skip-build
-step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
-step "cargo test --doc" cargo test --workspace --locked --doc --quiet
+# The dishonest test modes (`--fault`, `--dispute-honest-at`) are compiled
+# only with the `faults` feature: the tests and the demo build with it, an
+# operator's `cargo build --release` without (docs/agents.md).
+faults=(--features vtrain-solver/faults,vtrain-verifier/faults)
+step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked "${faults[@]}" -- -D warnings
+step "cargo clippy -D warnings (without the faults feature)" cargo clippy --locked \
+  -p vtrain-proof-of-learning -p vtrain-dispute -p vtrain-solver -p vtrain-verifier --lib --bins -- -D warnings
+step "cargo test --doc" cargo test --workspace --locked --doc --quiet "${faults[@]}"
 # nextest ships with this machine kind; its closing summary counts every test.
 step "determinism across CPUs (qemu64, Haswell)" scripts/cross-cpu.sh
 step "determinism with -C target-cpu=native" env CARGO_TARGET_DIR="$root/target/native" \
   RUSTFLAGS="-C target-cpu=native" cargo test --locked --quiet -p vtrain-proof-of-learning --test it -- determinism:: kernels_vs_reference
 # The end-to-end tests (vtrain-e2e) run the shipped binaries, which live in
 # other packages: build them first, with the same profile as the tests.
-step "cargo build --bins (for the end-to-end tests)" cargo build --workspace --locked --bins
+step "a release build refuses --fault (scripts/no-faults.sh)" scripts/no-faults.sh
+step "cargo build --bins (for the end-to-end tests)" cargo build --workspace --locked --bins "${faults[@]}"
 if cargo nextest --version >/dev/null 2>&1; then
-  step "cargo nextest" cargo nextest run --workspace --locked --no-fail-fast
+  step "cargo nextest" cargo nextest run --workspace --locked --no-fail-fast "${faults[@]}"
 else
-  step "cargo test" cargo test --workspace --locked --no-fail-fast
+  step "cargo test" cargo test --workspace --locked --no-fail-fast "${faults[@]}"
 fi
 
 trap - ERR

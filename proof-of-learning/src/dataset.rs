@@ -325,7 +325,7 @@ impl DataOrder {
 
     /// The same order with another shuffle key: only for the adversarial test
     /// modes (a solver that shuffles its data wrongly).
-    #[doc(hidden)]
+    #[cfg(feature = "faults")]
     pub fn with_shuffle_key(self, shuffle_key: u64) -> Self {
         Self {
             shuffle_key,

@@ -81,6 +81,7 @@ pub async fn run(config: SolverConfig) -> eyre::Result<()> {
         datadir: datadir.clone(),
         step_reports: Default::default(),
     });
+    #[cfg(feature = "faults")]
     if let Some(fault) = config.fault {
         tracing::warn!(target: "solver", ?fault, "TEST MODE: this solver cheats and will be slashed");
     }

@@ -127,7 +127,7 @@ impl Run {
             if self.cancel.load(Ordering::Relaxed) {
                 eyre::bail!("training of job {} was stopped", self.job_id);
             }
-            let next = match self.tamper.filter(|t| t.step == state.step) {
+            let next = match self.tamper.filter(|t| t.step() == state.step) {
                 Some(tamper) => Transition::step(&self.trainer, &state, Some(&tamper)).1,
                 None => {
                     let outcome = self.trainer.step(&state)?;

@@ -3,6 +3,7 @@
 
 use clap::Args;
 use serde::Deserialize;
+use vtrain_dispute::game::Tamper;
 
 /// `vtrain-verifier run` flags.
 #[derive(Args, Clone, Debug, Default)]
@@ -37,8 +38,9 @@ pub struct VerifierConfig {
     pub sample_rate: f64,
     /// Replay threads.
     pub threads: usize,
-    /// Test only: the malicious challenger's delusion.
-    pub dispute_honest_at: Option<u32>,
+    /// Test only: the malicious challenger's delusion (always `None`
+    /// without the `faults` feature).
+    pub delusion: Option<Tamper>,
 }
 
 impl RunArgs {
@@ -56,7 +58,22 @@ impl RunArgs {
                 .threads
                 .or(file.threads)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-            dispute_honest_at: self.dispute_honest_at,
+            delusion: self.dispute_honest_at.map(delusion).transpose()?,
         })
     }
+}
+
+/// The malicious challenger's belief: one flipped weight after `step`.
+#[cfg(feature = "faults")]
+fn delusion(step: u32) -> eyre::Result<Tamper> {
+    Ok(Tamper::weight(step, 0, 7))
+}
+
+/// A build without the `faults` feature has no malicious challenger.
+#[cfg(not(feature = "faults"))]
+fn delusion(_step: u32) -> eyre::Result<Tamper> {
+    eyre::bail!(
+        "--dispute-honest-at is a test mode, and this build has none (it was built without \
+         the `faults` feature)"
+    )
 }

@@ -70,7 +70,8 @@ pub async fn run(config: VerifierConfig) -> eyre::Result<()> {
     crate::metrics::describe();
     let metrics = vtrain_cli::install_metrics()?;
     let report = Arc::new(RwLock::new(WatchReport::default()));
-    if config.dispute_honest_at.is_some() {
+    #[cfg(feature = "faults")]
+    if config.delusion.is_some() {
         tracing::warn!(target: "verifier", "TEST MODE: this watchtower disputes honest results and will lose its bonds");
     }
     let listen = config.agent.listen;

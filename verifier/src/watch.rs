@@ -17,7 +17,7 @@ use vtrain_cli::FailureLog;
 use vtrain_dispute::bindings::dispute_game::DisputeGame;
 use vtrain_dispute::game::player::id;
 use vtrain_dispute::game::{
-    Duty, GameClient, Party, Side, Tamper, Trajectory, duty, opening_at, replay_start,
+    Duty, GameClient, Party, Side, Trajectory, duty, opening_at, replay_start,
 };
 use vtrain_dispute::{GameEntry, Head, JobBook, JobEntry, JobPhase, Market};
 use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, State, Trainer};
@@ -350,11 +350,11 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         let bases: Vec<String> = self.book.uris(&result.trace_root);
         tracing::info!(target: "verifier", job = job.id, intervals = chosen.len(), of = intervals, "verifying");
         let (job_id, store, runtime) = (job.id, self.store.clone(), Handle::current());
-        let delusion = self.config.dispute_honest_at;
+        let delusion = self.config.delusion;
         let task = tokio::task::spawn_blocking(move || -> eyre::Result<Verdict> {
-            if let Some(step) = delusion {
+            if let Some(tamper) = delusion {
                 // The malicious challenger: it "finds" whatever its corrupted run differs in.
-                let mut party = Party::new(Trajectory::new(trainer, Some(delusion_tamper(step))));
+                let mut party = Party::new(Trajectory::new(trainer, Some(tamper)));
                 let dispute = party.opening(&posted).map(|o| o.checkpoint as u32);
                 return Ok(Verdict {
                     job_id,
@@ -491,11 +491,8 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         record: &DisputeGame::Game,
     ) -> eyre::Result<Party> {
         let trainer = self.trainer(job).await?;
-        if let Some(step) = self.config.dispute_honest_at {
-            return Ok(Party::new(Trajectory::new(
-                trainer,
-                Some(delusion_tamper(step)),
-            )));
+        if let Some(tamper) = self.config.delusion {
+            return Ok(Party::new(Trajectory::new(trainer, Some(tamper))));
         }
         let mut trajectory = Trajectory::new(trainer.clone(), None);
         let k = trainer.spec().checkpoint_interval;
@@ -584,9 +581,4 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             tracing::warn!(target: "verifier", error = %e, "cannot write the status record");
         }
     }
-}
-
-/// The malicious challenger's belief: one flipped weight after `step`.
-fn delusion_tamper(step: u32) -> Tamper {
-    Tamper::weight(step, 0, 7)
 }

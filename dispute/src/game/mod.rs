@@ -6,6 +6,13 @@
 pub mod client;
 pub mod duty;
 pub mod player;
+// The lies of the adversarial test modes exist only with the `faults`
+// feature; without it `Tamper` is a type with no values (`no_tamper.rs`), so
+// every `Option<Tamper>` is `None` and no code that lies is compiled.
+#[cfg(feature = "faults")]
+pub mod tamper;
+#[cfg(not(feature = "faults"))]
+#[path = "no_tamper.rs"]
 pub mod tamper;
 pub mod trajectory;
 pub mod world;
@@ -13,6 +20,8 @@ pub mod world;
 pub use client::GameClient;
 pub use duty::{Duty, JobOutcome, Side, duty};
 pub use player::{Move, Opening, Party, Revealed, opening_at, solver_moves};
-pub use tamper::{Lie, Tamper, committed_root};
+#[cfg(feature = "faults")]
+pub use tamper::Lie;
+pub use tamper::{Tamper, committed_root};
 pub use trajectory::{SharedRun, Trajectory, replay_start};
 pub use world::Transition;

@@ -93,6 +93,11 @@ impl Tamper {
         }
     }
 
+    /// The step the lie is told at.
+    pub const fn step(&self) -> u32 {
+        self.step
+    }
+
     /// Whether the lie changes step `step`'s computation.
     pub(crate) fn in_step(&self, step: u32) -> bool {
         self.step == step

@@ -184,7 +184,7 @@ impl Trainer {
     /// hash and rng key in every state root): only for the adversarial test
     /// modes, where a solver trains something else than it claims (a wrong
     /// learning rate, say) and must still post roots that look like `job`'s.
-    #[doc(hidden)]
+    #[cfg(feature = "faults")]
     pub fn committing_as(mut self, job: &JobSpec) -> Self {
         self.job_hash = job.job_hash();
         self.rng_key = derive_key(job.seed, purpose::SHUFFLE);
@@ -193,7 +193,7 @@ impl Trainer {
 
     /// A trainer that reads its batches in the order of `shuffle_key` instead
     /// of the job's: only for the adversarial test modes (a wrong shuffle).
-    #[doc(hidden)]
+    #[cfg(feature = "faults")]
     pub fn with_shuffle_key(mut self, shuffle_key: u64) -> Self {
         self.order = self.order.with_shuffle_key(shuffle_key);
         self
