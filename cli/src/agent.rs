@@ -188,9 +188,27 @@ pub async fn connect_agent(
     Ok((account, market))
 }
 
-/// An agent's main loop: `tick` every `poll` until `stop` resolves. A failed
-/// tick is logged (with `agent` naming the daemon) and retried on the next;
-/// `on_outcome` sees each tick's error, or `None`, for the agent's status.
+/// Runs an agent binary's `main` future on a multi-threaded runtime and shuts
+/// the runtime down without waiting more than 250 ms for blocking work
+/// still running (a replay, a training step): such work is redone after a
+/// restart, so Ctrl-C or SIGTERM ends the process at once instead of when
+/// the replay would have finished.
+pub fn run_agent(main: impl std::future::Future<Output = eyre::Result<()>>) -> eyre::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    let result = runtime.block_on(main);
+    runtime.shutdown_timeout(Duration::from_millis(250));
+    result
+}
+
+/// An agent's main loop: `tick` every `poll` until `stop` resolves, which
+/// also ends a tick under way at its next await (everything a tick does is
+/// re-derived from the chain, the store and the datadir on the next start, so
+/// ending it anywhere is as safe as `kill -9`). A failed tick is logged (with
+/// `agent` naming the daemon) and retried on the next; `on_outcome` sees each
+/// tick's error, or `None`, for the agent's status.
 pub async fn tick_until(
     agent: &'static str,
     poll: Duration,
@@ -201,7 +219,10 @@ pub async fn tick_until(
     tokio::pin!(stop);
     let mut failures = crate::FailureLog::default();
     loop {
-        let result = tick().await;
+        let result = tokio::select! {
+            result = tick() => result,
+            () = &mut stop => return,
+        };
         let error = result.as_ref().err().map(|e| format!("{e:#}"));
         if error.is_some() {
             metrics::counter!(format!("vtrain_{agent}_errors_total"), "kind" => "tick")

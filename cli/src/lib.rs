@@ -4,7 +4,8 @@ mod agent;
 mod failures;
 
 pub use agent::{
-    AgentArgs, AgentConfig, DEVNET_CHAIN_ID, connect_agent, default_confirmations, tick_until,
+    AgentArgs, AgentConfig, DEVNET_CHAIN_ID, connect_agent, default_confirmations, run_agent,
+    tick_until,
 };
 pub use failures::FailureLog;
 

@@ -9,7 +9,6 @@ use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where vtrain's contracts live on one chain.
@@ -72,16 +71,14 @@ impl Deployment {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io_error)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
-        let json = serde_json::to_string_pretty(self).map_err(|source| Error::ManifestFormat {
-            path: path.clone(),
-            source,
-        })?;
-        file.write_all(json.as_bytes()).map_err(io_error)?;
-        file.write_all(b"\n").map_err(io_error)?;
-        file.as_file().sync_all().map_err(io_error)?;
-        file.persist(&path).map_err(|error| io_error(error.error))?;
+        let mut json =
+            serde_json::to_string_pretty(self).map_err(|source| Error::ManifestFormat {
+                path: path.clone(),
+                source,
+            })?;
+        json.push('\n');
+        use vtrain_proof_of_learning::durable::{Access, write_atomic};
+        write_atomic(&path, json.as_bytes(), Access::Public).map_err(io_error)?;
         Ok(path)
     }
 

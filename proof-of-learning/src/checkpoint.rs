@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::hash::Hash32;
 use crate::train::{State, Trainer};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The metadata file next to a checkpoint's tensors.
@@ -50,15 +49,10 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(bytes).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_error(path))
+/// Writes `bytes` to `path` atomically and durably (`crate::durable`).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::durable::write_atomic(path, bytes, crate::durable::Access::Private)
+        .map_err(io_error(path))
 }
 
 /// The safetensors bytes of `state`.

@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod commit;
 pub mod dataset;
+pub mod durable;
 mod error;
 pub mod hash;
 pub mod kernels;

@@ -84,9 +84,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             stop,
             async || self.tick().await,
             |error| {
-                if let Ok(mut status) = shared.status.write() {
-                    status.last_error = error;
-                }
+                shared.status.write().last_error = error;
             },
         )
         .await;
@@ -154,13 +152,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         self.defense.reset();
         self.refused.clear();
         let (book, account) = (&self.book, self.account);
-        if let Ok(mut jobs) = self.shared.jobs.write() {
-            jobs.retain(|id, runtime| {
-                book.job(*id).is_some_and(|job| {
-                    job.solver == Some(account) && job.job_hash.0 == runtime.trainer.job_hash().0
-                })
-            });
-        }
+        self.shared.jobs.write().retain(|id, runtime| {
+            book.job(*id).is_some_and(|job| {
+                job.solver == Some(account) && job.job_hash.0 == runtime.trainer.job_hash().0
+            })
+        });
     }
 
     /// Carries out one planned action.
@@ -325,8 +321,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     fn hold(&self, job_id: u64, trainer: Arc<Trainer>) {
         let tamper = self.shared.fault.and_then(|f| f.tamper());
-        if let Ok(mut jobs) = self.shared.jobs.write() {
-            jobs.entry(job_id).or_insert_with(|| JobRuntime {
+        self.shared
+            .jobs
+            .write()
+            .entry(job_id)
+            .or_insert_with(|| JobRuntime {
                 run: SharedRun::new(Trajectory::new(Arc::clone(&trainer), tamper)),
                 trainer,
                 tamper,
@@ -335,17 +334,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 trace_root: None,
                 disputed: false,
             });
-        }
     }
 
     /// Makes sure the runtime of a job this solver holds is loaded (after a restart).
     async fn ensure_held(&mut self, job: &JobEntry) -> eyre::Result<()> {
-        if self
-            .shared
-            .jobs
-            .read()
-            .is_ok_and(|j| j.contains_key(&job.id))
-        {
+        if self.shared.jobs.read().contains_key(&job.id) {
             return Ok(());
         }
         let spec = JobSpec::from_canonical_bytes(&job.spec)?;
@@ -401,10 +394,13 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     }
 
     fn start_training(&mut self, job_id: u64) {
-        let Some((trainer, tamper, progress)) = self.shared.jobs.read().ok().and_then(|jobs| {
-            jobs.get(&job_id)
-                .map(|j| (j.trainer.clone(), j.tamper, j.progress.clone()))
-        }) else {
+        let held = self
+            .shared
+            .jobs
+            .read()
+            .get(&job_id)
+            .map(|j| (j.trainer.clone(), j.tamper, j.progress.clone()));
+        let Some((trainer, tamper, progress)) = held else {
             return;
         };
         let run = Run {
@@ -428,9 +424,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// Makes the trace servable over HTTP.
     fn expose(&self, job_id: u64, record: &TrainingRecord, result: &ResultRecord) {
-        if let Ok(mut jobs) = self.shared.jobs.write()
-            && let Some(runtime) = jobs.get_mut(&job_id)
-        {
+        if let Some(runtime) = self.shared.jobs.write().get_mut(&job_id) {
             runtime
                 .checkpoint_roots
                 .clone_from(&record.checkpoint_roots);
@@ -451,17 +445,13 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             && let Some(result) = record.result
         {
             self.expose(job.id, &record, &result);
-        } else if let Ok(mut jobs) = self.shared.jobs.write()
-            && let Some(runtime) = jobs.get_mut(&job.id)
-        {
+        } else if let Some(runtime) = self.shared.jobs.write().get_mut(&job.id) {
             runtime
                 .checkpoint_roots
                 .clone_from(&posted.checkpoint_roots);
             runtime.trace_root = Some(posted.trace_root);
         }
-        if let Ok(mut jobs) = self.shared.jobs.write()
-            && let Some(runtime) = jobs.get_mut(&job.id)
-        {
+        if let Some(runtime) = self.shared.jobs.write().get_mut(&job.id) {
             runtime.disputed = disputed;
         }
         // Every game of the job gets its own task; they share the job's run.
@@ -508,7 +498,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
 
     /// What the game tasks of `job` share.
     fn game_job(&self, job: &JobEntry) -> Option<GameJob> {
-        let jobs = self.shared.jobs.read().ok()?;
+        let jobs = self.shared.jobs.read();
         let runtime = jobs.get(&job.id)?;
         Some(GameJob {
             job_id: job.id,
@@ -573,7 +563,8 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 .parse::<f64>()
                 .unwrap_or_default(),
         );
-        let jobs_rt = self.shared.jobs.read().ok();
+        let credits = self.market.credits(self.account).await.unwrap_or_default();
+        let jobs_rt = self.shared.jobs.read();
         let mut jobs = Vec::new();
         let mut games = Vec::new();
         for job in self
@@ -583,8 +574,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             .filter(|j| j.solver == Some(self.account))
         {
             let (step, steps) = jobs_rt
-                .as_ref()
-                .and_then(|rt| rt.get(&job.id))
+                .get(&job.id)
                 .map(|rt| (rt.progress.load(Ordering::Relaxed), rt.trainer.spec().steps))
                 .unwrap_or_default();
             let activity = match job.phase {
@@ -619,8 +609,8 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             }
         }
         drop(jobs_rt);
-        let credits = self.market.credits(self.account).await.unwrap_or_default();
-        if let Ok(mut status) = self.shared.status.write() {
+        let report = {
+            let mut status = self.shared.status.write();
             *status = StatusReport {
                 account: self.account,
                 block: head.number,
@@ -629,13 +619,8 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 credits_wei: credits.to_string(),
                 last_error: status.last_error.take(),
             };
-        }
-        let report = self
-            .shared
-            .status
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_default();
+            status.clone()
+        };
         if let Err(e) = self.datadir.save("status", &report) {
             tracing::warn!(target: "solver", error = %e, "cannot write the status record");
         }

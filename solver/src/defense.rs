@@ -8,7 +8,9 @@
 //! an honest solver answers every game of any wave in time.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use alloy::primitives::B256;
@@ -65,7 +67,7 @@ impl<P: Provider + Clone + 'static> Defense<P> {
     /// panic) is.
     pub(crate) fn ensure(&mut self, game_id: u64, job: &GameJob) {
         if let Some(task) = self.tasks.get(&game_id) {
-            let over = self.over.lock().is_ok_and(|over| over.contains(&game_id));
+            let over = self.over.lock().contains(&game_id);
             if !task.is_finished() || over {
                 return;
             }
@@ -95,9 +97,7 @@ impl<P: Provider + Clone + 'static> Defense<P> {
     /// game id may name another game, so each starts again from the chain.
     pub(crate) fn reset(&mut self) {
         self.stop();
-        if let Ok(mut over) = self.over.lock() {
-            over.clear();
-        }
+        self.over.lock().clear();
     }
 }
 
@@ -135,9 +135,7 @@ impl<P: Provider + Clone + 'static> GameTask<P> {
         loop {
             match self.round().await {
                 Ok(Round::Over) => {
-                    if let Ok(mut over) = self.over.lock() {
-                        over.insert(self.game_id);
-                    }
+                    self.over.lock().insert(self.game_id);
                     break;
                 }
                 Ok(Round::Again) => self.last_error = None,

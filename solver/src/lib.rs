@@ -17,7 +17,9 @@ pub use shared::{JobStatus, StatusReport};
 pub use training::{ResultRecord, TrainingRecord};
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use clap::{Args, Parser, Subcommand};
 use eyre::WrapErr;

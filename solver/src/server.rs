@@ -47,7 +47,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> String {
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    let report = shared.status.read().map(|s| s.clone()).unwrap_or_default();
+    let report = shared.status.read().clone();
     axum::Json(report).into_response()
 }
 
@@ -60,10 +60,12 @@ struct Progress {
 }
 
 async fn progress(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
-    let Some((step, steps)) = shared.jobs.read().ok().and_then(|jobs| {
-        jobs.get(&id)
-            .map(|j| (j.progress.load(Ordering::Relaxed), j.trainer.spec().steps))
-    }) else {
+    let held = shared
+        .jobs
+        .read()
+        .get(&id)
+        .map(|j| (j.progress.load(Ordering::Relaxed), j.trainer.spec().steps));
+    let Some((step, steps)) = held else {
         return error(
             StatusCode::NOT_FOUND,
             format!("job {id} is not one of this solver's"),
@@ -97,7 +99,7 @@ struct TraceJob {
 /// The job whose trace root is `trace`, if this solver holds it.
 fn find_trace(shared: &Shared, trace: &str) -> Option<TraceJob> {
     let root: B256 = trace.parse().ok()?;
-    let jobs = shared.jobs.read().ok()?;
+    let jobs = shared.jobs.read();
     jobs.values()
         .find(|j| j.trace_root == Some(root))
         .map(|j| TraceJob {

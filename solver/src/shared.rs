@@ -2,8 +2,10 @@
 //! and the status it reports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
-use std::sync::{Arc, RwLock};
+
+use parking_lot::RwLock;
 
 use alloy::primitives::{Address, B256};
 use metrics_exporter_prometheus::PrometheusHandle;

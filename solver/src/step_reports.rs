@@ -6,9 +6,9 @@
 //! most [`PER_CLIENT_PER_MINUTE`] requests a minute per client address. A
 //! flood gets `429 Too Many Requests`; the solver's moves never wait for it.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
@@ -72,9 +72,7 @@ impl Default for StepReports {
 impl StepReports {
     /// Counts a request from `client` at `now`; refused past the per-minute limit.
     pub fn admit(&self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
-        let Ok(mut clients) = self.clients.lock() else {
-            return Err(Refusal::Busy);
-        };
+        let mut clients = self.clients.lock();
         if clients.len() >= TRACKED_CLIENTS && !clients.contains_key(&client) {
             clients.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
             if clients.len() >= TRACKED_CLIENTS {
@@ -94,14 +92,12 @@ impl StepReports {
 
     /// The cached report of step `t` of `trace`.
     pub fn cached(&self, trace: B256, t: u32) -> Option<StepReport> {
-        self.cache.lock().ok()?.0.get(&(trace, t)).cloned()
+        self.cache.lock().0.get(&(trace, t)).cloned()
     }
 
     /// Keeps `report`, evicting the oldest beyond [`CACHED_REPORTS`].
     pub fn keep(&self, trace: B256, report: StepReport) {
-        let Ok(mut cache) = self.cache.lock() else {
-            return;
-        };
+        let mut cache = self.cache.lock();
         let (map, order) = &mut *cache;
         let key = (trace, report.step);
         if map.insert(key, report).is_none() {

@@ -1,6 +1,5 @@
 //! An agent's datadir: named JSON records, each written atomically.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -111,23 +110,14 @@ impl Datadir {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
+/// Writes `bytes` to `path` atomically and durably, readable by its owner
+/// only (`vtrain_proof_of_learning::durable`).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Io { path, source }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut tmp = tempfile_in(dir).map_err(io(dir))?;
-    tmp.1.write_all(bytes).map_err(io(&tmp.0))?;
-    tmp.1.sync_all().map_err(io(&tmp.0))?;
-    std::fs::rename(&tmp.0, path).map_err(io(path))?;
-    // The rename itself is durable once the folder is synced.
-    if let Ok(folder) = std::fs::File::open(dir) {
-        let _ = folder.sync_all();
-    }
-    Ok(())
+    use vtrain_proof_of_learning::durable::{Access, write_atomic};
+    write_atomic(path, bytes, Access::Private).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Nanoseconds since the Unix epoch (0 if the clock is before it): a suffix
@@ -137,17 +127,6 @@ pub(crate) fn nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
-}
-
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let path = dir.join(format!(".tmp-{}-{}", std::process::id(), nanos()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    // Records and secrets alike are the agent's own: not world-readable.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path)?;
-    Ok((path, file))
 }
 
 #[cfg(test)]

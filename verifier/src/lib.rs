@@ -11,7 +11,9 @@ pub use replay::Verdict;
 pub use watch::{WatchReport, Watchtower};
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use axum::Router;
 use axum::routing::get;
@@ -87,7 +89,7 @@ pub async fn run(config: VerifierConfig) -> eyre::Result<()> {
         .route(
             "/v1/status",
             get(move || {
-                let report = shared.read().map(|r| r.clone()).unwrap_or_default();
+                let report = shared.read().clone();
                 std::future::ready(axum::Json(report))
             }),
         );

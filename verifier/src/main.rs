@@ -2,8 +2,7 @@
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> eyre::Result<()> {
+fn main() -> eyre::Result<()> {
     vtrain_cli::init_tracing();
-    vtrain_verifier::Cli::parse().run().await
+    vtrain_cli::run_agent(vtrain_verifier::Cli::parse().run())
 }

@@ -6,7 +6,9 @@
 //! the chain.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
@@ -141,9 +143,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             stop,
             async || self.tick().await,
             |error| {
-                if let Ok(mut report) = report.write() {
-                    report.last_error = error;
-                }
+                report.write().last_error = error;
             },
         )
         .await;
@@ -564,18 +564,16 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
                 (g.id, g.job_id, state.to_owned())
             })
             .collect();
-        let report = match self.report.write() {
-            Ok(mut report) => {
-                *report = WatchReport {
-                    account: self.account,
-                    block: head.number,
-                    verdicts: verdicts.into_values().collect(),
-                    games,
-                    last_error: report.last_error.take(),
-                };
-                report.clone()
-            }
-            Err(_) => return,
+        let report = {
+            let mut report = self.report.write();
+            *report = WatchReport {
+                account: self.account,
+                block: head.number,
+                verdicts: verdicts.into_values().collect(),
+                games,
+                last_error: report.last_error.take(),
+            };
+            report.clone()
         };
         if let Err(e) = self.datadir.save("status", &report) {
             tracing::warn!(target: "verifier", error = %e, "cannot write the status record");
