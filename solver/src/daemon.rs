@@ -16,7 +16,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use tokio::task::JoinHandle;
 use vtrain_dispute::game::player::id;
-use vtrain_dispute::game::{SharedRun, Trajectory};
+use vtrain_dispute::game::{SharedRun, Tracker, Trajectory};
 use vtrain_dispute::{Head, JobBook, JobEntry, JobPhase, Market};
 use vtrain_proof_of_learning::{JobSpec, Kernels, Level, Trainer};
 use vtrain_store::Datadir;
@@ -24,7 +24,7 @@ use vtrain_store::Datadir;
 use crate::config::SolverConfig;
 use crate::defense::{Defense, GameJob};
 use crate::metrics as m;
-use crate::plan::{self, Action, Snapshot, Training};
+use crate::plan::{self, Action, JobStage, Snapshot, Training};
 use crate::shared::{JobRuntime, JobStatus, Shared, StatusReport};
 use crate::training::{ResultRecord, Run, TrainingRecord, load_record};
 
@@ -40,6 +40,8 @@ pub struct Daemon<P> {
     defense: Defense<P>,
     refused: BTreeMap<u64, String>,
     failures: vtrain_cli::FailureLog,
+    /// Each held job's stage, to log each transition once.
+    stages: Tracker<u64, JobStage>,
     /// Set on shutdown: every training run stops at its next step.
     stop_training: Arc<AtomicBool>,
 }
@@ -71,6 +73,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             defense,
             refused: BTreeMap::new(),
             failures: vtrain_cli::FailureLog::default(),
+            stages: Tracker::new(JobStage::can_become),
             stop_training: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -113,6 +116,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             },
             &self.config.policy(),
         );
+        self.log_stages(&training, head.timestamp);
         for (job, reason) in plan.refusals {
             self.refuse(job, reason);
         }
@@ -151,12 +155,30 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         tracing::warn!(target: "solver", block = reorg.block, was = %reorg.was, now = ?reorg.now, "reorg: the chain changed under the book; it was read again, and the games restart from the chain");
         self.defense.reset();
         self.refused.clear();
+        self.stages.clear();
         let (book, account) = (&self.book, self.account);
         self.shared.jobs.write().retain(|id, runtime| {
             book.job(*id).is_some_and(|job| {
                 job.solver == Some(account) && job.job_hash.0 == runtime.trainer.job_hash().0
             })
         });
+    }
+
+    /// Logs each of its jobs' stage transitions once.
+    fn log_stages(&mut self, training: &BTreeMap<u64, Training>, now: u64) {
+        for job in self.book.jobs.values() {
+            let state = training.get(&job.id).copied().unwrap_or(Training::Idle);
+            let Some(stage) = JobStage::of(job, &self.book, self.account, state, now) else {
+                continue;
+            };
+            if let Some(t) = self.stages.observe(job.id, stage) {
+                if t.expected {
+                    tracing::info!(target: "solver", job = job.id, from = ?t.from, to = ?t.to, "job stage");
+                } else {
+                    tracing::warn!(target: "solver", job = job.id, from = ?t.from, to = ?t.to, "job stage: a transition a job cannot make (a reorg?)");
+                }
+            }
+        }
     }
 
     /// Carries out one planned action.

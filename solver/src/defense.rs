@@ -19,7 +19,9 @@ use tokio::task::JoinHandle;
 use vtrain_dispute::Market;
 use vtrain_dispute::bindings::dispute_game::DisputeGame;
 use vtrain_dispute::game::player::id;
-use vtrain_dispute::game::{Duty, GameClient, Party, SharedRun, Side, duty, replay_start};
+use vtrain_dispute::game::{
+    Duty, GameClient, GameStage, Party, SharedRun, Side, Tracker, duty, game_tracker, replay_start,
+};
 use vtrain_proof_of_learning::{Hash32, Trainer};
 use vtrain_store::ArtifactStore;
 
@@ -80,6 +82,7 @@ impl<P: Provider + Clone + 'static> Defense<P> {
             store: self.store.clone(),
             poll: self.poll,
             party: None,
+            stages: game_tracker(),
             last_error: None,
             over: Arc::clone(&self.over),
         };
@@ -125,6 +128,8 @@ struct GameTask<P> {
     store: ArtifactStore,
     poll: Duration,
     party: Option<Party>,
+    /// Its stage, to log each transition once.
+    stages: Tracker<u64, GameStage>,
     last_error: Option<String>,
     over: Arc<Mutex<HashSet<u64>>>,
 }
@@ -160,6 +165,19 @@ impl<P: Provider + Clone + 'static> GameTask<P> {
 
     async fn round(&mut self) -> eyre::Result<Round> {
         let record = self.market.game_record(self.game_id).await?;
+        if let Some(t) = self
+            .stages
+            .observe(self.game_id, GameStage::of(&record, false))
+        {
+            let from = t.from.map(GameStage::name);
+            if t.within_narrowing() {
+                tracing::debug!(target: "solver::game", game = self.game_id, to = %t.to.name(), "game stage");
+            } else if t.expected {
+                tracing::info!(target: "solver::game", game = self.game_id, job = self.job.job_id, from = ?from, to = %t.to.name(), "game stage");
+            } else {
+                tracing::warn!(target: "solver::game", game = self.game_id, job = self.job.job_id, from = ?from, to = %t.to.name(), "game stage: a transition the game cannot make (a reorg?)");
+            }
+        }
         let outcome = self.market.job_outcome(self.job.job_id).await?;
         let head = self.market.head().await?;
         match duty(Side::Solver, &record, &outcome, false, head.timestamp) {

@@ -111,6 +111,77 @@ pub struct Plan {
     pub actions: Vec<Action>,
 }
 
+/// Where a job this solver claimed stands, from its side: the job's state
+/// machine. The chain and the datadir decide it; the daemon logs each
+/// transition once (`vtrain_dispute::game::Tracker`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStage {
+    /// Claimed; training (or about to resume).
+    Training,
+    /// Trained; the result is not committed yet.
+    Trained,
+    /// Trained too late: the submit deadline passed.
+    MissedDeadline,
+    /// Committed; the challenge window runs, no game is open.
+    InWindow,
+    /// Committed, with undecided games.
+    Disputed,
+    /// Finalized: paid.
+    Paid,
+    /// Slashed.
+    Slashed,
+}
+
+impl JobStage {
+    /// The stage of `job` (one this solver claimed) whose training stands at
+    /// `training`, at chain time `now`; `None` for another's job.
+    pub fn of(
+        job: &JobEntry,
+        book: &JobBook,
+        account: Address,
+        training: Training,
+        now: u64,
+    ) -> Option<Self> {
+        if job.solver != Some(account) {
+            return None;
+        }
+        Some(match job.phase {
+            JobPhase::Open | JobPhase::Cancelled => return None,
+            JobPhase::Claimed => match claimed(job, training, now) {
+                Action::Submit { .. } => Self::Trained,
+                Action::MissedDeadline { .. } => Self::MissedDeadline,
+                _ => Self::Training,
+            },
+            JobPhase::Submitted => {
+                let open = job
+                    .games
+                    .iter()
+                    .any(|g| book.games.get(g).is_none_or(|g| g.resolved.is_none()));
+                if open { Self::Disputed } else { Self::InWindow }
+            }
+            JobPhase::Finalized => Self::Paid,
+            JobPhase::Slashed => Self::Slashed,
+        })
+    }
+
+    /// Whether a job can go from `self` to `next` (a stage may be skipped
+    /// between two polls; nothing goes back but a dispute that ends).
+    pub fn can_become(self, next: Self) -> bool {
+        use JobStage::*;
+        self == next
+            || matches!(
+                (self, next),
+                (
+                    Training,
+                    Trained | MissedDeadline | InWindow | Disputed | Slashed
+                ) | (Trained, MissedDeadline | InWindow | Disputed | Slashed)
+                    | (MissedDeadline, Slashed)
+                    | (InWindow, Disputed | Paid | Slashed)
+                    | (Disputed, InWindow | Paid | Slashed)
+            )
+    }
+}
+
 /// Plans one tick.
 pub fn plan(snapshot: &Snapshot<'_>, policy: &Policy) -> Plan {
     let mine = |j: &JobEntry| j.solver == Some(snapshot.account);
@@ -380,6 +451,54 @@ mod tests {
                 ..Plan::default()
             }
         );
+    }
+
+    #[test]
+    fn a_jobs_stage_follows_its_phase_its_training_and_its_games() {
+        let book = book(vec![]);
+        let mut j = job(1, JobPhase::Claimed, Some(ME));
+        let stage = |j: &JobEntry, t| JobStage::of(j, &book, ME, t, NOW);
+        assert_eq!(stage(&j, Training::Idle), Some(JobStage::Training));
+        assert_eq!(stage(&j, Training::Running), Some(JobStage::Training));
+        assert_eq!(stage(&j, Training::Trained), Some(JobStage::Trained));
+        j.submit_deadline = NOW;
+        assert_eq!(stage(&j, Training::Trained), Some(JobStage::MissedDeadline));
+        j.phase = JobPhase::Submitted;
+        assert_eq!(stage(&j, Training::Trained), Some(JobStage::InWindow));
+        j.games = vec![9];
+        assert_eq!(
+            stage(&j, Training::Trained),
+            Some(JobStage::Disputed),
+            "an unseen game is open"
+        );
+        j.phase = JobPhase::Finalized;
+        assert_eq!(stage(&j, Training::Idle), Some(JobStage::Paid));
+        j.phase = JobPhase::Slashed;
+        assert_eq!(stage(&j, Training::Idle), Some(JobStage::Slashed));
+        j.solver = Some(OTHER);
+        assert_eq!(stage(&j, Training::Idle), None);
+    }
+
+    #[test]
+    fn the_job_machine_allows_forward_transitions_and_a_dispute_ending_only() {
+        use JobStage::*;
+        for (from, to, allowed) in [
+            (Training, Trained, true),
+            (Trained, InWindow, true),
+            (InWindow, Disputed, true),
+            (Disputed, InWindow, true),
+            (Disputed, Paid, true),
+            (Disputed, Slashed, true),
+            (Trained, MissedDeadline, true),
+            (MissedDeadline, Slashed, true),
+            (InWindow, Training, false),
+            (Paid, Slashed, false),
+            (Slashed, Paid, false),
+            (MissedDeadline, InWindow, false),
+            (Paid, Disputed, false),
+        ] {
+            assert_eq!(from.can_become(to), allowed, "{from:?} → {to:?}");
+        }
     }
 
     #[test]

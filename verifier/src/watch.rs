@@ -19,7 +19,8 @@ use vtrain_cli::FailureLog;
 use vtrain_dispute::bindings::dispute_game::DisputeGame;
 use vtrain_dispute::game::player::id;
 use vtrain_dispute::game::{
-    Duty, GameClient, Party, Side, Trajectory, duty, opening_at, replay_start,
+    Duty, GameClient, GameStage, Party, Side, Tracker, Trajectory, duty, game_tracker, opening_at,
+    replay_start,
 };
 use vtrain_dispute::{GameEntry, Head, JobBook, JobEntry, JobPhase, Market};
 use vtrain_proof_of_learning::{Hash32, JobSpec, Kernels, Level, State, Trainer};
@@ -90,6 +91,8 @@ pub struct Watchtower<P> {
     trainers: HashMap<u64, Arc<Trainer>>,
     parties: HashMap<u64, Party>,
     lost: std::collections::HashSet<u64>,
+    /// Each game's stage, to log each transition once.
+    stages: Tracker<u64, GameStage>,
     failures: FailureLog,
 }
 
@@ -130,6 +133,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             trainers: HashMap::new(),
             parties: HashMap::new(),
             lost: std::collections::HashSet::new(),
+            stages: game_tracker(),
             failures: FailureLog::default(),
         }
     }
@@ -271,6 +275,7 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         self.trainers.clear();
         self.parties.clear();
         self.lost.clear();
+        self.stages.clear();
     }
 
     /// Counts and logs (once, see `FailureLog`) the outcome of a duty on a
@@ -404,6 +409,19 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         // window, with every game on it paid out.
         let outcome = self.market.job_outcome(job.id).await?;
         let claimed = self.market.share_claimed(game.id).await?;
+        if let Some(t) = self
+            .stages
+            .observe(game.id, GameStage::of(&record, claimed))
+        {
+            let from = t.from.map(GameStage::name);
+            if t.within_narrowing() {
+                tracing::debug!(target: "verifier::game", game = game.id, to = %t.to.name(), "game stage");
+            } else if t.expected {
+                tracing::info!(target: "verifier::game", game = game.id, job = job.id, from = ?from, to = %t.to.name(), "game stage");
+            } else {
+                tracing::warn!(target: "verifier::game", game = game.id, job = job.id, from = ?from, to = %t.to.name(), "game stage: a transition the game cannot make (a reorg?)");
+            }
+        }
         match duty(Side::Challenger, &record, &outcome, claimed, head.timestamp) {
             Duty::Wait { .. } => Ok(()),
             Duty::AwaitOutcome { window_end } => {

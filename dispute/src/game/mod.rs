@@ -6,6 +6,7 @@
 pub mod client;
 pub mod duty;
 pub mod player;
+pub mod stage;
 // The lies of the adversarial test modes exist only with the `faults`
 // feature; without it `Tamper` is a type with no values (`no_tamper.rs`), so
 // every `Option<Tamper>` is `None` and no code that lies is compiled.
@@ -20,6 +21,7 @@ pub mod world;
 pub use client::GameClient;
 pub use duty::{Duty, JobOutcome, Side, duty};
 pub use player::{Move, Opening, Party, Revealed, opening_at, solver_moves};
+pub use stage::{GameStage, Tracker, game_tracker};
 #[cfg(feature = "faults")]
 pub use tamper::Lie;
 pub use tamper::{Tamper, committed_root};
