@@ -280,7 +280,7 @@ impl JobBook {
         // again, so a book never mixes two chains unnoticed.
         let (head_hash, _) = block_header(provider, head)
             .await?
-            .ok_or_else(|| Error::Contract(format!("the node has no block {head}")))?;
+            .ok_or(Error::MissingBlock(head))?;
         while self.next_block <= head {
             let to = head.min(self.next_block + LOG_CHUNK - 1);
             let filter = Filter::new()
@@ -310,10 +310,9 @@ impl JobBook {
                 && result.submitted_at == 0
                 && (from..=to).contains(&result.block)
             {
-                let (_, timestamp) =
-                    block_header(provider, result.block).await?.ok_or_else(|| {
-                        Error::Contract(format!("the node has no block {}", result.block))
-                    })?;
+                let (_, timestamp) = block_header(provider, result.block)
+                    .await?
+                    .ok_or(Error::MissingBlock(result.block))?;
                 result.submitted_at = timestamp;
             }
         }

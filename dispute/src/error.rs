@@ -76,9 +76,23 @@ pub enum Error {
         /// The address on chain.
         found: Address,
     },
-    /// A contract call failed (a revert, decoded where possible, or a transport error).
+    /// A call or a simulated transaction reverted; nothing was sent. The
+    /// reason is kept typed (`Revert`), so a caller can tell one custom error
+    /// from another without reading text.
+    #[error("{label}: reverted: {revert}")]
+    Revert {
+        /// What was called (`claimJob`, `getJob`, …).
+        label: String,
+        /// Why, decoded against every vtrain contract's errors.
+        revert: Revert,
+    },
+    /// The node answered with an error that is not a revert, or with
+    /// something that cannot be read (an undecodable event).
     #[error("contract call failed: {0}")]
     Contract(String),
+    /// The node lacks a block it should have (it is behind, or pruned).
+    #[error("the node has no block {0}")]
+    MissingBlock(u64),
     /// A transaction was mined but reverted.
     #[error("transaction {0} reverted")]
     Reverted(String),
@@ -91,33 +105,105 @@ pub enum Error {
 }
 
 impl Error {
-    /// A failed contract call or log query.
+    /// A failed contract call (a view): a revert is kept typed.
     pub fn from_contract(error: alloy::contract::Error) -> Self {
         match error {
-            alloy::contract::Error::TransportError(e) if e.as_error_resp().is_none() => {
-                Self::Rpc(e)
-            }
+            alloy::contract::Error::TransportError(e) => Self::from_rpc_call(e, "call"),
             other => Self::Contract(other.to_string()),
         }
     }
 
-    /// A failed `eth_call` simulation of a transaction: a revert is decoded
-    /// against every vtrain contract's custom errors (`WrongStatus(1, 2)`
-    /// rather than `0x…`).
-    pub fn from_rpc_call(error: alloy::transports::TransportError) -> Self {
+    /// A failed `eth_call` or `eth_estimateGas` of `label`: a revert is
+    /// decoded against every vtrain contract's custom errors
+    /// (`JobMarket.WrongStatus`, not `0x…`) and kept typed.
+    pub fn from_rpc_call(error: alloy::transports::TransportError, label: &str) -> Self {
         match error.as_error_resp() {
             Some(resp) => match resp.as_revert_data() {
-                Some(data) => Self::Contract(format!("reverted: {}", decode_revert(&data))),
-                None => Self::Contract(resp.to_string()),
+                Some(data) => Self::Revert {
+                    label: label.to_owned(),
+                    revert: Revert::decode(&data),
+                },
+                None => Self::Contract(format!("{label}: {resp}")),
             },
             None => Self::Rpc(error),
+        }
+    }
+
+    /// The revert, if this is one.
+    pub fn revert(&self) -> Option<&Revert> {
+        match self {
+            Self::Revert { revert, .. } => Some(revert),
+            _ => None,
         }
     }
 
     /// Whether trying the same operation again later may succeed (a flaky or
     /// restarting RPC endpoint), as opposed to a problem that needs a fix.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Rpc(_) | Self::Receipt(_))
+        matches!(
+            self,
+            Self::Rpc(_) | Self::Receipt(_) | Self::MissingBlock(_)
+        )
+    }
+}
+
+/// Why a call reverted: the custom error of whichever vtrain contract
+/// declares it, a `require` message, or the raw bytes.
+#[derive(Clone, Debug)]
+pub enum Revert {
+    /// A `JobMarket` error.
+    JobMarket(crate::bindings::job_market::JobMarket::JobMarketErrors),
+    /// A `DisputeGame` error.
+    DisputeGame(crate::bindings::dispute_game::DisputeGame::DisputeGameErrors),
+    /// An `ArtifactRegistry` error.
+    ArtifactRegistry(crate::bindings::artifact_registry::ArtifactRegistry::ArtifactRegistryErrors),
+    /// Another vtrain contract's error (a library's: the ALU, the codec, the
+    /// spec rules, the step semantics), as its readable name.
+    Library(String),
+    /// `Error(string)` or a panic code.
+    Message(String),
+    /// Bytes nothing decodes.
+    Raw(alloy::primitives::Bytes),
+}
+
+impl Revert {
+    /// Decodes revert data.
+    pub fn decode(data: &[u8]) -> Self {
+        use crate::bindings::{artifact_registry, dispute_game, job_market};
+        use alloy::sol_types::{SolError, SolInterface};
+        if let Ok(e) = job_market::JobMarket::JobMarketErrors::abi_decode(data) {
+            return Self::JobMarket(e);
+        }
+        if let Ok(e) = dispute_game::DisputeGame::DisputeGameErrors::abi_decode(data) {
+            return Self::DisputeGame(e);
+        }
+        if let Ok(e) = artifact_registry::ArtifactRegistry::ArtifactRegistryErrors::abi_decode(data)
+        {
+            return Self::ArtifactRegistry(e);
+        }
+        let text = decode_revert(data);
+        if !text.starts_with("0x") && text.contains('.') {
+            return Self::Library(text);
+        }
+        if let Ok(revert) = alloy::sol_types::Revert::abi_decode(data) {
+            return Self::Message(revert.reason);
+        }
+        if let Ok(panic) = alloy::sol_types::Panic::abi_decode(data) {
+            return Self::Message(panic.to_string());
+        }
+        Self::Raw(alloy::primitives::Bytes::copy_from_slice(data))
+    }
+}
+
+impl std::fmt::Display for Revert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::JobMarket(e) => write!(f, "JobMarket.{e:?}"),
+            Self::DisputeGame(e) => write!(f, "DisputeGame.{e:?}"),
+            Self::ArtifactRegistry(e) => write!(f, "ArtifactRegistry.{e:?}"),
+            Self::Library(text) | Self::Message(text) => f.write_str(text),
+            Self::Raw(bytes) => write!(f, "{bytes}"),
+        }
     }
 }
 
@@ -155,3 +241,34 @@ pub fn decode_revert(data: &[u8]) -> String {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::job_market::JobMarket;
+    use alloy::sol_types::{SolError, SolInterface};
+
+    #[test]
+    fn a_revert_is_decoded_into_its_contracts_typed_error() {
+        let data = JobMarket::WindowClosed {}.abi_encode();
+        let revert = Revert::decode(&data);
+        assert!(
+            matches!(
+                revert,
+                Revert::JobMarket(JobMarket::JobMarketErrors::WindowClosed(_))
+            ),
+            "{revert:?}"
+        );
+        assert_eq!(revert.to_string(), "JobMarket.WindowClosed(WindowClosed)");
+        let data =
+            JobMarket::JobMarketErrors::WindowClosed(JobMarket::WindowClosed {}).abi_encode();
+        assert!(matches!(Revert::decode(&data), Revert::JobMarket(_)));
+    }
+
+    #[test]
+    fn a_message_and_unknown_bytes_are_kept_as_such() {
+        let message = alloy::sol_types::Revert::from("nope").abi_encode();
+        assert!(matches!(Revert::decode(&message), Revert::Message(m) if m.contains("nope")));
+        assert!(matches!(Revert::decode(&[1, 2, 3, 4]), Revert::Raw(_)));
+    }
+}

@@ -9,5 +9,5 @@ pub mod market;
 
 pub use book::{GameEntry, JobBook, JobEntry, JobPhase, JobResult, Reorg, Synced, progress_key};
 pub use deployment::{Deployment, DeploymentCheck};
-pub use error::{Error, Result, decode_revert};
+pub use error::{Error, Result, Revert, decode_revert};
 pub use market::{Head, Market, send_simulated, simulate};

@@ -331,7 +331,7 @@ impl<P: Provider + Clone> Market<P> {
     }
 
     /// Simulates `call`, then sends it with a 25% gas margin and waits for its
-    /// receipt. A simulated revert is [`Error::Contract`] with its decoded reason
+    /// receipt. A simulated revert is [`Error::Revert`] with its decoded reason
     /// (nothing was sent); a mined revert is [`Error::Reverted`].
     pub async fn send(&self, call: TransactionRequest, label: &str) -> Result<TransactionReceipt> {
         send_simulated(&self.provider, call, label).await
@@ -348,7 +348,7 @@ fn submit_lock() -> &'static tokio::sync::Mutex<()> {
 }
 
 /// Simulates `call` without sending it (gas estimation executes it): `Ok`
-/// with the gas it would use, or the decoded revert as [`Error::Contract`].
+/// with the gas it would use, or the decoded revert as [`Error::Revert`].
 pub async fn simulate<P: Provider>(
     provider: &P,
     call: TransactionRequest,
@@ -357,10 +357,7 @@ pub async fn simulate<P: Provider>(
     provider
         .estimate_gas(call)
         .await
-        .map_err(|e| match Error::from_rpc_call(e) {
-            Error::Contract(reason) => Error::Contract(format!("{label}: {reason}")),
-            other => other,
-        })
+        .map_err(|e| Error::from_rpc_call(e, label))
 }
 
 /// Simulates `call` (gas estimation executes it), then sends it with a 25% gas

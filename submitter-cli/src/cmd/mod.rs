@@ -112,9 +112,12 @@ impl Common {
 
 async fn market_for<P: Provider + Clone>(chain: &ChainArgs, provider: P) -> CliResult<Market<P>> {
     let deployment = chain.load_deployment(&provider).await.map_err(|report| {
-        let unreachable = report
-            .chain()
-            .any(|c| c.to_string().contains("cannot reach"));
+        // A transport failure (no answer), found by type, not by text.
+        let unreachable = report.chain().any(|cause| {
+            cause
+                .downcast_ref::<alloy::transports::TransportError>()
+                .is_some_and(|e| e.as_error_resp().is_none())
+        });
         crate::CliError {
             failure: if unreachable {
                 Failure::Unreachable
