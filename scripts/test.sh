@@ -51,7 +51,7 @@ step "determinism with -C target-cpu=native" env CARGO_TARGET_DIR="$root/target/
   RUSTFLAGS="-C target-cpu=native" cargo test --locked --quiet -p vtrain-proof-of-learning --test it -- determinism:: kernels_vs_reference
 # The end-to-end tests (vtrain-e2e) run the shipped binaries, which live in
 # other packages: build them first, with the same profile as the tests.
-step "a release build refuses --fault (scripts/no-faults.sh)" scripts/no-faults.sh
+step "a build without the faults feature refuses --fault (scripts/no-faults.sh)" scripts/no-faults.sh
 step "cargo build --bins (for the end-to-end tests)" cargo build --workspace --locked --bins "${faults[@]}"
 if cargo nextest --version >/dev/null 2>&1; then
   step "cargo nextest" cargo nextest run --workspace --locked --no-fail-fast "${faults[@]}"

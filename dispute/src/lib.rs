@@ -6,8 +6,10 @@ mod deployment;
 mod error;
 pub mod game;
 pub mod market;
+pub mod sender;
 
 pub use book::{GameEntry, JobBook, JobEntry, JobPhase, JobResult, Reorg, Synced, progress_key};
 pub use deployment::{Deployment, DeploymentCheck};
 pub use error::{Error, Result, Revert, decode_revert};
-pub use market::{Head, Market, send_simulated, simulate};
+pub use market::{Head, Market};
+pub use sender::{SendPolicy, send_simulated, send_with, simulate};

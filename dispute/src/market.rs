@@ -2,7 +2,6 @@
 //! to send any transaction — simulated first, so a revert is reported with its
 //! decoded reason and costs nothing, then sent with a gas margin.
 
-use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
@@ -334,60 +333,6 @@ impl<P: Provider + Clone> Market<P> {
     /// receipt. A simulated revert is [`Error::Revert`] with its decoded reason
     /// (nothing was sent); a mined revert is [`Error::Reverted`].
     pub async fn send(&self, call: TransactionRequest, label: &str) -> Result<TransactionReceipt> {
-        send_simulated(&self.provider, call, label).await
+        crate::sender::send_simulated(&self.provider, call, label).await
     }
-}
-
-/// How long a sender waits for a transaction's receipt before it gives up (the
-/// caller retries on its next round, after simulating again).
-const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
-
-fn submit_lock() -> &'static tokio::sync::Mutex<()> {
-    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
-    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
-}
-
-/// Simulates `call` without sending it (gas estimation executes it): `Ok`
-/// with the gas it would use, or the decoded revert as [`Error::Revert`].
-pub async fn simulate<P: Provider>(
-    provider: &P,
-    call: TransactionRequest,
-    label: &str,
-) -> Result<u64> {
-    provider
-        .estimate_gas(call)
-        .await
-        .map_err(|e| Error::from_rpc_call(e, label))
-}
-
-/// Simulates `call` (gas estimation executes it), then sends it with a 25% gas
-/// margin over the estimate, so that a change of state between estimate and
-/// inclusion cannot run it out of gas; waits for the receipt.
-pub async fn send_simulated<P: Provider>(
-    provider: &P,
-    call: TransactionRequest,
-    label: &str,
-) -> Result<TransactionReceipt> {
-    let estimate = simulate(provider, call.clone(), label).await?;
-    let call = call.with_gas_limit(estimate.saturating_mul(5) / 4);
-    // One submission at a time per process: the nonce is read from the node's
-    // pending count while no other submission is in flight, so concurrent game
-    // tasks never take the same nonce, and a submission that fails consumes
-    // none (`vtrain_cli::signing_provider` uses alloy's simple nonce manager).
-    let pending = {
-        let _submitting = submit_lock().lock().await;
-        provider.send_transaction(call).await?
-    };
-    let receipt = pending
-        .with_timeout(Some(RECEIPT_TIMEOUT))
-        .get_receipt()
-        .await
-        .map_err(|e| Error::Receipt(format!("{label}: {e}")))?;
-    if !receipt.status() {
-        return Err(Error::Reverted(format!(
-            "{:?} ({label}, gas used {})",
-            receipt.transaction_hash, receipt.gas_used
-        )));
-    }
-    Ok(receipt)
 }

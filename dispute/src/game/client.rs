@@ -111,7 +111,7 @@ impl<P: Provider + Clone> GameClient<P> {
                 .proveStep(game_id, spec, *proof)
                 .into_transaction_request(),
         };
-        let receipt = crate::market::send_simulated(g.provider(), call, name).await?;
+        let receipt = crate::sender::send_simulated(g.provider(), call, name).await?;
         Ok(receipt.gas_used)
     }
 }

@@ -28,7 +28,7 @@ async fn cheater_is_slashed_sampling(
     let solver = net.solver(&["--fault", fault]);
     let spec = small_spec(&net);
     if let Some((rate, intervals)) = pinned {
-        pin_sample(&net, &spec, rate, intervals);
+        crate::common::pin_sample(&net, &spec, rate, intervals);
     }
     let verifier = net.verifier(verifier_flags);
     let job = net.post(&spec, "1h");
@@ -83,25 +83,6 @@ async fn cheater_is_slashed_sampling(
     };
     assert_eq!(game.clock.reason, expected, "fault {fault}");
     crate::common::verdict(&net, job, Duration::from_secs(1)).await
-}
-
-/// Writes a watchtower secret (`verifier-data/sample.secret`) under which
-/// `replay::sample` picks exactly `intervals` of `spec`'s job at `rate`.
-fn pin_sample(net: &Net, spec: &std::path::Path, rate: f64, intervals: &[u32]) {
-    let text = std::fs::read_to_string(spec).expect("spec");
-    let spec = vtrain_proof_of_learning::JobSpec::from_toml(&text).expect("spec");
-    let count = spec.steps / spec.checkpoint_interval;
-    let job_hash = spec.job_hash();
-    let secret = (0u8..=255)
-        .map(|b| [b; 32])
-        .find(|secret| {
-            let salt = [secret.as_slice(), &job_hash.0].concat();
-            vtrain_verifier::replay::sample(count, rate, &salt) == intervals
-        })
-        .expect("a secret with that sample");
-    let datadir = net.path("verifier-data");
-    std::fs::create_dir_all(&datadir).expect("datadir");
-    std::fs::write(datadir.join("sample.secret"), secret).expect("secret");
 }
 
 /// `DisputeGame.Reason.StepRefuted` and `Timeout`.

@@ -194,3 +194,22 @@ pub(crate) async fn assert_the_honest_solver_won(
     net.wait_withdrawn(net.address(SOLVER), eth(15) + eth(1) / U256::from(2))
         .await;
 }
+
+/// Writes a watchtower secret (`verifier-data/sample.secret`) under which
+/// `replay::sample` picks exactly `intervals` of `spec`'s job at `rate`.
+pub(crate) fn pin_sample(net: &Net, spec: &std::path::Path, rate: f64, intervals: &[u32]) {
+    let text = std::fs::read_to_string(spec).expect("spec");
+    let spec = vtrain_proof_of_learning::JobSpec::from_toml(&text).expect("spec");
+    let count = spec.steps / spec.checkpoint_interval;
+    let job_hash = spec.job_hash();
+    let secret = (0u8..=255)
+        .map(|b| [b; 32])
+        .find(|secret| {
+            let salt = [secret.as_slice(), &job_hash.0].concat();
+            vtrain_verifier::replay::sample(count, rate, &salt) == intervals
+        })
+        .expect("a secret with that sample");
+    let datadir = net.path("verifier-data");
+    std::fs::create_dir_all(&datadir).expect("datadir");
+    std::fs::write(datadir.join("sample.secret"), secret).expect("secret");
+}

@@ -12,4 +12,5 @@ mod honest;
 mod own_store;
 mod reorg;
 mod restart;
+mod sender;
 mod step_flood;
