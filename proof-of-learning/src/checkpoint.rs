@@ -4,12 +4,14 @@
 //! recomputes the state root from the tensors and refuses any difference, so a
 //! flipped bit, a truncated file or a checkpoint of another job is an error.
 
-use crate::commit::canonical_bits;
 use crate::error::{Error, Result};
 use crate::hash::Hash32;
 use crate::train::{State, Trainer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+// The f32 safetensors codec, shared with canonical datasets (`crate::tensors`).
+pub use crate::tensors::{encode_f32_tensors, read_f32_tensor};
 
 /// The metadata file next to a checkpoint's tensors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,61 +69,6 @@ pub fn encode_state(trainer: &Trainer, state: &State) -> Result<Vec<u8>> {
         named.push((format!("moment.{i}"), shape, values));
     }
     encode_f32_tensors(&named)
-}
-
-/// The safetensors bytes of F32 tensors `(name, shape, values)`, each value
-/// stored as its canonical bits (the form every vtrain artifact file uses:
-/// checkpoints, models, canonical datasets).
-pub fn encode_f32_tensors(tensors: &[(String, &[usize], &[f32])]) -> Result<Vec<u8>> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, values)| {
-            values
-                .iter()
-                .flat_map(|&v| canonical_bits(v).to_le_bytes())
-                .collect()
-        })
-        .collect();
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((name, shape, _), bytes)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), bytes)
-                .map(|view| (name.clone(), view))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| corrupt(Path::new("<memory>"), error.to_string()))?;
-    safetensors::tensor::serialize(views, None)
-        .map_err(|error| corrupt(Path::new("<memory>"), error.to_string()))
-}
-
-/// Reads the F32 tensor `name` of shape `shape` from `tensors`, refusing a
-/// missing tensor, another dtype or another shape; `path` names the file in
-/// errors.
-pub fn read_f32_tensor(
-    tensors: &safetensors::SafeTensors<'_>,
-    path: &Path,
-    name: &str,
-    shape: &[usize],
-) -> Result<Vec<f32>> {
-    let view = tensors
-        .tensor(name)
-        .map_err(|_| corrupt(path, format!("tensor {name} is missing")))?;
-    if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape {
-        return Err(corrupt(
-            path,
-            format!(
-                "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
-                view.dtype(),
-                view.shape()
-            ),
-        ));
-    }
-    Ok(view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
 }
 
 /// Writes the checkpoint of `state` into `dir`; returns the tensor file.

@@ -293,9 +293,55 @@ fn trace_leaves(checkpoint_roots: &[Hash32]) -> Vec<Hash32> {
         .collect()
 }
 
+/// The root of the subtree at (`depth`, `index`) of a Merkle tree over
+/// `leaves`, with `pad` for absent leaves.
+pub fn subtree(leaves: &[Hash32], depth: u32, index: u64) -> Hash32 {
+    let first = index << depth;
+    if first >= leaves.len() as u64 {
+        return pad_node();
+    }
+    if depth == 0 {
+        return leaves[index as usize];
+    }
+    node_hash(
+        &subtree(leaves, depth - 1, 2 * index),
+        &subtree(leaves, depth - 1, 2 * index + 1),
+    )
+}
+
+/// A 1 KiB leaf of `values` (little-endian canonical f32, zero-padded).
+pub fn leaf_bytes(values: &[f32], leaf: usize) -> Vec<u8> {
+    let mut out = vec![0u8; 1024];
+    for (i, v) in values.iter().skip(leaf * 256).take(256).enumerate() {
+        let bits = canonical_bits(*v);
+        out[4 * i..4 * i + 4].copy_from_slice(&bits.to_le_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subtree_of_full_depth_is_the_merkle_root_and_leaves_are_1_kib() {
+        for n in 1usize..=9 {
+            let leaves: Vec<Hash32> = (0..n as u8).map(|i| keccak(&[&[i]])).collect();
+            let depth = n.next_power_of_two().trailing_zeros();
+            assert_eq!(
+                subtree(&leaves, depth, 0),
+                merkle_root(&leaves),
+                "{n} leaves"
+            );
+        }
+        assert_eq!(subtree(&[], 0, 0), pad_node());
+        let values: Vec<f32> = (0..300).map(|i| i as f32).collect();
+        let second = leaf_bytes(&values, 1);
+        assert_eq!(second.len(), 1024);
+        assert_eq!(&second[..4], &256f32.to_le_bytes());
+        assert!(second[44 * 4..].iter().all(|&b| b == 0), "zero-padded");
+        assert_eq!(leaf_hash(&values[256..]), keccak(&[&[tag::LEAF], &second]));
+    }
 
     #[test]
     fn every_element_proof_verifies_and_tampering_fails() {

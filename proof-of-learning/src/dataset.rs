@@ -222,7 +222,7 @@ impl Dataset {
     /// and F32 `labels [n]`, the form artifact stores hold (its root is the
     /// dataset's, whatever file the submitter started from).
     pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
-        crate::checkpoint::encode_f32_tensors(&[
+        crate::tensors::encode_f32_tensors(&[
             (
                 "features".to_owned(),
                 &[self.samples, self.features],

@@ -10,6 +10,7 @@ pub mod kernels;
 pub mod prng;
 pub mod repops;
 pub mod spec;
+pub mod tensors;
 pub mod train;
 
 pub use dataset::Dataset;

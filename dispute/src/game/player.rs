@@ -10,10 +10,10 @@ use vtrain_proof_of_learning::commit::{merkle_proof, merkle_root, tensor_leaves}
 use vtrain_proof_of_learning::repops::{ElementTrace, Op, Operand};
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
+use vtrain_proof_of_learning::commit::{leaf_bytes, subtree};
+
 use super::trajectory::{SharedRun, Trajectory};
-use super::world::{
-    DATASET_FEATURES, DATASET_LABELS, Tensor, Transition, leaf_bytes, micro_prefix, subtree,
-};
+use super::world::{DATASET_FEATURES, DATASET_LABELS, Tensor, Transition, micro_prefix};
 use crate::bindings::dispute_game::DisputeGame;
 
 /// The game's phases (`DisputeGame.Phase`).

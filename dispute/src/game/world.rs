@@ -258,29 +258,3 @@ pub fn micro_prefix(trace: &ElementTrace) -> Vec<f32> {
         .map(|step| f32::from_bits(step.result))
         .collect()
 }
-
-/// The root of the subtree at (`depth`, `index`) of a Merkle tree over
-/// `leaves`, with `pad` for absent leaves.
-pub fn subtree(leaves: &[Hash32], depth: u32, index: u64) -> Hash32 {
-    let first = index << depth;
-    if first >= leaves.len() as u64 {
-        return vtrain_proof_of_learning::commit::pad_node();
-    }
-    if depth == 0 {
-        return leaves[index as usize];
-    }
-    vtrain_proof_of_learning::commit::node_hash(
-        &subtree(leaves, depth - 1, 2 * index),
-        &subtree(leaves, depth - 1, 2 * index + 1),
-    )
-}
-
-/// A 1 KiB leaf of `values` (little-endian canonical f32, zero-padded).
-pub fn leaf_bytes(values: &[f32], leaf: usize) -> Vec<u8> {
-    let mut out = vec![0u8; 1024];
-    for (i, v) in values.iter().skip(leaf * 256).take(256).enumerate() {
-        let bits = vtrain_proof_of_learning::commit::canonical_bits(*v);
-        out[4 * i..4 * i + 4].copy_from_slice(&bits.to_le_bytes());
-    }
-    out
-}
