@@ -49,13 +49,14 @@ pub fn record_name(id: u64) -> String {
 
 /// The training record of job `id` whose job hash is `job_hash`, if the
 /// datadir has one: a record of another job under that id (one that a reorg
-/// replaced) is none.
+/// replaced) is none, and a malformed one is set aside and is none too (the
+/// run starts again from S_0 and, bit-exact, commits the same roots).
 pub fn load_record(
     datadir: &Datadir,
     id: u64,
     job_hash: B256,
 ) -> eyre::Result<Option<TrainingRecord>> {
-    let record: Option<TrainingRecord> = datadir.load(&record_name(id))?;
+    let record: Option<TrainingRecord> = datadir.load_or_set_aside(&record_name(id))?;
     Ok(record.filter(|r| r.job_hash == job_hash || r.job_hash.is_zero()))
 }
 
@@ -189,5 +190,38 @@ impl Run {
         }
         record.losses.clear();
         self.trainer.initial_state()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_or_foreign_record_is_no_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let datadir = Datadir::open(dir.path()).expect("datadir");
+        let hash = B256::repeat_byte(1);
+        std::fs::write(datadir.path(&record_name(3)), b"{ half a rec").expect("write");
+        assert_eq!(load_record(&datadir, 3, hash).expect("no error"), None);
+        let set_aside = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().contains(".corrupt-"));
+        assert!(
+            set_aside,
+            "the malformed record is kept aside for the operator"
+        );
+        let record = TrainingRecord {
+            job_id: 3,
+            job_hash: hash,
+            ..TrainingRecord::default()
+        };
+        datadir.save(&record_name(3), &record).expect("save");
+        assert_eq!(load_record(&datadir, 3, hash).expect("load"), Some(record));
+        assert_eq!(
+            load_record(&datadir, 3, B256::repeat_byte(2)).expect("load"),
+            None
+        );
     }
 }
