@@ -188,6 +188,29 @@ pub async fn connect_agent(
     Ok((account, market))
 }
 
+/// Removes the tasks of `tasks` that have ended and returns their outcomes
+/// (a task that panicked or was aborted gives its `JoinError`); running
+/// tasks stay. How the daemons collect their training runs and replays.
+pub async fn take_finished<K, T>(
+    tasks: &mut std::collections::HashMap<K, tokio::task::JoinHandle<T>>,
+) -> Vec<(K, Result<T, tokio::task::JoinError>)>
+where
+    K: Copy + Eq + std::hash::Hash,
+{
+    let ended: Vec<K> = tasks
+        .iter()
+        .filter(|(_, task)| task.is_finished())
+        .map(|(key, _)| *key)
+        .collect();
+    let mut outcomes = Vec::with_capacity(ended.len());
+    for key in ended {
+        if let Some(task) = tasks.remove(&key) {
+            outcomes.push((key, task.await));
+        }
+    }
+    outcomes
+}
+
 /// Runs an agent binary's `main` future on a multi-threaded runtime and shuts
 /// the runtime down without waiting more than 250 ms for blocking work
 /// still running (a replay, a training step): such work is redone after a

@@ -5,7 +5,7 @@ mod failures;
 
 pub use agent::{
     AgentArgs, AgentConfig, DEVNET_CHAIN_ID, connect_agent, default_confirmations, run_agent,
-    tick_until,
+    take_finished, tick_until,
 };
 pub use failures::FailureLog;
 

@@ -64,7 +64,7 @@ pub struct JobResult {
     /// The block it was committed in.
     pub block: u64,
     /// That block's timestamp: `JobMarket`'s `submittedAt`, when the
-    /// challenge window opened (read once, with the event).
+    /// challenge window opened (read once, by the sync that reads the event).
     #[serde(default)]
     pub submitted_at: u64,
 }
@@ -272,43 +272,43 @@ impl JobBook {
                 *self = Self::starting_at(self.first_block);
             }
         }
-        if self.next_block > head {
-            return Ok(synced);
-        }
-        // The hash of the last block is read before its logs: if the chain
-        // changes in between, the next sync finds this hash gone and reads
-        // again, so a book never mixes two chains unnoticed.
-        let (head_hash, _) = block_header(provider, head)
-            .await?
-            .ok_or(Error::MissingBlock(head))?;
-        while self.next_block <= head {
-            let to = head.min(self.next_block + LOG_CHUNK - 1);
-            let filter = Filter::new()
-                .address(vec![sources.market, sources.game, sources.registry])
-                .from_block(self.next_block)
-                .to_block(to);
-            let logs = provider.get_logs(&filter).await.map_err(Error::Rpc)?;
-            for log in &logs {
-                self.apply(sources, log)?;
-                synced.applied += 1;
+        if self.next_block <= head {
+            // The hash of the last block is read before its logs: if the
+            // chain changes in between, the next sync finds this hash gone
+            // and reads again, so a book never mixes two chains unnoticed.
+            let (head_hash, _) = block_header(provider, head)
+                .await?
+                .ok_or(Error::MissingBlock(head))?;
+            while self.next_block <= head {
+                let to = head.min(self.next_block + LOG_CHUNK - 1);
+                let filter = Filter::new()
+                    .address(vec![sources.market, sources.game, sources.registry])
+                    .from_block(self.next_block)
+                    .to_block(to);
+                let logs = provider.get_logs(&filter).await.map_err(Error::Rpc)?;
+                for log in &logs {
+                    self.apply(sources, log)?;
+                    synced.applied += 1;
+                }
+                self.next_block = to + 1;
             }
-            self.stamp_results(provider, self.next_block, to).await?;
-            self.next_block = to + 1;
+            self.read_to = Some(BlockMark {
+                number: head,
+                hash: head_hash,
+            });
         }
-        self.read_to = Some(BlockMark {
-            number: head,
-            hash: head_hash,
-        });
+        self.stamp_results(provider).await?;
         Ok(synced)
     }
 
-    /// Fills in `submitted_at` of the results committed in blocks
-    /// `from..=to` whose logs did not carry their block's timestamp.
-    async fn stamp_results<P: Provider>(&mut self, provider: &P, from: u64, to: u64) -> Result<()> {
+    /// Fills in `submitted_at` of every result that lacks it: its log did
+    /// not carry its block's timestamp, or the book was saved before it kept
+    /// the time (or an earlier sync failed before stamping). Once each: a
+    /// stamped result is never read again.
+    async fn stamp_results<P: Provider>(&mut self, provider: &P) -> Result<()> {
         for job in self.jobs.values_mut() {
             if let Some(result) = &mut job.result
                 && result.submitted_at == 0
-                && (from..=to).contains(&result.block)
             {
                 let (_, timestamp) = block_header(provider, result.block)
                     .await?

@@ -205,20 +205,12 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     /// Collects the training tasks that ended; a failed one is its job's
     /// failure (the plan starts it again).
     async fn reap_training(&mut self) {
-        let ended: Vec<u64> = self
-            .training
-            .iter()
-            .filter(|(_, handle)| handle.is_finished())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ended {
-            if let Some(handle) = self.training.remove(&id) {
-                let result = match handle.await {
-                    Ok(outcome) => outcome.map(|_| ()),
-                    Err(e) => Err(eyre::eyre!("the training task of job {id} died: {e}")),
-                };
-                self.note_failure(id, result);
-            }
+        for (id, outcome) in vtrain_cli::take_finished(&mut self.training).await {
+            let result = match outcome {
+                Ok(trained) => trained.map(|_| ()),
+                Err(e) => Err(eyre::eyre!("the training task of job {id} died: {e}")),
+            };
+            self.note_failure(id, result);
         }
     }
 
@@ -497,7 +489,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             return Ok(());
         };
         // Before the window closes nothing can be fixed: no chain read.
-        if result.submitted_at > 0 && now < result.window_end(job.challenge_window) {
+        if now < result.window_end(job.challenge_window) {
             return Ok(());
         }
         let outcome = self.market.job_outcome(job.id).await?;

@@ -153,11 +153,11 @@ impl JobStage {
                 _ => Self::Training,
             },
             JobPhase::Submitted => {
-                let open = job
-                    .games
-                    .iter()
-                    .any(|g| book.games.get(g).is_none_or(|g| g.resolved.is_none()));
-                if open { Self::Disputed } else { Self::InWindow }
+                if open_games(job, book).next().is_some() {
+                    Self::Disputed
+                } else {
+                    Self::InWindow
+                }
             }
             JobPhase::Finalized => Self::Paid,
             JobPhase::Slashed => Self::Slashed,
@@ -214,21 +214,9 @@ pub fn plan(snapshot: &Snapshot<'_>, policy: &Policy) -> Plan {
                 plan.actions.push(claimed(job, training, snapshot.now));
             }
             JobPhase::Submitted if mine(job) => {
-                let open_games = job
-                    .games
-                    .iter()
-                    .copied()
-                    .filter(|g| {
-                        snapshot
-                            .book
-                            .games
-                            .get(g)
-                            .is_none_or(|g| g.resolved.is_none())
-                    })
-                    .collect();
                 plan.actions.push(Action::Defend {
                     job: job.id,
-                    open_games,
+                    open_games: open_games(job, snapshot.book).collect(),
                 });
             }
             _ => {}
@@ -240,6 +228,15 @@ pub fn plan(snapshot: &Snapshot<'_>, policy: &Policy) -> Plan {
         (std::cmp::Reverse(reward), *id)
     });
     plan
+}
+
+/// The games on `job` not yet decided (one the book has not seen yet counts
+/// as open).
+fn open_games<'a>(job: &'a JobEntry, book: &'a JobBook) -> impl Iterator<Item = u64> + 'a {
+    job.games
+        .iter()
+        .copied()
+        .filter(|g| book.games.get(g).is_none_or(|g| g.resolved.is_none()))
 }
 
 /// Why an open job is not worth claiming, if it is not.

@@ -160,7 +160,6 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         if let Some(reorg) = synced.reorg {
             self.forget_reorged(reorg);
         }
-        self.stamp_results().await?;
         self.datadir.save("book", &self.book)?;
         self.reap_verifications().await;
         let verdicts = self.verdicts();
@@ -187,44 +186,15 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
         Ok(())
     }
 
-    /// Gives each result of a book saved before it kept `submitted_at` its
-    /// time, read once from the market.
-    async fn stamp_results(&mut self) -> eyre::Result<()> {
-        let unstamped: Vec<u64> = self
-            .book
-            .jobs
-            .values()
-            .filter(|j| j.phase == JobPhase::Submitted)
-            .filter(|j| j.result.as_ref().is_some_and(|r| r.submitted_at == 0))
-            .map(|j| j.id)
-            .collect();
-        for id in unstamped {
-            let submitted_at = self.market.job(id).await?.submittedAt;
-            if let Some(result) = self.book.jobs.get_mut(&id).and_then(|j| j.result.as_mut()) {
-                result.submitted_at = submitted_at;
-            }
-        }
-        Ok(())
-    }
-
     /// Collects the verifications that ended and keeps their verdicts.
     async fn reap_verifications(&mut self) {
-        let ended: Vec<u64> = self
-            .verifying
-            .iter()
-            .filter(|(_, task)| task.is_finished())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ended {
-            let Some(task) = self.verifying.remove(&id) else {
-                continue;
-            };
+        for (id, outcome) in vtrain_cli::take_finished(&mut self.verifying).await {
             let trace_root = self
                 .book
                 .job(id)
                 .and_then(|j| j.result.as_ref())
                 .map(|r| r.trace_root);
-            let result = match task.await {
+            let result = match outcome {
                 Ok(Ok(mut verdict)) => {
                     verdict.trace_root = trace_root;
                     self.datadir
