@@ -28,7 +28,12 @@
 //!   flatten, linear; SGD) at batch 16: init, steps 0, 1 and 89;
 //! - `small-cnn`: every image op (padding, stride 2, average and overlapping
 //!   max pooling, dropout, a reshape) with `small`'s AdamW, batch 8 and 200
-//!   steps: init, steps 0, 1 and 179.
+//!   steps: init, steps 0, 1 and 179;
+//! - `norm`: layer norms (over a flat input and over the rows of a `[3, 4]`
+//!   reshape) and GELUs between linears, `small-cnn`'s optimizer, batch and
+//!   steps: init, steps 0, 1 and 179;
+//! - `norm-first`: a layer norm as the first trained layer (no input
+//!   gradient), GELU, linear; SGD at batch 8: init, steps 0 and 180.
 //!
 //! Of each produced tensor the first and last elements and `--random` seeded
 //! random ones are written (every element of a tensor of at most 16). The
@@ -146,7 +151,33 @@ fn jobs() -> Result<Vec<Job>> {
     small_cnn.model = ModelSpec::from_toml(SMALL_CNN_MODEL)?;
     small_cnn.validate()?;
 
+    // Layer norms (one over a flat input, one over the rows of a reshape)
+    // and GELUs between linears, with the small jobs' AdamW.
+    let mut norm = small_cnn.clone();
+    norm.model = ModelSpec::from_toml(include_str!("../../examples/models/small-norm.toml"))?;
+    norm.validate()?;
+
+    // A layer norm as the first trained layer (no input gradient), SGD.
+    let mut norm_first = digits.clone();
+    norm_first.batch_size = 8;
+    norm_first.model = ModelSpec::from_toml(
+        r#"kind = "graph"
+input = [64]
+layers = [{ kind = "layer_norm" }, { kind = "gelu" }, { kind = "linear", out = 10 }]"#,
+    )?;
+    norm_first.validate()?;
+
     Ok(vec![
+        Job {
+            name: "norm",
+            spec: norm,
+            steps: vec![0, 1, 179],
+        },
+        Job {
+            name: "norm-first",
+            spec: norm_first,
+            steps: vec![0, 180],
+        },
         Job {
             name: "cnn",
             spec: cnn,

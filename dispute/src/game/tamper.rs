@@ -68,6 +68,14 @@ pub enum Lie {
         /// The element.
         element: usize,
     },
+    /// One ulp of element `element` of S_0's parameter `param` (a drawn
+    /// weight, or a layer norm's constant gain or shift).
+    InitialWeight {
+        /// The parameter tensor.
+        param: usize,
+        /// The element.
+        element: usize,
+    },
     /// Every state root after step `step` commits the wrong data cursor
     /// (one sample further); the tensors are right. The final state's root
     /// is left right: `submitResult` rebuilds it from the model and
@@ -103,15 +111,25 @@ impl Tamper {
         self.step == step
             && !matches!(
                 self.lie,
-                Lie::InitialMoment { .. } | Lie::DataCursor | Lie::RngKey
+                Lie::InitialMoment { .. }
+                    | Lie::InitialWeight { .. }
+                    | Lie::DataCursor
+                    | Lie::RngKey
             )
     }
 
     /// Corrupts S_0 if the lie is in it.
     pub(crate) fn apply_to_initial(&self, s0: &mut State) {
-        if let Lie::InitialMoment { moment, element } = self.lie
-            && let Some(value) = s0.moments.get_mut(moment).and_then(|m| m.get_mut(element))
-        {
+        let value = match self.lie {
+            Lie::InitialMoment { moment, element } => {
+                s0.moments.get_mut(moment).and_then(|m| m.get_mut(element))
+            }
+            Lie::InitialWeight { param, element } => {
+                s0.params.get_mut(param).and_then(|p| p.get_mut(element))
+            }
+            _ => None,
+        };
+        if let Some(value) = value {
             flip(value);
         }
     }
@@ -164,6 +182,7 @@ impl Tamper {
             }
             Lie::Intermediate { .. }
             | Lie::InitialMoment { .. }
+            | Lie::InitialWeight { .. }
             | Lie::DataCursor
             | Lie::RngKey => {}
         }

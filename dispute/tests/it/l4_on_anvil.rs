@@ -53,13 +53,11 @@ fn trainer_for(spec: JobSpec) -> Arc<Trainer> {
 /// A small convolutional job with every image op: padding, stride 2, max and
 /// average pooling, dropout and a flatten; 4 steps, checkpoints every 2, batch 8.
 fn small_cnn_trainer() -> Arc<Trainer> {
-    let text = include_str!("../../../examples/digits-cnn.toml");
-    let mut spec = JobSpec::from_toml(text).unwrap();
-    spec.steps = 4;
-    spec.checkpoint_interval = 2;
-    spec.batch_size = 8;
-    spec.model = vtrain_proof_of_learning::spec::ModelSpec::from_toml(
-        r#"kind = "graph"
+    shrunk(
+        include_str!("../../../examples/digits-cnn.toml"),
+        8,
+        Some(
+            r#"kind = "graph"
 input = [1, 8, 8]
 layers = [
   { kind = "conv2d", out_channels = 2, kernel = 3, padding = 1 },
@@ -72,8 +70,31 @@ layers = [
   { kind = "flatten" },
   { kind = "linear", out = 10 },
 ]"#,
+        ),
     )
-    .unwrap();
+}
+
+/// A small job with every layer-norm and GELU op
+/// (`examples/models/small-norm.toml`) with `examples/digits-ln-gelu.toml`'s
+/// AdamW; 4 steps, checkpoints every 2, batch 8.
+fn small_norm_trainer() -> Arc<Trainer> {
+    shrunk(
+        include_str!("../../../examples/digits-ln-gelu.toml"),
+        8,
+        Some(include_str!("../../../examples/models/small-norm.toml")),
+    )
+}
+
+/// The job of `example` (TOML) shrunk to 4 steps with checkpoints every 2, at
+/// `batch`, with its model replaced by `model` (a `[model]` table) if given.
+fn shrunk(example: &str, batch: u32, model: Option<&str>) -> Arc<Trainer> {
+    let mut spec = JobSpec::from_toml(example).unwrap();
+    spec.steps = 4;
+    spec.checkpoint_interval = 2;
+    spec.batch_size = batch;
+    if let Some(model) = model {
+        spec.model = vtrain_proof_of_learning::spec::ModelSpec::from_toml(model).unwrap();
+    }
     trainer_for(spec)
 }
 
@@ -385,16 +406,50 @@ async fn every_op_is_refuted_on_chain() {
 /// gradient sums 4,096 products), so its one-step proofs are the dearest.
 #[tokio::test]
 async fn every_digits_cnn_op_is_refuted_on_chain() {
-    let text = include_str!("../../../examples/digits-cnn.toml");
-    let mut spec = JobSpec::from_toml(text).unwrap();
-    spec.steps = 4;
-    spec.checkpoint_interval = 2;
-    every_intermediate_is_refuted(trainer_for(spec)).await;
+    let cnn = include_str!("../../../examples/digits-cnn.toml");
+    every_intermediate_is_refuted(shrunk(cnn, 64, None)).await;
 }
 
 #[tokio::test]
 async fn every_cnn_op_is_refuted_on_chain() {
     every_intermediate_is_refuted(small_cnn_trainer()).await;
+}
+
+/// The same for layer norms and GELU: the row statistics, the layer norm and
+/// its input, gain and shift gradients, GELU and its gradient, each refuted
+/// on chain down to one fp32 operation.
+#[tokio::test]
+async fn every_layer_norm_and_gelu_op_is_refuted_on_chain() {
+    every_intermediate_is_refuted(small_norm_trainer()).await;
+}
+
+/// The reference job `examples/digits-ln-gelu.toml` itself (batch 64, 4
+/// steps): its widest layer norms (128 values a row) have the longest
+/// input-gradient programs, so their one-step proofs are the dearest.
+#[tokio::test]
+async fn every_digits_ln_gelu_op_is_refuted_on_chain() {
+    let job = include_str!("../../../examples/digits-ln-gelu.toml");
+    every_intermediate_is_refuted(shrunk(job, 64, None)).await;
+}
+
+/// S_0 of a job with layer norms: a solver whose first layer norm's gain is
+/// one ulp off 1 (a constant, no program) is refuted on chain, and so is one
+/// whose drawn linear weight is (the 4-step init program).
+#[tokio::test]
+async fn a_lie_in_an_initial_layer_norm_gain_is_refuted() {
+    for (param, element) in [(2, 5), (0, 9)] {
+        let lie = Tamper {
+            step: 0,
+            lie: Lie::InitialWeight { param, element },
+        };
+        let outcome = dispute_on(small_norm_trainer(), Some(lie), None).await;
+        eprintln!(
+            "S_0 parameter {param}: refuted at micro-step {} of {}, {} moves, proveStep {} gas",
+            outcome.micro_step, outcome.program_length, outcome.moves, outcome.prove_gas
+        );
+        assert!(!outcome.solver_won, "parameter {param}");
+        assert_eq!(outcome.reason, REASON_STEP_REFUTED, "parameter {param}");
+    }
 }
 
 /// A solver that lies about one element of each intermediate of step 1 in

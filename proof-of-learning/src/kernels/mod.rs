@@ -12,7 +12,7 @@ mod gemm;
 mod microkernel;
 mod pool;
 
-use crate::repops::{Direct, Op};
+use crate::repops::{Direct, NormGeometry, Op, norm};
 use gemm::{MatView, gemm};
 use rayon::prelude::*;
 use std::fmt;
@@ -202,6 +202,30 @@ impl Kernels {
                     log_softmax(inputs, classes, out)
                 }
             }
+            Op::LayerNormInputGrad(ref g) => {
+                let avx2 = self.uses_avx2();
+                let fill = |first_row: usize, rows: &mut [f32]| {
+                    if avx2 {
+                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            layer_norm_input_grad_avx2(g, inputs, first_row, rows)
+                        }
+                    } else {
+                        layer_norm_input_grad(g, inputs, first_row, rows)
+                    }
+                };
+                let rows_per_chunk = (ELEMENTWISE_CHUNK / g.width.max(1)).max(1);
+                if out.len() <= ELEMENTWISE_CHUNK || self.threads() == 1 {
+                    fill(0, out);
+                } else {
+                    self.pool.install(|| {
+                        out.par_chunks_mut(rows_per_chunk * g.width)
+                            .enumerate()
+                            .for_each(|(c, chunk)| fill(c * rows_per_chunk, chunk));
+                    });
+                }
+            }
             _ => {
                 let avx2 = self.uses_avx2();
                 let fill = |offset: usize, chunk: &mut [f32]| {
@@ -256,6 +280,7 @@ macro_rules! avx2_variant {
 avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]));
 avx2_variant!(bias_grad, bias_grad_avx2, (dz: &[f32], m: usize, o: usize, out: &mut [f32]));
 avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, out: &mut [f32]));
+avx2_variant!(layer_norm_input_grad, layer_norm_input_grad_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
 
 /// Every element of `chunk` (output elements `offset..offset + len`).
 ///
@@ -328,6 +353,20 @@ fn bias_grad(dz: &[f32], m: usize, o: usize, out: &mut [f32]) {
     for row in dz.chunks_exact(o).take(m) {
         for (acc, &value) in out.iter_mut().zip(row) {
             *acc = crate::repops::prim::add(*acc, value);
+        }
+    }
+}
+
+/// The layer norm's input gradient one row at a time (rows `first_row..`):
+/// the row's two means are computed once and shared by its elements (the same
+/// primitives each element's program runs).
+#[inline(always)]
+fn layer_norm_input_grad(g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]) {
+    for (i, row) in out.chunks_exact_mut(g.width).enumerate() {
+        let r = first_row + i;
+        let means = norm::input_grad_row(&mut Direct, inputs, g, r);
+        for (j, value) in row.iter_mut().enumerate() {
+            *value = norm::input_grad_element(&mut Direct, inputs, g, r * g.width + j, means);
         }
     }
 }

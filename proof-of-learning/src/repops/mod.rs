@@ -4,11 +4,13 @@
 
 pub mod conv;
 pub mod math;
+pub mod norm;
 mod ops;
 pub mod prim;
 mod program;
 
 pub use math::{exp, log};
+pub use norm::NormGeometry;
 pub(crate) use ops::log_softmax_row;
 pub use ops::{AdamParams, DropoutMask, LrSchedule, Op, powi};
 pub use prim::{CANONICAL_NAN, Opcode, canon};

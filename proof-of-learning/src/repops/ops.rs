@@ -4,6 +4,7 @@
 //! Matrices are row-major. An op reads its inputs in the order listed on its
 //! variant (that order is the `slot` of [`super::program::Operand::Input`]).
 
+use super::norm::{self, NormGeometry};
 use super::program::{ElementTrace, Fp, Recorder};
 use super::{conv, math};
 use crate::spec::{ConvGeometry, PoolGeometry};
@@ -146,6 +147,19 @@ pub enum Op {
     Dropout(DropoutMask),
     /// Its gradient, the same mask on dY. Input: dY.
     DropoutGrad(DropoutMask),
+    /// A layer norm's row statistics `S [rows, 2]`: the mean and the
+    /// reciprocal standard deviation of each row (`norm::stats`). Input: X.
+    LayerNormStats(NormGeometry),
+    /// The layer norm `fma(x̂, γ, β)` (`norm::forward`). Inputs: X, S, γ, β.
+    LayerNorm(NormGeometry),
+    /// Its input gradient (`norm::input_grad`). Inputs: X, S, γ, dY.
+    LayerNormInputGrad(NormGeometry),
+    /// Its gain gradient (`norm::weight_grad`). Inputs: X, S, dY.
+    LayerNormWeightGrad(NormGeometry),
+    /// GELU, tanh form (`norm::gelu`). Input: X.
+    Gelu,
+    /// Its gradient (`norm::gelu_grad`). Inputs: X, dY.
+    GeluGrad,
 }
 
 /// The dropout mask of one layer at one step: element `e` is kept when
@@ -243,15 +257,19 @@ impl Op {
             | Self::AvgPool2d(_)
             | Self::AvgPool2dGrad(_)
             | Self::Dropout(_)
-            | Self::DropoutGrad(_) => 1,
+            | Self::DropoutGrad(_)
+            | Self::LayerNormStats(_)
+            | Self::Gelu => 1,
             Self::XentGrad { .. }
             | Self::WeightGrad { .. }
             | Self::InputGrad { .. }
             | Self::ReluGrad
             | Self::Conv2dWeightGrad(_)
             | Self::Conv2dInputGrad(_)
-            | Self::MaxPool2dGrad(_) => 2,
-            Self::Linear { .. } | Self::Conv2d(_) => 3,
+            | Self::MaxPool2dGrad(_)
+            | Self::GeluGrad => 2,
+            Self::Linear { .. } | Self::Conv2d(_) | Self::LayerNormWeightGrad(_) => 3,
+            Self::LayerNorm(_) | Self::LayerNormInputGrad(_) => 4,
             Self::SgdWeight => 3,
             Self::SgdVelocity { .. } | Self::AdamWeight(_) => 4,
             Self::AdamFirstMoment(_) | Self::AdamSecondMoment(_) => 5,
@@ -286,6 +304,12 @@ impl Op {
             Self::AvgPool2d(g) => (g.kernel * g.kernel) as u64,
             Self::AvgPool2dGrad(g) => windows(g.kernel, g.stride) + 1,
             Self::Dropout(_) | Self::DropoutGrad(_) => 3,
+            Self::LayerNormStats(g) => 3 * g.width as u64 + 5,
+            Self::LayerNorm(_) => 3,
+            Self::LayerNormInputGrad(g) => 5 * g.width as u64 + 9,
+            Self::LayerNormWeightGrad(g) => 3 * g.rows as u64,
+            Self::Gelu => 21,
+            Self::GeluGrad => 29,
         }
     }
 
@@ -394,6 +418,12 @@ impl Op {
             Self::AvgPool2d(ref g) => conv::avgpool2d(fp, inputs, g, e),
             Self::AvgPool2dGrad(ref g) => conv::avgpool2d_grad(fp, inputs, g, e),
             Self::Dropout(ref mask) | Self::DropoutGrad(ref mask) => mask.apply(fp, inputs, e),
+            Self::LayerNormStats(ref g) => norm::stats(fp, inputs, g, e),
+            Self::LayerNorm(ref g) => norm::forward(fp, inputs, g, e),
+            Self::LayerNormInputGrad(ref g) => norm::input_grad(fp, inputs, g, e),
+            Self::LayerNormWeightGrad(ref g) => norm::weight_grad(fp, inputs, g, e),
+            Self::Gelu => norm::gelu(fp, inputs, e),
+            Self::GeluGrad => norm::gelu_grad(fp, inputs, e),
             Self::AdamFirstMoment(params) => adam_first_moment(fp, inputs, e, params),
             Self::AdamSecondMoment(params) => adam_second_moment(fp, inputs, e, params),
             Self::AdamWeight(params) => {

@@ -64,16 +64,21 @@ impl Encoder {
                 self.u32(kernel);
                 self.u32(stride.unwrap_or(0));
             }
-            Layer::Flatten => self.u8(5),
+            Layer::Flatten {} => self.u8(5),
             Layer::Reshape { ref shape } => {
                 self.u8(6);
                 self.u32s(shape);
             }
-            Layer::Relu => self.u8(7),
+            Layer::Relu {} => self.u8(7),
             Layer::Dropout { p } => {
                 self.u8(8);
                 self.f32(p);
             }
+            Layer::LayerNorm { eps } => {
+                self.u8(9);
+                self.f32(eps);
+            }
+            Layer::Gelu {} => self.u8(10),
         }
     }
 }
@@ -235,12 +240,14 @@ impl Decoder<'_> {
                 kernel: self.u32()?,
                 stride: stride(self.u32()?),
             },
-            5 => Layer::Flatten,
+            5 => Layer::Flatten {},
             6 => Layer::Reshape {
                 shape: self.u32s(MAX_RANK)?,
             },
-            7 => Layer::Relu,
+            7 => Layer::Relu {},
             8 => Layer::Dropout { p: self.f32()? },
+            9 => Layer::LayerNorm { eps: self.f32()? },
+            10 => Layer::Gelu {},
             other => return Err(bad_tag("layer", other)),
         })
     }

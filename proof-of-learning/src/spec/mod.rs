@@ -7,7 +7,7 @@ mod validate;
 
 pub use model::{
     Activation, ConvGeometry, Layer, LayerPlan, Loss, MAX_KERNEL, MAX_LAYERS, MAX_RANK,
-    MAX_SAMPLE_ELEMENTS, ModelPlan, ModelSpec, PoolGeometry,
+    MAX_SAMPLE_ELEMENTS, ModelPlan, ModelSpec, ParamInit, PoolGeometry,
 };
 
 pub use validate::{

@@ -95,14 +95,14 @@ pub enum Layer {
         stride: Option<u32>,
     },
     /// Flattens a sample to one dimension (no arithmetic).
-    Flatten,
+    Flatten {},
     /// Reshapes a sample to `shape` with the same element count (no arithmetic).
     Reshape {
         /// The new per-sample shape.
         shape: Vec<u32>,
     },
     /// `max(x, 0)`.
-    Relu,
+    Relu {},
     /// Inverted dropout while training: each element is kept with
     /// probability 1 − p and scaled by 1 / (1 − p), or zeroed; the mask comes
     /// from the counter PRNG (`docs/repops.md` § dropout). The identity at
@@ -111,10 +111,37 @@ pub enum Layer {
         /// The probability of dropping an element, in [0, 1).
         p: f32,
     },
+    /// Layer normalisation over the last dimension, with a gain `γ [D]`
+    /// (initially 1) and a shift `β [D]` (initially 0), as PyTorch's
+    /// `LayerNorm(D)` (`docs/repops.md` § Layer normalisation and GELU).
+    LayerNorm {
+        /// Added to the variance before the square root (default `1e-5`).
+        #[serde(default = "default_layer_norm_eps")]
+        eps: f32,
+    },
+    /// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+    Gelu {},
 }
 
 fn one() -> u32 {
     1
+}
+
+fn default_layer_norm_eps() -> f32 {
+    1e-5
+}
+
+/// How a parameter tensor of S₀ is drawn (`docs/repops.md` § The initial state).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamInit {
+    /// Uniform in `±1/√fan_in` from the seed (weights and biases of `linear`
+    /// and `conv2d`), `fan_in` the elements of one row of the layer's weight.
+    Uniform {
+        /// The fan-in.
+        fan_in: usize,
+    },
+    /// Every element is this constant (a layer norm's gain 1 and shift 0).
+    Constant(f32),
 }
 
 impl Layer {
@@ -125,10 +152,12 @@ impl Layer {
             Self::Conv2d { .. } => "conv2d",
             Self::Maxpool2d { .. } => "maxpool2d",
             Self::Avgpool2d { .. } => "avgpool2d",
-            Self::Flatten => "flatten",
+            Self::Flatten {} => "flatten",
             Self::Reshape { .. } => "reshape",
-            Self::Relu => "relu",
+            Self::Relu {} => "relu",
             Self::Dropout { .. } => "dropout",
+            Self::LayerNorm { .. } => "layer_norm",
+            Self::Gelu {} => "gelu",
         }
     }
 }
@@ -218,8 +247,10 @@ pub struct ModelPlan {
     /// The layers in order.
     pub layers: Vec<LayerPlan>,
     /// The parameter tensors in state order: each parametrised layer's
-    /// weight, then its bias.
+    /// weight, then its bias (a layer norm's gain, then its shift).
     pub param_shapes: Vec<Vec<usize>>,
+    /// How each parameter tensor of S₀ is drawn, in the same order.
+    pub param_inits: Vec<ParamInit>,
     /// The loss.
     pub loss: Loss,
 }
@@ -269,7 +300,7 @@ impl ModelSpec {
                 for &width in hidden {
                     layers.push(Layer::Linear { out: width });
                     layers.push(match activation {
-                        Activation::Relu => Layer::Relu,
+                        Activation::Relu => Layer::Relu {},
                     });
                 }
                 layers.push(Layer::Linear { out: classes });
@@ -313,11 +344,13 @@ impl ModelSpec {
         }
         let mut plans = Vec::with_capacity(layers.len());
         let mut param_shapes = Vec::new();
+        let mut param_inits = Vec::new();
         let mut shape = input.clone();
         for (index, layer) in layers.into_iter().enumerate() {
             let here = |what: String| invalid(format!("layer {index} ({}): {what}", layer.kind()));
             let (output, params) = infer(&layer, &shape).map_err(here)?;
             let first_param = (!params.is_empty()).then_some(param_shapes.len());
+            param_inits.extend(param_init(&layer, &params));
             param_shapes.extend(params);
             plans.push(LayerPlan {
                 layer,
@@ -339,6 +372,7 @@ impl ModelSpec {
             input,
             layers: plans,
             param_shapes,
+            param_inits,
             loss,
         })
     }
@@ -360,6 +394,24 @@ fn image(shape: &[usize]) -> std::result::Result<(usize, usize, usize), String> 
             "needs a [channels, height, width] input, got {}",
             show(shape)
         )),
+    }
+}
+
+/// How each of a layer's parameter tensors (`params`, its shapes) is drawn.
+fn param_init(layer: &Layer, params: &[Vec<usize>]) -> Vec<ParamInit> {
+    match layer {
+        Layer::LayerNorm { .. } => vec![ParamInit::Constant(1.0), ParamInit::Constant(0.0)],
+        _ => {
+            // A weight's fan-in is one output row; its bias uses the weight's.
+            let fan_in = params
+                .first()
+                .map(|weight| weight[1..].iter().product())
+                .unwrap_or(1);
+            params
+                .iter()
+                .map(|_| ParamInit::Uniform { fan_in })
+                .collect()
+        }
     }
 }
 
@@ -435,7 +487,7 @@ fn infer(
             };
             (vec![c, g.oh(), g.ow()], vec![])
         }
-        Layer::Flatten => (vec![elements(input)], vec![]),
+        Layer::Flatten {} => (vec![elements(input)], vec![]),
         Layer::Reshape { ref shape } => {
             if shape.is_empty() || shape.len() > MAX_RANK || shape.contains(&0) {
                 return Err(format!(
@@ -453,7 +505,14 @@ fn infer(
             }
             (shape, vec![])
         }
-        Layer::Relu => (input.to_vec(), vec![]),
+        Layer::Relu {} | Layer::Gelu {} => (input.to_vec(), vec![]),
+        Layer::LayerNorm { eps } => {
+            if !(eps.is_finite() && eps > 0.0) {
+                return Err(format!("eps must be a finite number above 0, got {eps}"));
+            }
+            let width = input[input.len() - 1];
+            (input.to_vec(), vec![vec![width], vec![width]])
+        }
         Layer::Dropout { p } => {
             if !(p.is_finite() && (0.0..1.0).contains(&p)) {
                 return Err(format!("p must be in [0, 1), got {p}"));
@@ -495,6 +554,20 @@ impl LayerPlan {
             kernel: kernel as usize,
             stride: stride as usize,
             padding: padding as usize,
+        })
+    }
+
+    /// The geometry of a `layer_norm` layer at `batch` samples: the batch
+    /// times every dimension but the last are the rows.
+    pub fn norm(&self, batch: usize) -> Option<crate::repops::NormGeometry> {
+        let Layer::LayerNorm { eps } = self.layer else {
+            return None;
+        };
+        let (&width, rest) = self.input.split_last()?;
+        Some(crate::repops::NormGeometry {
+            rows: batch * rest.iter().product::<usize>(),
+            width,
+            eps,
         })
     }
 

@@ -240,6 +240,19 @@ impl JobSpec {
                     });
                 }
             }
+            // A layer norm's gain gradient sums 3 steps per normalised row.
+            if let super::Layer::LayerNorm { .. } = layer.layer {
+                let width = layer.input.last().copied().unwrap_or(1).max(1);
+                let rows = batch * (layer.input.iter().product::<usize>() / width) as u64;
+                if rows >= 1 << 29 {
+                    return Err(Error::InvalidSpec {
+                        field: "model.layers",
+                        reason: format!(
+                            "layer {index} (layer_norm): batch × normalised rows = {rows} is above 2^29"
+                        ),
+                    });
+                }
+            }
         }
         Ok(())
     }

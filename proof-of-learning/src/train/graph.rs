@@ -91,6 +91,8 @@ impl Builder {
 struct Forward {
     /// For each layer, the tensor it reads.
     inputs: Vec<TensorRef>,
+    /// For each layer norm, its row statistics (`None` for other layers).
+    stats: Vec<Option<TensorRef>>,
     /// The logits.
     logits: TensorRef,
 }
@@ -117,6 +119,7 @@ fn forward(
 ) -> Forward {
     let mut current = x;
     let mut inputs = Vec::with_capacity(plan.layers.len());
+    let mut stats = vec![None; plan.layers.len()];
     for (index, layer) in plan.layers.iter().enumerate() {
         inputs.push(current);
         let number = layer_number(plan, index);
@@ -139,7 +142,7 @@ fn forward(
                 Some(g) => b.push(format!("z{number}"), Op::Conv2d(g), params(p), shape),
                 None => unreachable!("a planned conv2d has an image input"),
             },
-            (Layer::Relu, _) => b.push(format!("a{number}"), Op::Relu, vec![current], shape),
+            (Layer::Relu {}, _) => b.push(format!("a{number}"), Op::Relu, vec![current], shape),
             (Layer::Maxpool2d { .. }, _) => match layer.pool(batch) {
                 Some(g) => b.push(
                     format!("pool{index}"),
@@ -167,14 +170,34 @@ fn forward(
                 ),
                 None => current,
             },
-            (Layer::Flatten | Layer::Reshape { .. }, _) => current,
-            (Layer::Linear { .. } | Layer::Conv2d { .. }, None) => {
-                unreachable!("a planned linear or conv2d layer has parameters")
+            (Layer::LayerNorm { .. }, Some(p)) => {
+                let Some(g) = layer.norm(batch) else {
+                    unreachable!("a planned layer norm has an input")
+                };
+                let s = b.push(
+                    format!("ln_stats{index}"),
+                    Op::LayerNormStats(g),
+                    vec![current],
+                    vec![g.rows, 2],
+                );
+                stats[index] = Some(s);
+                b.push(
+                    format!("ln{index}"),
+                    Op::LayerNorm(g),
+                    vec![current, s, TensorRef::Param(p), TensorRef::Param(p + 1)],
+                    shape,
+                )
+            }
+            (Layer::Gelu {}, _) => b.push(format!("gelu{index}"), Op::Gelu, vec![current], shape),
+            (Layer::Flatten {} | Layer::Reshape { .. }, _) => current,
+            (Layer::Linear { .. } | Layer::Conv2d { .. } | Layer::LayerNorm { .. }, None) => {
+                unreachable!("a planned linear, conv2d or layer_norm layer has parameters")
             }
         };
     }
     Forward {
         inputs,
+        stats,
         logits: current,
     }
 }
@@ -352,7 +375,7 @@ pub fn planned_step_graph(
                     );
                 }
             }
-            (Layer::Relu, _) => {
+            (Layer::Relu {}, _) => {
                 grad = b.push(
                     format!("dz{number}"),
                     Op::ReluGrad,
@@ -390,9 +413,45 @@ pub fn planned_step_graph(
                     input_shape,
                 );
             }
-            (Layer::Flatten | Layer::Reshape { .. }, _) => {}
-            (Layer::Linear { .. } | Layer::Conv2d { .. }, None) => {
-                unreachable!("a planned linear or conv2d layer has parameters")
+            (Layer::LayerNorm { .. }, Some(p)) => {
+                let (Some(g), Some(stats)) = (layer.norm(batch), forward.stats[index]) else {
+                    unreachable!("a planned layer norm has an input and stats")
+                };
+                grads[p] = b.push(
+                    format!("dgain{index}"),
+                    Op::LayerNormWeightGrad(g),
+                    vec![input, stats, grad],
+                    vec![g.width],
+                );
+                grads[p + 1] = b.push(
+                    format!("dshift{index}"),
+                    Op::BiasGrad {
+                        m: g.rows,
+                        o: g.width,
+                    },
+                    vec![grad],
+                    vec![g.width],
+                );
+                if below {
+                    grad = b.push(
+                        format!("dln{index}"),
+                        Op::LayerNormInputGrad(g),
+                        vec![input, stats, TensorRef::Param(p), grad],
+                        input_shape,
+                    );
+                }
+            }
+            (Layer::Gelu {}, _) => {
+                grad = b.push(
+                    format!("dgelu{index}"),
+                    Op::GeluGrad,
+                    vec![input, grad],
+                    input_shape,
+                );
+            }
+            (Layer::Flatten {} | Layer::Reshape { .. }, _) => {}
+            (Layer::Linear { .. } | Layer::Conv2d { .. } | Layer::LayerNorm { .. }, None) => {
+                unreachable!("a planned linear, conv2d or layer_norm layer has parameters")
             }
         }
     }

@@ -13,7 +13,7 @@ use crate::hash::Hash32;
 use crate::kernels::Kernels;
 use crate::prng::{derive_key, purpose, uniform01};
 use crate::repops::{Direct, ElementTrace, Fp, Op, Recorder, prim};
-use crate::spec::{JobSpec, ModelPlan};
+use crate::spec::{JobSpec, ModelPlan, ParamInit};
 
 /// Everything that influences the next step (together with the job itself).
 #[derive(Clone, Debug, PartialEq)]
@@ -260,12 +260,18 @@ impl Trainer {
         let params = self
             .param_shapes
             .iter()
+            .zip(&self.plan.param_inits)
             .enumerate()
-            .map(|(p, shape)| {
+            .map(|(p, (shape, init))| {
+                let len = shape.iter().product::<usize>();
+                let fan_in = match *init {
+                    ParamInit::Uniform { fan_in } => fan_in,
+                    ParamInit::Constant(value) => return vec![value; len],
+                };
                 let mut fp = Direct;
-                let bound = init_bound(&mut fp, self.fan_in(p));
+                let bound = init_bound(&mut fp, fan_in);
                 let key = derive_key(self.spec.seed, purpose::INIT + p as u64);
-                (0..shape.iter().product::<usize>())
+                (0..len)
                     .map(|e| init_weight(&mut fp, uniform01(key, e as u64), bound))
                     .collect()
             })
@@ -274,18 +280,6 @@ impl Trainer {
             step: 0,
             params,
             moments,
-        }
-    }
-
-    /// The fan-in of parameter `param`: the elements of one row of a weight
-    /// (its input width; `c_in · k²` for a convolution), and for a bias the
-    /// fan-in of the weight before it.
-    fn fan_in(&self, param: usize) -> usize {
-        let shape = &self.param_shapes[param];
-        if shape.len() >= 2 {
-            shape[1..].iter().product()
-        } else {
-            self.param_shapes[param - 1][1..].iter().product()
         }
     }
 
@@ -317,7 +311,16 @@ impl Trainer {
             )));
         }
         let mut recorder = Recorder::default();
-        let bound = init_bound(&mut recorder, self.fan_in(param));
+        let fan_in = match self.plan.param_inits[param] {
+            ParamInit::Uniform { fan_in } => fan_in,
+            ParamInit::Constant(value) => {
+                return Ok(ElementTrace {
+                    steps: Vec::new(),
+                    value: value.to_bits(),
+                });
+            }
+        };
+        let bound = init_bound(&mut recorder, fan_in);
         let key = derive_key(self.spec.seed, purpose::INIT + param as u64);
         let value = init_weight(&mut recorder, uniform01(key, element as u64), bound);
         Ok(recorder.finish(value))

@@ -5,14 +5,17 @@ use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
 /// The reference job, `examples/digits-mlp.toml`.
 pub(crate) fn digits_spec() -> JobSpec {
-    let text = include_str!("../../../examples/digits-mlp.toml");
-    JobSpec::from_toml(text).unwrap()
+    JobSpec::from_toml(include_str!("../../../examples/digits-mlp.toml")).unwrap()
 }
 
 /// The convolutional reference job, `examples/digits-cnn.toml`.
 pub(crate) fn digits_cnn_spec() -> JobSpec {
-    let text = include_str!("../../../examples/digits-cnn.toml");
-    JobSpec::from_toml(text).unwrap()
+    JobSpec::from_toml(include_str!("../../../examples/digits-cnn.toml")).unwrap()
+}
+
+/// The layer-norm and GELU reference job, `examples/digits-ln-gelu.toml`.
+pub(crate) fn digits_ln_gelu_spec() -> JobSpec {
+    JobSpec::from_toml(include_str!("../../../examples/digits-ln-gelu.toml")).unwrap()
 }
 
 /// A small variant of the reference job for the slower checks (emulation,
@@ -61,6 +64,18 @@ layers = [
 ]"#,
     )
     .unwrap();
+    spec
+}
+
+/// A small job with layer norms and GELUs for the slower checks
+/// (`examples/models/small-norm.toml`), AdamW with warm-up, 20 steps.
+pub(crate) fn small_norm_spec() -> JobSpec {
+    let mut spec = small_spec();
+    spec.steps = 20;
+    spec.checkpoint_interval = 5;
+    spec.batch_size = 16;
+    spec.model =
+        ModelSpec::from_toml(include_str!("../../../examples/models/small-norm.toml")).unwrap();
     spec
 }
 

@@ -3,7 +3,10 @@
 //! A change that moves a golden hash changes the bits of training: it must
 //! bump `REPOPS_VERSION` or say why in its commit message.
 
-use crate::common::{digits_cnn_spec, digits_spec, small_cnn_spec, small_spec, trainer};
+use crate::common::{
+    digits_cnn_spec, digits_ln_gelu_spec, digits_spec, small_cnn_spec, small_norm_spec, small_spec,
+    trainer,
+};
 use vtrain_proof_of_learning::commit::{merkle_root, tensor_root};
 use vtrain_proof_of_learning::{JobSpec, Level, State, Trainer};
 
@@ -17,6 +20,13 @@ const DIGITS_CNN_GOLDEN: &str =
     "0xc38a1c4f987a5815b7cf55fcffca9a4cce6ffd01bdb9701ab356d61f50654225";
 /// Trace root of `small_cnn_spec()` (20 steps, k = 5, AdamW, every image op).
 const SMALL_CNN_GOLDEN: &str = "0x7d91d29ff391fe603b6635ff37b04e70179dae3841e2570bdb8128757ea136fe";
+
+/// Trace root of `examples/digits-ln-gelu.toml` (600 steps, k = 100).
+const DIGITS_LN_GELU_GOLDEN: &str =
+    "0xfc54dfe0972d482f19bca116a8c40212c1bf05a8f907782e3448f6a58a02248b";
+/// Trace root of `small_norm_spec()` (20 steps, k = 5, layer norms and GELUs).
+const SMALL_NORM_GOLDEN: &str =
+    "0x36e8f2e3440dcc9f064d01d6bb2652242fd4b42b8ac8fb9fb4d2587319b4f53f";
 
 fn trace_root(trainer: &Trainer) -> String {
     trainer.train(|_, _, _| Ok(())).unwrap().trace_root.to_hex()
@@ -53,6 +63,25 @@ fn cnn_reference_job_matches_its_golden_trace_root_and_learns() {
     reference_job_learns("digits-cnn", digits_cnn_spec(), DIGITS_CNN_GOLDEN, 0.98);
 }
 
+#[test]
+fn ln_gelu_reference_job_matches_its_golden_trace_root_and_learns() {
+    reference_job_learns(
+        "digits-ln-gelu",
+        digits_ln_gelu_spec(),
+        DIGITS_LN_GELU_GOLDEN,
+        0.97,
+    );
+}
+
+/// Run with the small jobs under emulation and in the native build.
+#[test]
+fn small_norm_job_matches_its_golden_trace_root() {
+    assert_eq!(
+        trace_root(&trainer(small_norm_spec(), Level::detect(), 0)),
+        SMALL_NORM_GOLDEN
+    );
+}
+
 /// Run by `scripts/test.sh` under `qemu-x86_64 -cpu qemu64` (no FMA, no AVX)
 /// and `-cpu Haswell` (AVX2+FMA), and in a `-C target-cpu=native` build.
 #[test]
@@ -86,6 +115,12 @@ fn every_level_and_thread_count_gives_the_same_bits() {
                 trace_root(&trainer),
                 SMALL_CNN_GOLDEN,
                 "CNN: {level} with {threads} threads"
+            );
+            let trainer = crate::common::trainer(small_norm_spec(), level, threads);
+            assert_eq!(
+                trace_root(&trainer),
+                SMALL_NORM_GOLDEN,
+                "layer norm: {level} with {threads} threads"
             );
         }
     }

@@ -117,7 +117,7 @@ fn an_mlp_is_shorthand_for_its_graph() {
         input: vec![64],
         layers: vec![
             Layer::Linear { out: 128 },
-            Layer::Relu,
+            Layer::Relu {},
             Layer::Linear { out: 10 },
         ],
         loss: Default::default(),
@@ -214,6 +214,90 @@ fn shape_errors_name_the_layer_and_the_mismatch() {
     refused(
         |s| s.replacen("padding = 1", "padding = 1\ngroups = 2", 1),
         &["does not parse", "groups"],
+    );
+}
+
+/// `layer_norm` and `gelu`: the default ε, the parameters (a gain and a
+/// shift of the last dimension, initially 1 and 0), the encoding, and the
+/// errors that name the layer.
+#[test]
+fn layer_norm_and_gelu_layers_plan_encode_and_initialise() {
+    let model = ModelSpec::from_toml(
+        r#"kind = "graph"
+input = [4, 16]
+layers = [
+  { kind = "layer_norm" },
+  { kind = "gelu" },
+  { kind = "flatten" },
+  { kind = "linear", out = 10 },
+]"#,
+    )
+    .unwrap();
+    let ModelSpec::Graph { layers, .. } = &model else {
+        panic!("a graph")
+    };
+    assert_eq!(layers[0], Layer::LayerNorm { eps: 1e-5 });
+    assert_eq!(layers[1], Layer::Gelu {});
+    let mut spec = digits_spec();
+    spec.model = model;
+    let plan = spec.model_plan().unwrap();
+    assert_eq!(plan.param_shapes[..2], [vec![16], vec![16]]);
+    let norm = plan.layers[0].norm(32).unwrap();
+    assert_eq!((norm.rows, norm.width), (32 * 4, 16));
+    assert_eq!(
+        JobSpec::from_canonical_bytes(&spec.canonical_bytes()).unwrap(),
+        spec
+    );
+    let trainer = trainer(spec, Level::Scalar, 1);
+    let s0 = trainer.initial_state();
+    assert!(s0.params[0].iter().all(|&g| g == 1.0));
+    assert!(s0.params[1].iter().all(|&b| b.to_bits() == 0));
+    let gain = trainer.init_element_trace(0, 3).unwrap();
+    assert!(gain.steps.is_empty());
+    assert_eq!(gain.value, 1.0f32.to_bits());
+    assert_eq!(trainer.init_element_trace(2, 3).unwrap().steps.len(), 4);
+
+    let norm_before_flatten = |eps: &'static str| {
+        move |s: &str| {
+            s.replace(
+                "kind = \"flatten\"",
+                &format!("kind = \"layer_norm\"\n{eps}\n[[model.layers]]\nkind = \"flatten\""),
+            )
+        }
+    };
+    refused(
+        norm_before_flatten("eps = 0.0"),
+        &[
+            "layer 5 (layer_norm)",
+            "eps must be a finite number above 0, got 0",
+        ],
+    );
+    refused(
+        norm_before_flatten("eps = -1.0"),
+        &["layer 5 (layer_norm)", "got -1"],
+    );
+    refused(
+        norm_before_flatten("eps = nan"),
+        &["layer 5 (layer_norm)", "got NaN"],
+    );
+    refused(
+        norm_before_flatten("gain = 2.0"),
+        &["does not parse", "gain"],
+    );
+    refused(
+        |s| {
+            s.replace(
+                "kind = \"flatten\"",
+                "kind = \"gelu\"\napproximate = \"none\"",
+            )
+        },
+        &["does not parse", "approximate"],
+    );
+    // A field-less layer refuses fields too (an operator asking for the erf
+    // GELU, or an in-place ReLU, is told, not silently given another thing).
+    refused(
+        |s| s.replacen("kind = \"relu\"", "kind = \"relu\"\ninplace = true", 1),
+        &["does not parse", "inplace"],
     );
 }
 

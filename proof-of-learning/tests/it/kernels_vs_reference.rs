@@ -4,7 +4,9 @@
 use vtrain_proof_of_learning::Kernels;
 use vtrain_proof_of_learning::Level;
 use vtrain_proof_of_learning::prng::{draw, uniform01};
-use vtrain_proof_of_learning::repops::{AdamParams, DropoutMask, LrSchedule, Op, replay_trace};
+use vtrain_proof_of_learning::repops::{
+    AdamParams, DropoutMask, LrSchedule, NormGeometry, Op, replay_trace,
+};
 use vtrain_proof_of_learning::spec::{ConvGeometry, PoolGeometry};
 
 /// Values that stress rounding: ±0, subnormals, huge and tiny magnitudes.
@@ -288,5 +290,46 @@ fn dropout_kernels_match_the_reference() {
             &[values(400 + layer as u64, len)],
             len,
         );
+    }
+}
+
+/// The layer norm's ops and GELU: every element against the reference on
+/// random and edge inputs (the statistics and gradient rows crossing the
+/// parallel chunk size), and the statistics the kernels read computed by the
+/// kernel itself, as in a step.
+#[test]
+fn layer_norm_and_gelu_kernels_match_the_reference() {
+    let len = 70_000;
+    check(&Op::Gelu, &[values(60, len)], len);
+    check(&Op::GeluGrad, &[values(61, len), values(62, len)], len);
+    for (s, (rows, width)) in [(1, 1), (3, 7), (35, 64), (1100, 64)]
+        .into_iter()
+        .enumerate()
+    {
+        let seed = 70 + 10 * s as u64;
+        let g = NormGeometry {
+            rows,
+            width,
+            eps: 1e-5,
+        };
+        let x = values(seed, rows * width);
+        check(&Op::LayerNormStats(g), std::slice::from_ref(&x), rows * 2);
+        let mut stats = vec![0.0; rows * 2];
+        Kernels::new(Level::Scalar, 1)
+            .unwrap()
+            .run(&Op::LayerNormStats(g), &[&x], &mut stats);
+        let (gain, shift) = (values(seed + 1, width), values(seed + 2, width));
+        let dy = values(seed + 3, rows * width);
+        check(
+            &Op::LayerNorm(g),
+            &[x.clone(), stats.clone(), gain.clone(), shift],
+            rows * width,
+        );
+        check(
+            &Op::LayerNormInputGrad(g),
+            &[x.clone(), stats.clone(), gain, dy.clone()],
+            rows * width,
+        );
+        check(&Op::LayerNormWeightGrad(g), &[x, stats, dy], width);
     }
 }

@@ -39,8 +39,31 @@ fn linear(out: u32) -> Layer {
 fn with_conv(layer: Layer) -> JobSpec {
     graph(
         &[1, 8, 8],
-        vec![layer, Layer::Relu, Layer::Flatten, linear(10)],
+        vec![layer, Layer::Relu {}, Layer::Flatten {}, linear(10)],
     )
+}
+
+fn norm(eps: f32) -> Layer {
+    Layer::LayerNorm { eps }
+}
+
+/// A layer norm over 8,192 rows of one value per sample, at `batch`.
+fn wide_norm(batch: u32) -> JobSpec {
+    let mut s = graph(
+        &[8192],
+        vec![
+            Layer::Reshape {
+                shape: vec![8192, 1],
+            },
+            norm(1e-5),
+            Layer::Flatten {},
+            linear(10),
+        ],
+    );
+    s.dataset.features = 8192;
+    s.dataset.samples = 100_000;
+    s.batch_size = batch;
+    s
 }
 
 /// (name, spec, expected outcome) of the graph cases that encode.
@@ -49,13 +72,13 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
         &[1, 8, 8],
         vec![
             conv(3, 3, 1, 1),
-            Layer::Relu,
+            Layer::Relu {},
             Layer::Avgpool2d {
                 kernel: 2,
                 stride: None,
             },
             conv(4, 3, 2, 1),
-            Layer::Relu,
+            Layer::Relu {},
             Layer::Maxpool2d {
                 kernel: 2,
                 stride: Some(1),
@@ -89,7 +112,7 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
         ("small CNN with every image op and AdamW", small, ""),
         (
             "an MLP written as a graph",
-            graph(&[64], vec![linear(32), Layer::Relu, linear(10)]),
+            graph(&[64], vec![linear(32), Layer::Relu {}, linear(10)]),
             "",
         ),
         (
@@ -107,12 +130,12 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
         ),
         (
             "input holds 72 values for 64 features",
-            graph(&[1, 8, 9], vec![Layer::Flatten, linear(10)]),
+            graph(&[1, 8, 9], vec![Layer::Flatten {}, linear(10)]),
             "model.input",
         ),
         (
             "input with a zero dimension",
-            graph(&[0, 8, 8], vec![Layer::Flatten, linear(10)]),
+            graph(&[0, 8, 8], vec![Layer::Flatten {}, linear(10)]),
             "model.input",
         ),
         (
@@ -133,7 +156,7 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
         ),
         (
             "conv2d on a flat input",
-            graph(&[64], vec![conv(4, 3, 1, 1), Layer::Flatten, linear(10)]),
+            graph(&[64], vec![conv(4, 3, 1, 1), Layer::Flatten {}, linear(10)]),
             "model.layers",
         ),
         (
@@ -173,7 +196,7 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
                     kernel: 9,
                     stride: None,
                 },
-                Layer::Flatten,
+                Layer::Flatten {},
                 linear(10),
             ]),
             "model.layers",
@@ -185,7 +208,7 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
                     kernel: 2,
                     stride: Some(17),
                 },
-                Layer::Flatten,
+                Layer::Flatten {},
                 linear(10),
             ]),
             "model.layers",
@@ -208,7 +231,7 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
         (
             "a model without parameters",
             {
-                let mut s = graph(&[10], vec![Layer::Relu]);
+                let mut s = graph(&[10], vec![Layer::Relu {}]);
                 s.dataset.features = 10;
                 s
             },
@@ -222,6 +245,61 @@ pub(crate) fn cases() -> Vec<(&'static str, JobSpec, &'static str)> {
         (
             "dropout p = NaN",
             graph(&[64], vec![Layer::Dropout { p: f32::NAN }, linear(10)]),
+            "model.layers",
+        ),
+        (
+            "a pre-norm MLP: linear, layer_norm, gelu",
+            graph(
+                &[64],
+                vec![linear(32), norm(1e-5), Layer::Gelu {}, linear(10)],
+            ),
+            "",
+        ),
+        (
+            "a layer norm over the last dimension of a [4, 16] sample",
+            graph(
+                &[4, 16],
+                vec![norm(1e-3), Layer::Gelu {}, Layer::Flatten {}, linear(10)],
+            ),
+            "",
+        ),
+        (
+            "layer norms are the only parameters",
+            {
+                let mut s = graph(&[10], vec![Layer::Gelu {}, norm(1e-5)]);
+                s.dataset.features = 10;
+                s
+            },
+            "",
+        ),
+        (
+            "layer_norm eps = 0",
+            graph(&[64], vec![norm(0.0), linear(10)]),
+            "model.layers",
+        ),
+        (
+            "layer_norm eps = −1e-5",
+            graph(&[64], vec![norm(-1e-5), linear(10)]),
+            "model.layers",
+        ),
+        (
+            "layer_norm eps = NaN",
+            graph(&[64], vec![norm(f32::NAN), linear(10)]),
+            "model.layers",
+        ),
+        (
+            "layer_norm eps = +∞",
+            graph(&[64], vec![norm(f32::INFINITY), linear(10)]),
+            "model.layers",
+        ),
+        (
+            "layer_norm on 65,535 × 8,192 rows (just below 2^29)",
+            wide_norm(65_535),
+            "",
+        ),
+        (
+            "layer_norm on 65,536 × 8,192 rows = 2^29",
+            wide_norm(65_536),
             "model.layers",
         ),
         (
@@ -256,7 +334,7 @@ pub(crate) fn parse_cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let loss = base.len() - 13 - 1 - 1; // the loss tag precedes SGD (13 bytes) and the schedule
     vec![
         ("model kind 3", edit(model, &[3]), "parse"),
-        ("layer kind 9", edit(first, &[9]), "parse"),
+        ("layer kind 11", edit(first, &[11]), "parse"),
         (
             "an input of rank 5",
             edit(rank, &5u32.to_be_bytes()),
