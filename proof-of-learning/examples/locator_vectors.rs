@@ -30,8 +30,9 @@
 //!   max pooling, dropout, a reshape) with `small`'s AdamW, batch 8 and 200
 //!   steps: init, steps 0, 1 and 179;
 //! - `norm`: layer norms (over a flat input and over the rows of a `[3, 4]`
-//!   reshape) and GELUs between linears, `small-cnn`'s optimizer, batch and
-//!   steps: init, steps 0, 1 and 179;
+//!   reshape) and GELUs between linears, `small-cnn`'s AdamW, batch and
+//!   steps, with warm-up and cosine decay: init, steps 0, 5 (the first
+//!   cosine step) and 179;
 //! - `norm-first`: a layer norm as the first trained layer (no input
 //!   gradient), GELU, linear; SGD at batch 8: init, steps 0 and 180.
 //!
@@ -155,6 +156,7 @@ fn jobs() -> Result<Vec<Job>> {
     // and GELUs between linears, with the small jobs' AdamW.
     let mut norm = small_cnn.clone();
     norm.model = ModelSpec::from_toml(include_str!("../../examples/models/small-norm.toml"))?;
+    norm.schedule = LrSchedule::LinearWarmupCosine { warmup_steps: 5 };
     norm.validate()?;
 
     // A layer norm as the first trained layer (no input gradient), SGD.
@@ -171,7 +173,7 @@ layers = [{ kind = "layer_norm" }, { kind = "gelu" }, { kind = "linear", out = 1
         Job {
             name: "norm",
             spec: norm,
-            steps: vec![0, 1, 179],
+            steps: vec![0, 5, 179],
         },
         Job {
             name: "norm-first",

@@ -21,6 +21,12 @@ pub enum LrSchedule {
         /// Steps of warm-up (may be 0).
         warmup_steps: u32,
     },
+    /// Linear warm-up over `warmup_steps`, then a cosine decay towards 0
+    /// (`docs/repops.md` § 5, the cosine as a program of primitives).
+    LinearWarmupCosine {
+        /// Steps of warm-up (may be 0).
+        warmup_steps: u32,
+    },
     /// `lr · gamma^⌊t / every⌋`.
     Step {
         /// Steps between decays.
@@ -462,7 +468,10 @@ impl Op {
             let lr = fp.constant(lr);
             match schedule {
                 LrSchedule::Constant => lr,
-                LrSchedule::LinearWarmupDecay { warmup_steps } if step < warmup_steps => {
+                LrSchedule::LinearWarmupDecay { warmup_steps }
+                | LrSchedule::LinearWarmupCosine { warmup_steps }
+                    if step < warmup_steps =>
+                {
                     let done = fp.constant((step + 1) as f32);
                     let scaled = fp.mul(lr, done);
                     let warmup = fp.constant(warmup_steps as f32);
@@ -473,6 +482,13 @@ impl Op {
                     let scaled = fp.mul(lr, left);
                     let span = fp.constant((total_steps - warmup_steps) as f32);
                     fp.div(scaled, span)
+                }
+                LrSchedule::LinearWarmupCosine { warmup_steps } => {
+                    let done = fp.constant((step - warmup_steps) as f32);
+                    let span = fp.constant((total_steps - warmup_steps) as f32);
+                    let progress = fp.div(done, span);
+                    let half = cosine_half(fp, progress);
+                    fp.mul(lr, half)
                 }
                 LrSchedule::Step { every, gamma } => {
                     let gamma = fp.constant(gamma);
@@ -498,6 +514,41 @@ impl Op {
             _ => bias_correction(fp, beta2),
         }
     }
+}
+
+/// The odd Taylor coefficients of `sin x / x`, `(−1)^i / (2i+1)!` for
+/// `i = 6, 5, …, 1`, as f32 bits (Horner order).
+const SIN_COEFFICIENTS: [u32; 6] = [
+    0x2F30_9231,
+    0xB2D7_322B,
+    0x3638_EF1D,
+    0xB950_0D01,
+    0x3C08_8889,
+    0xBE2A_AAAB,
+];
+/// π as f32.
+const PI_BITS: u32 = 0x4049_0FDB;
+
+/// `0.5·(1 + cos(π·p))` for `p` in `[0, 1]`, 10 primitives
+/// (`docs/repops.md` § 5): with `x = π·(p − ½)`, `cos(π·p) = −sin x`, and
+/// `sin x = x·(1 + x²·(c₃ + x²·(c₅ + … + x²·c₁₃)))` for `|x| ≤ π/2`.
+#[inline(always)]
+fn cosine_half<F: Fp>(fp: &mut F, progress: F::V) -> F::V {
+    let half = fp.constant(0.5);
+    let centred = fp.sub(progress, half);
+    let pi = fp.constant(f32::from_bits(PI_BITS));
+    let x = fp.mul(centred, pi);
+    let x2 = fp.mul(x, x);
+    let mut poly = fp.constant(f32::from_bits(SIN_COEFFICIENTS[0]));
+    for &c in &SIN_COEFFICIENTS[1..] {
+        let c = fp.constant(f32::from_bits(c));
+        poly = fp.fma(poly, x2, c);
+    }
+    let one = fp.constant(1.0);
+    poly = fp.fma(poly, x2, one);
+    let sine = fp.mul(x, poly);
+    let minus_half = fp.constant(-0.5);
+    fp.fma(sine, minus_half, half)
 }
 
 /// The row's maximum and the log of its sum of shifted exponentials. The

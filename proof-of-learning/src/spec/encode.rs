@@ -170,6 +170,10 @@ impl JobSpec {
                 out.u32(every);
                 out.f32(gamma);
             }
+            LrSchedule::LinearWarmupCosine { warmup_steps } => {
+                out.u8(4);
+                out.u32(warmup_steps);
+            }
         }
 
         // The initial weights: nothing for the seed (so every job from the
@@ -339,6 +343,9 @@ impl JobSpec {
             3 => LrSchedule::Step {
                 every: d.u32()?,
                 gamma: d.f32()?,
+            },
+            4 => LrSchedule::LinearWarmupCosine {
+                warmup_steps: d.u32()?,
             },
             other => return Err(bad_tag("schedule", other)),
         };

@@ -204,7 +204,8 @@ impl JobSpec {
 
         match self.schedule {
             LrSchedule::Constant => {}
-            LrSchedule::LinearWarmupDecay { warmup_steps } => {
+            LrSchedule::LinearWarmupDecay { warmup_steps }
+            | LrSchedule::LinearWarmupCosine { warmup_steps } => {
                 if warmup_steps >= self.steps {
                     return Err(invalid(
                         "schedule.warmup_steps",

@@ -23,7 +23,7 @@ const SMALL_CNN_GOLDEN: &str = "0x7d91d29ff391fe603b6635ff37b04e70179dae3841e257
 
 /// Trace root of `examples/digits-ln-gelu.toml` (600 steps, k = 100).
 const DIGITS_LN_GELU_GOLDEN: &str =
-    "0xfc54dfe0972d482f19bca116a8c40212c1bf05a8f907782e3448f6a58a02248b";
+    "0x971a0688c1d14511816f89dd6979ed8557587b0f905dc3b6296c05f2ec7d69ad";
 /// Trace root of `small_norm_spec()` (20 steps, k = 5, layer norms and GELUs).
 const SMALL_NORM_GOLDEN: &str =
     "0x36e8f2e3440dcc9f064d01d6bb2652242fd4b42b8ac8fb9fb4d2587319b4f53f";

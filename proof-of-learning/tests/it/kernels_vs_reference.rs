@@ -183,6 +183,8 @@ fn optimizer_and_schedule_kernels_match_the_reference() {
     for schedule in [
         LrSchedule::Constant,
         LrSchedule::LinearWarmupDecay { warmup_steps: 10 },
+        LrSchedule::LinearWarmupCosine { warmup_steps: 10 },
+        LrSchedule::LinearWarmupCosine { warmup_steps: 0 },
         LrSchedule::Step {
             every: 7,
             gamma: 0.5,
@@ -332,4 +334,43 @@ fn layer_norm_and_gelu_kernels_match_the_reference() {
         );
         check(&Op::LayerNormWeightGrad(g), &[x, stats, dy], width);
     }
+}
+
+/// The cosine schedule's program against f64: warm-up, then
+/// `lr·0.5·(1 + cos(π·(t − W)/(T − W)))`, to a few f32 ulps of `lr`, with the
+/// exact values at the ends (`lr` at the first decay step, the cosine's
+/// symmetric midpoint `lr/2`).
+#[test]
+fn cosine_schedule_follows_the_cosine() {
+    let (lr, total, warmup) = (0.003f32, 1000u32, 100u32);
+    let mut worst = 0.0f64;
+    for step in 0..total {
+        let op = Op::Schedule {
+            step,
+            total_steps: total,
+            lr,
+            schedule: LrSchedule::LinearWarmupCosine {
+                warmup_steps: warmup,
+            },
+            beta1: 0.9,
+            beta2: 0.999,
+        };
+        let lr_t = f64::from(f32::from_bits(op.reference_element(&[], 0).value));
+        let lr64 = f64::from(lr);
+        let want = if step < warmup {
+            lr64 * f64::from(step + 1) / f64::from(warmup)
+        } else {
+            let progress = f64::from(step - warmup) / f64::from(total - warmup);
+            lr64 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+        };
+        worst = worst.max((lr_t - want).abs() / lr64);
+        assert!(op.reference_element(&[], 1).steps.len() as u64 <= op.max_program_len());
+        if step == warmup {
+            assert_eq!(lr_t as f32, lr, "the first decay step");
+        }
+        if step == (warmup + total) / 2 {
+            assert_eq!(lr_t as f32, lr / 2.0, "the midpoint");
+        }
+    }
+    assert!(worst < 4e-7, "the cosine schedule is off by {worst} of lr");
 }

@@ -314,6 +314,20 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "schedule.warmup_steps",
         ),
         (
+            "cosine warm-up as long as the job",
+            with(d(), |s| {
+                s.schedule = LrSchedule::LinearWarmupCosine { warmup_steps: 800 }
+            }),
+            "schedule.warmup_steps",
+        ),
+        (
+            "a cosine schedule after 799 warm-up steps",
+            with(d(), |s| {
+                s.schedule = LrSchedule::LinearWarmupCosine { warmup_steps: 799 }
+            }),
+            "",
+        ),
+        (
             "a step schedule with every = 0",
             with(d(), |s| {
                 s.schedule = LrSchedule::Step {
@@ -405,7 +419,12 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("model kind 2 on MLP bytes", edit(73, 2), "parse"),
         ("activation 2", edit(82, 2), "parse"),
         ("optimizer 3", edit(83, 3), "parse"),
-        ("schedule 4", edit(96, 4), "parse"),
+        ("schedule 5", edit(96, 5), "parse"),
+        (
+            "a cosine schedule cut before its warm-up",
+            edit(96, 4),
+            "parse",
+        ),
         ("seventeen hidden layers", seventeen, "parse"),
     ]);
     // The initial-weights tail: only `u8 2 ‖ bytes32 root` may follow the schedule.
