@@ -49,7 +49,7 @@ fn row_mean<F: Fp>(fp: &mut F, inputs: &[&[f32]], g: &NormGeometry, r: usize) ->
 pub fn stats<F: Fp>(fp: &mut F, inputs: &[&[f32]], g: &NormGeometry, e: usize) -> F::V {
     let r = e / 2;
     let mean = row_mean(fp, inputs, g, r);
-    if e % 2 == 0 {
+    if e.is_multiple_of(2) {
         return mean;
     }
     let mut acc = fp.constant(0.0);
