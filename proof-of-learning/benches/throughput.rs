@@ -66,6 +66,7 @@ fn spec_for(dataset: &Dataset, model: ModelSpec, batch: u32, steps: u32, k: u32)
         },
         schedule: LrSchedule::Constant,
         init: Default::default(),
+        clip_grad_norm: None,
     }
 }
 

@@ -31,8 +31,8 @@
 //!   steps: init, steps 0, 1 and 179;
 //! - `norm`: layer norms (over a flat input and over the rows of a `[3, 4]`
 //!   reshape) and GELUs between linears, `small-cnn`'s AdamW, batch and
-//!   steps, with warm-up and cosine decay: init, steps 0, 5 (the first
-//!   cosine step) and 179;
+//!   steps, with warm-up and cosine decay and gradients clipped to norm 0.5:
+//!   init, steps 0, 5 (the first cosine step) and 179;
 //! - `norm-first`: a layer norm as the first trained layer (no input
 //!   gradient), GELU, linear; SGD at batch 8: init, steps 0 and 180.
 //!
@@ -157,6 +157,7 @@ fn jobs() -> Result<Vec<Job>> {
     let mut norm = small_cnn.clone();
     norm.model = ModelSpec::from_toml(include_str!("../../examples/models/small-norm.toml"))?;
     norm.schedule = LrSchedule::LinearWarmupCosine { warmup_steps: 5 };
+    norm.clip_grad_norm = Some(0.5);
     norm.validate()?;
 
     // A layer norm as the first trained layer (no input gradient), SGD.

@@ -2,6 +2,7 @@
 //! training step performs, as straight-line micro-programs of primitives.
 //! `docs/repops.md` is the text; this module implements it literally.
 
+pub mod clip;
 pub mod conv;
 pub mod math;
 pub mod norm;

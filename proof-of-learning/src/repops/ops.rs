@@ -4,6 +4,7 @@
 //! Matrices are row-major. An op reads its inputs in the order listed on its
 //! variant (that order is the `slot` of [`super::program::Operand::Input`]).
 
+use super::clip;
 use super::norm::{self, NormGeometry};
 use super::program::{ElementTrace, Fp, Recorder};
 use super::{conv, math};
@@ -166,6 +167,23 @@ pub enum Op {
     Gelu,
     /// Its gradient (`norm::gelu_grad`). Inputs: X, dY.
     GeluGrad,
+    /// The running sum of squares of the gradients, one parameter further
+    /// (`clip::square_sum`): a `[1]` tensor. Inputs: the previous sum (when
+    /// `chained`), the gradient.
+    GradSquareSum {
+        /// The gradient's elements.
+        len: usize,
+        /// Whether it continues an earlier parameter's sum.
+        chained: bool,
+    },
+    /// The clipping scale `min(max_norm / (‖g‖ + 1e-6), 1)` (`clip::scale`):
+    /// a `[1]` tensor. Input: the sum of squares.
+    ClipScale {
+        /// The largest gradient norm kept.
+        max_norm: f32,
+    },
+    /// A clipped gradient `g·c` (`clip::clip`). Inputs: g, the scale.
+    ClipGrad,
 }
 
 /// The dropout mask of one layer at one step: element `e` is kept when
@@ -265,7 +283,10 @@ impl Op {
             | Self::Dropout(_)
             | Self::DropoutGrad(_)
             | Self::LayerNormStats(_)
-            | Self::Gelu => 1,
+            | Self::Gelu
+            | Self::ClipScale { .. }
+            | Self::GradSquareSum { chained: false, .. } => 1,
+            Self::GradSquareSum { chained: true, .. } | Self::ClipGrad => 2,
             Self::XentGrad { .. }
             | Self::WeightGrad { .. }
             | Self::InputGrad { .. }
@@ -316,6 +337,9 @@ impl Op {
             Self::LayerNormWeightGrad(g) => 3 * g.rows as u64,
             Self::Gelu => 21,
             Self::GeluGrad => 29,
+            Self::GradSquareSum { len, .. } => len as u64,
+            Self::ClipScale { .. } => 4,
+            Self::ClipGrad => 1,
         }
     }
 
@@ -430,6 +454,9 @@ impl Op {
             Self::LayerNormWeightGrad(ref g) => norm::weight_grad(fp, inputs, g, e),
             Self::Gelu => norm::gelu(fp, inputs, e),
             Self::GeluGrad => norm::gelu_grad(fp, inputs, e),
+            Self::GradSquareSum { len, chained } => clip::square_sum(fp, inputs, len, chained),
+            Self::ClipScale { max_norm } => clip::scale(fp, inputs, max_norm),
+            Self::ClipGrad => clip::clip(fp, inputs, e),
             Self::AdamFirstMoment(params) => adam_first_moment(fp, inputs, e, params),
             Self::AdamSecondMoment(params) => adam_second_moment(fp, inputs, e, params),
             Self::AdamWeight(params) => {

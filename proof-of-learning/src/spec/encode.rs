@@ -183,6 +183,12 @@ impl JobSpec {
             out.u8(2);
             out.bytes(&Hash32::from_hex(root).unwrap_or_default().0);
         }
+        // Gradient clipping, likewise a tail only when asked for:
+        // `u8 3 ‖ f32 max_norm`, after the initial weights.
+        if let Some(max_norm) = self.clip_grad_norm {
+            out.u8(3);
+            out.f32(max_norm);
+        }
         out.0
     }
 
@@ -349,21 +355,26 @@ impl JobSpec {
             },
             other => return Err(bad_tag("schedule", other)),
         };
-        let init = if d.0.is_empty() {
-            InitSpec::Seed
-        } else {
-            match d.u8()? {
-                2 => InitSpec::Model {
-                    root: format!("{}", Hash32(d.take::<32>()?)),
-                },
-                other => return Err(bad_tag("init", other)),
+        // The optional tails, each at most once and in tag order: the
+        // initial model (2), then gradient clipping (3).
+        let mut init = InitSpec::Seed;
+        let mut clip_grad_norm = None;
+        let mut last_tag = 0;
+        while !d.0.is_empty() {
+            let tag = d.u8()?;
+            if tag <= last_tag {
+                return Err(bad_tag("tail (out of order or repeated)", tag));
             }
-        };
-        if !d.0.is_empty() {
-            return Err(Error::SpecParse(format!(
-                "canonical spec: {} bytes after the end",
-                d.0.len()
-            )));
+            last_tag = tag;
+            match tag {
+                2 => {
+                    init = InitSpec::Model {
+                        root: format!("{}", Hash32(d.take::<32>()?)),
+                    }
+                }
+                3 => clip_grad_norm = Some(d.f32()?),
+                other => return Err(bad_tag("tail", other)),
+            }
         }
         let spec = Self {
             repops_version,
@@ -376,6 +387,7 @@ impl JobSpec {
             optimizer,
             schedule,
             init,
+            clip_grad_norm,
         };
         spec.validate()?;
         if spec.canonical_bytes() != bytes {

@@ -45,6 +45,11 @@ pub struct JobSpec {
     /// Where the initial weights come from (default: drawn from the seed).
     #[serde(default, skip_serializing_if = "InitSpec::is_seed")]
     pub init: InitSpec,
+    /// Clips the gradients to this global norm before the optimizer, as
+    /// PyTorch's `clip_grad_norm_` (`docs/repops.md` § Gradient clipping);
+    /// none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f32>,
 }
 
 /// Where S₀'s weights come from. Moments always start at zero.

@@ -218,6 +218,9 @@ impl JobSpec {
                 check_positive("schedule.gamma", gamma)?;
             }
         }
+        if let Some(max_norm) = self.clip_grad_norm {
+            check_positive("clip_grad_norm", max_norm)?;
+        }
         self.initial_model_root()?;
         Ok(())
     }

@@ -456,6 +456,10 @@ pub fn planned_step_graph(
         }
     }
 
+    if let Some(max_norm) = spec.clip_grad_norm {
+        clip_gradients(&mut b, plan, &mut grads, max_norm);
+    }
+
     // Optimizer: moments first, then the weights, parameter by parameter.
     let shapes = &plan.param_shapes;
     let params = shapes.len();
@@ -544,6 +548,38 @@ pub fn planned_step_graph(
         nodes: b.nodes,
         new_params,
         new_moments,
+    }
+}
+
+/// Gradient clipping by global norm (`docs/repops.md` § Gradient clipping):
+/// the running sum of squares parameter by parameter in state order, the
+/// scale, then each gradient times the scale, which the optimizer reads
+/// instead of the gradient.
+fn clip_gradients(b: &mut Builder, plan: &ModelPlan, grads: &mut [TensorRef], max_norm: f32) {
+    let mut sum = None;
+    for (p, shape) in plan.param_shapes.iter().enumerate() {
+        let len = shape.iter().product();
+        let inputs = match sum {
+            Some(previous) => vec![previous, grads[p]],
+            None => vec![grads[p]],
+        };
+        let op = Op::GradSquareSum {
+            len,
+            chained: sum.is_some(),
+        };
+        sum = Some(b.push(format!("gsq{p}"), op, inputs, vec![1]));
+    }
+    let Some(sum) = sum else {
+        return; // a planned model has parameters
+    };
+    let scale = b.push("clip", Op::ClipScale { max_norm }, vec![sum], vec![1]);
+    for (p, shape) in plan.param_shapes.iter().enumerate() {
+        grads[p] = b.push(
+            format!("g'{p}"),
+            Op::ClipGrad,
+            vec![grads[p], scale],
+            shape.clone(),
+        );
     }
 }
 

@@ -21,9 +21,10 @@ const DIGITS_CNN_GOLDEN: &str =
 /// Trace root of `small_cnn_spec()` (20 steps, k = 5, AdamW, every image op).
 const SMALL_CNN_GOLDEN: &str = "0x7d91d29ff391fe603b6635ff37b04e70179dae3841e2570bdb8128757ea136fe";
 
-/// Trace root of `examples/digits-ln-gelu.toml` (600 steps, k = 100).
+/// Trace root of `examples/digits-ln-gelu.toml` (600 steps, k = 100, cosine
+/// schedule, gradients clipped).
 const DIGITS_LN_GELU_GOLDEN: &str =
-    "0x971a0688c1d14511816f89dd6979ed8557587b0f905dc3b6296c05f2ec7d69ad";
+    "0x28e5e4f58d0530c97b075bbb54415dfaa8560b092fcd43ce3441c988871855e6";
 /// Trace root of `small_norm_spec()` (20 steps, k = 5, layer norms and GELUs).
 const SMALL_NORM_GOLDEN: &str =
     "0x36e8f2e3440dcc9f064d01d6bb2652242fd4b42b8ac8fb9fb4d2587319b4f53f";

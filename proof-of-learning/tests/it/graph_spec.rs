@@ -341,3 +341,47 @@ fn canonical_decoding_refuses_unknown_layers_and_oversized_lists() {
             .contains("1000 layers")
     );
 }
+
+/// Gradient clipping in the step graph: after the backward pass a chained
+/// sum of squares per parameter, the scale, and one clipped gradient per
+/// parameter, which the optimizer reads. On the reference job's first step the
+/// norm is above 1, so every gradient is scaled by `1 / (norm + 1e-6)`, the
+/// same factor for all.
+#[test]
+fn clipping_scales_every_gradient_by_one_factor() {
+    let spec = crate::common::digits_ln_gelu_spec();
+    assert_eq!(spec.clip_grad_norm, Some(1.0));
+    let trainer = trainer(spec.clone(), Level::detect(), 1);
+    let graph = trainer.graph(0);
+    let s0 = trainer.initial_state();
+    let outputs = trainer.execute(&graph, &s0);
+    let find = |name: &str| {
+        graph
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+    };
+    let params = trainer.param_shapes().len();
+    let scale = outputs[find("clip")][0];
+    let squares = outputs[find(&format!("gsq{}", params - 1))][0];
+    let norm = f64::from(squares).sqrt();
+    assert!(
+        norm > 1.0,
+        "the first step's gradient norm {norm} is clipped"
+    );
+    assert!((f64::from(scale) - 1.0 / (norm + 1e-6)).abs() < 1e-6);
+    for p in 0..params {
+        let clipped = &graph.nodes[find(&format!("g'{p}"))];
+        let vtrain_proof_of_learning::train::TensorRef::Node(grad) = clipped.inputs[0] else {
+            panic!("a clipped gradient reads a node")
+        };
+        let expected: Vec<f32> = outputs[grad].iter().map(|g| g * scale).collect();
+        assert_eq!(outputs[find(&format!("g'{p}"))], expected, "parameter {p}");
+    }
+    // Without clipping the optimizer reads the raw gradients: no such nodes.
+    let mut unclipped = spec;
+    unclipped.clip_grad_norm = None;
+    let graph = crate::common::trainer(unclipped, Level::detect(), 1).graph(0);
+    assert!(!graph.nodes.iter().any(|n| n.name == "clip"));
+}

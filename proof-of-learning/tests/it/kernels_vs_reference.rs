@@ -374,3 +374,28 @@ fn cosine_schedule_follows_the_cosine() {
     }
     assert!(worst < 4e-7, "the cosine schedule is off by {worst} of lr");
 }
+
+/// Gradient clipping: the chained sum of squares (crossing no chunk: one
+/// element), the scale, and the clipped gradient crossing the parallel chunk.
+#[test]
+fn clipping_kernels_match_the_reference() {
+    let len = 70_000;
+    let g = values(90, len);
+    check(
+        &Op::GradSquareSum {
+            len,
+            chained: false,
+        },
+        std::slice::from_ref(&g),
+        1,
+    );
+    check(
+        &Op::GradSquareSum { len, chained: true },
+        &[vec![12.5], g.clone()],
+        1,
+    );
+    for sum in [0.0, 0.25, 1e6, f32::INFINITY, f32::NAN] {
+        check(&Op::ClipScale { max_norm: 1.0 }, &[vec![sum]], 1);
+    }
+    check(&Op::ClipGrad, &[g, vec![0.125]], len);
+}

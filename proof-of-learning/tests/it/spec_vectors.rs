@@ -314,6 +314,56 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "schedule.warmup_steps",
         ),
         (
+            "gradients clipped to norm 1",
+            with(adamw(), |s| s.clip_grad_norm = Some(1.0)),
+            "",
+        ),
+        (
+            "gradients clipped to the smallest subnormal norm",
+            with(d(), |s| s.clip_grad_norm = Some(f32::from_bits(1))),
+            "",
+        ),
+        (
+            "a fine-tuning job with clipping: both tails",
+            with(d(), |s| {
+                s.init = vtrain_proof_of_learning::spec::InitSpec::Model {
+                    root: format!("0x{}", "c3".repeat(32)),
+                };
+                s.clip_grad_norm = Some(0.5)
+            }),
+            "",
+        ),
+        (
+            "clip_grad_norm 0",
+            with(d(), |s| s.clip_grad_norm = Some(0.0)),
+            "clip_grad_norm",
+        ),
+        (
+            "clip_grad_norm −1",
+            with(d(), |s| s.clip_grad_norm = Some(-1.0)),
+            "clip_grad_norm",
+        ),
+        (
+            "clip_grad_norm NaN",
+            with(d(), |s| s.clip_grad_norm = Some(f32::NAN)),
+            "clip_grad_norm",
+        ),
+        (
+            "clip_grad_norm +∞",
+            with(d(), |s| s.clip_grad_norm = Some(f32::INFINITY)),
+            "clip_grad_norm",
+        ),
+        (
+            "a zero model root and a bad clip: clipping is named first",
+            with(d(), |s| {
+                s.init = vtrain_proof_of_learning::spec::InitSpec::Model {
+                    root: format!("0x{}", "00".repeat(32)),
+                };
+                s.clip_grad_norm = Some(0.0)
+            }),
+            "clip_grad_norm",
+        ),
+        (
             "cosine warm-up as long as the job",
             with(d(), |s| {
                 s.schedule = LrSchedule::LinearWarmupCosine { warmup_steps: 800 }
@@ -440,7 +490,34 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             tail(1, 32, 0),
             "parse",
         ),
-        ("an initial-weights tag 3", tail(3, 32, 0), "parse"),
+        (
+            "a clipping tail followed by 28 more bytes",
+            tail(3, 32, 0),
+            "parse",
+        ),
+        ("a clipping tail cut short", tail(3, 3, 0), "parse"),
+        ("a tail tag 4", tail(4, 4, 0), "parse"),
+        (
+            "a clipping tail before the model root",
+            {
+                let mut b = tail(3, 4, 0);
+                b.push(2);
+                b.extend([0x5a; 32]);
+                b
+            },
+            "parse",
+        ),
+        (
+            "two clipping tails",
+            {
+                let mut b = tail(3, 0, 0);
+                b.extend(1.0f32.to_bits().to_be_bytes());
+                b.push(3);
+                b.extend(1.0f32.to_bits().to_be_bytes());
+                b
+            },
+            "parse",
+        ),
         ("a model root cut short", tail(2, 31, 0), "parse"),
         ("a byte after the model root", tail(2, 32, 1), "parse"),
         ("an initial-weights tag alone", tail(2, 0, 0), "parse"),
