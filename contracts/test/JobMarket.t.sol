@@ -12,6 +12,7 @@ import {ToyAlu} from "./game/ToyAlu.sol";
 import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
+import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
 import {ToySemantics} from "./game/ToyProgram.sol";
 import {GameDriver} from "./game/GameDriver.sol";
 
@@ -191,8 +192,11 @@ contract JobMarketTest is GameDriver {
         spec[72] = 0x04; // holdout 4 of 4 samples
         _expectBadSpec(spec, "dataset.holdout");
         // The production semantics refuse the toy's model section.
-        JobMarket real =
-            new JobMarket(alu, new GraphSemantics(new ImagePrograms(), new GraphSpecRules()), marketConfig());
+        JobMarket real = new JobMarket(
+            alu,
+            new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules()),
+            marketConfig()
+        );
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(GraphSpecCodec.UnsupportedSpec.selector, 73));
         real.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);

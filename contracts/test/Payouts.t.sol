@@ -8,6 +8,7 @@ import {SpecRules} from "../src/lib/SpecRules.sol";
 import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
+import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
 import {GameDriver} from "./game/GameDriver.sol";
 
 /// @notice Regression tests for the payout review (issue 11, findings 1–4; finding 5 is in
@@ -308,8 +309,11 @@ contract PayoutsTest is GameDriver {
     /// @notice The specs the review found no game could settle are refused by `postJob`,
     ///         each with the field the Rust validation names.
     function test_postJob_refusesSpecsNoGameCouldSettle() public {
-        JobMarket real =
-            new JobMarket(alu, new GraphSemantics(new ImagePrograms(), new GraphSpecRules()), marketConfig());
+        JobMarket real = new JobMarket(
+            alu,
+            new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules()),
+            marketConfig()
+        );
         // the digits reference job (examples/digits-mlp.toml)
         bytes memory digits =
             hex"000000010000000001352903000003200000006400000040c489fc31a9f0d0e54e6d537b903bece59a93d7fc12abd5715cce9b4ca3d678950100000705000000400000000a0000016801000000010000008001013dcccccd3f66666638d1b71701";

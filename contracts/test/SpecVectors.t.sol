@@ -9,6 +9,7 @@ import {Fp32Alu} from "../src/fp32/Fp32Alu.sol";
 import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
+import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
 import {GraphSpecCodec} from "../src/semantics/graph/GraphSpecCodec.sol";
 
 /// @notice `postJob` against the spec vectors the Rust validation is tested with
@@ -23,7 +24,7 @@ contract SpecVectorsTest is Test {
 
     function setUp() public {
         json = vm.readFile("test/vectors/specs.json");
-        semantics = new GraphSemantics(new ImagePrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
         market = new JobMarket(
             new Fp32Alu(),
             semantics,

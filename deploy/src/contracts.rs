@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use vtrain_dispute::Deployment;
 use vtrain_dispute::bindings::{
     ArtifactRegistry, Fp32Alu, GraphSemantics, GraphSpecRules, ImagePrograms, JobMarket,
+    NormPrograms,
 };
 
 /// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
@@ -100,8 +101,8 @@ fn deploy_error(contract: &'static str) -> impl FnOnce(alloy::contract::Error) -
 
 /// Deploys every vtrain contract with `provider`, whose wallet is `deployer`,
 /// and returns the manifest describing them: the artifact registry, the fp32
-/// ALU, the step semantics of layer graphs (with its image-op programs and
-/// spec rules), and the job market with the dispute game it
+/// ALU, the step semantics of layer graphs (with its image-op and
+/// layer-norm programs and spec rules), and the job market with the dispute game it
 /// creates.
 pub async fn deploy_contracts<P: Provider>(
     provider: &P,
@@ -119,12 +120,20 @@ pub async fn deploy_contracts<P: Provider>(
     let images = ImagePrograms::deploy(provider)
         .await
         .map_err(deploy_error("ImagePrograms"))?;
+    let norms = NormPrograms::deploy(provider)
+        .await
+        .map_err(deploy_error("NormPrograms"))?;
     let rules = GraphSpecRules::deploy(provider)
         .await
         .map_err(deploy_error("GraphSpecRules"))?;
-    let semantics = GraphSemantics::deploy(provider, *images.address(), *rules.address())
-        .await
-        .map_err(deploy_error("GraphSemantics"))?;
+    let semantics = GraphSemantics::deploy(
+        provider,
+        *images.address(),
+        *norms.address(),
+        *rules.address(),
+    )
+    .await
+    .map_err(deploy_error("GraphSemantics"))?;
     let market = JobMarket::deploy(
         provider,
         *alu.address(),
@@ -149,6 +158,7 @@ pub async fn deploy_contracts<P: Provider>(
         ("ArtifactRegistry".to_owned(), *registry.address()),
         ("Fp32Alu".to_owned(), *alu.address()),
         ("ImagePrograms".to_owned(), *images.address()),
+        ("NormPrograms".to_owned(), *norms.address()),
         ("GraphSpecRules".to_owned(), *rules.address()),
         ("GraphSemantics".to_owned(), *semantics.address()),
         ("JobMarket".to_owned(), *market.address()),

@@ -220,6 +220,18 @@ pub mod node_geometry {
     );
 }
 pub use node_geometry::NodeGeometry;
+/// Bindings of `NormPrograms`.
+pub mod norm_programs {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        NormPrograms,
+        "artifacts/NormPrograms.json"
+    );
+}
+pub use norm_programs::NormPrograms;
 /// Bindings of `ScheduleOps`.
 pub mod schedule_ops {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -313,6 +325,7 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         "JobSpecCodec" => Some(&JobSpecCodec::DEPLOYED_BYTECODE),
         "Micro" => Some(&Micro::DEPLOYED_BYTECODE),
         "NodeGeometry" => Some(&NodeGeometry::DEPLOYED_BYTECODE),
+        "NormPrograms" => Some(&NormPrograms::DEPLOYED_BYTECODE),
         "ScheduleOps" => Some(&ScheduleOps::DEPLOYED_BYTECODE),
         "Shapes" => Some(&Shapes::DEPLOYED_BYTECODE),
         "SoftmaxOps" => Some(&SoftmaxOps::DEPLOYED_BYTECODE),
@@ -337,7 +350,16 @@ pub fn immutable_ranges(name: &str) -> &'static [(usize, usize)] {
             (8316, 32),
             (8642, 32),
         ],
-        "GraphSemantics" => &[(209, 32), (272, 32), (1355, 32), (2514, 32), (3682, 32)],
+        "GraphSemantics" => &[
+            (220, 32),
+            (283, 32),
+            (444, 32),
+            (1424, 32),
+            (2793, 32),
+            (2952, 32),
+            (4371, 32),
+            (4578, 32),
+        ],
         _ => &[],
     }
 }

@@ -97,7 +97,7 @@ impl Deployment {
     /// matches, every address holds exactly the runtime code of this build's
     /// contract of that name (its immutables masked), and those immutables
     /// are the manifest's own contracts (the game's ALU and semantics, the
-    /// semantics' image programs and spec rules).
+    /// semantics' image and layer-norm programs and spec rules).
     pub async fn check<P: Provider>(&self, provider: &P) -> Result<DeploymentCheck> {
         let chain_id = provider.get_chain_id().await?;
         if chain_id != self.chain_id {
@@ -143,11 +143,13 @@ impl Deployment {
         }
         if let Ok(address) = self.address("GraphSemantics") {
             let semantics = GraphSemantics::new(address, provider);
-            let (images, rules) = (
+            let (images, norms, rules) = (
                 semantics.images().call().await,
+                semantics.norms().call().await,
                 semantics.rules().call().await,
             );
             links.push(("GraphSemantics", "images", "ImagePrograms", images));
+            links.push(("GraphSemantics", "norms", "NormPrograms", norms));
             links.push(("GraphSemantics", "rules", "GraphSpecRules", rules));
         }
         for (contract, field, role, found) in links {

@@ -8,6 +8,7 @@ import {Shapes} from "./graph/Shapes.sol";
 import {DenseOps} from "./ops/DenseOps.sol";
 import {ImagePrograms} from "./ops/ImagePrograms.sol";
 import {Micro} from "./ops/Micro.sol";
+import {NormPrograms} from "./ops/NormPrograms.sol";
 import {GraphSpecRules} from "./GraphSpecRules.sol";
 import {NodeGeometry} from "./graph/NodeGeometry.sol";
 import {StepWords} from "../lib/StepWords.sol";
@@ -23,8 +24,9 @@ import {StepWords} from "../lib/StepWords.sol";
 ///         checked against the job hash. The init transition ("nothing → S_0") produces the
 ///         optimizer list (all zero: a copy of the constant 0) and the weights list, whose
 ///         element e of parameter q is `sqrt(fan_in); div(1, ·); fma(u, 2, −1); mul(·, bound)`
-///         with `u = uniform01(derive_key(seed, 0x100 + q), e)`, unless the job fine-tunes a
-///         model: its weights list is then that model's ({initialWeights}), bound by the game.
+///         with `u = uniform01(derive_key(seed, 0x100 + q), e)` (a layer norm's γ is a copy of
+///         the constant 1, its β of 0), unless the job fine-tunes a model: its weights list is
+///         then that model's ({initialWeights}), bound by the game.
 contract GraphSemantics is IStepSemantics {
     uint8 internal constant LIST_INTERMEDIATES = 0;
     uint8 internal constant LIST_OPTIMIZER = 1;
@@ -36,6 +38,8 @@ contract GraphSemantics is IStepSemantics {
     ///         it compares runtime code and checks their values through these getters
     ///         (`vtrain_dispute::deployment`).
     ImagePrograms public immutable images;
+    /// @notice The element programs of layer normalisation and GELU (an immutable, as `images`).
+    NormPrograms public immutable norms;
     /// @notice The spec bounds and the cost model.
     GraphSpecRules public immutable rules;
 
@@ -51,9 +55,11 @@ contract GraphSemantics is IStepSemantics {
     error NoSuchMicroStep(uint32 microStep);
 
     /// @param images_ the image-op programs (deployed alongside)
+    /// @param norms_  the layer-norm and GELU programs (deployed alongside)
     /// @param rules_  the spec bounds and cost model (deployed alongside)
-    constructor(ImagePrograms images_, GraphSpecRules rules_) {
+    constructor(ImagePrograms images_, NormPrograms norms_, GraphSpecRules rules_) {
         images = images_;
+        norms = norms_;
         rules = rules_;
     }
 
@@ -124,7 +130,7 @@ contract GraphSemantics is IStepSemantics {
         if (id.init) {
             uint256 q = _initParam(m, id);
             _checkElement(P.paramShape(m, q), element);
-            return id.list == LIST_WEIGHTS ? 4 : 0;
+            return id.list == LIST_WEIGHTS && !_isNormParam(m, q) ? 4 : 0;
         }
         Target memory t = _target(m, id);
         _checkElement(t.shape, element);
@@ -171,16 +177,25 @@ contract GraphSemantics is IStepSemantics {
             uint256 q = _initParam(m, id);
             uint256 shape = P.paramShape(m, q);
             _checkElement(shape, element);
-            if (id.list == LIST_OPTIMIZER) {
+            if (id.list == LIST_OPTIMIZER || _isNormParam(m, q)) {
                 if (microStep != 0) revert NoSuchMicroStep(microStep);
-                return (Micro.copy(Micro.c(Micro.F_ZERO)), t);
+                // a moment, a layer norm's β: +0; its γ: 1
+                bool gain = id.list == LIST_WEIGHTS && q % 2 == 0;
+                return (Micro.copy(Micro.c(gain ? Micro.F_ONE : Micro.F_ZERO)), t);
             }
             if (microStep >= 4) revert NoSuchMicroStep(microStep);
             return (DenseOps.initInstruction(m, _fanIn(m, q), q, element, microStep), t);
         }
         t = _target(m, id);
         _checkElement(t.shape, element);
-        if (NodeGeometry.isImage(t.nd.op)) {
+        if (NodeGeometry.isNorm(t.nd.op)) {
+            (uint256 width, uint256 rows, uint32 eps) = NodeGeometry.norm(t.m, t.nd);
+            (uint256 len, uint256 word) = norms.program(t.nd.op, width, rows, eps, element, microStep);
+            if (microStep >= len) revert NoSuchMicroStep(microStep);
+            return (word, t);
+        }
+        if (t.nd.op >= P.OP_CONV) {
+            // an image op
             (uint256 len, uint256 word) = images.program(
                 t.nd.op,
                 NodeGeometry.geometry(t.m, t.nd),
@@ -272,6 +287,15 @@ contract GraphSemantics is IStepSemantics {
         revert NoSuchTensor(id.list, id.index);
     }
 
+    /// @dev Whether parameter `q` is a layer norm's γ or β.
+    function _isNormParam(G.Model memory m, uint256 q) internal pure returns (bool) {
+        uint256 first = q - q % 2;
+        for (uint256 l; l < m.layers.length; ++l) {
+            if (m.layers[l].firstParam == first) return m.layers[l].kind == G.LAYER_NORM;
+        }
+        return false;
+    }
+
     /// @dev The elements of one output row of parameter q's weight (a bias uses its weight's).
     function _fanIn(G.Model memory m, uint256 q) internal pure returns (uint256 fanIn) {
         uint256 shape = P.paramShape(m, q - q % 2);
@@ -288,7 +312,12 @@ contract GraphSemantics is IStepSemantics {
     // ---------------------------------------------------------------- programs
 
     function _length(Target memory t, uint256 step, uint256 e) internal view returns (uint256) {
-        if (NodeGeometry.isImage(t.nd.op)) {
+        if (NodeGeometry.isNorm(t.nd.op)) {
+            (uint256 width, uint256 rows,) = NodeGeometry.norm(t.m, t.nd);
+            return norms.length(t.nd.op, width, rows, e);
+        }
+        if (t.nd.op >= P.OP_CONV) {
+            // an image op
             return
                 images.length(
                     t.nd.op, NodeGeometry.geometry(t.m, t.nd), NodeGeometry.mask(t.m, t.nd, step), e

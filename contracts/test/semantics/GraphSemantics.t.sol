@@ -6,6 +6,7 @@ import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {GraphSemantics} from "../../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
 import {ImagePrograms} from "../../src/semantics/ops/ImagePrograms.sol";
+import {NormPrograms} from "../../src/semantics/ops/NormPrograms.sol";
 import {GraphSpecCodec} from "../../src/semantics/graph/GraphSpecCodec.sol";
 import {Fp32Alu} from "../../src/fp32/Fp32Alu.sol";
 
@@ -48,7 +49,7 @@ contract GraphSemanticsDiffTest is Test {
     }
 
     function setUp() public {
-        semantics = new GraphSemantics(new ImagePrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
         alu = new Fp32Alu();
     }
 
@@ -320,7 +321,7 @@ contract GraphSemanticsTest is Test {
     GraphSemantics internal semantics;
 
     function setUp() public {
-        semantics = new GraphSemantics(new ImagePrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
     }
 
     function _id(uint64 step, uint8 list, uint32 index)

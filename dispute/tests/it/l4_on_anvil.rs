@@ -10,6 +10,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::bindings::JobMarket;
 use vtrain_dispute::game::{GameClient, Lie, Move, Party, Tamper, Trajectory, solver_moves};
+use vtrain_proof_of_learning::repops::LrSchedule;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
 /// Sends a contract call and waits until it is mined.
@@ -85,13 +86,20 @@ fn small_norm_trainer() -> Arc<Trainer> {
     )
 }
 
-/// The job of `example` (TOML) shrunk to 4 steps with checkpoints every 2, at
-/// `batch`, with its model replaced by `model` (a `[model]` table) if given.
+/// The job of `example` (TOML) shrunk to 4 steps with checkpoints every 2 (and
+/// a warm-up of at most 1 step), at `batch`, with its model replaced by
+/// `model` (a `[model]` table) if given.
 fn shrunk(example: &str, batch: u32, model: Option<&str>) -> Arc<Trainer> {
     let mut spec = JobSpec::from_toml(example).unwrap();
     spec.steps = 4;
     spec.checkpoint_interval = 2;
     spec.batch_size = batch;
+    // A warm-up must end before the last step: keep one step of it.
+    if let LrSchedule::LinearWarmupDecay { warmup_steps }
+    | LrSchedule::LinearWarmupCosine { warmup_steps } = &mut spec.schedule
+    {
+        *warmup_steps = (*warmup_steps).min(1);
+    }
     if let Some(model) = model {
         spec.model = vtrain_proof_of_learning::spec::ModelSpec::from_toml(model).unwrap();
     }

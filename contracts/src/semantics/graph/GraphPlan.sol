@@ -7,8 +7,9 @@ import {Shapes} from "./Shapes.sol";
 /// @title GraphPlan
 /// @notice The op list of one training step of a layer graph, node by node, as the Rust
 ///         `train::planned_step_graph` builds it (`docs/repops.md` § 6): `0` schedule, `1` x,
-///         `2` y, the forward nodes, `log_softmax`, `xent_grad`, the backward nodes (layers
-///         in reverse, down to the first with parameters), then per parameter the optimizer
+///         `2` y, the forward nodes (a layer norm's two: its row statistics, then its output),
+///         `log_softmax`, `xent_grad`, the backward nodes (layers in reverse, down to the first
+///         with parameters: linear, conv2d or layer_norm), then per parameter the optimizer
 ///         nodes (SGD `v'`, `w'`; AdamW `m'`, `v'`, `w'`). Every node before the optimizer
 ///         block is an intermediate (list 0, in node order).
 /// @dev    A node is one word: `op | layer << 8 | param << 16 | arity << 24`, then five input
@@ -39,6 +40,35 @@ library GraphPlan {
     uint8 internal constant OP_AVGPOOL_GRAD = 22;
     uint8 internal constant OP_DROPOUT = 23;
     uint8 internal constant OP_DROPOUT_GRAD = 24;
+    uint8 internal constant OP_LN_STATS = 25;
+    uint8 internal constant OP_LN = 26;
+    uint8 internal constant OP_LN_INPUT_GRAD = 27;
+    uint8 internal constant OP_LN_WEIGHT_GRAD = 28;
+    uint8 internal constant OP_GELU = 29;
+    uint8 internal constant OP_GELU_GRAD = 30;
+    /// @dev A layer norm's β gradient: Rust's `bias_grad` over the layer's `R` rows of `D`
+    ///      (the program of {OP_BIAS_GRAD}), with an opcode of its own so that its dimensions
+    ///      come from the layer norm's geometry.
+    uint8 internal constant OP_LN_BIAS_GRAD = 31;
+    /// @dev Gradient clipping (`docs/repops.md` § Gradient clipping): the running sum of
+    ///      squares one parameter further, the scale, a clipped gradient.
+    uint8 internal constant OP_GRAD_SQUARE_SUM = 32;
+    uint8 internal constant OP_CLIP_SCALE = 33;
+    uint8 internal constant OP_CLIP_GRAD = 34;
+
+    /// @dev Ops as bit masks (`1 << op`), by the shape of their output: a parameter's
+    ///      (the optimizer's), a weight's, a bias's, the layer's input (per sample, batched).
+    // forge-lint: disable-start(incorrect-shift) -- bit masks: the literal 1 is meant
+    uint256 private constant OPTIMIZER_OPS = 1 << OP_SGD_VELOCITY | 1 << OP_SGD_WEIGHT | 1 << OP_ADAM_M | 1
+        << OP_ADAM_V | 1 << OP_ADAM_WEIGHT | 1 << OP_CLIP_GRAD;
+    uint256 private constant SCALARS = 1 << OP_GRAD_SQUARE_SUM | 1 << OP_CLIP_SCALE;
+    uint256 private constant WEIGHT_GRADS =
+        1 << OP_WEIGHT_GRAD | 1 << OP_CONV_WEIGHT_GRAD | 1 << OP_LN_WEIGHT_GRAD;
+    uint256 private constant BIAS_GRADS = 1 << OP_BIAS_GRAD | 1 << OP_CONV_BIAS_GRAD | 1 << OP_LN_BIAS_GRAD;
+    uint256 private constant INPUT_SHAPED = 1 << OP_INPUT_GRAD | 1 << OP_CONV_INPUT_GRAD | 1 << OP_RELU_GRAD
+        | 1 << OP_MAXPOOL_GRAD | 1 << OP_AVGPOOL_GRAD | 1 << OP_DROPOUT_GRAD | 1 << OP_LN_INPUT_GRAD | 1
+        << OP_GELU_GRAD;
+    // forge-lint: disable-end(incorrect-shift)
 
     uint256 internal constant REF_NODE = 0;
     uint256 internal constant REF_PARAM = 1;
@@ -85,28 +115,32 @@ library GraphPlan {
         uint256 firstTrained = layers;
         count = 5; // schedule, x, y, log_softmax, xent_grad
         for (uint256 l; l < layers; ++l) {
-            uint8 kind = m.layers[l].kind;
+            G.Layer memory layer = m.layers[l];
+            uint8 kind = layer.kind;
             if (kind == G.FLATTEN || kind == G.RESHAPE) continue;
-            if ((kind == G.LINEAR || kind == G.CONV2D) && firstTrained == layers) firstTrained = l;
-            ++count; // the forward node
+            if (layer.firstParam != G.NONE && firstTrained == layers) firstTrained = l;
+            count += kind == G.LAYER_NORM ? 2 : 1; // the forward nodes
         }
         for (uint256 l = firstTrained; l < layers; ++l) {
-            uint8 kind = m.layers[l].kind;
-            if (kind == G.LINEAR || kind == G.CONV2D) count += l > firstTrained ? 3 : 2;
-            else if (kind != G.FLATTEN && kind != G.RESHAPE) ++count;
+            G.Layer memory layer = m.layers[l];
+            if (layer.firstParam != G.NONE) count += l > firstTrained ? 3 : 2;
+            else if (layer.kind != G.FLATTEN && layer.kind != G.RESHAPE) ++count;
         }
+        if (m.clip) count += 2 * m.params + 1;
     }
 
     /// @notice The step's nodes for model `m`.
     /// @dev    Written for gas: it runs on every call of the one-step proof. Node words go
-    ///         straight into one array (at most 5 + 4 per layer: a forward node and up to three
-    ///         backward ones), indices stay below 2^16, so nothing can overflow.
+    ///         straight into one array (at most 5, then 2 per layer and 3 more per layer with
+    ///         parameters: up to two forward nodes and three backward ones), indices stay
+    ///         below 2^16, so nothing can overflow.
     function build(G.Model memory m) internal pure returns (Plan memory p) {
         unchecked {
             uint256 layers = m.layers.length;
-            uint256[] memory nodes = new uint256[](5 + 4 * layers);
+            uint256[] memory nodes =
+                new uint256[](5 + 2 * layers + 3 * (m.params / 2) + (m.clip ? 2 * m.params + 1 : 0));
             uint256[] memory grads = new uint256[](m.params);
-            uint256[] memory layerIn = new uint256[](layers);
+            uint256[] memory layerIn = new uint256[](layers); // each layer's input node
             _put(nodes, 0, OP_SCHEDULE);
             _put(nodes, 1, _word(OP_GATHER, 0, 1, ref(REF_FEATURES, 0)));
             _put(nodes, 2, _word(OP_GATHER, 0, 1, ref(REF_LABELS, 0)));
@@ -117,8 +151,11 @@ library GraphPlan {
                 G.Layer memory layer = m.layers[l];
                 layerIn[l] = current;
                 uint8 kind = layer.kind;
+                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                uint256 bit = 1 << kind;
                 uint256 word;
-                if (kind == G.LINEAR || kind == G.CONV2D) {
+                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                if (bit & (1 << G.LINEAR | 1 << G.CONV2D) != 0) {
                     if (firstTrained == layers) firstTrained = l;
                     uint256 w = layer.firstParam;
                     word = _word(
@@ -129,10 +166,21 @@ library GraphPlan {
                     );
                 } else if (kind == G.RELU) {
                     word = _word(OP_RELU, l, 1, current);
-                } else if (kind == G.MAXPOOL2D || kind == G.AVGPOOL2D) {
+                } else if (bit & G.POOLING != 0) {
                     word = _word(kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 1, current);
                 } else if (kind == G.DROPOUT) {
                     word = _word(OP_DROPOUT, l, 1, current);
+                } else if (kind == G.LAYER_NORM) {
+                    // S = layer_norm_stats(X), then Y = layer_norm(X, S, γ, β): S is Y − 1
+                    if (firstTrained == layers) firstTrained = l;
+                    uint256 w = layer.firstParam;
+                    uint256 head = l << 8 | current << 32;
+                    _put(nodes, n, head | OP_LN_STATS | 1 << 24);
+                    word = head | OP_LN | 4 << 24 | n << 72 | ref(REF_PARAM, w) << 112 | ref(REF_PARAM, w + 1)
+                        << 152;
+                    ++n;
+                } else if (kind == G.GELU) {
+                    word = OP_GELU | l << 8 | 1 << 24 | current << 32;
                 } else {
                     continue; // flatten, reshape: no node
                 }
@@ -148,7 +196,8 @@ library GraphPlan {
                 G.Layer memory layer = m.layers[l];
                 uint8 kind = layer.kind;
                 uint256 input = layerIn[l];
-                if (kind == G.LINEAR || kind == G.CONV2D) {
+                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                if ((1 << kind) & (1 << G.LINEAR | 1 << G.CONV2D) != 0) {
                     bool conv = kind == G.CONV2D;
                     uint256 w = layer.firstParam;
                     grads[w] = n;
@@ -176,13 +225,69 @@ library GraphPlan {
                 } else if (kind == G.DROPOUT) {
                     _put(nodes, n, _word(OP_DROPOUT_GRAD, l, 1, grad));
                     grad = n++;
+                } else if (kind == G.LAYER_NORM) {
+                    // its statistics precede its output Y, which the next layer reads (flatten
+                    // and reshape pass it on), or the log-softmax
+                    uint256 stats = (l + 1 < layers ? layerIn[l + 1] : current) - 1;
+                    uint256 w = layer.firstParam;
+                    (grads[w], grads[w + 1]) = (n, n + 1);
+                    (n, grad) =
+                        _normBackward(nodes, n, l | w << 8, input | stats << 16, grad, l > firstTrained);
+                } else if (kind == G.GELU) {
+                    _put(nodes, n, OP_GELU_GRAD | l << 8 | 2 << 24 | input << 32 | grad << 72);
+                    grad = n++;
                 } // flatten, reshape: the gradient passes through
             }
+            if (m.clip) n = _clip(nodes, n, grads);
             p.nodes = nodes;
             p.inter = n;
             p.grads = grads;
             (p.params, p.adam) = (m.params, m.adam);
             p.count = n + m.params * (m.adam ? 3 : 2);
+        }
+    }
+
+    /// @dev Gradient clipping's nodes from node `n` on: `grad_square_sum` per parameter
+    ///      (the first reads its gradient, the others the sum before and their gradient), the
+    ///      scale, then `clip_grad(g_q, scale)` per parameter, which replaces `grads[q]` as the
+    ///      optimizer's input. Returns the next node.
+    function _clip(uint256[] memory nodes, uint256 n, uint256[] memory grads) private pure returns (uint256) {
+        unchecked {
+            uint256 params = grads.length;
+            _put(nodes, n, OP_GRAD_SQUARE_SUM | 1 << 24 | grads[0] << 32);
+            for (uint256 q = 1; q < params; ++q) {
+                _put(nodes, n + q, OP_GRAD_SQUARE_SUM | q << 16 | 2 << 24 | _two(n + q - 1, grads[q]) << 32);
+            }
+            uint256 scale = n + params;
+            _put(nodes, scale, OP_CLIP_SCALE | 1 << 24 | (scale - 1) << 32);
+            for (uint256 q; q < params; ++q) {
+                _put(nodes, scale + 1 + q, OP_CLIP_GRAD | q << 16 | 2 << 24 | _two(grads[q], scale) << 32);
+                grads[q] = scale + 1 + q;
+            }
+            return scale + 1 + params;
+        }
+    }
+
+    /// @dev A layer norm's backward nodes from node `n` on: `dγ = layer_norm_weight_grad(X, S,
+    ///      dY)`, `dβ = bias_grad(dY)` and, unless it is the first trained layer,
+    ///      `dX = layer_norm_input_grad(X, S, γ, dY)`. `lw` is the layer and its γ `<< 8`, `io`
+    ///      its input X and statistics S `<< 16`. Returns the next node and the running gradient.
+    function _normBackward(
+        uint256[] memory nodes,
+        uint256 n,
+        uint256 lw,
+        uint256 io,
+        uint256 grad,
+        bool inputGrad
+    ) private pure returns (uint256, uint256) {
+        unchecked {
+            uint256 head = (lw & 0xFF) << 8 | _two(io & 0xFFFF, io >> 16) << 32; // layer; X, S
+            _put(nodes, n, head | OP_LN_WEIGHT_GRAD | 3 << 24 | grad << 112);
+            _put(nodes, n + 1, OP_LN_BIAS_GRAD | (lw & 0xFF) << 8 | 1 << 24 | grad << 32);
+            n += 2;
+            if (!inputGrad) return (n, grad);
+            _put(nodes, n, head | OP_LN_INPUT_GRAD | 4 << 24 | ref(REF_PARAM, lw >> 8) << 112 | grad << 152);
+            return (n + 1, n);
         }
     }
 
@@ -258,15 +363,18 @@ library GraphPlan {
         if (op == OP_GATHER) {
             return input0 >> 32 == REF_FEATURES ? Shapes.two(m.batch, m.features) : Shapes.one(m.batch);
         }
-        if (op == OP_LOG_SOFTMAX || op == OP_XENT_GRAD) return Shapes.two(m.batch, m.classes);
-        if (op >= OP_SGD_VELOCITY && op <= OP_ADAM_WEIGHT) return paramShape(m, param);
+        // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+        uint256 bit = 1 << op; // ops by bit masks: one test per shape rule
+        // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+        if (bit & (1 << OP_LOG_SOFTMAX | 1 << OP_XENT_GRAD) != 0) return Shapes.two(m.batch, m.classes);
+        if (bit & OPTIMIZER_OPS != 0) return paramShape(m, param);
+        if (bit & SCALARS != 0) return Shapes.one(1);
         G.Layer memory layer = m.layers[layer_];
-        if (op == OP_WEIGHT_GRAD || op == OP_CONV_WEIGHT_GRAD) return paramShape(m, layer.firstParam);
-        if (op == OP_BIAS_GRAD || op == OP_CONV_BIAS_GRAD) return Shapes.one(layer.a);
-        if (
-            op == OP_INPUT_GRAD || op == OP_CONV_INPUT_GRAD || op == OP_RELU_GRAD || op == OP_MAXPOOL_GRAD
-                || op == OP_AVGPOOL_GRAD || op == OP_DROPOUT_GRAD
-        ) return Shapes.prepend(m.batch, layer.inShape);
+        if (bit & WEIGHT_GRADS != 0) return paramShape(m, layer.firstParam);
+        if (bit & BIAS_GRADS != 0) return Shapes.one(op == OP_LN_BIAS_GRAD ? layer.b : layer.a);
+        if (bit & INPUT_SHAPED != 0) return Shapes.prepend(m.batch, layer.inShape);
+        // the row statistics: [R, 2], R = batch × rows per sample (u32 factors)
+        if (op == OP_LN_STATS) return Shapes.two(m.batch * layer.c, 2);
         return Shapes.prepend(m.batch, layer.outShape); // a forward node
     }
 }

@@ -22,6 +22,16 @@ library GraphSpecCodec {
     uint8 internal constant RESHAPE = 6;
     uint8 internal constant RELU = 7;
     uint8 internal constant DROPOUT = 8;
+    uint8 internal constant LAYER_NORM = 9;
+    uint8 internal constant GELU = 10;
+
+    /// @dev Layer kinds as bit masks (`1 << kind`) by what follows the tag: one u32, a
+    ///      pooling's two, nothing.
+    // forge-lint: disable-start(incorrect-shift) -- bit masks: the literal 1 is meant
+    uint256 internal constant ONE_FIELD = 1 << LINEAR | 1 << DROPOUT | 1 << LAYER_NORM;
+    uint256 internal constant POOLING = 1 << MAXPOOL2D | 1 << AVGPOOL2D;
+    uint256 internal constant NO_FIELDS = 1 << FLATTEN | 1 << RELU | 1 << GELU;
+    // forge-lint: disable-end(incorrect-shift)
 
     /// @notice The most layers of a graph, the most dimensions of a per-sample shape, the
     ///         largest kernel, stride or padding, the most values of one sample's activation.
@@ -34,7 +44,9 @@ library GraphSpecCodec {
 
     /// @dev One layer with its shapes. `a..d` by kind: linear `out`; conv2d `out_channels,
     ///      kernel, stride, padding`; pooling `kernel, stride` (resolved); reshape its packed
-    ///      shape in `a`; dropout the bits of `p`.
+    ///      shape in `a`; dropout the bits of `p`; layer_norm the bits of `ε` in `a`, then (once
+    ///      inferred) the row width `D` (the last dimension) in `b` and the rows of one sample
+    ///      in `c`.
     struct Layer {
         uint8 kind;
         uint256 a;
@@ -67,12 +79,14 @@ library GraphSpecCodec {
         uint32 beta2;
         uint32 eps;
         uint32 weightDecay;
-        uint8 schedule; // 1 constant, 2 linear warm-up/decay, 3 step
+        uint8 schedule; // 1 constant, 2 linear warm-up/decay, 3 step, 4 linear warm-up/cosine
         uint256 warmup;
         uint256 every;
         uint32 gamma;
         bool loadsModel; // S_0's weights are a model's (fine-tuning), not drawn from the seed
         bytes32 initialModel; // that model's root
+        bool clip; // the gradients are clipped to the global norm `maxNorm`
+        uint32 maxNorm;
     }
 
     /// @notice The spec's model, optimizer or schedule section is not one this semantics
@@ -85,8 +99,9 @@ library GraphSpecCodec {
     /// @notice Decodes the canonical spec (Rust `JobSpec::from_canonical_bytes`): the header,
     ///         the model (`u8 1, u32 #hidden, u32 width…, u8 1 (relu)` or `u8 2, u32 rank,
     ///         u32 dim…, u32 #layers, layer…, u8 1 (softmax cross-entropy)`), the optimizer,
-    ///         the schedule and the initial weights: nothing when drawn from the seed, `u8 2,
-    ///         bytes32 model root` when loaded, which must end the spec. Layer shapes are
+    ///         the schedule, the initial weights (nothing when drawn from the seed, `u8 2,
+    ///         bytes32 model root` when loaded) and gradient clipping (nothing, or `u8 3, f32
+    ///         max_norm`), which must end the spec. Layer shapes are
     ///         inferred only by {plan} (decoding alone checks no bound but the list lengths).
     function parse(bytes calldata spec) internal pure returns (Model memory m, uint256[] memory input) {
         // The fixed-offset header (JobSpecCodec), read straight from calldata.
@@ -107,11 +122,20 @@ library GraphSpecCodec {
             revert UnsupportedSpec(o);
         }
         o = _parseOptimizer(spec, m, o);
-        if (spec.length != o) {
-            if (_u8(spec, o) != 2 || spec.length != o + 33) revert UnsupportedSpec(o);
+        // The optional tails, each at most once and in tag order: `u8 2, bytes32 model root`
+        // (fine-tuning), then `u8 3, f32 max_norm` (gradient clipping).
+        if (o < spec.length && _u8(spec, o) == 2) {
+            if (spec.length < o + 33) revert UnsupportedSpec(o);
             m.loadsModel = true;
             m.initialModel = bytes32(spec[o + 1:o + 33]);
+            o += 33;
         }
+        if (o < spec.length && _u8(spec, o) == 3) {
+            m.clip = true;
+            m.maxNorm = uint32(_u32(spec, o + 1));
+            o += 5;
+        }
+        if (spec.length != o) revert UnsupportedSpec(o);
     }
 
     function _parseMlp(bytes calldata spec, Model memory m, uint256 o)
@@ -157,15 +181,17 @@ library GraphSpecCodec {
                 uint8 kind = uint8(_u8(spec, o));
                 l.kind = kind;
                 ++o;
-                if (kind == LINEAR) {
-                    l.a = _u32(spec, o);
+                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                uint256 bit = 1 << kind; // kinds by bit masks: one test per branch
+                if (bit & ONE_FIELD != 0) {
+                    l.a = _u32(spec, o); // linear `out`, dropout `p`, layer_norm `ε`
                     o += 4;
                 } else if (kind == CONV2D) {
                     if (spec.length < o + 16) revert UnsupportedSpec(o);
                     (l.a, l.b, l.c, l.d) =
                     (_read(spec, o, 4), _read(spec, o + 4, 4), _read(spec, o + 8, 4), _read(spec, o + 12, 4));
                     o += 16;
-                } else if (kind == MAXPOOL2D || kind == AVGPOOL2D) {
+                } else if (bit & POOLING != 0) {
                     if (spec.length < o + 8) revert UnsupportedSpec(o);
                     (l.a, l.b) = (_read(spec, o, 4), _read(spec, o + 4, 4));
                     if (l.b == 0) l.b = l.a; // an unset stride is the kernel
@@ -175,10 +201,7 @@ library GraphSpecCodec {
                     (o, dims) = _dims(spec, o);
                     l.a = Shapes.pack(dims);
                     l.b = dims.length;
-                } else if (kind == DROPOUT) {
-                    l.a = _u32(spec, o);
-                    o += 4;
-                } else if (kind != FLATTEN && kind != RELU) {
+                } else if (bit & NO_FIELDS == 0) {
                     revert UnsupportedSpec(o - 1);
                 }
             }
@@ -219,7 +242,7 @@ library GraphSpecCodec {
         uint256 schedule = _u8(spec, o);
         m.schedule = uint8(schedule);
         if (schedule == 1) return o + 1;
-        if (schedule == 2) {
+        if (schedule == 2 || schedule == 4) {
             m.warmup = _u32(spec, o + 1);
             return o + 5;
         }
@@ -260,7 +283,8 @@ library GraphSpecCodec {
                     l.firstParam = params;
                     params += 2;
                     shape = Shapes.one(width);
-                } else if (kind == CONV2D || kind == MAXPOOL2D || kind == AVGPOOL2D) {
+                    // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                } else if ((1 << kind) & (POOLING | 1 << CONV2D) != 0) {
                     uint256 c = (shape >> 8) & 0xFFFFFFFF;
                     uint256 h = (shape >> 40) & 0xFFFFFFFF;
                     uint256 w = (shape >> 72) & 0xFFFFFFFF;
@@ -283,7 +307,13 @@ library GraphSpecCodec {
                     shape = Shapes.one(Shapes.elements(shape));
                 } else if (kind == RESHAPE) {
                     shape = l.a;
-                } // relu, dropout: the shape passes through
+                } else if (kind == LAYER_NORM) {
+                    (l.b, l.c) = _rows(shape);
+                    paramShapes[params] = Shapes.one(l.b);
+                    paramShapes[params + 1] = Shapes.one(l.b);
+                    l.firstParam = params;
+                    params += 2;
+                } // relu, dropout, gelu: the shape passes through
                 l.outShape = shape;
             }
             m.paramShapes = paramShapes;
@@ -318,12 +348,13 @@ library GraphSpecCodec {
             SpecRules.checkUnitInterval("optimizer.momentum", m.momentum);
         }
         SpecRules.checkNonNegative("optimizer.weight_decay", m.weightDecay);
-        if (m.schedule == 2) {
+        if (m.schedule == 2 || m.schedule == 4) {
             if (m.warmup >= m.steps) revert SpecRules.InvalidSpec("schedule.warmup_steps");
         } else if (m.schedule == 3) {
             SpecRules.checkRange("schedule.every", m.every, 1, m.steps);
             SpecRules.checkPositive("schedule.gamma", m.gamma);
         }
+        if (m.clip) SpecRules.checkPositive("clip_grad_norm", m.maxNorm);
         if (m.loadsModel && m.initialModel == bytes32(0)) revert SpecRules.InvalidSpec("init.root");
     }
 
@@ -344,12 +375,17 @@ library GraphSpecCodec {
             (shape, weights) = _layerOut(l, shape);
             if (weights > 0) {
                 l.firstParam = params;
-                uint256 width = l.a;
+                uint256 width = l.kind == LAYER_NORM ? l.b : l.a;
                 // At most 64 layers of at most 2^32 · 17 · 17 weights each: no overflow.
                 unchecked {
-                    paramShapes[params] = l.kind == LINEAR
-                        ? Shapes.two(width, Shapes.dim(l.inShape, 0))
-                        : 4 | width << 8 | Shapes.dim(l.inShape, 0) << 40 | l.b << 72 | l.b << 104;
+                    if (l.kind == LINEAR) {
+                        paramShapes[params] = Shapes.two(width, Shapes.dim(l.inShape, 0));
+                    } else if (l.kind == CONV2D) {
+                        paramShapes[params] =
+                            4 | width << 8 | Shapes.dim(l.inShape, 0) << 40 | l.b << 72 | l.b << 104;
+                    } else {
+                        paramShapes[params] = Shapes.one(width); // γ
+                    }
                     paramShapes[params + 1] = Shapes.one(width);
                     params += 2;
                     total += weights;
@@ -365,11 +401,16 @@ library GraphSpecCodec {
             revert SpecRules.InvalidSpec("model.layers");
         }
         if (params == 0) revert SpecRules.InvalidSpec("model.layers");
+        // Rust `check_programs`: a conv2d's weight gradient sums batch × output positions, a
+        // layer norm's γ gradient 3 steps per row (R = batch × rows per sample).
         for (uint256 i; i < m.layers.length; ++i) {
             Layer memory l = m.layers[i];
             if (
                 l.kind == CONV2D && m.batch * Shapes.dim(l.outShape, 1) * Shapes.dim(l.outShape, 2) >= 1 << 31
             ) {
+                revert SpecRules.InvalidSpec("model.layers");
+            }
+            if (l.kind == LAYER_NORM && m.batch * l.c >= 1 << 29) {
                 revert SpecRules.InvalidSpec("model.layers");
             }
         }
@@ -385,9 +426,14 @@ library GraphSpecCodec {
                 return (Shapes.one(l.a), (Shapes.dim(input, 0) + 1) * l.a); // u32 factors
             }
         }
-        if (kind == RELU || kind == DROPOUT) {
+        if (kind == RELU || kind == DROPOUT || kind == GELU) {
             if (kind == DROPOUT) SpecRules.checkUnitInterval("model.layers", uint32(l.a));
             return (input, 0);
+        }
+        if (kind == LAYER_NORM) {
+            SpecRules.checkPositive("model.layers", uint32(l.a));
+            (l.b, l.c) = _rows(input);
+            return (input, 2 * l.b); // γ and β, D each
         }
         if (kind == CONV2D) {
             (uint256 c, uint256 h, uint256 w) = _image(input);
@@ -421,6 +467,15 @@ library GraphSpecCodec {
             return (l.a, 0);
         }
         return (input, 0); // unreachable: every kind is handled above
+    }
+
+    /// @dev A layer norm's view of its per-sample input: rows of `D` values, `D` the last
+    ///      dimension (rank ≥ 1 for any shape inference reaches). Returns `D` and the rows.
+    function _rows(uint256 shape) private pure returns (uint256 d, uint256 rows) {
+        unchecked {
+            d = Shapes.dim(shape, Shapes.rank(shape) - 1);
+            rows = Shapes.elements(shape) / d; // every dimension of an inferred shape is > 0
+        }
     }
 
     function _image(uint256 shape) private pure returns (uint256, uint256, uint256) {

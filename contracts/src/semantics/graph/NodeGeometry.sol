@@ -16,8 +16,35 @@ library NodeGeometry {
     /// @dev The randomness purpose of dropout masks (Rust `prng::purpose::DROPOUT`).
     uint64 internal constant PURPOSE_DROPOUT = 0x300;
 
+    /// @notice Whether `op`'s programs are {ImagePrograms}' (the image ops and dropout).
     function isImage(uint8 op) internal pure returns (bool) {
-        return op >= P.OP_CONV;
+        return op >= P.OP_CONV && op < P.OP_LN_STATS;
+    }
+
+    /// @notice Whether `op`'s programs are {NormPrograms}' (layer norm, GELU, clipping).
+    function isNorm(uint8 op) internal pure returns (bool) {
+        return op >= P.OP_LN_STATS;
+    }
+
+    /// @notice The geometry of a layer-norm node (see {NormPrograms}): the row width `D`, the
+    ///         rows `R` over the batch and the bits of `ε` (zero for GELU, whose programs read
+    ///         none of them).
+    function norm(G.Model memory m, P.Node memory nd)
+        internal
+        pure
+        returns (uint256 d, uint256 rows, uint32 eps)
+    {
+        uint8 op = nd.op;
+        // gradient clipping: a sum's gradient length and whether it continues another (1);
+        // the scale's max norm
+        if (op == P.OP_GRAD_SQUARE_SUM) {
+            return (Shapes.elements(P.paramShape(m, nd.param)), 0, nd.param > 0 ? 1 : 0);
+        }
+        if (op == P.OP_CLIP_SCALE) return (0, 0, m.maxNorm);
+        G.Layer memory layer = m.layers[nd.layer];
+        if (layer.kind != G.LAYER_NORM || op == P.OP_CLIP_GRAD) return (0, 0, 0);
+        // below 2^32 each: no overflow
+        return (layer.b, m.batch * layer.c, uint32(layer.a));
     }
 
     /// @notice The dimensions of a dense node (see {DenseOps}).
@@ -73,6 +100,18 @@ library NodeGeometry {
     ///         `Op::max_program_len`).
     function maxLength(G.Model memory m, P.Node memory nd) internal pure returns (uint256) {
         uint8 op = nd.op;
+        if (isNorm(op)) {
+            (uint256 width, uint256 rows,) = norm(m, nd);
+            if (op == P.OP_LN_STATS) return 3 * width + 5;
+            if (op == P.OP_LN) return 3;
+            if (op == P.OP_LN_INPUT_GRAD) return 5 * width + 9;
+            if (op == P.OP_LN_WEIGHT_GRAD) return 3 * rows;
+            if (op == P.OP_LN_BIAS_GRAD) return rows;
+            if (op == P.OP_GRAD_SQUARE_SUM) return width;
+            if (op == P.OP_CLIP_SCALE) return 4;
+            if (op == P.OP_CLIP_GRAD) return 1;
+            return op == P.OP_GELU ? 21 : 29;
+        }
         if (!isImage(op)) {
             DenseOps.Dims memory d = dims(m, nd);
             if (op == P.OP_SCHEDULE) return 64;

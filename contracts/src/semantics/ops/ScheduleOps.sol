@@ -38,20 +38,57 @@ library ScheduleOps {
         return record(em, Micro.SUB, Micro.c(Micro.F_ONE), power, Micro.none());
     }
 
-    /// @dev lr_t (repops §5).
+    /// @dev The Taylor coefficients of `sin x / x` (repops §5, Rust `SIN_COEFFICIENTS`):
+    ///      1/13!, −1/11!, 1/9!, −1/7!, 1/5!, −1/3!; π; −0.5.
+    uint32 internal constant S13 = 0x2F309231;
+    uint32 internal constant S11 = 0xB2D7322B;
+    uint32 internal constant S9 = 0x3638EF1D;
+    uint32 internal constant S7 = 0xB9500D01;
+    uint32 internal constant S5 = 0x3C088889;
+    uint32 internal constant S3 = 0xBE2AAAAB;
+    uint32 internal constant PI = 0x40490FDB;
+    uint32 internal constant F_MINUS_HALF = 0xBF000000;
+
+    /// @dev lr_t (repops §5): 1 constant, 2 linear warm-up and decay, 3 step, 4 linear
+    ///      warm-up and cosine decay.
     function lrT(G.Model memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
         if (s.schedule == 1) return Micro.c(s.lr);
-        if (s.schedule == 2) {
+        if (s.schedule == 2 || s.schedule == 4) {
             uint256 scaled;
             if (t < s.warmup) {
                 scaled = record(em, Micro.MUL, Micro.c(s.lr), Micro.c(Micro.f32(t + 1)), Micro.none());
                 return record(em, Micro.DIV, scaled, Micro.c(Micro.f32(s.warmup)), Micro.none());
             }
+            if (s.schedule == 4) return cosine(s, t, em);
             scaled = record(em, Micro.MUL, Micro.c(s.lr), Micro.c(Micro.f32(s.steps - t)), Micro.none());
             return record(em, Micro.DIV, scaled, Micro.c(Micro.f32(s.steps - s.warmup)), Micro.none());
         }
         uint256 factor = powi(em, Micro.c(s.gamma), t / s.every);
         return record(em, Micro.MUL, Micro.c(s.lr), factor, Micro.none());
+    }
+
+    /// @dev The cosine decay after the warm-up (Rust `cosine_half`): `p = (t − W)/(T − W)`,
+    ///      `x = π·(p − ½)`, `sin x` by Horner in `x²`, `h = 0.5 − 0.5·sin x`, `lr·h`.
+    function cosine(G.Model memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
+        uint256 p = record(
+            em,
+            Micro.DIV,
+            Micro.c(Micro.f32(t - s.warmup)),
+            Micro.c(Micro.f32(s.steps - s.warmup)),
+            Micro.none()
+        );
+        uint256 centred = record(em, Micro.SUB, p, Micro.c(Micro.F_HALF), Micro.none());
+        uint256 x = record(em, Micro.MUL, centred, Micro.c(PI), Micro.none());
+        uint256 x2 = record(em, Micro.MUL, x, x, Micro.none());
+        uint256 poly = record(em, Micro.FMA, Micro.c(S13), x2, Micro.c(S11));
+        poly = record(em, Micro.FMA, poly, x2, Micro.c(S9));
+        poly = record(em, Micro.FMA, poly, x2, Micro.c(S7));
+        poly = record(em, Micro.FMA, poly, x2, Micro.c(S5));
+        poly = record(em, Micro.FMA, poly, x2, Micro.c(S3));
+        poly = record(em, Micro.FMA, poly, x2, Micro.c(Micro.F_ONE));
+        uint256 sine = record(em, Micro.MUL, x, poly, Micro.none());
+        uint256 half = record(em, Micro.FMA, sine, Micro.c(F_MINUS_HALF), Micro.c(Micro.F_HALF));
+        return record(em, Micro.MUL, Micro.c(s.lr), half, Micro.none());
     }
 
     /// @dev `base^n` by binary exponentiation (`ops::powi`).
