@@ -178,6 +178,9 @@ contract DisputeGame {
         bytes32[] resultPath;
     }
 
+    /// @dev An operand's 62 bits in an instruction word (`StepWords`).
+    uint256 private constant OPERAND_MASK = (1 << 62) - 1;
+
     /// @notice The market that opens games and settles their bonds.
     address public market;
     /// @notice The fp32 ALU of the last step.
@@ -508,9 +511,14 @@ contract DisputeGame {
         (uint256 ins, uint256[4] memory inputs) =
             semantics.locate(spec, id, g.target.element, g.target.microStep);
         uint32[4] memory values;
-        for (uint256 i; i < 4; ++i) {
-            values[i] = _operand(g, spec, ins, inputs[i], proof, i);
-        }
+        values[0] = _operand(g, spec, ins, inputs[0], proof, 0);
+        // A second operand that repeats the first (`fma(g, g, acc)`, `mul(x, x)`) is proved
+        // once: it takes the first's value, and its own proof may be left empty.
+        values[1] = (ins >> 70) & OPERAND_MASK == (ins >> 8) & OPERAND_MASK
+            ? values[0]
+            : _operand(g, spec, ins, inputs[1], proof, 1);
+        values[2] = _operand(g, spec, ins, inputs[2], proof, 2);
+        values[3] = _operand(g, spec, ins, inputs[3], proof, 3);
         uint8 opcode = StepWords.opcode(ins);
         uint32 result =
             opcode == 0 ? values[0] : alu.execute(opcode, values[0], values[1], values[2], values[3]);

@@ -330,6 +330,11 @@ impl Party {
         };
         let mut proofs: [DisputeGame::OperandProof; 4] = Default::default();
         for (slot, operand) in operands.iter().enumerate() {
+            // A second operand that repeats the first (`fma(g, g, acc)`, `mul(x, x)`) is
+            // proved once: the game gives it the first's value (`DisputeGame.proveStep`).
+            if slot == 1 && operands[0] == *operand {
+                continue;
+            }
             proofs[slot] = match *operand {
                 Operand::Const(_) => DisputeGame::OperandProof::default(),
                 Operand::Step(j) => micro_operand(&prefix, &prefix_leaves, j as usize),

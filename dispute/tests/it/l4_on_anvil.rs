@@ -487,13 +487,14 @@ async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {
         };
         let outcome = dispute_on(trainer.clone(), Some(tamper), None).await;
         eprintln!(
-            "{:>8} ({}): refuted at micro-step {} of {}, proveStep {} gas, {} moves",
+            "{:>8} ({}): refuted at micro-step {} of {}, proveStep {} gas, {} moves, {} gas in all",
             graph.nodes[node].name,
             op_name(&graph.nodes[node].op),
             outcome.micro_step,
             outcome.program_length,
             outcome.prove_gas,
-            outcome.moves
+            outcome.moves,
+            outcome.gas
         );
         assert!(!outcome.solver_won, "node {node}");
         assert_eq!(outcome.reason, REASON_STEP_REFUTED, "node {node}");

@@ -85,6 +85,8 @@ library GraphPlan {
         uint256[] grads; // the gradient node of each parameter
         uint256 params;
         bool adam;
+        uint256 body; // the stored nodes: those before the clipping block (all without it)
+        bool clip;
     }
 
     /// @dev One node, unpacked.
@@ -137,8 +139,7 @@ library GraphPlan {
     function build(G.Model memory m) internal pure returns (Plan memory p) {
         unchecked {
             uint256 layers = m.layers.length;
-            uint256[] memory nodes =
-                new uint256[](5 + 2 * layers + 3 * (m.params / 2) + (m.clip ? 2 * m.params + 1 : 0));
+            uint256[] memory nodes = new uint256[](5 + 2 * layers + 3 * (m.params / 2));
             uint256[] memory grads = new uint256[](m.params);
             uint256[] memory layerIn = new uint256[](layers); // each layer's input node
             _put(nodes, 0, OP_SCHEDULE);
@@ -238,8 +239,9 @@ library GraphPlan {
                     grad = n++;
                 } // flatten, reshape: the gradient passes through
             }
-            if (m.clip) n = _clip(nodes, n, grads);
             p.nodes = nodes;
+            (p.body, p.clip) = (n, m.clip);
+            if (m.clip) n += 2 * m.params + 1; // the clipping block, a formula (see {_clipNode})
             p.inter = n;
             p.grads = grads;
             (p.params, p.adam) = (m.params, m.adam);
@@ -247,25 +249,35 @@ library GraphPlan {
         }
     }
 
-    /// @dev Gradient clipping's nodes from node `n` on: `grad_square_sum` per parameter
-    ///      (the first reads its gradient, the others the sum before and their gradient), the
-    ///      scale, then `clip_grad(g_q, scale)` per parameter, which replaces `grads[q]` as the
-    ///      optimizer's input. Returns the next node.
-    function _clip(uint256[] memory nodes, uint256 n, uint256[] memory grads) private pure returns (uint256) {
+    /// @dev Node `j` of the gradient-clipping block, which follows the backward nodes
+    ///      (`docs/repops.md` § Gradient clipping), packed like a stored node: for `j < P`,
+    ///      `grad_square_sum` of parameter `j` (the first reads its gradient, the others the
+    ///      sum before and their gradient); `j = P`, the scale; then `clip_grad(g_q, scale)`
+    ///      per parameter, which the optimizer reads instead of `g_q` ({_gradOf}). A formula,
+    ///      not stored: the one-step proof builds the plan on every call.
+    function _clipNode(Plan memory p, uint256 j) private pure returns (uint256) {
         unchecked {
-            uint256 params = grads.length;
-            _put(nodes, n, OP_GRAD_SQUARE_SUM | 1 << 24 | grads[0] << 32);
-            for (uint256 q = 1; q < params; ++q) {
-                _put(nodes, n + q, OP_GRAD_SQUARE_SUM | q << 16 | 2 << 24 | _two(n + q - 1, grads[q]) << 32);
-            }
-            uint256 scale = n + params;
-            _put(nodes, scale, OP_CLIP_SCALE | 1 << 24 | (scale - 1) << 32);
-            for (uint256 q; q < params; ++q) {
-                _put(nodes, scale + 1 + q, OP_CLIP_GRAD | q << 16 | 2 << 24 | _two(grads[q], scale) << 32);
-                grads[q] = scale + 1 + q;
-            }
-            return scale + 1 + params;
+            uint256 params = p.params;
+            uint256 i = p.body + j;
+            if (j == 0) return OP_GRAD_SQUARE_SUM | 1 << 24 | p.grads[0] << 32;
+            if (j < params) return OP_GRAD_SQUARE_SUM | j << 16 | 2 << 24 | _two(i - 1, p.grads[j]) << 32;
+            if (j == params) return OP_CLIP_SCALE | 1 << 24 | (i - 1) << 32;
+            uint256 q = j - params - 1;
+            return OP_CLIP_GRAD | q << 16 | 2 << 24 | _two(p.grads[q], p.body + params) << 32;
         }
+    }
+
+    /// @dev The gradient the optimizer reads for parameter `q`: its clipped gradient when the
+    ///      job clips, else its gradient node.
+    function _gradOf(Plan memory p, uint256 q) private pure returns (uint256) {
+        return p.clip ? p.body + p.params + 1 + q : p.grads[q];
+    }
+
+    /// @dev Node `i`'s word: stored, in the clipping block, or in the optimizer block.
+    function _wordAt(Plan memory p, uint256 i) private pure returns (uint256) {
+        if (i < p.body) return p.nodes[i];
+        if (i < p.inter) return _clipNode(p, i - p.body);
+        return _optimizer(p, i - p.inter);
     }
 
     /// @dev A layer norm's backward nodes from node `n` on: `dγ = layer_norm_weight_grad(X, S,
@@ -310,7 +322,7 @@ library GraphPlan {
         uint256 q = j / (p.adam ? 3 : 2);
         uint256 r = j % (p.adam ? 3 : 2);
         uint256 head = ref(REF_NODE, 0) | ref(REF_PARAM, q) << 40;
-        uint256 moments = head | p.grads[q] << 80 | ref(REF_MOMENT, q) << 120;
+        uint256 moments = head | _gradOf(p, q) << 80 | ref(REF_MOMENT, q) << 120;
         if (!p.adam) {
             if (r == 0) return OP_SGD_VELOCITY | q << 16 | 4 << 24 | moments << 32;
             return OP_SGD_WEIGHT | q << 16 | 3 << 24 | (head | ref(REF_NODE, i - 1) << 80) << 32;
@@ -325,7 +337,7 @@ library GraphPlan {
 
     /// @notice Node `i`, unpacked.
     function node(Plan memory p, uint256 i) internal pure returns (Node memory nd) {
-        uint256 word = i < p.inter ? p.nodes[i] : _optimizer(p, i - p.inter);
+        uint256 word = _wordAt(p, i);
         nd.op = uint8(word);
         nd.layer = (word >> 8) & 0xFF;
         nd.param = (word >> 16) & 0xFF;
@@ -342,7 +354,7 @@ library GraphPlan {
 
     /// @notice The output shape of node `i`, read without unpacking its inputs.
     function shapeAt(G.Model memory m, Plan memory p, uint256 i) internal pure returns (uint256) {
-        uint256 word = i < p.inter ? p.nodes[i] : _optimizer(p, i - p.inter);
+        uint256 word = _wordAt(p, i);
         // a gather's shape depends on its source, its input 0
         return _shape(m, uint8(word), (word >> 8) & 0xFF, (word >> 16) & 0xFF, (word >> 32) & 0xFFFFFFFFFF);
     }
