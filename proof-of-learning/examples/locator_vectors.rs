@@ -22,8 +22,9 @@
 //! - `small`: `tests/it/common.rs::small_spec` (64-24-16-10, AdamW, linear
 //!   warm-up over 5 steps) with 50 steps instead of 40, so that step 44 (decay
 //!   phase, batch crossing into epoch 1) exists: init, steps 0, 1 and 44;
-//! - `linear`: no hidden layer (64-10), SGD, step schedule (every 3, γ = 0.5):
-//!   init, steps 0, 7 and 22;
+//! - `linear`: no hidden layer (64-10), SGD, step schedule (every 3, γ = 0.5),
+//!   gradients clipped to norm 2 (the `mlp` shorthand with clipping): init,
+//!   steps 0, 7 and 22;
 //! - `cnn`: `examples/digits-cnn.toml` (conv, relu, max-pool, conv, relu,
 //!   flatten, linear; SGD) at batch 16: init, steps 0, 1 and 89;
 //! - `small-cnn`: every image op (padding, stride 2, average and overlapping
@@ -135,6 +136,7 @@ fn jobs() -> Result<Vec<Job>> {
         every: 3,
         gamma: 0.5,
     };
+    linear.clip_grad_norm = Some(2.0);
     linear.validate()?;
 
     // The reference CNN at batch 16, so that its longest programs (a weight

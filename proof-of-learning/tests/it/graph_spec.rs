@@ -351,6 +351,8 @@ fn canonical_decoding_refuses_unknown_layers_and_oversized_lists() {
 fn clipping_scales_every_gradient_by_one_factor() {
     let spec = crate::common::digits_ln_gelu_spec();
     assert_eq!(spec.clip_grad_norm, Some(1.0));
+    // The TOML a spec writes (a top-level key after its tables) reads back.
+    assert_eq!(JobSpec::from_toml(&spec.to_toml()).unwrap(), spec);
     let trainer = trainer(spec.clone(), Level::detect(), 1);
     let graph = trainer.graph(0);
     let s0 = trainer.initial_state();
