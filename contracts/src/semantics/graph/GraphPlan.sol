@@ -139,7 +139,7 @@ library GraphPlan {
     function build(G.Model memory m) internal pure returns (Plan memory p) {
         unchecked {
             uint256 layers = m.layers.length;
-            uint256[] memory nodes = new uint256[](5 + 2 * layers + 3 * (m.params / 2));
+            uint256[] memory nodes = new uint256[](5 + 2 * layers + (3 * m.params) / 2);
             uint256[] memory grads = new uint256[](m.params);
             uint256[] memory layerIn = new uint256[](layers); // each layer's input node
             _put(nodes, 0, OP_SCHEDULE);
