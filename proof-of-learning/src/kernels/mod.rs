@@ -216,15 +216,9 @@ impl Kernels {
                     }
                 };
                 let rows_per_chunk = (ELEMENTWISE_CHUNK / g.width.max(1)).max(1);
-                if out.len() <= ELEMENTWISE_CHUNK || self.threads() == 1 {
-                    fill(0, out);
-                } else {
-                    self.pool.install(|| {
-                        out.par_chunks_mut(rows_per_chunk * g.width)
-                            .enumerate()
-                            .for_each(|(c, chunk)| fill(c * rows_per_chunk, chunk));
-                    });
-                }
+                self.in_chunks(out, rows_per_chunk * g.width, |c, chunk| {
+                    fill(c * rows_per_chunk, chunk)
+                });
             }
             _ => {
                 let avx2 = self.uses_avx2();
@@ -239,16 +233,31 @@ impl Kernels {
                         elementwise(op, inputs, offset, chunk)
                     }
                 };
-                if out.len() <= ELEMENTWISE_CHUNK || self.threads() == 1 {
-                    fill(0, out);
-                } else {
-                    self.pool.install(|| {
-                        out.par_chunks_mut(ELEMENTWISE_CHUNK)
-                            .enumerate()
-                            .for_each(|(c, chunk)| fill(c * ELEMENTWISE_CHUNK, chunk));
-                    });
-                }
+                self.in_chunks(out, ELEMENTWISE_CHUNK, |c, chunk| {
+                    fill(c * ELEMENTWISE_CHUNK, chunk)
+                });
             }
+        }
+    }
+
+    /// Runs `fill(c, chunk)` over `out` cut into chunks of `chunk_len`
+    /// values (`c` the chunk's number), in parallel unless `out` is at most
+    /// [`ELEMENTWISE_CHUNK`] values or the pool has one thread (then once, on
+    /// the whole of `out`, as chunk 0).
+    fn in_chunks(
+        &self,
+        out: &mut [f32],
+        chunk_len: usize,
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
+        if out.len() <= ELEMENTWISE_CHUNK || self.threads() == 1 {
+            fill(0, out);
+        } else {
+            self.pool.install(|| {
+                out.par_chunks_mut(chunk_len)
+                    .enumerate()
+                    .for_each(|(c, chunk)| fill(c, chunk));
+            });
         }
     }
 

@@ -67,19 +67,14 @@ pub fn stats<F: Fp>(fp: &mut F, inputs: &[&[f32]], g: &NormGeometry, e: usize) -
     fp.div(one, deviation)
 }
 
-/// `x̂ = mul(sub(X[index], S[r,0]), S[r,1])`, X at slot `x`, S at slot `s`.
+/// `x̂ = mul(sub(X[index], S[r,0]), S[r,1])`: every layer-norm op reads X at
+/// slot 0 and S at slot 1.
 #[inline(always)]
-fn normalised<F: Fp>(
-    fp: &mut F,
-    inputs: &[&[f32]],
-    (x, s): (u8, u8),
-    index: usize,
-    r: usize,
-) -> F::V {
-    let value = load(fp, inputs, x, index);
-    let mean = load(fp, inputs, s, 2 * r);
+fn normalised<F: Fp>(fp: &mut F, inputs: &[&[f32]], index: usize, r: usize) -> F::V {
+    let value = load(fp, inputs, 0, index);
+    let mean = load(fp, inputs, 1, 2 * r);
     let centred = fp.sub(value, mean);
-    let rstd = load(fp, inputs, s, 2 * r + 1);
+    let rstd = load(fp, inputs, 1, 2 * r + 1);
     fp.mul(centred, rstd)
 }
 
@@ -87,7 +82,7 @@ fn normalised<F: Fp>(
 #[inline(always)]
 pub fn forward<F: Fp>(fp: &mut F, inputs: &[&[f32]], g: &NormGeometry, e: usize) -> F::V {
     let (r, j) = (e / g.width, e % g.width);
-    let xh = normalised(fp, inputs, (0, 1), e, r);
+    let xh = normalised(fp, inputs, e, r);
     let gain = load(fp, inputs, 2, j);
     let shift = load(fp, inputs, 3, j);
     fp.fma(xh, gain, shift)
@@ -112,7 +107,7 @@ pub(crate) fn input_grad_row<F: Fp>(
     }
     let mut b = fp.constant(0.0);
     for j in 0..g.width {
-        let xh = normalised(fp, inputs, (0, 1), base + j, r);
+        let xh = normalised(fp, inputs, base + j, r);
         let dy = load(fp, inputs, 3, base + j);
         let gain = load(fp, inputs, 2, j);
         let scaled = fp.mul(dy, gain);
@@ -135,7 +130,7 @@ pub(crate) fn input_grad_element<F: Fp>(
     (mean_a, mean_b): (F::V, F::V),
 ) -> F::V {
     let (r, i) = (e / g.width, e % g.width);
-    let xh = normalised(fp, inputs, (0, 1), e, r);
+    let xh = normalised(fp, inputs, e, r);
     let dy = load(fp, inputs, 3, e);
     let gain = load(fp, inputs, 2, i);
     let scaled = fp.mul(dy, gain);
@@ -159,7 +154,7 @@ pub fn weight_grad<F: Fp>(fp: &mut F, inputs: &[&[f32]], g: &NormGeometry, j: us
     let mut acc = fp.constant(0.0);
     for r in 0..g.rows {
         let index = r * g.width + j;
-        let xh = normalised(fp, inputs, (0, 1), index, r);
+        let xh = normalised(fp, inputs, index, r);
         let dy = load(fp, inputs, 2, index);
         acc = fp.fma(dy, xh, acc);
     }
@@ -212,7 +207,6 @@ pub fn gelu_grad<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repops::program::Recorder;
     use crate::repops::{Direct, Op};
 
     fn gelu64(x: f64) -> f64 {
@@ -297,7 +291,6 @@ mod tests {
                 );
             }
         }
-        let _ = Recorder::default();
     }
 
     /// The layer norm against f64: the forward values and the input and gain
