@@ -1,5 +1,6 @@
-//! Datasets: loading (CSV, safetensors, the bundled digits), the content root,
-//! the train/test split and the order in which training reads samples.
+//! Datasets: loading (CSV, safetensors, byte-level text, the bundled digits),
+//! the content root, the train/test split and the order in which training
+//! reads samples.
 //!
 //! A dataset is canonically two tensors: `features [n, d]` (f32) and
 //! `labels [n]` (integer class ids stored as exact f32). Its root is
@@ -10,7 +11,7 @@ use crate::commit::tensor_root;
 use crate::error::{Error, Result};
 use crate::hash::{Hash32, keccak, tag};
 use crate::prng::{derive_key, draw, purpose};
-use crate::spec::JobSpec;
+use crate::spec::{DatasetFormat, JobSpec, MAX_WIDTH};
 use std::io::Read;
 use std::path::Path;
 
@@ -126,6 +127,67 @@ impl Dataset {
             })?);
         }
         Self::from_parts(path, x, y, width.unwrap_or(0))
+    }
+
+    /// Loads a byte-level text file (gzip-compressed if it starts with the
+    /// gzip magic) cut into windows of `window` tokens: see
+    /// [`Dataset::from_text_bytes`].
+    pub fn from_text_file(path: &Path, window: usize) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_text_bytes(path, &bytes, window)
+    }
+
+    /// Cuts text into a dataset (`docs/commitments.md` § Text datasets). The
+    /// tokens are the bytes (gunzipped first if they start with the gzip
+    /// magic). With `T = window − 1`, row `i` is the tokens
+    /// `[i·T, i·T + window)` and its label the last of them, so consecutive
+    /// rows share one token and every adjacent pair of the stream is an
+    /// (input, next token) pair exactly once. There are `(len − 1) / T` rows;
+    /// a tail that does not fill one is dropped. `path` names the bytes in
+    /// errors.
+    pub fn from_text_bytes(path: &Path, bytes: &[u8], window: usize) -> Result<Self> {
+        if !(2..=MAX_WIDTH as usize).contains(&window) {
+            return Err(dataset_error(
+                path,
+                format!(
+                    "a text window of {window} tokens: it must be 2 to {MAX_WIDTH} (the spec's `dataset.features`)"
+                ),
+            ));
+        }
+        let unzipped;
+        let tokens = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut text = Vec::new();
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_end(&mut text)
+                .map_err(|error| dataset_error(path, format!("gzip: {error}")))?;
+            unzipped = text;
+            &unzipped[..]
+        } else {
+            bytes
+        };
+        let stride = window - 1;
+        let rows = tokens.len().saturating_sub(1) / stride;
+        if rows < 2 {
+            return Err(dataset_error(
+                path,
+                format!(
+                    "{} bytes of text make {rows} row(s) of {window} tokens; \
+                     a dataset needs two, so at least {} bytes",
+                    tokens.len(),
+                    2 * stride + 1
+                ),
+            ));
+        }
+        let mut x = Vec::with_capacity(rows * window);
+        let mut y = Vec::with_capacity(rows);
+        for row in tokens.windows(window).step_by(stride).take(rows) {
+            x.extend(row.iter().map(|&token| f32::from(token)));
+            y.push(f32::from(row[stride]));
+        }
+        Self::from_parts(path, x, y, window)
     }
 
     /// Loads a safetensors file with an F32 `features [n, d]` and a `labels [n]`
@@ -245,7 +307,9 @@ impl Dataset {
     }
 
     /// Checks that the data is exactly what `spec` committed to: the root,
-    /// and the sample, feature and class counts.
+    /// and the sample, feature and class counts; for a text dataset, also that
+    /// every feature is a token the model's vocabulary (`dataset.classes`)
+    /// holds.
     pub fn check_against(&self, spec: &JobSpec) -> Result<()> {
         let expected = spec.dataset_root()?;
         let actual = self.root();
@@ -260,6 +324,22 @@ impl Dataset {
                 "spec says {} samples × {} features, {} classes; the data has {} × {}, {} classes",
                 d.samples, d.features, d.classes, self.samples, self.features, self.classes
             )));
+        }
+        if d.format == DatasetFormat::Text {
+            let vocabulary = d.classes as f32;
+            if let Some((index, value)) =
+                self.x.iter().enumerate().find(|&(_, &value)| {
+                    !(value.fract() == 0.0 && (0.0..vocabulary).contains(&value))
+                })
+            {
+                return Err(Error::DatasetShape(format!(
+                    "row {}, column {}: {value} is not a token below the vocabulary size \
+                     {} (`dataset.classes` of a text dataset)",
+                    index / self.features,
+                    index % self.features,
+                    d.classes
+                )));
+            }
         }
         Ok(())
     }

@@ -42,6 +42,8 @@ pub mod purpose {
     /// The dropout masks of layer `i` of a graph (`+ i`; one key per step
     /// drawn from it).
     pub const DROPOUT: u64 = 0x300;
+    /// Sampling text from a trained language model (one draw per token).
+    pub const GENERATE: u64 = 0x400;
 }
 
 #[cfg(test)]

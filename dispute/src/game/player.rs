@@ -316,9 +316,14 @@ impl Party {
             Some(step) => step.operands[..step.opcode.arity()].to_vec(),
             // A program without a primitive: a copy of its one input.
             None => match self.transition(g).op_of(list, index) {
-                Some(Op::Gather { rows, width }) => vec![Operand::Input {
+                Some(Op::Gather {
+                    rows,
+                    width,
+                    start,
+                    len,
+                }) => vec![Operand::Input {
                     slot: 0,
-                    index: (rows[element / width] as usize * width + element % width) as u64,
+                    index: (rows[element / len] as usize * width + start + element % len) as u64,
                 }],
                 _ => vec![Operand::Const(0)],
             },

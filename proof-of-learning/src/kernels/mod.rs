@@ -11,6 +11,7 @@ mod conv;
 mod gemm;
 mod microkernel;
 mod pool;
+mod sequence;
 
 use crate::repops::{Direct, NormGeometry, Op, norm};
 use gemm::{MatView, gemm};
@@ -180,6 +181,10 @@ impl Kernels {
                 pool::maxpool2d_grad(&self.pool, g, inputs[0], inputs[1], out)
             }
             Op::Conv2dBiasGrad(ref g) => pool::conv2d_bias_grad(g, inputs[0], out),
+            Op::Embed(ref g) => self.in_chunks(out, ELEMENTWISE_CHUNK, |c, chunk| {
+                sequence::embed(g, inputs, c * ELEMENTWISE_CHUNK, chunk)
+            }),
+            Op::EmbedGrad(ref g) => sequence::embed_grad(g, inputs, out),
             Op::BiasGrad { m, o } => {
                 if self.uses_avx2() {
                     // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.

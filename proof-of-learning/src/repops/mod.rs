@@ -2,6 +2,7 @@
 //! training step performs, as straight-line micro-programs of primitives.
 //! `docs/repops.md` is the text; this module implements it literally.
 
+pub mod attention;
 pub mod clip;
 pub mod conv;
 pub mod math;
@@ -10,6 +11,7 @@ mod ops;
 pub mod prim;
 mod program;
 
+pub use attention::{AttentionGeometry, EmbeddingGeometry};
 pub use math::{exp, log};
 pub use norm::NormGeometry;
 pub(crate) use ops::log_softmax_row;

@@ -4,6 +4,7 @@
 //! Matrices are row-major. An op reads its inputs in the order listed on its
 //! variant (that order is the `slot` of [`super::program::Operand::Input`]).
 
+use super::attention::{self, AttentionGeometry, EmbeddingGeometry};
 use super::clip;
 use super::norm::{self, NormGeometry};
 use super::program::{ElementTrace, Fp, Recorder};
@@ -55,13 +56,17 @@ pub enum Op {
         /// Adam's β₂ (0 for SGD).
         beta2: f32,
     },
-    /// Row `sample_index[i]` of the dataset: no arithmetic. Input: the dataset
-    /// tensor `[n, width]`.
+    /// Columns `start .. start + len` of row `rows[i]` of the dataset: no
+    /// arithmetic. Input: the dataset tensor `[n, width]`.
     Gather {
         /// For each output row, the dataset row it copies.
         rows: Vec<u32>,
-        /// Row width.
+        /// The dataset's row width.
         width: usize,
+        /// The first column copied.
+        start: usize,
+        /// The columns copied per row.
+        len: usize,
     },
     /// `Z[i,j] = b[j] + Σ_k A[i,k]·W[j,k]`. Inputs: A `[m,k]`, W `[n,k]`, b `[n]`.
     Linear {
@@ -184,6 +189,34 @@ pub enum Op {
     },
     /// A clipped gradient `g·c` (`clip::clip`). Inputs: g, the scale.
     ClipGrad,
+    /// `add(A, B)` element by element (`attention::add`): a residual
+    /// connection, or two gradients that meet. Inputs: A, B.
+    Add,
+    /// Token plus position embedding (`attention::embed`). Inputs: the
+    /// tokens `[B, T]`, the token table, the position table.
+    Embed(EmbeddingGeometry),
+    /// The token table's gradient (`attention::embed_grad`). Inputs: the tokens, dY.
+    EmbedGrad(EmbeddingGeometry),
+    /// Causal attention scores (`attention::scores`). Inputs: Q, K.
+    AttnScores(AttentionGeometry),
+    /// Their softmax statistics `[B, H, T, 2]` (`attention::softmax_stats`). Input: S.
+    AttnSoftmaxStats(AttentionGeometry),
+    /// The attention probabilities (`attention::softmax`). Inputs: S, the statistics.
+    AttnSoftmax(AttentionGeometry),
+    /// The attention output per head (`attention::context`). Inputs: P, V.
+    AttnContext(AttentionGeometry),
+    /// The probabilities' gradient (`attention::probs_grad`). Inputs: dO, V.
+    AttnProbsGrad(AttentionGeometry),
+    /// The values' gradient (`attention::value_grad`). Inputs: P, dO.
+    AttnValueGrad(AttentionGeometry),
+    /// The softmax-gradient row dot `[B, H, T]` (`attention::softmax_dot`). Inputs: P, dP.
+    AttnSoftmaxDot(AttentionGeometry),
+    /// The scores' gradient (`attention::softmax_grad`). Inputs: P, dP, the dot.
+    AttnSoftmaxGrad(AttentionGeometry),
+    /// The queries' gradient (`attention::query_grad`). Inputs: dS, K.
+    AttnQueryGrad(AttentionGeometry),
+    /// The keys' gradient (`attention::key_grad`). Inputs: dS, Q.
+    AttnKeyGrad(AttentionGeometry),
 }
 
 /// The dropout mask of one layer at one step: element `e` is kept when
@@ -287,6 +320,18 @@ impl Op {
             | Self::ClipScale { .. }
             | Self::GradSquareSum { chained: false, .. } => 1,
             Self::GradSquareSum { chained: true, .. } | Self::ClipGrad => 2,
+            Self::AttnSoftmaxStats(_) => 1,
+            Self::Add
+            | Self::EmbedGrad(_)
+            | Self::AttnScores(_)
+            | Self::AttnSoftmax(_)
+            | Self::AttnContext(_)
+            | Self::AttnProbsGrad(_)
+            | Self::AttnValueGrad(_)
+            | Self::AttnSoftmaxDot(_)
+            | Self::AttnQueryGrad(_)
+            | Self::AttnKeyGrad(_) => 2,
+            Self::Embed(_) | Self::AttnSoftmaxGrad(_) => 3,
             Self::XentGrad { .. }
             | Self::WeightGrad { .. }
             | Self::InputGrad { .. }
@@ -339,7 +384,18 @@ impl Op {
             Self::GeluGrad => 29,
             Self::GradSquareSum { len, .. } => len as u64,
             Self::ClipScale { .. } => 4,
-            Self::ClipGrad => 1,
+            Self::ClipGrad | Self::Add => 1,
+            Self::Embed(g) => 2 * g.vocab as u64 + 1,
+            Self::EmbedGrad(g) => 2 * (g.batch * g.seq) as u64,
+            Self::AttnScores(g) | Self::AttnProbsGrad(g) => g.head_dim as u64 + 1,
+            Self::AttnSoftmaxStats(g) => 20 * g.seq as u64,
+            Self::AttnSoftmax(_) => 20,
+            Self::AttnContext(g)
+            | Self::AttnValueGrad(g)
+            | Self::AttnSoftmaxDot(g)
+            | Self::AttnQueryGrad(g)
+            | Self::AttnKeyGrad(g) => g.seq as u64,
+            Self::AttnSoftmaxGrad(_) => 3,
         }
     }
 
@@ -356,9 +412,14 @@ impl Op {
     pub fn element<F: Fp>(&self, fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
         match *self {
             Self::Schedule { .. } => self.schedule_element(fp, e),
-            Self::Gather { ref rows, width } => {
-                let (i, d) = (e / width, e % width);
-                load(fp, inputs, 0, rows[i] as usize * width + d)
+            Self::Gather {
+                ref rows,
+                width,
+                start,
+                len,
+            } => {
+                let (i, d) = (e / len, e % len);
+                load(fp, inputs, 0, rows[i] as usize * width + start + d)
             }
             Self::Linear { k, n, .. } => {
                 let (i, j) = (e / n, e % n);
@@ -457,6 +518,19 @@ impl Op {
             Self::GradSquareSum { len, chained } => clip::square_sum(fp, inputs, len, chained),
             Self::ClipScale { max_norm } => clip::scale(fp, inputs, max_norm),
             Self::ClipGrad => clip::clip(fp, inputs, e),
+            Self::Add => attention::add(fp, inputs, e),
+            Self::Embed(ref g) => attention::embed(fp, inputs, g, e),
+            Self::EmbedGrad(ref g) => attention::embed_grad(fp, inputs, g, e),
+            Self::AttnScores(ref g) => attention::scores(fp, inputs, g, e),
+            Self::AttnSoftmaxStats(ref g) => attention::softmax_stats(fp, inputs, g, e),
+            Self::AttnSoftmax(ref g) => attention::softmax(fp, inputs, g, e),
+            Self::AttnContext(ref g) => attention::context(fp, inputs, g, e),
+            Self::AttnProbsGrad(ref g) => attention::probs_grad(fp, inputs, g, e),
+            Self::AttnValueGrad(ref g) => attention::value_grad(fp, inputs, g, e),
+            Self::AttnSoftmaxDot(ref g) => attention::softmax_dot(fp, inputs, g, e),
+            Self::AttnSoftmaxGrad(ref g) => attention::softmax_grad(fp, inputs, g, e),
+            Self::AttnQueryGrad(ref g) => attention::query_grad(fp, inputs, g, e),
+            Self::AttnKeyGrad(ref g) => attention::key_grad(fp, inputs, g, e),
             Self::AdamFirstMoment(params) => adam_first_moment(fp, inputs, e, params),
             Self::AdamSecondMoment(params) => adam_second_moment(fp, inputs, e, params),
             Self::AdamWeight(params) => {

@@ -79,6 +79,21 @@ impl Encoder {
                 self.f32(eps);
             }
             Layer::Gelu {} => self.u8(10),
+            Layer::Embedding { dim } => {
+                self.u8(11);
+                self.u32(dim);
+            }
+            Layer::CausalSelfAttention { heads } => {
+                self.u8(12);
+                self.u32(heads);
+            }
+            Layer::Residual { ref layers } => {
+                self.u8(13);
+                self.u32(layers.len() as u32);
+                for layer in layers {
+                    self.layer(layer);
+                }
+            }
         }
     }
 }
@@ -98,6 +113,7 @@ impl JobSpec {
         out.u8(match dataset.format {
             DatasetFormat::Csv => 1,
             DatasetFormat::Safetensors => 2,
+            DatasetFormat::Text => 3,
         });
         out.u32(dataset.samples);
         out.u32(dataset.features);
@@ -128,6 +144,7 @@ impl JobSpec {
                 }
                 out.u8(match loss {
                     Loss::SoftmaxCrossEntropy => 1,
+                    Loss::NextToken => 2,
                 });
             }
         }
@@ -233,6 +250,11 @@ impl Decoder<'_> {
         (0..len).map(|_| self.u32()).collect()
     }
     fn layer(&mut self) -> Result<Layer> {
+        self.layer_in(false)
+    }
+
+    /// A layer, inside a residual block when `nested` (which holds no other).
+    fn layer_in(&mut self, nested: bool) -> Result<Layer> {
         let stride = |value: u32| (value != 0).then_some(value);
         Ok(match self.u8()? {
             1 => Layer::Linear { out: self.u32()? },
@@ -258,6 +280,21 @@ impl Decoder<'_> {
             8 => Layer::Dropout { p: self.f32()? },
             9 => Layer::LayerNorm { eps: self.f32()? },
             10 => Layer::Gelu {},
+            11 => Layer::Embedding { dim: self.u32()? },
+            12 => Layer::CausalSelfAttention { heads: self.u32()? },
+            13 if !nested => {
+                let count = self.u32()?;
+                if count as usize > MAX_LAYERS {
+                    return Err(Error::SpecParse(format!(
+                        "canonical spec: a residual block of {count} layers"
+                    )));
+                }
+                Layer::Residual {
+                    layers: (0..count)
+                        .map(|_| self.layer_in(true))
+                        .collect::<Result<Vec<_>>>()?,
+                }
+            }
             other => return Err(bad_tag("layer", other)),
         })
     }
@@ -282,6 +319,7 @@ impl JobSpec {
         let format = match d.u8()? {
             1 => DatasetFormat::Csv,
             2 => DatasetFormat::Safetensors,
+            3 => DatasetFormat::Text,
             other => return Err(bad_tag("dataset format", other)),
         };
         let dataset = DatasetSpec {
@@ -316,6 +354,7 @@ impl JobSpec {
                 let layers = (0..count).map(|_| d.layer()).collect::<Result<Vec<_>>>()?;
                 let loss = match d.u8()? {
                     1 => Loss::SoftmaxCrossEntropy,
+                    2 => Loss::NextToken,
                     other => return Err(bad_tag("loss", other)),
                 };
                 ModelSpec::Graph {

@@ -2,12 +2,13 @@
 //! validation, canonical byte encoding and `job_hash`.
 
 mod encode;
+mod infer;
 mod model;
 mod validate;
 
 pub use model::{
     Activation, ConvGeometry, Layer, LayerPlan, Loss, MAX_KERNEL, MAX_LAYERS, MAX_RANK,
-    MAX_SAMPLE_ELEMENTS, ModelPlan, ModelSpec, ParamInit, PoolGeometry,
+    MAX_SAMPLE_ELEMENTS, ModelPlan, ModelSpec, ParamInit, PoolGeometry, Role,
 };
 
 pub use validate::{
@@ -101,7 +102,7 @@ pub struct DatasetSpec {
 }
 
 /// How a dataset is published. The root covers the canonical tensors, not the
-/// file bytes, so the same data in either format has the same root.
+/// file bytes, so the same data in any format has the same root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetFormat {
@@ -109,6 +110,11 @@ pub enum DatasetFormat {
     Csv,
     /// safetensors with an f32 `features [n, d]` and an integer `labels [n]`.
     Safetensors,
+    /// A byte-level text file (optionally gzip-compressed) cut into windows
+    /// of `features` tokens, each labelled with its last token
+    /// (`docs/commitments.md` § Text datasets). Every token must be below
+    /// `classes`, the model's vocabulary.
+    Text,
 }
 
 /// The optimizer.

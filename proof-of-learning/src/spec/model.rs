@@ -52,6 +52,11 @@ pub enum Loss {
     /// The mean over the batch of `−log softmax(logits)[label]`.
     #[default]
     SoftmaxCrossEntropy,
+    /// A language model's loss: each dataset row is `T + 1` tokens, the model
+    /// reads the first `T` (input `[T]`) and gives `[T, classes]` logits, and
+    /// the loss is the mean over every position of every sequence of
+    /// `−log softmax(logits[t])[token t + 1]`.
+    NextToken,
 }
 
 /// One layer of a graph model. Shapes are per sample (the batch is the
@@ -121,6 +126,43 @@ pub enum Layer {
     },
     /// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
     Gelu {},
+    /// Token and position embeddings of a sequence of token ids `[T]`: a
+    /// token table `E [classes, dim]` and a position table `P [T, dim]`,
+    /// `y[t] = E[token t] + P[t]`, output `[T, dim]`. The first layer only.
+    Embedding {
+        /// Values per token.
+        dim: u32,
+    },
+    /// Causal multi-head self-attention on `[T, D]` (`docs/repops.md`
+    /// § Embeddings, attention and residuals): query, key, value and output
+    /// projections `W [D, D]`, `b [D]` each, position `i` attending to
+    /// positions `j ≤ i`, scores scaled by `1/√(D/heads)`.
+    CausalSelfAttention {
+        /// Heads; `D` must be a multiple.
+        heads: u32,
+    },
+    /// A residual block `y = x + f(x)`, `f` the block's layers in order (no
+    /// residual block inside), whose output has the input's shape.
+    Residual {
+        /// The block's layers.
+        layers: Vec<Layer>,
+    },
+}
+
+/// Where a planned layer stands in the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A layer that computes its output from its input.
+    Layer,
+    /// The start of a residual block: no op; the block's input is kept for
+    /// its end.
+    ResidualOpen,
+    /// The end of the residual block opened at layer `open`: the add of the
+    /// block's input and its last layer's output.
+    ResidualClose {
+        /// The index of the block's `ResidualOpen`.
+        open: usize,
+    },
 }
 
 fn one() -> u32 {
@@ -158,6 +200,9 @@ impl Layer {
             Self::Dropout { .. } => "dropout",
             Self::LayerNorm { .. } => "layer_norm",
             Self::Gelu {} => "gelu",
+            Self::Embedding { .. } => "embedding",
+            Self::CausalSelfAttention { .. } => "causal_self_attention",
+            Self::Residual { .. } => "residual",
         }
     }
 }
@@ -237,6 +282,9 @@ pub struct LayerPlan {
     pub output: Vec<usize>,
     /// The index of its first parameter tensor (weight, then bias), if it has any.
     pub first_param: Option<usize>,
+    /// An ordinary layer, or the start or end of a residual block (whose
+    /// `layer` is the block and whose input and output are the block's input).
+    pub role: Role,
 }
 
 /// A model with every shape inferred and checked.
@@ -265,7 +313,7 @@ pub const MAX_RANK: usize = 4;
 /// and count inside a sample is an exact f32).
 pub const MAX_SAMPLE_ELEMENTS: usize = 1 << 24;
 
-fn invalid(reason: String) -> Error {
+pub(super) fn invalid(reason: String) -> Error {
     Error::InvalidSpec {
         field: "model.layers",
         reason,
@@ -274,11 +322,11 @@ fn invalid(reason: String) -> Error {
 
 /// The number of values of `shape`, saturating: a spec may name dimensions
 /// whose product overflows, and must be refused, never wrapped into range.
-fn elements(shape: &[usize]) -> usize {
+pub(super) fn elements(shape: &[usize]) -> usize {
     shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
 }
 
-fn show(shape: &[usize]) -> String {
+pub(super) fn show(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     format!("[{}]", dims.join(", "))
 }
@@ -327,13 +375,25 @@ impl ModelSpec {
         }
         let input: Vec<usize> = input.iter().map(|&d| d as usize).collect();
         let elements = elements(&input);
-        if elements != features as usize {
-            return Err(Error::InvalidSpec {
-                field: "model.input",
-                reason: format!(
+        // A language model reads the first T of each row's T + 1 tokens.
+        let read = match loss {
+            Loss::SoftmaxCrossEntropy => features as usize,
+            Loss::NextToken => (features as usize).saturating_sub(1),
+        };
+        if elements != read {
+            let reason = match loss {
+                Loss::SoftmaxCrossEntropy => format!(
                     "{} holds {elements} values, the dataset has {features} features",
                     show(&input)
                 ),
+                Loss::NextToken => format!(
+                    "{} holds {elements} tokens, a next_token model reads {read} of each row's {features}",
+                    show(&input)
+                ),
+            };
+            return Err(Error::InvalidSpec {
+                field: "model.input",
+                reason,
             });
         }
         if layers.is_empty() || layers.len() > MAX_LAYERS {
@@ -342,27 +402,44 @@ impl ModelSpec {
                 layers.len()
             )));
         }
-        let mut plans = Vec::with_capacity(layers.len());
-        let mut param_shapes = Vec::new();
-        let mut param_inits = Vec::new();
-        let mut shape = input.clone();
-        for (index, layer) in layers.into_iter().enumerate() {
-            let here = |what: String| invalid(format!("layer {index} ({}): {what}", layer.kind()));
-            let (output, params) = infer(&layer, &shape).map_err(here)?;
-            let first_param = (!params.is_empty()).then_some(param_shapes.len());
-            param_inits.extend(param_init(&layer, &params));
-            param_shapes.extend(params);
-            plans.push(LayerPlan {
-                layer,
-                input: std::mem::replace(&mut shape, output.clone()),
-                output,
-                first_param,
-            });
-        }
-        if shape != [classes as usize] {
+        let mut planner = super::infer::Planner {
+            vocab: classes as usize,
+            plans: Vec::with_capacity(layers.len()),
+            param_shapes: Vec::new(),
+            param_inits: Vec::new(),
+        };
+        let shape = planner.plan_layers(layers, input.clone(), false)?;
+        if planner.plans.len() > MAX_LAYERS {
             return Err(invalid(format!(
-                "the last layer gives {} per sample, the loss needs [{classes}] (one logit per class)",
-                show(&shape)
+                "a graph has at most {MAX_LAYERS} layers (a residual block counts its layers and 2 more), got {}",
+                planner.plans.len()
+            )));
+        }
+        let super::infer::Planner {
+            plans,
+            param_shapes,
+            param_inits,
+            ..
+        } = planner;
+        let expected = match loss {
+            Loss::SoftmaxCrossEntropy => vec![classes as usize],
+            Loss::NextToken => vec![read, classes as usize],
+        };
+        if shape != expected {
+            let at_every_position = if loss == Loss::NextToken {
+                " at every position"
+            } else {
+                ""
+            };
+            let hint = if shape.len() > expected.len() {
+                ": a linear layer acts on the last dimension, add a flatten layer before it to act on the whole sample"
+            } else {
+                ""
+            };
+            return Err(invalid(format!(
+                "the last layer gives {} per sample, the loss needs {} (one logit per class{at_every_position}){hint}",
+                show(&shape),
+                show(&expected),
             )));
         }
         if param_shapes.is_empty() {
@@ -378,159 +455,53 @@ impl ModelSpec {
     }
 }
 
-fn check_dim(name: &str, value: u32, min: u32, max: u32) -> std::result::Result<usize, String> {
-    if (min..=max).contains(&value) {
-        Ok(value as usize)
-    } else {
-        Err(format!("{name} must be in {min}..={max}, got {value}"))
-    }
-}
-
-/// The per-sample `[c, h, w]` of an image layer's input.
-fn image(shape: &[usize]) -> std::result::Result<(usize, usize, usize), String> {
-    match *shape {
-        [c, h, w] => Ok((c, h, w)),
-        _ => Err(format!(
-            "needs a [channels, height, width] input, got {}",
-            show(shape)
-        )),
-    }
-}
-
-/// How each of a layer's parameter tensors (`params`, its shapes) is drawn.
-fn param_init(layer: &Layer, params: &[Vec<usize>]) -> Vec<ParamInit> {
-    match layer {
-        Layer::LayerNorm { .. } => vec![ParamInit::Constant(1.0), ParamInit::Constant(0.0)],
-        _ => {
-            // A weight's fan-in is one output row; its bias uses the weight's.
-            let fan_in = params
-                .first()
-                .map(|weight| weight[1..].iter().product())
-                .unwrap_or(1);
-            params
-                .iter()
-                .map(|_| ParamInit::Uniform { fan_in })
-                .collect()
-        }
-    }
-}
-
-/// A layer's output shape and parameter shapes, from its input shape.
-fn infer(
-    layer: &Layer,
-    input: &[usize],
-) -> std::result::Result<(Vec<usize>, Vec<Vec<usize>>), String> {
-    let width_max = super::MAX_WIDTH;
-    let (output, params) = match *layer {
-        Layer::Linear { out } => {
-            let [k] = *input else {
-                return Err(format!(
-                    "needs a flat input, got {}: add a flatten layer before it",
-                    show(input)
-                ));
-            };
-            let out = check_dim("out", out, 1, width_max)?;
-            (vec![out], vec![vec![out, k], vec![out]])
-        }
-        Layer::Conv2d {
-            out_channels,
-            kernel,
-            stride,
-            padding,
-        } => {
-            let (c, h, w) = image(input)?;
-            let c_out = check_dim("out_channels", out_channels, 1, width_max)?;
-            let kernel = check_dim("kernel", kernel, 1, MAX_KERNEL)?;
-            let stride = check_dim("stride", stride, 1, MAX_KERNEL)?;
-            let padding = check_dim("padding", padding, 0, MAX_KERNEL)?;
-            if padding >= kernel {
-                return Err(format!(
-                    "padding {padding} must be below the kernel {kernel}"
-                ));
-            }
-            if h + 2 * padding < kernel || w + 2 * padding < kernel {
-                return Err(format!(
-                    "kernel {kernel} is larger than the padded input {}×{}",
-                    h + 2 * padding,
-                    w + 2 * padding
-                ));
-            }
-            let g = ConvGeometry {
-                batch: 1,
-                c_in: c,
-                h,
-                w,
-                c_out,
-                kernel,
-                stride,
-                padding,
-            };
-            (
-                vec![c_out, g.oh(), g.ow()],
-                vec![vec![c_out, c, kernel, kernel], vec![c_out]],
-            )
-        }
-        Layer::Maxpool2d { kernel, stride } | Layer::Avgpool2d { kernel, stride } => {
-            let (c, h, w) = image(input)?;
-            let kernel = check_dim("kernel", kernel, 1, MAX_KERNEL)?;
-            let stride = check_dim("stride", stride.unwrap_or(kernel as u32), 1, MAX_KERNEL)?;
-            if h < kernel || w < kernel {
-                return Err(format!("kernel {kernel} is larger than the input {h}×{w}"));
-            }
-            let g = PoolGeometry {
-                batch: 1,
-                channels: c,
-                h,
-                w,
-                kernel,
-                stride,
-            };
-            (vec![c, g.oh(), g.ow()], vec![])
-        }
-        Layer::Flatten {} => (vec![elements(input)], vec![]),
-        Layer::Reshape { ref shape } => {
-            if shape.is_empty() || shape.len() > MAX_RANK || shape.contains(&0) {
-                return Err(format!(
-                    "shape must have 1 to {MAX_RANK} non-zero dimensions, got {shape:?}"
-                ));
-            }
-            let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            let (from, to) = (elements(input), elements(&shape));
-            if from != to {
-                return Err(format!(
-                    "{} holds {to} values, the input {} holds {from}",
-                    show(&shape),
-                    show(input)
-                ));
-            }
-            (shape, vec![])
-        }
-        Layer::Relu {} | Layer::Gelu {} => (input.to_vec(), vec![]),
-        Layer::LayerNorm { eps } => {
-            if !(eps.is_finite() && eps > 0.0) {
-                return Err(format!("eps must be a finite number above 0, got {eps}"));
-            }
-            let width = input[input.len() - 1];
-            (input.to_vec(), vec![vec![width], vec![width]])
-        }
-        Layer::Dropout { p } => {
-            if !(p.is_finite() && (0.0..1.0).contains(&p)) {
-                return Err(format!("p must be in [0, 1), got {p}"));
-            }
-            (input.to_vec(), vec![])
-        }
-    };
-    let elements = elements(&output);
-    if elements > MAX_SAMPLE_ELEMENTS {
-        return Err(format!(
-            "its output {} holds {elements} values per sample, above the limit of {MAX_SAMPLE_ELEMENTS}",
-            show(&output)
-        ));
-    }
-    Ok((output, params))
-}
-
 impl LayerPlan {
+    /// The rows a layer on the last dimension sees at `batch` samples: the
+    /// batch times every input dimension but the last.
+    pub fn rows(&self, batch: usize) -> usize {
+        batch
+            * self.input[..self.input.len().saturating_sub(1)]
+                .iter()
+                .product::<usize>()
+    }
+
+    /// The geometry of a `causal_self_attention` layer at `batch` samples.
+    pub fn attention(&self, batch: usize) -> Option<crate::repops::AttentionGeometry> {
+        let Layer::CausalSelfAttention { heads } = self.layer else {
+            return None;
+        };
+        let [seq, width] = *self.input else {
+            return None;
+        };
+        Some(crate::repops::AttentionGeometry {
+            batch,
+            seq,
+            heads: heads as usize,
+            head_dim: width / heads as usize,
+        })
+    }
+
+    /// The geometry of an `embedding` layer at `batch` samples, with the
+    /// vocabulary of its token table `[vocab, dim]`.
+    pub fn embedding(
+        &self,
+        batch: usize,
+        vocab: usize,
+    ) -> Option<crate::repops::EmbeddingGeometry> {
+        let Layer::Embedding { dim } = self.layer else {
+            return None;
+        };
+        let [seq] = *self.input else {
+            return None;
+        };
+        Some(crate::repops::EmbeddingGeometry {
+            batch,
+            seq,
+            vocab,
+            dim: dim as usize,
+        })
+    }
+
     /// The convolution geometry of a `conv2d` layer at `batch` samples.
     pub fn conv(&self, batch: usize) -> Option<ConvGeometry> {
         let Layer::Conv2d {

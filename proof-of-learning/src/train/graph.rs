@@ -7,9 +7,10 @@
 //! (`docs/commitments.md` § Step commitment) is the list of intermediate roots
 //! in this order plus S_{t+1}'s own lists, and the dispute game descends it.
 
+use super::attention_graph::{AttentionTensors, attention_backward, attention_forward};
 use crate::error::{Error, Result};
 use crate::repops::{AdamParams, DropoutMask, Op};
-use crate::spec::{JobSpec, Layer, ModelPlan, OptimizerSpec};
+use crate::spec::{JobSpec, Layer, Loss, ModelPlan, OptimizerSpec, Role};
 
 /// Where an op input comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,12 +63,12 @@ pub struct StepGraph {
     pub new_moments: Vec<usize>,
 }
 
-struct Builder {
-    nodes: Vec<Node>,
+pub(super) struct Builder {
+    pub(super) nodes: Vec<Node>,
 }
 
 impl Builder {
-    fn push(
+    pub(super) fn push(
         &mut self,
         name: impl Into<String>,
         op: Op,
@@ -93,6 +94,8 @@ struct Forward {
     inputs: Vec<TensorRef>,
     /// For each layer norm, its row statistics (`None` for other layers).
     stats: Vec<Option<TensorRef>>,
+    /// For each attention layer, the tensors its backward pass reads.
+    attention: Vec<Option<AttentionTensors>>,
     /// The logits.
     logits: TensorRef,
 }
@@ -120,24 +123,48 @@ fn forward(
     let mut current = x;
     let mut inputs = Vec::with_capacity(plan.layers.len());
     let mut stats = vec![None; plan.layers.len()];
+    let mut attention = vec![None; plan.layers.len()];
     for (index, layer) in plan.layers.iter().enumerate() {
         inputs.push(current);
         let number = layer_number(plan, index);
         let shape: Vec<usize> = std::iter::once(batch)
             .chain(layer.output.iter().copied())
             .collect();
+        match layer.role {
+            Role::Layer => {}
+            Role::ResidualOpen => continue,
+            Role::ResidualClose { open } => {
+                let skip = inputs[open];
+                current = b.push(format!("res{index}"), Op::Add, vec![skip, current], shape);
+                continue;
+            }
+        }
         let params = |p: usize| vec![current, TensorRef::Param(p), TensorRef::Param(p + 1)];
         current = match (&layer.layer, layer.first_param) {
             (Layer::Linear { out }, Some(p)) => b.push(
                 format!("z{number}"),
                 Op::Linear {
-                    m: batch,
-                    k: layer.input[0],
+                    m: layer.rows(batch),
+                    k: layer.input[layer.input.len() - 1],
                     n: *out as usize,
                 },
                 params(p),
                 shape,
             ),
+            (Layer::Embedding { .. }, Some(p)) => {
+                let Some(g) = layer.embedding(batch, plan.param_shapes[p][0]) else {
+                    unreachable!("a planned embedding reads a sequence")
+                };
+                b.push(format!("emb{index}"), Op::Embed(g), params(p), shape)
+            }
+            (Layer::CausalSelfAttention { .. }, Some(p)) => {
+                let Some(g) = layer.attention(batch) else {
+                    unreachable!("a planned attention reads [positions, width]")
+                };
+                let (tensors, out) = attention_forward(b, layer, index, g, current, p, shape);
+                attention[index] = Some(tensors);
+                out
+            }
             (Layer::Conv2d { .. }, Some(p)) => match layer.conv(batch) {
                 Some(g) => b.push(format!("z{number}"), Op::Conv2d(g), params(p), shape),
                 None => unreachable!("a planned conv2d has an image input"),
@@ -189,16 +216,86 @@ fn forward(
                 )
             }
             (Layer::Gelu {}, _) => b.push(format!("gelu{index}"), Op::Gelu, vec![current], shape),
-            (Layer::Flatten {} | Layer::Reshape { .. }, _) => current,
-            (Layer::Linear { .. } | Layer::Conv2d { .. } | Layer::LayerNorm { .. }, None) => {
-                unreachable!("a planned linear, conv2d or layer_norm layer has parameters")
+            (Layer::Flatten {} | Layer::Reshape { .. } | Layer::Residual { .. }, _) => current,
+            (
+                Layer::Linear { .. }
+                | Layer::Conv2d { .. }
+                | Layer::LayerNorm { .. }
+                | Layer::Embedding { .. }
+                | Layer::CausalSelfAttention { .. },
+                None,
+            ) => {
+                unreachable!("a planned layer of this kind has parameters")
             }
         };
     }
     Forward {
         inputs,
         stats,
+        attention,
         logits: current,
+    }
+}
+
+/// The `x` node: each batch row's model input, read from the dataset (a
+/// language model reads the first `T` of the row's `T + 1` tokens).
+fn gather_inputs(b: &mut Builder, spec: &JobSpec, plan: &ModelPlan, rows: Vec<u32>) -> TensorRef {
+    let width = spec.dataset.features as usize;
+    let len: usize = plan.input.iter().product();
+    let shape = std::iter::once(rows.len())
+        .chain(plan.input.iter().copied())
+        .collect();
+    b.push(
+        "x",
+        Op::Gather {
+            rows,
+            width,
+            start: 0,
+            len,
+        },
+        vec![TensorRef::DataFeatures],
+        shape,
+    )
+}
+
+/// The `y` node: each batch row's targets, its label, or for a language
+/// model the row's tokens `1..=T` (one target per position).
+fn gather_targets(b: &mut Builder, spec: &JobSpec, plan: &ModelPlan, rows: Vec<u32>) -> TensorRef {
+    let batch = rows.len();
+    match plan.loss {
+        Loss::SoftmaxCrossEntropy => b.push(
+            "y",
+            Op::Gather {
+                rows,
+                width: 1,
+                start: 0,
+                len: 1,
+            },
+            vec![TensorRef::DataLabels],
+            vec![batch],
+        ),
+        Loss::NextToken => {
+            let len: usize = plan.input.iter().product();
+            b.push(
+                "y",
+                Op::Gather {
+                    rows,
+                    width: spec.dataset.features as usize,
+                    start: 1,
+                    len,
+                },
+                vec![TensorRef::DataFeatures],
+                vec![batch, len],
+            )
+        }
+    }
+}
+
+/// The positions one sample's loss averages over: 1, or `T` for a language model.
+pub(crate) fn loss_positions(plan: &ModelPlan) -> usize {
+    match plan.loss {
+        Loss::SoftmaxCrossEntropy => 1,
+        Loss::NextToken => plan.input.iter().product(),
     }
 }
 
@@ -208,16 +305,7 @@ pub fn forward_graph(spec: &JobSpec, rows: Vec<u32>) -> Result<StepGraph> {
     let plan = spec.model_plan()?;
     let batch = rows.len();
     let mut b = Builder { nodes: Vec::new() };
-    let features = spec.dataset.features as usize;
-    let x = b.push(
-        "x",
-        Op::Gather {
-            rows,
-            width: features,
-        },
-        vec![TensorRef::DataFeatures],
-        vec![batch, features],
-    );
+    let x = gather_inputs(&mut b, spec, &plan, rows);
     let forward = forward(&mut b, &plan, batch, x, None);
     if forward.logits != TensorRef::Node(b.nodes.len() - 1) {
         return Err(Error::InvalidSpec {
@@ -250,8 +338,9 @@ pub fn planned_step_graph(
     batch_rows: Vec<u32>,
 ) -> StepGraph {
     let batch = spec.batch_size as usize;
-    let features = spec.dataset.features as usize;
     let classes = spec.dataset.classes as usize;
+    // The rows of the loss: one per sample, or one per position of each sequence.
+    let loss_rows = batch * loss_positions(plan);
     let (beta1, beta2) = match spec.optimizer {
         OptimizerSpec::Sgd { .. } => (0.0, 0.0),
         OptimizerSpec::Adamw { beta1, beta2, .. } => (beta1, beta2),
@@ -271,34 +360,18 @@ pub fn planned_step_graph(
         vec![],
         vec![4],
     );
-    let x = b.push(
-        "x",
-        Op::Gather {
-            rows: batch_rows.clone(),
-            width: features,
-        },
-        vec![TensorRef::DataFeatures],
-        vec![batch, features],
-    );
-    let y = b.push(
-        "y",
-        Op::Gather {
-            rows: batch_rows,
-            width: 1,
-        },
-        vec![TensorRef::DataLabels],
-        vec![batch],
-    );
+    let x = gather_inputs(&mut b, spec, plan, batch_rows.clone());
+    let y = gather_targets(&mut b, spec, plan, batch_rows);
 
     let forward = forward(&mut b, plan, batch, x, Some((spec.seed, step)));
     let log_probs = b.push(
         "log_softmax",
         Op::LogSoftmax {
-            rows: batch,
+            rows: loss_rows,
             classes,
         },
         vec![forward.logits],
-        vec![batch, classes],
+        vec![loss_rows, classes],
     );
 
     // Backward, layer by layer in reverse, down to the first parametrised one.
@@ -312,12 +385,14 @@ pub fn planned_step_graph(
     let mut grad = b.push(
         format!("dz{}", layer_number(plan, layers - 1)),
         Op::XentGrad {
-            rows: batch,
+            rows: loss_rows,
             classes,
         },
         vec![log_probs, y],
-        vec![batch, classes],
+        vec![loss_rows, classes],
     );
+    // Where residual blocks end, the gradient that skips the block.
+    let mut skipped = Vec::new();
     for index in (first_trained..layers).rev() {
         let layer = &plan.layers[index];
         let input = forward.inputs[index];
@@ -326,29 +401,81 @@ pub fn planned_step_graph(
             .chain(layer.input.iter().copied())
             .collect();
         let below = index > first_trained;
+        match layer.role {
+            Role::Layer => {}
+            Role::ResidualClose { .. } => {
+                skipped.push(grad);
+                continue;
+            }
+            Role::ResidualOpen => {
+                if let Some(skip) = skipped.pop() {
+                    grad = b.push(
+                        format!("dres{index}"),
+                        Op::Add,
+                        vec![grad, skip],
+                        input_shape,
+                    );
+                }
+                continue;
+            }
+        }
         match (&layer.layer, layer.first_param) {
             (Layer::Linear { out }, Some(p)) => {
-                let (k, o) = (layer.input[0], *out as usize);
+                let (m, k, o) = (
+                    layer.rows(batch),
+                    layer.input[layer.input.len() - 1],
+                    *out as usize,
+                );
                 grads[p] = b.push(
                     format!("dW{number}"),
-                    Op::WeightGrad { m: batch, o, k },
+                    Op::WeightGrad { m, o, k },
                     vec![grad, input],
                     vec![o, k],
                 );
                 grads[p + 1] = b.push(
                     format!("db{number}"),
-                    Op::BiasGrad { m: batch, o },
+                    Op::BiasGrad { m, o },
                     vec![grad],
                     vec![o],
                 );
                 if below {
                     grad = b.push(
                         format!("da{}", number - 1),
-                        Op::InputGrad { m: batch, o, k },
+                        Op::InputGrad { m, o, k },
                         vec![grad, TensorRef::Param(p)],
                         input_shape,
                     );
                 }
+            }
+            (Layer::Embedding { .. }, Some(p)) => {
+                let Some(g) = layer.embedding(batch, plan.param_shapes[p][0]) else {
+                    unreachable!("a planned embedding reads a sequence")
+                };
+                grads[p] = b.push(
+                    format!("dembed{index}"),
+                    Op::EmbedGrad(g),
+                    vec![input, grad],
+                    plan.param_shapes[p].clone(),
+                );
+                // The position table's gradient sums the batch's rows.
+                grads[p + 1] = b.push(
+                    format!("dposition{index}"),
+                    Op::BiasGrad {
+                        m: batch,
+                        o: g.seq * g.dim,
+                    },
+                    vec![grad],
+                    plan.param_shapes[p + 1].clone(),
+                );
+            }
+            (Layer::CausalSelfAttention { .. }, Some(p)) => {
+                let (Some(g), Some(saved)) = (layer.attention(batch), forward.attention[index])
+                else {
+                    unreachable!("a planned attention has its forward tensors")
+                };
+                grad = attention_backward(
+                    &mut b, layer, index, g, saved, input, p, &mut grads, grad, below,
+                );
             }
             (Layer::Conv2d { .. }, Some(p)) => {
                 let Some(g) = layer.conv(batch) else {
@@ -449,9 +576,16 @@ pub fn planned_step_graph(
                     input_shape,
                 );
             }
-            (Layer::Flatten {} | Layer::Reshape { .. }, _) => {}
-            (Layer::Linear { .. } | Layer::Conv2d { .. } | Layer::LayerNorm { .. }, None) => {
-                unreachable!("a planned linear, conv2d or layer_norm layer has parameters")
+            (Layer::Flatten {} | Layer::Reshape { .. } | Layer::Residual { .. }, _) => {}
+            (
+                Layer::Linear { .. }
+                | Layer::Conv2d { .. }
+                | Layer::LayerNorm { .. }
+                | Layer::Embedding { .. }
+                | Layer::CausalSelfAttention { .. },
+                None,
+            ) => {
+                unreachable!("a planned layer of this kind has parameters")
             }
         }
     }

@@ -1,8 +1,11 @@
 //! Training: the state, one step over the fixed op list, checkpointed runs,
 //! interval replay, instrumented replay and evaluation.
 
+mod attention_graph;
+mod generate;
 mod graph;
 
+pub use generate::generate;
 pub(crate) use graph::step_ops;
 pub use graph::{Node, StepGraph, TensorRef, forward_graph, planned_step_graph, step_graph};
 
@@ -13,7 +16,7 @@ use crate::hash::Hash32;
 use crate::kernels::Kernels;
 use crate::prng::{derive_key, purpose, uniform01};
 use crate::repops::{Direct, ElementTrace, Fp, Op, Recorder, prim};
-use crate::spec::{JobSpec, ModelPlan, ParamInit};
+use crate::spec::{JobSpec, Loss, ModelPlan, ParamInit};
 
 /// Everything that influences the next step (together with the job itself).
 #[derive(Clone, Debug, PartialEq)]
@@ -578,37 +581,62 @@ impl Trainer {
         Ok((state, root))
     }
 
-    /// Loss and accuracy of `state`'s model on dataset rows `rows`.
+    /// Loss and accuracy of `state`'s model on dataset rows `rows` (for a
+    /// language model, over every position of every row: the loss in nats
+    /// per token and the share of next tokens it ranks first). The rows are
+    /// evaluated in chunks (every op is row-wise, so the bits do not depend on
+    /// the chunking); the mean sums the rows' losses in order.
     pub fn evaluate(&self, state: &State, rows: &[u32]) -> Metrics {
+        const CHUNK: usize = 256;
         let classes = self.spec.dataset.classes as usize;
-        let m = rows.len();
-        let graph = match forward_graph(&self.spec, rows.to_vec()) {
-            Ok(graph) => graph,
-            Err(_) => {
-                return Metrics {
-                    loss: f32::NAN,
-                    accuracy: 0.0,
-                };
-            }
+        let failed = Metrics {
+            loss: f32::NAN,
+            accuracy: 0.0,
         };
-        let outputs = self.execute(&graph, state);
-        let logits = outputs.last().map(Vec::as_slice).unwrap_or_default();
-        let labels: Vec<f32> = rows.iter().map(|&r| self.dataset.y[r as usize]).collect();
-        let correct = logits
-            .chunks_exact(classes)
-            .zip(&labels)
-            .filter(|(logits, label)| argmax(logits) == **label as usize)
-            .count();
-        let mut log_probs = vec![0.0f32; m * classes];
-        self.kernels.run(
-            &Op::LogSoftmax { rows: m, classes },
-            &[logits],
-            &mut log_probs,
-        );
-        self.buffers.give(outputs);
+        let Ok(plan) = self.spec.model_plan() else {
+            return failed;
+        };
+        let positions = graph::loss_positions(&plan);
+        let features = self.dataset.features;
+        let mut log_probs = Vec::with_capacity(rows.len() * positions * classes);
+        let mut labels = Vec::with_capacity(rows.len() * positions);
+        let mut correct = 0usize;
+        for chunk in rows.chunks(CHUNK) {
+            let Ok(graph) = forward_graph(&self.spec, chunk.to_vec()) else {
+                return failed;
+            };
+            let outputs = self.execute(&graph, state);
+            let logits = outputs.last().map(Vec::as_slice).unwrap_or_default();
+            let first = labels.len();
+            for &r in chunk {
+                let r = r as usize;
+                match plan.loss {
+                    Loss::SoftmaxCrossEntropy => labels.push(self.dataset.y[r]),
+                    Loss::NextToken => labels.extend_from_slice(
+                        &self.dataset.x[r * features + 1..r * features + 1 + positions],
+                    ),
+                }
+            }
+            correct += logits
+                .chunks_exact(classes)
+                .zip(&labels[first..])
+                .filter(|(logits, label)| argmax(logits) as f32 == **label)
+                .count();
+            let start = log_probs.len();
+            log_probs.resize(start + logits.len(), 0.0);
+            self.kernels.run(
+                &Op::LogSoftmax {
+                    rows: logits.len() / classes,
+                    classes,
+                },
+                &[logits],
+                &mut log_probs[start..],
+            );
+            self.buffers.give(outputs);
+        }
         Metrics {
             loss: mean_nll(&log_probs, &labels, classes),
-            accuracy: correct as f64 / m.max(1) as f64,
+            accuracy: correct as f64 / labels.len().max(1) as f64,
         }
     }
 }
@@ -636,7 +664,8 @@ fn init_weight<F: Fp>(fp: &mut F, u: f32, bound: F::V) -> F::V {
 fn mean_nll(log_probs: &[f32], labels: &[f32], classes: usize) -> f32 {
     let mut acc = 0.0f32;
     for (row, &label) in log_probs.chunks_exact(classes).zip(labels) {
-        acc = prim::sub(acc, row[label as usize]);
+        let picked = row.get(label as usize).copied().unwrap_or(f32::NAN);
+        acc = prim::sub(acc, picked);
     }
     prim::div(acc, labels.len() as f32)
 }

@@ -157,9 +157,9 @@ fn shape_errors_name_the_layer_and_the_mismatch() {
     refused(
         |s| s.replace("kind = \"flatten\"", "kind = \"relu\""),
         &[
-            "layer 6 (linear)",
-            "needs a flat input",
-            "[32, 4, 4]",
+            "the last layer gives [32, 4, 10]",
+            "needs [10]",
+            "acts on the last dimension",
             "flatten",
         ],
     );

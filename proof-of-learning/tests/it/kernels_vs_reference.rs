@@ -23,7 +23,7 @@ const EDGES: [f32; 10] = [
     -1.0,
 ];
 
-fn values(seed: u64, len: usize) -> Vec<f32> {
+pub(crate) fn values(seed: u64, len: usize) -> Vec<f32> {
     (0..len)
         .map(|i| {
             let r = draw(seed, i as u64);
@@ -36,13 +36,13 @@ fn values(seed: u64, len: usize) -> Vec<f32> {
         .collect()
 }
 
-fn labels(seed: u64, rows: usize, classes: usize) -> Vec<f32> {
+pub(crate) fn labels(seed: u64, rows: usize, classes: usize) -> Vec<f32> {
     (0..rows)
         .map(|i| (draw(seed, i as u64) % classes as u64) as f32)
         .collect()
 }
 
-fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
+pub(crate) fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
     let slices: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
     let reference: Vec<u32> = (0..len)
         .map(|e| op.reference_element(&slices, e).value)
@@ -127,8 +127,17 @@ fn elementwise_kernels_match_the_reference() {
     let gather = Op::Gather {
         rows: vec![3, 0, 3, 7],
         width: 5,
+        start: 0,
+        len: 5,
     };
     check(&gather, &[values(10, 8 * 5)], 20);
+    let window = Op::Gather {
+        rows: vec![3, 0, 3, 7],
+        width: 5,
+        start: 1,
+        len: 4,
+    };
+    check(&window, &[values(10, 8 * 5)], 16);
 }
 
 #[test]

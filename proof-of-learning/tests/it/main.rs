@@ -11,4 +11,5 @@ mod kernels_vs_reference;
 mod spec;
 mod spec_vectors;
 mod spec_vectors_graph;
+mod transformer;
 mod vectors;

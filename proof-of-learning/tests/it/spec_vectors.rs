@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 use vtrain_proof_of_learning::repops::LrSchedule;
-use vtrain_proof_of_learning::spec::{InitSpec, ModelSpec, OptimizerSpec};
+use vtrain_proof_of_learning::spec::{DatasetFormat, InitSpec, ModelSpec, OptimizerSpec};
 use vtrain_proof_of_learning::{Error, JobSpec};
 
 const DIGITS: &str = include_str!("../../../examples/digits-mlp.toml");
@@ -136,6 +136,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (
             "sixteen hidden layers",
             with(d(), |s| hidden(s, &[8; 16])),
+            "",
+        ),
+        (
+            "a text dataset",
+            with(d(), |s| s.dataset.format = DatasetFormat::Text),
             "",
         ),
         (
@@ -465,7 +470,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("a truncated header", base[..10].to_vec(), "parse"),
         ("a truncated model section", base[..80].to_vec(), "parse"),
         ("a byte after the end", trailing, "parse"),
-        ("dataset format 3", edit(56, 3), "parse"),
+        ("dataset format 4", edit(56, 4), "parse"),
         ("model kind 2 on MLP bytes", edit(73, 2), "parse"),
         ("activation 2", edit(82, 2), "parse"),
         ("optimizer 3", edit(83, 3), "parse"),

@@ -334,14 +334,14 @@ pub(crate) fn parse_cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let loss = base.len() - 13 - 1 - 1; // the loss tag precedes SGD (13 bytes) and the schedule
     vec![
         ("model kind 3", edit(model, &[3]), "parse"),
-        ("layer kind 11", edit(first, &[11]), "parse"),
+        ("layer kind 14", edit(first, &[14]), "parse"),
         (
             "an input of rank 5",
             edit(rank, &5u32.to_be_bytes()),
             "parse",
         ),
         ("65 layers", edit(layers, &65u32.to_be_bytes()), "parse"),
-        ("loss 2", edit(loss, &[2]), "parse"),
+        ("loss 3", edit(loss, &[3]), "parse"),
         (
             "a graph cut after its layers",
             base[..loss].to_vec(),

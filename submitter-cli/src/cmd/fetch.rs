@@ -30,6 +30,17 @@ pub struct FetchArgs {
     /// The artifact store to read the dataset from (for the test accuracy).
     #[arg(long, env = "VTRAIN_STORE", default_value = "vtrain-store")]
     pub store: String,
+    /// For a language model (`loss = "next_token"`): sample this many tokens
+    /// (bytes) of text from the fetched model after `--prompt`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub generate: Option<u32>,
+    /// The text the sample continues (byte-level tokens).
+    #[arg(long, default_value = "\n", requires = "generate")]
+    pub prompt: String,
+    /// The sampling seed: the same model, prompt and seed give the same text
+    /// on every machine.
+    #[arg(long, default_value_t = 0, requires = "generate")]
+    pub seed: u64,
 }
 
 #[derive(Serialize)]
@@ -43,6 +54,7 @@ struct Fetched {
     test_loss: Option<f32>,
     test_samples: usize,
     loss_png: Option<String>,
+    generated: Option<String>,
 }
 
 impl FetchArgs {
@@ -76,6 +88,7 @@ impl FetchArgs {
         }
         let spec = JobSpec::from_canonical_bytes(&job.spec)
             .or_fail(Failure::Other, "the posted spec does not decode")?;
+        let prompt = self.prompt_tokens(&spec)?;
         let shapes = spec.param_shapes();
         let model_root = Hash32(result.model_root.0);
         let locations = book.locations(&result.model_root);
@@ -118,6 +131,24 @@ impl FetchArgs {
         std::fs::write(&out, &bytes)
             .or_fail(Failure::Input, format!("cannot write {}", out.display()))?;
 
+        let generated = match (self.generate, &prompt) {
+            (Some(count), Some(prompt)) => {
+                let kernels = Kernels::new(Level::detect(), 0)
+                    .or_fail(Failure::Other, "no CPU kernels for sampling")?;
+                let tokens = vtrain_proof_of_learning::train::generate(
+                    &spec,
+                    &params,
+                    &kernels,
+                    prompt,
+                    count as usize,
+                    self.seed,
+                )
+                .or_fail(Failure::Input, "cannot sample from the model")?;
+                let bytes: Vec<u8> = tokens.iter().map(|&t| t as u8).collect();
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            _ => None,
+        };
         let evaluation = self.evaluate(&spec, &book, &job.dataset_root, params).await;
         let loss_png = match &self.loss_png {
             Some(path) => {
@@ -148,6 +179,7 @@ impl FetchArgs {
             test_loss: evaluation.as_ref().map(|e| e.1),
             test_samples: spec.dataset.holdout as usize,
             loss_png,
+            generated,
         };
         emit(self.common.json, &report, || {
             let mut text = format!(
@@ -167,9 +199,50 @@ impl FetchArgs {
             if let Some(png) = &report.loss_png {
                 text += &format!("  loss curve saved to {png}\n");
             }
+            if let Some(generated) = &report.generated {
+                text += &format!(
+                    "  sampled with seed {}:\n{}{generated}\n",
+                    self.seed, self.prompt
+                );
+            }
             text
         });
         Ok(())
+    }
+
+    /// The prompt's tokens when sampling was asked for, checked before
+    /// anything is fetched: the job must be a language model whose
+    /// vocabulary holds every byte of the prompt.
+    fn prompt_tokens(&self, spec: &JobSpec) -> CliResult<Option<Vec<u32>>> {
+        if self.generate.is_none() {
+            return Ok(None);
+        }
+        let plan = spec
+            .model_plan()
+            .or_fail(Failure::Other, "the posted spec does not plan")?;
+        if plan.loss != vtrain_proof_of_learning::spec::Loss::NextToken {
+            return Err(fail(
+                Failure::Input,
+                format!(
+                    "job {} does not train a language model (loss = \"next_token\"): there is no text to --generate",
+                    self.job_id
+                ),
+            ));
+        }
+        if self.prompt.is_empty() {
+            return Err(fail(Failure::Input, "--prompt needs at least one byte"));
+        }
+        let vocabulary = spec.dataset.classes;
+        let tokens: Vec<u32> = self.prompt.bytes().map(u32::from).collect();
+        if let Some(bad) = tokens.iter().find(|&&t| t >= vocabulary) {
+            return Err(fail(
+                Failure::Input,
+                format!(
+                    "the prompt holds byte {bad}, outside the model's vocabulary of {vocabulary} bytes"
+                ),
+            ));
+        }
+        Ok(Some(tokens))
     }
 
     /// Test accuracy and loss of the model on the job's held-out split.

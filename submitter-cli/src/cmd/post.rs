@@ -7,7 +7,8 @@ use alloy::rpc::types::TransactionRequest;
 use clap::Args;
 use serde::Serialize;
 use vtrain_cli::KeyArgs;
-use vtrain_proof_of_learning::Dataset;
+use vtrain_proof_of_learning::spec::DatasetFormat;
+use vtrain_proof_of_learning::{Dataset, JobSpec};
 use vtrain_store::{ArtifactKey, ArtifactStore};
 
 use super::{Common, parse_duration};
@@ -26,8 +27,10 @@ pub struct PostArgs {
     /// The job spec (TOML; see examples/digits-mlp.toml).
     #[arg(long)]
     pub spec: PathBuf,
-    /// The training data: CSV (features then label per row, optionally gzip'd)
-    /// or safetensors (`features`, `labels`); `bundled:digits` for the bundled digits set.
+    /// The training data: CSV (features then label per row, optionally gzip'd),
+    /// safetensors (`features`, `labels`), or text (a `format = "text"` spec, or
+    /// a `.txt`/`.txt.gz` file: bytes cut into windows of `dataset.features`
+    /// tokens); `bundled:digits` for the bundled digits set.
     #[arg(long)]
     pub data: String,
     /// Multiply every CSV feature by this (e.g. 0.0625 for pixels 0..16).
@@ -78,7 +81,7 @@ impl PostArgs {
     /// Posts the job.
     pub async fn run(self) -> CliResult<()> {
         let spec = super::read_spec(&self.spec)?;
-        let dataset = self.load_data()?;
+        let dataset = self.load_data(&spec)?;
         dataset.check_against(&spec).or_fail(
             Failure::Input,
             format!(
@@ -242,12 +245,22 @@ impl PostArgs {
         Ok(())
     }
 
-    fn load_data(&self) -> CliResult<Dataset> {
+    /// Loads `--data`. A `.safetensors` file is read as such (the canonical
+    /// file of any dataset, text included); otherwise a text spec's data, or a
+    /// `.txt` or `.txt.gz` file, is cut into windows of the spec's
+    /// `dataset.features` tokens.
+    fn load_data(&self, spec: &JobSpec) -> CliResult<Dataset> {
         let path = std::path::Path::new(&self.data);
+        let text = spec.dataset.format == DatasetFormat::Text
+            || [".txt", ".txt.gz"]
+                .iter()
+                .any(|suffix| self.data.ends_with(suffix));
         let loaded = if self.data == "bundled:digits" {
             Dataset::digits()
         } else if path.extension().is_some_and(|e| e == "safetensors") {
             Dataset::from_safetensors_file(path)
+        } else if text {
+            Dataset::from_text_file(path, spec.dataset.features as usize)
         } else {
             Dataset::from_csv_file(path, self.feature_scale)
         };

@@ -93,7 +93,7 @@ library GraphSpecCodec {
     ///         reads (unknown tag, bad length); `offset` is where decoding stopped.
     error UnsupportedSpec(uint256 offset);
 
-    /// @dev Offset of the dataset format tag in the header.
+    /// @dev Offset of the dataset format tag in the header: 1 csv, 2 safetensors, 3 text.
     uint256 internal constant FORMAT_OFFSET = 56;
 
     /// @notice Decodes the canonical spec (Rust `JobSpec::from_canonical_bytes`): the header,
@@ -107,7 +107,7 @@ library GraphSpecCodec {
         // The fixed-offset header (JobSpecCodec), read straight from calldata.
         if (spec.length < JobSpecCodec.MODEL_OFFSET) revert JobSpecCodec.SpecTooShort(spec.length);
         uint256 format = _u8(spec, FORMAT_OFFSET);
-        if (format != 1 && format != 2) revert UnsupportedSpec(FORMAT_OFFSET);
+        if (format == 0 || format > 3) revert UnsupportedSpec(FORMAT_OFFSET);
         m.seed = uint64(_read(spec, 4, 8));
         (m.steps, m.batch) = (_read(spec, 12, 4), _read(spec, 20, 4));
         (m.samples, m.features, m.classes, m.holdout) =

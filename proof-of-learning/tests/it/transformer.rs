@@ -1,0 +1,207 @@
+//! The transformer ops and layers: every fast kernel equals the reference
+//! evaluator bit for bit, and a small GPT trains to the same bits at every
+//! SIMD level and thread count and learns its text.
+
+use crate::kernels_vs_reference::{check, values};
+use vtrain_proof_of_learning::repops::{AttentionGeometry, EmbeddingGeometry, Op};
+use vtrain_proof_of_learning::spec::ModelSpec;
+use vtrain_proof_of_learning::train::generate;
+use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
+
+/// Token ids in `[0, vocab)` with, every seventh, a value no entry selects
+/// (out of range, fractional, NaN) or `−0` (which selects entry 0).
+fn tokens(seed: u64, len: usize, vocab: usize) -> Vec<f32> {
+    let odd = [vocab as f32, 2.5, f32::NAN, -0.0, -1.0];
+    (0..len)
+        .map(|i| {
+            let r = vtrain_proof_of_learning::prng::draw(seed, i as u64);
+            if r.is_multiple_of(7) {
+                odd[(r >> 8) as usize % odd.len()]
+            } else {
+                (r % vocab as u64) as f32
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn transformer_kernels_match_the_reference() {
+    let g = AttentionGeometry {
+        batch: 2,
+        seq: 5,
+        heads: 2,
+        head_dim: 3,
+    };
+    let (acts, scores) = (g.activations(), g.scores());
+    let rows = g.batch * g.heads * g.seq;
+    let ops: [(Op, Vec<usize>, usize); 10] = [
+        (Op::AttnScores(g), vec![acts, acts], scores),
+        (Op::AttnSoftmaxStats(g), vec![scores], 2 * rows),
+        (Op::AttnSoftmax(g), vec![scores, 2 * rows], scores),
+        (Op::AttnContext(g), vec![scores, acts], acts),
+        (Op::AttnProbsGrad(g), vec![acts, acts], scores),
+        (Op::AttnValueGrad(g), vec![scores, acts], acts),
+        (Op::AttnSoftmaxDot(g), vec![scores, scores], rows),
+        (Op::AttnSoftmaxGrad(g), vec![scores, scores, rows], scores),
+        (Op::AttnQueryGrad(g), vec![scores, acts], acts),
+        (Op::AttnKeyGrad(g), vec![scores, acts], acts),
+    ];
+    for (seed, (op, lens, len)) in ops.into_iter().enumerate() {
+        let inputs: Vec<Vec<f32>> = lens
+            .iter()
+            .enumerate()
+            .map(|(slot, &n)| values(100 + 10 * seed as u64 + slot as u64, n))
+            .collect();
+        check(&op, &inputs, len);
+    }
+    check(&Op::Add, &[values(1, 70_001), values(2, 70_001)], 70_001);
+
+    // The embedding kernels index the table where the reference selects over
+    // it; the forward crosses the parallel chunk size.
+    for (batch, seq, vocab, dim) in [(3, 4, 6, 5), (4, 64, 11, 300)] {
+        let g = EmbeddingGeometry {
+            batch,
+            seq,
+            vocab,
+            dim,
+        };
+        let tokens = tokens(7, batch * seq, vocab);
+        let table = values(8, vocab * dim);
+        let positions = values(9, seq * dim);
+        check(
+            &Op::Embed(g),
+            &[tokens.clone(), table, positions],
+            batch * seq * dim,
+        );
+        let dy = values(10, batch * seq * dim);
+        check(&Op::EmbedGrad(g), &[tokens, dy], vocab * dim);
+    }
+}
+
+/// A text of `len` bytes over a 32-letter alphabet with structure to learn:
+/// words from a small list, spaces and full stops.
+fn text(len: usize) -> Vec<u8> {
+    const WORDS: [&str; 8] = ["to", "be", "or", "not", "that", "is", "the", "question"];
+    let mut out = Vec::with_capacity(len + 16);
+    let mut i = 0u64;
+    while out.len() < len {
+        let r = vtrain_proof_of_learning::prng::draw(42, i);
+        out.extend_from_slice(WORDS[(r % 8) as usize].as_bytes());
+        out.push(if r.is_multiple_of(5) { b'.' } else { b' ' });
+        i += 1;
+    }
+    out.truncate(len);
+    // Into a 32-token vocabulary: letters a..z are 1..=26, space 0, '.' 27.
+    out.iter()
+        .map(|&c| match c {
+            b'a'..=b'z' => c - b'a' + 1,
+            b'.' => 27,
+            _ => 0,
+        })
+        .collect()
+}
+
+/// The stream cut into rows of `window` tokens sharing one token each
+/// (`docs/commitments.md` § Text datasets), labels the rows' last tokens.
+fn windows(tokens: &[u8], window: usize) -> Dataset {
+    let stride = window - 1;
+    let samples = (tokens.len() - 1) / stride;
+    let mut x = Vec::with_capacity(samples * window);
+    let mut y = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let row = &tokens[i * stride..i * stride + window];
+        x.extend(row.iter().map(|&t| f32::from(t)));
+        y.push(f32::from(row[window - 1]));
+    }
+    let classes = y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1;
+    Dataset {
+        samples,
+        features: window,
+        classes,
+        x,
+        y,
+    }
+}
+
+/// The small GPT (`examples/models/small-gpt.toml`) on 2,400 windows of the
+/// synthetic text: AdamW with warm-up and cosine decay, clipping, 60 steps.
+pub(crate) fn small_gpt() -> (JobSpec, Dataset) {
+    let dataset = windows(&text(8 * 2_400 + 1), 9);
+    let mut spec = crate::common::small_spec();
+    spec.steps = 60;
+    spec.checkpoint_interval = 20;
+    spec.batch_size = 16;
+    spec.clip_grad_norm = Some(1.0);
+    spec.schedule =
+        vtrain_proof_of_learning::repops::LrSchedule::LinearWarmupCosine { warmup_steps: 6 };
+    spec.dataset.root = dataset.root().to_hex();
+    spec.dataset.samples = dataset.samples as u32;
+    spec.dataset.features = 9;
+    spec.dataset.classes = 32;
+    spec.dataset.holdout = 200;
+    spec.model =
+        ModelSpec::from_toml(include_str!("../../../examples/models/small-gpt.toml")).unwrap();
+    (spec, dataset)
+}
+
+fn gpt_trainer(level: Level, threads: usize) -> Trainer {
+    let (spec, dataset) = small_gpt();
+    Trainer::new(spec, dataset, Kernels::new(level, threads).unwrap()).unwrap()
+}
+
+const SMALL_GPT_GOLDEN: &str = "0x5f35b940afbc03486fe2184d677b79be02ff2be7920d0eb39eba7403b6e896d2";
+
+#[test]
+fn small_gpt_learns_and_gives_the_same_bits_everywhere() {
+    let trainer = gpt_trainer(Level::Scalar, 1);
+    let before = trainer.evaluate(&trainer.initial_state(), &trainer.order().test_rows());
+    let outcome = trainer.train(|_, _, _| Ok(())).unwrap();
+    let after = trainer.evaluate(&outcome.final_state, &trainer.order().test_rows());
+    eprintln!(
+        "small GPT: held-out loss {} -> {}, accuracy {} -> {}, root {}",
+        before.loss,
+        after.loss,
+        before.accuracy,
+        after.accuracy,
+        outcome.trace_root.to_hex()
+    );
+    assert!(after.loss < before.loss - 0.5, "{before:?} -> {after:?}");
+
+    // Sampling is seeded and deterministic, and stays in the vocabulary.
+    let spec = trainer.spec();
+    let kernels = Kernels::new(Level::Scalar, 1).unwrap();
+    let params = &outcome.final_state.params;
+    let sample = |seed| generate(spec, params, &kernels, &[20, 15, 0], 40, seed).unwrap();
+    let first = sample(7);
+    assert_eq!(first.len(), 40);
+    assert!(first.iter().all(|&t| t < 32), "{first:?}");
+    assert_eq!(first, sample(7));
+    assert_ne!(first, sample(8));
+    let letters: String = first
+        .iter()
+        .map(|&t| match t {
+            0 => ' ',
+            27 => '.',
+            t => (b'a' + t as u8 - 1) as char,
+        })
+        .collect();
+    eprintln!("small GPT says: to {letters}");
+    assert!(
+        generate(spec, params, &kernels, &[32], 1, 0).is_err(),
+        "a token outside the vocabulary"
+    );
+    assert!(
+        generate(spec, params, &kernels, &[], 1, 0).is_err(),
+        "an empty prompt"
+    );
+    assert_eq!(outcome.trace_root.to_hex(), SMALL_GPT_GOLDEN);
+    for level in Level::available() {
+        for threads in [1, 2, 8] {
+            let root = gpt_trainer(level, threads)
+                .train(|_, _, _| Ok(()))
+                .unwrap()
+                .trace_root;
+            assert_eq!(root.to_hex(), SMALL_GPT_GOLDEN, "{level} × {threads}");
+        }
+    }
+}
