@@ -14,14 +14,22 @@ of CUDA packages). Three modes:
                           PyTorch, for docs/benchmarks.md.
 
 The model is built from the exported spec: an `mlp` or a layer graph
-(linear, conv2d, maxpool2d, avgpool2d, flatten, reshape, relu; dropout is
-refused: its masks come from vtrain's PRNG).
+(linear, conv2d, maxpool2d, avgpool2d, flatten, reshape, relu, layer_norm,
+gelu, embedding, causal_self_attention, residual; dropout is refused: its
+masks come from vtrain's PRNG), with the softmax cross-entropy loss or a
+language model's `next_token` loss. The optimizer is SGD or AdamW, with the
+spec's learning-rate schedule and gradient clipping (`docs/repops.md` § 4-6).
 
 Usage (from the repository root):
   cargo run -q --release -p vtrain-proof-of-learning --example export_run -- examples/digits-cnn.toml /tmp/run.json
   python3 scripts/torch_compare.py grads /tmp/run.json
   python3 scripts/torch_compare.py compare /tmp/run.json
   python3 scripts/torch_compare.py bench --threads 1
+
+A text job (the transformer) names its data file, and may train only its
+first steps (the export then holds the batches' tokens):
+  cargo run -q --release -p vtrain-proof-of-learning --example export_run -- \
+      examples/shakespeare-gpt.toml /tmp/gpt.json examples/data/shakespeare.txt.gz --steps 300
 """
 
 import argparse
@@ -65,15 +73,43 @@ def input_shape(spec):
     return model.get("input", [spec["dataset"]["features"]])
 
 
-def forward(spec, params, x):
-    """The logits of batch `x` [n, features] under `params` (weight, bias per
-    parametrised layer, in order)."""
+def next_token(spec):
+    return spec["model"].get("loss", "softmax_cross_entropy") == "next_token"
+
+
+def f32(value):
+    """A spec constant as the f32 vtrain computes with."""
+    return float(np.float32(value))
+
+
+def attention(h, w, heads):
+    """Causal self-attention (`docs/repops.md` § Embeddings, attention and
+    residuals) of `h` [B, T, D] with w = W_q, b_q, W_k, b_k, W_v, b_v, W_o,
+    b_o: head h is the columns h·d .. (h+1)·d, scores (q·k)·σ with the f32
+    constant σ = 1/sqrt(d), key positions j ≤ i only."""
+    B, T, D = h.shape
+    d = D // heads
+    scale = f32(np.float32(1.0) / np.sqrt(np.float32(d)))
+
+    def split(z):
+        return z.reshape(B, T, heads, d).transpose(1, 2)  # [B, H, T, d]
+
+    q, k, v = (split(h @ w[2 * i].T + w[2 * i + 1]) for i in range(3))
+    scores = (q @ k.transpose(-1, -2)) * scale
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    probs = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
+    context = (probs @ v).transpose(1, 2).reshape(B, T, D)
+    return context @ w[6].T + w[7]
+
+
+def apply_layers(layers, h, params, p):
+    """`layers` on `h` reading parameters from index `p` on (each layer's in
+    vtrain's state order); returns the output and the next index."""
     F = torch.nn.functional
-    h = x.reshape([x.shape[0]] + list(input_shape(spec)))
-    p = 0
-    for layer in layers_of(spec):
+    for layer in layers:
         kind = layer["kind"]
         if kind == "linear":
+            # On the last dimension: a sequence's [B, T, K] is B·T rows.
             h = h @ params[p].T + params[p + 1]
             p += 2
         elif kind == "conv2d":
@@ -88,9 +124,71 @@ def forward(spec, params, x):
             h = h.reshape([h.shape[0]] + list(layer["shape"]))
         elif kind == "relu":
             h = torch.relu(h)
+        elif kind == "layer_norm":
+            # Gain, then shift; the biased variance, as torch's.
+            h = F.layer_norm(h, (h.shape[-1],), params[p], params[p + 1], eps=f32(layer.get("eps", 1e-5)))
+            p += 2
+        elif kind == "gelu":
+            h = F.gelu(h, approximate="tanh")
+        elif kind == "embedding":
+            # Token table E [classes, dim], then position table P [T, dim].
+            h = params[p][h] + params[p + 1][: h.shape[1]]
+            p += 2
+        elif kind == "causal_self_attention":
+            h = attention(h, params[p : p + 8], layer["heads"])
+            p += 8
+        elif kind == "residual":
+            f, p = apply_layers(layer["layers"], h, params, p)
+            h = h + f
         else:
             raise SystemExit(f"layer kind {kind!r} is not replayed here")
+    return h, p
+
+
+def forward(spec, params, x):
+    """The logits of batch `x` [n, features] (a language model's: tokens
+    [n, T], logits [n, T, classes]) under `params` (in vtrain's state order)."""
+    h = x.reshape([x.shape[0]] + list(input_shape(spec)))
+    h, p = apply_layers(layers_of(spec), h, params, 0)
+    assert p == len(params), f"the model reads {p} of {len(params)} parameters"
     return h
+
+
+def loss_of(spec, params, x, y):
+    """The mean cross-entropy: over the batch, or over all B·T positions."""
+    logits = forward(spec, params, x)
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+class Data:
+    """The exported job's samples: the bundled digits (by row), or a text
+    job's token rows as exported (features = T + 1 tokens: the model reads
+    the first T, the targets are tokens 1..=T)."""
+
+    def __init__(self, run, spec):
+        self.run = run
+        self.text = spec["dataset"]["format"] == "text"
+        if self.text:
+            assert next_token(spec), "a text job here is a language model"
+        else:
+            x, y = load_digits()
+            self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def _tokens(self, rows):
+        tokens = torch.tensor(rows, dtype=torch.long)
+        return tokens[:, :-1], tokens[:, 1:]
+
+    def batch(self, step, dtype):
+        if self.text:
+            return self._tokens(self.run["batch_tokens"][step])
+        idx = torch.tensor(self.run["batches"][step], dtype=torch.long)
+        return self.x[idx].to(dtype), self.y[idx]
+
+    def test(self, dtype):
+        if self.text:
+            return self._tokens(self.run["test_tokens"])
+        idx = torch.tensor(self.run["test_rows"], dtype=torch.long)
+        return self.x[idx].to(dtype), self.y[idx]
 
 
 def load_run(path):
@@ -100,88 +198,186 @@ def load_run(path):
     return run, tomllib.loads(run["spec"])
 
 
-def grads(path):
-    run, spec = load_run(path)
-    x_all, y_all = load_digits()
-    params = [
-        torch.from_numpy(from_bits(p).reshape(shape).astype(np.float64)).requires_grad_(True)
+def initial_params(run, dtype):
+    return [
+        torch.from_numpy(from_bits(p).reshape(shape).astype(dtype)).requires_grad_(True)
         for p, shape in zip(run["params"], run["shapes"])
     ]
-    idx = torch.tensor(run["batches"][0], dtype=torch.long)
-    x = torch.from_numpy(x_all.astype(np.float64))[idx]
-    loss = torch.nn.functional.cross_entropy(forward(spec, params, x), torch.from_numpy(y_all)[idx])
+
+
+def param_names(spec):
+    """A name per parameter tensor, in state order (`layer` indices count the
+    graph's layers, a residual's inner ones as `i.j`)."""
+    names = []
+
+    def walk(layers, prefix):
+        for i, layer in enumerate(layers):
+            where = f"{prefix}{i}"
+            kind = layer["kind"]
+            if kind in ("linear", "conv2d"):
+                names.extend([f"{where} {kind} W", f"{where} {kind} b"])
+            elif kind == "layer_norm":
+                names.extend([f"{where} layer_norm γ", f"{where} layer_norm β"])
+            elif kind == "embedding":
+                names.extend([f"{where} embedding E", f"{where} embedding P"])
+            elif kind == "causal_self_attention":
+                names.extend(f"{where} attention {n}" for n in ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o"))
+            elif kind == "residual":
+                walk(layer["layers"], f"{where}.")
+
+    walk(layers_of(spec), "")
+    return names
+
+
+def grads(path):
+    run, spec = load_run(path)
+    data = Data(run, spec)
+    params = initial_params(run, np.float64)
+    x, y = data.batch(0, torch.float64)
+    loss = loss_of(spec, params, x, y)
     loss.backward()
+    total = np.sqrt(sum(float((param.grad.double() ** 2).sum()) for param in params))
     worst_norm = worst_element = 0.0
-    print("| parameter | shape | ‖g_vtrain − g_torch64‖ / ‖g_torch64‖ | max elementwise relative (|g| ≥ 1e-3·max) |")
-    print("|---|---|---|---|")
-    for i, (param, ours, shape) in enumerate(zip(params, run["grads"], run["shapes"])):
+    worst_at = worst_element_at = None
+    print(
+        "| # | parameter | shape | ‖g_torch64‖ | ‖g_vtrain − g_torch64‖ / ‖g_torch64‖ "
+        "| max elementwise relative (|g| ≥ 1e-3·max) |"
+    )
+    print("|---|---|---|---|---|---|")
+    exempt_worst = 0.0
+    for i, (param, ours, shape, name) in enumerate(zip(params, run["grads"], run["shapes"], param_names(spec))):
         theirs = param.grad.numpy().ravel()
         ours = from_bits(ours).astype(np.float64)
-        norm = np.linalg.norm(ours - theirs) / max(np.linalg.norm(theirs), 1e-300)
+        size = np.linalg.norm(theirs)
+        if size <= 1e-6 * total:
+            # A gradient that is zero in exact arithmetic (an attention key
+            # bias: the softmax ignores what every score of a row shares) is
+            # rounding noise in both; its difference is measured against the
+            # whole gradient's norm instead.
+            gap = np.linalg.norm(ours - theirs)
+            exempt_worst = max(exempt_worst, gap / total)
+            print(f"| {i} | {name} | {shape} | {size:.1e} | zero in exact arithmetic; ‖g_vtrain − g_torch64‖ = {gap:.1e} = {gap / total:.1e}·‖g‖ | — |")
+            continue
+        norm = np.linalg.norm(ours - theirs) / size
         big = np.abs(theirs) >= 1e-3 * np.abs(theirs).max()
         element = (np.abs(ours - theirs)[big] / np.abs(theirs)[big]).max()
-        worst_norm, worst_element = max(worst_norm, norm), max(worst_element, element)
-        print(f"| {i} | {shape} | {norm:.2e} | {element:.2e} |")
+        if norm > worst_norm:
+            worst_norm, worst_at = norm, i
+        if element > worst_element:
+            worst_element, worst_element_at = element, i
+        print(f"| {i} | {name} | {shape} | {size:.2e} | {norm:.2e} | {element:.2e} |")
     print(f"step-0 loss: vtrain {from_bits(run['losses'])[0]:.9f}, torch float64 {loss.item():.9f}")
+    print(f"‖g_torch64‖ over every parameter: {total:.6e}")
     # Stated tolerance: fp32 against float64, one rounding per op; every
-    # gradient tensor agrees to 1e-5 in norm.
-    ok = worst_norm <= 1e-5
-    print(f"worst: norm-relative {worst_norm:.2e}, elementwise {worst_element:.2e}: {'PASS' if ok else 'FAIL'}")
+    # gradient tensor agrees to 1e-5 in norm (but for tensors whose gradient
+    # is zero in exact arithmetic, whose difference must be below 1e-6 of
+    # the whole gradient's norm, as is the tensor itself).
+    ok = worst_norm <= 1e-5 and exempt_worst <= 1e-6
+    print(
+        f"worst: norm-relative {worst_norm:.2e} (#{worst_at}), elementwise {worst_element:.2e} "
+        f"(#{worst_element_at}): {'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 
-def reference_hyper_parameters(spec):
+def learning_rate(spec, step):
+    """lr_t of `docs/repops.md` § 5, in float64 (vtrain computes it in f32
+    with its own cosine program, within 4e-7·lr)."""
+    lr = spec["optimizer"]["learning_rate"]
+    schedule = spec.get("schedule", {"kind": "constant"})
+    kind, total = schedule["kind"], spec["steps"]
+    if kind == "constant":
+        return lr
+    if kind == "step":
+        return lr * schedule["gamma"] ** (step // schedule["every"])
+    warmup = schedule["warmup_steps"]
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    if kind == "linear_warmup_decay":
+        return lr * (total - step) / (total - warmup)
+    assert kind == "linear_warmup_cosine", kind
+    return lr * 0.5 * (1.0 + np.cos(np.pi * (step - warmup) / (total - warmup)))
+
+
+def optimizer(spec, params):
     opt = spec["optimizer"]
-    assert opt["kind"] == "sgd", "the comparison replays the SGD reference job"
-    assert spec.get("schedule", {"kind": "constant"})["kind"] == "constant"
-    return opt["learning_rate"], opt.get("momentum", 0.0), opt.get("weight_decay", 0.0)
+    if opt["kind"] == "sgd":
+        return torch.optim.SGD(
+            params, lr=opt["learning_rate"], momentum=opt.get("momentum", 0.0), weight_decay=opt.get("weight_decay", 0.0)
+        )
+    assert opt["kind"] == "adamw", opt["kind"]
+    # AdamW's update is vtrain's: w − lr·(m̂/(sqrt(v̂) + ε) + λ·w).
+    return torch.optim.AdamW(
+        params,
+        lr=opt["learning_rate"],
+        betas=(opt.get("beta1", 0.9), opt.get("beta2", 0.999)),
+        eps=opt.get("eps", 1e-8),
+        weight_decay=opt.get("weight_decay", 0.0),
+    )
 
 
 def compare(path):
     torch.set_num_threads(1)
     run, spec = load_run(path)
-    x_all, y_all = load_digits()
-    x_all, y_all = torch.from_numpy(x_all), torch.from_numpy(y_all)
-    params = [
-        torch.from_numpy(from_bits(p).reshape(shape).copy()).requires_grad_(True)
-        for p, shape in zip(run["params"], run["shapes"])
-    ]
-    lr, momentum, weight_decay = reference_hyper_parameters(spec)
-    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    data = Data(run, spec)
+    params = initial_params(run, np.float32)
+    opt = optimizer(spec, params)
+    clip = spec.get("clip_grad_norm")
     ours = from_bits(run["losses"]).astype(np.float64)
     theirs = []
-    for rows in run["batches"]:
-        idx = torch.tensor(rows, dtype=torch.long)
-        loss = torch.nn.functional.cross_entropy(forward(spec, params, x_all[idx]), y_all[idx])
+    for step in range(len(run["batches"])):
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(spec, step)
+        x, y = data.batch(step, torch.float32)
+        loss = loss_of(spec, params, x, y)
         opt.zero_grad()
         loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         theirs.append(loss.item())
     theirs = np.asarray(theirs)
 
     with torch.no_grad():
-        idx = torch.tensor(run["test_rows"], dtype=torch.long)
-        h = forward(spec, params, x_all[idx])
-        torch_accuracy = (h.argmax(dim=1) == y_all[idx]).double().mean().item()
+        x, y = data.test(torch.float32)
+        correct = 0
+        for start in range(0, x.shape[0], 256):
+            h = forward(spec, params, x[start : start + 256])
+            correct += (h.argmax(dim=-1) == y[start : start + 256]).sum().item()
+        torch_accuracy = correct / y.numel()
 
     diff = np.abs(ours - theirs)
     rel = diff / np.maximum(np.abs(theirs), 1e-12)
-    print(f"steps: {len(ours)}")
+    print(f"steps: {len(ours)} of {spec['steps']}")
     for window in (10, 100, len(ours)):
         print(
             f"first {window:4d} steps: max |Δloss| = {diff[:window].max():.3e}, "
             f"max relative = {rel[:window].max():.3e}"
         )
-    print(f"final loss: vtrain {ours[-1]:.6f}, torch {theirs[-1]:.6f}")
+    tail = min(50, len(ours))
+    print(
+        f"last {tail} steps: mean loss vtrain {ours[-tail:].mean():.6f}, torch {theirs[-tail:].mean():.6f}, "
+        f"mean |Δloss| {diff[-tail:].mean():.3e}"
+    )
+    print(f"final loss: vtrain {ours[-1]:.6f}, torch {theirs[-1]:.6f}, |Δ| {diff[-1]:.3e}")
     print(f"held-out accuracy: vtrain {run['test_accuracy']:.4f}, torch {torch_accuracy:.4f}")
-    # Stated tolerance: both are fp32 with different summation orders and
-    # different exp/log, so the curves drift apart slowly (and faster where a
-    # max-pool's argmax flips between two runs): the first 100 steps must
-    # agree to 1e-5 relative, the whole curve to 1e-2 absolute and the
-    # held-out accuracy to half a point. Measured: the MLP 1.0e-6 / 9.5e-7,
-    # the CNN 1.7e-6 / 8.2e-3, both with equal accuracy.
     accuracy_gap = abs(run["test_accuracy"] - torch_accuracy)
-    ok = rel[:100].max() <= 1e-5 and diff.max() <= 1e-2 and accuracy_gap <= 0.005
+    if next_token(spec):
+        # Stated tolerance for the transformer (AdamW, clipping, 300 steps):
+        # both are fp32 with different summation orders, exp and softmax, and
+        # AdamW's normalised update turns a gradient's last bits into
+        # lr-sized steps, so the curves drift apart faster than SGD's: the
+        # first 10 steps must agree to 1e-5 relative, the whole curve to
+        # 5e-2 absolute and the held-out token accuracy to one point.
+        ok = rel[:10].max() <= 1e-5 and diff.max() <= 5e-2 and accuracy_gap <= 0.01
+    else:
+        # Stated tolerance: both are fp32 with different summation orders and
+        # different exp/log, so the curves drift apart slowly (and faster where a
+        # max-pool's argmax flips between two runs): the first 100 steps must
+        # agree to 1e-5 relative, the whole curve to 1e-2 absolute and the
+        # held-out accuracy to half a point. Measured: the MLP 1.0e-6 / 9.5e-7,
+        # the CNN 1.7e-6 / 8.2e-3, both with equal accuracy.
+        ok = rel[:100].max() <= 1e-5 and diff.max() <= 1e-2 and accuracy_gap <= 0.005
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

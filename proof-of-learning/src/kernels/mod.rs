@@ -7,13 +7,15 @@
 //! [`Direct`] arithmetic, compiled once per SIMD level so `fma` is a hardware
 //! instruction where the CPU has one.
 
+mod attention;
 mod conv;
 mod gemm;
 mod microkernel;
 mod pool;
 mod sequence;
 
-use crate::repops::{Direct, NormGeometry, Op, norm};
+use crate::repops::{AttentionGeometry, Direct, NormGeometry, Op, norm};
+use attention::attention as attention_kernel;
 use gemm::{MatView, gemm};
 use rayon::prelude::*;
 use std::fmt;
@@ -185,6 +187,31 @@ impl Kernels {
                 sequence::embed(g, inputs, c * ELEMENTWISE_CHUNK, chunk)
             }),
             Op::EmbedGrad(ref g) => sequence::embed_grad(g, inputs, out),
+            Op::AttnScores(ref g)
+            | Op::AttnSoftmaxStats(ref g)
+            | Op::AttnSoftmax(ref g)
+            | Op::AttnContext(ref g)
+            | Op::AttnProbsGrad(ref g)
+            | Op::AttnValueGrad(ref g)
+            | Op::AttnSoftmaxDot(ref g)
+            | Op::AttnSoftmaxGrad(ref g)
+            | Op::AttnQueryGrad(ref g)
+            | Op::AttnKeyGrad(ref g) => {
+                let avx2 = self.uses_avx2();
+                // Whole sequences per chunk: every layout is sequence-major.
+                let per_sequence = out.len() / g.batch.max(1);
+                self.in_chunks(out, per_sequence, |b, chunk| {
+                    if avx2 {
+                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            attention_avx2(op, g, inputs, b, chunk)
+                        }
+                    } else {
+                        attention::attention(op, g, inputs, b, chunk)
+                    }
+                });
+            }
             Op::BiasGrad { m, o } => {
                 if self.uses_avx2() {
                     // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.
@@ -292,6 +319,7 @@ macro_rules! avx2_variant {
 }
 
 avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]));
+avx2_variant!(attention_kernel, attention_avx2, (op: &Op, g: &AttentionGeometry, inputs: &[&[f32]], first_b: usize, out: &mut [f32]));
 avx2_variant!(bias_grad, bias_grad_avx2, (dz: &[f32], m: usize, o: usize, out: &mut [f32]));
 avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_input_grad, layer_norm_input_grad_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));

@@ -26,33 +26,43 @@ fn tokens(seed: u64, len: usize, vocab: usize) -> Vec<f32> {
 
 #[test]
 fn transformer_kernels_match_the_reference() {
-    let g = AttentionGeometry {
-        batch: 2,
-        seq: 5,
-        heads: 2,
-        head_dim: 3,
-    };
-    let (acts, scores) = (g.activations(), g.scores());
-    let rows = g.batch * g.heads * g.seq;
-    let ops: [(Op, Vec<usize>, usize); 10] = [
-        (Op::AttnScores(g), vec![acts, acts], scores),
-        (Op::AttnSoftmaxStats(g), vec![scores], 2 * rows),
-        (Op::AttnSoftmax(g), vec![scores, 2 * rows], scores),
-        (Op::AttnContext(g), vec![scores, acts], acts),
-        (Op::AttnProbsGrad(g), vec![acts, acts], scores),
-        (Op::AttnValueGrad(g), vec![scores, acts], acts),
-        (Op::AttnSoftmaxDot(g), vec![scores, scores], rows),
-        (Op::AttnSoftmaxGrad(g), vec![scores, scores, rows], scores),
-        (Op::AttnQueryGrad(g), vec![scores, acts], acts),
-        (Op::AttnKeyGrad(g), vec![scores, acts], acts),
-    ];
-    for (seed, (op, lens, len)) in ops.into_iter().enumerate() {
-        let inputs: Vec<Vec<f32>> = lens
-            .iter()
-            .enumerate()
-            .map(|(slot, &n)| values(100 + 10 * seed as u64 + slot as u64, n))
-            .collect();
-        check(&op, &inputs, len);
+    // The second geometry's score tensors cross the parallel chunk size.
+    for g in [
+        AttentionGeometry {
+            batch: 2,
+            seq: 5,
+            heads: 2,
+            head_dim: 3,
+        },
+        AttentionGeometry {
+            batch: 4,
+            seq: 100,
+            heads: 2,
+            head_dim: 4,
+        },
+    ] {
+        let (acts, scores) = (g.activations(), g.scores());
+        let rows = g.batch * g.heads * g.seq;
+        let ops: [(Op, Vec<usize>, usize); 10] = [
+            (Op::AttnScores(g), vec![acts, acts], scores),
+            (Op::AttnSoftmaxStats(g), vec![scores], 2 * rows),
+            (Op::AttnSoftmax(g), vec![scores, 2 * rows], scores),
+            (Op::AttnContext(g), vec![scores, acts], acts),
+            (Op::AttnProbsGrad(g), vec![acts, acts], scores),
+            (Op::AttnValueGrad(g), vec![scores, acts], acts),
+            (Op::AttnSoftmaxDot(g), vec![scores, scores], rows),
+            (Op::AttnSoftmaxGrad(g), vec![scores, scores, rows], scores),
+            (Op::AttnQueryGrad(g), vec![scores, acts], acts),
+            (Op::AttnKeyGrad(g), vec![scores, acts], acts),
+        ];
+        for (seed, (op, lens, len)) in ops.into_iter().enumerate() {
+            let inputs: Vec<Vec<f32>> = lens
+                .iter()
+                .enumerate()
+                .map(|(slot, &n)| values(100 + 10 * seed as u64 + slot as u64, n))
+                .collect();
+            check(&op, &inputs, len);
+        }
     }
     check(&Op::Add, &[values(1, 70_001), values(2, 70_001)], 70_001);
 
