@@ -13,7 +13,7 @@ bin=$(cargo test --locked -p vtrain-proof-of-learning --test it --no-run --messa
   sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
 [ -x "$bin" ] || { echo "cross-cpu: could not build the proof-of-learning test binary" >&2; exit 1; }
 
-filters=(determinism::small_job_matches_its_golden_trace_root determinism::small_cnn_job_matches_its_golden_trace_root determinism::small_norm_job_matches_its_golden_trace_root determinism::instrumented_step kernels_vs_reference checkpoints transformer::)
+filters=(determinism::small_job_matches_its_golden_trace_root determinism::small_cnn_job_matches_its_golden_trace_root determinism::small_norm_job_matches_its_golden_trace_root determinism::instrumented_step kernels_vs_reference checkpoints transformer::small_gpt transformer::transformer_kernels)
 for pair in "qemu64:scalar" "Haswell:avx2+fma"; do
   cpu=${pair%%:*}
   expected=${pair#*:}

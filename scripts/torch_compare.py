@@ -316,7 +316,7 @@ def optimizer(spec, params):
     )
 
 
-def compare(path):
+def compare(path, curve=None):
     torch.set_num_threads(1)
     run, spec = load_run(path)
     data = Data(run, spec)
@@ -362,22 +362,26 @@ def compare(path):
     print(f"final loss: vtrain {ours[-1]:.6f}, torch {theirs[-1]:.6f}, |Δ| {diff[-1]:.3e}")
     print(f"held-out accuracy: vtrain {run['test_accuracy']:.4f}, torch {torch_accuracy:.4f}")
     accuracy_gap = abs(run["test_accuracy"] - torch_accuracy)
-    if next_token(spec):
-        # Stated tolerance for the transformer (AdamW, clipping, 300 steps):
-        # both are fp32 with different summation orders, exp and softmax, and
-        # AdamW's normalised update turns a gradient's last bits into
-        # lr-sized steps, so the curves drift apart faster than SGD's: the
-        # first 10 steps must agree to 1e-5 relative, the whole curve to
-        # 5e-2 absolute and the held-out token accuracy to one point.
-        ok = rel[:10].max() <= 1e-5 and diff.max() <= 5e-2 and accuracy_gap <= 0.01
-    else:
-        # Stated tolerance: both are fp32 with different summation orders and
-        # different exp/log, so the curves drift apart slowly (and faster where a
-        # max-pool's argmax flips between two runs): the first 100 steps must
-        # agree to 1e-5 relative, the whole curve to 1e-2 absolute and the
-        # held-out accuracy to half a point. Measured: the MLP 1.0e-6 / 9.5e-7,
-        # the CNN 1.7e-6 / 8.2e-3, both with equal accuracy.
-        ok = rel[:100].max() <= 1e-5 and diff.max() <= 1e-2 and accuracy_gap <= 0.005
+    # Stated tolerance: both are fp32 with different summation orders and
+    # different exp/log, so the curves drift apart slowly (and faster where a
+    # max-pool's argmax flips between two runs): the first 100 steps must
+    # agree to 1e-5 relative, the whole curve to 1e-2 absolute and the
+    # held-out accuracy to half a point. Measured: the MLP 1.0e-6 / 9.5e-7,
+    # the CNN 1.7e-6 / 8.2e-3, both with equal accuracy. An AdamW job drives
+    # its loss towards 0 within 100 steps (digits-ln-gelu: 0.036 at step 99),
+    # so there a loss below 1 is held to 1e-5 absolute instead: measured
+    # digits-ln-gelu 2.4e-6, the transformer (examples/shakespeare-gpt.toml)
+    # 2.7e-6 relative, each with equal accuracy.
+    floor = 1.0 if spec["optimizer"]["kind"] == "adamw" else 1e-12
+    early = (diff[:100] / np.maximum(np.abs(theirs[:100]), floor)).max()
+    ok = early <= 1e-5 and diff.max() <= 1e-2 and accuracy_gap <= 0.005
+    if floor == 1.0:
+        print(f"first  100 steps: max |Δloss| / max(|loss|, 1) = {early:.3e}")
+    if curve:
+        with open(curve, "w") as f:
+            f.write("step,vtrain,torch\n")
+            for step, (a, b) in enumerate(zip(ours, theirs)):
+                f.write(f"{step},{a:.9g},{b:.9g}\n")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
@@ -437,6 +441,7 @@ def main():
     sub = parser.add_subparsers(dest="mode", required=True)
     c = sub.add_parser("compare")
     c.add_argument("export")
+    c.add_argument("--curve", help="write both per-step loss curves to this CSV")
     g = sub.add_parser("grads")
     g.add_argument("export")
     b = sub.add_parser("bench")
@@ -444,7 +449,7 @@ def main():
     args = parser.parse_args()
     if args.mode == "grads":
         return grads(args.export)
-    return compare(args.export) if args.mode == "compare" else bench(args.threads)
+    return compare(args.export, args.curve) if args.mode == "compare" else bench(args.threads)
 
 
 if __name__ == "__main__":

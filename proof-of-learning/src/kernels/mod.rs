@@ -379,6 +379,23 @@ fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]) {
                 *out = fma(neg_lr, fma(p.weight_decay, w, update), w);
             }
         }
+        // The programs of one element each, on values instead of indices, so
+        // the loops vectorise.
+        Op::Gelu => {
+            for (out, &x) in chunk.iter_mut().zip(at(0)) {
+                *out = norm::gelu(&mut Direct, &[&[x]], 0);
+            }
+        }
+        Op::GeluGrad => {
+            for ((out, &x), &dy) in chunk.iter_mut().zip(at(0)).zip(at(1)) {
+                *out = norm::gelu_grad(&mut Direct, &[&[x], &[dy]], 0);
+            }
+        }
+        Op::Add => {
+            for ((out, &a), &b) in chunk.iter_mut().zip(at(0)).zip(at(1)) {
+                *out = add(a, b);
+            }
+        }
         _ => {
             for (i, value) in chunk.iter_mut().enumerate() {
                 *value = op.element(&mut Direct, inputs, offset + i);

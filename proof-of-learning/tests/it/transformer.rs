@@ -215,3 +215,34 @@ fn small_gpt_learns_and_gives_the_same_bits_everywhere() {
         }
     }
 }
+
+/// The reference GPT job (`examples/shakespeare-gpt.toml`) on the bundled
+/// corpus, shortened to `steps` steps (a quarter of them warm-up).
+fn shakespeare_gpt(steps: u32) -> Trainer {
+    let mut spec =
+        JobSpec::from_toml(include_str!("../../../examples/shakespeare-gpt.toml")).unwrap();
+    spec.steps = steps;
+    spec.checkpoint_interval = steps / 2;
+    spec.schedule = vtrain_proof_of_learning::repops::LrSchedule::LinearWarmupCosine {
+        warmup_steps: steps / 4,
+    };
+    let corpus = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/data/shakespeare.txt.gz");
+    let dataset = Dataset::from_text_file(&corpus, spec.dataset.features as usize).unwrap();
+    Trainer::new(spec, dataset, Kernels::detect().unwrap()).unwrap()
+}
+
+/// The reference GPT job shortened to 40 steps (the whole job's root is in
+/// `docs/benchmarks.md`, with the command that reproduces it).
+const SHAKESPEARE_GPT_40_GOLDEN: &str =
+    "0xe81aa8cca0918ae8f86dab8499a829bb58b86ddcfcc3ffe2e1ee1a9f9ae50eda";
+
+#[test]
+fn shakespeare_gpt_matches_its_golden_trace_root() {
+    let trainer = shakespeare_gpt(40);
+    let outcome = trainer.train(|_, _, _| Ok(())).unwrap();
+    let (first, last) = (outcome.losses[0], outcome.losses[39]);
+    // From about ln(128) ≈ 4.85 nats per byte at the start.
+    assert!(first > 4.0 && last < first - 0.5, "{first} -> {last}");
+    assert_eq!(outcome.trace_root.to_hex(), SHAKESPEARE_GPT_40_GOLDEN);
+}
