@@ -4,9 +4,11 @@
 A dev script, never a CI dependency (PyPI's Linux torch wheel pulls several GB
 of CUDA packages). Three modes:
 
-  grads <export.json>     From the job's initial weights and step 0's batch,
-                          every parameter's gradient in float64 PyTorch against
-                          vtrain's fp32 gradient.
+  grads <export.json>     From the job's initial weights and step 0's batch
+                          (or step S's weights and batch, `export_run
+                          --grads-at S`), every parameter's gradient in
+                          float64 PyTorch against vtrain's fp32 gradient (the
+                          raw one, before any clipping).
   compare <export.json>   Train the job that `export_run` exported, in PyTorch
                           fp32, from the same initial weights on the same
                           batches, and compare the per-step loss curve.
@@ -26,8 +28,9 @@ Usage (from the repository root):
   python3 scripts/torch_compare.py compare /tmp/run.json
   python3 scripts/torch_compare.py bench --threads 1
 
-A text job (the transformer) names its data file, and may train only its
-first steps (the export then holds the batches' tokens):
+A text job (the transformer) names its data file (the export then holds the
+batches' tokens); `--steps N` trains only the job's first N steps, and
+`--grads-at S` exports step S's gradients (from S_S) instead of step 0's:
   cargo run -q --release -p vtrain-proof-of-learning --example export_run -- \
       examples/shakespeare-gpt.toml /tmp/gpt.json examples/data/shakespeare.txt.gz --steps 300
 """
@@ -198,10 +201,10 @@ def load_run(path):
     return run, tomllib.loads(run["spec"])
 
 
-def initial_params(run, dtype):
+def initial_params(run, dtype, bits=None):
     return [
         torch.from_numpy(from_bits(p).reshape(shape).astype(dtype)).requires_grad_(True)
-        for p, shape in zip(run["params"], run["shapes"])
+        for p, shape in zip(run["params"] if bits is None else bits, run["shapes"])
     ]
 
 
@@ -232,8 +235,11 @@ def param_names(spec):
 def grads(path):
     run, spec = load_run(path)
     data = Data(run, spec)
-    params = initial_params(run, np.float64)
-    x, y = data.batch(0, torch.float64)
+    # The step whose gradients were exported (`export_run --grads-at`; 0 by
+    # default), from that step's parameters.
+    step = run.get("grads_step", 0)
+    params = initial_params(run, np.float64, run.get("grads_params", run["params"]))
+    x, y = data.batch(step, torch.float64)
     loss = loss_of(spec, params, x, y)
     loss.backward()
     total = np.sqrt(sum(float((param.grad.double() ** 2).sum()) for param in params))
@@ -266,7 +272,7 @@ def grads(path):
         if element > worst_element:
             worst_element, worst_element_at = element, i
         print(f"| {i} | {name} | {shape} | {size:.2e} | {norm:.2e} | {element:.2e} |")
-    print(f"step-0 loss: vtrain {from_bits(run['losses'])[0]:.9f}, torch float64 {loss.item():.9f}")
+    print(f"step-{step} loss: vtrain {from_bits(run['losses'])[step]:.9f}, torch float64 {loss.item():.9f}")
     print(f"‖g_torch64‖ over every parameter: {total:.6e}")
     # Stated tolerance: fp32 against float64, one rounding per op; every
     # gradient tensor agrees to 1e-5 in norm (but for tensors whose gradient
@@ -340,11 +346,15 @@ def compare(path, curve=None):
 
     with torch.no_grad():
         x, y = data.test(torch.float32)
-        correct = 0
+        correct, total_loss = 0, 0.0
         for start in range(0, x.shape[0], 256):
             h = forward(spec, params, x[start : start + 256])
             correct += (h.argmax(dim=-1) == y[start : start + 256]).sum().item()
+            total_loss += torch.nn.functional.cross_entropy(
+                h.reshape(-1, h.shape[-1]), y[start : start + 256].reshape(-1), reduction="sum"
+            ).item()
         torch_accuracy = correct / y.numel()
+        torch_test_loss = total_loss / y.numel()
 
     diff = np.abs(ours - theirs)
     rel = diff / np.maximum(np.abs(theirs), 1e-12)
@@ -361,6 +371,8 @@ def compare(path, curve=None):
     )
     print(f"final loss: vtrain {ours[-1]:.6f}, torch {theirs[-1]:.6f}, |Δ| {diff[-1]:.3e}")
     print(f"held-out accuracy: vtrain {run['test_accuracy']:.4f}, torch {torch_accuracy:.4f}")
+    if run.get("test_loss") is not None:
+        print(f"held-out loss: vtrain {run['test_loss']:.6f}, torch {torch_test_loss:.6f}")
     accuracy_gap = abs(run["test_accuracy"] - torch_accuracy)
     # Stated tolerance: both are fp32 with different summation orders and
     # different exp/log, so the curves drift apart slowly (and faster where a

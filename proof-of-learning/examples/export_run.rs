@@ -14,9 +14,11 @@
 //! schedule's total T, is unchanged); the export then has N batches and
 //! losses, the held-out accuracy of S_N and no trace root.
 //!
-//! The exported gradient of each parameter is the raw one of step 0: the
-//! optimizer's gradient input, or, when the job clips gradients
-//! (`clip_grad_norm`), the input of the `clip_grad` node the optimizer reads.
+//! The exported gradient of each parameter is the raw one of step 0 (or of
+//! step S with `--grads-at S`, from S_S's parameters, exported as
+//! `grads_params`): the optimizer's gradient input, or, when the job clips
+//! gradients (`clip_grad_norm`), the input of the `clip_grad` node the
+//! optimizer reads.
 //!
 //! `cargo run --release -p vtrain-proof-of-learning --example export_run -- examples/digits-mlp.toml out.json`
 //! `cargo run --release -p vtrain-proof-of-learning --example export_run -- examples/shakespeare-gpt.toml out.json examples/data/shakespeare.txt.gz --steps 300`
@@ -28,7 +30,8 @@ use vtrain_proof_of_learning::spec::DatasetFormat;
 use vtrain_proof_of_learning::train::TensorRef;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Trainer};
 
-const USAGE: &str = "usage: export_run <spec.toml> <out.json> [data file] [--steps N]";
+const USAGE: &str =
+    "usage: export_run <spec.toml> <out.json> [data file] [--steps N] [--grads-at STEP]";
 
 fn bits_list(values: &[f32]) -> String {
     let mut out = String::from("[");
@@ -67,11 +70,17 @@ fn token_rows(dataset: &Dataset, rows: &[u32]) -> String {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut positional = Vec::new();
     let mut steps_limit: Option<u32> = None;
+    let mut grads_at: u32 = 0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--steps" {
             let n = args.next().ok_or(USAGE)?;
             steps_limit = Some(n.parse().map_err(|_| format!("--steps {n:?}: {USAGE}"))?);
+        } else if arg == "--grads-at" {
+            let n = args.next().ok_or(USAGE)?;
+            grads_at = n
+                .parse()
+                .map_err(|_| format!("--grads-at {n:?}: {USAGE}"))?;
         } else {
             positional.push(arg);
         }
@@ -96,7 +105,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trainer = Trainer::new(spec.clone(), dataset, Kernels::detect()?)?;
     let initial = trainer.initial_state();
     let steps = steps_limit.map_or(spec.steps, |n| n.min(spec.steps));
-    let (final_state, losses, trace_root) = if steps == spec.steps {
+    if grads_at >= steps {
+        return Err(format!("--grads-at {grads_at}: the run trains steps 0..{steps}").into());
+    }
+    let mut grads_state = initial.clone();
+    let (final_state, losses, trace_root) = if steps == spec.steps && grads_at == 0 {
         let outcome = trainer.train(|_, _, _| Ok(()))?;
         let root = format!("\"{}\"", outcome.trace_root);
         (outcome.final_state, outcome.losses, root)
@@ -104,6 +117,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut state = initial.clone();
         let mut losses = Vec::with_capacity(steps as usize);
         for t in 0..steps {
+            if t == grads_at {
+                grads_state = state.clone();
+            }
             let outcome = trainer.step(&state)?;
             losses.push(outcome.loss);
             state = outcome.state;
@@ -128,11 +144,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batches: Vec<String> = batch_rows.iter().map(|rows| format!("{rows:?}")).collect();
     let losses: Vec<u32> = losses.iter().map(|l| l.to_bits()).collect();
 
-    // The gradient of each parameter at step 0: the optimizer reads it at
-    // input slot 2 of its first node for that parameter; with clipping, that
-    // input is a `clip_grad` node, whose slot 0 is the raw gradient.
-    let graph = trainer.graph(0);
-    let outputs = trainer.execute(&graph, &initial);
+    // The gradient of each parameter at step `grads_at` (0 unless asked):
+    // the optimizer reads it at input slot 2 of its first node for that
+    // parameter; with clipping, that input is a `clip_grad` node, whose slot
+    // 0 is the raw gradient.
+    let graph = trainer.graph(grads_at);
+    let outputs = trainer.execute(&graph, &grads_state);
     let grads: Vec<String> = (0..initial.params.len())
         .map(|p| {
             let node = &graph.nodes[graph.new_moments[p]];
@@ -171,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let json = format!(
-        "{{\"spec\":{:?},\"shapes\":[{}],\"params\":[{}],\"grads\":[{}],\"batches\":[{}],\"losses\":{:?},\"test_rows\":{:?},\"test_accuracy\":{},\"test_loss\":{},\"trace_root\":{}{}}}\n",
+        "{{\"spec\":{:?},\"shapes\":[{}],\"params\":[{}],\"grads\":[{}],\"batches\":[{}],\"losses\":{:?},\"test_rows\":{:?},\"test_accuracy\":{},\"test_loss\":{},\"trace_root\":{},\"grads_step\":{},\"grads_params\":[{}]{}}}\n",
         spec.to_toml(),
         shapes.join(","),
         params.join(","),
@@ -186,6 +203,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "null".into()
         },
         trace_root,
+        grads_at,
+        grads_state
+            .params
+            .iter()
+            .map(|p| bits_list(p))
+            .collect::<Vec<_>>()
+            .join(","),
         tokens
     );
     std::fs::write(&out_path, json)?;

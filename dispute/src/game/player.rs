@@ -7,7 +7,7 @@
 use alloy::primitives::{B256, Bytes, U256};
 use std::sync::Arc;
 use vtrain_proof_of_learning::commit::{merkle_proof, merkle_root, tensor_leaves};
-use vtrain_proof_of_learning::repops::{ElementTrace, Op, Operand};
+use vtrain_proof_of_learning::repops::{ElementTrace, Operand};
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
 use vtrain_proof_of_learning::commit::{leaf_bytes, subtree};
@@ -308,25 +308,13 @@ impl Party {
     fn step_proof(&mut self, g: &DisputeGame::Game) -> Option<DisputeGame::StepProof> {
         let trace = self.trace(g)?;
         let k = g.target.microStep as usize;
-        let (list, index) = (g.descent.list, g.descent.tensorIndex as usize);
-        let element = g.target.element as usize;
         let prefix = micro_prefix(&trace);
         let prefix_leaves = tensor_leaves(&prefix);
         let operands: Vec<Operand> = match trace.steps.get(k) {
             Some(step) => step.operands[..step.opcode.arity()].to_vec(),
-            // A program without a primitive: a copy of its one input.
-            None => match self.transition(g).op_of(list, index) {
-                Some(Op::Gather {
-                    rows,
-                    width,
-                    start,
-                    len,
-                }) => vec![Operand::Input {
-                    slot: 0,
-                    index: (rows[element / len] as usize * width + start + element % len) as u64,
-                }],
-                _ => vec![Operand::Const(0)],
-            },
+            // A program without a primitive: a copy of one operand (a gathered
+            // input, a one-element row's maximum, a masked score's +0).
+            None => vec![trace.copied.unwrap_or(Operand::Const(0))],
         };
         let transition = self.transition(g);
         let step = DisputeGame::StepCommitment {

@@ -43,6 +43,10 @@ pub struct ElementTrace {
     pub steps: Vec<MicroStep>,
     /// The element's value (a copy of the input for programs without steps).
     pub value: u32,
+    /// For a program without steps, the operand it copies: an input element
+    /// (a gather, the maximum of a one-element row) or a constant (a masked
+    /// score, a layer norm's initial gain). `None` when there are steps.
+    pub copied: Option<Operand>,
 }
 
 /// The arithmetic element programs are written against.
@@ -177,9 +181,11 @@ pub struct Recorder {
 impl Recorder {
     /// The recorded trace, ending in `result`.
     pub fn finish(self, result: Traced) -> ElementTrace {
+        let copied = self.steps.is_empty().then_some(result.operand);
         ElementTrace {
             steps: self.steps,
             value: result.value.to_bits(),
+            copied,
         }
     }
 }

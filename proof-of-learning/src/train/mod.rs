@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::hash::Hash32;
 use crate::kernels::Kernels;
 use crate::prng::{derive_key, purpose, uniform01};
-use crate::repops::{Direct, ElementTrace, Fp, Op, Recorder, prim};
+use crate::repops::{Direct, ElementTrace, Fp, Op, Operand, Recorder, prim};
 use crate::spec::{JobSpec, Loss, ModelPlan, ParamInit};
 
 /// Everything that influences the next step (together with the job itself).
@@ -320,6 +320,7 @@ impl Trainer {
                 return Ok(ElementTrace {
                     steps: Vec::new(),
                     value: value.to_bits(),
+                    copied: Some(Operand::Const(value.to_bits())),
                 });
             }
         };

@@ -246,3 +246,196 @@ fn shakespeare_gpt_matches_its_golden_trace_root() {
     assert!(first > 4.0 && last < first - 0.5, "{first} -> {last}");
     assert_eq!(outcome.trace_root.to_hex(), SHAKESPEARE_GPT_40_GOLDEN);
 }
+
+/// The chain's instruction word of a micro-step (`contracts/src/lib/StepWords.sol`),
+/// as hex: the opcode in bits 0–7, operand `i` in the 62 bits from `8 + 62·i`
+/// (its kind in bits 0–1, slot in 2–5, index or constant bits from bit 6).
+fn word(opcode: u8, operands: &[vtrain_proof_of_learning::repops::Operand]) -> String {
+    use vtrain_proof_of_learning::repops::Operand;
+    let mut limbs = [0u64; 4]; // little-endian 64-bit limbs
+    let mut put = |value: u64, offset: usize| {
+        let (limb, shift) = (offset / 64, offset % 64);
+        limbs[limb] |= value << shift;
+        if shift > 0 && limb + 1 < 4 {
+            limbs[limb + 1] |= value >> (64 - shift);
+        }
+    };
+    put(u64::from(opcode), 0);
+    for (i, operand) in operands.iter().enumerate() {
+        let packed = match *operand {
+            Operand::Input { slot, index } => 1 | u64::from(slot) << 2 | index << 6,
+            Operand::Step(j) => 2 | u64::from(j) << 6,
+            Operand::Const(bits) => 3 | u64::from(bits) << 6,
+        };
+        put(packed, 8 + 62 * i);
+    }
+    format!(
+        "0x{:016x}{:016x}{:016x}{:016x}",
+        limbs[3], limbs[2], limbs[1], limbs[0]
+    )
+}
+
+/// Every element's program of every transformer op on small geometries, as
+/// the chain's instruction words: `contracts/test/vectors/attention.json`,
+/// which `AttentionPrograms.t.sol` checks `AttentionPrograms` against word for
+/// word (a program without steps is one copy word).
+#[test]
+fn attention_program_vectors_match_the_contracts_copy() {
+    let g = AttentionGeometry {
+        batch: 2,
+        seq: 3,
+        heads: 2,
+        head_dim: 2,
+    };
+    let e = EmbeddingGeometry {
+        batch: 2,
+        seq: 3,
+        vocab: 4,
+        dim: 2,
+    };
+    let attention_word = |g: &AttentionGeometry| {
+        g.batch as u128
+            | (g.seq as u128) << 32
+            | (g.heads as u128) << 64
+            | (g.head_dim as u128) << 96
+    };
+    let embedding_word = |e: &EmbeddingGeometry| {
+        e.batch as u128 | (e.seq as u128) << 32 | (e.vocab as u128) << 64 | (e.dim as u128) << 96
+    };
+    let (acts, scores, rows) = (g.activations(), g.scores(), g.batch * g.heads * g.seq);
+    let tokens = e.batch * e.seq;
+    // (chain opcode, geometry word, the Rust op, its input lengths, its output length)
+    let cases: Vec<(u8, u128, Op, Vec<usize>, usize)> = vec![
+        (35, attention_word(&g), Op::Add, vec![acts, acts], acts),
+        (
+            36,
+            embedding_word(&e),
+            Op::Embed(e),
+            vec![tokens, e.vocab * e.dim, e.seq * e.dim],
+            tokens * e.dim,
+        ),
+        (
+            37,
+            embedding_word(&e),
+            Op::EmbedGrad(e),
+            vec![tokens, tokens * e.dim],
+            e.vocab * e.dim,
+        ),
+        (
+            38,
+            embedding_word(&e),
+            Op::BiasGrad {
+                m: e.batch,
+                o: e.seq * e.dim,
+            },
+            vec![tokens * e.dim],
+            e.seq * e.dim,
+        ),
+        (
+            39,
+            attention_word(&g),
+            Op::AttnScores(g),
+            vec![acts, acts],
+            scores,
+        ),
+        (
+            40,
+            attention_word(&g),
+            Op::AttnSoftmaxStats(g),
+            vec![scores],
+            2 * rows,
+        ),
+        (
+            41,
+            attention_word(&g),
+            Op::AttnSoftmax(g),
+            vec![scores, 2 * rows],
+            scores,
+        ),
+        (
+            42,
+            attention_word(&g),
+            Op::AttnContext(g),
+            vec![scores, acts],
+            acts,
+        ),
+        (
+            43,
+            attention_word(&g),
+            Op::AttnProbsGrad(g),
+            vec![acts, acts],
+            scores,
+        ),
+        (
+            44,
+            attention_word(&g),
+            Op::AttnValueGrad(g),
+            vec![scores, acts],
+            acts,
+        ),
+        (
+            45,
+            attention_word(&g),
+            Op::AttnSoftmaxDot(g),
+            vec![scores, scores],
+            rows,
+        ),
+        (
+            46,
+            attention_word(&g),
+            Op::AttnSoftmaxGrad(g),
+            vec![scores, scores, rows],
+            scores,
+        ),
+        (
+            47,
+            attention_word(&g),
+            Op::AttnQueryGrad(g),
+            vec![scores, acts],
+            acts,
+        ),
+        (
+            48,
+            attention_word(&g),
+            Op::AttnKeyGrad(g),
+            vec![scores, acts],
+            acts,
+        ),
+    ];
+    let (mut ops, mut geometries, mut elements, mut lengths, mut words) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (opcode, geometry, op, lens, len) in &cases {
+        let inputs: Vec<Vec<f32>> = lens.iter().map(|&n| values(3, n)).collect();
+        let slices: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+        for element in 0..*len {
+            let trace = op.reference_element(&slices, element);
+            ops.push(opcode.to_string());
+            geometries.push(format!("\"0x{geometry:x}\""));
+            elements.push(element.to_string());
+            lengths.push(trace.steps.len().to_string());
+            if trace.steps.is_empty() {
+                let copied = trace
+                    .copied
+                    .expect("a program without steps copies an operand");
+                words.push(format!("\"{}\"", word(0, &[copied])));
+            }
+            for step in &trace.steps {
+                let operands = &step.operands[..step.opcode.arity()];
+                words.push(format!("\"{}\"", word(step.opcode as u8, operands)));
+            }
+        }
+    }
+    let text = format!(
+        "{{\n  \"ops\": [{}],\n  \"geometries\": [{}],\n  \"elements\": [{}],\n  \"lengths\": [{}],\n  \"words\": [\n    {}\n  ]\n}}\n",
+        ops.join(", "),
+        geometries.join(", "),
+        elements.join(", "),
+        lengths.join(", "),
+        words.join(",\n    ")
+    );
+    crate::common::check_vector_file(
+        "contracts/test/vectors/attention.json",
+        &text,
+        "attention_program_vectors",
+    );
+}
