@@ -18,19 +18,25 @@ pub(super) struct Planner {
 }
 
 impl Planner {
-    /// Plans `layers` from `shape` (inside a residual block when `nested`)
-    /// and gives the last one's output shape.
+    /// Plans `layers` from `shape` and gives the last one's output shape.
+    /// `block` is the position of the residual block they are inside, if
+    /// any: errors name a layer by its position in the spec (`2`, or `2.1`
+    /// for the second layer of the block at position 2).
     pub(super) fn plan_layers(
         &mut self,
         layers: Vec<Layer>,
         mut shape: Vec<usize>,
-        nested: bool,
+        block: Option<usize>,
     ) -> Result<Vec<usize>> {
-        for layer in layers {
+        for (position, layer) in layers.into_iter().enumerate() {
             let index = self.plans.len();
-            let here = |what: String| invalid(format!("layer {index} ({}): {what}", layer.kind()));
+            let name = match block {
+                Some(outer) => format!("{outer}.{position}"),
+                None => position.to_string(),
+            };
+            let here = |what: String| invalid(format!("layer {name} ({}): {what}", layer.kind()));
             if let Layer::Residual { layers: inner } = &layer {
-                if nested {
+                if block.is_some() {
                     return Err(here("a residual block cannot hold another".into()));
                 }
                 if inner.is_empty() {
@@ -47,7 +53,7 @@ impl Planner {
                     role: Role::ResidualOpen,
                 };
                 self.plans.push(block.clone());
-                let output = self.plan_layers(inner.clone(), shape.clone(), true)?;
+                let output = self.plan_layers(inner.clone(), shape.clone(), Some(position))?;
                 if output != shape {
                     return Err(here(format!(
                         "the block gives {} per sample, its input is {}: a residual add needs the same shape",

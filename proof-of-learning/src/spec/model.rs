@@ -408,7 +408,7 @@ impl ModelSpec {
             param_shapes: Vec::new(),
             param_inits: Vec::new(),
         };
-        let shape = planner.plan_layers(layers, input.clone(), false)?;
+        let shape = planner.plan_layers(layers, input.clone(), None)?;
         if planner.plans.len() > MAX_LAYERS {
             return Err(invalid(format!(
                 "a graph has at most {MAX_LAYERS} layers (a residual block counts its layers and 2 more), got {}",

@@ -244,6 +244,18 @@ impl JobSpec {
                     });
                 }
             }
+            // An embedding's table gradient sums 2 steps per token of the batch.
+            if let super::Layer::Embedding { .. } = layer.layer {
+                let tokens = batch * layer.input.iter().product::<usize>() as u64;
+                if tokens >= 1 << 31 {
+                    return Err(Error::InvalidSpec {
+                        field: "model.layers",
+                        reason: format!(
+                            "layer {index} (embedding): batch × positions = {tokens} is above 2^31"
+                        ),
+                    });
+                }
+            }
             // A layer norm's gain gradient sums 3 steps per normalised row.
             if let super::Layer::LayerNorm { .. } = layer.layer {
                 let width = layer.input.last().copied().unwrap_or(1).max(1);

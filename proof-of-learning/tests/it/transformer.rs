@@ -439,3 +439,103 @@ fn attention_program_vectors_match_the_contracts_copy() {
         "attention_program_vectors",
     );
 }
+
+/// `edit` applied to the reference GPT must be refused with an error holding
+/// every one of `words`.
+fn gpt_refused(edit: impl Fn(&str) -> String, words: &[&str]) {
+    let base = include_str!("../../../examples/shakespeare-gpt.toml");
+    let text = edit(base);
+    assert_ne!(text, base, "the edit must change the spec");
+    let error = JobSpec::from_toml(&text).unwrap_err().to_string();
+    for word in words {
+        assert!(error.contains(word), "expected {word:?} in: {error}");
+    }
+}
+
+#[test]
+fn transformer_spec_errors_name_the_layer_and_the_mismatch() {
+    gpt_refused(
+        |s| s.replacen("heads = 4", "heads = 5", 1),
+        &[
+            "layer 1.1 (causal_self_attention)",
+            "width 64 is not a multiple of 5 heads",
+        ],
+    );
+    gpt_refused(
+        |s| s.replacen("heads = 4", "heads = 0", 1),
+        &["layer 1.1 (causal_self_attention)", "heads must be in"],
+    );
+    gpt_refused(
+        |s| s.replacen("dim = 64", "dim = 0", 1),
+        &["layer 0 (embedding)", "dim must be in"],
+    );
+    // The MLP's last linear gives 32 values: the residual add needs 64.
+    gpt_refused(
+        |s| {
+            s.replacen(
+                "{ kind = \"linear\", out = 64 }",
+                "{ kind = \"linear\", out = 32 }",
+                1,
+            )
+        },
+        &["layer 2 (residual)", "[64, 32]", "[64, 64]", "same shape"],
+    );
+    gpt_refused(
+        |s| {
+            s.replacen(
+                "  { kind = \"layer_norm\" },\n  { kind = \"causal_self_attention\", heads = 4 },\n]",
+                "  { kind = \"residual\", layers = [{ kind = \"gelu\" }] },\n]",
+                1,
+            )
+        },
+        &["layer 1.0 (residual)", "cannot hold another"],
+    );
+    gpt_refused(
+        |s| {
+            s.replacen("layers = [\n  { kind = \"layer_norm\" },\n  { kind = \"causal_self_attention\", heads = 4 },\n]", "layers = []", 1)
+        },
+        &["residual block needs at least one layer"],
+    );
+    // An embedding reads token ids: only as the first layer.
+    gpt_refused(
+        |s| {
+            s.replacen(
+                "[[model.layers]]\nkind = \"layer_norm\"\n",
+                "[[model.layers]]\nkind = \"embedding\"\ndim = 8\n",
+                1,
+            )
+        },
+        &["layer 5 (embedding)", "must be the first layer"],
+    );
+    // The head must give one logit per vocabulary entry at every position.
+    gpt_refused(
+        |s| s.replace("out = 128", "out = 100"),
+        &[
+            "the last layer gives [64, 100]",
+            "needs [64, 128]",
+            "at every position",
+        ],
+    );
+    gpt_refused(
+        |s| s.replace("input = [64]", "input = [65]"),
+        &[
+            "model.input",
+            "a next_token model reads 64 of each row's 65",
+        ],
+    );
+    gpt_refused(
+        |s| s.replace("batch_size = 16", "batch_size = 40000000"),
+        &["batch_size"],
+    );
+}
+
+#[test]
+fn transformer_specs_round_trip_through_canonical_bytes() {
+    let spec = JobSpec::from_toml(include_str!("../../../examples/shakespeare-gpt.toml")).unwrap();
+    let bytes = spec.canonical_bytes();
+    assert_eq!(JobSpec::from_canonical_bytes(&bytes).unwrap(), spec);
+    // A residual block inside a residual block does not decode either.
+    let plan = spec.model_plan().unwrap();
+    assert_eq!(plan.param_shapes.len(), 2 + 2 * (2 + 8 + 2 + 4) + 4);
+    assert_eq!(spec.param_count(), 120_704);
+}
