@@ -26,45 +26,60 @@ pub(super) fn attention(
     let scale = g.scale();
     match *op {
         Op::AttnScores(_) | Op::AttnProbsGrad(_) => {
-            // S = mul(Σ_c fma(Q_i, K_j), σ); dP = Σ_c fma(dO_i, V_j).
+            // S = mul(Σ_c fma(Q_i, K_j), σ); dP = Σ_c fma(dO_i, V_j): each (h, i) row
+            // runs its j lanes side by side over c, reading the head of K (or V)
+            // transposed so that the lanes are contiguous.
             let scaled = matches!(op, Op::AttnScores(_));
+            let mut right_t = vec![0.0f32; d * t];
+            let mut acc = vec![0.0f32; t];
             for (n, seq) in out.chunks_exact_mut(scores).enumerate() {
                 let b = first_b + n;
-                for (row, values) in seq.chunks_exact_mut(t).enumerate() {
-                    let (h, i) = (row / t, row % t);
-                    let left = &inputs[0][act(b, i, h)..act(b, i, h) + d];
-                    for (j, value) in values.iter_mut().enumerate() {
-                        if j > i {
-                            *value = 0.0;
-                            continue;
+                for (h, head) in seq.chunks_exact_mut(t * t).enumerate() {
+                    for j in 0..t {
+                        for (c, &v) in inputs[1][act(b, j, h)..act(b, j, h) + d].iter().enumerate()
+                        {
+                            right_t[c * t + j] = v;
                         }
-                        let right = &inputs[1][act(b, j, h)..act(b, j, h) + d];
-                        let mut acc = 0.0;
-                        for (&l, &r) in left.iter().zip(right) {
-                            acc = fma(l, r, acc);
+                    }
+                    for (i, values) in head.chunks_exact_mut(t).enumerate() {
+                        let lanes = &mut acc[..=i];
+                        lanes.fill(0.0);
+                        let left = &inputs[0][act(b, i, h)..act(b, i, h) + d];
+                        for (c, &l) in left.iter().enumerate() {
+                            let column = &right_t[c * t..c * t + i + 1];
+                            for (a, &r) in lanes.iter_mut().zip(column) {
+                                *a = fma(l, r, *a);
+                            }
                         }
-                        *value = if scaled { mul(acc, scale) } else { acc };
+                        let (kept, masked) = values.split_at_mut(i + 1);
+                        if scaled {
+                            for (value, &a) in kept.iter_mut().zip(lanes.iter()) {
+                                *value = mul(a, scale);
+                            }
+                        } else {
+                            kept.copy_from_slice(lanes);
+                        }
+                        masked.fill(0.0);
                     }
                 }
             }
         }
         Op::AttnSoftmaxStats(_) => {
+            let mut terms = vec![0.0f32; t];
             for (n, seq) in out.chunks_exact_mut(2 * g.heads * t).enumerate() {
                 let b = first_b + n;
                 for (row, pair) in seq.chunks_exact_mut(2).enumerate() {
                     let (h, i) = (row / t, row % t);
                     let s = &inputs[0][score_row(b, h, i)..score_row(b, h, i) + i + 1];
                     let m = s[1..].iter().fold(s[0], |m, &v| max(m, v));
-                    let mut sum = exp(&mut Direct, sub(s[0], m));
-                    for &v in &s[1..] {
-                        sum = add(sum, exp(&mut Direct, sub(v, m)));
-                    }
+                    shifted_exps(s, m, &mut terms[..=i]);
                     pair[0] = m;
-                    pair[1] = sum;
+                    pair[1] = terms[1..=i].iter().fold(terms[0], |sum, &x| add(sum, x));
                 }
             }
         }
         Op::AttnSoftmax(_) => {
+            let mut terms = vec![0.0f32; t];
             for (n, seq) in out.chunks_exact_mut(scores).enumerate() {
                 let b = first_b + n;
                 for (row, values) in seq.chunks_exact_mut(t).enumerate() {
@@ -72,13 +87,12 @@ pub(super) fn attention(
                     let base = score_row(b, h, i);
                     let stats = (b * g.heads + h) * t + i;
                     let (m, sum) = (inputs[1][2 * stats], inputs[1][2 * stats + 1]);
-                    for (j, value) in values.iter_mut().enumerate() {
-                        *value = if j > i {
-                            0.0
-                        } else {
-                            div(exp(&mut Direct, sub(inputs[0][base + j], m)), sum)
-                        };
+                    shifted_exps(&inputs[0][base..=base + i], m, &mut terms[..=i]);
+                    let (kept, masked) = values.split_at_mut(i + 1);
+                    for (value, &x) in kept.iter_mut().zip(&terms[..=i]) {
+                        *value = div(x, sum);
                     }
+                    masked.fill(0.0);
                 }
             }
         }
@@ -153,5 +167,13 @@ pub(super) fn attention(
             }
         }
         _ => unreachable!("attention() runs the attention ops only"),
+    }
+}
+
+/// `out[j] = exp(sub(s[j], m))`, the exp program of every lane side by side.
+#[inline(always)]
+fn shifted_exps(s: &[f32], m: f32, out: &mut [f32]) {
+    for (x, &v) in out.iter_mut().zip(s) {
+        *x = exp(&mut Direct, sub(v, m));
     }
 }

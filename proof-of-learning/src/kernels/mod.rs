@@ -396,6 +396,16 @@ fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]) {
                 *out = add(a, b);
             }
         }
+        Op::XentGrad { rows, classes } => {
+            use crate::repops::prim::sel_eq;
+            let batch = rows as f32;
+            for ((i, out), &ls) in chunk.iter_mut().enumerate().zip(at(0)) {
+                let e = offset + i;
+                let target = sel_eq(inputs[1][e / classes], (e % classes) as f32, 1.0, 0.0);
+                let p = crate::repops::exp(&mut Direct, ls);
+                *out = div(sub(p, target), batch);
+            }
+        }
         _ => {
             for (i, value) in chunk.iter_mut().enumerate() {
                 *value = op.element(&mut Direct, inputs, offset + i);
@@ -434,12 +444,20 @@ fn layer_norm_input_grad(g: &NormGeometry, inputs: &[&[f32]], first_row: usize, 
 /// and shared by its elements (the same primitives each element's program runs).
 #[inline(always)]
 fn log_softmax(inputs: &[&[f32]], classes: usize, out: &mut [f32]) {
-    use crate::repops::prim::sub;
+    use crate::repops::prim::{add, max, sub};
+    let mut terms = vec![0.0f32; classes];
     for (r, row) in out.chunks_exact_mut(classes).enumerate() {
-        let base = r * classes;
-        let (max, log_sum) = crate::repops::log_softmax_row(&mut Direct, inputs, base, classes);
-        for (c, value) in row.iter_mut().enumerate() {
-            *value = sub(sub(inputs[0][base + c], max), log_sum);
+        let z = &inputs[0][r * classes..(r + 1) * classes];
+        // log_softmax_row's primitives: the max, every exp side by side, then
+        // the sum in class order and its log.
+        let m = z[1..].iter().fold(z[0], |m, &v| max(m, v));
+        for (x, &v) in terms.iter_mut().zip(z) {
+            *x = crate::repops::exp(&mut Direct, sub(v, m));
+        }
+        let sum = terms[1..].iter().fold(terms[0], |sum, &x| add(sum, x));
+        let log_sum = crate::repops::log(&mut Direct, sum);
+        for (value, &v) in row.iter_mut().zip(z) {
+            *value = sub(sub(v, m), log_sum);
         }
     }
 }
