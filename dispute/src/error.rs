@@ -225,6 +225,14 @@ pub fn decode_revert(data: &[u8]) -> String {
         return format!("ArtifactRegistry.{e:?}");
     }
     if let Ok(e) = graph_semantics::GraphSemantics::GraphSemanticsErrors::abi_decode(data) {
+        if let graph_semantics::GraphSemantics::GraphSemanticsErrors::UnsupportedSpec(u) = &e {
+            return format!(
+                "GraphSemantics.UnsupportedSpec(offset {}): the deployed step semantics cannot \
+                 read the canonical spec from that byte on (a layer, loss, format or section it \
+                 cannot dispute), so no game could settle the job",
+                u.offset
+            );
+        }
         return format!("GraphSemantics.{e:?}");
     }
     if let Ok(e) = graph_spec_codec::GraphSpecCodec::GraphSpecCodecErrors::abi_decode(data) {

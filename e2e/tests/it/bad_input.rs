@@ -242,3 +242,38 @@ async fn amounts_and_funds_are_checked_before_anything_is_sent() {
     assert_eq!(sent, 0, "no transaction sent");
     assert_eq!(net.job_count().await, 0);
 }
+
+/// A transformer job (embedding, attention, residual blocks, the next-token
+/// loss) trains in the engine, but the deployed semantics cannot dispute it
+/// yet: the market refuses it when the post is simulated, with its reason,
+/// before the dataset is announced or anything else is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_the_chain_cannot_dispute_is_refused_before_anything_is_sent() {
+    let net = Net::start().await;
+    let before = net.balance(net.address(SUBMITTER)).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = net.cli(&[
+        "job",
+        "post",
+        "--spec",
+        &root
+            .join("examples/shakespeare-gpt.toml")
+            .display()
+            .to_string(),
+        "--data",
+        &root
+            .join("examples/data/shakespeare.txt.gz")
+            .display()
+            .to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("JobMarket.postJob"), "{err}");
+    assert!(err.contains("cannot dispute"), "{err}");
+    assert_eq!(net.job_count().await, 0);
+    assert_eq!(
+        net.balance(net.address(SUBMITTER)).await,
+        before,
+        "not a wei spent"
+    );
+}
