@@ -13,7 +13,9 @@ of CUDA packages). Three modes:
                           fp32, from the same initial weights on the same
                           batches, and compare the per-step loss curve.
   bench [--threads N]     Training throughput of the benchmark models in
-                          PyTorch, for docs/benchmarks.md.
+        [--only NAME]     PyTorch, for docs/benchmarks.md (the MLPs, the
+                          CNN, and the transformer of
+                          examples/shakespeare-gpt.toml built from its spec).
 
 The model is built from the exported spec: an `mlp` or a layer graph
 (linear, conv2d, maxpool2d, avgpool2d, flatten, reshape, relu, layer_norm,
@@ -398,7 +400,90 @@ def compare(path, curve=None):
     return 0 if ok else 1
 
 
-def bench(threads):
+GPT_SPEC = ROOT / "examples" / "shakespeare-gpt.toml"
+GPT_NAME = "shakespeare GPT (examples/shakespeare-gpt.toml), batch 16 × 64 tokens"
+
+
+def param_shapes(spec):
+    """Every parameter's shape, in vtrain's state order, for a spec whose
+    layers act on the last dimension (linear, layer_norm, gelu, embedding,
+    causal_self_attention, residual): what `initial_params` reads from an
+    export, without one."""
+    shapes = []
+
+    def walk(layers, width):
+        for layer in layers:
+            kind = layer["kind"]
+            if kind == "embedding":
+                shapes.extend([[spec["dataset"]["classes"], layer["dim"]], [input_shape(spec)[0], layer["dim"]]])
+                width = layer["dim"]
+            elif kind == "linear":
+                shapes.extend([[layer["out"], width], [layer["out"]]])
+                width = layer["out"]
+            elif kind == "layer_norm":
+                shapes.extend([[width], [width]])
+            elif kind == "causal_self_attention":
+                shapes.extend([[width, width], [width]] * 4)
+            elif kind == "residual":
+                assert walk(layer["layers"], width) == width, "a residual keeps the width"
+            elif kind != "gelu":
+                raise SystemExit(f"layer kind {kind!r} has no shape rule here")
+        return width
+
+    walk(layers_of(spec), None)
+    return shapes
+
+
+def bench_gpt(threads, steps=20, reps=5):
+    """The transformer of examples/shakespeare-gpt.toml, built by the same
+    code as the gradient check (`apply_layers` on the spec): fp32, batch 16
+    windows of random tokens (64 inputs, 64 targets), the mean cross-entropy
+    over all B·T positions, backward, global-norm clipping to the spec's 1.0
+    and the spec's AdamW (lr 3e-3, betas 0.9/0.999, eps 1e-8, wd 0.01) at a
+    constant learning rate. One sample is one sequence (tokens = 64 × it)."""
+    import tomllib
+
+    spec = tomllib.loads(GPT_SPEC.read_text())
+    gen = torch.Generator().manual_seed(0)
+    params = [
+        (torch.randn(shape, generator=gen) * 0.02).requires_grad_(True) for shape in param_shapes(spec)
+    ]
+    opt = optimizer(spec, params)
+    clip = spec.get("clip_grad_norm")
+    batch, window = spec["batch_size"], spec["dataset"]["features"]
+    tokens = torch.randint(0, spec["dataset"]["classes"], (batch, window), generator=gen)
+    x, y = tokens[:, :-1], tokens[:, 1:]
+
+    def run(n):
+        for _ in range(n):
+            loss = loss_of(spec, params, x, y)
+            opt.zero_grad()
+            loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            opt.step()
+        return loss.item()
+
+    run(5)
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        run(steps)
+        samples.append(time.perf_counter() - start)
+    elapsed, best = statistics.median(samples), min(samples)
+    print(
+        f"| {GPT_NAME} | torch {torch.__version__} | {threads} | "
+        f"{steps * batch / elapsed:.0f} | {elapsed * 1e3 / steps:.3f} |",
+        flush=True,
+    )
+    print(
+        f"  (GPT: sequences/s best {steps * batch / best:.0f}, tokens/s median "
+        f"{steps * batch * (window - 1) / elapsed:.0f})",
+        file=sys.stderr,
+    )
+
+
+def bench(threads, only=None):
     torch.set_num_threads(threads)
     print(f"| model | framework | threads | samples/s | ms/step |\n|---|---|---|---|---|")
     for name, widths, batch, steps in [
@@ -407,6 +492,8 @@ def bench(threads):
         ("digits CNN (examples/digits-cnn.toml), batch 64", "cnn", 64, 100),
         ("digits CNN (examples/digits-cnn.toml), batch 256", "cnn", 256, 25),
     ]:
+        if only is not None and only.lower() not in name.lower():
+            continue
         gen = torch.Generator().manual_seed(0)
         if widths == "cnn":
             # examples/digits-cnn.toml
@@ -445,6 +532,8 @@ def bench(threads):
             f"| {name} | torch {torch.__version__} | {threads} | "
             f"{steps * batch / elapsed:.0f} | {elapsed * 1e3 / steps:.3f} |"
         )
+    if only is None or only.lower() in GPT_NAME.lower():
+        bench_gpt(threads)
     return 0
 
 
@@ -458,10 +547,11 @@ def main():
     g.add_argument("export")
     b = sub.add_parser("bench")
     b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--only", help="only the models whose name contains this (e.g. gpt)")
     args = parser.parse_args()
     if args.mode == "grads":
         return grads(args.export)
-    return compare(args.export, args.curve) if args.mode == "compare" else bench(args.threads)
+    return compare(args.export, args.curve) if args.mode == "compare" else bench(args.threads, args.only)
 
 
 if __name__ == "__main__":

@@ -307,9 +307,9 @@ impl Dataset {
     }
 
     /// Checks that the data is exactly what `spec` committed to: the root,
-    /// and the sample, feature and class counts; for a text dataset, also that
-    /// every feature is a token the model's vocabulary (`dataset.classes`)
-    /// holds.
+    /// and the sample, feature and class counts; for a text dataset or a
+    /// language model, also that every feature is a token the model's
+    /// vocabulary (`dataset.classes`) holds.
     pub fn check_against(&self, spec: &JobSpec) -> Result<()> {
         let expected = spec.dataset_root()?;
         let actual = self.root();
@@ -325,7 +325,15 @@ impl Dataset {
                 d.samples, d.features, d.classes, self.samples, self.features, self.classes
             )));
         }
-        if d.format == DatasetFormat::Text {
+        // A language model's inputs and targets are tokens, whatever the file.
+        let next_token = matches!(
+            &spec.model,
+            crate::spec::ModelSpec::Graph {
+                loss: crate::spec::Loss::NextToken,
+                ..
+            }
+        );
+        if d.format == DatasetFormat::Text || next_token {
             let vocabulary = d.classes as f32;
             if let Some((index, value)) =
                 self.x.iter().enumerate().find(|&(_, &value)| {
@@ -334,7 +342,7 @@ impl Dataset {
             {
                 return Err(Error::DatasetShape(format!(
                     "row {}, column {}: {value} is not a token below the vocabulary size \
-                     {} (`dataset.classes` of a text dataset)",
+                     {} (`dataset.classes` of a text dataset or a next_token model)",
                     index / self.features,
                     index % self.features,
                     d.classes

@@ -149,11 +149,22 @@ pub fn sel_eq(a: f32, b: f32, c: f32, d: f32) -> f32 {
 
 /// `a · 2^k` rounded once (see [`Opcode::Ldexp`]). In f64, `a · 2^k` is exact
 /// for every f32 `a` and |k| ≤ 512, so the one rounding is the cast to f32.
+///
+/// `k` is truncated toward zero and clamped to `[−512, 512]` (NaN counts as
+/// 0), as `(k as i32).clamp(−512, 512)` would, but with float operations
+/// only, so that loops of it vectorise: adding `1023 + 2^52` to the integer
+/// `k` in f64 leaves `1023 + k` in the low mantissa bits, which the shift
+/// moves into the exponent field of `2^k`.
 #[inline(always)]
 pub fn ldexp(a: f32, k: f32) -> f32 {
-    let k = (k as i32).clamp(-512, 512);
+    let k = if k.is_nan() {
+        0.0
+    } else {
+        k.clamp(-512.0, 512.0).trunc()
+    };
     // 2^k for k in [-512, 512] is a normal f64: build it from its exponent.
-    let scale = f64::from_bits(((1023 + k) as u64) << 52);
+    let biased = f64::from(k) + (1023.0 + 4_503_599_627_370_496.0);
+    let scale = f64::from_bits(biased.to_bits() << 52);
     canon((f64::from(a) * scale) as f32)
 }
 
@@ -233,5 +244,65 @@ mod tests {
         assert_eq!(getexp(f32::from_bits(1)), -149.0);
         assert_eq!(getexp(0.0), f32::NEG_INFINITY);
         assert_eq!(getexp(f32::MAX), 127.0);
+    }
+
+    /// The float-only `ldexp` equals the integer formulation for every kind
+    /// of `k`: NaN, infinities, ±0, fractions (truncated toward zero), the
+    /// clamp's edges and far beyond them.
+    #[test]
+    fn ldexp_matches_the_integer_formulation() {
+        fn reference(a: f32, k: f32) -> f32 {
+            let k = (k as i32).clamp(-512, 512);
+            let scale = f64::from_bits(((1023 + k) as u64) << 52);
+            canon((f64::from(a) * scale) as f32)
+        }
+        let mut ks = vec![
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            0.999_999_9,
+            -0.999_999_9,
+            511.9,
+            -511.9,
+            512.0,
+            -512.0,
+            512.5,
+            -513.0,
+            2_147_483_648.0,
+            -2_147_483_648.0,
+            1e30,
+            -1e30,
+            1e-45,
+            -1e-45,
+        ];
+        ks.extend((-700..=700).map(|k| k as f32));
+        ks.extend((-2000..2000).map(|k| k as f32 * 0.37));
+        let a_values = [
+            1.0f32,
+            -1.5,
+            3.4e38,
+            -3.4e38,
+            1e-45,
+            1.17e-38,
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NAN,
+            0.333_333_34,
+            12_582_912.0,
+        ];
+        for &k in &ks {
+            for &a in &a_values {
+                assert_eq!(
+                    ldexp(a, k).to_bits(),
+                    reference(a, k).to_bits(),
+                    "ldexp({a:e}, {k:e})"
+                );
+            }
+        }
     }
 }

@@ -12,7 +12,8 @@ pub use model::{
 };
 
 pub use validate::{
-    MAX_BATCH, MAX_CHECKPOINTS, MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_STEPS, MAX_WIDTH,
+    MAX_BATCH, MAX_CHECKPOINTS, MAX_HIDDEN_LAYERS, MAX_PARAM_TENSORS, MAX_PARAMS, MAX_STEPS,
+    MAX_WIDTH,
 };
 
 use crate::error::{Error, Result};

@@ -18,6 +18,8 @@ pub const MAX_WIDTH: u32 = 1 << 16;
 pub const MAX_HIDDEN_LAYERS: usize = 16;
 /// The largest model, in parameters.
 pub const MAX_PARAMS: usize = 1 << 28;
+/// The most parameter tensors of a model (each has its own PRNG sub-stream).
+pub const MAX_PARAM_TENSORS: usize = 256;
 /// The largest batch.
 pub const MAX_BATCH: u32 = 1 << 16;
 /// The most checkpoints a job may have: their state roots are posted on chain
@@ -231,7 +233,32 @@ impl JobSpec {
     /// convolution).
     fn check_programs(&self, plan: &super::ModelPlan) -> Result<()> {
         let batch = self.batch_size as u64;
+        // Parameter q draws its initial weights from the PRNG sub-stream
+        // 0x100 + q (`docs/repops.md` § The initial state): 256 of them at
+        // most, below the train/test split's 0x200.
+        if plan.param_shapes.len() > MAX_PARAM_TENSORS {
+            return Err(Error::InvalidSpec {
+                field: "model.layers",
+                reason: format!(
+                    "{} parameter tensors, above the limit of {MAX_PARAM_TENSORS}",
+                    plan.param_shapes.len()
+                ),
+            });
+        }
         for (index, layer) in plan.layers.iter().enumerate() {
+            // A linear layer's weight gradient sums one step per row it sees
+            // (the batch times every input dimension but the last).
+            if let super::Layer::Linear { .. } = layer.layer {
+                let rows = layer.rows(self.batch_size as usize) as u64;
+                if rows >= 1 << 31 {
+                    return Err(Error::InvalidSpec {
+                        field: "model.layers",
+                        reason: format!(
+                            "layer {index} (linear): batch × rows = {rows} is above 2^31"
+                        ),
+                    });
+                }
+            }
             if let Some(conv) = layer.conv(1) {
                 let positions = (conv.oh() * conv.ow()) as u64;
                 if batch * positions >= 1 << 31 {

@@ -242,9 +242,10 @@ fn forward(
 fn gather_inputs(b: &mut Builder, spec: &JobSpec, plan: &ModelPlan, rows: Vec<u32>) -> TensorRef {
     let width = spec.dataset.features as usize;
     let len: usize = plan.input.iter().product();
-    let shape = std::iter::once(rows.len())
-        .chain(plan.input.iter().copied())
-        .collect();
+    // `[B, len]` whatever the model's input shape: the tensor's root covers
+    // this shape and the chain commits to the same; the first layer reads the
+    // same row-major values with its own shape.
+    let shape = vec![rows.len(), len];
     b.push(
         "x",
         Op::Gather {

@@ -665,7 +665,11 @@ fn init_weight<F: Fp>(fp: &mut F, u: f32, bound: F::V) -> F::V {
 fn mean_nll(log_probs: &[f32], labels: &[f32], classes: usize) -> f32 {
     let mut acc = 0.0f32;
     for (row, &label) in log_probs.chunks_exact(classes).zip(labels) {
-        let picked = row.get(label as usize).copied().unwrap_or(f32::NAN);
+        let picked = if label >= 0.0 && label.fract() == 0.0 {
+            row.get(label as usize).copied().unwrap_or(f32::NAN)
+        } else {
+            f32::NAN
+        };
         acc = prim::sub(acc, picked);
     }
     prim::div(acc, labels.len() as f32)

@@ -40,6 +40,13 @@ fn transformer_kernels_match_the_reference() {
             heads: 2,
             head_dim: 4,
         },
+        // The activation-shaped ops (and the statistics) cross it too.
+        AttentionGeometry {
+            batch: 36,
+            seq: 32,
+            heads: 4,
+            head_dim: 16,
+        },
     ] {
         let (acts, scores) = (g.activations(), g.scores());
         let rows = g.batch * g.heads * g.seq;
@@ -281,17 +288,18 @@ fn word(opcode: u8, operands: &[vtrain_proof_of_learning::repops::Operand]) -> S
 /// word (a program without steps is one copy word).
 #[test]
 fn attention_program_vectors_match_the_contracts_copy() {
+    // Every size distinct, so that no two can be swapped unnoticed.
     let g = AttentionGeometry {
         batch: 2,
-        seq: 3,
-        heads: 2,
-        head_dim: 2,
+        seq: 4,
+        heads: 3,
+        head_dim: 5,
     };
     let e = EmbeddingGeometry {
         batch: 2,
         seq: 3,
-        vocab: 4,
-        dim: 2,
+        vocab: 5,
+        dim: 4,
     };
     let attention_word = |g: &AttentionGeometry| {
         g.batch as u128
@@ -538,4 +546,44 @@ fn transformer_specs_round_trip_through_canonical_bytes() {
     let plan = spec.model_plan().unwrap();
     assert_eq!(plan.param_shapes.len(), 2 + 2 * (2 + 8 + 2 + 4) + 4);
     assert_eq!(spec.param_count(), 120_704);
+}
+
+#[test]
+fn programs_and_prng_streams_stay_within_their_bounds() {
+    // 63 attention layers after an embedding: 506 parameter tensors, more
+    // than the 256 PRNG sub-streams of the initial weights.
+    let base = include_str!("../../../examples/shakespeare-gpt.toml");
+    let start = base.find("[[model.layers]]").unwrap();
+    let end = base.find("[optimizer]").unwrap();
+    let mut layers = String::from("[[model.layers]]\nkind = \"embedding\"\ndim = 8\n\n");
+    for _ in 0..62 {
+        layers += "[[model.layers]]\nkind = \"causal_self_attention\"\nheads = 2\n\n";
+    }
+    layers += "[[model.layers]]\nkind = \"linear\"\nout = 128\n\n";
+    let text = format!("{}{layers}{}", &base[..start], &base[end..]);
+    let error = JobSpec::from_toml(&text).unwrap_err().to_string();
+    assert!(
+        error.contains("parameter tensors, above the limit of 256"),
+        "{error}"
+    );
+
+    // A linear layer over 2^24 rows per sample at batch 256: its weight
+    // gradient would sum 2^32 steps.
+    let wide = base
+        .replace("features = 65", "features = 4097")
+        .replace("input = [64]", "input = [4096]");
+    let start = wide.find("[[model.layers]]").unwrap();
+    let end = wide.find("[optimizer]").unwrap();
+    let layers = "[[model.layers]]\nkind = \"embedding\"\ndim = 4096\n\n\
+                  [[model.layers]]\nkind = \"reshape\"\nshape = [16777216, 1]\n\n\
+                  [[model.layers]]\nkind = \"linear\"\nout = 1\n\n\
+                  [[model.layers]]\nkind = \"reshape\"\nshape = [4096, 4096]\n\n\
+                  [[model.layers]]\nkind = \"linear\"\nout = 128\n\n";
+    let text = format!("{}{layers}{}", &wide[..start], &wide[end..])
+        .replace("batch_size = 16", "batch_size = 256");
+    let error = JobSpec::from_toml(&text).unwrap_err().to_string();
+    assert!(
+        error.contains("(linear): batch × rows = 4294967296 is above 2^31"),
+        "{error}"
+    );
 }

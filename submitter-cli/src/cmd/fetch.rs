@@ -233,6 +233,15 @@ impl FetchArgs {
             return Err(fail(Failure::Input, "--prompt needs at least one byte"));
         }
         let vocabulary = spec.dataset.classes;
+        if vocabulary > 256 {
+            return Err(fail(
+                Failure::Input,
+                format!(
+                    "job {}'s vocabulary has {vocabulary} tokens: --generate writes bytes, so it reads byte-level models (at most 256 tokens)",
+                    self.job_id
+                ),
+            ));
+        }
         let tokens: Vec<u32> = self.prompt.bytes().map(u32::from).collect();
         if let Some(bad) = tokens.iter().find(|&&t| t >= vocabulary) {
             return Err(fail(
