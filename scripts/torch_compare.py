@@ -434,7 +434,7 @@ def param_shapes(spec):
     return shapes
 
 
-def bench_gpt(threads, steps=20, reps=5):
+def bench_gpt(threads, steps=20, reps=9):
     """The transformer of examples/shakespeare-gpt.toml, built by the same
     code as the gradient check (`apply_layers` on the spec): fp32, batch 16
     windows of random tokens (64 inputs, 64 targets), the mean cross-entropy

@@ -3,13 +3,19 @@
 //! `cargo bench -p vtrain-proof-of-learning --bench throughput` prints the
 //! Markdown tables recorded in `docs/benchmarks.md`. Timings are wall-clock
 //! medians of repeated runs on the machine at hand.
+//!
+//! `cargo bench -p vtrain-proof-of-learning --bench throughput -- gpt` runs
+//! only the transformer's table (`examples/shakespeare-gpt.toml` on the
+//! bundled corpus); `-- gpt-profile` runs only its training steps, 200 of
+//! them at the best level on one thread, for `perf record`.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 use vtrain_proof_of_learning::commit::tensor_root;
 use vtrain_proof_of_learning::prng::{draw, uniform01};
 use vtrain_proof_of_learning::repops::{LrSchedule, Op};
 use vtrain_proof_of_learning::spec::{DatasetFormat, DatasetSpec, ModelSpec, OptimizerSpec};
-use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
+use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, State, Trainer};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -27,6 +33,21 @@ fn time(repeats: usize, mut f: impl FnMut()) -> Duration {
             })
             .collect(),
     )
+}
+
+/// Like [`time`], but `repeats` timed runs after one warm-up run, returning
+/// the median and the fastest.
+fn time_median_min(repeats: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    f();
+    let mut samples: Vec<Duration> = (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    (samples[samples.len() / 2], samples[0])
 }
 
 fn synthetic(samples: usize, features: usize, classes: usize) -> Dataset {
@@ -115,10 +136,83 @@ fn train_throughput(
     }
 }
 
+/// The GPT trainer at `level` on `threads` workers, and the tokens per
+/// sequence.
+fn gpt_trainer(level: Level, threads: usize) -> (Trainer, u32) {
+    let spec = JobSpec::from_toml(include_str!("../../examples/shakespeare-gpt.toml"))
+        .expect("the GPT example");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/shakespeare.txt.gz");
+    let dataset = Dataset::from_text_file(&corpus, spec.dataset.features as usize)
+        .expect("examples/data/shakespeare.txt.gz");
+    let tokens = spec.dataset.features - 1;
+    let kernels = Kernels::new(level, threads).expect("level");
+    (Trainer::new(spec, dataset, kernels).expect("job"), tokens)
+}
+
+/// Runs `steps` training steps from `state` on.
+fn train_steps(trainer: &Trainer, state: &mut State, steps: u32) {
+    for _ in 0..steps {
+        let next = trainer.step(state).expect("step").state;
+        trainer.recycle(std::mem::replace(state, next));
+    }
+}
+
+/// The transformer of `examples/shakespeare-gpt.toml` exactly as specified
+/// (AdamW, warm-up and cosine schedule, clipping to norm 1, batch 16 windows
+/// of 64 + 1 bytes of the bundled corpus), `steps` steps per timed run, at
+/// the SIMD levels (the scalar level, about a second a step, is left out).
+/// One sample is one sequence of 64 predicted tokens.
+fn gpt_throughput(steps: u32, threads: usize) {
+    for level in Level::available() {
+        if level == Level::Scalar {
+            continue;
+        }
+        let (trainer, tokens) = gpt_trainer(level, threads);
+        let batch = trainer.spec().batch_size;
+        let mut state = trainer.initial_state();
+        let (median, fastest) = time_median_min(9, || train_steps(&trainer, &mut state, steps));
+        let per_s = |elapsed: Duration| f64::from(steps * batch) / elapsed.as_secs_f64();
+        println!(
+            "| shakespeare GPT, batch {batch} × {tokens} tokens | {level} | {threads} | {:.0} | {:.0} | {:.0} | {:.3} |",
+            per_s(median),
+            per_s(fastest),
+            per_s(median) * tokens as f64,
+            median.as_secs_f64() * 1e3 / f64::from(steps)
+        );
+    }
+}
+
+fn gpt_table(threads: usize) {
+    println!("## Transformer training throughput (examples/shakespeare-gpt.toml, AdamW)\n");
+    println!(
+        "| model | kernels | threads | sequences/s (median) | sequences/s (best) | tokens/s (median) | ms/step (median) |\n|---|---|---|---|---|---|---|"
+    );
+    for t in [1, threads] {
+        gpt_throughput(20, t);
+    }
+}
+
 fn main() {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    // `cargo bench` passes `--bench`; a bare `gpt` selects the transformer only.
+    if std::env::args().skip(1).any(|arg| arg == "gpt") {
+        gpt_table(threads);
+        return;
+    }
+    if std::env::args().skip(1).any(|arg| arg == "gpt-profile") {
+        let (trainer, _) = gpt_trainer(Level::detect(), 1);
+        let mut state = trainer.initial_state();
+        let start = Instant::now();
+        train_steps(&trainer, &mut state, 200);
+        println!(
+            "200 GPT steps at {} on 1 thread: {:.3} ms/step",
+            Level::detect(),
+            start.elapsed().as_secs_f64() * 1e3 / 200.0
+        );
+        return;
+    }
     println!("## Training throughput (SGD-momentum, samples/s)\n");
     println!("| model | kernels | threads | samples/s | ms/step |\n|---|---|---|---|---|");
     let digits = Dataset::digits().expect("digits");
@@ -149,6 +243,9 @@ fn main() {
             t,
         );
     }
+
+    println!();
+    gpt_table(threads);
 
     println!("\n## Matmul (linear op, 512×512×512)\n");
     println!("| kernels | threads | GFLOP/s |\n|---|---|---|");
