@@ -16,6 +16,18 @@ pub mod artifact_registry {
     );
 }
 pub use artifact_registry::ArtifactRegistry;
+/// Bindings of `AttentionPrograms`.
+pub mod attention_programs {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        AttentionPrograms,
+        "artifacts/AttentionPrograms.json"
+    );
+}
+pub use attention_programs::AttentionPrograms;
 /// Bindings of `Commitments`.
 pub mod commitments {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -310,6 +322,7 @@ pub use step_words::StepWords;
 pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes> {
     match name {
         "ArtifactRegistry" => Some(&ArtifactRegistry::DEPLOYED_BYTECODE),
+        "AttentionPrograms" => Some(&AttentionPrograms::DEPLOYED_BYTECODE),
         "Commitments" => Some(&Commitments::DEPLOYED_BYTECODE),
         "DataOrder" => Some(&DataOrder::DEPLOYED_BYTECODE),
         "DenseOps" => Some(&DenseOps::DEPLOYED_BYTECODE),
