@@ -106,3 +106,14 @@ pub(crate) fn check_vector_file(relative: &str, text: &str, test: &str) {
         "{relative} is out of date: run VTRAIN_BLESS=1 cargo test -p vtrain-proof-of-learning --test it {test}",
     );
 }
+
+/// `edit` applied to the spec text `base` must be refused with an error
+/// holding every one of `words`.
+pub(crate) fn refused_edit(base: &str, edit: impl Fn(&str) -> String, words: &[&str]) {
+    let text = edit(base);
+    assert_ne!(text, base, "the edit must change the spec");
+    let error = JobSpec::from_toml(&text).unwrap_err().to_string();
+    for word in words {
+        assert!(error.contains(word), "expected {word:?} in: {error}");
+    }
+}

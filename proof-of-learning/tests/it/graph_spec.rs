@@ -144,12 +144,7 @@ fn an_mlp_is_shorthand_for_its_graph() {
 /// every one of `words`.
 fn refused(edit: impl Fn(&str) -> String, words: &[&str]) {
     let base = include_str!("../../../examples/digits-cnn.toml");
-    let text = edit(base);
-    assert_ne!(text, base, "the edit must change the spec");
-    let error = JobSpec::from_toml(&text).unwrap_err().to_string();
-    for word in words {
-        assert!(error.contains(word), "expected {word:?} in: {error}");
-    }
+    crate::common::refused_edit(base, edit, words);
 }
 
 #[test]

@@ -452,12 +452,7 @@ fn attention_program_vectors_match_the_contracts_copy() {
 /// every one of `words`.
 fn gpt_refused(edit: impl Fn(&str) -> String, words: &[&str]) {
     let base = include_str!("../../../examples/shakespeare-gpt.toml");
-    let text = edit(base);
-    assert_ne!(text, base, "the edit must change the spec");
-    let error = JobSpec::from_toml(&text).unwrap_err().to_string();
-    for word in words {
-        assert!(error.contains(word), "expected {word:?} in: {error}");
-    }
+    crate::common::refused_edit(base, edit, words);
 }
 
 #[test]
