@@ -11,6 +11,7 @@ import {GraphSpecCodec} from "../src/semantics/graph/GraphSpecCodec.sol";
 import {ToyAlu} from "./game/ToyAlu.sol";
 import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
+import {DensePrograms} from "../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
 import {ToySemantics} from "./game/ToyProgram.sol";
@@ -194,7 +195,9 @@ contract JobMarketTest is GameDriver {
         // The production semantics refuse the toy's model section.
         JobMarket real = new JobMarket(
             alu,
-            new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules()),
+            new GraphSemantics(
+                new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+            ),
             marketConfig()
         );
         vm.prank(submitter);

@@ -7,6 +7,7 @@ import {DisputeGame} from "../src/DisputeGame.sol";
 import {SpecRules} from "../src/lib/SpecRules.sol";
 import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
+import {DensePrograms} from "../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
 import {GameDriver} from "./game/GameDriver.sol";
@@ -311,7 +312,9 @@ contract PayoutsTest is GameDriver {
     function test_postJob_refusesSpecsNoGameCouldSettle() public {
         JobMarket real = new JobMarket(
             alu,
-            new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules()),
+            new GraphSemantics(
+                new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+            ),
             marketConfig()
         );
         // the digits reference job (examples/digits-mlp.toml)

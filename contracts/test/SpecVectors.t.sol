@@ -8,6 +8,7 @@ import {SpecRules} from "../src/lib/SpecRules.sol";
 import {Fp32Alu} from "../src/fp32/Fp32Alu.sol";
 import {GraphSemantics} from "../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
+import {DensePrograms} from "../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
 import {GraphSpecCodec} from "../src/semantics/graph/GraphSpecCodec.sol";
@@ -24,7 +25,9 @@ contract SpecVectorsTest is Test {
 
     function setUp() public {
         json = vm.readFile("test/vectors/specs.json");
-        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(
+            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+        );
         market = new JobMarket(
             new Fp32Alu(),
             semantics,

@@ -6,8 +6,8 @@ use alloy::providers::Provider;
 use std::collections::BTreeMap;
 use vtrain_dispute::Deployment;
 use vtrain_dispute::bindings::{
-    ArtifactRegistry, Fp32Alu, GraphSemantics, GraphSpecRules, ImagePrograms, JobMarket,
-    NormPrograms,
+    ArtifactRegistry, DensePrograms, Fp32Alu, GraphSemantics, GraphSpecRules, ImagePrograms,
+    JobMarket, NormPrograms,
 };
 
 /// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
@@ -101,7 +101,7 @@ fn deploy_error(contract: &'static str) -> impl FnOnce(alloy::contract::Error) -
 
 /// Deploys every vtrain contract with `provider`, whose wallet is `deployer`,
 /// and returns the manifest describing them: the artifact registry, the fp32
-/// ALU, the step semantics of layer graphs (with its image-op and
+/// ALU, the step semantics of layer graphs (with its dense-op, image-op and
 /// layer-norm programs and spec rules), and the job market with the dispute game it
 /// creates.
 pub async fn deploy_contracts<P: Provider>(
@@ -117,6 +117,9 @@ pub async fn deploy_contracts<P: Provider>(
     let alu = Fp32Alu::deploy(provider)
         .await
         .map_err(deploy_error("Fp32Alu"))?;
+    let dense = DensePrograms::deploy(provider)
+        .await
+        .map_err(deploy_error("DensePrograms"))?;
     let images = ImagePrograms::deploy(provider)
         .await
         .map_err(deploy_error("ImagePrograms"))?;
@@ -128,6 +131,7 @@ pub async fn deploy_contracts<P: Provider>(
         .map_err(deploy_error("GraphSpecRules"))?;
     let semantics = GraphSemantics::deploy(
         provider,
+        *dense.address(),
         *images.address(),
         *norms.address(),
         *rules.address(),
@@ -157,6 +161,7 @@ pub async fn deploy_contracts<P: Provider>(
     let contracts = BTreeMap::from([
         ("ArtifactRegistry".to_owned(), *registry.address()),
         ("Fp32Alu".to_owned(), *alu.address()),
+        ("DensePrograms".to_owned(), *dense.address()),
         ("ImagePrograms".to_owned(), *images.address()),
         ("NormPrograms".to_owned(), *norms.address()),
         ("GraphSpecRules".to_owned(), *rules.address()),

@@ -64,6 +64,18 @@ pub mod dense_ops {
     );
 }
 pub use dense_ops::DenseOps;
+/// Bindings of `DensePrograms`.
+pub mod dense_programs {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        DensePrograms,
+        "artifacts/DensePrograms.json"
+    );
+}
+pub use dense_programs::DensePrograms;
 /// Bindings of `DisputeGame`.
 pub mod dispute_game {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -326,6 +338,7 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         "Commitments" => Some(&Commitments::DEPLOYED_BYTECODE),
         "DataOrder" => Some(&DataOrder::DEPLOYED_BYTECODE),
         "DenseOps" => Some(&DenseOps::DEPLOYED_BYTECODE),
+        "DensePrograms" => Some(&DensePrograms::DEPLOYED_BYTECODE),
         "DisputeGame" => Some(&DisputeGame::DEPLOYED_BYTECODE),
         "Fp32" => Some(&Fp32::DEPLOYED_BYTECODE),
         "Fp32Alu" => Some(&Fp32Alu::DEPLOYED_BYTECODE),
@@ -364,14 +377,15 @@ pub fn immutable_ranges(name: &str) -> &'static [(usize, usize)] {
             (8724, 32),
         ],
         "GraphSemantics" => &[
-            (220, 32),
-            (283, 32),
-            (444, 32),
-            (1424, 32),
-            (2793, 32),
-            (2952, 32),
-            (4371, 32),
-            (4578, 32),
+            (231, 32),
+            (294, 32),
+            (455, 32),
+            (611, 32),
+            (1477, 32),
+            (1821, 32),
+            (2744, 32),
+            (2886, 32),
+            (3479, 32),
         ],
         _ => &[],
     }

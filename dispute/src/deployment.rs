@@ -143,11 +143,13 @@ impl Deployment {
         }
         if let Ok(address) = self.address("GraphSemantics") {
             let semantics = GraphSemantics::new(address, provider);
-            let (images, norms, rules) = (
+            let (dense, images, norms, rules) = (
+                semantics.dense().call().await,
                 semantics.images().call().await,
                 semantics.norms().call().await,
                 semantics.rules().call().await,
             );
+            links.push(("GraphSemantics", "dense", "DensePrograms", dense));
             links.push(("GraphSemantics", "images", "ImagePrograms", images));
             links.push(("GraphSemantics", "norms", "NormPrograms", norms));
             links.push(("GraphSemantics", "rules", "GraphSpecRules", rules));

@@ -6,6 +6,7 @@ import {GraphPlan as P} from "./graph/GraphPlan.sol";
 import {GraphSpecCodec as G} from "./graph/GraphSpecCodec.sol";
 import {Shapes} from "./graph/Shapes.sol";
 import {DenseOps} from "./ops/DenseOps.sol";
+import {DensePrograms} from "./ops/DensePrograms.sol";
 import {ImagePrograms} from "./ops/ImagePrograms.sol";
 import {Micro} from "./ops/Micro.sol";
 import {NormPrograms} from "./ops/NormPrograms.sol";
@@ -18,9 +19,19 @@ import {StepWords} from "../lib/StepWords.sol";
 ///         (`docs/repops.md` §4–§7), or an `mlp`, which is shorthand for one. Bit for bit with
 ///         the Rust reference engine: the node list of `train::planned_step_graph`
 ///         ({GraphPlan}), the micro-programs `repops::Op::element` records ({DenseOps},
-///         {ImagePrograms}), the batch rows of `dataset.rs` and the initial state of
-///         `Trainer::initial_state`.
-/// @dev    Stateless: everything is derived from the canonical spec bytes, which the game has
+///         {ImagePrograms}, {NormPrograms}), the batch rows of `dataset.rs` and the initial
+///         state of `Trainer::initial_state`.
+/// @dev    One graph interpreter, the op families behind it: this contract decodes the spec,
+///         plans the step and locates a tensor's node and its inputs; each op family's
+///         programs live in a contract of their own ({DensePrograms}, {ImagePrograms},
+///         {NormPrograms}), asked for an element's program length and micro-step in one call.
+///         The split keeps this contract far below the code-size limit (EIP-170: 24,576 bytes;
+///         holding every dense program it came within 753 bytes of it), so that the plan can
+///         grow new node kinds. The exception are the matrix products ({DenseOps.product}:
+///         linear and its weight and input gradients), whose one-step proofs are the dearest
+///         (`docs/benchmarks.md` § The op-family contracts): they run inline and pay no call
+///         (a cold account and the call cost a proof about 4.5k gas).
+///         Stateless: everything is derived from the canonical spec bytes, which the game has
 ///         checked against the job hash. The init transition ("nothing → S_0") produces the
 ///         optimizer list (all zero: a copy of the constant 0) and the weights list, whose
 ///         element e of parameter q is `sqrt(fan_in); div(1, ·); fma(u, 2, −1); mul(·, bound)`
@@ -32,13 +43,17 @@ contract GraphSemantics is IStepSemantics {
     uint8 internal constant LIST_OPTIMIZER = 1;
     uint8 internal constant LIST_WEIGHTS = 2;
 
-    /// @notice The element programs of the image ops and dropout.
-    /// @dev    Immutables: an image op's one-step proof would otherwise pay a cold storage
-    ///         read (2.1k gas) for the address. The deployment check masks immutables when
-    ///         it compares runtime code and checks their values through these getters
+    /// @notice The element programs of the dense ops but the matrix products, and of the
+    ///         initial state's drawn weights.
+    /// @dev    Immutables: a one-step proof would otherwise pay a cold storage read (2.1k gas)
+    ///         for the address. The deployment check masks immutables when it compares runtime
+    ///         code and checks their values through these getters
     ///         (`vtrain_dispute::deployment`).
+    DensePrograms public immutable dense;
+    /// @notice The element programs of the image ops and dropout (an immutable, as `dense`).
     ImagePrograms public immutable images;
-    /// @notice The element programs of layer normalisation and GELU (an immutable, as `images`).
+    /// @notice The element programs of layer normalisation, GELU and gradient clipping (an
+    ///         immutable, as `dense`).
     NormPrograms public immutable norms;
     /// @notice The spec bounds and the cost model.
     GraphSpecRules public immutable rules;
@@ -54,10 +69,12 @@ contract GraphSemantics is IStepSemantics {
     /// @notice The element's program has no micro-step `microStep`.
     error NoSuchMicroStep(uint32 microStep);
 
+    /// @param dense_  the dense-op and initial-state programs (deployed alongside)
     /// @param images_ the image-op programs (deployed alongside)
-    /// @param norms_  the layer-norm and GELU programs (deployed alongside)
+    /// @param norms_  the layer-norm, GELU and clipping programs (deployed alongside)
     /// @param rules_  the spec bounds and cost model (deployed alongside)
-    constructor(ImagePrograms images_, NormPrograms norms_, GraphSpecRules rules_) {
+    constructor(DensePrograms dense_, ImagePrograms images_, NormPrograms norms_, GraphSpecRules rules_) {
+        dense = dense_;
         images = images_;
         norms = norms_;
         rules = rules_;
@@ -127,14 +144,15 @@ contract GraphSemantics is IStepSemantics {
         returns (uint32)
     {
         G.Model memory m = G.load(spec);
+        uint256 len;
         if (id.init) {
-            uint256 q = _initParam(m, id);
-            _checkElement(P.paramShape(m, q), element);
-            return id.list == LIST_WEIGHTS && !_isNormParam(m, q) ? 4 : 0;
+            (len,) = _initProgram(m, id, element, type(uint256).max);
+        } else {
+            Target memory t = _target(m, id);
+            _checkElement(t.shape, element);
+            (len,) = _program(t, id.step, element, type(uint256).max);
         }
-        Target memory t = _target(m, id);
-        _checkElement(t.shape, element);
-        return uint32(_length(t, id.step, element));
+        return uint32(len);
     }
 
     /// @notice Micro-step `microStep` of element `element` of tensor `id`, as the Rust
@@ -144,7 +162,10 @@ contract GraphSemantics is IStepSemantics {
         view
         returns (Instruction memory)
     {
-        (uint256 word,) = _instructionWord(G.load(spec), id, element, microStep);
+        G.Model memory m = G.load(spec);
+        uint256 word;
+        if (id.init) word = _initWord(m, id, element, microStep);
+        else (word,) = _nodeWord(m, id, element, microStep);
         return StepWords.decode(word);
     }
 
@@ -154,9 +175,11 @@ contract GraphSemantics is IStepSemantics {
         view
         returns (uint256 ins, uint256[4] memory inputs)
     {
-        Target memory t;
-        (ins, t) = _instructionWord(G.load(spec), id, element, microStep);
-        if (id.init) return (ins, inputs); // the initial state reads no tensor
+        G.Model memory m = G.load(spec);
+        // the initial state reads no tensor
+        if (id.init) return (_initWord(m, id, element, microStep), inputs);
+        (uint256 word, Target memory t) = _nodeWord(m, id, element, microStep);
+        ins = word;
         for (uint256 i; i < 4; ++i) {
             if (StepWords.kindOf(ins, i) == OperandKind.Input) {
                 inputs[i] = _sourceWord(t, StepWords.slotOf(ins, i));
@@ -167,85 +190,119 @@ contract GraphSemantics is IStepSemantics {
     // ---------------------------------------------------------------- tensors
 
     /// @dev The instruction word ({StepWords}) of micro-step `microStep` of element `element`
-    ///      of tensor `id`, and the tensor's target.
-    function _instructionWord(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
+    ///      of the initial state's tensor `id`.
+    function _initWord(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
         internal
         view
-        returns (uint256, Target memory t)
+        returns (uint256)
     {
-        if (id.init) {
-            uint256 q = _initParam(m, id);
-            uint256 shape = P.paramShape(m, q);
-            _checkElement(shape, element);
-            if (id.list == LIST_OPTIMIZER || _isNormParam(m, q)) {
-                if (microStep != 0) revert NoSuchMicroStep(microStep);
-                // a moment, a layer norm's β: +0; its γ: 1
-                bool gain = id.list == LIST_WEIGHTS && q % 2 == 0;
-                return (Micro.copy(Micro.c(gain ? Micro.F_ONE : Micro.F_ZERO)), t);
-            }
-            if (microStep >= 4) revert NoSuchMicroStep(microStep);
-            return (DenseOps.initInstruction(m, _fanIn(m, q), q, element, microStep), t);
-        }
-        t = _target(m, id);
+        (uint256 len, uint256 word) = _initProgram(m, id, element, microStep);
+        _checkMicroStep(len, microStep);
+        return word;
+    }
+
+    /// @dev The instruction word ({StepWords}) of micro-step `microStep` of element `element`
+    ///      of a step's tensor `id`, and the tensor's target.
+    function _nodeWord(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
+        internal
+        view
+        returns (uint256, Target memory)
+    {
+        Target memory t = _target(m, id);
         _checkElement(t.shape, element);
-        if (NodeGeometry.isNorm(t.nd.op)) {
-            (uint256 width, uint256 rows, uint32 eps) = NodeGeometry.norm(t.m, t.nd);
-            (uint256 len, uint256 word) = norms.program(t.nd.op, width, rows, eps, element, microStep);
-            if (microStep >= len) revert NoSuchMicroStep(microStep);
-            return (word, t);
+        (uint256 len, uint256 word) = _program(t, id.step, element, microStep);
+        _checkMicroStep(len, microStep);
+        return (word, t);
+    }
+
+    /// @dev The number of micro-steps of element `e` of the initial state's tensor `id` (0
+    ///      for a copy) and, when `k` is one of them (or 0 for a copy), its micro-step `k`;
+    ///      otherwise 0.
+    function _initProgram(G.Model memory m, TensorId calldata id, uint64 e, uint256 k)
+        internal
+        view
+        returns (uint256 len, uint256 word)
+    {
+        uint256 q = _initParam(m, id);
+        _checkElement(P.paramShape(m, q), e);
+        if (id.list == LIST_OPTIMIZER || _isNormParam(m, q)) {
+            // a moment, a layer norm's β: +0; its γ: 1
+            bool gain = id.list == LIST_WEIGHTS && q % 2 == 0;
+            return (0, Micro.copy(Micro.c(gain ? Micro.F_ONE : Micro.F_ZERO)));
         }
-        if (t.nd.op >= P.OP_CONV) {
+        if (k < 4) word = dense.initInstruction(m.seed, _fanIn(m, q), q, e, k);
+        return (4, word);
+    }
+
+    /// @dev The number of micro-steps of element `e` of the target's node at step `step` (0 for
+    ///      a copy) and, when `k` is one of them (or 0 for a copy), its micro-step `k`;
+    ///      otherwise 0 (`k = 2^256 − 1` asks the length alone). Each op family's contract
+    ///      answers both in one call.
+    function _program(Target memory t, uint256 step, uint256 e, uint256 k)
+        internal
+        view
+        returns (uint256 len, uint256 word)
+    {
+        uint8 op = t.nd.op;
+        if (NodeGeometry.isNorm(op)) {
+            (uint256 width, uint256 rows, uint32 eps) = NodeGeometry.norm(t.m, t.nd);
+            return norms.program(op, width, rows, eps, e, k);
+        }
+        if (op >= P.OP_CONV) {
             // an image op
-            (uint256 len, uint256 word) = images.program(
-                t.nd.op,
-                NodeGeometry.geometry(t.m, t.nd),
-                NodeGeometry.mask(t.m, t.nd, id.step),
-                element,
-                microStep
-            );
-            if (microStep >= (len == 0 ? 1 : len)) revert NoSuchMicroStep(microStep);
-            return (word, t);
+            uint256 index = t.nd.layer;
+            return images.program(op, index, t.m.layers[index], t.m.batch, t.m.seed, step, e, k);
         }
         DenseOps.Dims memory d = NodeGeometry.dims(t.m, t.nd);
-        uint256 length = DenseOps.length(m, t.nd.op, d, id.step, element);
-        if (microStep >= (length == 0 ? 1 : length)) revert NoSuchMicroStep(microStep);
-        return (DenseOps.instruction(m, t.nd.op, d, id.step, element, microStep), t);
+        if (DenseOps.isProduct(op)) {
+            // inline: the dearest dense proofs pay no call
+            len = DenseOps.productLength(op, d);
+            if (k < len) word = DenseOps.product(op, d, e, k);
+        } else {
+            (uint256 job0, uint256 job1) = DenseOps.pack(t.m);
+            (len, word) = dense.program(op, d, job0, job1, step, e, k);
+        }
     }
 
     /// @dev The node of produced tensor `id` of a step, with the model and plan.
-    function _target(G.Model memory m, TensorId calldata id) internal pure returns (Target memory t) {
-        if (id.step >= m.steps) revert NoSuchStep(id.step);
-        t.m = m;
-        t.plan = P.build(m);
-        uint256 inter = t.plan.inter;
-        uint256 params = m.params;
-        uint256 index = id.index;
-        uint256 i = type(uint256).max;
-        if (id.list == LIST_INTERMEDIATES) {
-            if (index < inter) i = index;
-        } else if (id.list == LIST_OPTIMIZER) {
-            if (!m.adam && index < params) i = inter + 2 * index;
-            if (m.adam && index < 2 * params) i = inter + 3 * (index % params) + index / params;
-        } else if (id.list == LIST_WEIGHTS) {
-            if (index < params) i = inter + (m.adam ? 3 * index + 2 : 2 * index + 1);
+    function _target(G.Model memory m, TensorId calldata id) internal pure returns (Target memory) {
+        // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
+        unchecked {
+            if (id.step >= m.steps) revert NoSuchStep(id.step);
+            P.Plan memory plan = P.build(m);
+            uint256 inter = plan.inter;
+            uint256 params = m.params;
+            uint256 index = id.index;
+            uint256 i = type(uint256).max;
+            if (id.list == LIST_INTERMEDIATES) {
+                if (index < inter) i = index;
+            } else if (id.list == LIST_OPTIMIZER) {
+                if (!m.adam && index < params) i = inter + 2 * index;
+                if (m.adam && index < 2 * params) i = inter + 3 * (index % params) + index / params;
+            } else if (id.list == LIST_WEIGHTS) {
+                if (index < params) i = inter + (m.adam ? 3 * index + 2 : 2 * index + 1);
+            }
+            if (i == type(uint256).max) revert NoSuchTensor(id.list, id.index);
+            P.Node memory nd = P.node(plan, i);
+            return Target(m, plan, nd, P.shapeOf(m, nd));
         }
-        if (i == type(uint256).max) revert NoSuchTensor(id.list, id.index);
-        t.nd = P.node(t.plan, i);
-        t.shape = P.shapeOf(m, t.nd);
     }
 
     /// @dev The produced list and position of node `i`: intermediates, then the optimizer
     ///      block (SGD v', w'; AdamW m', v', w' per parameter).
     function _listOf(Target memory t, uint256 i) internal pure returns (uint8 list, uint256 position) {
-        uint256 inter = t.plan.inter;
-        if (i < inter) return (LIST_INTERMEDIATES, i);
-        uint256 j = i - inter;
-        if (!t.m.adam) return j % 2 == 0 ? (LIST_OPTIMIZER, j / 2) : (LIST_WEIGHTS, j / 2);
-        uint256 q = j / 3;
-        uint256 r = j % 3;
-        if (r == 0) return (LIST_OPTIMIZER, q);
-        if (r == 1) return (LIST_OPTIMIZER, t.m.params + q);
-        return (LIST_WEIGHTS, q);
+        // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
+        unchecked {
+            uint256 inter = t.plan.inter;
+            if (i < inter) return (LIST_INTERMEDIATES, i);
+            uint256 j = i - inter;
+            if (!t.m.adam) return j % 2 == 0 ? (LIST_OPTIMIZER, j / 2) : (LIST_WEIGHTS, j / 2);
+            uint256 q = j / 3;
+            uint256 r = j % 3;
+            if (r == 0) return (LIST_OPTIMIZER, q);
+            if (r == 1) return (LIST_OPTIMIZER, t.m.params + q);
+            return (LIST_WEIGHTS, q);
+        }
     }
 
     /// @dev Input `slot` of the target's node.
@@ -256,52 +313,67 @@ contract GraphSemantics is IStepSemantics {
 
     /// @dev Input `slot` of the target's node as a source word ({StepWords}).
     function _sourceWord(Target memory t, uint8 slot) internal pure returns (uint256) {
-        if (slot >= t.nd.arity) revert NoSuchInput(slot);
-        uint256 r = t.nd.inputs[slot];
-        uint256 kind = r >> 32;
-        uint256 index = r & 0xFFFFFFFF;
-        if (kind == P.REF_NODE) {
-            (uint8 list, uint256 position) = _listOf(t, index);
-            return StepWords.sourceWord(list, position, P.shapeAt(t.m, t.plan, index));
+        // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
+        unchecked {
+            if (slot >= t.nd.arity) revert NoSuchInput(slot);
+            uint256 r = t.nd.inputs[slot];
+            uint256 kind = r >> 32;
+            uint256 index = r & 0xFFFFFFFF;
+            if (kind == P.REF_NODE) {
+                (uint8 list, uint256 position) = _listOf(t, index);
+                return StepWords.sourceWord(list, position, P.shapeAt(t.m, t.plan, index));
+            }
+            if (kind == P.REF_PARAM) {
+                return StepWords.sourceWord(uint8(Source.OldWeights), index, P.paramShape(t.m, index));
+            }
+            if (kind == P.REF_MOMENT) {
+                return StepWords.sourceWord(
+                    uint8(Source.OldOptimizer), index, P.paramShape(t.m, index % t.m.params)
+                );
+            }
+            if (kind == P.REF_FEATURES) {
+                return
+                    StepWords.sourceWord(
+                        uint8(Source.DatasetFeatures), 0, Shapes.two(t.m.samples, t.m.features)
+                    );
+            }
+            return StepWords.sourceWord(uint8(Source.DatasetLabels), 0, Shapes.one(t.m.samples));
         }
-        if (kind == P.REF_PARAM) {
-            return StepWords.sourceWord(uint8(Source.OldWeights), index, P.paramShape(t.m, index));
-        }
-        if (kind == P.REF_MOMENT) {
-            return
-                StepWords.sourceWord(uint8(Source.OldOptimizer), index, P.paramShape(t.m, index % t.m.params));
-        }
-        if (kind == P.REF_FEATURES) {
-            return
-                StepWords.sourceWord(uint8(Source.DatasetFeatures), 0, Shapes.two(t.m.samples, t.m.features));
-        }
-        return StepWords.sourceWord(uint8(Source.DatasetLabels), 0, Shapes.one(t.m.samples));
     }
 
     /// @dev For the initial state: the parameter whose shape tensor `id` has (moment i
     ///      belongs to parameter i mod P).
     function _initParam(G.Model memory m, TensorId calldata id) internal pure returns (uint256) {
-        uint256 params = m.params;
-        if (id.list == LIST_WEIGHTS && id.index < params) return id.index;
-        if (id.list == LIST_OPTIMIZER && id.index < params * (m.adam ? 2 : 1)) return id.index % params;
-        revert NoSuchTensor(id.list, id.index);
+        // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
+        unchecked {
+            uint256 params = m.params;
+            if (id.list == LIST_WEIGHTS && id.index < params) return id.index;
+            if (id.list == LIST_OPTIMIZER && id.index < params * (m.adam ? 2 : 1)) return id.index % params;
+            revert NoSuchTensor(id.list, id.index);
+        }
     }
 
     /// @dev Whether parameter `q` is a layer norm's γ or β.
     function _isNormParam(G.Model memory m, uint256 q) internal pure returns (bool) {
-        uint256 first = q - q % 2;
-        for (uint256 l; l < m.layers.length; ++l) {
-            if (m.layers[l].firstParam == first) return m.layers[l].kind == G.LAYER_NORM;
+        // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
+        unchecked {
+            uint256 first = q - q % 2;
+            for (uint256 l; l < m.layers.length; ++l) {
+                if (m.layers[l].firstParam == first) return m.layers[l].kind == G.LAYER_NORM;
+            }
+            return false;
         }
-        return false;
     }
 
     /// @dev The elements of one output row of parameter q's weight (a bias uses its weight's).
     function _fanIn(G.Model memory m, uint256 q) internal pure returns (uint256 fanIn) {
-        uint256 shape = P.paramShape(m, q - q % 2);
-        fanIn = 1;
-        for (uint256 i = 1; i < Shapes.rank(shape); ++i) {
-            fanIn *= Shapes.dim(shape, i);
+        // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
+        unchecked {
+            uint256 shape = P.paramShape(m, q - q % 2);
+            fanIn = 1;
+            for (uint256 i = 1; i < Shapes.rank(shape); ++i) {
+                fanIn *= Shapes.dim(shape, i);
+            }
         }
     }
 
@@ -309,20 +381,9 @@ contract GraphSemantics is IStepSemantics {
         if (element >= Shapes.elements(shape)) revert NoSuchElement(element);
     }
 
-    // ---------------------------------------------------------------- programs
-
-    function _length(Target memory t, uint256 step, uint256 e) internal view returns (uint256) {
-        if (NodeGeometry.isNorm(t.nd.op)) {
-            (uint256 width, uint256 rows,) = NodeGeometry.norm(t.m, t.nd);
-            return norms.length(t.nd.op, width, rows, e);
-        }
-        if (t.nd.op >= P.OP_CONV) {
-            // an image op
-            return
-                images.length(
-                    t.nd.op, NodeGeometry.geometry(t.m, t.nd), NodeGeometry.mask(t.m, t.nd, step), e
-                );
-        }
-        return DenseOps.length(t.m, t.nd.op, NodeGeometry.dims(t.m, t.nd), step, e);
+    /// @dev A program of `len` micro-steps has micro-steps `0 … len − 1`; one without steps
+    ///      (a copy) has the pseudo-step 0.
+    function _checkMicroStep(uint256 len, uint32 microStep) private pure {
+        if (microStep >= (len == 0 ? 1 : len)) revert NoSuchMicroStep(microStep);
     }
 }

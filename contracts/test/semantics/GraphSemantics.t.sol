@@ -5,6 +5,7 @@ import {Test, console} from "forge-std/Test.sol";
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {GraphSemantics} from "../../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
+import {DensePrograms} from "../../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../../src/semantics/ops/NormPrograms.sol";
 import {GraphSpecCodec} from "../../src/semantics/graph/GraphSpecCodec.sol";
@@ -49,7 +50,9 @@ contract GraphSemanticsDiffTest is Test {
     }
 
     function setUp() public {
-        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(
+            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+        );
         alu = new Fp32Alu();
     }
 
@@ -321,7 +324,9 @@ contract GraphSemanticsTest is Test {
     GraphSemantics internal semantics;
 
     function setUp() public {
-        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(
+            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+        );
     }
 
     function _id(uint64 step, uint8 list, uint32 index)

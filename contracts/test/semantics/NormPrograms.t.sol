@@ -5,6 +5,7 @@ import {Test, console} from "forge-std/Test.sol";
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {GraphSemantics} from "../../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
+import {DensePrograms} from "../../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../../src/semantics/ops/NormPrograms.sol";
 import {SpecRules} from "../../src/lib/SpecRules.sol";
@@ -30,7 +31,9 @@ contract NormProgramsTest is Test {
     Fp32Alu internal alu;
 
     function setUp() public {
-        semantics = new GraphSemantics(new ImagePrograms(), new NormPrograms(), new GraphSpecRules());
+        semantics = new GraphSemantics(
+            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+        );
         alu = new Fp32Alu();
     }
 

@@ -7,7 +7,9 @@ use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::Error as DisputeError;
-use vtrain_dispute::bindings::{ArtifactRegistry, GraphSemantics, ImagePrograms, NormPrograms};
+use vtrain_dispute::bindings::{
+    ArtifactRegistry, DensePrograms, GraphSemantics, ImagePrograms, NormPrograms,
+};
 
 fn devnet() -> Devnet {
     Devnet::spawn(&DevnetConfig::default()).expect("anvil must start (run scripts/setup.sh)")
@@ -27,9 +29,10 @@ async fn deploy_publish_and_read_back() {
         .unwrap();
     assert_eq!(deployment.chain_id, devnet.chain_id());
     let check = deployment.check(&provider).await.unwrap();
-    // ArtifactRegistry, Fp32Alu, ImagePrograms, NormPrograms, GraphSpecRules,
-    // GraphSemantics, JobMarket, DisputeGame: each holds this build's runtime code.
-    assert_eq!(check.contracts.len(), 8);
+    // ArtifactRegistry, Fp32Alu, DensePrograms, ImagePrograms, NormPrograms,
+    // GraphSpecRules, GraphSemantics, JobMarket, DisputeGame: each holds this
+    // build's runtime code.
+    assert_eq!(check.contracts.len(), 9);
 
     let registry =
         ArtifactRegistry::new(deployment.address("ArtifactRegistry").unwrap(), &provider);
@@ -125,12 +128,14 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
     );
 
     // The same code wired to other contracts passes the (masked) code
-    // comparison and fails on the immutables: image or layer-norm programs the
-    // semantics does not use, and a semantics the game does not use.
+    // comparison and fails on the immutables: dense, image or layer-norm
+    // programs the semantics does not use, and a semantics the game does not use.
+    let other_dense = DensePrograms::deploy(&provider).await.unwrap();
     let other_images = ImagePrograms::deploy(&provider).await.unwrap();
     let other_norms = NormPrograms::deploy(&provider).await.unwrap();
     let rewired = GraphSemantics::deploy(
         &provider,
+        deployment.address("DensePrograms").unwrap(),
         *other_images.address(),
         deployment.address("NormPrograms").unwrap(),
         deployment.address("GraphSpecRules").unwrap(),
@@ -138,6 +143,12 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
     .await
     .unwrap();
     for (name, address, contract, field) in [
+        (
+            "DensePrograms",
+            *other_dense.address(),
+            "GraphSemantics",
+            "dense",
+        ),
         (
             "ImagePrograms",
             *other_images.address(),

@@ -460,6 +460,49 @@ async fn a_lie_in_an_initial_layer_norm_gain_is_refuted() {
     }
 }
 
+/// The optimizer's updates on the reference jobs, which the tests above leave
+/// out (they lie about intermediates): SGD's `v'` and `w'` of the digits
+/// CNN's second conv weight and AdamW's `m'`, `v'` and `w'` of the ln-gelu
+/// net's first weight (128 × 64), each refuted at the lied element's last
+/// micro-step within the one-step proof's budget. `DensePrograms` runs these
+/// programs behind a call (`docs/benchmarks.md` § The op-family contracts).
+#[tokio::test]
+async fn every_optimizer_update_of_the_reference_jobs_is_refuted_on_chain() {
+    let cnn = shrunk(include_str!("../../../examples/digits-cnn.toml"), 64, None);
+    let ln_gelu = shrunk(
+        include_str!("../../../examples/digits-ln-gelu.toml"),
+        64,
+        None,
+    );
+    let moment = |moment| Lie::Moment {
+        moment,
+        element: 37,
+    };
+    let weight = |param| Lie::Weight { param, element: 37 };
+    // AdamW keeps m then v: v of parameter q is moment P + q.
+    let params = ln_gelu.param_shapes().len();
+    let lies = [
+        ("cnn v' (SGD)", &cnn, moment(2)),
+        ("cnn w' (SGD)", &cnn, weight(2)),
+        ("ln-gelu m' (AdamW)", &ln_gelu, moment(0)),
+        ("ln-gelu v' (AdamW)", &ln_gelu, moment(params)),
+        ("ln-gelu w' (AdamW)", &ln_gelu, weight(0)),
+    ];
+    let mut worst = 0;
+    for (name, trainer, lie) in lies {
+        let outcome = dispute_on(trainer.clone(), Some(Tamper { step: 1, lie }), None).await;
+        eprintln!(
+            "{name}: refuted at micro-step {} of {}, proveStep {} gas, {} moves",
+            outcome.micro_step, outcome.program_length, outcome.prove_gas, outcome.moves
+        );
+        assert!(!outcome.solver_won, "{name}");
+        assert_eq!(outcome.reason, REASON_STEP_REFUTED, "{name}");
+        worst = worst.max(outcome.prove_gas);
+    }
+    eprintln!("worst one-step resolution: {worst} gas");
+    assert!(worst <= 200_000, "a one-step proof costs {worst} gas");
+}
+
 /// A solver that lies about one element of each intermediate of step 1 in
 /// turn (`VTRAIN_ONLY_NODE` picks one) loses each game at that element.
 async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {

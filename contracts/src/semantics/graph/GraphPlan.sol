@@ -113,22 +113,25 @@ library GraphPlan {
     /// @notice How many intermediates a step of model `m` produces ({build}'s `inter`),
     ///      counted without building the nodes.
     function intermediates(G.Model memory m) internal pure returns (uint256 count) {
-        uint256 layers = m.layers.length;
-        uint256 firstTrained = layers;
-        count = 5; // schedule, x, y, log_softmax, xent_grad
-        for (uint256 l; l < layers; ++l) {
-            G.Layer memory layer = m.layers[l];
-            uint8 kind = layer.kind;
-            if (kind == G.FLATTEN || kind == G.RESHAPE) continue;
-            if (layer.firstParam != G.NONE && firstTrained == layers) firstTrained = l;
-            count += kind == G.LAYER_NORM ? 2 : 1; // the forward nodes
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
+        unchecked {
+            uint256 layers = m.layers.length;
+            uint256 firstTrained = layers;
+            count = 5; // schedule, x, y, log_softmax, xent_grad
+            for (uint256 l; l < layers; ++l) {
+                G.Layer memory layer = m.layers[l];
+                uint8 kind = layer.kind;
+                if (kind == G.FLATTEN || kind == G.RESHAPE) continue;
+                if (layer.firstParam != G.NONE && firstTrained == layers) firstTrained = l;
+                count += kind == G.LAYER_NORM ? 2 : 1; // the forward nodes
+            }
+            for (uint256 l = firstTrained; l < layers; ++l) {
+                G.Layer memory layer = m.layers[l];
+                if (layer.firstParam != G.NONE) count += l > firstTrained ? 3 : 2;
+                else if (layer.kind != G.FLATTEN && layer.kind != G.RESHAPE) ++count;
+            }
+            if (m.clip) count += 2 * m.params + 1;
         }
-        for (uint256 l = firstTrained; l < layers; ++l) {
-            G.Layer memory layer = m.layers[l];
-            if (layer.firstParam != G.NONE) count += l > firstTrained ? 3 : 2;
-            else if (layer.kind != G.FLATTEN && layer.kind != G.RESHAPE) ++count;
-        }
-        if (m.clip) count += 2 * m.params + 1;
     }
 
     /// @notice The step's nodes for model `m`.
@@ -270,14 +273,20 @@ library GraphPlan {
     /// @dev The gradient the optimizer reads for parameter `q`: its clipped gradient when the
     ///      job clips, else its gradient node.
     function _gradOf(Plan memory p, uint256 q) private pure returns (uint256) {
-        return p.clip ? p.body + p.params + 1 + q : p.grads[q];
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
+        unchecked {
+            return p.clip ? p.body + p.params + 1 + q : p.grads[q];
+        }
     }
 
     /// @dev Node `i`'s word: stored, in the clipping block, or in the optimizer block.
     function _wordAt(Plan memory p, uint256 i) private pure returns (uint256) {
-        if (i < p.body) return p.nodes[i];
-        if (i < p.inter) return _clipNode(p, i - p.body);
-        return _optimizer(p, i - p.inter);
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
+        unchecked {
+            if (i < p.body) return p.nodes[i];
+            if (i < p.inter) return _clipNode(p, i - p.body);
+            return _optimizer(p, i - p.inter);
+        }
     }
 
     /// @dev A layer norm's backward nodes from node `n` on: `dγ = layer_norm_weight_grad(X, S,
@@ -318,32 +327,38 @@ library GraphPlan {
     /// @dev The optimizer node `j` of the block (SGD `v'`, `w'`; AdamW `m'`, `v'`, `w'` per
     ///      parameter), packed like a stored node.
     function _optimizer(Plan memory p, uint256 j) private pure returns (uint256) {
-        uint256 i = p.inter + j;
-        uint256 q = j / (p.adam ? 3 : 2);
-        uint256 r = j % (p.adam ? 3 : 2);
-        uint256 head = ref(REF_NODE, 0) | ref(REF_PARAM, q) << 40;
-        uint256 moments = head | _gradOf(p, q) << 80 | ref(REF_MOMENT, q) << 120;
-        if (!p.adam) {
-            if (r == 0) return OP_SGD_VELOCITY | q << 16 | 4 << 24 | moments << 32;
-            return OP_SGD_WEIGHT | q << 16 | 3 << 24 | (head | ref(REF_NODE, i - 1) << 80) << 32;
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
+        unchecked {
+            uint256 i = p.inter + j;
+            uint256 q = j / (p.adam ? 3 : 2);
+            uint256 r = j % (p.adam ? 3 : 2);
+            uint256 head = ref(REF_NODE, 0) | ref(REF_PARAM, q) << 40;
+            uint256 moments = head | _gradOf(p, q) << 80 | ref(REF_MOMENT, q) << 120;
+            if (!p.adam) {
+                if (r == 0) return OP_SGD_VELOCITY | q << 16 | 4 << 24 | moments << 32;
+                return OP_SGD_WEIGHT | q << 16 | 3 << 24 | (head | ref(REF_NODE, i - 1) << 80) << 32;
+            }
+            if (r < 2) {
+                uint256 refs = moments | ref(REF_MOMENT, p.params + q) << 160;
+                return (r == 0 ? OP_ADAM_M : OP_ADAM_V) | q << 16 | 5 << 24 | refs << 32;
+            }
+            uint256 weight = head | ref(REF_NODE, i - 2) << 80 | ref(REF_NODE, i - 1) << 120;
+            return OP_ADAM_WEIGHT | q << 16 | 4 << 24 | weight << 32;
         }
-        if (r < 2) {
-            uint256 refs = moments | ref(REF_MOMENT, p.params + q) << 160;
-            return (r == 0 ? OP_ADAM_M : OP_ADAM_V) | q << 16 | 5 << 24 | refs << 32;
-        }
-        uint256 weight = head | ref(REF_NODE, i - 2) << 80 | ref(REF_NODE, i - 1) << 120;
-        return OP_ADAM_WEIGHT | q << 16 | 4 << 24 | weight << 32;
     }
 
     /// @notice Node `i`, unpacked.
     function node(Plan memory p, uint256 i) internal pure returns (Node memory nd) {
-        uint256 word = _wordAt(p, i);
-        nd.op = uint8(word);
-        nd.layer = (word >> 8) & 0xFF;
-        nd.param = (word >> 16) & 0xFF;
-        nd.arity = (word >> 24) & 0xFF;
-        for (uint256 s; s < nd.arity; ++s) {
-            nd.inputs[s] = (word >> (32 + 40 * s)) & 0xFFFFFFFFFF;
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
+        unchecked {
+            uint256 word = _wordAt(p, i);
+            nd.op = uint8(word);
+            nd.layer = (word >> 8) & 0xFF;
+            nd.param = (word >> 16) & 0xFF;
+            nd.arity = (word >> 24) & 0xFF;
+            for (uint256 s; s < nd.arity; ++s) {
+                nd.inputs[s] = (word >> (32 + 40 * s)) & 0xFFFFFFFFFF;
+            }
         }
     }
 
@@ -371,22 +386,25 @@ library GraphPlan {
         pure
         returns (uint256)
     {
-        if (op == OP_SCHEDULE) return Shapes.one(4);
-        if (op == OP_GATHER) {
-            return input0 >> 32 == REF_FEATURES ? Shapes.two(m.batch, m.features) : Shapes.one(m.batch);
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
+        unchecked {
+            if (op == OP_SCHEDULE) return Shapes.one(4);
+            if (op == OP_GATHER) {
+                return input0 >> 32 == REF_FEATURES ? Shapes.two(m.batch, m.features) : Shapes.one(m.batch);
+            }
+            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+            uint256 bit = 1 << op; // ops by bit masks: one test per shape rule
+            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+            if (bit & (1 << OP_LOG_SOFTMAX | 1 << OP_XENT_GRAD) != 0) return Shapes.two(m.batch, m.classes);
+            if (bit & OPTIMIZER_OPS != 0) return paramShape(m, param);
+            if (bit & SCALARS != 0) return Shapes.one(1);
+            G.Layer memory layer = m.layers[layer_];
+            if (bit & WEIGHT_GRADS != 0) return paramShape(m, layer.firstParam);
+            if (bit & BIAS_GRADS != 0) return Shapes.one(op == OP_LN_BIAS_GRAD ? layer.b : layer.a);
+            if (bit & INPUT_SHAPED != 0) return Shapes.prepend(m.batch, layer.inShape);
+            // the row statistics: [R, 2], R = batch × rows per sample (u32 factors)
+            if (op == OP_LN_STATS) return Shapes.two(m.batch * layer.c, 2);
+            return Shapes.prepend(m.batch, layer.outShape); // a forward node
         }
-        // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
-        uint256 bit = 1 << op; // ops by bit masks: one test per shape rule
-        // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
-        if (bit & (1 << OP_LOG_SOFTMAX | 1 << OP_XENT_GRAD) != 0) return Shapes.two(m.batch, m.classes);
-        if (bit & OPTIMIZER_OPS != 0) return paramShape(m, param);
-        if (bit & SCALARS != 0) return Shapes.one(1);
-        G.Layer memory layer = m.layers[layer_];
-        if (bit & WEIGHT_GRADS != 0) return paramShape(m, layer.firstParam);
-        if (bit & BIAS_GRADS != 0) return Shapes.one(op == OP_LN_BIAS_GRAD ? layer.b : layer.a);
-        if (bit & INPUT_SHAPED != 0) return Shapes.prepend(m.batch, layer.inShape);
-        // the row statistics: [R, 2], R = batch × rows per sample (u32 factors)
-        if (op == OP_LN_STATS) return Shapes.two(m.batch * layer.c, 2);
-        return Shapes.prepend(m.batch, layer.outShape); // a forward node
     }
 }

@@ -104,38 +104,41 @@ library GraphSpecCodec {
     ///         max_norm`), which must end the spec. Layer shapes are
     ///         inferred only by {plan} (decoding alone checks no bound but the list lengths).
     function parse(bytes calldata spec) internal pure returns (Model memory m, uint256[] memory input) {
-        // The fixed-offset header (JobSpecCodec), read straight from calldata.
-        if (spec.length < JobSpecCodec.MODEL_OFFSET) revert JobSpecCodec.SpecTooShort(spec.length);
-        uint256 format = _u8(spec, FORMAT_OFFSET);
-        if (format == 0 || format > 3) revert UnsupportedSpec(FORMAT_OFFSET);
-        m.seed = uint64(_read(spec, 4, 8));
-        (m.steps, m.batch) = (_read(spec, 12, 4), _read(spec, 20, 4));
-        (m.samples, m.features, m.classes, m.holdout) =
-        (_read(spec, 57, 4), _read(spec, 61, 4), _read(spec, 65, 4), _read(spec, 69, 4));
-        uint256 o = JobSpecCodec.MODEL_OFFSET;
-        uint256 model = _u8(spec, o);
-        if (model == 1) {
-            (o, input) = _parseMlp(spec, m, o + 1);
-        } else if (model == 2) {
-            (o, input) = _parseGraph(spec, m, o + 1);
-        } else {
-            revert UnsupportedSpec(o);
+        // offsets below the calldata's length plus a few bytes, counts below their bounds: no overflow
+        unchecked {
+            // The fixed-offset header (JobSpecCodec), read straight from calldata.
+            if (spec.length < JobSpecCodec.MODEL_OFFSET) revert JobSpecCodec.SpecTooShort(spec.length);
+            uint256 format = _u8(spec, FORMAT_OFFSET);
+            if (format == 0 || format > 3) revert UnsupportedSpec(FORMAT_OFFSET);
+            m.seed = uint64(_read(spec, 4, 8));
+            (m.steps, m.batch) = (_read(spec, 12, 4), _read(spec, 20, 4));
+            (m.samples, m.features, m.classes, m.holdout) =
+            (_read(spec, 57, 4), _read(spec, 61, 4), _read(spec, 65, 4), _read(spec, 69, 4));
+            uint256 o = JobSpecCodec.MODEL_OFFSET;
+            uint256 model = _u8(spec, o);
+            if (model == 1) {
+                (o, input) = _parseMlp(spec, m, o + 1);
+            } else if (model == 2) {
+                (o, input) = _parseGraph(spec, m, o + 1);
+            } else {
+                revert UnsupportedSpec(o);
+            }
+            o = _parseOptimizer(spec, m, o);
+            // The optional tails, each at most once and in tag order: `u8 2, bytes32 model root`
+            // (fine-tuning), then `u8 3, f32 max_norm` (gradient clipping).
+            if (o < spec.length && _u8(spec, o) == 2) {
+                if (spec.length < o + 33) revert UnsupportedSpec(o);
+                m.loadsModel = true;
+                m.initialModel = bytes32(spec[o + 1:o + 33]);
+                o += 33;
+            }
+            if (o < spec.length && _u8(spec, o) == 3) {
+                m.clip = true;
+                m.maxNorm = uint32(_u32(spec, o + 1));
+                o += 5;
+            }
+            if (spec.length != o) revert UnsupportedSpec(o);
         }
-        o = _parseOptimizer(spec, m, o);
-        // The optional tails, each at most once and in tag order: `u8 2, bytes32 model root`
-        // (fine-tuning), then `u8 3, f32 max_norm` (gradient clipping).
-        if (o < spec.length && _u8(spec, o) == 2) {
-            if (spec.length < o + 33) revert UnsupportedSpec(o);
-            m.loadsModel = true;
-            m.initialModel = bytes32(spec[o + 1:o + 33]);
-            o += 33;
-        }
-        if (o < spec.length && _u8(spec, o) == 3) {
-            m.clip = true;
-            m.maxNorm = uint32(_u32(spec, o + 1));
-            o += 5;
-        }
-        if (spec.length != o) revert UnsupportedSpec(o);
     }
 
     function _parseMlp(bytes calldata spec, Model memory m, uint256 o)
@@ -143,25 +146,28 @@ library GraphSpecCodec {
         pure
         returns (uint256, uint256[] memory input)
     {
-        uint256 hidden = _u32(spec, o);
-        if (hidden > SpecRules.MAX_HIDDEN_LAYERS) revert UnsupportedSpec(o);
-        o += 4;
-        m.mlp = true;
-        m.hidden = new uint256[](hidden);
-        m.layers = new Layer[](2 * hidden + 1);
-        for (uint256 i; i < hidden; ++i) {
-            m.hidden[i] = _u32(spec, o);
+        // offsets below the calldata's length plus a few bytes, counts below their bounds: no overflow
+        unchecked {
+            uint256 hidden = _u32(spec, o);
+            if (hidden > SpecRules.MAX_HIDDEN_LAYERS) revert UnsupportedSpec(o);
             o += 4;
-            m.layers[2 * i].kind = LINEAR;
-            m.layers[2 * i].a = m.hidden[i];
-            m.layers[2 * i + 1].kind = RELU;
+            m.mlp = true;
+            m.hidden = new uint256[](hidden);
+            m.layers = new Layer[](2 * hidden + 1);
+            for (uint256 i; i < hidden; ++i) {
+                m.hidden[i] = _u32(spec, o);
+                o += 4;
+                m.layers[2 * i].kind = LINEAR;
+                m.layers[2 * i].a = m.hidden[i];
+                m.layers[2 * i + 1].kind = RELU;
+            }
+            m.layers[2 * hidden].kind = LINEAR;
+            m.layers[2 * hidden].a = m.classes;
+            if (_u8(spec, o) != 1) revert UnsupportedSpec(o); // relu
+            input = new uint256[](1);
+            input[0] = m.features;
+            return (o + 1, input);
         }
-        m.layers[2 * hidden].kind = LINEAR;
-        m.layers[2 * hidden].a = m.classes;
-        if (_u8(spec, o) != 1) revert UnsupportedSpec(o); // relu
-        input = new uint256[](1);
-        input[0] = m.features;
-        return (o + 1, input);
     }
 
     function _parseGraph(bytes calldata spec, Model memory m, uint256 o)
@@ -212,46 +218,52 @@ library GraphSpecCodec {
 
     /// @dev `u32 n` (at most MAX_RANK), then n × u32.
     function _dims(bytes calldata spec, uint256 o) private pure returns (uint256, uint256[] memory dims) {
-        uint256 n = _u32(spec, o);
-        if (n > MAX_RANK) revert UnsupportedSpec(o);
-        dims = new uint256[](n);
-        for (uint256 i; i < n; ++i) {
-            dims[i] = _u32(spec, o + 4 + 4 * i);
+        // offsets below the calldata's length plus a few bytes, counts below their bounds: no overflow
+        unchecked {
+            uint256 n = _u32(spec, o);
+            if (n > MAX_RANK) revert UnsupportedSpec(o);
+            dims = new uint256[](n);
+            for (uint256 i; i < n; ++i) {
+                dims[i] = _u32(spec, o + 4 + 4 * i);
+            }
+            return (o + 4 + 4 * n, dims);
         }
-        return (o + 4 + 4 * n, dims);
     }
 
     function _parseOptimizer(bytes calldata spec, Model memory m, uint256 o) private pure returns (uint256) {
-        uint256 optimizer = _u8(spec, o);
-        if (optimizer == 1) {
-            m.lr = uint32(_u32(spec, o + 1));
-            m.momentum = uint32(_u32(spec, o + 5));
-            m.weightDecay = uint32(_u32(spec, o + 9));
-            o += 13;
-        } else if (optimizer == 2) {
-            m.adam = true;
-            m.lr = uint32(_u32(spec, o + 1));
-            m.beta1 = uint32(_u32(spec, o + 5));
-            m.beta2 = uint32(_u32(spec, o + 9));
-            m.eps = uint32(_u32(spec, o + 13));
-            m.weightDecay = uint32(_u32(spec, o + 17));
-            o += 21;
-        } else {
+        // offsets below the calldata's length plus a few bytes, counts below their bounds: no overflow
+        unchecked {
+            uint256 optimizer = _u8(spec, o);
+            if (optimizer == 1) {
+                m.lr = uint32(_u32(spec, o + 1));
+                m.momentum = uint32(_u32(spec, o + 5));
+                m.weightDecay = uint32(_u32(spec, o + 9));
+                o += 13;
+            } else if (optimizer == 2) {
+                m.adam = true;
+                m.lr = uint32(_u32(spec, o + 1));
+                m.beta1 = uint32(_u32(spec, o + 5));
+                m.beta2 = uint32(_u32(spec, o + 9));
+                m.eps = uint32(_u32(spec, o + 13));
+                m.weightDecay = uint32(_u32(spec, o + 17));
+                o += 21;
+            } else {
+                revert UnsupportedSpec(o);
+            }
+            uint256 schedule = _u8(spec, o);
+            m.schedule = uint8(schedule);
+            if (schedule == 1) return o + 1;
+            if (schedule == 2 || schedule == 4) {
+                m.warmup = _u32(spec, o + 1);
+                return o + 5;
+            }
+            if (schedule == 3) {
+                m.every = _u32(spec, o + 1);
+                m.gamma = uint32(_u32(spec, o + 5));
+                return o + 9;
+            }
             revert UnsupportedSpec(o);
         }
-        uint256 schedule = _u8(spec, o);
-        m.schedule = uint8(schedule);
-        if (schedule == 1) return o + 1;
-        if (schedule == 2 || schedule == 4) {
-            m.warmup = _u32(spec, o + 1);
-            return o + 5;
-        }
-        if (schedule == 3) {
-            m.every = _u32(spec, o + 1);
-            m.gamma = uint32(_u32(spec, o + 5));
-            return o + 9;
-        }
-        revert UnsupportedSpec(o);
     }
 
     /// @notice Decodes the spec and infers every layer's shapes without checking them: what

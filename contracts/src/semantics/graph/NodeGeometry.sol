@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {SplitMix64} from "../../lib/SplitMix64.sol";
 import {DenseOps} from "../ops/DenseOps.sol";
 import {ImagePrograms} from "../ops/ImagePrograms.sol";
 import {GraphPlan as P} from "./GraphPlan.sol";
@@ -13,9 +12,6 @@ import {Shapes} from "./Shapes.sol";
 ///         dense node, the geometry of an image node, and the longest program of any node
 ///         (the cost model, Rust `Op::max_program_len`).
 library NodeGeometry {
-    /// @dev The randomness purpose of dropout masks (Rust `prng::purpose::DROPOUT`).
-    uint64 internal constant PURPOSE_DROPOUT = 0x300;
-
     /// @notice Whether `op`'s programs are {ImagePrograms}' (the image ops and dropout).
     function isImage(uint8 op) internal pure returns (bool) {
         return op >= P.OP_CONV && op < P.OP_LN_STATS;
@@ -67,10 +63,19 @@ library NodeGeometry {
     function geometry(G.Model memory m, P.Node memory nd)
         internal
         pure
+        returns (ImagePrograms.Geometry memory)
+    {
+        return geometryOf(m.layers[nd.layer], m.batch);
+    }
+
+    /// @notice The geometry of image layer `layer` over a batch of `batch` (only the batch for
+    ///         dropout).
+    function geometryOf(G.Layer memory layer, uint256 batch)
+        internal
+        pure
         returns (ImagePrograms.Geometry memory g)
     {
-        G.Layer memory layer = m.layers[nd.layer];
-        g.batch = m.batch;
+        g.batch = batch;
         if (layer.kind == G.DROPOUT) return g;
         (g.c, g.h, g.w) =
         (Shapes.dim(layer.inShape, 0), Shapes.dim(layer.inShape, 1), Shapes.dim(layer.inShape, 2));
@@ -81,19 +86,6 @@ library NodeGeometry {
         } else {
             (g.k, g.s) = (layer.a, layer.b);
         }
-    }
-
-    /// @notice The dropout mask of a dropout node's layer at step `t`: key
-    ///         `draw(derive_key(seed, 0x300 + layer), t)` (empty for other ops).
-    function mask(G.Model memory m, P.Node memory nd, uint256 t)
-        internal
-        pure
-        returns (ImagePrograms.Mask memory)
-    {
-        if (nd.op != P.OP_DROPOUT && nd.op != P.OP_DROPOUT_GRAD) return ImagePrograms.Mask(0, 0);
-        uint64 key =
-            SplitMix64.draw(SplitMix64.deriveKey(m.seed, PURPOSE_DROPOUT + uint64(nd.layer)), uint64(t));
-        return ImagePrograms.Mask(key, uint32(m.layers[nd.layer].a));
     }
 
     /// @notice An upper bound on the micro-steps of any element of node `nd` (Rust

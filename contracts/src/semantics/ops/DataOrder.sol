@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {SplitMix64} from "../../lib/SplitMix64.sol";
-import {GraphSpecCodec as G} from "../graph/GraphSpecCodec.sol";
+import {DenseOps} from "./DenseOps.sol";
 
 /// @title DataOrder
 /// @notice Which dataset row a training sample reads (`docs/repops.md` §7, Rust
@@ -13,7 +13,7 @@ library DataOrder {
 
     /// @dev The dataset row of training sample `cursor` (`DataOrder::train_row`): epoch
     ///      `cursor / n_train` reads the training set in its own permuted order, through the split.
-    function batchRow(G.Model memory s, uint256 cursor) internal pure returns (uint256) {
+    function batchRow(DenseOps.Job memory s, uint256 cursor) internal pure returns (uint256) {
         uint256 train = s.samples - s.holdout;
         uint64 epochKey =
             SplitMix64.draw(SplitMix64.deriveKey(s.seed, SplitMix64.SHUFFLE), uint64(cursor / train));

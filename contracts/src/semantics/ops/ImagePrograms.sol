@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 import {IStepSemantics} from "../../interfaces/IStepSemantics.sol";
 import {SplitMix64} from "../../lib/SplitMix64.sol";
 import {GraphPlan as P} from "../graph/GraphPlan.sol";
+import {GraphSpecCodec as G} from "../graph/GraphSpecCodec.sol";
+import {NodeGeometry} from "../graph/NodeGeometry.sol";
 import {Micro} from "./Micro.sol";
 
 /// @title ImagePrograms
@@ -30,39 +32,50 @@ contract ImagePrograms {
     }
 
     /// @notice A dropout layer's mask at one step: element `e` is kept when
-    ///         `uniform01(draw(key, e)) ≥ p` (the key: `NodeGeometry.mask`).
+    ///         `uniform01(draw(key, e)) ≥ p` (the key: {_mask}).
     struct Mask {
         uint64 key;
         uint32 p;
     }
 
-    /// @notice The number of micro-steps of element `e` of an image or dropout op.
-    function length(uint8 op, Geometry calldata g, Mask calldata m, uint256 e)
-        external
-        pure
-        returns (uint256)
-    {
-        return _length(op, g, m, e);
-    }
+    /// @dev The randomness purpose of dropout masks (Rust `prng::purpose::DROPOUT`).
+    uint64 internal constant PURPOSE_DROPOUT = 0x300;
 
     /// @notice Element `e`'s number of micro-steps and, when `k` is one of them (or 0 for a
     ///         program without steps), its micro-step `k` as an instruction word ({Micro});
-    ///         otherwise 0, which the caller refuses. One call where the one-step proof
-    ///         needs both.
-    function program(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
-        external
-        pure
-        returns (uint256 len, uint256 word)
-    {
+    ///         otherwise 0, which the caller refuses (`k = 2^256 − 1` asks the length alone).
+    ///         One call where the one-step proof needs both. `op` is a node of layer `index`,
+    ///         `layer` (its shapes per sample), at step `t` of a job with batch `batch` and seed
+    ///         `seed`.
+    function program(
+        uint8 op,
+        uint256 index,
+        G.Layer memory layer,
+        uint256 batch,
+        uint64 seed,
+        uint256 t,
+        uint256 e,
+        uint256 k
+    ) external pure returns (uint256 len, uint256 word) {
+        Geometry memory g = NodeGeometry.geometryOf(layer, batch);
+        Mask memory m = _mask(op, seed, index, uint32(layer.a), t);
         len = _length(op, g, m, e);
         if (k < (len == 0 ? 1 : len)) word = _instruction(op, g, m, e, k);
     }
 
-    function _length(uint8 op, Geometry calldata g, Mask calldata m, uint256 e)
+    /// @dev The dropout mask of dropout layer `index` (its `p` in bits) at step `t`: key
+    ///      `draw(derive_key(seed, 0x300 + index), t)` (empty for other ops).
+    function _mask(uint8 op, uint64 seed, uint256 index, uint32 p, uint256 t)
         private
         pure
-        returns (uint256)
+        returns (Mask memory)
     {
+        if (op != P.OP_DROPOUT && op != P.OP_DROPOUT_GRAD) return Mask(0, 0);
+        return
+            Mask(SplitMix64.draw(SplitMix64.deriveKey(seed, PURPOSE_DROPOUT + uint64(index)), uint64(t)), p);
+    }
+
+    function _length(uint8 op, Geometry memory g, Mask memory m, uint256 e) private pure returns (uint256) {
         if (op == P.OP_CONV) return g.c * g.k * g.k;
         if (op == P.OP_CONV_WEIGHT_GRAD || op == P.OP_CONV_BIAS_GRAD) return g.batch * g.oh * g.ow;
         if (op == P.OP_CONV_INPUT_GRAD) return _taps(g, e) * (g.co + 1);
@@ -75,7 +88,7 @@ contract ImagePrograms {
 
     /// @dev Micro-step `k` of element `e` (in range; a program without steps answers its COPY
     ///      for k = 0).
-    function _instruction(uint8 op, Geometry calldata g, Mask calldata m, uint256 e, uint256 k)
+    function _instruction(uint8 op, Geometry memory g, Mask memory m, uint256 e, uint256 k)
         private
         pure
         returns (uint256)
@@ -103,7 +116,7 @@ contract ImagePrograms {
     // ---------------------------------------------------------------- convolution
 
     /// @dev acc = b[co]; acc = fma(x, W[co, ci, ky, kx], acc) for (ci, ky, kx) ascending.
-    function _conv(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _conv(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 positions = g.oh * g.ow;
         uint256 co = (e / positions) % g.co;
         uint256 x = _convInput(g, 0, e / (positions * g.co), e % positions, k);
@@ -113,7 +126,7 @@ contract ImagePrograms {
     }
 
     /// @dev acc = +0; acc = fma(dZ[n, co, oy, ox], x, acc) for (n, oy, ox) ascending.
-    function _convWeightGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _convWeightGrad(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 positions = g.oh * g.ow;
         uint256 patch = g.c * g.k * g.k;
         // e = co·patch + (ci·kernel + ky)·kernel + kx; k = n·positions + position
@@ -125,7 +138,7 @@ contract ImagePrograms {
 
     /// @dev The input value (input `slot`) that tap `(ci·kernel + ky)·kernel + kx` of output
     ///      position `position` of sample `n` reads, or +0 in the padding.
-    function _convInput(Geometry calldata g, uint256 slot, uint256 n, uint256 position, uint256 tap)
+    function _convInput(Geometry memory g, uint256 slot, uint256 n, uint256 position, uint256 tap)
         private
         pure
         returns (uint256)
@@ -139,7 +152,7 @@ contract ImagePrograms {
 
     /// @dev For each tap (ky, kx) ascending that reaches an output position: `co` fmas from +0,
     ///      then one add into the running sum (from +0).
-    function _convInputGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _convInputGrad(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 tapBlock = k / (g.co + 1);
         uint256 j = k % (g.co + 1);
         uint256 base = tapBlock * (g.co + 1);
@@ -154,7 +167,7 @@ contract ImagePrograms {
 
     /// @dev The indices of dZ[n, j, oy, ox] and W[j, ci, ky, kx] for the `tapBlock`-th reaching
     ///      tap of input element `e` and output channel `j`.
-    function _inputGradIndices(Geometry calldata g, uint256 e, uint256 tapBlock, uint256 j)
+    function _inputGradIndices(Geometry memory g, uint256 e, uint256 tapBlock, uint256 j)
         private
         pure
         returns (uint256 dz, uint256 w)
@@ -167,7 +180,7 @@ contract ImagePrograms {
 
     /// @dev The input element at padded row `y` and column `x` of channel plane `plane`
     ///      (`n·c + ci`) of input `slot`, or the constant +0 in the padding.
-    function _patch(Geometry calldata g, uint256 slot, uint256 plane, uint256 y, uint256 x)
+    function _patch(Geometry memory g, uint256 slot, uint256 plane, uint256 y, uint256 x)
         private
         pure
         returns (uint256)
@@ -177,7 +190,7 @@ contract ImagePrograms {
     }
 
     /// @dev The output position tap `kk` reaches from input position `i`, if any.
-    function _reached(uint256 i, uint256 kk, Geometry calldata g, uint256 outputs)
+    function _reached(uint256 i, uint256 kk, Geometry memory g, uint256 outputs)
         private
         pure
         returns (bool, uint256)
@@ -191,7 +204,7 @@ contract ImagePrograms {
 
     /// @dev How many kernel rows (or columns) reach an output row (column) from input row
     ///      (column) `i`.
-    function _reaching(uint256 i, Geometry calldata g, uint256 outputs) private pure returns (uint256 count) {
+    function _reaching(uint256 i, Geometry memory g, uint256 outputs) private pure returns (uint256 count) {
         for (uint256 kk; kk < g.k; ++kk) {
             (bool reaches,) = _reached(i, kk, g, outputs);
             if (reaches) ++count;
@@ -200,7 +213,7 @@ contract ImagePrograms {
 
     /// @dev The `index`-th kernel row (column) that reaches an output row (column) from input
     ///      row (column) `i`, and that output row (column).
-    function _nthReaching(uint256 i, uint256 index, Geometry calldata g, uint256 outputs)
+    function _nthReaching(uint256 i, uint256 index, Geometry memory g, uint256 outputs)
         private
         pure
         returns (uint256, uint256)
@@ -216,13 +229,13 @@ contract ImagePrograms {
 
     /// @dev The number of taps of input position `e` that reach an output position: the taps
     ///      are the reaching rows × the reaching columns.
-    function _taps(Geometry calldata g, uint256 e) private pure returns (uint256) {
+    function _taps(Geometry memory g, uint256 e) private pure returns (uint256) {
         return _reaching((e / g.w) % g.h, g, g.oh) * _reaching(e % g.w, g, g.ow);
     }
 
     /// @dev The `index`-th tap (ascending in (ky, kx)) of input position `e` that reaches an
     ///      output position: the tap `ky·kernel + kx` and that position `oy·ow + ox`.
-    function _tap(Geometry calldata g, uint256 e, uint256 index) private pure returns (uint256, uint256) {
+    function _tap(Geometry memory g, uint256 e, uint256 index) private pure returns (uint256, uint256) {
         uint256 columns = _reaching(e % g.w, g, g.ow);
         (uint256 ky, uint256 oy) = _nthReaching((e / g.w) % g.h, index / columns, g, g.oh);
         (uint256 kx, uint256 ox) = _nthReaching(e % g.w, index % columns, g, g.ow);
@@ -233,7 +246,7 @@ contract ImagePrograms {
 
     /// @dev The input index of the first tap of window (oy, ox) of channel (n, c); tap `j`
     ///      (row-major) is at `base + (j / k)·w + j mod k`.
-    function _windowBase(Geometry calldata g, uint256 n, uint256 c, uint256 oy, uint256 ox)
+    function _windowBase(Geometry memory g, uint256 n, uint256 c, uint256 oy, uint256 ox)
         private
         pure
         returns (uint256)
@@ -241,19 +254,19 @@ contract ImagePrograms {
         return ((n * g.c + c) * g.h + oy * g.s) * g.w + ox * g.s;
     }
 
-    function _tapOf(Geometry calldata g, uint256 base, uint256 j) private pure returns (uint256) {
+    function _tapOf(Geometry memory g, uint256 base, uint256 j) private pure returns (uint256) {
         // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
         return Micro.input(0, base + (j / g.k) * g.w + j % g.k);
     }
 
     /// @dev The first tap of the window of output element `e`.
-    function _outputWindow(Geometry calldata g, uint256 e) private pure returns (uint256) {
+    function _outputWindow(Geometry memory g, uint256 e) private pure returns (uint256) {
         (uint256 n, uint256 c, uint256 oy, uint256 ox) = _nchw(e, g.c, g.oh, g.ow);
         return _windowBase(g, n, c, oy, ox);
     }
 
     /// @dev m = x_0; m = max(m, x_j) for j = 1..k².
-    function _maxPool(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _maxPool(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 base = _outputWindow(g, e);
         if (g.k == 1) return Micro.copy(_tapOf(g, base, 0));
         uint256 best = k == 0 ? _tapOf(g, base, 0) : Micro.step(k - 1);
@@ -261,7 +274,7 @@ contract ImagePrograms {
     }
 
     /// @dev acc = x_0; acc = add(acc, x_j) for j = 1..k²; div(acc, k²).
-    function _avgPool(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _avgPool(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         uint256 base = _outputWindow(g, e);
         uint256 area = g.k * g.k;
         if (k + 1 < area) {
@@ -273,7 +286,7 @@ contract ImagePrograms {
     }
 
     /// @dev The windows (as output rows or columns) containing input row or column `i`.
-    function _covering(uint256 i, Geometry calldata g, uint256 outputs)
+    function _covering(uint256 i, Geometry memory g, uint256 outputs)
         private
         pure
         returns (uint256, uint256)
@@ -285,7 +298,7 @@ contract ImagePrograms {
         return (first, last > first ? last : first);
     }
 
-    function _windows(Geometry calldata g, uint256 e) private pure returns (uint256) {
+    function _windows(Geometry memory g, uint256 e) private pure returns (uint256) {
         (,, uint256 iy, uint256 ix) = _nchw(e, g.c, g.h, g.w);
         (uint256 y0, uint256 y1) = _covering(iy, g, g.oh);
         (uint256 x0, uint256 x1) = _covering(ix, g, g.ow);
@@ -294,7 +307,7 @@ contract ImagePrograms {
 
     /// @dev The `index`-th window (ascending) containing input element `e`: the input index
     ///      of its first tap, the element's tap number in it, and the index of its output.
-    function _gradWindow(Geometry calldata g, uint256 e, uint256 index)
+    function _gradWindow(Geometry memory g, uint256 e, uint256 index)
         private
         pure
         returns (uint256 first, uint256 mine, uint256 output)
@@ -307,11 +320,7 @@ contract ImagePrograms {
     }
 
     /// @dev The output row and column of the `index`-th window containing input element `e`.
-    function _windowAt(Geometry calldata g, uint256 e, uint256 index)
-        private
-        pure
-        returns (uint256, uint256)
-    {
+    function _windowAt(Geometry memory g, uint256 e, uint256 index) private pure returns (uint256, uint256) {
         (uint256 y0,) = _covering((e / g.w) % g.h, g, g.oh);
         (uint256 x0, uint256 x1) = _covering(e % g.w, g, g.ow);
         return (y0 + index / (x1 - x0), x0 + index % (x1 - x0));
@@ -319,7 +328,7 @@ contract ImagePrograms {
 
     /// @dev Per window containing the position, ascending: the window's argmax program
     ///      (`sel_gt`, `max` per further tap), `sel_eq(idx, mine, dY, +0)`, `add`.
-    function _maxPoolGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _maxPoolGrad(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         if (_windows(g, e) == 0) return Micro.copy(Micro.c(Micro.F_ZERO));
         uint256 area = g.k * g.k;
         // forge-lint: disable-next-line(divide-before-multiply) -- index arithmetic: floor is meant
@@ -345,7 +354,7 @@ contract ImagePrograms {
 
     /// @dev acc = +0; acc = add(acc, dY[window]) per window containing the position,
     ///      ascending; div(acc, k²).
-    function _avgPoolGrad(Geometry calldata g, uint256 e, uint256 k) private pure returns (uint256) {
+    function _avgPoolGrad(Geometry memory g, uint256 e, uint256 k) private pure returns (uint256) {
         if (k == _windows(g, e)) return Micro.ins2(Micro.DIV, _zeroOr(k), Micro.c(Micro.f32(g.k * g.k)));
         (,, uint256 output) = _gradWindow(g, e, k);
         return Micro.ins2(Micro.ADD, _zeroOr(k), Micro.input(0, output));
@@ -353,7 +362,7 @@ contract ImagePrograms {
 
     // ---------------------------------------------------------------- helpers
 
-    function _keeps(Mask calldata m, uint256 e) private pure returns (bool) {
+    function _keeps(Mask memory m, uint256 e) private pure returns (bool) {
         if (m.p == 0x80000000) return true; // −0.0: every u ≥ −0
         return Micro.uniform01(SplitMix64.draw(m.key, uint64(e))) >= m.p;
     }

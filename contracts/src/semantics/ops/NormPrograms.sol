@@ -32,16 +32,11 @@ contract NormPrograms {
     ///      shares.
     uint256 private constant GELU_PREFIX = 4 + SoftmaxOps.EXP_STEPS + 1;
 
-    /// @notice The number of micro-steps of element `e` of a layer-norm or GELU op, `d` and
-    ///         `rows` the layer norm's `D` and `R` (unread for GELU).
-    function length(uint8 op, uint256 d, uint256 rows, uint256 e) external pure returns (uint256) {
-        return _length(op, d, rows, e);
-    }
-
     /// @notice Element `e`'s number of micro-steps and, when `k` is one of them, its
     ///         micro-step `k` as an instruction word ({Micro}); otherwise 0, which the caller
-    ///         refuses. One call where the one-step proof needs both. `eps` is the bits of the
-    ///         layer norm's `ε`.
+    ///         refuses (`k = 2^256 − 1` asks the length alone). One call where the one-step
+    ///         proof needs both. `d` and `rows` are the layer norm's `D` and `R` (unread for
+    ///         GELU), `eps` the bits of its `ε`.
     function program(uint8 op, uint256 d, uint256 rows, uint32 eps, uint256 e, uint256 k)
         external
         pure

@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IStepSemantics} from "../../interfaces/IStepSemantics.sol";
-import {GraphSpecCodec as G} from "../graph/GraphSpecCodec.sol";
+import {DenseOps} from "./DenseOps.sol";
 import {Micro} from "./Micro.sol";
 
 /// @title ScheduleOps
@@ -11,7 +11,7 @@ import {Micro} from "./Micro.sol";
 ///         emitter that keeps the one micro-step asked for.
 library ScheduleOps {
     /// @notice The number of micro-steps of schedule element `e` at step `t`.
-    function programLength(G.Model memory s, uint256 t, uint256 e) internal pure returns (uint256) {
+    function programLength(DenseOps.Job memory s, uint256 t, uint256 e) internal pure returns (uint256) {
         Emitter memory em = emitter(type(uint256).max);
         schedule(s, t, e, em); // only the count of recorded micro-steps is wanted here
         return em.count;
@@ -26,7 +26,7 @@ library ScheduleOps {
 
     /// @dev The schedule op's element `e` at step `t` (`Op::schedule_element`), emitted into
     ///      `em`; returns the operand holding the element.
-    function schedule(G.Model memory s, uint256 t, uint256 e, Emitter memory em)
+    function schedule(DenseOps.Job memory s, uint256 t, uint256 e, Emitter memory em)
         internal
         pure
         returns (uint256)
@@ -51,7 +51,7 @@ library ScheduleOps {
 
     /// @dev lr_t (repops §5): 1 constant, 2 linear warm-up and decay, 3 step, 4 linear
     ///      warm-up and cosine decay.
-    function lrT(G.Model memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
+    function lrT(DenseOps.Job memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
         if (s.schedule == 1) return Micro.c(s.lr);
         if (s.schedule == 2 || s.schedule == 4) {
             uint256 scaled;
@@ -69,7 +69,7 @@ library ScheduleOps {
 
     /// @dev The cosine decay after the warm-up (Rust `cosine_half`): `p = (t − W)/(T − W)`,
     ///      `x = π·(p − ½)`, `sin x` by Horner in `x²`, `h = 0.5 − 0.5·sin x`, `lr·h`.
-    function cosine(G.Model memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
+    function cosine(DenseOps.Job memory s, uint256 t, Emitter memory em) private pure returns (uint256) {
         uint256 p = record(
             em,
             Micro.DIV,
