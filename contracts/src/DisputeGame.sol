@@ -155,12 +155,17 @@ contract DisputeGame {
     /// @notice The proof of one operand of the disputed micro-step.
     /// @param tensorMerkle the Merkle root of the input tensor (inputs only)
     /// @param otherRoot    for dataset inputs: the root of the dataset's other tensor
+    /// @param datasetClasses for dataset inputs: the class count the dataset root commits to,
+    ///                     the data's own (its largest label plus one), which the spec's may
+    ///                     exceed (a vocabulary wider than the tokens a corpus uses); the root
+    ///                     binds it
     /// @param listPath     the input tensor root's path in its list (list inputs only)
     /// @param leaf         the 1 KiB leaf holding the element
     /// @param leafPath     the leaf's path in the tensor or micro-trace tree
     struct OperandProof {
         bytes32 tensorMerkle;
         bytes32 otherRoot;
+        uint64 datasetClasses;
         bytes32[] listPath;
         bytes leaf;
         bytes32[] leafPath;
@@ -733,7 +738,7 @@ contract DisputeGame {
             bytes32 root = Commitments.datasetRoot(
                 h.samples,
                 h.features,
-                h.classes,
+                p.datasetClasses,
                 features ? tensorRoot : p.otherRoot,
                 features ? p.otherRoot : tensorRoot
             );

@@ -285,6 +285,25 @@ contract DisputeGameTest is GameDriver {
         assertEq(uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.StepRefuted));
     }
 
+    /// A dataset operand is checked against the job's dataset root, which commits to the data's
+    /// own class count (the prover names it): any other count is refused, whatever the spec's.
+    function test_proveStep_datasetOperandNeedsTheCommittedClassCount() public {
+        World memory liar = build(Lie(true, 2, 0, 1, 3, 0));
+        World memory truth = _truth();
+        jobId = postToyJob();
+        submitWorld(jobId, liar);
+        gameId = openChallenge(jobId, liar, truth);
+        playUntil(gameId, liar, truth, DisputeGame.Phase.ProveStep);
+        DisputeGame.StepProof memory bad = buildProof(game.getGame(gameId), liar);
+        assertEq(bad.operands[0].datasetClasses, 2, "the toy data's classes");
+        bad.operands[0].datasetClasses = 3;
+        vm.prank(solver);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadOperand.selector, 0));
+        game.proveStep(gameId, toySpec(), bad);
+        play(gameId, liar, truth, 10);
+        assertEq(uint8(game.getGame(gameId).clock.reason), uint8(DisputeGame.Reason.StepRefuted));
+    }
+
     function test_initialState_dispute() public {
         World memory liar = build(Lie(true, 0, 2, 0, 299, 1));
         World memory truth = _truth();

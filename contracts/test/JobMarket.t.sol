@@ -14,6 +14,7 @@ import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
 import {DensePrograms} from "../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
+import {AttentionPrograms} from "../src/semantics/ops/AttentionPrograms.sol";
 import {ToySemantics} from "./game/ToyProgram.sol";
 import {GameDriver} from "./game/GameDriver.sol";
 
@@ -196,7 +197,11 @@ contract JobMarketTest is GameDriver {
         JobMarket real = new JobMarket(
             alu,
             new GraphSemantics(
-                new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+                new DensePrograms(),
+                new ImagePrograms(),
+                new NormPrograms(),
+                new AttentionPrograms(),
+                new GraphSpecRules()
             ),
             marketConfig()
         );

@@ -10,6 +10,7 @@ import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
 import {DensePrograms} from "../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
+import {AttentionPrograms} from "../src/semantics/ops/AttentionPrograms.sol";
 import {GameDriver} from "./game/GameDriver.sol";
 
 /// @notice Regression tests for the payout review (issue 11, findings 1–4; finding 5 is in
@@ -313,7 +314,11 @@ contract PayoutsTest is GameDriver {
         JobMarket real = new JobMarket(
             alu,
             new GraphSemantics(
-                new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+                new DensePrograms(),
+                new ImagePrograms(),
+                new NormPrograms(),
+                new AttentionPrograms(),
+                new GraphSpecRules()
             ),
             marketConfig()
         );

@@ -11,6 +11,7 @@ import {GraphSpecRules} from "../src/semantics/GraphSpecRules.sol";
 import {DensePrograms} from "../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../src/semantics/ops/NormPrograms.sol";
+import {AttentionPrograms} from "../src/semantics/ops/AttentionPrograms.sol";
 import {GraphSpecCodec} from "../src/semantics/graph/GraphSpecCodec.sol";
 
 /// @notice `postJob` against the spec vectors the Rust validation is tested with
@@ -26,7 +27,11 @@ contract SpecVectorsTest is Test {
     function setUp() public {
         json = vm.readFile("test/vectors/specs.json");
         semantics = new GraphSemantics(
-            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+            new DensePrograms(),
+            new ImagePrograms(),
+            new NormPrograms(),
+            new AttentionPrograms(),
+            new GraphSpecRules()
         );
         market = new JobMarket(
             new Fp32Alu(),

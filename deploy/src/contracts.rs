@@ -6,8 +6,8 @@ use alloy::providers::Provider;
 use std::collections::BTreeMap;
 use vtrain_dispute::Deployment;
 use vtrain_dispute::bindings::{
-    ArtifactRegistry, DensePrograms, Fp32Alu, GraphSemantics, GraphSpecRules, ImagePrograms,
-    JobMarket, NormPrograms,
+    ArtifactRegistry, AttentionPrograms, DensePrograms, Fp32Alu, GraphSemantics, GraphSpecRules,
+    ImagePrograms, JobMarket, NormPrograms,
 };
 
 /// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
@@ -126,6 +126,9 @@ pub async fn deploy_contracts<P: Provider>(
     let norms = NormPrograms::deploy(provider)
         .await
         .map_err(deploy_error("NormPrograms"))?;
+    let attention = AttentionPrograms::deploy(provider)
+        .await
+        .map_err(deploy_error("AttentionPrograms"))?;
     let rules = GraphSpecRules::deploy(provider)
         .await
         .map_err(deploy_error("GraphSpecRules"))?;
@@ -134,6 +137,7 @@ pub async fn deploy_contracts<P: Provider>(
         *dense.address(),
         *images.address(),
         *norms.address(),
+        *attention.address(),
         *rules.address(),
     )
     .await
@@ -164,6 +168,7 @@ pub async fn deploy_contracts<P: Provider>(
         ("DensePrograms".to_owned(), *dense.address()),
         ("ImagePrograms".to_owned(), *images.address()),
         ("NormPrograms".to_owned(), *norms.address()),
+        ("AttentionPrograms".to_owned(), *attention.address()),
         ("GraphSpecRules".to_owned(), *rules.address()),
         ("GraphSemantics".to_owned(), *semantics.address()),
         ("JobMarket".to_owned(), *market.address()),

@@ -143,15 +143,22 @@ impl Deployment {
         }
         if let Ok(address) = self.address("GraphSemantics") {
             let semantics = GraphSemantics::new(address, provider);
-            let (dense, images, norms, rules) = (
+            let (dense, images, norms, attention, rules) = (
                 semantics.dense().call().await,
                 semantics.images().call().await,
                 semantics.norms().call().await,
+                semantics.attention().call().await,
                 semantics.rules().call().await,
             );
             links.push(("GraphSemantics", "dense", "DensePrograms", dense));
             links.push(("GraphSemantics", "images", "ImagePrograms", images));
             links.push(("GraphSemantics", "norms", "NormPrograms", norms));
+            links.push((
+                "GraphSemantics",
+                "attention",
+                "AttentionPrograms",
+                attention,
+            ));
             links.push(("GraphSemantics", "rules", "GraphSpecRules", rules));
         }
         for (contract, field, role, found) in links {

@@ -14,7 +14,7 @@
 //!     --out target/locator-vectors [--random 3]
 //! ```
 //!
-//! The jobs (all on the bundled digits set):
+//! The jobs (on the bundled digits set but the last):
 //!
 //! - `digits`: `examples/digits-mlp.toml` (64-128-10, SGD with momentum,
 //!   constant schedule): the init transition and steps 0, 1 and 22 (whose batch
@@ -35,7 +35,12 @@
 //!   steps, with warm-up and cosine decay and gradients clipped to norm 0.5:
 //!   init, steps 0, 5 (the first cosine step) and 179;
 //! - `norm-first`: a layer norm as the first trained layer (no input
-//!   gradient), GELU, linear; SGD at batch 8: init, steps 0 and 180.
+//!   gradient), GELU, linear; SGD at batch 8: init, steps 0 and 180;
+//! - `gpt`: the small GPT (`examples/models/small-gpt.toml`: embeddings, a
+//!   pre-norm attention block and a pre-norm MLP block, each a residual, a
+//!   final layer norm) with a head over 128 bytes, on 9-token windows of the
+//!   bundled Shakespeare corpus, with `norm`'s optimizer, schedule and
+//!   clipping at batch 4: init, steps 0, 1 and 31.
 //!
 //! Of each produced tensor the first and last elements and `--random` seeded
 //! random ones are written (every element of a tensor of at most 16). The
@@ -78,7 +83,7 @@ use std::path::{Path, PathBuf};
 use vtrain_proof_of_learning::repops::{
     ElementTrace, Fp, LrSchedule, Operand, Recorder, replay_trace,
 };
-use vtrain_proof_of_learning::spec::{ModelSpec, OptimizerSpec};
+use vtrain_proof_of_learning::spec::{DatasetFormat, ModelSpec, OptimizerSpec};
 use vtrain_proof_of_learning::train::TensorRef;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, State, Trainer, prng};
 
@@ -103,6 +108,7 @@ mod source {
 struct Job {
     name: &'static str,
     spec: JobSpec,
+    dataset: Dataset,
     steps: Vec<u32>,
 }
 
@@ -172,42 +178,53 @@ layers = [{ kind = "layer_norm" }, { kind = "gelu" }, { kind = "linear", out = 1
     )?;
     norm_first.validate()?;
 
+    // The transformer: the small GPT's layers (embedding, two pre-norm residual
+    // blocks, one of causal self-attention, a final layer norm) with a head
+    // over the 128 ASCII bytes, on 9-token windows of the bundled corpus;
+    // `norm`'s AdamW, cosine schedule and clipping.
+    let corpus = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/data/shakespeare.txt.gz"
+    ));
+    let text = Dataset::from_text_file(corpus, 9)?;
+    let mut gpt = norm.clone();
+    gpt.steps = 40;
+    gpt.batch_size = 4;
+    gpt.dataset.format = DatasetFormat::Text;
+    gpt.dataset.root = text.root().to_hex();
+    gpt.dataset.samples = text.samples as u32;
+    gpt.dataset.features = 9;
+    gpt.dataset.classes = 128;
+    gpt.dataset.holdout = 1000;
+    gpt.model = ModelSpec::from_toml(
+        &include_str!("../../examples/models/small-gpt.toml").replace(
+            r#"{ kind = "linear", out = 32 }"#,
+            r#"{ kind = "linear", out = 128 }"#,
+        ),
+    )?;
+    gpt.validate()?;
+
+    let digits_set = Dataset::digits()?;
+    let job = |name, spec, steps| Job {
+        name,
+        spec,
+        dataset: digits_set.clone(),
+        steps,
+    };
     Ok(vec![
         Job {
-            name: "norm",
-            spec: norm,
-            steps: vec![0, 5, 179],
+            name: "gpt",
+            spec: gpt,
+            dataset: text,
+            steps: vec![0, 1, 31],
         },
-        Job {
-            name: "norm-first",
-            spec: norm_first,
-            steps: vec![0, 180],
-        },
-        Job {
-            name: "cnn",
-            spec: cnn,
-            steps: vec![0, 1, 89],
-        },
-        Job {
-            name: "small-cnn",
-            spec: small_cnn,
-            steps: vec![0, 1, 179],
-        },
-        Job {
-            name: "digits",
-            spec: digits,
-            steps: vec![0, 1, 22],
-        },
-        Job {
-            name: "small",
-            spec: small,
-            steps: vec![0, 1, 44],
-        },
-        Job {
-            name: "linear",
-            spec: linear,
-            steps: vec![0, 7, 22],
-        },
+        job("norm", norm, vec![0, 5, 179]),
+        job("norm-first", norm_first, vec![0, 180]),
+        job("cnn", cnn, vec![0, 1, 89]),
+        job("small-cnn", small_cnn, vec![0, 1, 179]),
+        job("digits", digits, vec![0, 1, 22]),
+        job("small", small, vec![0, 1, 44]),
+        job("linear", linear, vec![0, 7, 22]),
     ])
 }
 
@@ -526,11 +543,7 @@ fn main() -> Result<()> {
     let mut bytes = 0usize;
     for (j, job) in jobs()?.into_iter().enumerate() {
         let stream = prng::derive_key(SEED, j as u64);
-        let trainer = Trainer::new(
-            job.spec,
-            Dataset::digits()?,
-            Kernels::new(Level::detect(), 1)?,
-        )?;
+        let trainer = Trainer::new(job.spec, job.dataset, Kernels::new(Level::detect(), 1)?)?;
         let mut cases = vec![init_case(&trainer, random, stream, &mut totals)?];
         let mut state = trainer.initial_state();
         for &t in &job.steps {

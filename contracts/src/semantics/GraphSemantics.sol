@@ -5,6 +5,7 @@ import {IStepSemantics} from "../interfaces/IStepSemantics.sol";
 import {GraphPlan as P} from "./graph/GraphPlan.sol";
 import {GraphSpecCodec as G} from "./graph/GraphSpecCodec.sol";
 import {Shapes} from "./graph/Shapes.sol";
+import {AttentionPrograms} from "./ops/AttentionPrograms.sol";
 import {DenseOps} from "./ops/DenseOps.sol";
 import {DensePrograms} from "./ops/DensePrograms.sol";
 import {ImagePrograms} from "./ops/ImagePrograms.sol";
@@ -19,12 +20,12 @@ import {StepWords} from "../lib/StepWords.sol";
 ///         (`docs/repops.md` §4–§7), or an `mlp`, which is shorthand for one. Bit for bit with
 ///         the Rust reference engine: the node list of `train::planned_step_graph`
 ///         ({GraphPlan}), the micro-programs `repops::Op::element` records ({DenseOps},
-///         {ImagePrograms}, {NormPrograms}), the batch rows of `dataset.rs` and the initial
+///         {ImagePrograms}, {NormPrograms}, {AttentionPrograms}), the batch rows of `dataset.rs` and the initial
 ///         state of `Trainer::initial_state`.
 /// @dev    One graph interpreter, the op families behind it: this contract decodes the spec,
 ///         plans the step and locates a tensor's node and its inputs; each op family's
 ///         programs live in a contract of their own ({DensePrograms}, {ImagePrograms},
-///         {NormPrograms}), asked for an element's program length and micro-step in one call.
+///         {NormPrograms}, {AttentionPrograms}), asked for an element's program length and micro-step in one call.
 ///         The split keeps this contract far below the code-size limit (EIP-170: 24,576 bytes;
 ///         holding every dense program it came within 753 bytes of it), so that the plan can
 ///         grow new node kinds. The exception are the matrix products ({DenseOps.product}:
@@ -55,6 +56,9 @@ contract GraphSemantics is IStepSemantics {
     /// @notice The element programs of layer normalisation, GELU and gradient clipping (an
     ///         immutable, as `dense`).
     NormPrograms public immutable norms;
+    /// @notice The element programs of the transformer's ops: the embedding, causal
+    ///         self-attention and the residual add (an immutable, as `dense`).
+    AttentionPrograms public immutable attention;
     /// @notice The spec bounds and the cost model.
     GraphSpecRules public immutable rules;
 
@@ -72,11 +76,19 @@ contract GraphSemantics is IStepSemantics {
     /// @param dense_  the dense-op and initial-state programs (deployed alongside)
     /// @param images_ the image-op programs (deployed alongside)
     /// @param norms_  the layer-norm, GELU and clipping programs (deployed alongside)
+    /// @param attention_ the transformer's programs (deployed alongside)
     /// @param rules_  the spec bounds and cost model (deployed alongside)
-    constructor(DensePrograms dense_, ImagePrograms images_, NormPrograms norms_, GraphSpecRules rules_) {
+    constructor(
+        DensePrograms dense_,
+        ImagePrograms images_,
+        NormPrograms norms_,
+        AttentionPrograms attention_,
+        GraphSpecRules rules_
+    ) {
         dense = dense_;
         images = images_;
         norms = norms_;
+        attention = attention_;
         rules = rules_;
     }
 
@@ -244,6 +256,9 @@ contract GraphSemantics is IStepSemantics {
         returns (uint256 len, uint256 word)
     {
         uint8 op = t.nd.op;
+        if (NodeGeometry.isAttention(op)) {
+            return attention.program(op, NodeGeometry.attention(t.m, t.nd), e, k);
+        }
         if (NodeGeometry.isNorm(op)) {
             (uint256 width, uint256 rows, uint32 eps) = NodeGeometry.norm(t.m, t.nd);
             return norms.program(op, width, rows, eps, e, k);

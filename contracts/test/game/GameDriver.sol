@@ -439,8 +439,10 @@ abstract contract GameDriver is Test, ToyWorld {
             p.listPath = path(listLeaves(produced(sw, s - 1, list), s - 1, list), src.index);
         } else if (source == 5) {
             p.otherRoot = tensorRootOf(sw.labels, _shape(4, 0));
+            p.datasetClasses = 2;
         } else {
             p.otherRoot = tensorRootOf(sw.features, _shape(4, 3));
+            p.datasetClasses = 2;
         }
     }
 }

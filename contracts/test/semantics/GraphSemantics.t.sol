@@ -8,6 +8,7 @@ import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
 import {DensePrograms} from "../../src/semantics/ops/DensePrograms.sol";
 import {ImagePrograms} from "../../src/semantics/ops/ImagePrograms.sol";
 import {NormPrograms} from "../../src/semantics/ops/NormPrograms.sol";
+import {AttentionPrograms} from "../../src/semantics/ops/AttentionPrograms.sol";
 import {GraphSpecCodec} from "../../src/semantics/graph/GraphSpecCodec.sol";
 import {Fp32Alu} from "../../src/fp32/Fp32Alu.sol";
 
@@ -51,7 +52,11 @@ contract GraphSemanticsDiffTest is Test {
 
     function setUp() public {
         semantics = new GraphSemantics(
-            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+            new DensePrograms(),
+            new ImagePrograms(),
+            new NormPrograms(),
+            new AttentionPrograms(),
+            new GraphSpecRules()
         );
         alu = new Fp32Alu();
     }
@@ -325,7 +330,11 @@ contract GraphSemanticsTest is Test {
 
     function setUp() public {
         semantics = new GraphSemantics(
-            new DensePrograms(), new ImagePrograms(), new NormPrograms(), new GraphSpecRules()
+            new DensePrograms(),
+            new ImagePrograms(),
+            new NormPrograms(),
+            new AttentionPrograms(),
+            new GraphSpecRules()
         );
     }
 

@@ -8,7 +8,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use vtrain_deploy::{Devnet, DevnetConfig, MarketConfig, deploy_contracts};
 use vtrain_dispute::Error as DisputeError;
 use vtrain_dispute::bindings::{
-    ArtifactRegistry, DensePrograms, GraphSemantics, ImagePrograms, NormPrograms,
+    ArtifactRegistry, AttentionPrograms, DensePrograms, GraphSemantics, ImagePrograms, NormPrograms,
 };
 
 fn devnet() -> Devnet {
@@ -30,9 +30,9 @@ async fn deploy_publish_and_read_back() {
     assert_eq!(deployment.chain_id, devnet.chain_id());
     let check = deployment.check(&provider).await.unwrap();
     // ArtifactRegistry, Fp32Alu, DensePrograms, ImagePrograms, NormPrograms,
-    // GraphSpecRules, GraphSemantics, JobMarket, DisputeGame: each holds this
-    // build's runtime code.
-    assert_eq!(check.contracts.len(), 9);
+    // AttentionPrograms, GraphSpecRules, GraphSemantics, JobMarket,
+    // DisputeGame: each holds this build's runtime code.
+    assert_eq!(check.contracts.len(), 10);
 
     let registry =
         ArtifactRegistry::new(deployment.address("ArtifactRegistry").unwrap(), &provider);
@@ -128,16 +128,19 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
     );
 
     // The same code wired to other contracts passes the (masked) code
-    // comparison and fails on the immutables: dense, image or layer-norm
-    // programs the semantics does not use, and a semantics the game does not use.
+    // comparison and fails on the immutables: dense, image, layer-norm or
+    // attention programs the semantics does not use, and a semantics the game
+    // does not use.
     let other_dense = DensePrograms::deploy(&provider).await.unwrap();
     let other_images = ImagePrograms::deploy(&provider).await.unwrap();
     let other_norms = NormPrograms::deploy(&provider).await.unwrap();
+    let other_attention = AttentionPrograms::deploy(&provider).await.unwrap();
     let rewired = GraphSemantics::deploy(
         &provider,
         deployment.address("DensePrograms").unwrap(),
         *other_images.address(),
         deployment.address("NormPrograms").unwrap(),
+        deployment.address("AttentionPrograms").unwrap(),
         deployment.address("GraphSpecRules").unwrap(),
     )
     .await
@@ -160,6 +163,12 @@ async fn manifest_check_rejects_wrong_code_and_wrong_chain() {
             *other_norms.address(),
             "GraphSemantics",
             "norms",
+        ),
+        (
+            "AttentionPrograms",
+            *other_attention.address(),
+            "GraphSemantics",
+            "attention",
         ),
         (
             "GraphSemantics",

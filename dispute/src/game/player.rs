@@ -378,6 +378,9 @@ impl Party {
                 (labels, features)
             };
             proof.otherRoot = b256(&other.root());
+            // The data's own class count, which the dataset root commits to
+            // (the spec's may be larger).
+            proof.datasetClasses = data.classes as u64;
             this
         } else {
             proof.listPath = merkle_proof(&transition.list_roots(source), source_index)

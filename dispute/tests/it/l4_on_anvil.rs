@@ -35,18 +35,18 @@ fn small_trainer() -> Arc<Trainer> {
     trainer_for(spec)
 }
 
-struct Outcome {
-    solver_won: bool,
-    reason: u8,
-    moves: usize,
-    gas: u64,
-    micro_step: u32,
-    program_length: u32,
-    prove_gas: u64,
+pub(crate) struct Outcome {
+    pub(crate) solver_won: bool,
+    pub(crate) reason: u8,
+    pub(crate) moves: usize,
+    pub(crate) gas: u64,
+    pub(crate) micro_step: u32,
+    pub(crate) program_length: u32,
+    pub(crate) prove_gas: u64,
 }
 
 /// A one-thread trainer of `spec` on the bundled digits.
-fn trainer_for(spec: JobSpec) -> Arc<Trainer> {
+pub(crate) fn trainer_for(spec: JobSpec) -> Arc<Trainer> {
     let kernels = Kernels::new(Level::detect(), 1).unwrap();
     Arc::new(Trainer::new(spec, Dataset::digits().unwrap(), kernels).unwrap())
 }
@@ -90,6 +90,11 @@ fn small_norm_trainer() -> Arc<Trainer> {
 /// a warm-up of at most 1 step), at `batch`, with its model replaced by
 /// `model` (a `[model]` table) if given.
 fn shrunk(example: &str, batch: u32, model: Option<&str>) -> Arc<Trainer> {
+    trainer_for(shrunk_spec(example, batch, model))
+}
+
+/// The spec of [`shrunk`].
+pub(crate) fn shrunk_spec(example: &str, batch: u32, model: Option<&str>) -> JobSpec {
     let mut spec = JobSpec::from_toml(example).unwrap();
     spec.steps = 4;
     spec.checkpoint_interval = 2;
@@ -103,7 +108,7 @@ fn shrunk(example: &str, batch: u32, model: Option<&str>) -> Arc<Trainer> {
     if let Some(model) = model {
         spec.model = vtrain_proof_of_learning::spec::ModelSpec::from_toml(model).unwrap();
     }
-    trainer_for(spec)
+    spec
 }
 
 /// Posts the job, lets the solver (believing `solver_tamper`) submit, lets the
@@ -113,7 +118,7 @@ async fn dispute(solver_tamper: Option<Tamper>, challenger_tamper: Option<Tamper
 }
 
 /// [`dispute`] on `trainer`'s job.
-async fn dispute_on(
+pub(crate) async fn dispute_on(
     trainer: Arc<Trainer>,
     solver_tamper: Option<Tamper>,
     challenger_tamper: Option<Tamper>,
@@ -281,7 +286,7 @@ async fn dispute_on(
 
 /// `DisputeGame.Reason.StepProved` / `StepRefuted`.
 const REASON_STEP_PROVED: u8 = 0;
-const REASON_STEP_REFUTED: u8 = 1;
+pub(crate) const REASON_STEP_REFUTED: u8 = 1;
 
 const FLIP: Tamper = Tamper::weight(2, 0, 77);
 
@@ -510,15 +515,30 @@ async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {
     let intermediates: Vec<usize> = (0..graph.nodes.len())
         .filter(|i| !graph.new_params.contains(i) && !graph.new_moments.contains(i))
         .collect();
-    let mut worst = 0;
+    let lies = intermediates
+        .into_iter()
+        .map(|node| (node, (graph.nodes[node].len() - 1).min(37)))
+        .collect();
+    intermediates_are_refuted(trainer, lies).await;
+}
+
+/// A solver that lies about element `e` of step 1's intermediate `node`, for
+/// each `(node, e)` of `lies` in turn (`VTRAIN_ONLY_NODE` picks one node), loses
+/// each game at that element, each one-step proof within budget. Returns the
+/// worst proof's gas and the moves and gas of the longest and dearest games.
+pub(crate) async fn intermediates_are_refuted(
+    trainer: Arc<Trainer>,
+    lies: Vec<(usize, usize)>,
+) -> (u64, usize, u64) {
+    let graph = trainer.graph(1);
+    let (mut worst, mut most_moves, mut most_gas) = (0, 0, 0);
     let only: Option<usize> = std::env::var("VTRAIN_ONLY_NODE")
         .ok()
         .and_then(|v| v.parse().ok());
-    for node in intermediates
+    for (node, element) in lies
         .into_iter()
-        .filter(|n| only.is_none_or(|o| o == *n))
+        .filter(|(n, _)| only.is_none_or(|o| o == *n))
     {
-        let element = (graph.nodes[node].len() - 1).min(37);
         let tamper = Tamper {
             step: 1,
             lie: Lie::TraceAndWeight {
@@ -542,15 +562,18 @@ async fn every_intermediate_is_refuted(trainer: Arc<Trainer>) {
         assert!(!outcome.solver_won, "node {node}");
         assert_eq!(outcome.reason, REASON_STEP_REFUTED, "node {node}");
         worst = worst.max(outcome.prove_gas);
+        most_moves = most_moves.max(outcome.moves);
+        most_gas = most_gas.max(outcome.gas);
     }
     eprintln!("worst one-step resolution: {worst} gas");
     // The one-step proof's budget (docs/benchmarks.md § Dispute game gas): gas
     // is deterministic, so this is a property of the build, not a timing.
     assert!(worst <= 200_000, "a one-step proof costs {worst} gas");
+    (worst, most_moves, most_gas)
 }
 
 /// The op's variant name (`Conv2dWeightGrad`, …).
-fn op_name(op: &vtrain_proof_of_learning::repops::Op) -> String {
+pub(crate) fn op_name(op: &vtrain_proof_of_learning::repops::Op) -> String {
     let debug = format!("{op:?}");
     debug
         .split(|c: char| !c.is_alphanumeric())

@@ -3,3 +3,4 @@
 #![allow(clippy::unwrap_used)]
 
 mod l4_on_anvil;
+mod transformer_on_anvil;

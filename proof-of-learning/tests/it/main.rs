@@ -11,5 +11,6 @@ mod kernels_vs_reference;
 mod spec;
 mod spec_vectors;
 mod spec_vectors_graph;
+mod spec_vectors_transformer;
 mod transformer;
 mod vectors;

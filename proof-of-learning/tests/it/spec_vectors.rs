@@ -448,6 +448,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
     ];
     cases.extend(crate::spec_vectors_graph::cases());
+    cases.extend(crate::spec_vectors_transformer::cases());
     let mut out: Vec<(&str, Vec<u8>, &str)> = cases
         .drain(..)
         .map(|(name, spec, outcome)| (name, spec.canonical_bytes(), outcome))
@@ -528,6 +529,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("an initial-weights tag alone", tail(2, 0, 0), "parse"),
     ]);
     out.extend(crate::spec_vectors_graph::parse_cases());
+    out.extend(crate::spec_vectors_transformer::parse_cases());
     out
 }
 

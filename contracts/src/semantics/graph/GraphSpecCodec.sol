@@ -24,11 +24,19 @@ library GraphSpecCodec {
     uint8 internal constant DROPOUT = 8;
     uint8 internal constant LAYER_NORM = 9;
     uint8 internal constant GELU = 10;
+    uint8 internal constant EMBEDDING = 11;
+    uint8 internal constant ATTENTION = 12;
+    /// @dev A residual block's tag, and the entry that opens it in the flattened layer list
+    ///      (Rust `Role::ResidualOpen`); {RESIDUAL_CLOSE} ends it (`Role::ResidualClose`, its
+    ///      `a` the index of the open entry). Not a tag: the spec never holds 14.
+    uint8 internal constant RESIDUAL = 13;
+    uint8 internal constant RESIDUAL_CLOSE = 14;
 
     /// @dev Layer kinds as bit masks (`1 << kind`) by what follows the tag: one u32, a
     ///      pooling's two, nothing.
     // forge-lint: disable-start(incorrect-shift) -- bit masks: the literal 1 is meant
-    uint256 internal constant ONE_FIELD = 1 << LINEAR | 1 << DROPOUT | 1 << LAYER_NORM;
+    uint256 internal constant ONE_FIELD =
+        1 << LINEAR | 1 << DROPOUT | 1 << LAYER_NORM | 1 << EMBEDDING | 1 << ATTENTION;
     uint256 internal constant POOLING = 1 << MAXPOOL2D | 1 << AVGPOOL2D;
     uint256 internal constant NO_FIELDS = 1 << FLATTEN | 1 << RELU | 1 << GELU;
     // forge-lint: disable-end(incorrect-shift)
@@ -39,14 +47,18 @@ library GraphSpecCodec {
     uint256 internal constant MAX_RANK = 4;
     uint256 internal constant MAX_KERNEL = 16;
     uint256 internal constant MAX_SAMPLE_ELEMENTS = 1 << 24;
+    /// @notice The most parameter tensors (each draws S_0 from its own PRNG stream).
+    uint256 internal constant MAX_PARAM_TENSORS = 256;
     /// @dev No parameters.
     uint256 internal constant NONE = type(uint256).max;
 
-    /// @dev One layer with its shapes. `a..d` by kind: linear `out`; conv2d `out_channels,
-    ///      kernel, stride, padding`; pooling `kernel, stride` (resolved); reshape its packed
-    ///      shape in `a`; dropout the bits of `p`; layer_norm the bits of `ε` in `a`, then (once
-    ///      inferred) the row width `D` (the last dimension) in `b` and the rows of one sample
-    ///      in `c`.
+    /// @dev One entry of the flattened layer list (a residual block is its open entry, its
+    ///      layers, its close entry) with its shapes. `a..d` by kind: linear `out`; conv2d
+    ///      `out_channels, kernel, stride, padding`; pooling `kernel, stride` (resolved);
+    ///      reshape its packed shape in `a`; dropout the bits of `p`; layer_norm the bits of `ε`
+    ///      in `a`, then (once inferred) the row width `D` (the last dimension) in `b` and the
+    ///      rows of one sample in `c`; embedding `dim`; causal_self_attention `heads`; a
+    ///      residual block's close entry the index of its open entry.
     struct Layer {
         uint8 kind;
         uint256 a;
@@ -69,7 +81,10 @@ library GraphSpecCodec {
         uint256 classes;
         bool mlp;
         uint256[] hidden; // mlp only, for its own checks and cost model
-        Layer[] layers;
+        Layer[] layers; // flattened: a residual block is its open entry, its layers, its close
+        bool tooManyLayers; // more than MAX_LAYERS entries once flattened (not stored)
+        bool nextToken; // loss 2: next-token cross-entropy at every position
+        uint256 inputLen; // the values of one sample's input (the x row)
         uint256 params; // parameter tensors
         uint256[] paramShapes; // packed (Shapes), weight then bias per parametrised layer
         bool adam;
@@ -98,7 +113,8 @@ library GraphSpecCodec {
 
     /// @notice Decodes the canonical spec (Rust `JobSpec::from_canonical_bytes`): the header,
     ///         the model (`u8 1, u32 #hidden, u32 width…, u8 1 (relu)` or `u8 2, u32 rank,
-    ///         u32 dim…, u32 #layers, layer…, u8 1 (softmax cross-entropy)`), the optimizer,
+    ///         u32 dim…, u32 #layers, layer…, u8 loss` with loss 1 (softmax cross-entropy) or 2
+    ///         (next token), a residual block `u8 13, u32 #layers, layer…`), the optimizer,
     ///         the schedule, the initial weights (nothing when drawn from the seed, `u8 2,
     ///         bytes32 model root` when loaded) and gradient clipping (nothing, or `u8 3, f32
     ///         max_norm`), which must end the spec. Layer shapes are
@@ -122,6 +138,10 @@ library GraphSpecCodec {
                 (o, input) = _parseGraph(spec, m, o + 1);
             } else {
                 revert UnsupportedSpec(o);
+            }
+            m.inputLen = 1;
+            for (uint256 i; i < input.length; ++i) {
+                m.inputLen *= input[i]; // at most MAX_RANK factors below 2^32
             }
             o = _parseOptimizer(spec, m, o);
             // The optional tails, each at most once and in tag order: `u8 2, bytes32 model root`
@@ -179,41 +199,107 @@ library GraphSpecCodec {
         uint256 count = _u32(spec, o);
         if (count > MAX_LAYERS) revert UnsupportedSpec(o);
         o += 4;
-        m.layers = new Layer[](count);
-        // Offsets stay below the calldata's length plus a few bytes: no overflow.
+        // The flattened list, room for MAX_LAYERS entries: more decode (as in Rust) but are
+        // not stored, and {validate} refuses them.
+        Layer[] memory layers;
+        uint256 room = MAX_LAYERS;
+        assembly ("memory-safe") {
+            layers := mload(0x40)
+            mstore(layers, room)
+            mstore(0x40, add(layers, mul(0x20, add(room, 1))))
+        }
+        uint256 n;
+        // Offsets stay below the calldata's length plus a few bytes, counts below 2^13: no
+        // overflow.
         unchecked {
             for (uint256 i; i < count; ++i) {
-                Layer memory l = m.layers[i];
-                uint8 kind = uint8(_u8(spec, o));
-                l.kind = kind;
-                ++o;
-                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
-                uint256 bit = 1 << kind; // kinds by bit masks: one test per branch
-                if (bit & ONE_FIELD != 0) {
-                    l.a = _u32(spec, o); // linear `out`, dropout `p`, layer_norm `ε`
-                    o += 4;
-                } else if (kind == CONV2D) {
-                    if (spec.length < o + 16) revert UnsupportedSpec(o);
-                    (l.a, l.b, l.c, l.d) =
-                    (_read(spec, o, 4), _read(spec, o + 4, 4), _read(spec, o + 8, 4), _read(spec, o + 12, 4));
-                    o += 16;
-                } else if (bit & POOLING != 0) {
-                    if (spec.length < o + 8) revert UnsupportedSpec(o);
-                    (l.a, l.b) = (_read(spec, o, 4), _read(spec, o + 4, 4));
-                    if (l.b == 0) l.b = l.a; // an unset stride is the kernel
-                    o += 8;
-                } else if (kind == RESHAPE) {
-                    uint256[] memory dims;
-                    (o, dims) = _dims(spec, o);
-                    l.a = Shapes.pack(dims);
-                    l.b = dims.length;
-                } else if (bit & NO_FIELDS == 0) {
-                    revert UnsupportedSpec(o - 1);
+                if (_u8(spec, o) != RESIDUAL) {
+                    (o, n) = _layer(spec, o, m, layers, n);
+                    continue;
                 }
+                uint256 inner = _u32(spec, o + 1);
+                if (inner > MAX_LAYERS) revert UnsupportedSpec(o + 1);
+                o += 5;
+                uint256 open = n;
+                n = _store(m, layers, n, RESIDUAL, 0);
+                for (uint256 j; j < inner; ++j) {
+                    (o, n) = _layer(spec, o, m, layers, n);
+                }
+                n = _store(m, layers, n, RESIDUAL_CLOSE, open);
             }
         }
-        if (_u8(spec, o) != 1) revert UnsupportedSpec(o); // softmax cross-entropy
+        if (n > MAX_LAYERS) {
+            m.tooManyLayers = true;
+            n = MAX_LAYERS;
+        }
+        assembly ("memory-safe") {
+            mstore(layers, n)
+        }
+        m.layers = layers;
+        uint256 loss = _u8(spec, o);
+        if (loss == 2) m.nextToken = true;
+        else if (loss != 1) revert UnsupportedSpec(o); // 1: softmax cross-entropy
         return (o + 1, input);
+    }
+
+    /// @dev Entry `n` of the flattened list (when there is room), and the next `n`.
+    function _store(Model memory m, Layer[] memory layers, uint256 n, uint8 kind, uint256 a)
+        private
+        pure
+        returns (uint256)
+    {
+        if (n < MAX_LAYERS) {
+            Layer memory l;
+            (l.kind, l.a) = (kind, a);
+            layers[n] = l;
+        } else {
+            m.tooManyLayers = true;
+        }
+        unchecked {
+            return n + 1;
+        }
+    }
+
+    /// @dev One layer that is not a residual block (inside a block, another block does not
+    ///      decode) at offset `o`, stored as entry `n`.
+    function _layer(bytes calldata spec, uint256 o, Model memory m, Layer[] memory layers, uint256 n)
+        private
+        pure
+        returns (uint256, uint256)
+    {
+        // Offsets stay below the calldata's length plus a few bytes: no overflow.
+        unchecked {
+            Layer memory l;
+            uint8 kind = uint8(_u8(spec, o));
+            l.kind = kind;
+            ++o;
+            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+            uint256 bit = 1 << kind; // kinds by bit masks: one test per branch
+            if (bit & ONE_FIELD != 0) {
+                l.a = _u32(spec, o); // linear `out`, dropout `p`, layer_norm `ε`, `dim`, `heads`
+                o += 4;
+            } else if (kind == CONV2D) {
+                if (spec.length < o + 16) revert UnsupportedSpec(o);
+                (l.a, l.b, l.c, l.d) =
+                (_read(spec, o, 4), _read(spec, o + 4, 4), _read(spec, o + 8, 4), _read(spec, o + 12, 4));
+                o += 16;
+            } else if (bit & POOLING != 0) {
+                if (spec.length < o + 8) revert UnsupportedSpec(o);
+                (l.a, l.b) = (_read(spec, o, 4), _read(spec, o + 4, 4));
+                if (l.b == 0) l.b = l.a; // an unset stride is the kernel
+                o += 8;
+            } else if (kind == RESHAPE) {
+                uint256[] memory dims;
+                (o, dims) = _dims(spec, o);
+                l.a = Shapes.pack(dims);
+                l.b = dims.length;
+            } else if (bit & NO_FIELDS == 0) {
+                revert UnsupportedSpec(o - 1); // unknown, or a residual block inside another
+            }
+            if (n < MAX_LAYERS) layers[n] = l;
+            else m.tooManyLayers = true;
+            return (o, n + 1);
+        }
     }
 
     /// @dev `u32 n` (at most MAX_RANK), then n × u32.
@@ -281,7 +367,8 @@ library GraphSpecCodec {
     function _inferLoaded(Model memory m, uint256 shape) private pure {
         unchecked {
             uint256 layers = m.layers.length;
-            uint256[] memory paramShapes = new uint256[](2 * layers);
+            if (m.tooManyLayers) revert UnsupportedSpec(0);
+            uint256[] memory paramShapes = new uint256[](8 * layers);
             uint256 params = 0;
             for (uint256 i; i < layers; ++i) {
                 Layer memory l = m.layers[i];
@@ -290,11 +377,12 @@ library GraphSpecCodec {
                 uint8 kind = l.kind;
                 if (kind == LINEAR) {
                     uint256 width = l.a;
-                    paramShapes[params] = Shapes.two(width, (shape >> 8) & 0xFFFFFFFF);
+                    if (shape & 0xFF == 0) revert UnsupportedSpec(0);
+                    paramShapes[params] = Shapes.two(width, Shapes.last(shape));
                     paramShapes[params + 1] = Shapes.one(width);
                     l.firstParam = params;
                     params += 2;
-                    shape = Shapes.one(width);
+                    shape = Shapes.withLast(shape, width);
                     // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
                 } else if ((1 << kind) & (POOLING | 1 << CONV2D) != 0) {
                     uint256 c = (shape >> 8) & 0xFFFFFFFF;
@@ -325,11 +413,38 @@ library GraphSpecCodec {
                     paramShapes[params + 1] = Shapes.one(l.b);
                     l.firstParam = params;
                     params += 2;
-                } // relu, dropout, gelu: the shape passes through
+                } else if (kind == EMBEDDING) {
+                    // token table [V, D], position table [T, D]
+                    uint256 t = Shapes.dim(shape, 0);
+                    paramShapes[params] = Shapes.two(m.classes, l.a);
+                    paramShapes[params + 1] = Shapes.two(t, l.a);
+                    l.firstParam = params;
+                    params += 2;
+                    shape = Shapes.two(t, l.a);
+                } else if (kind == ATTENTION) {
+                    params = _projections(paramShapes, params, Shapes.last(shape));
+                    l.firstParam = params - 8;
+                } // relu, dropout, gelu, a residual block's ends: the shape passes through
                 l.outShape = shape;
             }
             m.paramShapes = paramShapes;
             m.params = params;
+        }
+    }
+
+    /// @dev An attention layer's eight parameters from `params` on: the query, key, value and
+    ///      output projections' `[W, W]` weight and `[W]` bias each. Returns the next index.
+    function _projections(uint256[] memory paramShapes, uint256 params, uint256 width)
+        private
+        pure
+        returns (uint256)
+    {
+        unchecked {
+            for (uint256 j; j < 4; ++j) {
+                paramShapes[params + 2 * j] = Shapes.two(width, width);
+                paramShapes[params + 2 * j + 1] = Shapes.one(width);
+            }
+            return params + 8;
         }
     }
 
@@ -342,13 +457,14 @@ library GraphSpecCodec {
             SpecRules.checkRange("model.hidden", m.hidden[i], 1, SpecRules.MAX_WIDTH);
         }
         if (input.length == 0) revert SpecRules.InvalidSpec("model.input");
-        uint256 elements = 1;
         for (uint256 i; i < input.length; ++i) {
             if (input[i] == 0) revert SpecRules.InvalidSpec("model.input");
-            elements *= input[i];
         }
-        if (elements != m.features) revert SpecRules.InvalidSpec("model.input");
-        if (m.layers.length == 0) revert SpecRules.InvalidSpec("model.layers");
+        // a language model reads the first T of each row's T + 1 tokens (features ≥ 1 here)
+        if (m.inputLen != (m.nextToken ? m.features - 1 : m.features)) {
+            revert SpecRules.InvalidSpec("model.input");
+        }
+        if (m.layers.length == 0 || m.tooManyLayers) revert SpecRules.InvalidSpec("model.layers");
         uint256 total = _infer(m, input);
         if (total > SpecRules.MAX_PARAMS) revert SpecRules.InvalidSpec("model");
         SpecRules.checkPositive("optimizer.learning_rate", m.lr);
@@ -370,35 +486,51 @@ library GraphSpecCodec {
         if (m.loadsModel && m.initialModel == bytes32(0)) revert SpecRules.InvalidSpec("init.root");
     }
 
-    /// @dev Infers each layer's shapes and parameter indices (Rust `ModelSpec::plan` and
-    ///      `check_programs`), refusing what the plan refuses ({_inferLoaded} is the unchecked
-    ///      twin for a validated spec). Returns the total number of parameters.
+    /// @dev Infers each layer's shapes and parameter indices (Rust `ModelPlan` through
+    ///      `ModelSpec::plan`, and `check_programs`), refusing what they refuse ({_inferLoaded}
+    ///      is the unchecked twin for a validated spec). Returns the total number of parameters.
     function _infer(Model memory m, uint256[] memory input) private pure returns (uint256 total) {
         uint256 shape = Shapes.pack(input);
         uint256 params = 0;
         uint256 layers = m.layers.length;
-        uint256[] memory paramShapes = new uint256[](2 * layers);
+        uint256[] memory paramShapes = new uint256[](8 * layers);
         m.paramShapes = paramShapes;
         for (uint256 i; i < layers; ++i) {
             Layer memory l = m.layers[i];
             l.inShape = shape;
             l.firstParam = NONE;
             uint256 weights;
-            (shape, weights) = _layerOut(l, shape);
+            if (l.kind == RESIDUAL) {
+                // an empty block
+                if (m.layers[i + 1].kind == RESIDUAL_CLOSE) revert SpecRules.InvalidSpec("model.layers");
+            } else if (l.kind == RESIDUAL_CLOSE) {
+                // the add needs the block's input shape
+                if (shape != m.layers[l.a].inShape) revert SpecRules.InvalidSpec("model.layers");
+            } else {
+                if (l.kind == EMBEDDING && i != 0) revert SpecRules.InvalidSpec("model.layers");
+                (shape, weights) = _layerOut(l, shape, m.classes);
+            }
             if (weights > 0) {
                 l.firstParam = params;
                 uint256 width = l.kind == LAYER_NORM ? l.b : l.a;
                 // At most 64 layers of at most 2^32 · 17 · 17 weights each: no overflow.
                 unchecked {
-                    if (l.kind == LINEAR) {
-                        paramShapes[params] = Shapes.two(width, Shapes.dim(l.inShape, 0));
+                    if (l.kind == ATTENTION) {
+                        params = _projections(paramShapes, params, Shapes.last(shape)) - 2;
+                    } else if (l.kind == LINEAR) {
+                        paramShapes[params] = Shapes.two(width, Shapes.last(l.inShape));
                     } else if (l.kind == CONV2D) {
                         paramShapes[params] =
                             4 | width << 8 | Shapes.dim(l.inShape, 0) << 40 | l.b << 72 | l.b << 104;
+                    } else if (l.kind == EMBEDDING) {
+                        paramShapes[params] = Shapes.two(m.classes, width);
+                        width = Shapes.two(Shapes.dim(l.inShape, 0), width); // the position table
                     } else {
                         paramShapes[params] = Shapes.one(width); // γ
                     }
-                    paramShapes[params + 1] = Shapes.one(width);
+                    if (l.kind != ATTENTION) {
+                        paramShapes[params + 1] = l.kind == EMBEDDING ? width : Shapes.one(width);
+                    }
                     params += 2;
                     total += weights;
                 }
@@ -409,34 +541,60 @@ library GraphSpecCodec {
             l.outShape = shape;
         }
         m.params = params;
-        if (Shapes.rank(shape) != 1 || Shapes.dim(shape, 0) != m.classes) {
-            revert SpecRules.InvalidSpec("model.layers");
-        }
+        uint256 expected = m.nextToken ? Shapes.two(m.inputLen, m.classes) : Shapes.one(m.classes);
+        if (shape != expected) revert SpecRules.InvalidSpec("model.layers");
         if (params == 0) revert SpecRules.InvalidSpec("model.layers");
-        // Rust `check_programs`: a conv2d's weight gradient sums batch × output positions, a
-        // layer norm's γ gradient 3 steps per row (R = batch × rows per sample).
+        _checkPrograms(m);
+    }
+
+    /// @dev Rust `check_programs`: at most MAX_PARAM_TENSORS parameters (each its own PRNG
+    ///      stream); every program below 2^32 steps: a linear layer's weight gradient sums one
+    ///      step per row it sees, a conv2d's batch × output positions, an embedding's table
+    ///      gradient 2 per token of the batch, a layer norm's γ gradient 3 per row.
+    function _checkPrograms(Model memory m) private pure {
+        if (m.params > MAX_PARAM_TENSORS) revert SpecRules.InvalidSpec("model.layers");
         for (uint256 i; i < m.layers.length; ++i) {
             Layer memory l = m.layers[i];
-            if (
-                l.kind == CONV2D && m.batch * Shapes.dim(l.outShape, 1) * Shapes.dim(l.outShape, 2) >= 1 << 31
-            ) {
-                revert SpecRules.InvalidSpec("model.layers");
-            }
-            if (l.kind == LAYER_NORM && m.batch * l.c >= 1 << 29) {
-                revert SpecRules.InvalidSpec("model.layers");
-            }
+            uint256 inputs = Shapes.elements(l.inShape);
+            bool over = l.kind == LINEAR && m.batch * (inputs / Shapes.last(l.inShape)) >= 1 << 31;
+            over = over || l.kind == CONV2D
+                && m.batch * Shapes.dim(l.outShape, 1) * Shapes.dim(l.outShape, 2) >= 1 << 31;
+            over = over || l.kind == EMBEDDING && m.batch * inputs >= 1 << 31;
+            over = over || l.kind == LAYER_NORM && m.batch * l.c >= 1 << 29;
+            if (over) revert SpecRules.InvalidSpec("model.layers");
         }
     }
 
     /// @dev One layer's output shape and parameter count (weights and biases).
-    function _layerOut(Layer memory l, uint256 input) private pure returns (uint256, uint256) {
+    function _layerOut(Layer memory l, uint256 input, uint256 classes)
+        private
+        pure
+        returns (uint256, uint256)
+    {
         uint8 kind = l.kind;
         if (kind == LINEAR) {
-            if (Shapes.rank(input) != 1) revert SpecRules.InvalidSpec("model.layers");
+            // on the last dimension: every other one is a row of its own
             SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
             unchecked {
-                return (Shapes.one(l.a), (Shapes.dim(input, 0) + 1) * l.a); // u32 factors
+                return (Shapes.withLast(input, l.a), (Shapes.last(input) + 1) * l.a); // u32 factors
             }
+        }
+        if (kind == EMBEDDING) {
+            // [T] token ids → [T, D]; tables [V, D] and [T, D]
+            if (Shapes.rank(input) != 1) revert SpecRules.InvalidSpec("model.layers");
+            SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
+            uint256 t = Shapes.dim(input, 0);
+            return (Shapes.two(t, l.a), (classes + t) * l.a);
+        }
+        if (kind == ATTENTION) {
+            // [T, W] → [T, W]; four projections [W, W] and [W]; at most 2^24 scores a sample
+            if (Shapes.rank(input) != 2) revert SpecRules.InvalidSpec("model.layers");
+            SpecRules.checkRange("model.layers", l.a, 1, SpecRules.MAX_WIDTH);
+            (uint256 t, uint256 w) = (Shapes.dim(input, 0), Shapes.dim(input, 1));
+            if (w % l.a != 0 || l.a * t * t > MAX_SAMPLE_ELEMENTS) {
+                revert SpecRules.InvalidSpec("model.layers");
+            }
+            return (input, 4 * (w + 1) * w);
         }
         if (kind == RELU || kind == DROPOUT || kind == GELU) {
             if (kind == DROPOUT) SpecRules.checkUnitInterval("model.layers", uint32(l.a));

@@ -19,7 +19,24 @@ library NodeGeometry {
 
     /// @notice Whether `op`'s programs are {NormPrograms}' (layer norm, GELU, clipping).
     function isNorm(uint8 op) internal pure returns (bool) {
-        return op >= P.OP_LN_STATS;
+        return op >= P.OP_LN_STATS && op < P.OP_ADD;
+    }
+
+    /// @notice Whether `op`'s programs are {AttentionPrograms}' (the transformer's).
+    function isAttention(uint8 op) internal pure returns (bool) {
+        return op >= P.OP_ADD;
+    }
+
+    /// @notice The geometry word of a transformer node ({AttentionPrograms}): attention ops
+    ///         `B | T << 32 | H << 64 | d << 96`, embedding ops `B | T << 32 | V << 64 | D << 96`
+    ///         (a residual add reads none).
+    function attention(G.Model memory m, P.Node memory nd) internal pure returns (uint256) {
+        G.Layer memory layer = m.layers[nd.layer];
+        uint256 t = Shapes.dim(layer.inShape, 0);
+        // below 2^32 each: no overflow
+        if (layer.kind == G.EMBEDDING) return m.batch | t << 32 | m.classes << 64 | layer.a << 96;
+        if (layer.kind != G.ATTENTION) return 0;
+        return m.batch | t << 32 | layer.a << 64 | (Shapes.dim(layer.inShape, 1) / layer.a) << 96;
     }
 
     /// @notice The geometry of a layer-norm node (see {NormPrograms}): the row width `D`, the
@@ -45,17 +62,27 @@ library NodeGeometry {
 
     /// @notice The dimensions of a dense node (see {DenseOps}).
     function dims(G.Model memory m, P.Node memory nd) internal pure returns (DenseOps.Dims memory d) {
-        uint8 op = nd.op;
-        d.rows = m.batch;
-        if (op == P.OP_GATHER) {
-            d.k = nd.inputs[0] >> 32 == P.REF_FEATURES ? m.features : 1;
-        } else if (op == P.OP_LOG_SOFTMAX || op == P.OP_XENT_GRAD) {
-            d.n = m.classes;
-        } else if (
-            op == P.OP_LINEAR || op == P.OP_WEIGHT_GRAD || op == P.OP_INPUT_GRAD || op == P.OP_BIAS_GRAD
-        ) {
-            G.Layer memory layer = m.layers[nd.layer];
-            (d.k, d.n) = (Shapes.dim(layer.inShape, 0), layer.a);
+        // below 2^32 each, products of a validated spec's below 2^31: no overflow
+        unchecked {
+            uint8 op = nd.op;
+            d.rows = m.batch;
+            if (op == P.OP_GATHER) {
+                // the x row (or a language model's targets, from column `param`) of each
+                // dataset row; a label
+                bool features = nd.inputs[0] >> 32 == P.REF_FEATURES;
+                (d.k, d.n) = features ? (m.inputLen, m.features | nd.param << 32) : (1, 1);
+            } else if (op == P.OP_LOG_SOFTMAX || op == P.OP_XENT_GRAD) {
+                // a row per sample, or per position of a language model's sequences
+                (d.rows, d.n) = (m.batch * (m.nextToken ? m.inputLen : 1), m.classes);
+            } else if (
+                op == P.OP_LINEAR || op == P.OP_WEIGHT_GRAD || op == P.OP_INPUT_GRAD || op == P.OP_BIAS_GRAD
+            ) {
+                // on the last dimension, every other one a row; attention's projections W → W
+                G.Layer memory layer = m.layers[nd.layer];
+                uint256 k = Shapes.last(layer.inShape);
+                (d.rows, d.k) = (m.batch * (Shapes.elements(layer.inShape) / k), k);
+                d.n = layer.kind == G.ATTENTION ? k : layer.a;
+            }
         }
     }
 
@@ -92,6 +119,7 @@ library NodeGeometry {
     ///         `Op::max_program_len`).
     function maxLength(G.Model memory m, P.Node memory nd) internal pure returns (uint256) {
         uint8 op = nd.op;
+        if (isAttention(op)) return _attentionMaxLength(op, attention(m, nd));
         if (isNorm(op)) {
             (uint256 width, uint256 rows,) = norm(m, nd);
             if (op == P.OP_LN_STATS) return 3 * width + 5;
@@ -129,5 +157,19 @@ library NodeGeometry {
         if (op == P.OP_MAXPOOL || op == P.OP_AVGPOOL) return g.k * g.k;
         if (op == P.OP_MAXPOOL_GRAD) return windows * (2 * g.k * g.k + 2);
         return windows + 1; // OP_AVGPOOL_GRAD
+    }
+
+    /// @dev {maxLength} of a transformer node with geometry word `g` (B, T, H or V, d or D).
+    function _attentionMaxLength(uint8 op, uint256 g) private pure returns (uint256) {
+        (uint256 b, uint256 t, uint256 h, uint256 d) =
+            (g & 0xFFFFFFFF, (g >> 32) & 0xFFFFFFFF, (g >> 64) & 0xFFFFFFFF, (g >> 96) & 0xFFFFFFFF);
+        if (op == P.OP_ADD || op == P.OP_ATTN_SOFTMAX_GRAD) return op == P.OP_ADD ? 1 : 3;
+        if (op == P.OP_EMBED) return 2 * h + 1;
+        if (op == P.OP_EMBED_GRAD) return 2 * b * t;
+        if (op == P.OP_POSITION_GRAD) return b;
+        if (op == P.OP_ATTN_SCORES || op == P.OP_ATTN_PROBS_GRAD) return d + 1;
+        if (op == P.OP_ATTN_STATS) return 20 * t;
+        if (op == P.OP_ATTN_SOFTMAX) return 20;
+        return t; // context, value, dot, query and key gradients
     }
 }

@@ -37,6 +37,26 @@ library Shapes {
         return 3 | a << 8 | b << 40 | c << 72;
     }
 
+    function four(uint256 a, uint256 b, uint256 c, uint256 d) internal pure returns (uint256) {
+        return 4 | a << 8 | b << 40 | c << 72 | d << 104;
+    }
+
+    /// @notice The last dimension (of a shape of rank ≥ 1).
+    function last(uint256 shape) internal pure returns (uint256) {
+        unchecked {
+            return (shape >> (8 + 32 * (rank(shape) - 1))) & 0xFFFFFFFF;
+        }
+    }
+
+    /// @notice `shape` with its last dimension (rank ≥ 1) replaced by `d`: a layer that acts on
+    ///         the last dimension.
+    function withLast(uint256 shape, uint256 d) internal pure returns (uint256) {
+        unchecked {
+            uint256 at = 8 + 32 * (rank(shape) - 1);
+            return (shape & ~(uint256(0xFFFFFFFF) << at)) | d << at;
+        }
+    }
+
     /// @notice `[lead] ++ shape`: a per-sample shape with the batch in front.
     function prepend(uint256 lead, uint256 shape) internal pure returns (uint256) {
         unchecked {

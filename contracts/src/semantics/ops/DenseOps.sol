@@ -20,8 +20,10 @@ import {SoftmaxOps} from "./SoftmaxOps.sol";
 ///         1 KiB operand leaves and one of its micro-trace), so they pay no call
 ///         (`docs/benchmarks.md` § The op-family contracts). `rows, k, n` are the node's
 ///         dimensions: linear `B, K, N`; weight and input gradients `B, K, O` (n holds O); bias
-///         gradient `B, -, O`; log-softmax and the loss gradient `B, -, C`; gather
-///         `B, width, -`.
+///         gradient `B, -, O` (`B` the rows: the batch times every dimension but the
+///         last); log-softmax and the loss gradient `B, -, C` (a language model's `B` the
+///         batch times its positions); gather `B, len, width | start << 32` (the values of
+///         one sample it reads, from column `start` of a dataset row of `width`).
 library DenseOps {
     struct Dims {
         uint256 rows;
@@ -109,8 +111,10 @@ library DenseOps {
             return em.found;
         }
         if (op == P.OP_GATHER) {
-            uint256 row = DataOrder.batchRow(m, t * m.batch + e / d.k);
-            return Micro.copy(Micro.input(0, row * d.k + e % d.k));
+            // `len` values of each batch row's dataset row of `width`, from column `start`
+            (uint256 len, uint256 width, uint256 start) = (d.k, d.n & 0xFFFFFFFF, d.n >> 32);
+            uint256 row = DataOrder.batchRow(m, t * m.batch + e / len);
+            return Micro.copy(Micro.input(0, row * width + start + e % len));
         }
         if (isProduct(op)) return product(op, d, e, k);
         if (op == P.OP_RELU) {
