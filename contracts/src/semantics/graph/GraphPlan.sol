@@ -7,13 +7,16 @@ import {Shapes} from "./Shapes.sol";
 /// @title GraphPlan
 /// @notice The op list of one training step of a layer graph, node by node, as the Rust
 ///         `train::planned_step_graph` builds it (`docs/repops.md` § 6): `0` schedule, `1` x,
-///         `2` y, the forward nodes (a layer norm's two: its row statistics, then its output),
-///         `log_softmax`, `xent_grad`, the backward nodes (layers in reverse, down to the first
-///         with parameters: linear, conv2d or layer_norm), then per parameter the optimizer
-///         nodes (SGD `v'`, `w'`; AdamW `m'`, `v'`, `w'`). Every node before the optimizer
-///         block is an intermediate (list 0, in node order).
+///         `2` y, the forward nodes (a layer norm's two: its row statistics, then its output;
+///         causal self-attention's eight; a residual block's add at its close), `log_softmax`,
+///         `xent_grad`, the backward nodes (layer entries in reverse, down to the first with
+///         parameters), the gradient-clipping block, then per parameter the optimizer nodes
+///         (SGD `v'`, `w'`; AdamW `m'`, `v'`, `w'`). Every node before the optimizer block is
+///         an intermediate (list 0, in node order).
 /// @dev    A node is one word: `op | layer << 8 | param << 16 | arity << 24`, then five input
-///         references of 40 bits from bit 32, each `kind << 32 | index`.
+///         references of 40 bits from bit 32, each `kind << 32 | index`. The plan holds one
+///         record per layer entry, not the nodes: a node's word is computed when asked for
+///         (`docs/benchmarks.md` § The transformer's dispute gas).
 library GraphPlan {
     uint8 internal constant OP_SCHEDULE = 0;
     uint8 internal constant OP_GATHER = 1;
@@ -98,18 +101,35 @@ library GraphPlan {
     uint256 internal constant REF_FEATURES = 3;
     uint256 internal constant REF_LABELS = 4;
 
-    /// @dev The node list of a step. The intermediates are stored; the optimizer block that
-    ///      follows them is a formula of `grads` (see {node}).
+    /// @dev The node list of a step, as a formula: per layer-list entry, where its forward and
+    ///      backward nodes start and what they read (see {build}); node `i`'s word is computed
+    ///      when asked ({node}), so that a one-step proof pays for the layers, not for every
+    ///      node of the step.
     struct Plan {
-        uint256[] nodes;
+        G.Layer[] layers; // the model's (flattened) layer list
+        uint256[] entries; // per entry, packed (see {build})
         uint256 count; // every node, the optimizer block included
         uint256 inter; // intermediates: the nodes before the optimizer block
-        uint256[] grads; // the gradient node of each parameter
         uint256 params;
         bool adam;
-        uint256 body; // the stored nodes: those before the clipping block (all without it)
+        bool nextToken; // the targets are tokens 1..=T of the row (a gather from column 1)
+        uint256 logSoftmax; // its node; the logits are `logits`, the loss gradient the next
+        uint256 logits;
+        uint256 body; // the nodes before the clipping block (all without it)
         bool clip;
     }
+
+    /// @dev An entry's record in {Plan.entries}: its first forward node, count, first backward
+    ///      node, count, the node it reads, the node it gives, the gradient its backward nodes
+    ///      start from and, for a residual block's start, the gradient that skipped the block.
+    uint256 private constant FWD_START = 0;
+    uint256 private constant FWD_COUNT = 16;
+    uint256 private constant BWD_START = 24;
+    uint256 private constant BWD_COUNT = 40;
+    uint256 private constant INPUT = 48;
+    uint256 private constant OUTPUT = 64;
+    uint256 private constant GRAD_IN = 80;
+    uint256 private constant SKIP = 96;
 
     /// @dev One node, unpacked.
     struct Node {
@@ -132,328 +152,293 @@ library GraphPlan {
         return a | b << 40 | c << 80;
     }
 
+    /// @dev `record`'s field at bit `at` (16 bits; counts are below 2^8).
+    function _field(uint256 record, uint256 at) private pure returns (uint256) {
+        return (record >> at) & 0xFFFF;
+    }
+
     /// @notice How many intermediates a step of model `m` produces ({build}'s `inter`).
     function intermediates(G.Model memory m) internal pure returns (uint256) {
         return build(m).inter;
     }
 
-    /// @notice The step's nodes for model `m`.
-    /// @dev    Written for gas: it runs on every call of the one-step proof. Node words go
-    ///         straight into one array (at most 5, then 2 per layer and 4 more per parameter:
-    ///         an attention layer's 8 parameters come with 28 nodes), indices stay below 2^16,
-    ///         so nothing can overflow.
+    /// @notice The step's plan for model `m` (`train::planned_step_graph`): `0` schedule, `1` x,
+    ///         `2` y, the forward nodes entry by entry, `log_softmax`, `xent_grad`, the backward
+    ///         nodes (entries in reverse, down to the first with parameters), the clipping block,
+    ///         the optimizer block.
+    /// @dev    Written for gas: it runs on every call of the one-step proof, one pass over the
+    ///         entries each way and nothing per node. Indices stay below 2^16 (at most 64
+    ///         entries of at most 28 nodes, 256 parameters of at most 5), so nothing overflows.
     function build(G.Model memory m) internal pure returns (Plan memory p) {
         unchecked {
-            uint256 layers = m.layers.length;
-            uint256[] memory nodes = new uint256[](5 + 2 * layers + 4 * m.params);
-            uint256[] memory grads = new uint256[](m.params);
-            // each layer's input node, and its output node << 32
-            uint256[] memory io = new uint256[](layers);
-            _put(nodes, 0, OP_SCHEDULE);
-            _put(nodes, 1, _word(OP_GATHER, 0, 1, ref(REF_FEATURES, 0)));
-            // a language model's targets: tokens 1..=T of the row (param 1: from column 1)
-            _put(
-                nodes,
-                2,
-                m.nextToken
-                    ? _word(OP_GATHER, 0, 1, ref(REF_FEATURES, 0)) | 1 << 16
-                    : _word(OP_GATHER, 0, 1, ref(REF_LABELS, 0))
-            );
+            G.Layer[] memory layers = m.layers;
+            uint256 count = layers.length;
+            uint256[] memory entries = new uint256[](count);
             uint256 n = 3;
             uint256 current = 1;
-            uint256 firstTrained = layers;
-            for (uint256 l; l < layers; ++l) {
-                G.Layer memory layer = m.layers[l];
-                uint256 input = current;
-                if (layer.firstParam != G.NONE && firstTrained == layers) firstTrained = l;
-                (n, current) = _forward(nodes, n, layer, l, current, io);
-                io[l] = input | current << 32;
+            uint256 firstTrained = count;
+            for (uint256 l; l < count; ++l) {
+                G.Layer memory layer = layers[l];
+                uint256 kind = layer.kind;
+                if (layer.firstParam != G.NONE && firstTrained == count) firstTrained = l;
+                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                uint256 bit = 1 << kind;
+                uint256 forward =
+                    bit & NODELESS != 0 ? 0 : kind == G.LAYER_NORM ? 2 : kind == G.ATTENTION ? 8 : 1;
+                // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                uint256 record = n << FWD_START | forward << FWD_COUNT | current << INPUT;
+                n += forward;
+                if (forward > 0) current = n - 1;
+                entries[l] = record | current << OUTPUT;
             }
-            uint256 logSoftmax = n;
-            _put(nodes, n++, _word(OP_LOG_SOFTMAX, 0, 1, current));
-            uint256 grad = n;
-            _put(nodes, n++, _word(OP_XENT_GRAD, 0, 2, _two(logSoftmax, ref(REF_NODE, 2))));
-            // the backward nodes, layers in reverse down to the first with parameters
-            uint256 state = n | grad << 32;
-            for (uint256 l = layers; l > firstTrained;) {
+            p.logits = current;
+            p.logSoftmax = n;
+            uint256 grad = n + 1;
+            n += 2;
+            uint256 skip = 0;
+            for (uint256 l = count; l > firstTrained;) {
                 --l;
-                state = _backward(nodes, grads, m.layers[l], l | io[l] << 8, state, l > firstTrained);
+                uint256 kind = layers[l].kind;
+                bool below = l > firstTrained;
+                uint256 backward = 0;
+                uint256 record = entries[l] | n << BWD_START | grad << GRAD_IN;
+                if (kind == G.RESIDUAL_CLOSE) {
+                    skip = grad;
+                } else if (kind == G.RESIDUAL) {
+                    record |= skip << SKIP;
+                    (backward, grad) = (1, n);
+                } else if (kind == G.ATTENTION) {
+                    backward = below ? 20 : 15;
+                    if (below) grad = n + 19;
+                    // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                } else if ((1 << kind) & TRAINED != 0) {
+                    // linear, conv2d, layer_norm: dW, db, dX; embedding: its two tables
+                    backward = below && kind != G.EMBEDDING ? 3 : 2;
+                    if (backward == 3) grad = n + 2;
+                    // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+                } else if ((1 << kind) & NODELESS == 0) {
+                    (backward, grad) = (1, n); // relu, pooling, dropout, gelu
+                }
+                entries[l] = record | backward << BWD_COUNT;
+                n += backward;
             }
-            n = state & 0xFFFFFFFF;
-            p.nodes = nodes;
-            (p.body, p.clip) = (n, m.clip);
-            if (m.clip) n += 2 * m.params + 1; // the clipping block, a formula (see {_clipNode})
+            (p.layers, p.entries, p.body, p.clip) = (layers, entries, n, m.clip);
+            if (m.clip) n += 2 * m.params + 1; // the clipping block (see {_clipNode})
             p.inter = n;
-            p.grads = grads;
-            (p.params, p.adam) = (m.params, m.adam);
+            (p.params, p.adam, p.nextToken) = (m.params, m.adam, m.nextToken);
             p.count = n + m.params * (m.adam ? 3 : 2);
         }
     }
 
-    /// @dev The forward nodes of entry `l` from node `n` on, reading `current`. Returns the
-    ///      next node and the entry's output.
-    function _forward(
-        uint256[] memory nodes,
-        uint256 n,
-        G.Layer memory layer,
-        uint256 l,
-        uint256 current,
-        uint256[] memory io
-    ) private pure returns (uint256, uint256) {
+    /// @dev Entries without nodes: flatten, reshape, a residual block's start (forward).
+    // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+    uint256 private constant NODELESS = 1 << G.FLATTEN | 1 << G.RESHAPE | 1 << G.RESIDUAL;
+    /// @dev Entries with two parameters and their gradients.
+    // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+    uint256 private constant TRAINED = 1 << G.LINEAR | 1 << G.CONV2D | 1 << G.LAYER_NORM | 1 << G.EMBEDDING;
+
+    /// @dev Node `i`'s word: `op | layer << 8 | param << 16 | arity << 24`, then the input
+    ///      references of 40 bits from bit 32.
+    function _wordAt(Plan memory p, uint256 i) private pure returns (uint256) {
+        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
         unchecked {
-            uint8 kind = layer.kind;
-            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
-            uint256 bit = 1 << kind;
-            uint256 w = layer.firstParam;
-            uint256 word;
-            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
-            if (bit & (1 << G.LINEAR | 1 << G.CONV2D | 1 << G.EMBEDDING) != 0) {
-                uint256 op = kind == G.LINEAR ? OP_LINEAR : kind == G.CONV2D ? OP_CONV : OP_EMBED;
-                word = _word(op, l, 3, _three(current, ref(REF_PARAM, w), ref(REF_PARAM, w + 1)));
-            } else if (kind == G.RELU) {
-                word = _word(OP_RELU, l, 1, current);
-            } else if (bit & G.POOLING != 0) {
-                word = _word(kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 1, current);
-            } else if (kind == G.DROPOUT) {
-                word = _word(OP_DROPOUT, l, 1, current);
-            } else if (kind == G.LAYER_NORM) {
-                // S = layer_norm_stats(X), then Y = layer_norm(X, S, γ, β): S is Y − 1
-                uint256 head = l << 8 | current << 32;
-                _put(nodes, n, head | OP_LN_STATS | 1 << 24);
-                word = head | OP_LN | 4 << 24 | n << 72 | ref(REF_PARAM, w) << 112 | ref(REF_PARAM, w + 1)
-                    << 152;
-                ++n;
-            } else if (kind == G.GELU) {
-                word = OP_GELU | l << 8 | 1 << 24 | current << 32;
-            } else if (kind == G.RESIDUAL_CLOSE) {
-                // add(the block's input, its last output)
-                word = _word(OP_ADD, l, 2, _two(io[layer.a] & 0xFFFFFFFF, current));
-            } else if (kind == G.ATTENTION) {
-                return _attentionForward(nodes, n, l, current, w);
-            } else {
-                return (n, current); // flatten, reshape, a block's start: no node
+            if (i >= p.inter) return _optimizer(p, i - p.inter);
+            if (i >= p.body) return _clipNode(p, i - p.body);
+            if (i < 3) {
+                if (i == 0) return OP_SCHEDULE;
+                if (i == 1) return _word(OP_GATHER, 0, 1, ref(REF_FEATURES, 0));
+                // a language model's targets: tokens 1..=T of the row (param 1: from column 1)
+                if (p.nextToken) return _word(OP_GATHER, 0, 1, ref(REF_FEATURES, 0)) | 1 << 16;
+                return _word(OP_GATHER, 0, 1, ref(REF_LABELS, 0));
             }
-            _put(nodes, n, word);
-            return (n + 1, n);
+            uint256 s = p.logSoftmax;
+            if (i == s) return _word(OP_LOG_SOFTMAX, 0, 1, p.logits);
+            if (i == s + 1) return _word(OP_XENT_GRAD, 0, 2, _two(s, ref(REF_NODE, 2)));
+            bool backward = i > s;
+            (uint256 l, uint256 k) = _entryOf(p.entries, i, backward);
+            if (backward) return _backwardWord(p, l, k);
+            return _forwardWord(p, l, k);
         }
     }
 
-    /// @dev Entry `l`'s backward nodes (`lio = l | io << 8`, `io` its input and output nodes
-    ///      `x | out << 32`) from `state = n | grad << 32 | skip << 64`: the next node, the
-    ///      running gradient, and the gradient that skips the residual block the loop is in.
-    ///      Returns the state.
-    function _backward(
-        uint256[] memory nodes,
-        uint256[] memory grads,
-        G.Layer memory layer,
-        uint256 lio,
-        uint256 state,
-        bool below
-    ) private pure returns (uint256) {
-        unchecked {
-            if (layer.firstParam != G.NONE) return _trainedBackward(nodes, grads, layer, lio, state, below);
-            uint256 kind = layer.kind;
-            uint256 n = state & 0xFFFFFFFF;
-            uint256 grad = (state >> 32) & 0xFFFFFFFF;
-            // `op | layer << 8 | arity << 24 | refs << 32`
-            uint256 word = (lio & 0xFF) << 8;
-            if (kind == G.RELU || kind == G.MAXPOOL2D || kind == G.GELU) {
-                uint256 op = kind == G.RELU ? OP_RELU_GRAD : kind == G.GELU ? OP_GELU_GRAD : OP_MAXPOOL_GRAD;
-                word |= op | 2 << 24 | ((lio >> 8) & 0xFFFFFFFF) << 32 | grad << 72; // (X, dY)
-            } else if (kind == G.AVGPOOL2D || kind == G.DROPOUT) {
-                word |= (kind == G.DROPOUT ? OP_DROPOUT_GRAD : OP_AVGPOOL_GRAD) | 1 << 24 | grad << 32;
-            } else if (kind == G.RESIDUAL_CLOSE) {
-                return n | grad << 32 | grad << 64; // the gradient that skips the block
-            } else if (kind == G.RESIDUAL) {
-                // the block's input gets both paths: add(dY, skip)
-                word |= OP_ADD | 2 << 24 | grad << 32 | (state >> 64) << 72;
-            } else {
-                return state; // flatten, reshape: the gradient passes through
-            }
-            _put(nodes, n, word);
-            return (n + 1) | n << 32 | (state >> 64) << 64;
-        }
-    }
-
-    /// @dev {_backward} of an entry with parameters: linear, conv2d, layer_norm, embedding,
-    ///      causal_self_attention.
-    function _trainedBackward(
-        uint256[] memory nodes,
-        uint256[] memory grads,
-        G.Layer memory layer,
-        uint256 lio,
-        uint256 state,
-        bool below
-    ) private pure returns (uint256) {
-        unchecked {
-            uint256 n = state & 0xFFFFFFFF;
-            uint256 grad = (state >> 32) & 0xFFFFFFFF;
-            uint256 kind = layer.kind;
-            uint256 lw = (lio & 0xFF) | layer.firstParam << 8;
-            if (kind == G.LINEAR || kind == G.CONV2D) {
-                (n, grad) = _productBackward(
-                    nodes, grads, n, lw, (lio >> 8) & 0xFFFFFFFF, grad, below, kind == G.CONV2D
-                );
-            } else if (kind == G.LAYER_NORM) {
-                // its statistics precede its output Y
-                uint256 io = ((lio >> 8) & 0xFFFFFFFF) | ((lio >> 40) - 1) << 16;
-                grads[lw >> 8] = n;
-                grads[(lw >> 8) + 1] = n + 1;
-                (n, grad) = _normBackward(nodes, n, lw, io, grad, below);
-            } else if (kind == G.EMBEDDING) {
-                // the token table's gradient (X, dY), the position table's (dY)
-                uint256 w = lw >> 8;
-                (grads[w], grads[w + 1]) = (n, n + 1);
-                uint256 head = (lio & 0xFF) << 8;
-                _put(
-                    nodes,
-                    n,
-                    OP_EMBED_GRAD | head | w << 16 | 2 << 24 | ((lio >> 8) & 0xFFFFFFFF) << 32 | grad << 72
-                );
-                _put(nodes, n + 1, OP_POSITION_GRAD | head | (w + 1) << 16 | 1 << 24 | grad << 32);
-                n += 2;
-            } else {
-                (n, grad) = _attentionBackward(nodes, grads, n, lw, lio >> 8, grad, below);
-            }
-            return n | grad << 32 | (state >> 64) << 64;
-        }
-    }
-
-    /// @dev A linear or conv2d layer's backward nodes (entry and first parameter `lw = l | w <<
-    ///      8`, input `input`) from its output's gradient `grad`: `dW`, `db` and, when `below`,
-    ///      the input's gradient. Returns the next node and the running gradient.
-    function _productBackward(
-        uint256[] memory nodes,
-        uint256[] memory grads,
-        uint256 n,
-        uint256 lw,
-        uint256 input,
-        uint256 grad,
-        bool below,
-        bool conv
-    ) private pure returns (uint256, uint256) {
-        unchecked {
-            uint256 w = lw >> 8;
-            (grads[w], grads[w + 1]) = (n, n + 1);
-            uint256 head = (lw & 0xFF) << 8;
-            // dW(dY, X), db(dY), dX(dY, W)
-            uint256 word = (conv ? OP_CONV_WEIGHT_GRAD : OP_WEIGHT_GRAD) | head | w << 16 | 2 << 24;
-            _put(nodes, n, word | grad << 32 | input << 72);
-            _put(
-                nodes,
-                n + 1,
-                (conv ? OP_CONV_BIAS_GRAD : OP_BIAS_GRAD) | head | (w + 1) << 16 | 1 << 24 | grad << 32
-            );
-            if (!below) return (n + 2, grad);
-            word = (conv ? OP_CONV_INPUT_GRAD : OP_INPUT_GRAD) | head | 2 << 24 | grad << 32;
-            _put(nodes, n + 2, word | ref(REF_PARAM, w) << 72);
-            return (n + 3, n + 2);
-        }
-    }
-
-    /// @dev Causal self-attention of entry `l` on `x`, parameters from `w`, from node `n` on:
-    ///      `q, k, v` (projections), `scores(q, k)`, `stats(scores)`, `probs(scores, stats)`,
-    ///      `context(probs, v)`, the output projection: eight nodes, the last its output.
-    function _attentionForward(uint256[] memory nodes, uint256 n, uint256 l, uint256 x, uint256 w)
+    /// @dev The entry whose forward (or backward) nodes hold node `i`, and `i`'s place among them.
+    function _entryOf(uint256[] memory entries, uint256 i, bool backward)
         private
         pure
         returns (uint256, uint256)
     {
         unchecked {
-            for (uint256 j; j < 3; ++j) {
-                uint256 q = w + 2 * j;
-                _put(
-                    nodes, n + j, _word(OP_LINEAR, l, 3, _three(x, ref(REF_PARAM, q), ref(REF_PARAM, q + 1)))
-                );
+            (uint256 at, uint256 counted) = backward ? (BWD_START, BWD_COUNT) : (FWD_START, FWD_COUNT);
+            for (uint256 l; l < entries.length; ++l) {
+                uint256 record = entries[l];
+                uint256 start = _field(record, at);
+                if (i >= start && i < start + ((record >> counted) & 0xFF)) return (l, i - start);
             }
-            _put(nodes, n + 3, _word(OP_ATTN_SCORES, l, 2, _two(n, n + 1)));
-            _put(nodes, n + 4, _word(OP_ATTN_STATS, l, 1, n + 3));
-            _put(nodes, n + 5, _word(OP_ATTN_SOFTMAX, l, 2, _two(n + 3, n + 4)));
-            _put(nodes, n + 6, _word(OP_ATTN_CONTEXT, l, 2, _two(n + 5, n + 2)));
-            uint256 out = _three(n + 6, ref(REF_PARAM, w + 6), ref(REF_PARAM, w + 7));
-            _put(nodes, n + 7, _word(OP_LINEAR, l, 3, out));
-            return (n + 8, n + 7);
+            return (0, 0); // unreachable: every stored node belongs to an entry
         }
     }
 
-    /// @dev The backward nodes of causal self-attention (entry and first parameter `lw = l |
-    ///      w << 8`, input and output nodes `io = x | out << 32`) from the output's gradient
-    ///      `grad`, as the Rust `attention_backward`: `dWo, dbo, dcontext, dprobs, dv, dot,
-    ///      dscores, dq, dk`, then `dW, db` of q, k and v and, when `below`, the input's
-    ///      gradient through each projection and their sum `(dxq + dxk) + dxv`. Returns the
-    ///      next node and the running gradient.
-    function _attentionBackward(
-        uint256[] memory nodes,
-        uint256[] memory grads,
-        uint256 n,
-        uint256 lw,
-        uint256 io,
-        uint256 grad,
-        bool below
-    ) private pure returns (uint256, uint256) {
+    /// @dev Forward node `k` of entry `l`, as the Rust `forward` builds them.
+    function _forwardWord(Plan memory p, uint256 l, uint256 k) private pure returns (uint256) {
         unchecked {
-            // q = out − 7, k, v, scores, stats, probs, context = out − 1
-            n = _projectionGrads(nodes, grads, n, lw + (6 << 8), grad, (io >> 32) - 1);
-            uint256 d = _attentionCore(nodes, n, lw, io >> 32, grad);
-            n += 7;
-            for (uint256 j; j < 3; ++j) {
-                uint256 dj = (d >> (32 * j)) & 0xFFFFFFFF;
-                n = _projectionGrads(nodes, grads, n, lw + ((2 * j) << 8), dj, io & 0xFFFFFFFF);
+            G.Layer memory layer = p.layers[l];
+            uint256 kind = layer.kind;
+            uint256 w = layer.firstParam;
+            uint256 x = _field(p.entries[l], INPUT);
+            if (kind == G.RESIDUAL_CLOSE) {
+                // add(the block's input, its last output)
+                return _word(OP_ADD, l, 2, _two(_field(p.entries[layer.a], INPUT), x));
             }
-            if (!below) return (n, grad);
-            uint256 head = (lw & 0xFF) << 8 | 2 << 24;
-            for (uint256 j; j < 3; ++j) {
-                uint256 refs = _two((d >> (32 * j)) & 0xFFFFFFFF, ref(REF_PARAM, (lw >> 8) + 2 * j));
-                _put(nodes, n + j, OP_INPUT_GRAD | head | refs << 32);
+            uint256 n = _field(p.entries[l], FWD_START);
+            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+            if ((1 << kind) & (1 << G.LINEAR | 1 << G.CONV2D | 1 << G.EMBEDDING) != 0) {
+                uint256 op = kind == G.LINEAR ? OP_LINEAR : kind == G.CONV2D ? OP_CONV : OP_EMBED;
+                return _word(op, l, 3, _three(x, ref(REF_PARAM, w), ref(REF_PARAM, w + 1)));
             }
-            _put(nodes, n + 3, OP_ADD | head | _two(n, n + 1) << 32);
-            _put(nodes, n + 4, OP_ADD | head | _two(n + 3, n + 2) << 32);
-            return (n + 5, n + 4);
+            if (kind == G.RELU) return _word(OP_RELU, l, 1, x);
+            // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
+            if ((1 << kind) & G.POOLING != 0) {
+                return _word(kind == G.MAXPOOL2D ? OP_MAXPOOL : OP_AVGPOOL, l, 1, x);
+            }
+            if (kind == G.DROPOUT) return _word(OP_DROPOUT, l, 1, x);
+            if (kind == G.GELU) return _word(OP_GELU, l, 1, x);
+            if (kind == G.LAYER_NORM) {
+                // S = layer_norm_stats(X), then Y = layer_norm(X, S, γ, β)
+                if (k == 0) return _word(OP_LN_STATS, l, 1, x);
+                return _word(OP_LN, l, 4, _three(x, n, ref(REF_PARAM, w)) | ref(REF_PARAM, w + 1) << 120);
+            }
+            // causal self-attention: q, k, v, scores(q, k), stats(scores), probs(scores, stats),
+            // context(probs, v), the output projection
+            if (k < 3) {
+                return
+                    _word(
+                        OP_LINEAR, l, 3, _three(x, ref(REF_PARAM, w + 2 * k), ref(REF_PARAM, w + 2 * k + 1))
+                    );
+            }
+            if (k == 3) return _word(OP_ATTN_SCORES, l, 2, _two(n, n + 1));
+            if (k == 4) return _word(OP_ATTN_STATS, l, 1, n + 3);
+            if (k == 5) return _word(OP_ATTN_SOFTMAX, l, 2, _two(n + 3, n + 4));
+            if (k == 6) return _word(OP_ATTN_CONTEXT, l, 2, _two(n + 5, n + 2));
+            return _word(OP_LINEAR, l, 3, _three(n + 6, ref(REF_PARAM, w + 6), ref(REF_PARAM, w + 7)));
         }
     }
 
-    /// @dev The seven nodes from `n` on between the output projection's gradients and those of
-    ///      q, k, v: `dcontext(dY, Wo)`, `dprobs(dcontext, v)`, `dv(probs, dcontext)`,
+    /// @dev Backward node `k` of entry `l`, as the Rust `planned_step_graph`
+    ///      builds them from the running gradient `dY`: linear and conv2d `dW(dY, X)`, `db(dY)`,
+    ///      `dX(dY, W)`; layer norm `dγ(X, S, dY)`, `dβ(dY)`, `dX(X, S, γ, dY)`; embedding
+    ///      `dE(tokens, dY)`, `dP(dY)`; relu, max pooling, GELU `(X, dY)`; average pooling and
+    ///      dropout `(dY)`; a residual block's start `add(dY, skip)`; attention as
+    ///      {_attentionBackwardWord}. A parameter's gradient names it in `param`.
+    function _backwardWord(Plan memory p, uint256 l, uint256 k) private pure returns (uint256) {
+        unchecked {
+            G.Layer memory layer = p.layers[l];
+            uint256 record = p.entries[l];
+            uint256 kind = layer.kind;
+            uint256 w = layer.firstParam;
+            uint256 x = _field(record, INPUT);
+            uint256 dy = _field(record, GRAD_IN);
+            if (kind == G.ATTENTION) return _attentionBackwardWord(layer, l, record, k);
+            if (kind == G.RESIDUAL) return _word(OP_ADD, l, 2, _two(dy, _field(record, SKIP)));
+            if (kind == G.RELU || kind == G.MAXPOOL2D || kind == G.GELU) {
+                uint256 op = kind == G.RELU ? OP_RELU_GRAD : kind == G.GELU ? OP_GELU_GRAD : OP_MAXPOOL_GRAD;
+                return _word(op, l, 2, _two(x, dy));
+            }
+            if (kind == G.AVGPOOL2D || kind == G.DROPOUT) {
+                return _word(kind == G.DROPOUT ? OP_DROPOUT_GRAD : OP_AVGPOOL_GRAD, l, 1, dy);
+            }
+            if (kind == G.LAYER_NORM) {
+                // its statistics precede its output Y
+                uint256 stats = _field(record, OUTPUT) - 1;
+                if (k == 0) return _word(OP_LN_WEIGHT_GRAD, l, 3, _three(x, stats, dy)) | w << 16;
+                if (k == 1) return _word(OP_LN_BIAS_GRAD, l, 1, dy) | (w + 1) << 16;
+                uint256 refs = _three(x, stats, ref(REF_PARAM, w)) | dy << 120;
+                return _word(OP_LN_INPUT_GRAD, l, 4, refs);
+            }
+            if (kind == G.EMBEDDING) {
+                if (k == 0) return _word(OP_EMBED_GRAD, l, 2, _two(x, dy)) | w << 16;
+                return _word(OP_POSITION_GRAD, l, 1, dy) | (w + 1) << 16;
+            }
+            // linear, conv2d
+            bool conv = kind == G.CONV2D;
+            if (k == 0) {
+                return _word(conv ? OP_CONV_WEIGHT_GRAD : OP_WEIGHT_GRAD, l, 2, _two(dy, x)) | w << 16;
+            }
+            if (k == 1) return _word(conv ? OP_CONV_BIAS_GRAD : OP_BIAS_GRAD, l, 1, dy) | (w + 1) << 16;
+            return _word(conv ? OP_CONV_INPUT_GRAD : OP_INPUT_GRAD, l, 2, _two(dy, ref(REF_PARAM, w)));
+        }
+    }
+
+    /// @dev Backward node `k` of causal self-attention, as the Rust `attention_backward`, from
+    ///      its first node `n`, the output's gradient `dY`, its input `x` and output `out` (q =
+    ///      `out − 7`, k, v, scores, stats, probs, context = `out − 1`): `dWo(dY, context)`,
+    ///      `dbo(dY)`, `dcontext(dY, Wo)`, `dprobs(dcontext, v)`, `dv(probs, dcontext)`,
     ///      `dot(probs, dprobs)`, `dscores(probs, dprobs, dot)`, `dq(dscores, k)`,
-    ///      `dk(dscores, q)`. Returns the nodes `dq | dk << 32 | dv << 64`.
-    function _attentionCore(uint256[] memory nodes, uint256 n, uint256 lw, uint256 out, uint256 grad)
+    ///      `dk(dscores, q)`, then `dW(d, x)`, `db(d)` of q, k, v and, below the first trained
+    ///      layer, the input's gradient through each projection and their sum
+    ///      `(dxq + dxk) + dxv`.
+    function _attentionBackwardWord(G.Layer memory layer, uint256 l, uint256 record, uint256 k)
         private
         pure
         returns (uint256)
     {
         unchecked {
-            uint256 two = (lw & 0xFF) << 8 | 2 << 24;
+            uint256 w = layer.firstParam;
+            uint256 n = _field(record, BWD_START);
+            uint256 out = _field(record, OUTPUT);
+            uint256 dy = _field(record, GRAD_IN);
+            if (k == 0) return _word(OP_WEIGHT_GRAD, l, 2, _two(dy, out - 1)) | (w + 6) << 16;
+            if (k == 1) return _word(OP_BIAS_GRAD, l, 1, dy) | (w + 7) << 16;
+            if (k == 2) return _word(OP_INPUT_GRAD, l, 2, _two(dy, ref(REF_PARAM, w + 6)));
             uint256 probs = out - 2;
-            _put(nodes, n, OP_INPUT_GRAD | two | _two(grad, ref(REF_PARAM, (lw >> 8) + 6)) << 32);
-            _put(nodes, n + 1, OP_ATTN_PROBS_GRAD | two | _two(n, out - 5) << 32);
-            _put(nodes, n + 2, OP_ATTN_VALUE_GRAD | two | _two(probs, n) << 32);
-            _put(nodes, n + 3, OP_ATTN_DOT | two | _two(probs, n + 1) << 32);
-            uint256 three = (lw & 0xFF) << 8 | 3 << 24;
-            _put(nodes, n + 4, OP_ATTN_SOFTMAX_GRAD | three | _three(probs, n + 1, n + 3) << 32);
-            _put(nodes, n + 5, OP_ATTN_QUERY_GRAD | two | _two(n + 4, out - 6) << 32);
-            _put(nodes, n + 6, OP_ATTN_KEY_GRAD | two | _two(n + 4, out - 7) << 32);
-            return (n + 5) | (n + 6) << 32 | (n + 2) << 64;
+            if (k == 3) return _word(OP_ATTN_PROBS_GRAD, l, 2, _two(n + 2, out - 5));
+            if (k == 4) return _word(OP_ATTN_VALUE_GRAD, l, 2, _two(probs, n + 2));
+            if (k == 5) return _word(OP_ATTN_DOT, l, 2, _two(probs, n + 3));
+            if (k == 6) return _word(OP_ATTN_SOFTMAX_GRAD, l, 3, _three(probs, n + 3, n + 5));
+            if (k == 7) return _word(OP_ATTN_QUERY_GRAD, l, 2, _two(n + 6, out - 6));
+            if (k == 8) return _word(OP_ATTN_KEY_GRAD, l, 2, _two(n + 6, out - 7));
+            // the gradients of q, k, v: nodes n + 7, n + 8, n + 4
+            if (k < 18) return _projectionBackwardWord(l, w, record, k);
+            if (k == 18) return _word(OP_ADD, l, 2, _two(n + 15, n + 16));
+            return _word(OP_ADD, l, 2, _two(n + 18, n + 17));
         }
     }
 
-    /// @dev A projection's weight and bias gradients (entry and parameter `lq = l | q << 8`,
-    ///      `q + 1` the bias) from its output's gradient `d` and its input `input`. Returns the
-    ///      next node.
-    function _projectionGrads(
-        uint256[] memory nodes,
-        uint256[] memory grads,
-        uint256 n,
-        uint256 lq,
-        uint256 d,
-        uint256 input
-    ) private pure returns (uint256) {
+    /// @dev Backward nodes 9 to 17 of causal self-attention (first parameter `w`, record
+    ///      `record`): `dW(d, x)`, `db(d)` of q, k and v, then `dX(d, W)` of each, with `d` their
+    ///      outputs' gradients, nodes `n + 7`, `n + 8` and `n + 4`.
+    function _projectionBackwardWord(uint256 l, uint256 w, uint256 record, uint256 k)
+        private
+        pure
+        returns (uint256)
+    {
         unchecked {
-            uint256 q = lq >> 8;
-            (grads[q], grads[q + 1]) = (n, n + 1);
-            uint256 head = (lq & 0xFF) << 8;
-            _put(nodes, n, OP_WEIGHT_GRAD | head | q << 16 | 2 << 24 | _two(d, input) << 32);
-            _put(nodes, n + 1, OP_BIAS_GRAD | head | (q + 1) << 16 | 1 << 24 | d << 32);
-            return n + 2;
+            uint256 j = k < 15 ? (k - 9) / 2 : k - 15;
+            uint256 n = _field(record, BWD_START);
+            uint256 d = j == 2 ? n + 4 : n + 7 + j;
+            if (k >= 15) return _word(OP_INPUT_GRAD, l, 2, _two(d, ref(REF_PARAM, w + 2 * j)));
+            if (k % 2 == 1) {
+                return _word(OP_WEIGHT_GRAD, l, 2, _two(d, _field(record, INPUT))) | (w + 2 * j) << 16;
+            }
+            return _word(OP_BIAS_GRAD, l, 1, d) | (w + 2 * j + 1) << 16;
+        }
+    }
+
+    /// @dev The gradient node of parameter `q`: among its entry's backward nodes (attention's
+    ///      output projection's come first, then those of q, k, v after seven more).
+    function _gradNode(Plan memory p, uint256 q) private pure returns (uint256) {
+        unchecked {
+            G.Layer[] memory layers = p.layers;
+            for (uint256 l; l < layers.length; ++l) {
+                uint256 w = layers[l].firstParam;
+                if (w == G.NONE || q < w) continue;
+                uint256 j = q - w;
+                bool attention = layers[l].kind == G.ATTENTION;
+                if (j >= (attention ? 8 : 2)) continue;
+                uint256 start = _field(p.entries[l], BWD_START);
+                if (!attention) return start + j;
+                return start + (j >= 6 ? j - 6 : j + 9);
+            }
+            return 0; // unreachable: every parameter belongs to an entry
         }
     }
 
@@ -461,17 +446,18 @@ library GraphPlan {
     ///      (`docs/repops.md` § Gradient clipping), packed like a stored node: for `j < P`,
     ///      `grad_square_sum` of parameter `j` (the first reads its gradient, the others the
     ///      sum before and their gradient); `j = P`, the scale; then `clip_grad(g_q, scale)`
-    ///      per parameter, which the optimizer reads instead of `g_q` ({_gradOf}). A formula,
-    ///      not stored: the one-step proof builds the plan on every call.
+    ///      per parameter, which the optimizer reads instead of `g_q` ({_gradOf}).
     function _clipNode(Plan memory p, uint256 j) private pure returns (uint256) {
         unchecked {
             uint256 params = p.params;
             uint256 i = p.body + j;
-            if (j == 0) return OP_GRAD_SQUARE_SUM | 1 << 24 | p.grads[0] << 32;
-            if (j < params) return OP_GRAD_SQUARE_SUM | j << 16 | 2 << 24 | _two(i - 1, p.grads[j]) << 32;
+            if (j == 0) return OP_GRAD_SQUARE_SUM | 1 << 24 | _gradNode(p, 0) << 32;
+            if (j < params) {
+                return OP_GRAD_SQUARE_SUM | j << 16 | 2 << 24 | _two(i - 1, _gradNode(p, j)) << 32;
+            }
             if (j == params) return OP_CLIP_SCALE | 1 << 24 | (i - 1) << 32;
             uint256 q = j - params - 1;
-            return OP_CLIP_GRAD | q << 16 | 2 << 24 | _two(p.grads[q], p.body + params) << 32;
+            return OP_CLIP_GRAD | q << 16 | 2 << 24 | _two(_gradNode(p, q), p.body + params) << 32;
         }
     }
 
@@ -480,54 +466,13 @@ library GraphPlan {
     function _gradOf(Plan memory p, uint256 q) private pure returns (uint256) {
         // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
         unchecked {
-            return p.clip ? p.body + p.params + 1 + q : p.grads[q];
-        }
-    }
-
-    /// @dev Node `i`'s word: stored, in the clipping block, or in the optimizer block.
-    function _wordAt(Plan memory p, uint256 i) private pure returns (uint256) {
-        // node, layer and parameter indices stay below 2^16, dimensions below 2^32: nothing overflows
-        unchecked {
-            if (i < p.body) return p.nodes[i];
-            if (i < p.inter) return _clipNode(p, i - p.body);
-            return _optimizer(p, i - p.inter);
-        }
-    }
-
-    /// @dev A layer norm's backward nodes from node `n` on: `dγ = layer_norm_weight_grad(X, S,
-    ///      dY)`, `dβ = bias_grad(dY)` and, unless it is the first trained layer,
-    ///      `dX = layer_norm_input_grad(X, S, γ, dY)`. `lw` is the layer and its γ `<< 8`, `io`
-    ///      its input X and statistics S `<< 16`. Returns the next node and the running gradient.
-    function _normBackward(
-        uint256[] memory nodes,
-        uint256 n,
-        uint256 lw,
-        uint256 io,
-        uint256 grad,
-        bool inputGrad
-    ) private pure returns (uint256, uint256) {
-        unchecked {
-            uint256 head = (lw & 0xFF) << 8 | _two(io & 0xFFFF, io >> 16) << 32; // layer; X, S
-            uint256 w = lw >> 8;
-            _put(nodes, n, head | OP_LN_WEIGHT_GRAD | w << 16 | 3 << 24 | grad << 112);
-            _put(nodes, n + 1, OP_LN_BIAS_GRAD | (lw & 0xFF) << 8 | (w + 1) << 16 | 1 << 24 | grad << 32);
-            n += 2;
-            if (!inputGrad) return (n, grad);
-            _put(nodes, n, head | OP_LN_INPUT_GRAD | 4 << 24 | ref(REF_PARAM, lw >> 8) << 112 | grad << 152);
-            return (n + 1, n);
+            return p.clip ? p.body + p.params + 1 + q : _gradNode(p, q);
         }
     }
 
     /// @dev A node word: `op | layer << 8 | arity << 24 | refs << 32`.
     function _word(uint256 op, uint256 layer, uint256 arity, uint256 refs) private pure returns (uint256) {
         return op | layer << 8 | arity << 24 | refs << 32;
-    }
-
-    /// @dev `nodes[i] = word` for an `i` {build} keeps inside the allocation.
-    function _put(uint256[] memory nodes, uint256 i, uint256 word) private pure {
-        assembly ("memory-safe") {
-            mstore(add(nodes, mul(32, add(i, 1))), word)
-        }
     }
 
     /// @dev The optimizer node `j` of the block (SGD `v'`, `w'`; AdamW `m'`, `v'`, `w'` per

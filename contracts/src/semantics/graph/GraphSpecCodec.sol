@@ -249,9 +249,7 @@ library GraphSpecCodec {
         returns (uint256)
     {
         if (n < MAX_LAYERS) {
-            Layer memory l;
-            (l.kind, l.a) = (kind, a);
-            layers[n] = l;
+            layers[n] = Layer(kind, a, 0, 0, 0, 0, 0, 0);
         } else {
             m.tooManyLayers = true;
         }
@@ -269,9 +267,8 @@ library GraphSpecCodec {
     {
         // Offsets stay below the calldata's length plus a few bytes: no overflow.
         unchecked {
-            Layer memory l;
             uint8 kind = uint8(_u8(spec, o));
-            l.kind = kind;
+            Layer memory l = Layer(kind, 0, 0, 0, 0, 0, 0, 0);
             ++o;
             // forge-lint: disable-next-line(incorrect-shift) -- a bit mask: the literal 1 is meant
             uint256 bit = 1 << kind; // kinds by bit masks: one test per branch
@@ -499,7 +496,7 @@ library GraphSpecCodec {
             Layer memory l = m.layers[i];
             l.inShape = shape;
             l.firstParam = NONE;
-            uint256 weights;
+            uint256 weights = 0;
             if (l.kind == RESIDUAL) {
                 // an empty block
                 if (m.layers[i + 1].kind == RESIDUAL_CLOSE) revert SpecRules.InvalidSpec("model.layers");
