@@ -273,16 +273,18 @@ impl Kernels {
     }
 
     /// Runs `fill(c, chunk)` over `out` cut into chunks of `chunk_len`
-    /// values (`c` the chunk's number), in parallel unless `out` is at most
-    /// [`ELEMENTWISE_CHUNK`] values or the pool has one thread (then once, on
-    /// the whole of `out`, as chunk 0).
+    /// values (`c` the chunk's number), in parallel unless `out` is below
+    /// [`PARALLEL_MIN`] values or the pool has one thread (then once, on the
+    /// whole of `out`, as chunk 0). Every caller's values are independent of
+    /// the cut (element-wise, or whole rows or sequences per chunk), so the
+    /// bits are the same either way.
     fn in_chunks(
         &self,
         out: &mut [f32],
         chunk_len: usize,
         fill: impl Fn(usize, &mut [f32]) + Sync,
     ) {
-        if out.len() <= ELEMENTWISE_CHUNK || self.threads() == 1 {
+        if out.len() < PARALLEL_MIN || self.threads() == 1 {
             fill(0, out);
         } else {
             self.pool.install(|| {
@@ -300,8 +302,14 @@ impl Kernels {
     }
 }
 
-/// Below this many elements an element-wise op runs on the calling thread.
-const ELEMENTWISE_CHUNK: usize = 1 << 16;
+/// The values of one parallel chunk of an element-wise op: small enough that
+/// a transformer's `[B·T, D]` activations (`[1024, 64]`, 65,536 values) split
+/// among the threads, large enough that a chunk's work (tens of µs) dwarfs
+/// handing it to a thread.
+const ELEMENTWISE_CHUNK: usize = 1 << 13;
+
+/// Below this many values an element-wise op runs on the calling thread.
+const PARALLEL_MIN: usize = 1 << 14;
 
 /// Declares `$name_avx2`, the same body compiled with AVX2 and FMA enabled.
 macro_rules! avx2_variant {
