@@ -259,7 +259,14 @@ impl Net {
     /// Posts `spec` on the bundled digits data with a challenge window of
     /// `window`; returns the job id.
     pub fn post(&self, spec: &std::path::Path, window: &str) -> u64 {
-        let out = self.post_with(spec, window, &[]);
+        self.post_on(spec, "bundled:digits", window)
+    }
+
+    /// Posts `spec` on the dataset `data` (`--data`: a path or
+    /// `bundled:digits`) with a challenge window of `window`; returns the job
+    /// id.
+    pub fn post_on(&self, spec: &std::path::Path, data: &str, window: &str) -> u64 {
+        let out = self.post_command(spec, data, window, &[]);
         assert!(
             out.status.success(),
             "job post failed: {}",
@@ -278,6 +285,17 @@ impl Net {
         window: &str,
         extra: &[&str],
     ) -> std::process::Output {
+        self.post_command(spec, "bundled:digits", window, extra)
+    }
+
+    /// `vtrain job post --json` of `spec` on `data`; the command's output.
+    fn post_command(
+        &self,
+        spec: &std::path::Path,
+        data: &str,
+        window: &str,
+        extra: &[&str],
+    ) -> std::process::Output {
         let spec = spec.display().to_string();
         let mut args = vec![
             "job",
@@ -285,7 +303,7 @@ impl Net {
             "--spec",
             &spec,
             "--data",
-            "bundled:digits",
+            data,
             "--challenge-window",
             window,
             "--json",

@@ -243,23 +243,26 @@ async fn amounts_and_funds_are_checked_before_anything_is_sent() {
     assert_eq!(net.job_count().await, 0);
 }
 
-/// A transformer job (embedding, attention, residual blocks, the next-token
-/// loss) trains in the engine, but the deployed semantics cannot dispute it
-/// yet: the market refuses it when the post is simulated, with its reason,
-/// before the dataset is announced or anything else is sent.
+/// A job that Rust accepts but the market refuses: the Shakespeare GPT with a
+/// checkpoint interval of 1,500 steps, whose replay (up to 2 × 1,501 steps of
+/// 895 million operations) exceeds what one clock extension allows at the
+/// market's replay rate. The post is simulated first: refused with the
+/// market's reason, before the dataset is announced or anything else is sent.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_job_the_chain_cannot_dispute_is_refused_before_anything_is_sent() {
+async fn a_job_the_market_refuses_is_refused_before_anything_is_sent() {
     let net = Net::start().await;
     let before = net.balance(net.address(SUBMITTER)).await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let spec = std::fs::read_to_string(root.join("examples/shakespeare-gpt.toml"))
+        .expect("the example")
+        .replace("checkpoint_interval = 500", "checkpoint_interval = 1500");
+    let path = net.path("heavy-gpt.toml");
+    std::fs::write(&path, spec).expect("spec");
     let out = net.cli(&[
         "job",
         "post",
         "--spec",
-        &root
-            .join("examples/shakespeare-gpt.toml")
-            .display()
-            .to_string(),
+        &path.display().to_string(),
         "--data",
         &root
             .join("examples/data/shakespeare.txt.gz")
@@ -269,7 +272,7 @@ async fn a_job_the_chain_cannot_dispute_is_refused_before_anything_is_sent() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("JobMarket.postJob"), "{err}");
-    assert!(err.contains("cannot dispute"), "{err}");
+    assert!(err.contains("IntervalTooHeavy"), "{err}");
     assert_eq!(net.job_count().await, 0);
     assert_eq!(
         net.balance(net.address(SUBMITTER)).await,
