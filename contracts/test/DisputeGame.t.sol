@@ -23,12 +23,22 @@ contract DisputeGameTest is GameDriver {
         return build(none);
     }
 
-    function _start() internal returns (World memory liar, World memory truth) {
-        liar = _liar();
+    function _start() internal returns (World memory, World memory) {
+        return _startWith(_liar());
+    }
+
+    /// Posts the toy job, lets `liar` submit and the honest challenger open a game.
+    function _startWith(World memory liar) internal returns (World memory, World memory truth) {
         truth = _truth();
         jobId = postToyJob();
         submitWorld(jobId, liar);
         gameId = openChallenge(jobId, liar, truth);
+        return (liar, truth);
+    }
+
+    /// A solver that lies about a dataset copy (I1, no primitive).
+    function _datasetCopyLiar() internal pure returns (World memory) {
+        return build(Lie(true, 2, 0, 1, 3, 0));
     }
 
     function _phase() internal view returns (DisputeGame.Phase) {
@@ -272,11 +282,7 @@ contract DisputeGameTest is GameDriver {
     function test_chooseMicro_lastStepOfCopyProgram() public {
         // A solver that lies about a dataset copy (I1, no primitive): the chain compares the
         // claimed element with the dataset itself.
-        World memory liar = build(Lie(true, 2, 0, 1, 3, 0));
-        World memory truth = _truth();
-        jobId = postToyJob();
-        submitWorld(jobId, liar);
-        gameId = openChallenge(jobId, liar, truth);
+        (World memory liar, World memory truth) = _startWith(_datasetCopyLiar());
         playUntil(gameId, liar, truth, DisputeGame.Phase.ChooseMicro);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.BadMicroStep.selector);
@@ -288,11 +294,7 @@ contract DisputeGameTest is GameDriver {
     /// A dataset operand is checked against the job's dataset root, which commits to the data's
     /// own class count (the prover names it): any other count is refused, whatever the spec's.
     function test_proveStep_datasetOperandNeedsTheCommittedClassCount() public {
-        World memory liar = build(Lie(true, 2, 0, 1, 3, 0));
-        World memory truth = _truth();
-        jobId = postToyJob();
-        submitWorld(jobId, liar);
-        gameId = openChallenge(jobId, liar, truth);
+        (World memory liar, World memory truth) = _startWith(_datasetCopyLiar());
         playUntil(gameId, liar, truth, DisputeGame.Phase.ProveStep);
         DisputeGame.StepProof memory bad = buildProof(game.getGame(gameId), liar);
         assertEq(bad.operands[0].datasetClasses, 2, "the toy data's classes");

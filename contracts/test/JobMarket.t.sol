@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {JobMarket} from "../src/JobMarket.sol";
+import {SemanticsFixture} from "./semantics/SemanticsFixture.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
 import {Commitments} from "../src/lib/Commitments.sol";
@@ -194,17 +195,7 @@ contract JobMarketTest is GameDriver {
         spec[72] = 0x04; // holdout 4 of 4 samples
         _expectBadSpec(spec, "dataset.holdout");
         // The production semantics refuse the toy's model section.
-        JobMarket real = new JobMarket(
-            alu,
-            new GraphSemantics(
-                new DensePrograms(),
-                new ImagePrograms(),
-                new NormPrograms(),
-                new AttentionPrograms(),
-                new GraphSpecRules()
-            ),
-            marketConfig()
-        );
+        JobMarket real = new JobMarket(alu, SemanticsFixture.deploy(), marketConfig());
         vm.prank(submitter);
         vm.expectRevert(abi.encodeWithSelector(GraphSpecCodec.UnsupportedSpec.selector, 73));
         real.postJob{value: 1}(toySpec(), t + 1, t + 2, uint128(CHALLENGER_BOND), 1);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {console} from "forge-std/Test.sol";
+import {SemanticsFixture} from "./semantics/SemanticsFixture.sol";
 import {JobMarket} from "../src/JobMarket.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {SpecRules} from "../src/lib/SpecRules.sol";
@@ -311,17 +312,7 @@ contract PayoutsTest is GameDriver {
     /// @notice The specs the review found no game could settle are refused by `postJob`,
     ///         each with the field the Rust validation names.
     function test_postJob_refusesSpecsNoGameCouldSettle() public {
-        JobMarket real = new JobMarket(
-            alu,
-            new GraphSemantics(
-                new DensePrograms(),
-                new ImagePrograms(),
-                new NormPrograms(),
-                new AttentionPrograms(),
-                new GraphSpecRules()
-            ),
-            marketConfig()
-        );
+        JobMarket real = new JobMarket(alu, SemanticsFixture.deploy(), marketConfig());
         // the digits reference job (examples/digits-mlp.toml)
         bytes memory digits =
             hex"000000010000000001352903000003200000006400000040c489fc31a9f0d0e54e6d537b903bece59a93d7fc12abd5715cce9b4ca3d678950100000705000000400000000a0000016801000000010000008001013dcccccd3f66666638d1b71701";

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Test} from "forge-std/Test.sol";
+import {SemanticsFixture} from "./semantics/SemanticsFixture.sol";
 import {JobMarket} from "../src/JobMarket.sol";
 import {JobSpecCodec} from "../src/lib/JobSpecCodec.sol";
 import {SpecRules} from "../src/lib/SpecRules.sol";
@@ -26,13 +27,7 @@ contract SpecVectorsTest is Test {
 
     function setUp() public {
         json = vm.readFile("test/vectors/specs.json");
-        semantics = new GraphSemantics(
-            new DensePrograms(),
-            new ImagePrograms(),
-            new NormPrograms(),
-            new AttentionPrograms(),
-            new GraphSpecRules()
-        );
+        semantics = SemanticsFixture.deploy();
         market = new JobMarket(
             new Fp32Alu(),
             semantics,

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Test, console} from "forge-std/Test.sol";
+import {SemanticsFixture} from "./SemanticsFixture.sol";
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {GraphSemantics} from "../../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
@@ -51,13 +52,7 @@ contract GraphSemanticsDiffTest is Test {
     }
 
     function setUp() public {
-        semantics = new GraphSemantics(
-            new DensePrograms(),
-            new ImagePrograms(),
-            new NormPrograms(),
-            new AttentionPrograms(),
-            new GraphSpecRules()
-        );
+        semantics = SemanticsFixture.deploy();
         alu = new Fp32Alu();
     }
 
@@ -329,13 +324,7 @@ contract GraphSemanticsTest is Test {
     GraphSemantics internal semantics;
 
     function setUp() public {
-        semantics = new GraphSemantics(
-            new DensePrograms(),
-            new ImagePrograms(),
-            new NormPrograms(),
-            new AttentionPrograms(),
-            new GraphSpecRules()
-        );
+        semantics = SemanticsFixture.deploy();
     }
 
     function _id(uint64 step, uint8 list, uint32 index)

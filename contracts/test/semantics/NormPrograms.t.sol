@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Test, console} from "forge-std/Test.sol";
+import {SemanticsFixture} from "./SemanticsFixture.sol";
 import {IStepSemantics} from "../../src/interfaces/IStepSemantics.sol";
 import {GraphSemantics} from "../../src/semantics/GraphSemantics.sol";
 import {GraphSpecRules} from "../../src/semantics/GraphSpecRules.sol";
@@ -32,13 +33,7 @@ contract NormProgramsTest is Test {
     Fp32Alu internal alu;
 
     function setUp() public {
-        semantics = new GraphSemantics(
-            new DensePrograms(),
-            new ImagePrograms(),
-            new NormPrograms(),
-            new AttentionPrograms(),
-            new GraphSpecRules()
-        );
+        semantics = SemanticsFixture.deploy();
         alu = new Fp32Alu();
     }
 

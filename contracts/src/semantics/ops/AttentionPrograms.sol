@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Fp32} from "../../fp32/Fp32.sol";
+import {GraphPlan as P} from "../graph/GraphPlan.sol";
 import {Micro} from "./Micro.sol";
 import {SoftmaxOps} from "./SoftmaxOps.sol";
 
@@ -10,7 +11,7 @@ import {SoftmaxOps} from "./SoftmaxOps.sol";
 ///         attention and residuals; Rust `repops/attention.rs`): the token and position
 ///         embedding and its gradients, causal self-attention forward and backward, and the
 ///         residual `add`. A contract of its own, called by the graph semantics, as
-///         {NormPrograms} and {ImagePrograms}.
+///         {NormPrograms} and {ImagePrograms}; its op numbers are {GraphPlan}'s.
 /// @dev    Geometry words pack four 32-bit fields. Attention ops: `B | T << 32 | H << 64 |
 ///         d << 96` (sequences, positions, heads, values per head; the width is `W = H·d`).
 ///         Embedding ops: `B | T << 32 | V << 64 | D << 96` (the vocabulary and the width).
@@ -25,21 +26,6 @@ import {SoftmaxOps} from "./SoftmaxOps.sol";
 ///         the position gradient `(dY)`. Geometries are bounded by the spec rules (every
 ///         tensor below 2^40 elements, programs below 2^32 steps): nothing overflows.
 contract AttentionPrograms {
-    uint8 internal constant OP_ADD = 35;
-    uint8 internal constant OP_EMBED = 36;
-    uint8 internal constant OP_EMBED_GRAD = 37;
-    uint8 internal constant OP_POSITION_GRAD = 38;
-    uint8 internal constant OP_ATTN_SCORES = 39;
-    uint8 internal constant OP_ATTN_STATS = 40;
-    uint8 internal constant OP_ATTN_SOFTMAX = 41;
-    uint8 internal constant OP_ATTN_CONTEXT = 42;
-    uint8 internal constant OP_ATTN_PROBS_GRAD = 43;
-    uint8 internal constant OP_ATTN_VALUE_GRAD = 44;
-    uint8 internal constant OP_ATTN_DOT = 45;
-    uint8 internal constant OP_ATTN_SOFTMAX_GRAD = 46;
-    uint8 internal constant OP_ATTN_QUERY_GRAD = 47;
-    uint8 internal constant OP_ATTN_KEY_GRAD = 48;
-
     /// @dev Steps of one term of a softmax row sum: `sub`, then `exp`.
     uint256 private constant TERM = 1 + SoftmaxOps.EXP_STEPS;
 
@@ -82,28 +68,28 @@ contract AttentionPrograms {
     function _length(uint8 op, Geometry memory q, uint256 e) private pure returns (uint256) {
         unchecked {
             uint256 t = q.t;
-            if (op == OP_ADD) return 1;
-            if (op == OP_EMBED) return 2 * q.h + 1;
-            if (op == OP_EMBED_GRAD) return 2 * q.b * t;
-            if (op == OP_POSITION_GRAD) return q.b;
-            if (op == OP_ATTN_STATS) {
+            if (op == P.OP_ADD) return 1;
+            if (op == P.OP_EMBED) return 2 * q.h + 1;
+            if (op == P.OP_EMBED_GRAD) return 2 * q.b * t;
+            if (op == P.OP_POSITION_GRAD) return q.b;
+            if (op == P.OP_ATTN_STATS) {
                 uint256 i = (e / 2) % t;
                 return e % 2 == 0 ? i : i + TERM + (TERM + 1) * i;
             }
-            if (op == OP_ATTN_DOT) return e % t + 1;
+            if (op == P.OP_ATTN_DOT) return e % t + 1;
             // per score: masked (j > i) elements have no steps
             if (
-                op == OP_ATTN_SCORES || op == OP_ATTN_PROBS_GRAD || op == OP_ATTN_SOFTMAX
-                    || op == OP_ATTN_SOFTMAX_GRAD
+                op == P.OP_ATTN_SCORES || op == P.OP_ATTN_PROBS_GRAD || op == P.OP_ATTN_SOFTMAX
+                    || op == P.OP_ATTN_SOFTMAX_GRAD
             ) {
                 if (e % t > (e / t) % t) return 0;
-                if (op == OP_ATTN_SCORES) return q.d + 1;
-                if (op == OP_ATTN_PROBS_GRAD) return q.d;
-                return op == OP_ATTN_SOFTMAX ? TERM + 1 : 3;
+                if (op == P.OP_ATTN_SCORES) return q.d + 1;
+                if (op == P.OP_ATTN_PROBS_GRAD) return q.d;
+                return op == P.OP_ATTN_SOFTMAX ? TERM + 1 : 3;
             }
             // per activation element (b, i, h, c): the causal range of i
             uint256 pos = (e / (q.h * q.d)) % t;
-            return op == OP_ATTN_CONTEXT || op == OP_ATTN_QUERY_GRAD ? pos + 1 : t - pos;
+            return op == P.OP_ATTN_CONTEXT || op == P.OP_ATTN_QUERY_GRAD ? pos + 1 : t - pos;
         }
     }
 
@@ -112,7 +98,7 @@ contract AttentionPrograms {
     /// @dev The copy a program without steps is: a masked score's `+0`, or the maximum of a
     ///      one-element row (`attn_softmax_stats` at `i = 0`), its only score.
     function _copy(uint8 op, Geometry memory q, uint256 e) private pure returns (uint256) {
-        if (op == OP_ATTN_STATS) {
+        if (op == P.OP_ATTN_STATS) {
             uint256 row = e / 2;
             return Micro.copy(Micro.input(0, row * q.t));
         }
@@ -131,25 +117,25 @@ contract AttentionPrograms {
 
     function _instruction(uint8 op, Geometry memory q, uint256 e, uint256 k) private pure returns (uint256) {
         unchecked {
-            if (op == OP_ADD) return Micro.ins2(Micro.ADD, Micro.input(0, e), Micro.input(1, e));
-            if (op == OP_EMBED || op == OP_EMBED_GRAD || op == OP_POSITION_GRAD) {
+            if (op == P.OP_ADD) return Micro.ins2(Micro.ADD, Micro.input(0, e), Micro.input(1, e));
+            if (op == P.OP_EMBED || op == P.OP_EMBED_GRAD || op == P.OP_POSITION_GRAD) {
                 return _embedding(op, q, e, k);
             }
-            if (op == OP_ATTN_STATS) return _stats(q.t, e, k);
-            if (op == OP_ATTN_SOFTMAX) {
+            if (op == P.OP_ATTN_STATS) return _stats(q.t, e, k);
+            if (op == P.OP_ATTN_SOFTMAX) {
                 // div(exp(sub(S, M[r, 0])), M[r, 1])
                 uint256 row = e / q.t;
                 if (k == 0) return Micro.ins2(Micro.SUB, Micro.input(0, e), Micro.input(1, 2 * row));
                 if (k < TERM) return SoftmaxOps.exp(k - 1, Micro.step(0), 1);
                 return Micro.ins2(Micro.DIV, Micro.step(TERM - 1), Micro.input(1, 2 * row + 1));
             }
-            if (op == OP_ATTN_SOFTMAX_GRAD) {
+            if (op == P.OP_ATTN_SOFTMAX_GRAD) {
                 // mul(mul(P, sub(dP, C[r])), σ)
                 if (k == 0) return Micro.ins2(Micro.SUB, Micro.input(1, e), Micro.input(2, e / q.t));
                 if (k == 1) return Micro.ins2(Micro.MUL, Micro.input(0, e), Micro.step(0));
                 return Micro.ins2(Micro.MUL, Micro.step(1), Micro.c(_scale(q.d)));
             }
-            if (op == OP_ATTN_DOT) {
+            if (op == P.OP_ATTN_DOT) {
                 // Σ_{j ≤ i} fma(P[r, j], dP[r, j]) from +0
                 uint256 at = e * q.t + k;
                 return Micro.ins3(Micro.FMA, Micro.input(0, at), Micro.input(1, at), _acc(k));
@@ -163,7 +149,7 @@ contract AttentionPrograms {
         unchecked {
             uint256 t = q.t;
             uint256 w = q.h * q.d;
-            if (op == OP_ATTN_SCORES || op == OP_ATTN_PROBS_GRAD) {
+            if (op == P.OP_ATTN_SCORES || op == P.OP_ATTN_PROBS_GRAD) {
                 // over c: fma(L[b, i, h, c], R[b, j, h, c], acc); scores then mul(·, σ)
                 if (k == q.d) return Micro.ins2(Micro.MUL, Micro.step(k - 1), Micro.c(_scale(q.d)));
                 uint256 bh = e / (t * t);
@@ -174,7 +160,7 @@ contract AttentionPrograms {
                 uint256 right = (rows + e % t) * w + head;
                 return Micro.ins3(Micro.FMA, Micro.input(0, left), Micro.input(1, right), _acc(k));
             }
-            return _causalSum(op == OP_ATTN_CONTEXT || op == OP_ATTN_QUERY_GRAD, q, e, k);
+            return _causalSum(op == P.OP_ATTN_CONTEXT || op == P.OP_ATTN_QUERY_GRAD, q, e, k);
         }
     }
 
@@ -242,7 +228,7 @@ contract AttentionPrograms {
     ///      for every `(b, t)`; the position gradient: `acc = add(acc, dY[b, t, j])` over `b`.
     function _embedding(uint8 op, Geometry memory q, uint256 e, uint256 k) private pure returns (uint256) {
         unchecked {
-            if (op == OP_POSITION_GRAD) {
+            if (op == P.OP_POSITION_GRAD) {
                 return Micro.ins2(Micro.ADD, _acc(k), Micro.input(0, k * q.t * q.d + e));
             }
             if (k % 2 == 1) {
@@ -251,7 +237,7 @@ contract AttentionPrograms {
                         Micro.ADD, k == 1 ? Micro.c(Micro.F_ZERO) : Micro.step(k - 2), Micro.step(k - 1)
                     );
             }
-            if (op == OP_EMBED_GRAD) {
+            if (op == P.OP_EMBED_GRAD) {
                 // element (v, j), step pair k / 2 = (b, t)
                 uint256 bt = k / 2;
                 return _select(Micro.input(0, bt), e / q.d, Micro.input(1, bt * q.d + e % q.d));
