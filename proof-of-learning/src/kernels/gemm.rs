@@ -10,6 +10,7 @@
 //! reduction, so every blocking, thread count and SIMD level gives the same
 //! bits.
 
+use crate::repops::canon;
 use super::Level;
 use super::microkernel;
 
@@ -230,6 +231,15 @@ pub(crate) fn gemm(
                     }
                 }
             });
+            // The micro-kernels' fmas do not canonicalise: a NaN (∞·0, ∞ − ∞)
+            // comes out with the CPU's payload (x86: 0xFFC00000). NaN is
+            // absorbing in an fma chain (a NaN addend gives a NaN), so an
+            // output's chain ends in a NaN exactly when the reference's
+            // canonicalising chain does, and one canonicalisation at the end
+            // gives the reference's bits.
+            for value in rows.iter_mut() {
+                *value = canon(*value);
+            }
         };
         if rows_per_task >= m {
             task(0, c);

@@ -9,8 +9,13 @@ use vtrain_proof_of_learning::repops::{
 };
 use vtrain_proof_of_learning::spec::{ConvGeometry, PoolGeometry};
 
-/// Values that stress rounding: ±0, subnormals, huge and tiny magnitudes.
-const EDGES: [f32; 10] = [
+/// Values that stress rounding and NaN handling: ±0, subnormals, huge and
+/// tiny magnitudes, ±∞ and the NaN (whose products with 0, and sums of
+/// opposite infinities, make NaNs inside every kind of op).
+const EDGES: [f32; 13] = [
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+    f32::NAN,
     0.0,
     -0.0,
     1e-45,
@@ -68,6 +73,17 @@ pub(crate) fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
         replay_trace(&trace, |slot, index| slices[slot as usize][index as usize])
             .unwrap_or_else(|step| panic!("{op:?} element {e}: micro-step {step} does not replay"));
     }
+}
+
+/// ∞·0 inside a product: the micro-kernels' fmas give the CPU's NaN
+/// (0xFFC00000 on x86), the reference the canonical one; the kernels must
+/// hand out the canonical NaN.
+#[test]
+fn a_nan_made_inside_a_product_is_canonical() {
+    let (x, w, b) = (vec![f32::INFINITY, 1.0], vec![0.0, 1.0], vec![0.0]);
+    check(&Op::Linear { m: 1, k: 2, n: 1 }, &[x.clone(), w.clone(), b], 1);
+    check(&Op::InputGrad { m: 1, o: 1, k: 2 }, &[vec![f32::INFINITY], w], 2);
+    check(&Op::WeightGrad { m: 2, o: 1, k: 1 }, &[vec![0.0, 1.0], x], 1);
 }
 
 const SIZES: [(usize, usize, usize); 5] = [
