@@ -56,20 +56,7 @@ const RECORD_LEN: usize = 20;
 const SEED: u64 = 0x5654_4650_3332_4431;
 
 /// Every opcode, in order.
-const OPCODES: [Opcode; 12] = [
-    Opcode::Add,
-    Opcode::Sub,
-    Opcode::Mul,
-    Opcode::Div,
-    Opcode::Fma,
-    Opcode::Sqrt,
-    Opcode::Max,
-    Opcode::Min,
-    Opcode::SelGt,
-    Opcode::SelEq,
-    Opcode::Ldexp,
-    Opcode::Getexp,
-];
+const OPCODES: [Opcode; 12] = Opcode::ALL;
 
 /// Special values every opcode is tried on in all combinations (pairs; for fma
 /// the triples of [`FMA_SPECIALS`]).

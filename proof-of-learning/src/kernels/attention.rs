@@ -6,8 +6,11 @@
 //! tensor is written as `+0` without a program. The work splits by sequence:
 //! `first_b` is the first sequence of `out`, which holds whole sequences.
 
-use crate::repops::prim::{add, div, fma, max, mul, sub};
-use crate::repops::{AttentionGeometry, Direct, Op, exp};
+use super::lanes::{ShiftedExp, map1};
+use super::{add_link, fma_link};
+use crate::repops::canon;
+use crate::repops::prim::{div, max, mul, sub};
+use crate::repops::{AttentionGeometry, Op};
 
 /// Runs `op` for sequences `first_b..` into `out`.
 #[inline(always)]
@@ -17,6 +20,7 @@ pub(super) fn attention(
     inputs: &[&[f32]],
     first_b: usize,
     out: &mut [f32],
+    wide: bool,
 ) {
     let (t, d, width) = (g.seq, g.head_dim, g.width());
     // One sequence's share of each layout.
@@ -27,37 +31,36 @@ pub(super) fn attention(
     match *op {
         Op::AttnScores(_) | Op::AttnProbsGrad(_) => {
             // S = mul(Σ_c fma(Q_i, K_j), σ); dP = Σ_c fma(dO_i, V_j): each (h, i) row
-            // runs its j lanes side by side over c, reading the head of K (or V)
-            // transposed so that the lanes are contiguous.
+            // runs its j lanes in blocks of eight side by side over c (each block's
+            // sums in registers), reading the head of K (or V) transposed so that
+            // the lanes are contiguous. The transpose's rows are padded with zeros
+            // to a whole block; the lanes past `i` are computed and dropped.
             let scaled = matches!(op, Op::AttnScores(_));
-            let mut right_t = vec![0.0f32; d * t];
-            let mut acc = vec![0.0f32; t];
+            let stride = t.next_multiple_of(BLOCK);
+            let mut right_t = vec![0.0f32; d * stride];
             for (n, seq) in out.chunks_exact_mut(scores).enumerate() {
                 let b = first_b + n;
                 for (h, head) in seq.chunks_exact_mut(t * t).enumerate() {
                     for j in 0..t {
                         for (c, &v) in inputs[1][act(b, j, h)..act(b, j, h) + d].iter().enumerate()
                         {
-                            right_t[c * t + j] = v;
+                            right_t[c * stride + j] = v;
                         }
                     }
                     for (i, values) in head.chunks_exact_mut(t).enumerate() {
-                        let lanes = &mut acc[..=i];
-                        lanes.fill(0.0);
                         let left = &inputs[0][act(b, i, h)..act(b, i, h) + d];
-                        for (c, &l) in left.iter().enumerate() {
-                            let column = &right_t[c * t..c * t + i + 1];
-                            for (a, &r) in lanes.iter_mut().zip(column) {
-                                *a = fma(l, r, *a);
-                            }
-                        }
                         let (kept, masked) = values.split_at_mut(i + 1);
-                        if scaled {
-                            for (value, &a) in kept.iter_mut().zip(lanes.iter()) {
-                                *value = mul(a, scale);
+                        for (block, lanes) in kept.chunks_mut(BLOCK).enumerate() {
+                            let mut acc = [0.0f32; BLOCK];
+                            for (c, &l) in left.iter().enumerate() {
+                                let column = &right_t[c * stride + block * BLOCK..][..BLOCK];
+                                for (a, &r) in acc.iter_mut().zip(column) {
+                                    *a = fma_link(l, r, *a);
+                                }
                             }
-                        } else {
-                            kept.copy_from_slice(lanes);
+                            for (value, &a) in lanes.iter_mut().zip(&acc) {
+                                *value = if scaled { mul(a, scale) } else { canon(a) };
+                            }
                         }
                         masked.fill(0.0);
                     }
@@ -72,9 +75,13 @@ pub(super) fn attention(
                     let (h, i) = (row / t, row % t);
                     let s = &inputs[0][score_row(b, h, i)..score_row(b, h, i) + i + 1];
                     let m = s[1..].iter().fold(s[0], |m, &v| max(m, v));
-                    shifted_exps(s, m, &mut terms[..=i]);
+                    map1(wide, &ShiftedExp(m), s, &mut terms[..=i]);
                     pair[0] = m;
-                    pair[1] = terms[1..=i].iter().fold(terms[0], |sum, &x| add(sum, x));
+                    pair[1] = canon(
+                        terms[1..=i]
+                            .iter()
+                            .fold(terms[0], |sum, &x| add_link(sum, x)),
+                    );
                 }
             }
         }
@@ -87,7 +94,12 @@ pub(super) fn attention(
                     let base = score_row(b, h, i);
                     let stats = (b * g.heads + h) * t + i;
                     let (m, sum) = (inputs[1][2 * stats], inputs[1][2 * stats + 1]);
-                    shifted_exps(&inputs[0][base..=base + i], m, &mut terms[..=i]);
+                    map1(
+                        wide,
+                        &ShiftedExp(m),
+                        &inputs[0][base..=base + i],
+                        &mut terms[..=i],
+                    );
                     let (kept, masked) = values.split_at_mut(i + 1);
                     for (value, &x) in kept.iter_mut().zip(&terms[..=i]) {
                         *value = div(x, sum);
@@ -100,37 +112,39 @@ pub(super) fn attention(
             // O_i = Σ_{j ≤ i} fma(P_ij, V_j); dQ_i = Σ_{j ≤ i} fma(dS_ij, K_j).
             for (n, seq) in out.chunks_exact_mut(acts).enumerate() {
                 let b = first_b + n;
-                seq.fill(0.0);
                 for h in 0..g.heads {
                     for i in 0..t {
                         let start = act(b, i, h) - b * acts;
-                        let acc = &mut seq[start..start + d];
                         let probs = &inputs[0][score_row(b, h, i)..];
-                        for (j, &p) in probs[..=i].iter().enumerate() {
-                            let v = &inputs[1][act(b, j, h)..act(b, j, h) + d];
-                            for (a, &x) in acc.iter_mut().zip(v) {
-                                *a = fma(p, x, *a);
-                            }
-                        }
+                        let terms = (0..=i).map(|j| (probs[j], &inputs[1][act(b, j, h)..]));
+                        weighted_sum(&mut seq[start..start + d], terms);
                     }
                 }
             }
         }
         Op::AttnValueGrad(_) | Op::AttnKeyGrad(_) => {
             // dV_j = Σ_{i ≥ j} fma(P_ij, dO_i); dK_j = Σ_{i ≥ j} fma(dS_ij, Q_i).
+            // i outer, ascending: every dV_j still sums its terms in ascending
+            // i, and each row of P (and of dO) is read once, contiguously, into
+            // a head's t sums (an L1-sized block).
+            let mut acc = vec![0.0f32; t * d];
             for (n, seq) in out.chunks_exact_mut(acts).enumerate() {
                 let b = first_b + n;
-                seq.fill(0.0);
                 for h in 0..g.heads {
-                    for j in 0..t {
-                        let start = act(b, j, h) - b * acts;
-                        let acc = &mut seq[start..start + d];
-                        for i in j..t {
-                            let p = inputs[0][score_row(b, h, i) + j];
-                            let x = &inputs[1][act(b, i, h)..act(b, i, h) + d];
-                            for (a, &v) in acc.iter_mut().zip(x) {
-                                *a = fma(p, v, *a);
+                    acc.fill(0.0);
+                    for i in 0..t {
+                        let p = &inputs[0][score_row(b, h, i)..][..=i];
+                        let x = &inputs[1][act(b, i, h)..][..d];
+                        for (&p, sums) in p.iter().zip(acc.chunks_exact_mut(d)) {
+                            for (a, &v) in sums.iter_mut().zip(x) {
+                                *a = fma_link(p, v, *a);
                             }
+                        }
+                    }
+                    for (j, sums) in acc.chunks_exact(d).enumerate() {
+                        let start = act(b, j, h) - b * acts;
+                        for (value, &a) in seq[start..start + d].iter_mut().zip(sums) {
+                            *value = canon(a);
                         }
                     }
                 }
@@ -144,7 +158,11 @@ pub(super) fn attention(
                     let base = score_row(b, h, i);
                     let p = &inputs[0][base..=base + i];
                     let dp = &inputs[1][base..=base + i];
-                    *value = p.iter().zip(dp).fold(0.0, |acc, (&p, &dp)| fma(p, dp, acc));
+                    *value = canon(
+                        p.iter()
+                            .zip(dp)
+                            .fold(0.0, |acc, (&p, &dp)| fma_link(p, dp, acc)),
+                    );
                 }
             }
         }
@@ -155,14 +173,12 @@ pub(super) fn attention(
                     let (h, i) = (row / t, row % t);
                     let base = score_row(b, h, i);
                     let dot = inputs[2][(b * g.heads + h) * t + i];
-                    for (j, value) in values.iter_mut().enumerate() {
-                        *value = if j > i {
-                            0.0
-                        } else {
-                            let centred = sub(inputs[1][base + j], dot);
-                            mul(mul(inputs[0][base + j], centred), scale)
-                        };
+                    let (kept, masked) = values.split_at_mut(i + 1);
+                    let (p, dp) = (&inputs[0][base..=base + i], &inputs[1][base..=base + i]);
+                    for ((value, &p), &dp) in kept.iter_mut().zip(p).zip(dp) {
+                        *value = mul(mul(p, sub(dp, dot)), scale);
                     }
+                    masked.fill(0.0);
                 }
             }
         }
@@ -170,10 +186,48 @@ pub(super) fn attention(
     }
 }
 
-/// `out[j] = exp(sub(s[j], m))`, the exp program of every lane side by side.
+/// Score lanes computed side by side in [`attention`]'s score products.
+const BLOCK: usize = 8;
+
+/// `acc[c] = fma(w, row[c], acc[c])` for each `(w, row)` of `terms` in order,
+/// from `acc = +0`: an attention product's output row (`d = acc.len()`
+/// values, each summed over the terms in their order). At the usual head
+/// widths the sums stay in registers across the terms.
 #[inline(always)]
-fn shifted_exps(s: &[f32], m: f32, out: &mut [f32]) {
-    for (x, &v) in out.iter_mut().zip(s) {
-        *x = exp(&mut Direct, sub(v, m));
+fn weighted_sum<'a>(acc: &mut [f32], terms: impl Iterator<Item = (f32, &'a [f32])>) {
+    match acc.len() {
+        8 => weighted_sum_of::<8>(acc, terms),
+        16 => weighted_sum_of::<16>(acc, terms),
+        32 => weighted_sum_of::<32>(acc, terms),
+        64 => weighted_sum_of::<64>(acc, terms),
+        d => {
+            acc.fill(0.0);
+            for (w, row) in terms {
+                for (a, &x) in acc.iter_mut().zip(&row[..d]) {
+                    *a = fma_link(w, x, *a);
+                }
+            }
+            for a in acc.iter_mut() {
+                *a = canon(*a);
+            }
+        }
+    }
+}
+
+/// [`weighted_sum`] for `D` values.
+#[inline(always)]
+fn weighted_sum_of<'a, const D: usize>(
+    acc: &mut [f32],
+    terms: impl Iterator<Item = (f32, &'a [f32])>,
+) {
+    let mut sum = [0.0f32; D];
+    for (w, row) in terms {
+        let row = &row[..D];
+        for (a, &x) in sum.iter_mut().zip(row) {
+            *a = fma_link(w, x, *a);
+        }
+    }
+    for (a, &sum) in acc.iter_mut().zip(&sum) {
+        *a = canon(sum);
     }
 }

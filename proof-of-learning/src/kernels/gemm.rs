@@ -10,9 +10,9 @@
 //! reduction, so every blocking, thread count and SIMD level gives the same
 //! bits.
 
-use crate::repops::canon;
 use super::Level;
 use super::microkernel;
+use crate::repops::canon;
 
 /// A strided read-only matrix view: element (r, c) is `data[r·rs + c·cs]`.
 #[derive(Clone, Copy, Debug)]

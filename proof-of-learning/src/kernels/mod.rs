@@ -10,13 +10,19 @@
 mod attention;
 mod conv;
 mod gemm;
+mod lanes;
+mod layer_norm;
 mod microkernel;
 mod pool;
 mod sequence;
 
-use crate::repops::{AttentionGeometry, Direct, NormGeometry, Op, norm};
+use crate::repops::{AttentionGeometry, Direct, NormGeometry, Op};
 use attention::attention as attention_kernel;
 use gemm::{MatView, gemm};
+use layer_norm::{
+    forward as layer_norm_forward, input_grad as layer_norm_input_grad, stats as layer_norm_stats,
+    weight_grad as layer_norm_weight_grad,
+};
 use rayon::prelude::*;
 use std::fmt;
 use std::sync::Arc;
@@ -199,8 +205,12 @@ impl Kernels {
             | Op::AttnKeyGrad(ref g) => {
                 let avx2 = self.uses_avx2();
                 // Whole sequences per chunk: every layout is sequence-major.
+                // Split by the work (a head's t² scores), not by the output,
+                // which is one or two values a row for the statistics and the
+                // softmax row dot.
                 let per_sequence = out.len() / g.batch.max(1);
-                self.in_chunks(out, per_sequence, |b, chunk| {
+                let work = g.batch * g.heads * g.seq * g.seq;
+                self.in_chunks_if(work >= PARALLEL_MIN, out, per_sequence, |b, chunk| {
                     if avx2 {
                         // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
                         #[cfg(target_arch = "x86_64")]
@@ -208,7 +218,7 @@ impl Kernels {
                             attention_avx2(op, g, inputs, b, chunk)
                         }
                     } else {
-                        attention::attention(op, g, inputs, b, chunk)
+                        attention::attention(op, g, inputs, b, chunk, false)
                     }
                 });
             }
@@ -231,26 +241,48 @@ impl Kernels {
                         log_softmax_avx2(inputs, classes, out)
                     }
                 } else {
-                    log_softmax(inputs, classes, out)
+                    log_softmax(inputs, classes, out, false)
                 }
             }
-            Op::LayerNormInputGrad(ref g) => {
+            Op::LayerNormStats(ref g) => {
                 let avx2 = self.uses_avx2();
-                let fill = |first_row: usize, rows: &mut [f32]| {
+                self.by_rows(out, g, 2, |first_row, rows| {
                     if avx2 {
                         // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
                         #[cfg(target_arch = "x86_64")]
                         unsafe {
-                            layer_norm_input_grad_avx2(g, inputs, first_row, rows)
+                            layer_norm_stats_avx2(g, inputs[0], first_row, rows)
                         }
                     } else {
-                        layer_norm_input_grad(g, inputs, first_row, rows)
+                        layer_norm_stats(g, inputs[0], first_row, rows)
                     }
-                };
-                let rows_per_chunk = (ELEMENTWISE_CHUNK / g.width.max(1)).max(1);
-                self.in_chunks(out, rows_per_chunk * g.width, |c, chunk| {
-                    fill(c * rows_per_chunk, chunk)
                 });
+            }
+            Op::LayerNorm(ref g) | Op::LayerNormInputGrad(ref g) => {
+                let avx2 = self.uses_avx2();
+                let forward = matches!(op, Op::LayerNorm(_));
+                self.by_rows(out, g, g.width, |first_row, rows| match (avx2, forward) {
+                    // SAFETY (both): avx2 is only true on CPUs with AVX2 and FMA.
+                    #[cfg(target_arch = "x86_64")]
+                    (true, true) => unsafe { layer_norm_forward_avx2(g, inputs, first_row, rows) },
+                    #[cfg(target_arch = "x86_64")]
+                    (true, false) => unsafe {
+                        layer_norm_input_grad_avx2(g, inputs, first_row, rows)
+                    },
+                    (_, true) => layer_norm_forward(g, inputs, first_row, rows),
+                    (_, false) => layer_norm_input_grad(g, inputs, first_row, rows),
+                });
+            }
+            Op::LayerNormWeightGrad(ref g) => {
+                if self.uses_avx2() {
+                    // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        layer_norm_weight_grad_avx2(g, inputs, out)
+                    }
+                } else {
+                    layer_norm_weight_grad(g, inputs, out)
+                }
             }
             _ => {
                 let avx2 = self.uses_avx2();
@@ -262,7 +294,7 @@ impl Kernels {
                             elementwise_avx2(op, inputs, offset, chunk)
                         }
                     } else {
-                        elementwise(op, inputs, offset, chunk)
+                        elementwise(op, inputs, offset, chunk, false)
                     }
                 };
                 self.in_chunks(out, ELEMENTWISE_CHUNK, |c, chunk| {
@@ -284,7 +316,19 @@ impl Kernels {
         chunk_len: usize,
         fill: impl Fn(usize, &mut [f32]) + Sync,
     ) {
-        if out.len() < PARALLEL_MIN || self.threads() == 1 {
+        self.in_chunks_if(out.len() >= PARALLEL_MIN, out, chunk_len, fill)
+    }
+
+    /// [`Self::in_chunks`], in parallel only if `large` (and the pool has
+    /// more than one thread).
+    fn in_chunks_if(
+        &self,
+        large: bool,
+        out: &mut [f32],
+        chunk_len: usize,
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
+        if !large || self.threads() == 1 {
             fill(0, out);
         } else {
             self.pool.install(|| {
@@ -295,11 +339,45 @@ impl Kernels {
         }
     }
 
+    /// Runs `fill(first_row, chunk)` over `out`, `per_row` values a row of
+    /// `g`, in chunks of whole rows (about [`ELEMENTWISE_CHUNK`] values each).
+    fn by_rows(
+        &self,
+        out: &mut [f32],
+        g: &NormGeometry,
+        per_row: usize,
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
+        let per_row = per_row.max(1);
+        let rows_per_chunk = (ELEMENTWISE_CHUNK / g.width.max(1)).max(1);
+        self.in_chunks(out, rows_per_chunk * per_row, |c, chunk| {
+            fill(c * rows_per_chunk, chunk)
+        });
+    }
+
     /// Whether this level runs the AVX2+FMA builds of the element-wise bodies
     /// (where `f32::mul_add` is one hardware instruction).
     fn uses_avx2(&self) -> bool {
         cfg!(target_arch = "x86_64") && matches!(self.level, Level::Avx2Fma | Level::Avx512)
     }
+}
+
+/// `a·b + c`, one link of an accumulation chain whose end is canonicalised
+/// (by [`canon`](crate::repops::canon), or by the canonicalising primitive
+/// it feeds). Leaving the NaN payload of the links alone gives the same bits:
+/// an fma with a NaN operand gives a NaN, so the chain ends in a NaN exactly
+/// when the reference's chain of canonicalising fmas does, and equals it
+/// link for link until then. It takes the compare-and-blend of each link off
+/// the chain's critical path.
+#[inline(always)]
+pub(super) fn fma_link(a: f32, b: f32, c: f32) -> f32 {
+    a.mul_add(b, c)
+}
+
+/// `a + b`, one link of an accumulation chain (see [`fma_link`]).
+#[inline(always)]
+pub(super) fn add_link(a: f32, b: f32) -> f32 {
+    a + b
 }
 
 /// The values of one parallel chunk of an element-wise op: small enough that
@@ -324,13 +402,30 @@ macro_rules! avx2_variant {
             $name($($arg),*)
         }
     };
+    // A body that also takes `wide: bool` (whether it may run programs on
+    // AVX registers, `lanes`): true in this build only.
+    ($name:ident, $avx2:ident, ($($arg:ident: $ty:ty),*), wide) => {
+        /// The AVX2+FMA build of the function of the same name, its programs
+        /// on AVX registers.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $name($($arg,)* true)
+        }
+    };
 }
 
-avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]));
-avx2_variant!(attention_kernel, attention_avx2, (op: &Op, g: &AttentionGeometry, inputs: &[&[f32]], first_b: usize, out: &mut [f32]));
+avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]), wide);
+avx2_variant!(attention_kernel, attention_avx2, (op: &Op, g: &AttentionGeometry, inputs: &[&[f32]], first_b: usize, out: &mut [f32]), wide);
 avx2_variant!(bias_grad, bias_grad_avx2, (dz: &[f32], m: usize, o: usize, out: &mut [f32]));
-avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, out: &mut [f32]));
+avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, out: &mut [f32]), wide);
+avx2_variant!(layer_norm_stats, layer_norm_stats_avx2, (g: &NormGeometry, x: &[f32], first_row: usize, out: &mut [f32]));
+avx2_variant!(layer_norm_forward, layer_norm_forward_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_input_grad, layer_norm_input_grad_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
+avx2_variant!(layer_norm_weight_grad, layer_norm_weight_grad_avx2, (g: &NormGeometry, inputs: &[&[f32]], out: &mut [f32]));
 
 /// Every element of `chunk` (output elements `offset..offset + len`).
 ///
@@ -339,7 +434,7 @@ avx2_variant!(layer_norm_input_grad, layer_norm_input_grad_avx2, (g: &NormGeomet
 /// exactly its micro-program's primitive sequence); the tests hold them equal
 /// to the reference bit for bit. The others run their micro-program directly.
 #[inline(always)]
-fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]) {
+fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32], wide: bool) {
     use crate::repops::prim::{add, div, fma, mul, sel_gt, sqrt, sub};
     let range = offset..offset + chunk.len();
     let at = |slot: usize| &inputs[slot][range.clone()];
@@ -389,16 +484,8 @@ fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]) {
         }
         // The programs of one element each, on values instead of indices, so
         // the loops vectorise.
-        Op::Gelu => {
-            for (out, &x) in chunk.iter_mut().zip(at(0)) {
-                *out = norm::gelu(&mut Direct, &[&[x]], 0);
-            }
-        }
-        Op::GeluGrad => {
-            for ((out, &x), &dy) in chunk.iter_mut().zip(at(0)).zip(at(1)) {
-                *out = norm::gelu_grad(&mut Direct, &[&[x], &[dy]], 0);
-            }
-        }
+        Op::Gelu => lanes::map1(wide, &lanes::Gelu, at(0), chunk),
+        Op::GeluGrad => lanes::map2(wide, &lanes::GeluGrad, at(0), at(1), chunk),
         Op::Add => {
             for ((out, &a), &b) in chunk.iter_mut().zip(at(0)).zip(at(1)) {
                 *out = add(a, b);
@@ -407,11 +494,12 @@ fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]) {
         Op::XentGrad { rows, classes } => {
             use crate::repops::prim::sel_eq;
             let batch = rows as f32;
-            for ((i, out), &ls) in chunk.iter_mut().enumerate().zip(at(0)) {
+            // p = exp(ls) for the whole chunk, eight at a time, then the rest.
+            lanes::map1(wide, &lanes::Exp, at(0), chunk);
+            for (i, out) in chunk.iter_mut().enumerate() {
                 let e = offset + i;
                 let target = sel_eq(inputs[1][e / classes], (e % classes) as f32, 1.0, 0.0);
-                let p = crate::repops::exp(&mut Direct, ls);
-                *out = div(sub(p, target), batch);
+                *out = div(sub(*out, target), batch);
             }
         }
         _ => {
@@ -429,40 +517,27 @@ fn bias_grad(dz: &[f32], m: usize, o: usize, out: &mut [f32]) {
     out.fill(0.0);
     for row in dz.chunks_exact(o).take(m) {
         for (acc, &value) in out.iter_mut().zip(row) {
-            *acc = crate::repops::prim::add(*acc, value);
+            *acc = add_link(*acc, value);
         }
     }
-}
-
-/// The layer norm's input gradient one row at a time (rows `first_row..`):
-/// the row's two means are computed once and shared by its elements (the same
-/// primitives each element's program runs).
-#[inline(always)]
-fn layer_norm_input_grad(g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]) {
-    for (i, row) in out.chunks_exact_mut(g.width).enumerate() {
-        let r = first_row + i;
-        let means = norm::input_grad_row(&mut Direct, inputs, g, r);
-        for (j, value) in row.iter_mut().enumerate() {
-            *value = norm::input_grad_element(&mut Direct, inputs, g, r * g.width + j, means);
-        }
+    for acc in out.iter_mut() {
+        *acc = crate::repops::canon(*acc);
     }
 }
 
 /// Log-softmax one row at a time: the row's max and log-sum are computed once
 /// and shared by its elements (the same primitives each element's program runs).
 #[inline(always)]
-fn log_softmax(inputs: &[&[f32]], classes: usize, out: &mut [f32]) {
-    use crate::repops::prim::{add, max, sub};
+fn log_softmax(inputs: &[&[f32]], classes: usize, out: &mut [f32], wide: bool) {
+    use crate::repops::prim::{max, sub};
     let mut terms = vec![0.0f32; classes];
     for (r, row) in out.chunks_exact_mut(classes).enumerate() {
         let z = &inputs[0][r * classes..(r + 1) * classes];
         // log_softmax_row's primitives: the max, every exp side by side, then
         // the sum in class order and its log.
         let m = z[1..].iter().fold(z[0], |m, &v| max(m, v));
-        for (x, &v) in terms.iter_mut().zip(z) {
-            *x = crate::repops::exp(&mut Direct, sub(v, m));
-        }
-        let sum = terms[1..].iter().fold(terms[0], |sum, &x| add(sum, x));
+        lanes::map1(wide, &lanes::ShiftedExp(m), z, &mut terms);
+        let sum = terms[1..].iter().fold(terms[0], |sum, &x| add_link(sum, x));
         let log_sum = crate::repops::log(&mut Direct, sum);
         for (value, &v) in row.iter_mut().zip(z) {
             *value = sub(sub(v, m), log_sum);

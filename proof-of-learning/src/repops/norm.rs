@@ -180,6 +180,13 @@ fn gelu_denominator<F: Fp>(fp: &mut F, x: F::V) -> (F::V, F::V) {
 #[inline(always)]
 pub fn gelu<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
     let x = load(fp, inputs, 0, e);
+    gelu_of(fp, x)
+}
+
+/// The program of [`gelu`] on a value already loaded (the fast kernels run it
+/// on several elements' values at once).
+#[inline(always)]
+pub fn gelu_of<F: Fp>(fp: &mut F, x: F::V) -> F::V {
     let (d, _) = gelu_denominator(fp, x);
     fp.div(x, d)
 }
@@ -188,6 +195,14 @@ pub fn gelu<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
 #[inline(always)]
 pub fn gelu_grad<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
     let x = load(fp, inputs, 0, e);
+    let dy = load(fp, inputs, 1, e);
+    gelu_grad_of(fp, x, dy)
+}
+
+/// The program of [`gelu_grad`] on values already loaded (loading records no
+/// micro-step, so the trace is the same).
+#[inline(always)]
+pub fn gelu_grad_of<F: Fp>(fp: &mut F, x: F::V, dy: F::V) -> F::V {
     let (d, x2) = gelu_denominator(fp, x);
     let one = fp.constant(1.0);
     let s = fp.div(one, d);
@@ -200,7 +215,6 @@ pub fn gelu_grad<F: Fp>(fp: &mut F, inputs: &[&[f32]], e: usize) -> F::V {
     let h = fp.mul(x, k);
     let h = fp.mul(h, slope);
     let derivative = fp.add(s, h);
-    let dy = load(fp, inputs, 1, e);
     fp.mul(dy, derivative)
 }
 

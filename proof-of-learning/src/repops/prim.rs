@@ -53,6 +53,22 @@ pub enum Opcode {
 }
 
 impl Opcode {
+    /// Every primitive, in opcode order.
+    pub const ALL: [Self; 12] = [
+        Self::Add,
+        Self::Sub,
+        Self::Mul,
+        Self::Div,
+        Self::Fma,
+        Self::Sqrt,
+        Self::Max,
+        Self::Min,
+        Self::SelGt,
+        Self::SelEq,
+        Self::Ldexp,
+        Self::Getexp,
+    ];
+
     /// How many operands the primitive reads.
     pub const fn arity(self) -> usize {
         match self {
