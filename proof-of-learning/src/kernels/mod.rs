@@ -234,15 +234,20 @@ impl Kernels {
                 }
             }
             Op::LogSoftmax { classes, .. } => {
-                if self.uses_avx2() {
-                    // SAFETY: uses_avx2 is only true on CPUs with AVX2 and FMA.
-                    #[cfg(target_arch = "x86_64")]
-                    unsafe {
-                        log_softmax_avx2(inputs, classes, out)
+                let avx2 = self.uses_avx2();
+                let rows_per_chunk = (ELEMENTWISE_CHUNK / classes.max(1)).max(1);
+                self.in_chunks(out, rows_per_chunk * classes.max(1), |c, chunk| {
+                    let first_row = c * rows_per_chunk;
+                    if avx2 {
+                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            log_softmax_avx2(inputs, classes, first_row, chunk)
+                        }
+                    } else {
+                        log_softmax(inputs, classes, first_row, chunk, false)
                     }
-                } else {
-                    log_softmax(inputs, classes, out, false)
-                }
+                });
             }
             Op::LayerNormStats(ref g) => {
                 let avx2 = self.uses_avx2();
@@ -421,7 +426,7 @@ macro_rules! avx2_variant {
 avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]), wide);
 avx2_variant!(attention_kernel, attention_avx2, (op: &Op, g: &AttentionGeometry, inputs: &[&[f32]], first_b: usize, out: &mut [f32]), wide);
 avx2_variant!(bias_grad, bias_grad_avx2, (dz: &[f32], m: usize, o: usize, out: &mut [f32]));
-avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, out: &mut [f32]), wide);
+avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f32]), wide);
 avx2_variant!(layer_norm_stats, layer_norm_stats_avx2, (g: &NormGeometry, x: &[f32], first_row: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_forward, layer_norm_forward_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_input_grad, layer_norm_input_grad_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
@@ -525,13 +530,14 @@ fn bias_grad(dz: &[f32], m: usize, o: usize, out: &mut [f32]) {
     }
 }
 
-/// Log-softmax one row at a time: the row's max and log-sum are computed once
+/// Log-softmax one row at a time (rows `first_row..`): the row's max and log-sum are computed once
 /// and shared by its elements (the same primitives each element's program runs).
 #[inline(always)]
-fn log_softmax(inputs: &[&[f32]], classes: usize, out: &mut [f32], wide: bool) {
+fn log_softmax(inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f32], wide: bool) {
     use crate::repops::prim::{max, sub};
     let mut terms = vec![0.0f32; classes];
-    for (r, row) in out.chunks_exact_mut(classes).enumerate() {
+    for (i, row) in out.chunks_exact_mut(classes).enumerate() {
+        let r = first_row + i;
         let z = &inputs[0][r * classes..(r + 1) * classes];
         // log_softmax_row's primitives: the max, every exp side by side, then
         // the sum in class order and its log.

@@ -138,7 +138,8 @@ fn elementwise_kernels_match_the_reference() {
     let len = 70_000; // in parallel chunks of 8,192, the last one short
     check(&Op::Relu, &[values(1, len)], len);
     check(&Op::ReluGrad, &[values(2, len), values(3, len)], len);
-    for (rows, classes) in [(1, 2), (5, 10), (37, 3)] {
+    // The last in parallel chunks of 64 rows.
+    for (rows, classes) in [(1, 2), (5, 10), (37, 3), (300, 128)] {
         let z = values(4 + rows as u64, rows * classes);
         check(
             &Op::LogSoftmax { rows, classes },
