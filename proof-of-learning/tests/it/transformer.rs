@@ -47,6 +47,25 @@ fn transformer_kernels_match_the_reference() {
             heads: 4,
             head_dim: 16,
         },
+        // The other head widths whose sums the kernels keep in registers.
+        AttentionGeometry {
+            batch: 2,
+            seq: 9,
+            heads: 3,
+            head_dim: 8,
+        },
+        AttentionGeometry {
+            batch: 2,
+            seq: 17,
+            heads: 2,
+            head_dim: 32,
+        },
+        AttentionGeometry {
+            batch: 1,
+            seq: 3,
+            heads: 1,
+            head_dim: 64,
+        },
     ] {
         let (acts, scores) = (g.activations(), g.scores());
         let rows = g.batch * g.heads * g.seq;
