@@ -24,7 +24,10 @@ pub struct SendPolicy {
     pub max_bumps: u32,
     /// The fee increase per replacement, in percent (nodes require ≥ 10).
     pub bump_percent: u128,
-    /// How often receipts are polled.
+    /// The longest pause between two receipt polls. The first pauses are
+    /// shorter ([`FIRST_POLL`], doubling up to this), so a receipt that a
+    /// fast chain has at once is seen at once, and a slow chain costs a few
+    /// polls more per transaction.
     pub poll: Duration,
 }
 
@@ -38,6 +41,10 @@ impl Default for SendPolicy {
         }
     }
 }
+
+/// The first pause between receipt polls (see [`SendPolicy::poll`]): anvil
+/// mines a transaction within milliseconds of taking it.
+pub const FIRST_POLL: Duration = Duration::from_millis(5);
 
 fn submit_lock() -> &'static tokio::sync::Mutex<()> {
     static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
@@ -169,20 +176,24 @@ async fn wait_for_any<P: Provider>(
     policy: &SendPolicy,
 ) -> Result<Option<TransactionReceipt>> {
     let deadline = tokio::time::Instant::now() + policy.wait;
-    let mut unknown = 0;
+    // When the node first did not know the transactions (reset when it does).
+    let mut unknown_since: Option<tokio::time::Instant> = None;
+    let mut pause = FIRST_POLL.min(policy.poll);
     loop {
         if let Some(receipt) = any_receipt(provider, hashes).await? {
             return Ok(Some(receipt));
         }
-        // Not mined, and unknown to the node twice in a row (not a lagging
-        // backend): dropped, or its block reorganised away. Waiting on is
-        // pointless; the caller decides again on its next round.
-        unknown = if known_to_node(provider, hashes).await? {
-            0
+        // Not mined, and unknown to the node on every poll for a whole
+        // `policy.poll` (not a lagging backend; the short first pauses do not
+        // shorten that): dropped, or its block reorganised away. Waiting on
+        // is pointless; the caller decides again on its next round.
+        let now = tokio::time::Instant::now();
+        unknown_since = if known_to_node(provider, hashes).await? {
+            None
         } else {
-            unknown + 1
+            Some(unknown_since.unwrap_or(now))
         };
-        if unknown >= 2 {
+        if unknown_since.is_some_and(|since| now - since >= policy.poll) {
             return Err(Error::Receipt(format!(
                 "{:?} dropped by the node before it was mined",
                 hashes.last()
@@ -191,7 +202,8 @@ async fn wait_for_any<P: Provider>(
         if tokio::time::Instant::now() >= deadline {
             return Ok(None);
         }
-        tokio::time::sleep(policy.poll).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(policy.poll);
     }
 }
 
