@@ -6,7 +6,8 @@
 //! contiguous, packed k-major otherwise. Each MR-row strip of A is packed
 //! k-major. Each (strip, panel) pair runs one micro-kernel over the whole
 //! reduction, panels in the outer loop so a panel is read once; threads take
-//! disjoint row ranges of C. None of this touches the order of any element's
+//! disjoint row ranges of C, or disjoint column blocks when C is wider than
+//! tall. None of this touches the order of any element's
 //! reduction, so every blocking, thread count and SIMD level gives the same
 //! bits.
 
@@ -132,9 +133,85 @@ fn kernel_for(level: Level) -> (usize, usize, Kernel) {
 }
 
 /// `c ← c + a·b` with `c` row-major m×n.
+///
+/// Threads split C by rows when it has at least as many rows as columns, and
+/// by column blocks otherwise (a batch of 128 rows against 1,024 outputs):
+/// then each thread packs and reads only its own part of B, where a split by
+/// rows would have every thread stream all of B and one thread pack it first.
 pub(crate) fn gemm(
     level: Level,
     pool: &rayon::ThreadPool,
+    (m, n, k): (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+) {
+    assert_eq!(c.len(), m * n, "output is m×n");
+    let threads = pool.current_num_threads().max(1);
+    let nr = kernel_for(level).1;
+    let parallel = m * n * k >= PARALLEL_THRESHOLD && threads > 1;
+    if !parallel || m >= n || n < 2 * nr {
+        return gemm_by_rows(level, pool, (m, n, k), a, b, c);
+    }
+    // Column blocks of whole panels, two per thread.
+    let block = n.div_ceil(threads * 2).div_ceil(nr) * nr;
+    let blocks: Vec<(usize, Vec<f32>)> = pool.install(|| {
+        use rayon::prelude::*;
+        (0..n.div_ceil(block))
+            .into_par_iter()
+            .map(|t| {
+                let (j0, j1) = (t * block, ((t + 1) * block).min(n));
+                let width = j1 - j0;
+                let mut part: Vec<f32> = c
+                    .chunks_exact(n)
+                    .flat_map(|row| &row[j0..j1])
+                    .copied()
+                    .collect();
+                let b_part = MatView {
+                    data: &b.data[j0 * b.cs..],
+                    ..b
+                };
+                gemm_serial(level, (m, width, k), a, b_part, &mut part);
+                (j0, part)
+            })
+            .collect()
+    });
+    for (j0, part) in blocks {
+        let width = part.len() / m.max(1);
+        for (row, values) in c.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
+            row[j0..j0 + width].copy_from_slice(values);
+        }
+    }
+}
+
+/// [`gemm`] on the calling thread.
+fn gemm_serial(
+    level: Level,
+    dims: (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+) {
+    gemm_by_rows_in(level, None, dims, a, b, c)
+}
+
+/// [`gemm`] with threads (if any) taking row ranges of C.
+fn gemm_by_rows(
+    level: Level,
+    pool: &rayon::ThreadPool,
+    dims: (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+) {
+    gemm_by_rows_in(level, Some(pool), dims, a, b, c)
+}
+
+/// The product, split by rows among `pool`'s threads when there is a pool
+/// and the product is large enough.
+fn gemm_by_rows_in(
+    level: Level,
+    pool: Option<&rayon::ThreadPool>,
     (m, n, k): (usize, usize, usize),
     a: MatView<'_>,
     b: MatView<'_>,
@@ -163,7 +240,7 @@ pub(crate) fn gemm(
         }
         let packed_b = &*packed_b;
 
-        let threads = pool.current_num_threads().max(1);
+        let threads = pool.map_or(1, |pool| pool.current_num_threads().max(1));
         let rows_per_task = if m * n * k < PARALLEL_THRESHOLD || threads == 1 {
             m
         } else {
@@ -241,15 +318,16 @@ pub(crate) fn gemm(
                 *value = canon(*value);
             }
         };
-        if rows_per_task >= m {
-            task(0, c);
-        } else {
-            use rayon::prelude::*;
-            pool.install(|| {
-                c.par_chunks_mut(rows_per_task * n)
-                    .enumerate()
-                    .for_each(|(t, rows)| task(t * rows_per_task, rows));
-            });
+        match pool {
+            Some(pool) if rows_per_task < m => {
+                use rayon::prelude::*;
+                pool.install(|| {
+                    c.par_chunks_mut(rows_per_task * n)
+                        .enumerate()
+                        .for_each(|(t, rows)| task(t * rows_per_task, rows));
+                });
+            }
+            _ => task(0, c),
         }
     });
 }

@@ -98,12 +98,15 @@ fn a_nan_made_inside_a_product_is_canonical() {
     );
 }
 
-const SIZES: [(usize, usize, usize); 5] = [
+const SIZES: [(usize, usize, usize); 6] = [
     (1, 1, 1),
     (7, 13, 19),
     (33, 70, 17),
     (6, 16, 16),
     (64, 300, 45),
+    // Above the parallel threshold with C wider than tall: threads take
+    // column blocks (the last one short) instead of rows.
+    (40, 300, 400),
 ];
 
 #[test]
