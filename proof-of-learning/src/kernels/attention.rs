@@ -6,7 +6,7 @@
 //! tensor is written as `+0` without a program. The work splits by sequence:
 //! `first_b` is the first sequence of `out`, which holds whole sequences.
 
-use super::lanes::{ShiftedExp, map1};
+use super::lanes::{ShiftedExp, Wide, map1};
 use super::{add_link, fma_link};
 use crate::repops::canon;
 use crate::repops::prim::{div, max, mul, sub};
@@ -20,7 +20,7 @@ pub(super) fn attention(
     inputs: &[&[f32]],
     first_b: usize,
     out: &mut [f32],
-    wide: bool,
+    wide: Wide,
 ) {
     let (t, d, width) = (g.seq, g.head_dim, g.width());
     // One sequence's share of each layout.

@@ -19,6 +19,7 @@ mod sequence;
 use crate::repops::{AttentionGeometry, Direct, NormGeometry, Op};
 use attention::attention as attention_kernel;
 use gemm::{MatView, gemm};
+use lanes::Wide;
 use layer_norm::{
     forward as layer_norm_forward, input_grad as layer_norm_input_grad, stats as layer_norm_stats,
     weight_grad as layer_norm_weight_grad,
@@ -203,7 +204,7 @@ impl Kernels {
             | Op::AttnSoftmaxGrad(ref g)
             | Op::AttnQueryGrad(ref g)
             | Op::AttnKeyGrad(ref g) => {
-                let avx2 = self.uses_avx2();
+                let level = self.level;
                 // Whole sequences per chunk: every layout is sequence-major.
                 // Split by the work (a head's t² scores), not by the output,
                 // which is one or two values a row for the statistics and the
@@ -211,14 +212,13 @@ impl Kernels {
                 let per_sequence = out.len() / g.batch.max(1);
                 let work = g.batch * g.heads * g.seq * g.seq;
                 self.in_chunks_if(work >= PARALLEL_MIN, out, per_sequence, |b, chunk| {
-                    if avx2 {
-                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                    match level {
+                        // SAFETY (both): a level is only made on CPUs that have it.
                         #[cfg(target_arch = "x86_64")]
-                        unsafe {
-                            attention_avx2(op, g, inputs, b, chunk)
-                        }
-                    } else {
-                        attention::attention(op, g, inputs, b, chunk, false)
+                        Level::Avx512 => unsafe { attention_avx512(op, g, inputs, b, chunk) },
+                        #[cfg(target_arch = "x86_64")]
+                        Level::Avx2Fma => unsafe { attention_avx2(op, g, inputs, b, chunk) },
+                        _ => attention::attention(op, g, inputs, b, chunk, Wide::Scalar),
                     }
                 });
             }
@@ -234,18 +234,21 @@ impl Kernels {
                 }
             }
             Op::LogSoftmax { classes, .. } => {
-                let avx2 = self.uses_avx2();
+                let level = self.level;
                 let rows_per_chunk = (ELEMENTWISE_CHUNK / classes.max(1)).max(1);
                 self.in_chunks(out, rows_per_chunk * classes.max(1), |c, chunk| {
                     let first_row = c * rows_per_chunk;
-                    if avx2 {
-                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
+                    match level {
+                        // SAFETY (both): a level is only made on CPUs that have it.
                         #[cfg(target_arch = "x86_64")]
-                        unsafe {
+                        Level::Avx512 => unsafe {
+                            log_softmax_avx512(inputs, classes, first_row, chunk)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        Level::Avx2Fma => unsafe {
                             log_softmax_avx2(inputs, classes, first_row, chunk)
-                        }
-                    } else {
-                        log_softmax(inputs, classes, first_row, chunk, false)
+                        },
+                        _ => log_softmax(inputs, classes, first_row, chunk, Wide::Scalar),
                     }
                 });
             }
@@ -290,17 +293,14 @@ impl Kernels {
                 }
             }
             _ => {
-                let avx2 = self.uses_avx2();
-                let fill = |offset: usize, chunk: &mut [f32]| {
-                    if avx2 {
-                        // SAFETY: avx2 is only true on CPUs with AVX2 and FMA.
-                        #[cfg(target_arch = "x86_64")]
-                        unsafe {
-                            elementwise_avx2(op, inputs, offset, chunk)
-                        }
-                    } else {
-                        elementwise(op, inputs, offset, chunk, false)
-                    }
+                let level = self.level;
+                let fill = |offset: usize, chunk: &mut [f32]| match level {
+                    // SAFETY (both): a level is only made on CPUs that have it.
+                    #[cfg(target_arch = "x86_64")]
+                    Level::Avx512 => unsafe { elementwise_avx512(op, inputs, offset, chunk) },
+                    #[cfg(target_arch = "x86_64")]
+                    Level::Avx2Fma => unsafe { elementwise_avx2(op, inputs, offset, chunk) },
+                    _ => elementwise(op, inputs, offset, chunk, Wide::Scalar),
                 };
                 self.in_chunks(out, ELEMENTWISE_CHUNK, |c, chunk| {
                     fill(c * ELEMENTWISE_CHUNK, chunk)
@@ -407,8 +407,8 @@ macro_rules! avx2_variant {
             $name($($arg),*)
         }
     };
-    // A body that also takes `wide: bool` (whether it may run programs on
-    // AVX registers, `lanes`): true in this build only.
+    // A body that also takes `wide: Wide` (where it runs its programs,
+    // `lanes`): AVX registers in this build.
     ($name:ident, $avx2:ident, ($($arg:ident: $ty:ty),*), wide) => {
         /// The AVX2+FMA build of the function of the same name, its programs
         /// on AVX registers.
@@ -418,15 +418,35 @@ macro_rules! avx2_variant {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2($($arg: $ty),*) {
-            $name($($arg,)* true)
+            $name($($arg,)* Wide::Avx2)
+        }
+    };
+}
+
+/// Declares `$name_avx512`, the same body compiled with AVX-512F (and AVX2
+/// and FMA) enabled, its programs on AVX-512 registers.
+macro_rules! avx512_variant {
+    ($name:ident, $avx512:ident, ($($arg:ident: $ty:ty),*)) => {
+        /// The AVX-512 build of the function of the same name, its programs
+        /// on AVX-512 registers.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F, AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) {
+            $name($($arg,)* Wide::Avx512)
         }
     };
 }
 
 avx2_variant!(elementwise, elementwise_avx2, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]), wide);
+avx512_variant!(elementwise, elementwise_avx512, (op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32]));
 avx2_variant!(attention_kernel, attention_avx2, (op: &Op, g: &AttentionGeometry, inputs: &[&[f32]], first_b: usize, out: &mut [f32]), wide);
+avx512_variant!(attention_kernel, attention_avx512, (op: &Op, g: &AttentionGeometry, inputs: &[&[f32]], first_b: usize, out: &mut [f32]));
 avx2_variant!(bias_grad, bias_grad_avx2, (dz: &[f32], m: usize, o: usize, out: &mut [f32]));
 avx2_variant!(log_softmax, log_softmax_avx2, (inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f32]), wide);
+avx512_variant!(log_softmax, log_softmax_avx512, (inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_stats, layer_norm_stats_avx2, (g: &NormGeometry, x: &[f32], first_row: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_forward, layer_norm_forward_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
 avx2_variant!(layer_norm_input_grad, layer_norm_input_grad_avx2, (g: &NormGeometry, inputs: &[&[f32]], first_row: usize, out: &mut [f32]));
@@ -439,7 +459,7 @@ avx2_variant!(layer_norm_weight_grad, layer_norm_weight_grad_avx2, (g: &NormGeom
 /// exactly its micro-program's primitive sequence); the tests hold them equal
 /// to the reference bit for bit. The others run their micro-program directly.
 #[inline(always)]
-fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32], wide: bool) {
+fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32], wide: Wide) {
     use crate::repops::prim::{add, div, fma, mul, sel_gt, sqrt, sub};
     let range = offset..offset + chunk.len();
     let at = |slot: usize| &inputs[slot][range.clone()];
@@ -533,7 +553,7 @@ fn bias_grad(dz: &[f32], m: usize, o: usize, out: &mut [f32]) {
 /// Log-softmax one row at a time (rows `first_row..`): the row's max and log-sum are computed once
 /// and shared by its elements (the same primitives each element's program runs).
 #[inline(always)]
-fn log_softmax(inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f32], wide: bool) {
+fn log_softmax(inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f32], wide: Wide) {
     use crate::repops::prim::{max, sub};
     let mut terms = vec![0.0f32; classes];
     for (i, row) in out.chunks_exact_mut(classes).enumerate() {
