@@ -218,7 +218,7 @@ impl Kernels {
                         Level::Avx512 => unsafe { attention_avx512(op, g, inputs, b, chunk) },
                         #[cfg(target_arch = "x86_64")]
                         Level::Avx2Fma => unsafe { attention_avx2(op, g, inputs, b, chunk) },
-                        _ => attention::attention(op, g, inputs, b, chunk, Wide::Scalar),
+                        _ => attention::attention(op, g, inputs, b, chunk, Wide::SCALAR),
                     }
                 });
             }
@@ -248,7 +248,7 @@ impl Kernels {
                         Level::Avx2Fma => unsafe {
                             log_softmax_avx2(inputs, classes, first_row, chunk)
                         },
-                        _ => log_softmax(inputs, classes, first_row, chunk, Wide::Scalar),
+                        _ => log_softmax(inputs, classes, first_row, chunk, Wide::SCALAR),
                     }
                 });
             }
@@ -300,7 +300,7 @@ impl Kernels {
                     Level::Avx512 => unsafe { elementwise_avx512(op, inputs, offset, chunk) },
                     #[cfg(target_arch = "x86_64")]
                     Level::Avx2Fma => unsafe { elementwise_avx2(op, inputs, offset, chunk) },
-                    _ => elementwise(op, inputs, offset, chunk, Wide::Scalar),
+                    _ => elementwise(op, inputs, offset, chunk, Wide::SCALAR),
                 };
                 self.in_chunks(out, ELEMENTWISE_CHUNK, |c, chunk| {
                     fill(c * ELEMENTWISE_CHUNK, chunk)
@@ -418,7 +418,8 @@ macro_rules! avx2_variant {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2($($arg: $ty),*) {
-            $name($($arg,)* Wide::Avx2)
+            // SAFETY: this function's own contract.
+            $name($($arg,)* unsafe { Wide::avx2() })
         }
     };
 }
@@ -435,7 +436,8 @@ macro_rules! avx512_variant {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx512f,avx2,fma")]
         unsafe fn $avx512($($arg: $ty),*) {
-            $name($($arg,)* Wide::Avx512)
+            // SAFETY: this function's own contract.
+            $name($($arg,)* unsafe { Wide::avx512() })
         }
     };
 }

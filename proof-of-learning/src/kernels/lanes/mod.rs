@@ -73,17 +73,42 @@ impl Program2 for GeluGrad {
     }
 }
 
-/// Where a kernel runs its value-level programs.
+/// Where a kernel runs its value-level programs. Only [`Wide::SCALAR`] is
+/// safe to make: a register width comes from an `unsafe` constructor whose
+/// caller vouches for the CPU, so no safe code can hand [`map1`] a width the
+/// CPU lacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Wide {
+pub(super) struct Wide(Width);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
     /// One element at a time on [`Direct`].
     Scalar,
-    /// On AVX registers: only the `*_avx2` builds pass it, on CPUs with AVX2
-    /// and FMA.
+    /// AVX registers of 8 lanes.
     Avx2,
-    /// On AVX-512 registers: only the `*_avx512` builds pass it, on CPUs with
-    /// AVX-512F.
+    /// AVX-512 registers of 16 lanes.
     Avx512,
+}
+
+impl Wide {
+    /// One element at a time on [`Direct`].
+    pub(super) const SCALAR: Self = Self(Width::Scalar);
+
+    /// AVX registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    pub(super) const unsafe fn avx2() -> Self {
+        Self(Width::Avx2)
+    }
+
+    /// AVX-512 registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2 and FMA.
+    pub(super) const unsafe fn avx512() -> Self {
+        Self(Width::Avx512)
+    }
 }
 
 /// `out[i] = f(x[i])` where `wide` says: on registers, [`UNROLL`] of them at
@@ -92,12 +117,13 @@ pub(super) enum Wide {
 /// a time on [`Direct`].
 #[inline(always)]
 pub(super) fn map1(wide: Wide, f: &impl Program1, x: &[f32], out: &mut [f32]) {
-    match wide {
-        // SAFETY (both): the builds that pass these run on CPUs with them.
+    match wide.0 {
+        // SAFETY (both): made only by the unsafe constructors, whose callers
+        // vouch for the CPU.
         #[cfg(target_arch = "x86_64")]
-        Wide::Avx2 => unsafe { avx::map1(f, x, out) },
+        Width::Avx2 => unsafe { avx::map1(f, x, out) },
         #[cfg(target_arch = "x86_64")]
-        Wide::Avx512 => unsafe { avx512::map1(f, x, out) },
+        Width::Avx512 => unsafe { avx512::map1(f, x, out) },
         _ => {
             for (o, &x) in out.iter_mut().zip(x) {
                 *o = f.run(&mut Direct, x);
@@ -109,12 +135,13 @@ pub(super) fn map1(wide: Wide, f: &impl Program1, x: &[f32], out: &mut [f32]) {
 /// `out[i] = f(x[i], y[i])`, as [`map1`].
 #[inline(always)]
 pub(super) fn map2(wide: Wide, f: &impl Program2, x: &[f32], y: &[f32], out: &mut [f32]) {
-    match wide {
-        // SAFETY (both): the builds that pass these run on CPUs with them.
+    match wide.0 {
+        // SAFETY (both): made only by the unsafe constructors, whose callers
+        // vouch for the CPU.
         #[cfg(target_arch = "x86_64")]
-        Wide::Avx2 => unsafe { avx::map2(f, x, y, out) },
+        Width::Avx2 => unsafe { avx::map2(f, x, y, out) },
         #[cfg(target_arch = "x86_64")]
-        Wide::Avx512 => unsafe { avx512::map2(f, x, y, out) },
+        Width::Avx512 => unsafe { avx512::map2(f, x, y, out) },
         _ => {
             for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
                 *o = f.run(&mut Direct, x, y);
@@ -325,13 +352,14 @@ mod tests {
     use crate::repops::log;
     use crate::repops::prim::Opcode;
 
-    /// The register levels this CPU has.
+    /// The register widths this CPU has.
     fn levels() -> Vec<Wide> {
         let mut levels = Vec::new();
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            levels.push(Wide::Avx2);
+            // SAFETY (both): just checked.
+            levels.push(unsafe { Wide::avx2() });
             if is_x86_feature_detected!("avx512f") {
-                levels.push(Wide::Avx512);
+                levels.push(unsafe { Wide::avx512() });
             }
         }
         levels
@@ -449,12 +477,12 @@ mod tests {
     fn every_primitive_on_registers_is_the_scalar_primitive() {
         for wide in levels() {
             // SAFETY (both): the CPU has the level (`levels`).
-            match wide {
-                Wide::Avx2 => primitives_match!(unsafe { avx::Avx::<1>::new() }, avx::LANES),
-                Wide::Avx512 => {
+            match wide.0 {
+                Width::Avx2 => primitives_match!(unsafe { avx::Avx::<1>::new() }, avx::LANES),
+                Width::Avx512 => {
                     primitives_match!(unsafe { avx512::Avx512::<1>::new() }, avx512::LANES)
                 }
-                Wide::Scalar => {}
+                Width::Scalar => {}
             }
         }
     }
