@@ -151,7 +151,7 @@ pub(crate) fn gemm(
     let nr = kernel_for(level).1;
     let parallel = m * n * k >= PARALLEL_THRESHOLD && threads > 1;
     if !parallel || m >= n || n < 2 * nr {
-        return gemm_by_rows(level, pool, (m, n, k), a, b, c);
+        return gemm_by_rows(level, Some(pool), (m, n, k), a, b, c);
     }
     // Column blocks of whole panels, two per thread.
     let block = n.div_ceil(threads * 2).div_ceil(nr) * nr;
@@ -171,7 +171,7 @@ pub(crate) fn gemm(
                     data: &b.data[j0 * b.cs..],
                     ..b
                 };
-                gemm_serial(level, (m, width, k), a, b_part, &mut part);
+                gemm_by_rows(level, None, (m, width, k), a, b_part, &mut part);
                 (j0, part)
             })
             .collect()
@@ -184,32 +184,9 @@ pub(crate) fn gemm(
     }
 }
 
-/// [`gemm`] on the calling thread.
-fn gemm_serial(
-    level: Level,
-    dims: (usize, usize, usize),
-    a: MatView<'_>,
-    b: MatView<'_>,
-    c: &mut [f32],
-) {
-    gemm_by_rows_in(level, None, dims, a, b, c)
-}
-
-/// [`gemm`] with threads (if any) taking row ranges of C.
-fn gemm_by_rows(
-    level: Level,
-    pool: &rayon::ThreadPool,
-    dims: (usize, usize, usize),
-    a: MatView<'_>,
-    b: MatView<'_>,
-    c: &mut [f32],
-) {
-    gemm_by_rows_in(level, Some(pool), dims, a, b, c)
-}
-
 /// The product, split by rows among `pool`'s threads when there is a pool
-/// and the product is large enough.
-fn gemm_by_rows_in(
+/// and the product is large enough (`None`: on the calling thread).
+fn gemm_by_rows(
     level: Level,
     pool: Option<&rayon::ThreadPool>,
     (m, n, k): (usize, usize, usize),

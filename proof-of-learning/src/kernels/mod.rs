@@ -28,6 +28,22 @@ use rayon::prelude::*;
 use std::fmt;
 use std::sync::Arc;
 
+/// Runs the body `$name` at `$level`: its AVX-512 build `$avx512` or AVX2
+/// build `$avx2` (see `avx512_variant!`, `avx2_variant!`), which run its
+/// programs on vector registers, or the portable body on `Direct`.
+macro_rules! at_level {
+    ($level:expr, $name:path, $avx512:ident, $avx2:ident, ($($arg:expr),*)) => {
+        match $level {
+            // SAFETY (both): a level is only made on CPUs that have it.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => unsafe { $avx512($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2Fma => unsafe { $avx2($($arg),*) },
+            _ => $name($($arg,)* Wide::SCALAR),
+        }
+    };
+}
+
 /// A SIMD level. Every level computes the same bits; they differ in speed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Level {
@@ -212,14 +228,13 @@ impl Kernels {
                 let per_sequence = out.len() / g.batch.max(1);
                 let work = g.batch * g.heads * g.seq * g.seq;
                 self.in_chunks_if(work >= PARALLEL_MIN, out, per_sequence, |b, chunk| {
-                    match level {
-                        // SAFETY (both): a level is only made on CPUs that have it.
-                        #[cfg(target_arch = "x86_64")]
-                        Level::Avx512 => unsafe { attention_avx512(op, g, inputs, b, chunk) },
-                        #[cfg(target_arch = "x86_64")]
-                        Level::Avx2Fma => unsafe { attention_avx2(op, g, inputs, b, chunk) },
-                        _ => attention::attention(op, g, inputs, b, chunk, Wide::SCALAR),
-                    }
+                    at_level!(
+                        level,
+                        attention_kernel,
+                        attention_avx512,
+                        attention_avx2,
+                        (op, g, inputs, b, chunk)
+                    )
                 });
             }
             Op::BiasGrad { m, o } => {
@@ -238,18 +253,13 @@ impl Kernels {
                 let rows_per_chunk = (ELEMENTWISE_CHUNK / classes.max(1)).max(1);
                 self.in_chunks(out, rows_per_chunk * classes.max(1), |c, chunk| {
                     let first_row = c * rows_per_chunk;
-                    match level {
-                        // SAFETY (both): a level is only made on CPUs that have it.
-                        #[cfg(target_arch = "x86_64")]
-                        Level::Avx512 => unsafe {
-                            log_softmax_avx512(inputs, classes, first_row, chunk)
-                        },
-                        #[cfg(target_arch = "x86_64")]
-                        Level::Avx2Fma => unsafe {
-                            log_softmax_avx2(inputs, classes, first_row, chunk)
-                        },
-                        _ => log_softmax(inputs, classes, first_row, chunk, Wide::SCALAR),
-                    }
+                    at_level!(
+                        level,
+                        log_softmax,
+                        log_softmax_avx512,
+                        log_softmax_avx2,
+                        (inputs, classes, first_row, chunk)
+                    )
                 });
             }
             Op::LayerNormStats(ref g) => {
@@ -294,13 +304,14 @@ impl Kernels {
             }
             _ => {
                 let level = self.level;
-                let fill = |offset: usize, chunk: &mut [f32]| match level {
-                    // SAFETY (both): a level is only made on CPUs that have it.
-                    #[cfg(target_arch = "x86_64")]
-                    Level::Avx512 => unsafe { elementwise_avx512(op, inputs, offset, chunk) },
-                    #[cfg(target_arch = "x86_64")]
-                    Level::Avx2Fma => unsafe { elementwise_avx2(op, inputs, offset, chunk) },
-                    _ => elementwise(op, inputs, offset, chunk, Wide::SCALAR),
+                let fill = |offset: usize, chunk: &mut [f32]| {
+                    at_level!(
+                        level,
+                        elementwise,
+                        elementwise_avx512,
+                        elementwise_avx2,
+                        (op, inputs, offset, chunk)
+                    )
                 };
                 self.in_chunks(out, ELEMENTWISE_CHUNK, |c, chunk| {
                     fill(c * ELEMENTWISE_CHUNK, chunk)
@@ -521,7 +532,8 @@ fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32], wid
         Op::XentGrad { rows, classes } => {
             use crate::repops::prim::sel_eq;
             let batch = rows as f32;
-            // p = exp(ls) for the whole chunk, eight at a time, then the rest.
+            // p = exp(ls) for the whole chunk (on vector registers where the
+            // level has them), then the rest of each element's program.
             lanes::map1(wide, &lanes::Exp, at(0), chunk);
             for (i, out) in chunk.iter_mut().enumerate() {
                 let e = offset + i;
