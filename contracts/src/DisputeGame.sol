@@ -37,7 +37,7 @@ contract DisputeGame {
         Reveal, // solver: reveal the two children of the current node
         Pick, // challenger: pick one child
         OpenTensor, // solver: open the tensor root at the picked list position
-        RevealLeaf, // solver: reveal the 256 values of the picked leaf
+        RevealLeaf, // solver: reveal the values of the picked leaf (256 of a tensor, 32 of a micro-trace)
         NameElement, // challenger: name one element of the leaf
         CommitMicro, // solver: commit to that element's micro-trace
         ChooseMicro, // challenger: dispute the final micro-step or descend into the trace
@@ -50,7 +50,7 @@ contract DisputeGame {
     enum Tree {
         StepList, // a produced list of step t (its leaves are tensor roots)
         Tensor, // one tensor (its leaves are 256-value leaves)
-        MicroTrace // one element's micro-trace (256-value leaves)
+        MicroTrace // one element's micro-trace (32-value leaves)
     }
 
     /// @notice How a game was decided.
@@ -430,16 +430,19 @@ contract DisputeGame {
         _startDescent(g, Tree.Tensor, merkle, Commitments.leafCount(length));
     }
 
-    /// @notice Solver: the 1 KiB of values of the picked leaf (tensor or micro-trace).
+    /// @notice Solver: the values of the picked leaf: 1 KiB of a tensor, 128 bytes of a
+    ///         micro-trace.
     function revealLeaf(uint256 gameId, bytes calldata values) external {
         Game storage g = _move(gameId, Phase.RevealLeaf);
-        if (values.leafHash() != g.descent.node) revert BadReveal();
+        bool tensor = g.descent.tree == Tree.Tensor;
+        if ((tensor ? values.leafHash() : values.microLeafHash()) != g.descent.node) revert BadReveal();
         // Past the last value the leaf must be zero (canonical), for the same reason.
-        uint256 length = g.descent.tree == Tree.Tensor ? g.descent.tensorLength : g.target.programLength - 1;
-        uint256 first = uint256(g.descent.nodeIndex) * Commitments.LEAF_VALUES;
-        uint256 valid = length - first < Commitments.LEAF_VALUES ? length - first : Commitments.LEAF_VALUES;
+        uint256 length = tensor ? g.descent.tensorLength : g.target.programLength - 1;
+        uint256 width = tensor ? Commitments.LEAF_VALUES : Commitments.MICRO_LEAF_VALUES;
+        uint256 first = uint256(g.descent.nodeIndex) * width;
+        uint256 valid = length - first < width ? length - first : width;
         if (!Commitments.zeroFrom(values, valid * 4)) revert NonCanonicalPadding();
-        g.clock.phase = g.descent.tree == Tree.Tensor ? Phase.NameElement : Phase.NameMicroStep;
+        g.clock.phase = tensor ? Phase.NameElement : Phase.NameMicroStep;
         emit LeafRevealed(gameId, g.descent.tree, g.descent.nodeIndex, values);
     }
 
@@ -488,7 +491,7 @@ contract DisputeGame {
             emit MicroStepNamed(gameId, n - 1);
         } else {
             if (n == 1) revert BadMicroStep();
-            _startDescent(g, Tree.MicroTrace, g.target.microMerkle, Commitments.leafCount(n - 1));
+            _startDescent(g, Tree.MicroTrace, g.target.microMerkle, Commitments.microLeafCount(n - 1));
         }
     }
 
@@ -496,7 +499,7 @@ contract DisputeGame {
     function nameMicroStep(uint256 gameId, uint32 microStep) external {
         Game storage g = _move(gameId, Phase.NameMicroStep);
         if (
-            microStep / Commitments.LEAF_VALUES != g.descent.nodeIndex
+            microStep / Commitments.MICRO_LEAF_VALUES != g.descent.nodeIndex
                 || microStep + 1 >= g.target.programLength
         ) {
             revert BadMicroStep();
@@ -759,13 +762,13 @@ contract DisputeGame {
         view
         returns (uint32)
     {
-        uint256 leaves = Commitments.leafCount(g.target.programLength - 1);
+        uint256 leaves = Commitments.microLeafCount(g.target.programLength - 1);
         if (!Commitments.verifyLeaf(
-                g.target.microMerkle, leaves, j / Commitments.LEAF_VALUES, leaf.leafHash(), path
+                g.target.microMerkle, leaves, j / Commitments.MICRO_LEAF_VALUES, leaf.microLeafHash(), path
             )) {
             revert BadMicroStep();
         }
-        return leaf.valueAt(j % Commitments.LEAF_VALUES);
+        return leaf.valueAt(j % Commitments.MICRO_LEAF_VALUES);
     }
 
     function _resolve(uint256 gameId, Game storage g, bool solverWon, Reason reason) internal {

@@ -36,6 +36,10 @@ contract CommitmentsTest is Test {
         return Commitments.leafHash(leaf);
     }
 
+    function microLeafHashOf(bytes calldata leaf) external pure returns (bytes32) {
+        return Commitments.microLeafHash(leaf);
+    }
+
     function valueOf(bytes calldata leaf, uint256 offset) external pure returns (uint32) {
         return Commitments.valueAt(leaf, offset);
     }
@@ -67,6 +71,26 @@ contract CommitmentsTest is Test {
         assertEq(SplitMix64.draw(1_234_567, 1), _u(".draws[1]"));
         assertEq(SplitMix64.draw(1_234_567, 2), _u(".draws[2]"));
         assertEq(SplitMix64.deriveKey(uint64(_u(".seed")), SplitMix64.SHUFFLE), _u(".rngKey"));
+    }
+
+    /// @dev A micro-trace's 128-byte leaves: the hash, a value, the count and the tree.
+    function test_microTraceLeaves() public {
+        bytes memory leaf2 = vm.parseJsonBytes(json, ".micro.leaf2");
+        assertEq(leaf2.length, Commitments.MICRO_LEAF_BYTES);
+        assertEq(this.microLeafHashOf(leaf2), _b32(".micro.leafHash2"));
+        assertEq(
+            this.valueOf(leaf2, 65 % Commitments.MICRO_LEAF_VALUES),
+            vm.parseJsonUint(json, ".micro.value65Bits")
+        );
+        assertEq(Commitments.microLeafCount(70), 3);
+        assertEq(Commitments.microLeafCount(0), 1);
+        // a 1 KiB tensor leaf is not a micro leaf, nor the other way round
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLeafLength.selector, 1024));
+        this.microLeafHashOf(vm.parseJsonBytes(json, ".tensor.leaf0"));
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLeafLength.selector, 128));
+        this.leafHashOf(leaf2);
+        vm.expectRevert(abi.encodeWithSelector(Commitments.IndexOutOfRange.selector, 32, 32));
+        this.valueOf(leaf2, 32);
     }
 
     function test_tensorRootAndElementProof() public view {

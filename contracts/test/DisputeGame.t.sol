@@ -233,10 +233,10 @@ contract DisputeGameTest is GameDriver {
         bytes memory spec = toySpec();
         vm.startPrank(solver);
         vm.expectRevert(DisputeGame.BadReveal.selector);
-        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 1), tensorMerkle(prefix));
+        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 1), microMerkle(prefix));
         vm.expectRevert(DisputeGame.ZeroHash.selector);
         game.commitMicroTrace(gameId, spec, leafBytes(tensor, 0), bytes32(0));
-        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 0), tensorMerkle(prefix));
+        game.commitMicroTrace(gameId, spec, leafBytes(tensor, 0), microMerkle(prefix));
         vm.stopPrank();
         g = game.getGame(gameId);
         assertEq(g.target.programLength, 260);

@@ -232,6 +232,18 @@ pub mod micro {
     );
 }
 pub use micro::Micro;
+/// Bindings of `ModelImage`.
+pub mod model_image {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        ModelImage,
+        "artifacts/ModelImage.json"
+    );
+}
+pub use model_image::ModelImage;
 /// Bindings of `NodeGeometry`.
 pub mod node_geometry {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -350,6 +362,7 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         "JobMarket" => Some(&JobMarket::DEPLOYED_BYTECODE),
         "JobSpecCodec" => Some(&JobSpecCodec::DEPLOYED_BYTECODE),
         "Micro" => Some(&Micro::DEPLOYED_BYTECODE),
+        "ModelImage" => Some(&ModelImage::DEPLOYED_BYTECODE),
         "NodeGeometry" => Some(&NodeGeometry::DEPLOYED_BYTECODE),
         "NormPrograms" => Some(&NormPrograms::DEPLOYED_BYTECODE),
         "ScheduleOps" => Some(&ScheduleOps::DEPLOYED_BYTECODE),
@@ -371,23 +384,24 @@ pub fn immutable_ranges(name: &str) -> &'static [(usize, usize)] {
             (748, 32),
             (1533, 32),
             (1961, 32),
-            (5515, 32),
-            (7198, 32),
-            (8398, 32),
-            (8724, 32),
+            (5532, 32),
+            (7201, 32),
+            (8401, 32),
+            (8727, 32),
         ],
         "GraphSemantics" => &[
-            (257, 32),
-            (320, 32),
-            (481, 32),
-            (618, 32),
-            (676, 32),
-            (1542, 32),
-            (1886, 32),
-            (2714, 32),
-            (3015, 32),
-            (3157, 32),
-            (3750, 32),
+            (337, 32),
+            (416, 32),
+            (577, 32),
+            (714, 32),
+            (772, 32),
+            (897, 32),
+            (2092, 32),
+            (4592, 32),
+            (5407, 32),
+            (5708, 32),
+            (5850, 32),
+            (6443, 32),
         ],
         _ => &[],
     }

@@ -16,6 +16,13 @@ use rayon::prelude::*;
 /// Values per Merkle leaf: 256 f32 = 1 KiB.
 pub const LEAF_VALUES: usize = 256;
 
+/// Values per leaf of a micro-trace (`docs/commitments.md` § Micro-trace
+/// commitment): 32 f32 = 128 bytes. A one-step proof ships the leaf of every
+/// micro-trace operand, so a small leaf keeps its calldata small; a
+/// micro-trace root is made per dispute, never stored in a state or trace
+/// root, so its leaf size is free of the tensors'.
+pub const MICRO_LEAF_VALUES: usize = 32;
+
 /// The hash standing in for absent leaves and subtrees: `keccak("vtrain.pad.v1")`.
 pub fn pad_node() -> Hash32 {
     keccak(&[b"vtrain.pad.v1"])
@@ -33,13 +40,35 @@ pub fn canonical_bits(value: f32) -> u32 {
 
 /// The hash of one leaf of up to [`LEAF_VALUES`] values.
 pub fn leaf_hash(values: &[f32]) -> Hash32 {
-    debug_assert!(values.len() <= LEAF_VALUES);
-    let mut bytes = [0u8; 1 + LEAF_VALUES * 4];
+    hash_leaf::<{ 1 + LEAF_VALUES * 4 }>(values)
+}
+
+/// The hash of one micro-trace leaf of up to [`MICRO_LEAF_VALUES`] values:
+/// `keccak(0x00 ‖ 128 bytes)`, a tensor leaf's rule at a micro leaf's size.
+pub fn micro_leaf_hash(values: &[f32]) -> Hash32 {
+    hash_leaf::<{ 1 + MICRO_LEAF_VALUES * 4 }>(values)
+}
+
+/// `keccak(0x00 ‖ values, zero-padded to BYTES − 1 bytes)`.
+fn hash_leaf<const BYTES: usize>(values: &[f32]) -> Hash32 {
+    debug_assert!(4 * values.len() < BYTES);
+    let mut bytes = [0u8; BYTES];
     bytes[0] = tag::LEAF;
     for (i, &value) in values.iter().enumerate() {
         bytes[1 + 4 * i..5 + 4 * i].copy_from_slice(&canonical_bits(value).to_le_bytes());
     }
     keccak(&[&bytes])
+}
+
+/// The leaf hashes of a micro-trace's committed results (x_0 … x_{n−2}).
+pub fn micro_leaves(values: &[f32]) -> Vec<Hash32> {
+    if values.is_empty() {
+        return vec![micro_leaf_hash(&[])];
+    }
+    values
+        .chunks(MICRO_LEAF_VALUES)
+        .map(micro_leaf_hash)
+        .collect()
 }
 
 /// An inner node.
@@ -311,8 +340,17 @@ pub fn subtree(leaves: &[Hash32], depth: u32, index: u64) -> Hash32 {
 
 /// A 1 KiB leaf of `values` (little-endian canonical f32, zero-padded).
 pub fn leaf_bytes(values: &[f32], leaf: usize) -> Vec<u8> {
-    let mut out = vec![0u8; 1024];
-    for (i, v) in values.iter().skip(leaf * 256).take(256).enumerate() {
+    leaf_bytes_of(values, leaf, LEAF_VALUES)
+}
+
+/// A 128-byte micro-trace leaf of `values` (as [`leaf_bytes`]).
+pub fn micro_leaf_bytes(values: &[f32], leaf: usize) -> Vec<u8> {
+    leaf_bytes_of(values, leaf, MICRO_LEAF_VALUES)
+}
+
+fn leaf_bytes_of(values: &[f32], leaf: usize, width: usize) -> Vec<u8> {
+    let mut out = vec![0u8; 4 * width];
+    for (i, v) in values.iter().skip(leaf * width).take(width).enumerate() {
         let bits = canonical_bits(*v);
         out[4 * i..4 * i + 4].copy_from_slice(&bits.to_le_bytes());
     }

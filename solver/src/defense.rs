@@ -20,7 +20,8 @@ use vtrain_dispute::Market;
 use vtrain_dispute::bindings::dispute_game::DisputeGame;
 use vtrain_dispute::game::player::id;
 use vtrain_dispute::game::{
-    Duty, GameClient, GameStage, Party, SharedRun, Side, Tracker, duty, game_tracker, replay_start,
+    Duty, GameClient, GameStage, Move, Party, SharedRun, Side, Tracker, duty, game_tracker,
+    replay_start,
 };
 use vtrain_proof_of_learning::{Hash32, Trainer};
 use vtrain_store::ArtifactStore;
@@ -228,6 +229,21 @@ impl<P: Provider + Clone + 'static> GameTask<P> {
             self.market.provider().clone(),
             self.job.spec.clone(),
         );
+        if matches!(mv, Move::RevealStep { .. }) {
+            // The first move that passes the spec: compile it once, so this
+            // game's later moves (the one-step proof above all) read the
+            // decoded model back. An optimisation only: without it every move
+            // still works, at more gas, so a failure is logged, not fatal.
+            match client.compile_model().await {
+                Ok(0) => {}
+                Ok(gas) => {
+                    tracing::info!(target: "solver::game", game = self.game_id, gas, "model image compiled")
+                }
+                Err(error) => {
+                    tracing::warn!(target: "solver::game", game = self.game_id, %error, "no model image: the moves decode the spec")
+                }
+            }
+        }
         let gas = client.send(id(self.game_id), mv).await?;
         metrics::counter!(m::DISPUTE_MOVES).increment(1);
         tracing::info!(target: "solver::game", game = self.game_id, phase, r#move = name, gas, "moved");

@@ -11,26 +11,41 @@ library Commitments {
     uint256 internal constant LEAF_VALUES = 256;
     /// @notice Bytes per tensor leaf.
     uint256 internal constant LEAF_BYTES = 1024;
+    /// @notice Values per micro-trace leaf (128 bytes): a one-step proof ships one such leaf
+    ///         per micro-trace operand, so it is small (`docs/commitments.md` § Micro-trace).
+    uint256 internal constant MICRO_LEAF_VALUES = 32;
+    /// @notice Bytes per micro-trace leaf.
+    uint256 internal constant MICRO_LEAF_BYTES = 128;
     /// @notice The hash of an absent leaf or subtree: `keccak("vtrain.pad.v1")`. Never zero,
     ///         and no preimage of any other kind, so a pad can never be opened as a node.
     bytes32 internal constant PAD = keccak256("vtrain.pad.v1");
 
     /// @notice A proof does not have the length the tree's size implies.
     error BadProofLength(uint256 given, uint256 expected);
-    /// @notice A leaf is not exactly 1 KiB.
+    /// @notice A leaf is not exactly 1 KiB (a micro-trace leaf: 128 bytes).
     error BadLeafLength(uint256 length);
     /// @notice An index lies past the end of what was committed.
     error IndexOutOfRange(uint256 index, uint256 length);
 
     /// @notice `keccak(0x00 ‖ 1024 bytes)`.
-    function leafHash(bytes calldata values) internal pure returns (bytes32 hash) {
-        if (values.length != LEAF_BYTES) revert BadLeafLength(values.length);
-        // Hash straight from a calldata copy in scratch memory past the free pointer.
+    function leafHash(bytes calldata values) internal pure returns (bytes32) {
+        return _hashLeaf(values, LEAF_BYTES);
+    }
+
+    /// @notice `keccak(0x00 ‖ 128 bytes)`: a micro-trace leaf.
+    function microLeafHash(bytes calldata values) internal pure returns (bytes32) {
+        return _hashLeaf(values, MICRO_LEAF_BYTES);
+    }
+
+    /// @dev `keccak(0x00 ‖ values)` for a leaf of exactly `size` bytes, hashed straight from
+    ///      a calldata copy in scratch memory past the free pointer.
+    function _hashLeaf(bytes calldata values, uint256 size) private pure returns (bytes32 hash) {
+        if (values.length != size) revert BadLeafLength(values.length);
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             mstore8(ptr, 0x00)
-            calldatacopy(add(ptr, 1), values.offset, 1024)
-            hash := keccak256(ptr, 1025)
+            calldatacopy(add(ptr, 1), values.offset, size)
+            hash := keccak256(ptr, add(size, 1))
         }
     }
 
@@ -87,6 +102,12 @@ library Commitments {
     /// @notice The number of 256-value leaves of a tensor of `length` elements (one for empty).
     function leafCount(uint256 length) internal pure returns (uint256) {
         return length == 0 ? 1 : (length + LEAF_VALUES - 1) / LEAF_VALUES;
+    }
+
+    /// @notice The number of 32-value leaves of a micro-trace prefix of `length` values (one
+    ///         for empty).
+    function microLeafCount(uint256 length) internal pure returns (uint256) {
+        return length == 0 ? 1 : (length + MICRO_LEAF_VALUES - 1) / MICRO_LEAF_VALUES;
     }
 
     /// @notice `keccak("vtrain.tensor.v1" ‖ u32 ndim ‖ u64 dim… ‖ merkle)`.
@@ -187,23 +208,26 @@ library Commitments {
         return leaves[0];
     }
 
-    /// @notice Whether every byte of the 1 KiB leaf from `start` on is zero.
+    /// @notice Whether every byte of the leaf (of either size) from `start` on is zero.
     function zeroFrom(bytes calldata leaf, uint256 start) internal pure returns (bool) {
-        for (uint256 at = start; at < LEAF_BYTES; at += 32) {
+        uint256 size = leaf.length;
+        for (uint256 at = start; at < size; at += 32) {
             uint256 word;
             assembly ("memory-safe") {
                 word := calldataload(add(leaf.offset, at))
             }
             // The last word may reach past the leaf: drop those trailing bytes.
-            if (at + 32 > LEAF_BYTES) word >>= 8 * (at + 32 - LEAF_BYTES);
+            if (at + 32 > size) word >>= 8 * (at + 32 - size);
             if (word != 0) return false;
         }
         return true;
     }
 
-    /// @notice Value `offset` (0..255) of a 1 KiB leaf, as f32 bits (stored little-endian).
+    /// @notice Value `offset` of a leaf (0..255 of a tensor leaf, 0..31 of a micro-trace
+    ///         leaf), as f32 bits (stored little-endian).
     function valueAt(bytes calldata leaf, uint256 offset) internal pure returns (uint32 bits) {
-        if (offset >= LEAF_VALUES) revert IndexOutOfRange(offset, LEAF_VALUES);
+        uint256 values = leaf.length / 4;
+        if (offset >= values) revert IndexOutOfRange(offset, values);
         uint256 at = offset * 4;
         bits = uint32(uint8(leaf[at])) | (uint32(uint8(leaf[at + 1])) << 8)
             | (uint32(uint8(leaf[at + 2])) << 16) | (uint32(uint8(leaf[at + 3])) << 24);

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IStepSemantics} from "../interfaces/IStepSemantics.sol";
 import {GraphPlan as P} from "./graph/GraphPlan.sol";
 import {GraphSpecCodec as G} from "./graph/GraphSpecCodec.sol";
+import {ModelImage} from "./graph/ModelImage.sol";
 import {Shapes} from "./graph/Shapes.sol";
 import {AttentionPrograms} from "./ops/AttentionPrograms.sol";
 import {DenseOps} from "./ops/DenseOps.sol";
@@ -62,6 +63,20 @@ contract GraphSemantics is IStepSemantics {
     /// @notice The spec bounds and the cost model.
     GraphSpecRules public immutable rules;
 
+    /// @notice The data contract holding each compiled spec's model image ({compile}), by the
+    ///         keccak of the spec's canonical bytes; zero while it is not compiled.
+    /// @dev    A cache, never a source of truth: an image is only made here, from a spec this
+    ///         contract has validated, and holds exactly what decoding that spec gives. A spec
+    ///         without an image is decoded on every call, with the same results.
+    mapping(bytes32 specHash => address image) public imageOf;
+
+    /// @notice `spec` is compiled: its model image lives at `image`.
+    event ModelCompiled(bytes32 indexed specHash, address image);
+
+    /// @notice The image's data contract could not be created (out of gas, or too large for
+    ///         EIP-170).
+    error ImageNotCreated();
+
     /// @notice Step `step` is not a step of the job (t ≥ T).
     error NoSuchStep(uint64 step);
     /// @notice The transition produces no tensor `index` in list `list`.
@@ -100,6 +115,31 @@ contract GraphSemantics is IStepSemantics {
         uint256 shape;
     }
 
+    // ---------------------------------------------------------------- model images
+
+    /// @notice Stores the decoded model and step plan of `spec` as a model image
+    ///         ({ModelImage}), so that every later call on this spec, the one-step proof's
+    ///         `locate` above all, reads it back instead of decoding and planning again
+    ///         (`docs/dispute-game.md` § Model images). Anyone may call it, once per spec
+    ///         (later calls return the image); the solver's agent does before its first move
+    ///         of a game that needs the spec. Reverts for a spec {validate} refuses.
+    function compile(bytes calldata spec) external returns (address image) {
+        bytes32 key = keccak256(spec);
+        image = imageOf[key];
+        if (image != address(0)) return image;
+        rules.validate(spec);
+        G.Model memory m = G.load(spec);
+        P.Plan memory plan = P.build(m);
+        plan.entryOfNode = P.entryTable(plan);
+        bytes memory code = ModelImage.creationCode(ModelImage.encode(m, plan));
+        assembly ("memory-safe") {
+            image := create(0, add(code, 32), mload(code))
+        }
+        if (image == address(0)) revert ImageNotCreated();
+        imageOf[key] = image;
+        emit ModelCompiled(key, image);
+    }
+
     // ---------------------------------------------------------------- IStepSemantics
 
     /// @inheritdoc IStepSemantics
@@ -112,11 +152,11 @@ contract GraphSemantics is IStepSemantics {
     ///         the new weights.
     function counts(bytes calldata spec, bool init)
         external
-        pure
+        view
         returns (uint32 intermediates, uint32 optimizer, uint32 weights)
     {
-        G.Model memory m = G.load(spec);
-        intermediates = init ? 0 : uint32(P.intermediates(m));
+        (G.Model memory m, P.Plan memory plan) = _load(spec);
+        intermediates = init ? 0 : uint32(plan.inter);
         optimizer = uint32(m.params * (m.adam ? 2 : 1));
         weights = uint32(m.params);
     }
@@ -127,25 +167,25 @@ contract GraphSemantics is IStepSemantics {
     }
 
     /// @notice The shape of a produced tensor.
-    function shapeOf(bytes calldata spec, TensorId calldata id) external pure returns (uint64[] memory) {
-        G.Model memory m = G.load(spec);
+    function shapeOf(bytes calldata spec, TensorId calldata id) external view returns (uint64[] memory) {
+        (G.Model memory m, P.Plan memory plan) = _load(spec);
         if (id.init) return Shapes.unpack(P.paramShape(m, _initParam(m, id)));
-        return Shapes.unpack(_target(m, id).shape);
+        return Shapes.unpack(_target(m, plan, id).shape);
     }
 
     /// @notice Input `slot` of the op that produces tensor `id`. Reverts for the initial state
     ///         (its programs read constants only) and for a slot past the op's inputs.
     function inputOf(bytes calldata spec, TensorId calldata id, uint8 slot)
         external
-        pure
+        view
         returns (TensorSource memory)
     {
-        G.Model memory m = G.load(spec);
+        (G.Model memory m, P.Plan memory plan) = _load(spec);
         if (id.init) {
             _initParam(m, id);
             revert NoSuchInput(slot);
         }
-        Target memory t = _target(m, id);
+        Target memory t = _target(m, plan, id);
         return _sourceOf(t, slot);
     }
 
@@ -155,12 +195,12 @@ contract GraphSemantics is IStepSemantics {
         view
         returns (uint32)
     {
-        G.Model memory m = G.load(spec);
+        (G.Model memory m, P.Plan memory plan) = _load(spec);
         uint256 len;
         if (id.init) {
             (len,) = _initProgram(m, id, element, type(uint256).max);
         } else {
-            Target memory t = _target(m, id);
+            Target memory t = _target(m, plan, id);
             _checkElement(t.shape, element);
             (len,) = _program(t, id.step, element, type(uint256).max);
         }
@@ -174,10 +214,10 @@ contract GraphSemantics is IStepSemantics {
         view
         returns (Instruction memory)
     {
-        G.Model memory m = G.load(spec);
+        (G.Model memory m, P.Plan memory plan) = _load(spec);
         uint256 word;
         if (id.init) word = _initWord(m, id, element, microStep);
-        else (word,) = _nodeWord(m, id, element, microStep);
+        else (word,) = _nodeWord(m, plan, id, element, microStep);
         return StepWords.decode(word);
     }
 
@@ -187,10 +227,10 @@ contract GraphSemantics is IStepSemantics {
         view
         returns (uint256 ins, uint256[4] memory inputs)
     {
-        G.Model memory m = G.load(spec);
+        (G.Model memory m, P.Plan memory plan) = _load(spec);
         // the initial state reads no tensor
         if (id.init) return (_initWord(m, id, element, microStep), inputs);
-        (uint256 word, Target memory t) = _nodeWord(m, id, element, microStep);
+        (uint256 word, Target memory t) = _nodeWord(m, plan, id, element, microStep);
         ins = word;
         for (uint256 i; i < 4; ++i) {
             if (StepWords.kindOf(ins, i) == OperandKind.Input) {
@@ -200,6 +240,15 @@ contract GraphSemantics is IStepSemantics {
     }
 
     // ---------------------------------------------------------------- tensors
+
+    /// @dev The model and step plan of `spec`: read from its image when it is compiled,
+    ///      decoded and planned otherwise.
+    function _load(bytes calldata spec) internal view returns (G.Model memory m, P.Plan memory plan) {
+        address image = imageOf[keccak256(spec)];
+        if (image != address(0)) return ModelImage.load(image);
+        m = G.load(spec);
+        plan = P.build(m);
+    }
 
     /// @dev The instruction word ({StepWords}) of micro-step `microStep` of element `element`
     ///      of the initial state's tensor `id`.
@@ -215,12 +264,14 @@ contract GraphSemantics is IStepSemantics {
 
     /// @dev The instruction word ({StepWords}) of micro-step `microStep` of element `element`
     ///      of a step's tensor `id`, and the tensor's target.
-    function _nodeWord(G.Model memory m, TensorId calldata id, uint64 element, uint32 microStep)
-        internal
-        view
-        returns (uint256, Target memory)
-    {
-        Target memory t = _target(m, id);
+    function _nodeWord(
+        G.Model memory m,
+        P.Plan memory plan,
+        TensorId calldata id,
+        uint64 element,
+        uint32 microStep
+    ) internal view returns (uint256, Target memory) {
+        Target memory t = _target(m, plan, id);
         _checkElement(t.shape, element);
         (uint256 len, uint256 word) = _program(t, id.step, element, microStep);
         _checkMicroStep(len, microStep);
@@ -280,11 +331,14 @@ contract GraphSemantics is IStepSemantics {
     }
 
     /// @dev The node of produced tensor `id` of a step, with the model and plan.
-    function _target(G.Model memory m, TensorId calldata id) internal pure returns (Target memory) {
+    function _target(G.Model memory m, P.Plan memory plan, TensorId calldata id)
+        internal
+        pure
+        returns (Target memory)
+    {
         // indices below 2^32, dimensions below 2^32 (at most seven): nothing overflows
         unchecked {
             if (id.step >= m.steps) revert NoSuchStep(id.step);
-            P.Plan memory plan = P.build(m);
             uint256 inter = plan.inter;
             uint256 params = m.params;
             uint256 index = id.index;

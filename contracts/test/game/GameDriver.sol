@@ -240,7 +240,18 @@ abstract contract GameDriver is Test, ToyWorld {
         if (g.descent.tree == DisputeGame.Tree.StepList) {
             return listLeaves(produced(w, s, g.descent.list), s, g.descent.list);
         }
-        return leafHashes(treeValues(g, w));
+        if (g.descent.tree == DisputeGame.Tree.Tensor) return leafHashes(treeValues(g, w));
+        return microLeafHashes(treeValues(g, w));
+    }
+
+    /// @notice Leaf `leaf` under a Tensor (1 KiB) or MicroTrace (128 bytes) descent.
+    function treeLeaf(DisputeGame.Game memory g, World memory w, uint256 leaf)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        if (g.descent.tree == DisputeGame.Tree.Tensor) return leafBytes(treeValues(g, w), leaf);
+        return microLeafBytes(treeValues(g, w), leaf);
     }
 
     /// @notice The values under a Tensor or MicroTrace descent, in world `w`.
@@ -302,12 +313,12 @@ abstract contract GameDriver is Test, ToyWorld {
                 )
             );
         } else if (g.clock.phase == DisputeGame.Phase.RevealLeaf) {
-            revealedLeaf = leafBytes(treeValues(g, sw), g.descent.nodeIndex);
+            revealedLeaf = treeLeaf(g, sw, g.descent.nodeIndex);
             _send(abi.encodeCall(game.revealLeaf, (gameId, revealedLeaf)));
         } else if (g.clock.phase == DisputeGame.Phase.CommitMicro) {
             uint32[] memory tensor = produced(sw, transitionOf(g), g.descent.list)[g.descent.tensorIndex];
             uint32[] memory prefix = microPrefix(sw, g);
-            bytes32 merkle = prefix.length == 0 ? bytes32(0) : tensorMerkle(prefix);
+            bytes32 merkle = prefix.length == 0 ? bytes32(0) : microMerkle(prefix);
             _send(
                 abi.encodeCall(
                     game.commitMicroTrace, (gameId, spec, leafBytes(tensor, g.target.element / 256), merkle)
@@ -359,12 +370,13 @@ abstract contract GameDriver is Test, ToyWorld {
             _send(abi.encodeCall(game.nameElement, (gameId, g.descent.nodeIndex * 256 + _firstDiff(g, cw))));
         } else if (g.clock.phase == DisputeGame.Phase.ChooseMicro) {
             uint32[] memory mine = microPrefix(cw, g);
-            bool last = mine.length == 0 || tensorMerkle(mine) == g.target.microMerkle;
+            bool last = mine.length == 0 || microMerkle(mine) == g.target.microMerkle;
             _send(abi.encodeCall(game.chooseMicro, (gameId, last)));
         } else {
             _send(
                 abi.encodeCall(
-                    game.nameMicroStep, (gameId, uint32(g.descent.nodeIndex * 256 + _firstDiff(g, cw)))
+                    game.nameMicroStep,
+                    (gameId, uint32(g.descent.nodeIndex * Commitments.MICRO_LEAF_VALUES + _firstDiff(g, cw)))
                 )
             );
         }
@@ -383,8 +395,8 @@ abstract contract GameDriver is Test, ToyWorld {
 
     /// @notice The first value of the revealed leaf that differs from the challenger's own.
     function _firstDiff(DisputeGame.Game memory g, World memory cw) internal view returns (uint64) {
-        bytes memory mine = leafBytes(treeValues(g, cw), g.descent.nodeIndex);
-        for (uint64 i; i < 256; ++i) {
+        bytes memory mine = treeLeaf(g, cw, g.descent.nodeIndex);
+        for (uint64 i; i < mine.length / 4; ++i) {
             for (uint256 b; b < 4; ++b) {
                 if (mine[4 * i + b] != revealedLeaf[4 * i + b]) return i;
             }
@@ -408,15 +420,17 @@ abstract contract GameDriver is Test, ToyWorld {
         for (uint256 i; i < 4; ++i) {
             IStepSemantics.Operand memory op = ins.operands[i];
             if (op.kind == IStepSemantics.OperandKind.Step) {
-                proof.operands[i].leaf = leafBytes(prefix, op.index / 256);
-                proof.operands[i].leafPath = path(leafHashes(prefix), op.index / 256);
+                uint256 leaf = op.index / Commitments.MICRO_LEAF_VALUES;
+                proof.operands[i].leaf = microLeafBytes(prefix, leaf);
+                proof.operands[i].leafPath = path(microLeafHashes(prefix), leaf);
             } else if (op.kind == IStepSemantics.OperandKind.Input) {
                 proof.operands[i] = _inputProof(sw, s, id, op);
             }
         }
         if (g.target.microStep + 1 < g.target.programLength) {
-            proof.resultLeaf = leafBytes(prefix, g.target.microStep / 256);
-            proof.resultPath = path(leafHashes(prefix), g.target.microStep / 256);
+            uint256 leaf = g.target.microStep / Commitments.MICRO_LEAF_VALUES;
+            proof.resultLeaf = microLeafBytes(prefix, leaf);
+            proof.resultPath = path(microLeafHashes(prefix), leaf);
         }
     }
 

@@ -267,9 +267,22 @@ abstract contract ToyWorld {
     }
 
     function leafBytes(uint32[] memory values, uint256 leaf) internal pure returns (bytes memory out) {
-        out = new bytes(1024);
-        for (uint256 i; i < 256; ++i) {
-            uint256 at = leaf * 256 + i;
+        return leafBytesOf(values, leaf, Commitments.LEAF_VALUES);
+    }
+
+    /// @notice A 128-byte micro-trace leaf (32 values).
+    function microLeafBytes(uint32[] memory values, uint256 leaf) internal pure returns (bytes memory) {
+        return leafBytesOf(values, leaf, Commitments.MICRO_LEAF_VALUES);
+    }
+
+    function leafBytesOf(uint32[] memory values, uint256 leaf, uint256 width)
+        internal
+        pure
+        returns (bytes memory out)
+    {
+        out = new bytes(4 * width);
+        for (uint256 i; i < width; ++i) {
+            uint256 at = leaf * width + i;
             if (at >= values.length) break;
             uint32 v = values[at];
             out[4 * i] = bytes1(uint8(v));
@@ -285,6 +298,22 @@ abstract contract ToyWorld {
         for (uint256 i; i < n; ++i) {
             hashes[i] = keccak256(abi.encodePacked(bytes1(0x00), leafBytes(values, i)));
         }
+    }
+
+    function microLeafHashes(uint32[] memory values) internal pure returns (bytes32[] memory hashes) {
+        uint256 n = Commitments.microLeafCount(values.length);
+        hashes = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            hashes[i] = keccak256(abi.encodePacked(bytes1(0x00), microLeafBytes(values, i)));
+        }
+    }
+
+    /// @notice The Merkle root over a micro-trace prefix's 32-value leaves.
+    function microMerkle(uint32[] memory values) internal pure returns (bytes32) {
+        return
+            subtree(
+                microLeafHashes(values), Commitments.depthOf(Commitments.microLeafCount(values.length)), 0
+            );
     }
 
     function tensorMerkle(uint32[] memory values) internal pure returns (bytes32) {

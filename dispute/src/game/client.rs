@@ -1,10 +1,11 @@
 //! Sends moves: one transaction per move through the generated bindings, and
 //! reads back what the game needs (its record, the solver's reveals).
 
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, Bytes, U256, keccak256};
 use alloy::providers::Provider;
 
 use super::player::{Move, Revealed};
+use crate::bindings::GraphSemantics;
 use crate::bindings::dispute_game::DisputeGame;
 use crate::error::{Error, Result};
 
@@ -60,6 +61,37 @@ impl<P: Provider + Clone> GameClient<P> {
             revealed.leaf = event.values.to_vec();
         }
         Ok(revealed)
+    }
+
+    /// Makes sure the job's spec has a model image in the game's semantics
+    /// (`GraphSemantics.compile`, `docs/dispute-game.md` § Model images), so
+    /// that the solver's moves that pass the spec, the one-step proof above
+    /// all, read the decoded model back instead of decoding it again. Once per
+    /// spec and semantics: returns the gas it spent, 0 when the image was
+    /// already there. A spec whose image would exceed the code-size limit is
+    /// refused in simulation, before anything is sent ([`Error::Revert`]); its
+    /// moves still work, decoding the spec each time.
+    pub async fn compile_model(&self) -> Result<u64> {
+        let semantics = self
+            .game
+            .semantics()
+            .call()
+            .await
+            .map_err(Error::from_contract)?;
+        let semantics = GraphSemantics::new(semantics, self.game.provider());
+        let image = semantics
+            .imageOf(keccak256(&self.spec))
+            .call()
+            .await
+            .map_err(Error::from_contract)?;
+        if image != Address::ZERO {
+            return Ok(0);
+        }
+        let call = semantics
+            .compile(self.spec.clone())
+            .into_transaction_request();
+        let receipt = crate::sender::send_simulated(self.game.provider(), call, "compile").await?;
+        Ok(receipt.gas_used)
     }
 
     /// Sends `mv` in game `game_id` and waits for its receipt; returns the gas used.

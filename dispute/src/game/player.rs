@@ -6,7 +6,9 @@
 
 use alloy::primitives::{B256, Bytes, U256};
 use std::sync::Arc;
-use vtrain_proof_of_learning::commit::{merkle_proof, merkle_root, tensor_leaves};
+use vtrain_proof_of_learning::commit::{
+    LEAF_VALUES, MICRO_LEAF_VALUES, merkle_proof, merkle_root, micro_leaf_bytes, micro_leaves,
+};
 use vtrain_proof_of_learning::repops::{ElementTrace, Operand};
 use vtrain_proof_of_learning::{Hash32, State, Trainer};
 
@@ -239,7 +241,7 @@ impl Party {
         Some(match g.descent.tree {
             TREE_STEP_LIST => self.transition(g).list_roots(g.descent.list),
             TREE_TENSOR => self.tensor(g)?.leaves,
-            _ => tensor_leaves(&micro_prefix(&self.trace(g)?)),
+            _ => micro_leaves(&micro_prefix(&self.trace(g)?)),
         })
     }
 
@@ -248,6 +250,17 @@ impl Party {
             self.tensor(g)?.values
         } else {
             micro_prefix(&self.trace(g)?)
+        })
+    }
+
+    /// Leaf `leaf` of the tree the game descends (a tensor's 1 KiB, a
+    /// micro-trace's 128 bytes), in this party's view.
+    fn tree_leaf(&mut self, g: &DisputeGame::Game, leaf: usize) -> Option<Vec<u8>> {
+        let values = self.tree_values(g)?;
+        Some(if g.descent.tree == TREE_TENSOR {
+            leaf_bytes(&values, leaf)
+        } else {
+            micro_leaf_bytes(&values, leaf)
         })
     }
 
@@ -283,17 +296,18 @@ impl Party {
                 merkle: b256(&self.tensor(g)?.merkle()),
             },
             phase::REVEAL_LEAF => Move::RevealLeaf {
-                values: leaf_bytes(&self.tree_values(g)?, index as usize).into(),
+                values: self.tree_leaf(g, index as usize)?.into(),
             },
             phase::COMMIT_MICRO => {
                 let tensor = self.tensor(g)?;
                 let prefix = micro_prefix(&self.trace(g)?);
                 Move::CommitMicro {
-                    leaf: leaf_bytes(&tensor.values, g.target.element as usize / 256).into(),
+                    leaf: leaf_bytes(&tensor.values, g.target.element as usize / LEAF_VALUES)
+                        .into(),
                     merkle: if prefix.is_empty() {
                         B256::ZERO
                     } else {
-                        b256(&merkle_root(&tensor_leaves(&prefix)))
+                        b256(&merkle_root(&micro_leaves(&prefix)))
                     },
                 }
             }
@@ -309,7 +323,7 @@ impl Party {
         let trace = self.trace(g)?;
         let k = g.target.microStep as usize;
         let prefix = micro_prefix(&trace);
-        let prefix_leaves = tensor_leaves(&prefix);
+        let prefix_leaves = micro_leaves(&prefix);
         let operands: Vec<Operand> = match trace.steps.get(k) {
             Some(step) => step.operands[..step.opcode.arity()].to_vec(),
             // A program without a primitive: a copy of one operand (a gathered
@@ -338,9 +352,9 @@ impl Party {
             };
         }
         let (result_leaf, result_path) = if k + 1 < trace.steps.len() {
-            let leaf = k / 256;
+            let leaf = k / MICRO_LEAF_VALUES;
             (
-                Bytes::from(leaf_bytes(&prefix, leaf)),
+                Bytes::from(micro_leaf_bytes(&prefix, leaf)),
                 merkle_proof(&prefix_leaves, leaf)
                     .iter()
                     .map(b256)
@@ -390,8 +404,8 @@ impl Party {
             transition.tensor(source, source_index)?.clone()
         };
         proof.tensorMerkle = b256(&tensor.merkle());
-        proof.leaf = leaf_bytes(&tensor.values, at / 256).into();
-        proof.leafPath = merkle_proof(&tensor.leaves, at / 256)
+        proof.leaf = leaf_bytes(&tensor.values, at / LEAF_VALUES).into();
+        proof.leafPath = merkle_proof(&tensor.leaves, at / LEAF_VALUES)
             .iter()
             .map(b256)
             .collect();
@@ -447,16 +461,17 @@ impl Party {
                 }
             }
             phase::NAME_ELEMENT => Move::NameElement {
-                element: index * 256 + self.first_difference(g, &revealed.leaf)?,
+                element: index * LEAF_VALUES as u64 + self.first_difference(g, &revealed.leaf)?,
             },
             phase::CHOOSE_MICRO => {
                 let prefix = micro_prefix(&self.trace(g)?);
                 let last_step = prefix.is_empty()
-                    || b256(&merkle_root(&tensor_leaves(&prefix))) == g.target.microMerkle;
+                    || b256(&merkle_root(&micro_leaves(&prefix))) == g.target.microMerkle;
                 Move::ChooseMicro { last_step }
             }
             phase::NAME_MICRO_STEP => Move::NameMicroStep {
-                micro_step: (index * 256 + self.first_difference(g, &revealed.leaf)?) as u32,
+                micro_step: (index * MICRO_LEAF_VALUES as u64
+                    + self.first_difference(g, &revealed.leaf)?) as u32,
             },
             _ => return None,
         })
@@ -464,8 +479,8 @@ impl Party {
 
     /// The first value of the revealed leaf that differs from this party's own.
     fn first_difference(&mut self, g: &DisputeGame::Game, revealed: &[u8]) -> Option<u64> {
-        let mine = leaf_bytes(&self.tree_values(g)?, g.descent.nodeIndex as usize);
-        (0..256u64).find(|&i| {
+        let mine = self.tree_leaf(g, g.descent.nodeIndex as usize)?;
+        (0..(mine.len() / 4) as u64).find(|&i| {
             let at = 4 * i as usize;
             mine.get(at..at + 4) != revealed.get(at..at + 4)
         })
@@ -516,8 +531,11 @@ pub struct Opening {
 
 fn micro_operand(prefix: &[f32], leaves: &[Hash32], j: usize) -> DisputeGame::OperandProof {
     DisputeGame::OperandProof {
-        leaf: leaf_bytes(prefix, j / 256).into(),
-        leafPath: merkle_proof(leaves, j / 256).iter().map(b256).collect(),
+        leaf: micro_leaf_bytes(prefix, j / MICRO_LEAF_VALUES).into(),
+        leafPath: merkle_proof(leaves, j / MICRO_LEAF_VALUES)
+            .iter()
+            .map(b256)
+            .collect(),
         ..Default::default()
     }
 }

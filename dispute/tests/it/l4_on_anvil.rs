@@ -218,6 +218,16 @@ pub(crate) async fn dispute_on(
 
     let solver_client = GameClient::new(game_address, &solver_p, spec.clone());
     let challenger_client = GameClient::new(game_address, &challenger_p, spec);
+    // What the solver's agent does before its first move that passes the spec:
+    // the model image, once per spec (not a move, not in the game's gas).
+    let compile = solver_client.compile_model().await.unwrap();
+    eprintln!("  compile (model image): {compile} gas");
+    assert!(compile > 0, "a fresh chain has no image of the spec");
+    assert_eq!(
+        solver_client.compile_model().await.unwrap(),
+        0,
+        "compiled once"
+    );
     let (mut moves, mut gas, mut prove_gas) = (0usize, 0u64, 0u64);
     loop {
         let g = solver_client.game(game_id).await.unwrap();

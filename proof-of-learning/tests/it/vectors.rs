@@ -7,8 +7,8 @@
 
 use serde_json::{Value, json};
 use vtrain_proof_of_learning::commit::{
-    ElementProof, leaf_hash, merkle_root, state_root, tensor_leaves, tensor_list_root, tensor_root,
-    trace_proof, trace_root,
+    ElementProof, leaf_hash, merkle_root, micro_leaf_bytes, micro_leaf_hash, micro_leaves,
+    state_root, tensor_leaves, tensor_list_root, tensor_root, trace_proof, trace_root,
 };
 use vtrain_proof_of_learning::prng::{derive_key, draw, purpose};
 use vtrain_proof_of_learning::{Dataset, Hash32, JobSpec};
@@ -83,6 +83,14 @@ fn vectors() -> Value {
             "proofSibling": h(&proof.siblings[0]),
             "element257Bits": vtrain_proof_of_learning::commit::canonical_bits(values[257]),
             "nanBits": vtrain_proof_of_learning::commit::canonical_bits(values[5]),
+        },
+        // A micro-trace of 70 results x_0 … x_69 (its committed prefix): three
+        // 128-byte leaves, the last one zero-padded.
+        "micro": {
+            "leaf2": hex(&micro_leaf_bytes(&values[..70], 2)),
+            "leafHash2": h(&micro_leaf_hash(&values[64..70])),
+            "merkle": h(&merkle_root(&micro_leaves(&values[..70]))),
+            "value65Bits": vtrain_proof_of_learning::commit::canonical_bits(values[65]),
         },
         "list": {
             "roots": list.iter().map(h).collect::<Vec<_>>(),

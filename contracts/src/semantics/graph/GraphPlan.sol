@@ -117,6 +117,9 @@ library GraphPlan {
         uint256 logits;
         uint256 body; // the nodes before the clipping block (all without it)
         bool clip;
+        // From a model image only ({entryTable}; empty when planned from the spec): node i's
+        // layer entry in byte i % 32 of word i / 32, so that a node is found without a search.
+        uint256[] entryOfNode;
     }
 
     /// @dev An entry's record in {Plan.entries}: its first forward node, count, first backward
@@ -255,14 +258,38 @@ library GraphPlan {
             if (i == s) return _word(OP_LOG_SOFTMAX, 0, 1, p.logits);
             if (i == s + 1) return _word(OP_XENT_GRAD, 0, 2, _two(s, ref(REF_NODE, 2)));
             bool backward = i > s;
-            (uint256 l, uint256 k) = _entryOf(p.entries, i, backward);
+            (uint256 l, uint256 k) = _entryOf(p, i, backward);
             if (backward) return _backwardWord(p, l, k);
             return _forwardWord(p, l, k);
         }
     }
 
-    /// @dev The entry whose forward (or backward) nodes hold node `i`, and `i`'s place among them.
-    function _entryOf(uint256[] memory entries, uint256 i, bool backward)
+    /// @notice The table of {Plan.entryOfNode}: the layer entry of every forward and backward
+    ///         node (the others, below 3, the loss pair and from `body` on, are 0 and never
+    ///         looked up). Computed once, for a model image.
+    function entryTable(Plan memory p) internal pure returns (uint256[] memory table) {
+        unchecked {
+            table = new uint256[]((p.body + 31) / 32);
+            uint256 s = p.logSoftmax;
+            for (uint256 i = 3; i < p.body; ++i) {
+                if (i == s || i == s + 1) continue;
+                (uint256 l,) = _searchEntry(p.entries, i, i > s);
+                table[i / 32] |= l << (8 * (i % 32));
+            }
+        }
+    }
+
+    /// @dev The entry whose forward (or backward) nodes hold node `i`, and `i`'s place among
+    ///      them: from the table when the plan has one, by a search otherwise.
+    function _entryOf(Plan memory p, uint256 i, bool backward) private pure returns (uint256, uint256) {
+        unchecked {
+            if (p.entryOfNode.length == 0) return _searchEntry(p.entries, i, backward);
+            uint256 l = (p.entryOfNode[i / 32] >> (8 * (i % 32))) & 0xFF;
+            return (l, i - _field(p.entries[l], backward ? BWD_START : FWD_START));
+        }
+    }
+
+    function _searchEntry(uint256[] memory entries, uint256 i, bool backward)
         private
         pure
         returns (uint256, uint256)
