@@ -31,9 +31,9 @@ contract JobMarket {
     /// @notice Where burned value goes.
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
     /// @notice The most moves one side makes in a game of any job the market accepts
-    ///         (`docs/dispute-game.md` § Clocks: 74 for the spec bounds of `SpecRules`, with a
-    ///         margin). The deployment requires `clock ≥ MAX_MOVES_PER_SIDE × moveTime`.
-    uint64 public constant MAX_MOVES_PER_SIDE = 80;
+    ///         (`docs/dispute-game.md` § Clocks: 102 for the solver under the spec bounds,
+    ///         with a margin). The deployment requires `clock ≥ MAX_MOVES_PER_SIDE × moveTime`.
+    uint64 public constant MAX_MOVES_PER_SIDE = 110;
     /// @notice The longest challenge window a job may ask for.
     uint64 public constant MAX_CHALLENGE_WINDOW = 30 days;
     /// @notice The longest chess clock (and extension) a market may be deployed with.

@@ -102,7 +102,7 @@ contract JobMarketTest is GameDriver {
         _expectBadConfig(c, "clock");
         c.clock += 1;
         JobMarket ok = new JobMarket(alu, sem, c);
-        assertEq(ok.game().clock(), 80 * 12);
+        assertEq(ok.game().clock(), 110 * 12);
         assertEq(ok.moveTime(), 12);
     }
 

@@ -11,7 +11,7 @@ use vtrain_dispute::bindings::{
 };
 
 /// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
-pub const MAX_MOVES_PER_SIDE: u64 = 80;
+pub const MAX_MOVES_PER_SIDE: u64 = 110;
 /// The longest chess clock or extension (`JobMarket.MAX_CLOCK`).
 pub const MAX_CLOCK_SECS: u64 = 30 * 24 * 3600;
 

@@ -13,7 +13,7 @@ pub struct MarketArgs {
     /// The burned share of a forfeited bond, in basis points (1..=9999).
     #[arg(long, env = "VTRAIN_BURN_BPS", default_value_t = MarketConfig::default().burn_bps)]
     pub burn_bps: u16,
-    /// Each side's chess clock per game, in seconds (at least 80 × --move-time).
+    /// Each side's chess clock per game, in seconds (at least 110 × --move-time).
     #[arg(long, env = "VTRAIN_CLOCK", default_value_t = MarketConfig::default().clock_secs)]
     pub clock: u64,
     /// Seconds for the replay of one checkpoint interval; a solver gets one
