@@ -12,14 +12,15 @@ import {GraphSpecCodec as G} from "./GraphSpecCodec.sol";
 ///         images), with a table that finds a node's layer entry without a search.
 /// @dev    The image is the structs' memory, made relocatable: the `Model` head, the `Plan`
 ///         head, then the arrays they point to (`hidden`, the layer list with its layers'
-///         bodies, the parameter shapes, the plan's entry records and node table), each pointer stored as an
-///         offset from the image's start. {load} copies the image to free memory and adds
-///         the copy's address to every pointer: a dozen words, however large the model.
-///         Pointers are read and written by field name, never by position; the head sizes
+///         bodies, the parameter shapes, the plan's entry records and node table), each
+///         pointer stored as an offset from the image's start. {load} copies the image to
+///         free memory and adds the copy's address to every pointer: a dozen words, however
+///         large the model. {encode} writes the pointers by member name; {load} reads them at
+///         constant offsets, in one assembly block for gas. The head sizes and those offsets
 ///         are the only layout facts, and `test/semantics/ModelImage.t.sol` checks them
-///         against the compiler's allocation and every loaded image against a fresh decode.
-///         Nothing here checks a spec: an image is only ever made by the semantics from a
-///         spec it has validated ({GraphSemantics.compile}).
+///         against the compiler's allocation and member placement, and every loaded image
+///         against a fresh decode. Nothing here checks a spec: an image is only ever made by
+///         the semantics from a spec it has validated ({GraphSemantics.compile}).
 library ModelImage {
     /// @dev Bytes of a `Model` head (a word per member, `docs.soliditylang.org` § Layout in
     ///      Memory: 30), of a `Plan` head (12) and of a `Layer` (8).
@@ -27,9 +28,9 @@ library ModelImage {
     uint256 internal constant PLAN_BYTES = 384;
     uint256 internal constant LAYER_BYTES = 256;
     /// @dev Where {load} finds the pointer members: `Model.hidden` (member 8), `.layers` (9),
-    ///      `.paramShapes` (14); `Plan.layers` (0), `.entries` (1), `.entryOfNode` (11). {encode}
-    ///      writes them by
-    ///      name; `test/semantics/ModelImage.t.sol` checks these offsets against it.
+    ///      `.paramShapes` (14); `Plan.layers` (0), `.entries` (1), `.entryOfNode` (11).
+    ///      {encode} writes them by name; `test/semantics/ModelImage.t.sol` checks these
+    ///      offsets against it.
     uint256 internal constant MODEL_HIDDEN = 256;
     uint256 internal constant MODEL_LAYERS = 288;
     uint256 internal constant MODEL_PARAM_SHAPES = 448;
