@@ -469,7 +469,7 @@ contract EconomicsHandler is GameDriver, WorldStore {
                 g.clock.phase == DisputeGame.Phase.NameElement
                     || g.clock.phase == DisputeGame.Phase.NameMicroStep
             ) {
-                revealedLeaf = leafBytes(treeValues(g, sw), g.descent.nodeIndex);
+                revealedLeaf = treeLeaf(g, sw, g.descent.nodeIndex);
             }
         }
         _challengerMove(gi.id, g, cw);
