@@ -6,7 +6,8 @@ pragma solidity 0.8.30;
 ///         tensors a step produces (their lists, counts and shapes), where each op's inputs
 ///         come from, and the operand locator of every element's micro-program
 ///         (`docs/repops.md` §4–§6). The game is model-agnostic; this is the model.
-/// @dev    All functions are pure in spirit (no state is read); `spec` is the canonical job
+/// @dev    All functions are pure in spirit (what they answer depends on their arguments
+///         alone; an implementation may read a cache of its own); `spec` is the canonical job
 ///         spec whose hash the game has already checked. The production implementation
 ///         mirrors `proof-of-learning/src/train/graph.rs` and `repops/ops.rs`.
 interface IStepSemantics {

@@ -33,8 +33,9 @@ import {StepWords} from "../lib/StepWords.sol";
 ///         linear and its weight and input gradients), whose one-step proofs are the dearest
 ///         (`docs/benchmarks.md` § The op-family contracts): they run inline and pay no call
 ///         (a cold account and the call cost a proof about 4.5k gas).
-///         Stateless: everything is derived from the canonical spec bytes, which the game has
-///         checked against the job hash. The init transition ("nothing → S_0") produces the
+///         Every answer is derived from the canonical spec bytes, which the game has checked
+///         against the job hash; the one state, {imageOf}, caches that derivation per spec
+///         ({compile}) and changes no answer. The init transition ("nothing → S_0") produces the
 ///         optimizer list (all zero: a copy of the constant 0) and the weights list, whose
 ///         element e of parameter q is `sqrt(fan_in); div(1, ·); fma(u, 2, −1); mul(·, bound)`
 ///         with `u = uniform01(derive_key(seed, 0x100 + q), e)` (a layer norm's γ is a copy of
