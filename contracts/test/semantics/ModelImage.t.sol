@@ -60,8 +60,8 @@ contract ModelImageHarness {
         return abi.encode(m, p);
     }
 
-    /// @dev Whether {ModelImage.load}'s member offsets are where the compiler puts the members
-    ///      written by name.
+    /// @dev Whether {ModelImage}'s pointer-member offsets are where the compiler puts the
+    ///      members written by name.
     function pointerOffsetsHold() external pure returns (bool) {
         G.Model memory m;
         P.Plan memory p;

@@ -160,11 +160,6 @@ library GraphPlan {
         return (record >> at) & 0xFFFF;
     }
 
-    /// @notice How many intermediates a step of model `m` produces ({build}'s `inter`).
-    function intermediates(G.Model memory m) internal pure returns (uint256) {
-        return build(m).inter;
-    }
-
     /// @notice The step's plan for model `m` (`train::planned_step_graph`): `0` schedule, `1` x,
     ///         `2` y, the forward nodes entry by entry, `log_softmax`, `xent_grad`, the backward
     ///         nodes (entries in reverse, down to the first with parameters), the clipping block,

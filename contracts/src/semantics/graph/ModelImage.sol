@@ -15,11 +15,10 @@ import {GraphSpecCodec as G} from "./GraphSpecCodec.sol";
 ///         bodies, the parameter shapes, the plan's entry records and node table), each
 ///         pointer stored as an offset from the image's start. {load} copies the image to
 ///         free memory and adds the copy's address to every pointer: a dozen words, however
-///         large the model. {encode} writes the pointers by member name; {load} reads them at
-///         constant offsets, in one assembly block for gas. The head sizes and those offsets
-///         are the only layout facts, and `test/semantics/ModelImage.t.sol` checks them
-///         against the compiler's allocation and member placement, and every loaded image
-///         against a fresh decode. Nothing here checks a spec: an image is only ever made by
+///         large the model. {encode} and {load} find the pointer members at constant
+///         offsets; the head sizes and those offsets are the only layout facts, and
+///         `test/semantics/ModelImage.t.sol` checks them against the compiler's allocation
+///         and member placement, and every loaded image against a fresh decode. Nothing here checks a spec: an image is only ever made by
 ///         the semantics from a spec it has validated ({GraphSemantics.compile}).
 library ModelImage {
     /// @dev Bytes of a `Model` head (a word per member, `docs.soliditylang.org` § Layout in
@@ -27,10 +26,9 @@ library ModelImage {
     uint256 internal constant MODEL_BYTES = 960;
     uint256 internal constant PLAN_BYTES = 384;
     uint256 internal constant LAYER_BYTES = 256;
-    /// @dev Where {load} finds the pointer members: `Model.hidden` (member 8), `.layers` (9),
+    /// @dev Where the pointer members are: `Model.hidden` (member 8), `.layers` (9),
     ///      `.paramShapes` (14); `Plan.layers` (0), `.entries` (1), `.entryOfNode` (11).
-    ///      {encode} writes them by name; `test/semantics/ModelImage.t.sol` checks these
-    ///      offsets against it.
+    ///      `test/semantics/ModelImage.t.sol` checks these offsets against the compiler's.
     uint256 internal constant MODEL_HIDDEN = 256;
     uint256 internal constant MODEL_LAYERS = 288;
     uint256 internal constant MODEL_PARAM_SHAPES = 448;
@@ -59,15 +57,13 @@ library ModelImage {
         }
         _copy(_addressOf(m), start, MODEL_BYTES);
         _copy(_addressOfPlan(p), start + MODEL_BYTES, PLAN_BYTES);
-        // the heads' pointers, by name, as offsets from the image's start
-        G.Model memory mi = _modelAt(start);
-        P.Plan memory pi = _planAt(start + MODEL_BYTES);
-        mi.hidden = _words(at[0]);
-        mi.layers = _layers(at[1]);
-        mi.paramShapes = _words(at[3]);
-        pi.layers = _layers(at[1]);
-        pi.entries = _words(at[4]);
-        pi.entryOfNode = _words(at[5]);
+        // the heads' pointers, as offsets from the image's start
+        _store(start + MODEL_HIDDEN, at[0]);
+        _store(start + MODEL_LAYERS, at[1]);
+        _store(start + MODEL_PARAM_SHAPES, at[3]);
+        _store(start + MODEL_BYTES + PLAN_LAYERS, at[1]);
+        _store(start + MODEL_BYTES + PLAN_ENTRIES, at[4]);
+        _store(start + MODEL_BYTES + PLAN_ENTRY_OF_NODE, at[5]);
         // the arrays
         _array(_addressOfWords(m.hidden), start + at[0], m.hidden.length);
         _store(start + at[1], m.layers.length);
@@ -155,31 +151,6 @@ library ModelImage {
     function _addressOfWords(uint256[] memory a) private pure returns (uint256 at) {
         assembly ("memory-safe") {
             at := a
-        }
-    }
-
-    function _modelAt(uint256 at) private pure returns (G.Model memory m) {
-        assembly ("memory-safe") {
-            m := at
-        }
-    }
-
-    function _planAt(uint256 at) private pure returns (P.Plan memory p) {
-        assembly ("memory-safe") {
-            p := at
-        }
-    }
-
-    /// @dev An offset, typed as the pointer field it is stored in.
-    function _words(uint256 offset) private pure returns (uint256[] memory a) {
-        assembly ("memory-safe") {
-            a := offset
-        }
-    }
-
-    function _layers(uint256 offset) private pure returns (G.Layer[] memory a) {
-        assembly ("memory-safe") {
-            a := offset
         }
     }
 }
