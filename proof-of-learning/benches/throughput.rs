@@ -7,7 +7,15 @@
 //! `cargo bench -p vtrain-proof-of-learning --bench throughput -- gpt` runs
 //! only the transformer's table (`examples/shakespeare-gpt.toml` on the
 //! bundled corpus); `-- gpt-profile` runs only its training steps, 200 of
-//! them at the best level on one thread, for `perf record`.
+//! them at the best level on one thread, for `perf record`; `-- gemm` only the
+//! FMA peak and the matmul table; `-- mlp` only the FMA peak and the
+//! 784-1024-1024-10 MLP.
+//!
+//! Every run says which CPU it ran on and measures that CPU's fp32 FMA peak
+//! (see `peak`), so each GFLOP/s figure is also a fraction of the limit.
+
+#[path = "throughput/peak.rs"]
+mod peak;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -114,7 +122,12 @@ fn train_throughput(
     threads: usize,
 ) {
     let spec = spec_for(dataset, model, batch, 1000, 100);
+    // The scalar level runs the large MLP at about 2 s a step: left out there.
+    let large = spec.param_count() > 1_000_000;
     for level in Level::available() {
+        if level == Level::Scalar && large {
+            continue;
+        }
         let trainer = Trainer::new(
             spec.clone(),
             dataset.clone(),
@@ -122,16 +135,13 @@ fn train_throughput(
         )
         .expect("job");
         let mut state = trainer.initial_state();
-        let elapsed = time(3, || {
-            for _ in 0..steps {
-                let next = trainer.step(&state).expect("step").state;
-                trainer.recycle(std::mem::replace(&mut state, next));
-            }
-        });
-        let samples_per_s = f64::from(steps * batch) / elapsed.as_secs_f64();
+        let (median, fastest) = time_median_min(7, || train_steps(&trainer, &mut state, steps));
+        let per_s = |elapsed: Duration| f64::from(steps * batch) / elapsed.as_secs_f64();
         println!(
-            "| {name} | {level} | {threads} | {samples_per_s:.0} | {:.3} |",
-            elapsed.as_secs_f64() * 1e3 / f64::from(steps)
+            "| {name} | {level} | {threads} | {:.0} | {:.0} | {:.3} |",
+            per_s(median),
+            per_s(fastest),
+            median.as_secs_f64() * 1e3 / f64::from(steps)
         );
     }
 }
@@ -192,16 +202,103 @@ fn gpt_table(threads: usize) {
     }
 }
 
+const TRAIN_HEADER: &str = "| model | kernels | threads | samples/s (median of 7) | samples/s (best) | ms/step (median) |\n|---|---|---|---|---|---|";
+
+/// The machine line and the FMA peak at every level, on 1 and `threads`
+/// threads; returns the peaks by (level, threads).
+fn peak_table(threads: usize) -> Vec<((Level, usize), f64)> {
+    println!("Machine: {}\n", peak::cpu_description());
+    println!("## fp32 FMA peak (12 independent fma chains per thread)\n");
+    println!("| kernels | threads | GFLOP/s |\n|---|---|---|");
+    let mut peaks = Vec::new();
+    for level in Level::available() {
+        for t in [1, threads] {
+            let gflops = peak::fma_peak(level, t);
+            println!("| {level} | {t} | {gflops:.1} |");
+            peaks.push(((level, t), gflops));
+        }
+    }
+    println!();
+    peaks
+}
+
+/// The linear op on square n³ products at every level: GFLOP/s as the median
+/// and best of 9 runs, and as a share of the measured peak.
+fn gemm_table(threads: usize, peaks: &[((Level, usize), f64)]) {
+    println!("## Matmul (linear op, n×n×n)\n");
+    println!(
+        "| n | kernels | threads | GFLOP/s (median of 9) | GFLOP/s (best) | median ÷ FMA peak |\n|---|---|---|---|---|---|"
+    );
+    for n in [512, 1024] {
+        let a: Vec<f32> = (0..n * n).map(|i| uniform01(3, i as u64)).collect();
+        let w: Vec<f32> = (0..n * n).map(|i| uniform01(4, i as u64)).collect();
+        let b = vec![0.0f32; n];
+        let mut out = vec![0.0f32; n * n];
+        for level in Level::available() {
+            if level == Level::Scalar && n > 512 {
+                continue;
+            }
+            for t in [1, threads] {
+                let kernels = Kernels::new(level, t).expect("level");
+                let op = Op::Linear { m: n, k: n, n };
+                let (median, fastest) =
+                    time_median_min(9, || kernels.run(&op, &[&a, &w, &b], &mut out));
+                let gflops = |d: Duration| 2.0 * (n * n * n) as f64 / d.as_secs_f64() / 1e9;
+                let peak = peaks
+                    .iter()
+                    .find(|(key, _)| *key == (level, t))
+                    .map_or(f64::NAN, |(_, peak)| *peak);
+                println!(
+                    "| {n} | {level} | {t} | {:.1} | {:.1} | {:.0}% |",
+                    gflops(median),
+                    gflops(fastest),
+                    100.0 * gflops(median) / peak
+                );
+            }
+        }
+    }
+    println!();
+}
+
+/// The 784-1024-1024-10 MLP at batch 128 on synthetic data.
+fn large_mlp(threads: usize) {
+    let mnist_like = synthetic(4096, 784, 10);
+    for t in [1, threads] {
+        train_throughput(
+            "784-1024-1024-10, batch 128",
+            &mnist_like,
+            mlp(vec![1024, 1024]),
+            128,
+            10,
+            t,
+        );
+    }
+}
+
 fn main() {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max(2);
+    let mode = |name: &str| std::env::args().skip(1).any(|arg| arg == name);
+    if mode("gemm") {
+        let peaks = peak_table(threads);
+        gemm_table(threads, &peaks);
+        return;
+    }
+    if mode("mlp") {
+        peak_table(threads);
+        println!("## Training throughput (SGD-momentum, samples/s)\n");
+        println!("{TRAIN_HEADER}");
+        large_mlp(threads);
+        return;
+    }
     // `cargo bench` passes `--bench`; a bare `gpt` selects the transformer only.
-    if std::env::args().skip(1).any(|arg| arg == "gpt") {
+    if mode("gpt") {
         gpt_table(threads);
         return;
     }
-    if std::env::args().skip(1).any(|arg| arg == "gpt-profile") {
+    if mode("gpt-profile") {
         let (trainer, _) = gpt_trainer(Level::detect(), 1);
         let mut state = trainer.initial_state();
         let start = Instant::now();
@@ -213,8 +310,9 @@ fn main() {
         );
         return;
     }
+    let peaks = peak_table(threads);
     println!("## Training throughput (SGD-momentum, samples/s)\n");
-    println!("| model | kernels | threads | samples/s | ms/step |\n|---|---|---|---|---|");
+    println!("{TRAIN_HEADER}");
     let digits = Dataset::digits().expect("digits");
     for t in [1, threads] {
         train_throughput(
@@ -232,41 +330,15 @@ fn main() {
             train_throughput(&name, &digits, digits_cnn(), batch, steps, t);
         }
     }
+    large_mlp(threads);
     let mnist_like = synthetic(4096, 784, 10);
-    for t in [1, threads] {
-        train_throughput(
-            "784-1024-1024-10, batch 128",
-            &mnist_like,
-            mlp(vec![1024, 1024]),
-            128,
-            10,
-            t,
-        );
-    }
 
     println!();
     gpt_table(threads);
+    println!();
+    gemm_table(threads, &peaks);
 
-    println!("\n## Matmul (linear op, 512×512×512)\n");
-    println!("| kernels | threads | GFLOP/s |\n|---|---|---|");
-    let n = 512;
-    let a: Vec<f32> = (0..n * n).map(|i| uniform01(3, i as u64)).collect();
-    let w: Vec<f32> = (0..n * n).map(|i| uniform01(4, i as u64)).collect();
-    let b = vec![0.0f32; n];
-    let mut out = vec![0.0f32; n * n];
-    for level in Level::available() {
-        for t in [1, threads] {
-            let kernels = Kernels::new(level, t).expect("level");
-            let op = Op::Linear { m: n, k: n, n };
-            let elapsed = time(5, || kernels.run(&op, &[&a, &w, &b], &mut out));
-            println!(
-                "| {level} | {t} | {:.1} |",
-                2.0 * (n * n * n) as f64 / elapsed.as_secs_f64() / 1e9
-            );
-        }
-    }
-
-    println!("\n## Commitments\n");
+    println!("## Commitments\n");
     let big: Vec<f32> = (0..16 * 1024 * 1024)
         .map(|i| uniform01(5, i as u64))
         .collect();

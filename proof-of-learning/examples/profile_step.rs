@@ -2,10 +2,16 @@
 //! every node, summed by op kind (the op's name without its geometry).
 //!
 //! `cargo run --release -p vtrain-proof-of-learning --example profile_step -- examples/shakespeare-gpt.toml examples/data/shakespeare.txt.gz [steps] [threads]`
+//!
+//! The data may also be `bundled:digits`, or `synthetic` for the bench's
+//! uniform random samples of the spec's width (the spec's dataset root is
+//! then replaced by theirs), as in
+//! `… --example profile_step -- benchmarks/mlp-784-1024-1024-10.toml synthetic 20 2`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
+use vtrain_proof_of_learning::prng::{draw, uniform01};
 use vtrain_proof_of_learning::spec::DatasetFormat;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
@@ -16,8 +22,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let steps: u32 = args.get(2).map_or(Ok(20), |s| s.parse())?;
     let threads: usize = args.get(3).map_or(Ok(0), |s| s.parse())?;
-    let spec = JobSpec::from_toml(&std::fs::read_to_string(spec_path)?)?;
-    let dataset = if data == "bundled:digits" {
+    let mut spec = JobSpec::from_toml(&std::fs::read_to_string(spec_path)?)?;
+    let dataset = if data == "synthetic" {
+        let (samples, features) = (
+            spec.dataset.samples as usize,
+            spec.dataset.features as usize,
+        );
+        let classes = spec.dataset.classes as usize;
+        let dataset = Dataset {
+            samples,
+            features,
+            classes,
+            x: (0..samples * features)
+                .map(|i| uniform01(1, i as u64))
+                .collect(),
+            y: (0..samples)
+                .map(|i| (draw(2, i as u64) % classes as u64) as f32)
+                .collect(),
+        };
+        spec.dataset.root = dataset.root().to_hex();
+        dataset
+    } else if data == "bundled:digits" {
         Dataset::digits()?
     } else if spec.dataset.format == DatasetFormat::Text {
         Dataset::from_text_file(Path::new(data), spec.dataset.features as usize)?
@@ -45,7 +70,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             entry.1 += 1;
             last = now;
         });
-        state = trainer.next_state(&graph, &state, outputs);
+        let next = trainer.next_state(&graph, &state, outputs);
+        // As the solver does: the old state's buffers serve the next step.
+        trainer.recycle(std::mem::replace(&mut state, next));
     }
     let total: f64 = by_op.values().map(|(t, _)| t).sum();
     println!(

@@ -11,7 +11,7 @@
 //!   adds each tap's sum into a +0 `dX` in increasing (ky, kx).
 
 use super::Level;
-use super::gemm::{MatView, gemm};
+use super::gemm::{MatView, Start, gemm};
 use crate::repops::prim::add;
 use crate::spec::ConvGeometry;
 use rayon::prelude::*;
@@ -95,7 +95,15 @@ pub(crate) fn conv2d(
         rs: 1,
         cs: patch,
     };
-    gemm(level, pool, (rows, g.c_out, patch), a, w, &mut z_rows);
+    gemm(
+        level,
+        pool,
+        (rows, g.c_out, patch),
+        a,
+        w,
+        &mut z_rows,
+        Start::FromC,
+    );
     for n in 0..g.batch {
         for c in 0..g.c_out {
             let dst = &mut out[(n * g.c_out + c) * positions..][..positions];
@@ -118,7 +126,6 @@ pub(crate) fn conv2d_weight_grad(
     let rows = g.batch * positions;
     let dz_rows = to_rows(inputs[0], g.batch, g.c_out, positions);
     let col = im2col(pool, g, inputs[1]);
-    out.fill(0.0);
     let dz_t = MatView {
         data: &dz_rows,
         rs: 1,
@@ -129,7 +136,15 @@ pub(crate) fn conv2d_weight_grad(
         rs: patch,
         cs: 1,
     };
-    gemm(level, pool, (g.c_out, patch, rows), dz_t, col, out);
+    gemm(
+        level,
+        pool,
+        (g.c_out, patch, rows),
+        dz_t,
+        col,
+        out,
+        Start::Zero,
+    );
 }
 
 /// `dX [b, c_in, h, w]` of `conv::conv2d_input_grad`. Inputs: dZ, W.
@@ -155,7 +170,15 @@ pub(crate) fn conv2d_input_grad(
         rs: patch,
         cs: 1,
     };
-    gemm(level, pool, (rows, patch, g.c_out), dz, w, &mut dcol);
+    gemm(
+        level,
+        pool,
+        (rows, patch, g.c_out),
+        dz,
+        w,
+        &mut dcol,
+        Start::Zero,
+    );
     let sample = g.c_in * g.h * g.w;
     let scatter = |(n, dx): (usize, &mut [f32])| {
         dx.fill(0.0);

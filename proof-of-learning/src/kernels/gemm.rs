@@ -1,19 +1,28 @@
 //! The blocked, threaded matrix product behind every matmul-shaped repop:
-//! `C[m×n] ← C + A[m×k]·B[k×n]` where each C element accumulates its k terms
-//! with one fma each, in increasing k, starting from the value already in C.
+//! `C[m×n] ← C + A[m×k]·B[k×n]` (or `A·B` from zero) where each C element
+//! accumulates its k terms with one fma each, in increasing k, starting from
+//! the value already in C.
 //!
-//! B is split into NR-column panels: read in place when its rows are
-//! contiguous, packed k-major otherwise. Each MR-row strip of A is packed
-//! k-major. Each (strip, panel) pair runs one micro-kernel over the whole
-//! reduction, panels in the outer loop so a panel is read once; threads take
-//! disjoint row ranges of C, or disjoint column blocks when C is wider than
-//! tall. None of this touches the order of any element's
-//! reduction, so every blocking, thread count and SIMD level gives the same
-//! bits.
+//! GotoBLAS's loop nest: k in blocks of KC, each block of B packed into
+//! NR-column panels and A in chunks of MC rows packed into MR-row strips, a
+//! register-tile micro-kernel per (strip, panel). An element's partial sum
+//! goes from one k block to the next through C, an exact fp32 store and
+//! reload, so its chain of fmas is the reference's. Threads take disjoint
+//! blocks of C. None of this touches the order of any element's reduction,
+//! so every blocking, thread count and SIMD level gives the same bits.
 
 use super::Level;
-use super::microkernel;
+use super::microkernel::{self, TileIo};
 use crate::repops::canon;
+
+/// Where every output element's chain of fmas starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// From the value already in C (a bias).
+    FromC,
+    /// From +0: C's contents are ignored and need not be zeroed first.
+    Zero,
+}
 
 /// A strided read-only matrix view: element (r, c) is `data[r·rs + c·cs]`.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +43,7 @@ fn pack(
     (r0, c0): (usize, usize),
     (rows, cols): (usize, usize),
     a_side: bool,
+    transpose8: bool,
 ) {
     // Lanes run along rows of A strips and along columns of B panels.
     let (lanes, depth) = if a_side { (rows, cols) } else { (cols, rows) };
@@ -41,22 +51,22 @@ fn pack(
     let depth_stride = if a_side { m.cs } else { m.rs };
     let base = r0 * m.rs + c0 * m.cs;
     if lane_stride != 1 && depth_stride == 1 {
-        // A transpose: each lane is a contiguous source run. Go through it in
-        // blocks of 16 values (one cache line), so every line read is used at
-        // once and the block written stays in L1; walking all lanes per single
-        // value instead thrashes L1 when rows are 4 KiB apart.
-        const BLOCK: usize = 256;
-        for kk0 in (0..depth).step_by(BLOCK) {
-            let len = BLOCK.min(depth - kk0);
-            for lane in 0..lanes {
-                let src = &m.data[base + lane * lane_stride + kk0..][..len];
-                for (t, &value) in src.iter().enumerate() {
-                    dst[(kk0 + t) * width + lane] = value;
-                }
+        // A transpose: each lane is a contiguous source run.
+        let done = if transpose8 {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `transpose8` is only set at the SIMD levels, which are
+            // only constructed on CPUs with AVX2.
+            unsafe {
+                transpose_avx2(dst, width, m.data, base, lane_stride, (lanes, depth))
             }
-            for t in 0..len {
-                dst[(kk0 + t) * width + lanes..(kk0 + t + 1) * width].fill(0.0);
-            }
+            #[cfg(not(target_arch = "x86_64"))]
+            (0, 0)
+        } else {
+            (0, 0)
+        };
+        transpose_rest(dst, width, m.data, base, lane_stride, (lanes, depth), done);
+        for out in dst.chunks_exact_mut(width).take(depth) {
+            out[lanes..].fill(0.0);
         }
         return;
     }
@@ -73,22 +83,115 @@ fn pack(
     }
 }
 
-/// Reuses a per-thread buffer of at least `len` floats. Every element the
-/// caller reads is written by [`pack`] first, so stale contents never leak.
+/// The transposing pack's scalar part: `dst[t·width + lane] =
+/// data[base + lane·lane_stride + t]` for every (lane, t) outside the
+/// `done` = (lanes, depth) corner that [`transpose_avx2`] already wrote.
+fn transpose_rest(
+    dst: &mut [f32],
+    width: usize,
+    data: &[f32],
+    base: usize,
+    lane_stride: usize,
+    (lanes, depth): (usize, usize),
+    (done_lanes, done_depth): (usize, usize),
+) {
+    for lane in 0..lanes {
+        let src = &data[base + lane * lane_stride..][..depth];
+        let from = if lane < done_lanes { done_depth } else { 0 };
+        for (t, &value) in src.iter().enumerate().skip(from) {
+            dst[t * width + lane] = value;
+        }
+    }
+}
+
+/// The transposing pack in 8×8 blocks through AVX registers (pure data
+/// movement: no value changes): writes every whole 8×8 block of the
+/// (lanes, depth) block and returns the corner it covered.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_avx2(
+    dst: &mut [f32],
+    width: usize,
+    data: &[f32],
+    base: usize,
+    lane_stride: usize,
+    (lanes, depth): (usize, usize),
+) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let (full_lanes, full_depth) = (lanes / 8 * 8, depth / 8 * 8);
+    for lane0 in (0..full_lanes).step_by(8) {
+        for t0 in (0..full_depth).step_by(8) {
+            let row = |i: usize| {
+                let src = &data[base + (lane0 + i) * lane_stride + t0..][..8];
+                // SAFETY: `src` holds 8 floats.
+                unsafe { _mm256_loadu_ps(src.as_ptr()) }
+            };
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            let (r4, r5, r6, r7) = (row(4), row(5), row(6), row(7));
+            let (t0a, t1a) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+            let (t2a, t3a) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+            let (t4a, t5a) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+            let (t6a, t7a) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+            let s0 = _mm256_shuffle_ps::<0x44>(t0a, t2a);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0a, t2a);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1a, t3a);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1a, t3a);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4a, t6a);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4a, t6a);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5a, t7a);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5a, t7a);
+            let columns = [
+                _mm256_permute2f128_ps::<0x20>(s0, s4),
+                _mm256_permute2f128_ps::<0x20>(s1, s5),
+                _mm256_permute2f128_ps::<0x20>(s2, s6),
+                _mm256_permute2f128_ps::<0x20>(s3, s7),
+                _mm256_permute2f128_ps::<0x31>(s0, s4),
+                _mm256_permute2f128_ps::<0x31>(s1, s5),
+                _mm256_permute2f128_ps::<0x31>(s2, s6),
+                _mm256_permute2f128_ps::<0x31>(s3, s7),
+            ];
+            for (j, column) in columns.into_iter().enumerate() {
+                let out = &mut dst[(t0 + j) * width + lane0..][..8];
+                // SAFETY: `out` holds 8 floats.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), column) };
+            }
+        }
+    }
+    (full_lanes, full_depth)
+}
+
+/// Reuses a per-thread buffer of at least `len` floats, starting on a
+/// 64-byte boundary: a vector load of a packed panel that straddles two
+/// cache lines costs two, and malloc only promises 16 bytes (which of the
+/// two a run got varied with the allocator's layout: 52–108 GFLOP/s for one
+/// 512³ product). Every element the caller reads is written by [`pack`]
+/// first, so stale contents never leak.
 fn with_scratch<R>(
     cell: &'static std::thread::LocalKey<std::cell::RefCell<Vec<f32>>>,
     len: usize,
     body: impl FnOnce(&mut [f32]) -> R,
 ) -> R {
+    const ALIGN_FLOATS: usize = 64 / std::mem::size_of::<f32>();
+    let aligned = |buffer: &mut Vec<f32>| {
+        if buffer.len() < len + ALIGN_FLOATS {
+            buffer.resize(len + ALIGN_FLOATS, 0.0);
+        }
+        buffer.as_ptr().align_offset(64).min(ALIGN_FLOATS)
+    };
     cell.with(|buffer| match buffer.try_borrow_mut() {
         Ok(mut buffer) => {
-            if buffer.len() < len {
-                buffer.resize(len, 0.0);
-            }
-            body(&mut buffer[..len])
+            let offset = aligned(&mut buffer);
+            body(&mut buffer[offset..offset + len])
         }
         // Re-entered on this thread (a nested product): use a fresh buffer.
-        Err(_) => body(&mut vec![0.0; len]),
+        Err(_) => {
+            let mut buffer = Vec::new();
+            let offset = aligned(&mut buffer);
+            body(&mut buffer[offset..offset + len])
+        }
     })
 }
 
@@ -100,44 +203,58 @@ thread_local! {
 /// Below this many fmas a product runs on the calling thread.
 const PARALLEL_THRESHOLD: usize = 1 << 22;
 
-type Kernel = fn(usize, &[f32], (&[f32], usize), &mut [f32], usize);
+/// The largest register tile of any kernel (AVX-512's 8×32).
+const MAX_TILE: usize = microkernel::AVX512_MR * microkernel::AVX512_NR;
 
-fn kernel_for(level: Level) -> (usize, usize, Kernel) {
+/// A level's register tile (MR×NR) and cache blocks: KC
+/// rows of k per block (a KC×NR panel of B fits L1 beside an A strip), MC
+/// rows of A per packed chunk (MC×KC fits L2).
+#[derive(Clone, Copy)]
+struct Blocking {
+    mr: usize,
+    nr: usize,
+    kc: usize,
+    mc: usize,
+    /// Whether packing may transpose through AVX2 registers.
+    transpose8: bool,
+}
+
+fn blocking(level: Level) -> Blocking {
     match level {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => (
-            microkernel::AVX512_MR,
-            microkernel::AVX512_NR,
-            |k, a, b, c, ldc| {
-                // SAFETY: Level::Avx512 is only constructed when the CPU has AVX-512F
-                // (see Level::is_supported); sizes are asserted inside.
-                unsafe { microkernel::avx512(k, a, b, c, ldc) }
-            },
-        ),
+        Level::Avx512 => Blocking {
+            mr: microkernel::AVX512_MR,
+            nr: microkernel::AVX512_NR,
+            kc: 256,
+            mc: 192,
+            transpose8: true,
+        },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => (
-            microkernel::AVX2_MR,
-            microkernel::AVX2_NR,
-            |k, a, b, c, ldc| {
-                // SAFETY: Level::Avx2Fma is only constructed when the CPU has AVX2
-                // and FMA; sizes are asserted inside.
-                unsafe { microkernel::avx2(k, a, b, c, ldc) }
-            },
-        ),
-        _ => (
-            microkernel::SCALAR_MR,
-            microkernel::SCALAR_NR,
-            microkernel::scalar,
-        ),
+        Level::Avx2Fma => Blocking {
+            mr: microkernel::AVX2_MR,
+            nr: microkernel::AVX2_NR,
+            kc: 256,
+            mc: 192,
+            transpose8: true,
+        },
+        _ => Blocking {
+            mr: microkernel::SCALAR_MR,
+            nr: microkernel::SCALAR_NR,
+            kc: 256,
+            mc: 192,
+            transpose8: false,
+        },
     }
 }
 
 /// `c ← c + a·b` with `c` row-major m×n.
 ///
-/// Threads split C by rows when it has at least as many rows as columns, and
-/// by column blocks otherwise (a batch of 128 rows against 1,024 outputs):
-/// then each thread packs and reads only its own part of B, where a split by
-/// rows would have every thread stream all of B and one thread pack it first.
+/// On several threads the product splits into one block of C per thread:
+/// by rows when C has at least as many rows as columns, by column blocks
+/// otherwise (a batch of 128 rows against 1,024 outputs). Each thread packs
+/// the parts of A and B its block reads, so threads share nothing but the
+/// inputs; the split along C's longer side keeps the packing they duplicate
+/// (all of B for a row split, all of A for a column split) the smaller one.
 pub(crate) fn gemm(
     level: Level,
     pool: &rayon::ThreadPool,
@@ -145,166 +262,255 @@ pub(crate) fn gemm(
     a: MatView<'_>,
     b: MatView<'_>,
     c: &mut [f32],
+    start: Start,
 ) {
     assert_eq!(c.len(), m * n, "output is m×n");
-    let threads = pool.current_num_threads().max(1);
-    let nr = kernel_for(level).1;
-    let parallel = m * n * k >= PARALLEL_THRESHOLD && threads > 1;
-    if !parallel || m >= n || n < 2 * nr {
-        return gemm_by_rows(level, Some(pool), (m, n, k), a, b, c);
+    if m == 0 || n == 0 {
+        return;
     }
-    // Column blocks of whole panels, two per thread.
-    let block = n.div_ceil(threads * 2).div_ceil(nr) * nr;
+    let threads = pool.current_num_threads().max(1);
+    let Blocking { mr, nr, .. } = blocking(level);
+    let parallel = m * n * k >= PARALLEL_THRESHOLD && threads > 1;
+    if !parallel || (m >= n && m < 2 * mr) || (m < n && n < 2 * nr) {
+        return gemm_block(level, (m, n, k), a, b, c, start);
+    }
+    use rayon::prelude::*;
+    if m >= n {
+        let rows = m.div_ceil(threads).div_ceil(mr) * mr;
+        pool.install(|| {
+            c.par_chunks_mut(rows * n)
+                .enumerate()
+                .for_each(|(t, part)| {
+                    let a_part = MatView {
+                        data: &a.data[t * rows * a.rs..],
+                        ..a
+                    };
+                    gemm_block(level, (part.len() / n, n, k), a_part, b, part, start);
+                });
+        });
+        return;
+    }
+    let block = n.div_ceil(threads).div_ceil(nr) * nr;
     let blocks: Vec<(usize, Vec<f32>)> = pool.install(|| {
-        use rayon::prelude::*;
         (0..n.div_ceil(block))
             .into_par_iter()
             .map(|t| {
                 let (j0, j1) = (t * block, ((t + 1) * block).min(n));
                 let width = j1 - j0;
-                let mut part: Vec<f32> = c
-                    .chunks_exact(n)
-                    .flat_map(|row| &row[j0..j1])
-                    .copied()
-                    .collect();
+                let mut part: Vec<f32> = match start {
+                    Start::FromC => c
+                        .chunks_exact(n)
+                        .flat_map(|row| &row[j0..j1])
+                        .copied()
+                        .collect(),
+                    Start::Zero => vec![0.0; m * width],
+                };
                 let b_part = MatView {
                     data: &b.data[j0 * b.cs..],
                     ..b
                 };
-                gemm_by_rows(level, None, (m, width, k), a, b_part, &mut part);
+                gemm_block(level, (m, width, k), a, b_part, &mut part, start);
                 (j0, part)
             })
             .collect()
     });
     for (j0, part) in blocks {
-        let width = part.len() / m.max(1);
+        let width = part.len() / m;
         for (row, values) in c.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
             row[j0..j0 + width].copy_from_slice(values);
         }
     }
 }
 
-/// The product, split by rows among `pool`'s threads when there is a pool
-/// and the product is large enough (`None`: on the calling thread).
-fn gemm_by_rows(
+/// The product on the calling thread, blocked for the caches (GotoBLAS's
+/// loop nest, without its outermost column loop):
+///
+/// - k in blocks of KC, in increasing order; every output tile is carried
+///   from one block to the next through C, so each element's chain of fmas
+///   is the reference's, only stored and reloaded between blocks (an exact
+///   fp32 round trip);
+/// - per k block, B's KC rows packed into NR-column panels (KC·NR floats: L1
+///   while a panel is in use) and A in chunks of MC rows packed into MR-row
+///   strips (MC·KC floats: L2);
+/// - per A chunk, panels in the outer loop and strips in the inner one, so a
+///   panel stays in L1 while every strip of the chunk passes over it.
+fn gemm_block(
     level: Level,
-    pool: Option<&rayon::ThreadPool>,
+    dims: (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+    start: Start,
+) {
+    let blocking = blocking(level);
+    match level {
+        // SAFETY (both): a level is only constructed on CPUs that have it.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { gemm_blocked_avx512(blocking, dims, a, b, c, start) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => unsafe { gemm_blocked_avx2(blocking, dims, a, b, c, start) },
+        _ => gemm_blocked(blocking, microkernel::scalar, dims, a, b, c, start),
+    }
+}
+
+/// The loop nest compiled for AVX-512, its micro-kernel inlined: called
+/// through a pointer from baseline code instead, the kernel's argument
+/// shuffling ran as legacy SSE beside AVX-512 state and cost a fifth of a
+/// training step.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn gemm_blocked_avx512(
+    blocking: Blocking,
+    dims: (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+    start: Start,
+) {
+    let kernel = |k, a: &[f32], b: (&[f32], usize), c: &mut [f32], ldc, io| {
+        // SAFETY: this function's own contract; sizes are asserted inside.
+        unsafe { microkernel::avx512(k, a, b, c, ldc, io) }
+    };
+    gemm_blocked(blocking, kernel, dims, a, b, c, start);
+}
+
+/// The loop nest compiled for AVX2+FMA (see [`gemm_blocked_avx512`]).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemm_blocked_avx2(
+    blocking: Blocking,
+    dims: (usize, usize, usize),
+    a: MatView<'_>,
+    b: MatView<'_>,
+    c: &mut [f32],
+    start: Start,
+) {
+    let kernel = |k, a: &[f32], b: (&[f32], usize), c: &mut [f32], ldc, io| {
+        // SAFETY: this function's own contract; sizes are asserted inside.
+        unsafe { microkernel::avx2(k, a, b, c, ldc, io) }
+    };
+    gemm_blocked(blocking, kernel, dims, a, b, c, start);
+}
+
+#[inline(always)]
+fn gemm_blocked(
+    blocking: Blocking,
+    kernel: impl Fn(usize, &[f32], (&[f32], usize), &mut [f32], usize, TileIo),
     (m, n, k): (usize, usize, usize),
     a: MatView<'_>,
     b: MatView<'_>,
     c: &mut [f32],
+    start: Start,
 ) {
-    assert_eq!(c.len(), m * n, "output is m×n");
-    if m == 0 || n == 0 {
+    let Blocking {
+        mr,
+        nr,
+        kc: kc_max,
+        mc: mc_max,
+        transpose8,
+    } = blocking;
+    if k == 0 {
+        // No fma at all: each element is its start value.
+        for value in c.iter_mut() {
+            *value = if start == Start::Zero {
+                0.0
+            } else {
+                canon(*value)
+            };
+        }
         return;
     }
-    let (mr, nr, kernel) = kernel_for(level);
     let panels = n.div_ceil(nr);
-    // B rows that are contiguous (cs = 1) are read in place by the kernel
-    // (`ldb` = the row stride) for every full panel; only B's other layouts,
-    // and a last partial panel, are packed.
-    let in_place = b.cs == 1;
-    with_scratch(&PACKED_B, panels * k * nr, |packed_b| {
-        for (p, panel) in packed_b
-            .chunks_exact_mut((k * nr).max(1))
-            .enumerate()
-            .take(panels)
-        {
-            let j0 = p * nr;
-            if !(in_place && j0 + nr <= n) {
-                pack(panel, nr, b, (0, j0), (k, nr.min(n - j0)), false);
-            }
-        }
-        let packed_b = &*packed_b;
-
-        let threads = pool.map_or(1, |pool| pool.current_num_threads().max(1));
-        let rows_per_task = if m * n * k < PARALLEL_THRESHOLD || threads == 1 {
-            m
-        } else {
-            m.div_ceil(threads * 2).div_ceil(mr) * mr
-        };
-        // Per task: pack every MR-row strip of its rows first, then walk B's
-        // panels in the outer loop, so each packed B panel (k×NR) is read from
-        // memory once and stays in cache while every strip of A passes over it.
-        // Full tiles accumulate straight into C; edge tiles go through a
-        // scratch tile.
-        let task = |row0: usize, rows: &mut [f32]| {
-            let row_count = rows.len() / n;
-            let strips = row_count.div_ceil(mr);
-            with_scratch(&PACKED_A, strips * k * mr, |packed_a| {
-                for (s, strip) in packed_a
-                    .chunks_exact_mut((k * mr).max(1))
-                    .enumerate()
-                    .take(strips)
-                {
-                    pack(
-                        strip,
-                        mr,
-                        a,
-                        (row0 + s * mr, 0),
-                        (mr.min(row_count - s * mr), k),
-                        true,
-                    );
-                }
-                let mut tile = vec![0.0f32; mr * nr];
-                for p in 0..panels {
-                    let j0 = p * nr;
-                    let valid_n = nr.min(n - j0);
-                    let panel = if in_place && valid_n == nr {
-                        (&b.data[j0..], b.rs)
-                    } else {
-                        (&packed_b[p * k * nr..(p + 1) * k * nr], nr)
+    let kc_cap = kc_max.min(k).max(1);
+    let mut tile = [0.0f32; MAX_TILE];
+    with_scratch(&PACKED_B, panels * kc_cap * nr, |packed_b| {
+        with_scratch(
+            &PACKED_A,
+            mc_max.min(m).div_ceil(mr) * kc_cap * mr,
+            |packed_a| {
+                for k0 in (0..k).step_by(kc_max) {
+                    let kc = kc_max.min(k - k0);
+                    let io = TileIo {
+                        load: k0 > 0 || start == Start::FromC,
+                        canon: k0 + kc == k,
                     };
-                    for s in 0..strips {
-                        let i0 = s * mr;
-                        let valid_m = mr.min(row_count - i0);
-                        let strip = &packed_a[s * k * mr..(s + 1) * k * mr];
-                        if valid_m == mr && valid_n == nr {
-                            let start = i0 * n + j0;
-                            kernel(
-                                k,
+                    for (p, panel) in packed_b.chunks_exact_mut(kc * nr).take(panels).enumerate() {
+                        let j0 = p * nr;
+                        pack(
+                            panel,
+                            nr,
+                            b,
+                            (k0, j0),
+                            (kc, nr.min(n - j0)),
+                            false,
+                            transpose8,
+                        );
+                    }
+                    for i0 in (0..m).step_by(mc_max) {
+                        let mc = mc_max.min(m - i0);
+                        let strips = mc.div_ceil(mr);
+                        for (s, strip) in
+                            packed_a.chunks_exact_mut(kc * mr).take(strips).enumerate()
+                        {
+                            let r0 = i0 + s * mr;
+                            pack(
                                 strip,
-                                panel,
-                                &mut rows[start..start + (mr - 1) * n + nr],
-                                n,
+                                mr,
+                                a,
+                                (r0, k0),
+                                (mr.min(i0 + mc - r0), kc),
+                                true,
+                                transpose8,
                             );
-                            continue;
                         }
-                        tile.fill(0.0);
-                        for i in 0..valid_m {
-                            let src = (i0 + i) * n + j0;
-                            tile[i * nr..i * nr + valid_n]
-                                .copy_from_slice(&rows[src..src + valid_n]);
-                        }
-                        kernel(k, strip, panel, &mut tile, nr);
-                        for i in 0..valid_m {
-                            let dst = (i0 + i) * n + j0;
-                            rows[dst..dst + valid_n]
-                                .copy_from_slice(&tile[i * nr..i * nr + valid_n]);
+                        for p in 0..panels {
+                            let j0 = p * nr;
+                            let valid_n = nr.min(n - j0);
+                            let panel = (&packed_b[p * kc * nr..(p + 1) * kc * nr], nr);
+                            for s in 0..strips {
+                                let r0 = i0 + s * mr;
+                                let valid_m = mr.min(i0 + mc - r0);
+                                let strip = &packed_a[s * kc * mr..(s + 1) * kc * mr];
+                                if valid_m == mr && valid_n == nr {
+                                    let start = r0 * n + j0;
+                                    kernel(
+                                        kc,
+                                        strip,
+                                        panel,
+                                        &mut c[start..start + (mr - 1) * n + nr],
+                                        n,
+                                        io,
+                                    );
+                                    continue;
+                                }
+                                // An edge tile: through a scratch tile of full size.
+                                let tile = &mut tile[..mr * nr];
+                                if io.load {
+                                    tile.fill(0.0);
+                                    for i in 0..valid_m {
+                                        let src = (r0 + i) * n + j0;
+                                        tile[i * nr..i * nr + valid_n]
+                                            .copy_from_slice(&c[src..src + valid_n]);
+                                    }
+                                }
+                                kernel(kc, strip, panel, tile, nr, io);
+                                for i in 0..valid_m {
+                                    let dst = (r0 + i) * n + j0;
+                                    c[dst..dst + valid_n]
+                                        .copy_from_slice(&tile[i * nr..i * nr + valid_n]);
+                                }
+                            }
                         }
                     }
                 }
-            });
-            // The micro-kernels' fmas do not canonicalise: a NaN (∞·0, ∞ − ∞)
-            // comes out with the CPU's payload (x86: 0xFFC00000). NaN is
-            // absorbing in an fma chain (a NaN addend gives a NaN), so an
-            // output's chain ends in a NaN exactly when the reference's
-            // canonicalising chain does, and one canonicalisation at the end
-            // gives the reference's bits.
-            for value in rows.iter_mut() {
-                *value = canon(*value);
-            }
-        };
-        match pool {
-            Some(pool) if rows_per_task < m => {
-                use rayon::prelude::*;
-                pool.install(|| {
-                    c.par_chunks_mut(rows_per_task * n)
-                        .enumerate()
-                        .for_each(|(t, rows)| task(t * rows_per_task, rows));
-                });
-            }
-            _ => task(0, c),
-        }
+            },
+        );
     });
+    // Every tile's last k block stored it canonicalised (see `TileIo`).
 }

@@ -7,6 +7,23 @@
 //! panel whose k-th row of NR values starts at `b[k·ldb]` (a packed panel with
 //! `ldb = NR`, or a row-major matrix read in place), `c` an MR×NR tile whose
 //! rows are `ldc` apart (the output itself, or a scratch tile at its edges).
+//!
+//! [`TileIo`] says whether the accumulators start from C or from +0 (the
+//! first k block of a product that starts from zero, so C need not be zeroed
+//! first) and whether the stores replace a NaN by the canonical NaN (the last
+//! k block: the fmas keep the CPU's NaN payload, and NaN is absorbing in an
+//! fma chain, so canonicalising once at the end gives the reference's bits).
+
+use crate::repops::CANONICAL_NAN;
+
+/// How a kernel call reads and writes its C tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TileIo {
+    /// Start every accumulator from C (else from +0).
+    pub(crate) load: bool,
+    /// Store every NaN as the canonical NaN.
+    pub(crate) canon: bool,
+}
 
 /// The scalar kernel's tile.
 pub(crate) const SCALAR_MR: usize = 4;
@@ -22,11 +39,20 @@ pub(crate) const AVX512_MR: usize = 8;
 pub(crate) const AVX512_NR: usize = 32;
 
 /// Portable kernel: `f32::mul_add` is a correctly rounded fma everywhere.
-pub(crate) fn scalar(k: usize, a: &[f32], (b, ldb): (&[f32], usize), c: &mut [f32], ldc: usize) {
+pub(crate) fn scalar(
+    k: usize,
+    a: &[f32],
+    (b, ldb): (&[f32], usize),
+    c: &mut [f32],
+    ldc: usize,
+    io: TileIo,
+) {
     let (mr, nr) = (SCALAR_MR, SCALAR_NR);
     let mut acc = [[0.0f32; SCALAR_NR]; SCALAR_MR];
-    for (i, row) in acc.iter_mut().enumerate() {
-        row.copy_from_slice(&c[i * ldc..i * ldc + nr]);
+    if io.load {
+        for (i, row) in acc.iter_mut().enumerate() {
+            row.copy_from_slice(&c[i * ldc..i * ldc + nr]);
+        }
     }
     for kk in 0..k {
         let a = &a[kk * mr..(kk + 1) * mr];
@@ -38,7 +64,13 @@ pub(crate) fn scalar(k: usize, a: &[f32], (b, ldb): (&[f32], usize), c: &mut [f3
         }
     }
     for (i, row) in acc.iter().enumerate() {
-        c[i * ldc..i * ldc + nr].copy_from_slice(row);
+        for (out, &value) in c[i * ldc..i * ldc + nr].iter_mut().zip(row) {
+            *out = if io.canon && value.is_nan() {
+                f32::from_bits(CANONICAL_NAN)
+            } else {
+                value
+            };
+        }
     }
 }
 
@@ -55,6 +87,7 @@ pub(crate) unsafe fn avx2(
     (b, ldb): (&[f32], usize),
     c: &mut [f32],
     ldc: usize,
+    io: TileIo,
 ) {
     use std::arch::x86_64::*;
     const MR: usize = AVX2_MR;
@@ -65,9 +98,11 @@ pub(crate) unsafe fn avx2(
     unsafe {
         let cp = c.as_mut_ptr();
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        for (i, row) in acc.iter_mut().enumerate() {
-            row[0] = _mm256_loadu_ps(cp.add(i * ldc));
-            row[1] = _mm256_loadu_ps(cp.add(i * ldc + 8));
+        if io.load {
+            for (i, row) in acc.iter_mut().enumerate() {
+                row[0] = _mm256_loadu_ps(cp.add(i * ldc));
+                row[1] = _mm256_loadu_ps(cp.add(i * ldc + 8));
+            }
         }
         let (mut ap, mut bp) = (a.as_ptr(), b.as_ptr());
         for _ in 0..k {
@@ -80,6 +115,15 @@ pub(crate) unsafe fn avx2(
             }
             ap = ap.add(MR);
             bp = bp.add(ldb);
+        }
+        if io.canon {
+            let nan = _mm256_castsi256_ps(_mm256_set1_epi32(CANONICAL_NAN as i32));
+            for row in acc.iter_mut() {
+                for value in row.iter_mut() {
+                    let unordered = _mm256_cmp_ps::<_CMP_UNORD_Q>(*value, *value);
+                    *value = _mm256_blendv_ps(*value, nan, unordered);
+                }
+            }
         }
         for (i, row) in acc.iter().enumerate() {
             _mm256_storeu_ps(cp.add(i * ldc), row[0]);
@@ -101,6 +145,7 @@ pub(crate) unsafe fn avx512(
     (b, ldb): (&[f32], usize),
     c: &mut [f32],
     ldc: usize,
+    io: TileIo,
 ) {
     use std::arch::x86_64::*;
     const MR: usize = AVX512_MR;
@@ -111,9 +156,11 @@ pub(crate) unsafe fn avx512(
     unsafe {
         let cp = c.as_mut_ptr();
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-        for (i, row) in acc.iter_mut().enumerate() {
-            row[0] = _mm512_loadu_ps(cp.add(i * ldc));
-            row[1] = _mm512_loadu_ps(cp.add(i * ldc + 16));
+        if io.load {
+            for (i, row) in acc.iter_mut().enumerate() {
+                row[0] = _mm512_loadu_ps(cp.add(i * ldc));
+                row[1] = _mm512_loadu_ps(cp.add(i * ldc + 16));
+            }
         }
         let (mut ap, mut bp) = (a.as_ptr(), b.as_ptr());
         for _ in 0..k {
@@ -126,6 +173,15 @@ pub(crate) unsafe fn avx512(
             }
             ap = ap.add(MR);
             bp = bp.add(ldb);
+        }
+        if io.canon {
+            let nan = _mm512_set1_ps(f32::from_bits(CANONICAL_NAN));
+            for row in acc.iter_mut() {
+                for value in row.iter_mut() {
+                    let unordered = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(*value, *value);
+                    *value = _mm512_mask_mov_ps(*value, unordered, nan);
+                }
+            }
         }
         for (i, row) in acc.iter().enumerate() {
             _mm512_storeu_ps(cp.add(i * ldc), row[0]);

@@ -18,7 +18,7 @@ mod sequence;
 
 use crate::repops::{AttentionGeometry, Direct, NormGeometry, Op};
 use attention::attention as attention_kernel;
-use gemm::{MatView, gemm};
+use gemm::{MatView, Start, gemm};
 use lanes::Wide;
 use layer_norm::{
     forward as layer_norm_forward, input_grad as layer_norm_input_grad, stats as layer_norm_stats,
@@ -164,10 +164,9 @@ impl Kernels {
                     rs: 1,
                     cs: k,
                 };
-                gemm(self.level, &self.pool, (m, n, k), a, w, out);
+                gemm(self.level, &self.pool, (m, n, k), a, w, out, Start::FromC);
             }
             Op::WeightGrad { m, o, k } => {
-                out.fill(0.0);
                 let dz_t = MatView {
                     data: inputs[0],
                     rs: 1,
@@ -178,10 +177,17 @@ impl Kernels {
                     rs: k,
                     cs: 1,
                 };
-                gemm(self.level, &self.pool, (o, k, m), dz_t, act, out);
+                gemm(
+                    self.level,
+                    &self.pool,
+                    (o, k, m),
+                    dz_t,
+                    act,
+                    out,
+                    Start::Zero,
+                );
             }
             Op::InputGrad { m, o, k } => {
-                out.fill(0.0);
                 let dz = MatView {
                     data: inputs[0],
                     rs: o,
@@ -192,7 +198,7 @@ impl Kernels {
                     rs: k,
                     cs: 1,
                 };
-                gemm(self.level, &self.pool, (m, k, o), dz, w, out);
+                gemm(self.level, &self.pool, (m, k, o), dz, w, out, Start::Zero);
             }
             Op::Conv2d(ref g) => conv::conv2d(self.level, &self.pool, g, inputs, out),
             Op::Conv2dWeightGrad(ref g) => {

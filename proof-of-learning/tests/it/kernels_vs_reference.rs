@@ -98,7 +98,7 @@ fn a_nan_made_inside_a_product_is_canonical() {
     );
 }
 
-const SIZES: [(usize, usize, usize); 6] = [
+const SIZES: [(usize, usize, usize); 8] = [
     (1, 1, 1),
     (7, 13, 19),
     (33, 70, 17),
@@ -107,6 +107,12 @@ const SIZES: [(usize, usize, usize); 6] = [
     // Above the parallel threshold with C wider than tall: threads take
     // column blocks (the last one short) instead of rows.
     (40, 300, 400),
+    // More rows than one packed chunk of A (MC = 192) and a reduction over
+    // three k blocks (KC = 256) of which the last is short: every element's
+    // chain is carried through C from block to block.
+    (200, 520, 70),
+    // The same across column blocks on several threads.
+    (130, 260, 300),
 ];
 
 #[test]
