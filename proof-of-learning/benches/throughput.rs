@@ -20,7 +20,7 @@ mod peak;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vtrain_proof_of_learning::commit::tensor_root;
-use vtrain_proof_of_learning::prng::{draw, uniform01};
+use vtrain_proof_of_learning::prng::uniform01;
 use vtrain_proof_of_learning::repops::{LrSchedule, Op};
 use vtrain_proof_of_learning::spec::{DatasetFormat, DatasetSpec, ModelSpec, OptimizerSpec};
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, State, Trainer};
@@ -56,20 +56,6 @@ fn time_median_min(repeats: usize, mut f: impl FnMut()) -> (Duration, Duration) 
         .collect();
     samples.sort();
     (samples[samples.len() / 2], samples[0])
-}
-
-fn synthetic(samples: usize, features: usize, classes: usize) -> Dataset {
-    Dataset {
-        samples,
-        features,
-        classes,
-        x: (0..samples * features)
-            .map(|i| uniform01(1, i as u64))
-            .collect(),
-        y: (0..samples)
-            .map(|i| (draw(2, i as u64) % classes as u64) as f32)
-            .collect(),
-    }
 }
 
 fn spec_for(dataset: &Dataset, model: ModelSpec, batch: u32, steps: u32, k: u32) -> JobSpec {
@@ -262,7 +248,7 @@ fn gemm_table(threads: usize, peaks: &[((Level, usize), f64)]) {
 
 /// The 784-1024-1024-10 MLP at batch 128 on synthetic data.
 fn large_mlp(threads: usize) {
-    let mnist_like = synthetic(4096, 784, 10);
+    let mnist_like = Dataset::synthetic(4096, 784, 10);
     for t in [1, threads] {
         train_throughput(
             "784-1024-1024-10, batch 128",
@@ -331,7 +317,7 @@ fn main() {
         }
     }
     large_mlp(threads);
-    let mnist_like = synthetic(4096, 784, 10);
+    let mnist_like = Dataset::synthetic(4096, 784, 10);
 
     println!();
     gpt_table(threads);

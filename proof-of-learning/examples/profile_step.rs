@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
-use vtrain_proof_of_learning::prng::{draw, uniform01};
 use vtrain_proof_of_learning::spec::DatasetFormat;
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 
@@ -29,17 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spec.dataset.features as usize,
         );
         let classes = spec.dataset.classes as usize;
-        let dataset = Dataset {
-            samples,
-            features,
-            classes,
-            x: (0..samples * features)
-                .map(|i| uniform01(1, i as u64))
-                .collect(),
-            y: (0..samples)
-                .map(|i| (draw(2, i as u64) % classes as u64) as f32)
-                .collect(),
-        };
+        let dataset = Dataset::synthetic(samples, features, classes);
         spec.dataset.root = dataset.root().to_hex();
         dataset
     } else if data == "bundled:digits" {

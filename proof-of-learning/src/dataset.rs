@@ -10,7 +10,7 @@
 use crate::commit::tensor_root;
 use crate::error::{Error, Result};
 use crate::hash::{Hash32, keccak, tag};
-use crate::prng::{derive_key, draw, purpose};
+use crate::prng::{derive_key, draw, purpose, uniform01};
 use crate::spec::{DatasetFormat, JobSpec, MAX_WIDTH};
 use std::io::Read;
 use std::path::Path;
@@ -43,6 +43,23 @@ fn dataset_error(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 impl Dataset {
+    /// Uniform random features in [0, 1) and uniform labels, the same on
+    /// every machine: the benchmarks' stand-in for a dataset of a given
+    /// shape (784 features: an MNIST-sized MLP without shipping MNIST).
+    pub fn synthetic(samples: usize, features: usize, classes: usize) -> Self {
+        Self {
+            samples,
+            features,
+            classes,
+            x: (0..samples * features)
+                .map(|i| uniform01(1, i as u64))
+                .collect(),
+            y: (0..samples)
+                .map(|i| (draw(2, i as u64) % classes.max(1) as u64) as f32)
+                .collect(),
+        }
+    }
+
     /// The bundled digits set, pixels scaled by 1/16 into [0, 1] (exactly).
     pub fn digits() -> Result<Self> {
         Self::from_csv_bytes(

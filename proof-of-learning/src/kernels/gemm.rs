@@ -353,50 +353,37 @@ fn gemm_block(
     }
 }
 
-/// The loop nest compiled for AVX-512, its micro-kernel inlined: called
-/// through a pointer from baseline code instead, the kernel's argument
-/// shuffling ran as legacy SSE beside AVX-512 state and cost a fifth of a
-/// training step.
-///
-/// # Safety
-/// The CPU must support AVX-512F, AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn gemm_blocked_avx512(
-    blocking: Blocking,
-    dims: (usize, usize, usize),
-    a: MatView<'_>,
-    b: MatView<'_>,
-    c: &mut [f32],
-    start: Start,
-) {
-    let kernel = |k, a: &[f32], b: (&[f32], usize), c: &mut [f32], ldc, io| {
-        // SAFETY: this function's own contract; sizes are asserted inside.
-        unsafe { microkernel::avx512(k, a, b, c, ldc, io) }
+/// Defines `$name`, the loop nest compiled for `$features` with the
+/// micro-kernel `$kernel` inlined. Called through a pointer from baseline
+/// code instead, the kernel's argument shuffling ran as legacy SSE beside
+/// AVX-512 state and cost a fifth of a training step.
+macro_rules! gemm_blocked_at {
+    ($name:ident, $features:literal, $kernel:path) => {
+        /// The loop nest at one SIMD level (see `gemm_blocked_at!`).
+        ///
+        /// # Safety
+        /// The CPU must support the level's features.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            blocking: Blocking,
+            dims: (usize, usize, usize),
+            a: MatView<'_>,
+            b: MatView<'_>,
+            c: &mut [f32],
+            start: Start,
+        ) {
+            let kernel = |k, a: &[f32], b: (&[f32], usize), c: &mut [f32], ldc, io| {
+                // SAFETY: this function's own contract; sizes are asserted inside.
+                unsafe { $kernel(k, a, b, c, ldc, io) }
+            };
+            gemm_blocked(blocking, kernel, dims, a, b, c, start);
+        }
     };
-    gemm_blocked(blocking, kernel, dims, a, b, c, start);
 }
 
-/// The loop nest compiled for AVX2+FMA (see [`gemm_blocked_avx512`]).
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gemm_blocked_avx2(
-    blocking: Blocking,
-    dims: (usize, usize, usize),
-    a: MatView<'_>,
-    b: MatView<'_>,
-    c: &mut [f32],
-    start: Start,
-) {
-    let kernel = |k, a: &[f32], b: (&[f32], usize), c: &mut [f32], ldc, io| {
-        // SAFETY: this function's own contract; sizes are asserted inside.
-        unsafe { microkernel::avx2(k, a, b, c, ldc, io) }
-    };
-    gemm_blocked(blocking, kernel, dims, a, b, c, start);
-}
+gemm_blocked_at!(gemm_blocked_avx512, "avx512f,avx2,fma", microkernel::avx512);
+gemm_blocked_at!(gemm_blocked_avx2, "avx2,fma", microkernel::avx2);
 
 #[inline(always)]
 fn gemm_blocked(
