@@ -272,53 +272,101 @@ pub(crate) fn gemm(
     let Blocking { mr, nr, .. } = blocking(level);
     let parallel = m * n * k >= PARALLEL_THRESHOLD && threads > 1;
     if !parallel || (m >= n && m < 2 * mr) || (m < n && n < 2 * nr) {
-        return gemm_block(level, (m, n, k), a, b, c, start);
+        return gemm_block(level, (m, n, k), a, b, OutBlock::of(c, n), start);
     }
-    use rayon::prelude::*;
-    if m >= n {
+    // One block per thread, whole tiles each (the last may be short).
+    let whole = OutBlock::of(c, n);
+    let tasks: Vec<(OutBlock, MatView<'_>, MatView<'_>)> = if m >= n {
         let rows = m.div_ceil(threads).div_ceil(mr) * mr;
-        pool.install(|| {
-            c.par_chunks_mut(rows * n)
-                .enumerate()
-                .for_each(|(t, part)| {
-                    let a_part = MatView {
-                        data: &a.data[t * rows * a.rs..],
-                        ..a
-                    };
-                    gemm_block(level, (part.len() / n, n, k), a_part, b, part, start);
-                });
-        });
-        return;
-    }
-    let block = n.div_ceil(threads).div_ceil(nr) * nr;
-    let blocks: Vec<(usize, Vec<f32>)> = pool.install(|| {
-        (0..n.div_ceil(block))
-            .into_par_iter()
+        (0..m.div_ceil(rows))
             .map(|t| {
-                let (j0, j1) = (t * block, ((t + 1) * block).min(n));
-                let width = j1 - j0;
-                let mut part: Vec<f32> = match start {
-                    Start::FromC => c
-                        .chunks_exact(n)
-                        .flat_map(|row| &row[j0..j1])
-                        .copied()
-                        .collect(),
-                    Start::Zero => vec![0.0; m * width],
+                let (i0, i1) = (t * rows, ((t + 1) * rows).min(m));
+                let a_part = MatView {
+                    data: &a.data[i0 * a.rs..],
+                    ..a
                 };
+                (whole.block(i0..i1, 0..n), a_part, b)
+            })
+            .collect()
+    } else {
+        let cols = n.div_ceil(threads).div_ceil(nr) * nr;
+        (0..n.div_ceil(cols))
+            .map(|t| {
+                let (j0, j1) = (t * cols, ((t + 1) * cols).min(n));
                 let b_part = MatView {
                     data: &b.data[j0 * b.cs..],
                     ..b
                 };
-                gemm_block(level, (m, width, k), a, b_part, &mut part, start);
-                (j0, part)
+                (whole.block(0..m, j0..j1), a, b_part)
             })
             .collect()
+    };
+    pool.install(|| {
+        use rayon::prelude::*;
+        tasks.into_par_iter().for_each(|(block, a, b)| {
+            let (rows, cols) = (block.rows, block.cols);
+            gemm_block(level, (rows, cols, k), a, b, block, start);
+        });
     });
-    for (j0, part) in blocks {
-        let width = part.len() / m;
-        for (row, values) in c.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
-            row[j0..j0 + width].copy_from_slice(values);
+}
+
+/// A block of the output: `rows × cols` floats, row r starting at
+/// `ptr + r·ld`. Blocks of one output handed to different threads are
+/// disjoint (different rows, or different columns of the same rows), so the
+/// threads write straight into C; a block's memory span may hold other
+/// blocks' elements, so it is a pointer and never a slice over that span.
+#[derive(Clone, Copy)]
+struct OutBlock {
+    ptr: *mut f32,
+    ld: usize,
+    rows: usize,
+    cols: usize,
+}
+
+// SAFETY: an `OutBlock` is only made from a `&mut` output that outlives the
+// product (`OutBlock::of`), and the blocks sent to different threads are
+// disjoint (`gemm`); no element is reachable from two threads.
+unsafe impl Send for OutBlock {}
+// SAFETY: as above; a block is only read or written by the thread it was
+// sent to.
+unsafe impl Sync for OutBlock {}
+
+impl OutBlock {
+    /// All of `c`, rows of `ld` floats.
+    fn of(c: &mut [f32], ld: usize) -> Self {
+        Self {
+            ptr: c.as_mut_ptr(),
+            ld,
+            rows: c.len() / ld.max(1),
+            cols: ld,
         }
+    }
+
+    /// The sub-block of these rows and columns.
+    fn block(self, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> Self {
+        assert!(rows.end <= self.rows && cols.end <= self.cols);
+        Self {
+            // SAFETY: the offset stays inside the block (asserted above).
+            ptr: unsafe { self.ptr.add(rows.start * self.ld + cols.start) },
+            ld: self.ld,
+            rows: rows.len(),
+            cols: cols.len(),
+        }
+    }
+
+    /// Row `r`'s elements of the block.
+    fn row(&mut self, r: usize) -> &mut [f32] {
+        assert!(r < self.rows);
+        // SAFETY: the row's `cols` elements belong to this block alone (see
+        // the type), and `&mut self` keeps this slice the only access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r * self.ld), self.cols) }
+    }
+
+    /// The address of element (r, c), the corner of a whole tile.
+    fn tile(self, r: usize, c: usize, (mr, nr): (usize, usize)) -> *mut f32 {
+        assert!(r + mr <= self.rows && c + nr <= self.cols);
+        // SAFETY: inside the block (asserted above).
+        unsafe { self.ptr.add(r * self.ld + c) }
     }
 }
 
@@ -339,7 +387,7 @@ fn gemm_block(
     dims: (usize, usize, usize),
     a: MatView<'_>,
     b: MatView<'_>,
-    c: &mut [f32],
+    c: OutBlock,
     start: Start,
 ) {
     let blocking = blocking(level);
@@ -349,7 +397,13 @@ fn gemm_block(
         Level::Avx512 => unsafe { gemm_blocked_avx512(blocking, dims, a, b, c, start) },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => unsafe { gemm_blocked_avx2(blocking, dims, a, b, c, start) },
-        _ => gemm_blocked(blocking, microkernel::scalar, dims, a, b, c, start),
+        _ => {
+            let kernel = |k, a: &[f32], b: (&[f32], usize), c: *mut f32, ldc, io| {
+                // SAFETY: `c` is a whole tile of the block.
+                unsafe { microkernel::scalar(k, a, b, c, ldc, io) }
+            };
+            gemm_blocked(blocking, kernel, dims, a, b, c, start)
+        }
     }
 }
 
@@ -370,11 +424,12 @@ macro_rules! gemm_blocked_at {
             dims: (usize, usize, usize),
             a: MatView<'_>,
             b: MatView<'_>,
-            c: &mut [f32],
+            c: OutBlock,
             start: Start,
         ) {
-            let kernel = |k, a: &[f32], b: (&[f32], usize), c: &mut [f32], ldc, io| {
-                // SAFETY: this function's own contract; sizes are asserted inside.
+            let kernel = |k, a: &[f32], b: (&[f32], usize), c: *mut f32, ldc, io| {
+                // SAFETY: this function's own contract; `a` and `b` are
+                // asserted inside, `c` is a whole tile of the block.
                 unsafe { $kernel(k, a, b, c, ldc, io) }
             };
             gemm_blocked(blocking, kernel, dims, a, b, c, start);
@@ -388,11 +443,11 @@ gemm_blocked_at!(gemm_blocked_avx2, "avx2,fma", microkernel::avx2);
 #[inline(always)]
 fn gemm_blocked(
     blocking: Blocking,
-    kernel: impl Fn(usize, &[f32], (&[f32], usize), &mut [f32], usize, TileIo),
+    kernel: impl Fn(usize, &[f32], (&[f32], usize), *mut f32, usize, TileIo),
     (m, n, k): (usize, usize, usize),
     a: MatView<'_>,
     b: MatView<'_>,
-    c: &mut [f32],
+    mut c: OutBlock,
     start: Start,
 ) {
     let Blocking {
@@ -404,12 +459,14 @@ fn gemm_blocked(
     } = blocking;
     if k == 0 {
         // No fma at all: each element is its start value.
-        for value in c.iter_mut() {
-            *value = if start == Start::Zero {
-                0.0
-            } else {
-                canon(*value)
-            };
+        for r in 0..m {
+            for value in c.row(r) {
+                *value = if start == Start::Zero {
+                    0.0
+                } else {
+                    canon(*value)
+                };
+            }
         }
         return;
     }
@@ -465,15 +522,8 @@ fn gemm_blocked(
                                 let valid_m = mr.min(i0 + mc - r0);
                                 let strip = &packed_a[s * kc * mr..(s + 1) * kc * mr];
                                 if valid_m == mr && valid_n == nr {
-                                    let start = r0 * n + j0;
-                                    kernel(
-                                        kc,
-                                        strip,
-                                        panel,
-                                        &mut c[start..start + (mr - 1) * n + nr],
-                                        n,
-                                        io,
-                                    );
+                                    let corner = c.tile(r0, j0, (mr, nr));
+                                    kernel(kc, strip, panel, corner, c.ld, io);
                                     continue;
                                 }
                                 // An edge tile: through a scratch tile of full size.
@@ -481,15 +531,13 @@ fn gemm_blocked(
                                 if io.load {
                                     tile.fill(0.0);
                                     for i in 0..valid_m {
-                                        let src = (r0 + i) * n + j0;
                                         tile[i * nr..i * nr + valid_n]
-                                            .copy_from_slice(&c[src..src + valid_n]);
+                                            .copy_from_slice(&c.row(r0 + i)[j0..j0 + valid_n]);
                                     }
                                 }
-                                kernel(kc, strip, panel, tile, nr, io);
+                                kernel(kc, strip, panel, tile.as_mut_ptr(), nr, io);
                                 for i in 0..valid_m {
-                                    let dst = (r0 + i) * n + j0;
-                                    c[dst..dst + valid_n]
+                                    c.row(r0 + i)[j0..j0 + valid_n]
                                         .copy_from_slice(&tile[i * nr..i * nr + valid_n]);
                                 }
                             }

@@ -6,7 +6,10 @@
 //! `a` is an MR-row panel packed k-major (`a[k·MR + i]`), `b` an NR-column
 //! panel whose k-th row of NR values starts at `b[k·ldb]` (a packed panel with
 //! `ldb = NR`, or a row-major matrix read in place), `c` an MR×NR tile whose
-//! rows are `ldc` apart (the output itself, or a scratch tile at its edges).
+//! rows are `ldc` apart (the output itself, or a scratch tile at its edges),
+//! passed as a pointer: threads write disjoint column blocks of the same
+//! rows, so a tile's span of memory may hold other threads' elements, which
+//! a slice would claim too.
 //!
 //! [`TileIo`] says whether the accumulators start from C or from +0 (the
 //! first k block of a product that starts from zero, so C need not be zeroed
@@ -39,19 +42,27 @@ pub(crate) const AVX512_MR: usize = 8;
 pub(crate) const AVX512_NR: usize = 32;
 
 /// Portable kernel: `f32::mul_add` is a correctly rounded fma everywhere.
-pub(crate) fn scalar(
+///
+/// # Safety
+/// `c` points to 4 rows of 4 floats, `ldc` apart, that nothing else reads
+/// or writes during the call.
+pub(crate) unsafe fn scalar(
     k: usize,
     a: &[f32],
     (b, ldb): (&[f32], usize),
-    c: &mut [f32],
+    c: *mut f32,
     ldc: usize,
     io: TileIo,
 ) {
     let (mr, nr) = (SCALAR_MR, SCALAR_NR);
+    let row_of = |i: usize| {
+        // SAFETY: the function's contract: row i of the tile is ours.
+        unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc), nr) }
+    };
     let mut acc = [[0.0f32; SCALAR_NR]; SCALAR_MR];
     if io.load {
         for (i, row) in acc.iter_mut().enumerate() {
-            row.copy_from_slice(&c[i * ldc..i * ldc + nr]);
+            row.copy_from_slice(row_of(i));
         }
     }
     for kk in 0..k {
@@ -64,7 +75,7 @@ pub(crate) fn scalar(
         }
     }
     for (i, row) in acc.iter().enumerate() {
-        for (out, &value) in c[i * ldc..i * ldc + nr].iter_mut().zip(row) {
+        for (out, &value) in row_of(i).iter_mut().zip(row) {
             *out = if io.canon && value.is_nan() {
                 f32::from_bits(CANONICAL_NAN)
             } else {
@@ -77,26 +88,28 @@ pub(crate) fn scalar(
 /// AVX2+FMA kernel.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `a` holds `k·6`, `b` `k·16` floats,
-/// and `c` 6 rows of 16 floats, `ldc` apart.
+/// The CPU must support AVX2 and FMA; `a` holds `k·6`, `b` `k·16` floats;
+/// `c` points to 6 rows of 16 floats, `ldc` apart, that nothing else reads
+/// or writes during the call.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2(
     k: usize,
     a: &[f32],
     (b, ldb): (&[f32], usize),
-    c: &mut [f32],
+    c: *mut f32,
     ldc: usize,
     io: TileIo,
 ) {
     use std::arch::x86_64::*;
     const MR: usize = AVX2_MR;
     const NR: usize = AVX2_NR;
-    assert!(a.len() >= k * MR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
+    assert!(a.len() >= k * MR && ldc >= NR);
     assert!(ldb >= NR && (k == 0 || b.len() >= (k - 1) * ldb + NR));
-    // SAFETY: the assert above bounds every load and store below.
+    // SAFETY: the asserts above bound every load of `a` and `b`; the
+    // function's contract every load and store of `c`.
     unsafe {
-        let cp = c.as_mut_ptr();
+        let cp = c;
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         if io.load {
             for (i, row) in acc.iter_mut().enumerate() {
@@ -135,26 +148,28 @@ pub(crate) unsafe fn avx2(
 /// AVX-512 kernel.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `a` holds `k·8`, `b` `k·32` floats, and
-/// `c` 8 rows of 32 floats, `ldc` apart.
+/// The CPU must support AVX-512F; `a` holds `k·8`, `b` `k·32` floats;
+/// `c` points to 8 rows of 32 floats, `ldc` apart, that nothing else reads
+/// or writes during the call.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(crate) unsafe fn avx512(
     k: usize,
     a: &[f32],
     (b, ldb): (&[f32], usize),
-    c: &mut [f32],
+    c: *mut f32,
     ldc: usize,
     io: TileIo,
 ) {
     use std::arch::x86_64::*;
     const MR: usize = AVX512_MR;
     const NR: usize = AVX512_NR;
-    assert!(a.len() >= k * MR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
+    assert!(a.len() >= k * MR && ldc >= NR);
     assert!(ldb >= NR && (k == 0 || b.len() >= (k - 1) * ldb + NR));
-    // SAFETY: the assert above bounds every load and store below.
+    // SAFETY: the asserts above bound every load of `a` and `b`; the
+    // function's contract every load and store of `c`.
     unsafe {
-        let cp = c.as_mut_ptr();
+        let cp = c;
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         if io.load {
             for (i, row) in acc.iter_mut().enumerate() {

@@ -590,3 +590,4 @@ fn log_softmax(inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f
         }
     }
 }
+
