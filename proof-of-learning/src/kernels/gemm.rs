@@ -73,7 +73,21 @@ fn pack(
     for (kk, out) in dst.chunks_exact_mut(width).take(depth).enumerate() {
         let origin = base + kk * depth_stride;
         if lane_stride == 1 {
-            out[..lanes].copy_from_slice(&m.data[origin..origin + lanes]);
+            // In runs of 8: copies of a constant length compile to vector
+            // moves, where one of `lanes` floats is a call to memmove per k.
+            let (src, dst) = (&m.data[origin..origin + lanes], &mut out[..lanes]);
+            let mut dst_runs = dst.chunks_exact_mut(8);
+            let mut src_runs = src.chunks_exact(8);
+            for (d, s) in (&mut dst_runs).zip(&mut src_runs) {
+                d.copy_from_slice(s);
+            }
+            for (d, s) in dst_runs
+                .into_remainder()
+                .iter_mut()
+                .zip(src_runs.remainder())
+            {
+                *d = *s;
+            }
         } else {
             for (lane, value) in out[..lanes].iter_mut().enumerate() {
                 *value = m.data[origin + lane * lane_stride];

@@ -535,6 +535,23 @@ fn elementwise(op: &Op, inputs: &[&[f32]], offset: usize, chunk: &mut [f32], wid
                 *out = add(a, b);
             }
         }
+        Op::Gather {
+            ref rows,
+            width,
+            start,
+            len,
+        } => {
+            // No arithmetic: whole runs of each dataset row, copied.
+            let (mut e, mut out) = (offset, &mut chunk[..]);
+            while !out.is_empty() {
+                let (i, d) = (e / len, e % len);
+                let take = (len - d).min(out.len());
+                let from = rows[i] as usize * width + start + d;
+                out[..take].copy_from_slice(&inputs[0][from..from + take]);
+                out = &mut out[take..];
+                e += take;
+            }
+        }
         Op::XentGrad { rows, classes } => {
             use crate::repops::prim::sel_eq;
             let batch = rows as f32;
@@ -590,4 +607,3 @@ fn log_softmax(inputs: &[&[f32]], classes: usize, first_row: usize, out: &mut [f
         }
     }
 }
-

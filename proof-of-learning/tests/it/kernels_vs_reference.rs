@@ -176,6 +176,16 @@ fn elementwise_kernels_match_the_reference() {
         len: 4,
     };
     check(&window, &[values(10, 8 * 5)], 16);
+    // Large enough to run in parallel chunks whose edges cut rows (7 × 3,001
+    // values in chunks of 8,192).
+    let rows: Vec<u32> = (0..3001).map(|i| (i * 37 % 500) as u32).collect();
+    let long = Op::Gather {
+        rows,
+        width: 9,
+        start: 2,
+        len: 7,
+    };
+    check(&long, &[values(11, 500 * 9)], 7 * 3001);
 }
 
 #[test]
