@@ -107,7 +107,7 @@ fn train_throughput(
     steps: u32,
     threads: usize,
 ) {
-    let spec = spec_for(dataset, model, batch, 1000, 100);
+    let spec = spec_for(dataset, model, batch, 100_000, 100);
     // The scalar level runs the large MLP at about 2 s a step: left out there.
     let large = spec.param_count() > 1_000_000;
     for level in Level::available() {
