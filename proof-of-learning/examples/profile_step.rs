@@ -1,7 +1,7 @@
 //! Where a training step's time goes: runs `steps` steps of a job and times
 //! every node, summed by op kind (the op's name without its geometry).
 //!
-//! `cargo run --release -p vtrain-proof-of-learning --example profile_step -- examples/shakespeare-gpt.toml examples/data/shakespeare.txt.gz [steps] [threads]`
+//! `cargo run --release -p vtrain-proof-of-learning --example profile_step -- examples/shakespeare-gpt.toml examples/data/shakespeare.txt.gz [steps] [threads] [level]`
 //!
 //! The data may also be `bundled:digits`, or `synthetic` for the bench's
 //! uniform random samples of the spec's width (the spec's dataset root is
@@ -17,10 +17,19 @@ use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, Trainer};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(spec_path), Some(data)) = (args.first(), args.get(1)) else {
-        return Err("usage: profile_step <spec.toml> <data> [steps] [threads]".into());
+        return Err(
+            "usage: profile_step <spec.toml> <data> [steps] [threads] [avx512|avx2|scalar]".into(),
+        );
     };
     let steps: u32 = args.get(2).map_or(Ok(20), |s| s.parse())?;
     let threads: usize = args.get(3).map_or(Ok(0), |s| s.parse())?;
+    let level = match args.get(4).map(String::as_str) {
+        None => Level::detect(),
+        Some("avx512") => Level::Avx512,
+        Some("avx2") => Level::Avx2Fma,
+        Some("scalar") => Level::Scalar,
+        Some(other) => return Err(format!("unknown level {other}: avx512, avx2 or scalar").into()),
+    };
     let mut spec = JobSpec::from_toml(&std::fs::read_to_string(spec_path)?)?;
     let dataset = if data == "synthetic" {
         let (samples, features) = (
@@ -38,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Dataset::from_csv_file(Path::new(data), 1.0)?
     };
-    let kernels = Kernels::new(Level::detect(), threads)?;
+    let kernels = Kernels::new(level, threads)?;
     let trainer = Trainer::new(spec, dataset, kernels.clone())?;
     let mut state = trainer.initial_state();
     let mut by_op: BTreeMap<String, (f64, usize)> = BTreeMap::new();
