@@ -5,7 +5,7 @@
 //!
 //! `a` is an MR-row panel packed k-major (`a[k·MR + i]`), `b` an NR-column
 //! panel whose k-th row of NR values starts at `b[k·ldb]` (a packed panel with
-//! `ldb = NR`, or a row-major matrix read in place), `c` an MR×NR tile whose
+//! `ldb = NR`; any `ldb ≥ NR` works), `c` an MR×NR tile whose
 //! rows are `ldc` apart (the output itself, or a scratch tile at its edges),
 //! passed as a pointer: threads write disjoint column blocks of the same
 //! rows, so a tile's span of memory may hold other threads' elements, which
