@@ -9,7 +9,7 @@
 //! bundled corpus); `-- gpt-profile` runs only its training steps, 200 of
 //! them at the best level on one thread, for `perf record`; `-- gemm` only the
 //! FMA peak and the matmul table; `-- mlp` only the FMA peak and the
-//! 784-1024-1024-10 MLP.
+//! 784-1024-1024-10 MLP; `-- commit` only the commitment costs.
 //!
 //! Every run says which CPU it ran on and measures that CPU's fp32 FMA peak
 //! (see `peak`), so each GFLOP/s figure is also a fraction of the limit.
@@ -25,26 +25,8 @@ use vtrain_proof_of_learning::repops::{LrSchedule, Op};
 use vtrain_proof_of_learning::spec::{DatasetFormat, DatasetSpec, ModelSpec, OptimizerSpec};
 use vtrain_proof_of_learning::{Dataset, JobSpec, Kernels, Level, State, Trainer};
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn time(repeats: usize, mut f: impl FnMut()) -> Duration {
-    f();
-    median(
-        (0..repeats)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect(),
-    )
-}
-
-/// Like [`time`], but `repeats` timed runs after one warm-up run, returning
-/// the median and the fastest.
+/// `repeats` timed runs of `f` after one warm-up run: the median and the
+/// fastest.
 fn time_median_min(repeats: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     f();
     let mut samples: Vec<Duration> = (0..repeats)
@@ -272,6 +254,11 @@ fn main() {
         gemm_table(threads, &peaks);
         return;
     }
+    if mode("commit") {
+        let digits = Dataset::digits().expect("digits");
+        commitments_table(threads, &digits, &Dataset::synthetic(4096, 784, 10));
+        return;
+    }
     if mode("mlp") {
         peak_table(threads);
         println!("## Training throughput (SGD-momentum, samples/s)\n");
@@ -324,39 +311,44 @@ fn main() {
     println!();
     gemm_table(threads, &peaks);
 
+    commitments_table(threads, &digits, &mnist_like);
+}
+
+/// What committing costs: the keccak Merkle root of a large tensor, and a
+/// state root against the training steps of one checkpoint interval. Every
+/// figure is the median of 5 timed runs (and, for the rate, the best).
+fn commitments_table(threads: usize, digits: &Dataset, mnist_like: &Dataset) {
     println!("## Commitments\n");
     let big: Vec<f32> = (0..16 * 1024 * 1024)
         .map(|i| uniform01(5, i as u64))
         .collect();
-    let elapsed = time(3, || {
+    let (median, fastest) = time_median_min(5, || {
         std::hint::black_box(tensor_root(&[big.len()], &big));
     });
-    println!("| what | result |\n|---|---|");
+    let rate = |d: Duration| 64.0 * 1.048_576 / d.as_secs_f64();
+    println!("| what | result (median of 5) |\n|---|---|");
     println!(
-        "| keccak Merkle root of a 64 MiB tensor ({threads} threads) | {:.0} MB/s |",
-        64.0 * 1.048_576 / elapsed.as_secs_f64()
+        "| keccak Merkle root of a 64 MiB tensor ({threads} threads) | {:.0} MB/s (best {:.0}) |",
+        rate(median),
+        rate(fastest)
     );
     for (name, dataset, hidden, batch) in [
-        ("digits 64-128-10, batch 64", &digits, vec![128], 64),
+        ("digits 64-128-10, batch 64", digits, vec![128], 64),
         (
             "784-1024-1024-10, batch 128",
-            &mnist_like,
+            mnist_like,
             vec![1024, 1024],
             128,
         ),
     ] {
-        let spec = spec_for(dataset, mlp(hidden), batch, 1000, 100);
+        let spec = spec_for(dataset, mlp(hidden), batch, 100_000, 100);
         let trainer =
             Trainer::new(spec, dataset.clone(), Kernels::detect().expect("kernels")).expect("job");
         let mut state = trainer.initial_state();
         let steps = if batch == 64 { 100 } else { 10 };
-        let step_time = time(1, || {
-            for _ in 0..steps {
-                let next = trainer.step(&state).expect("step").state;
-                trainer.recycle(std::mem::replace(&mut state, next));
-            }
-        }) / steps;
-        let root_time = time(3, || {
+        let (step_time, _) = time_median_min(5, || train_steps(&trainer, &mut state, steps));
+        let step_time = step_time / steps;
+        let (root_time, _) = time_median_min(5, || {
             std::hint::black_box(trainer.state_root(&state));
         });
         let share =
