@@ -291,27 +291,23 @@ pub(crate) fn gemm(
     // One block per thread, whole tiles each (the last may be short).
     let whole = OutBlock::of(c, n);
     let tasks: Vec<(OutBlock, MatView<'_>, MatView<'_>)> = if m >= n {
-        let rows = m.div_ceil(threads).div_ceil(mr) * mr;
-        (0..m.div_ceil(rows))
-            .map(|t| {
-                let (i0, i1) = (t * rows, ((t + 1) * rows).min(m));
+        thread_ranges(m, threads, mr)
+            .map(|rows| {
                 let a_part = MatView {
-                    data: &a.data[i0 * a.rs..],
+                    data: &a.data[rows.start * a.rs..],
                     ..a
                 };
-                (whole.block(i0..i1, 0..n), a_part, b)
+                (whole.block(rows, 0..n), a_part, b)
             })
             .collect()
     } else {
-        let cols = n.div_ceil(threads).div_ceil(nr) * nr;
-        (0..n.div_ceil(cols))
-            .map(|t| {
-                let (j0, j1) = (t * cols, ((t + 1) * cols).min(n));
+        thread_ranges(n, threads, nr)
+            .map(|cols| {
                 let b_part = MatView {
-                    data: &b.data[j0 * b.cs..],
+                    data: &b.data[cols.start * b.cs..],
                     ..b
                 };
-                (whole.block(0..m, j0..j1), a, b_part)
+                (whole.block(0..m, cols), a, b_part)
             })
             .collect()
     };
@@ -322,6 +318,17 @@ pub(crate) fn gemm(
             gemm_block(level, (rows, cols, k), a, b, block, start);
         });
     });
+}
+
+/// `0..len` cut into one range per thread, each a whole number of `unit`s
+/// (the last may be short).
+fn thread_ranges(
+    len: usize,
+    threads: usize,
+    unit: usize,
+) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let size = len.div_ceil(threads).div_ceil(unit) * unit;
+    (0..len.div_ceil(size)).map(move |t| t * size..((t + 1) * size).min(len))
 }
 
 /// A block of the output: `rows × cols` floats, row r starting at

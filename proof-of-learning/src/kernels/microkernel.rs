@@ -17,7 +17,7 @@
 //! k block: the fmas keep the CPU's NaN payload, and NaN is absorbing in an
 //! fma chain, so canonicalising once at the end gives the reference's bits).
 
-use crate::repops::CANONICAL_NAN;
+use crate::repops::{CANONICAL_NAN, canon};
 
 /// How a kernel call reads and writes its C tile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,11 +76,7 @@ pub(crate) unsafe fn scalar(
     }
     for (i, row) in acc.iter().enumerate() {
         for (out, &value) in row_of(i).iter_mut().zip(row) {
-            *out = if io.canon && value.is_nan() {
-                f32::from_bits(CANONICAL_NAN)
-            } else {
-                value
-            };
+            *out = if io.canon { canon(value) } else { value };
         }
     }
 }
