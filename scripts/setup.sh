@@ -49,6 +49,10 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js >= 20 is required (found $(node --version))"
 
+# NVRTC (the CUDA backend's compiler) from its pinned PyPI wheel: its own
+# script and stamp.
+"$root/scripts/nvrtc.sh"
+
 # The stamp covers every input of the install, so any change re-runs it.
 fingerprint=$(cat "$root/toolchain/package.json" "$root/toolchain/package-lock.json" \
   "$root/toolchain/solc-wrapper.js" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)

@@ -80,6 +80,15 @@ pub enum Error {
     /// A request outside the job (a step or checkpoint index past the end).
     #[error("out of range: {0}")]
     OutOfRange(String),
+
+    /// The step backend (a GPU) failed or cannot run the job.
+    #[error("{backend}: {reason}")]
+    Backend {
+        /// The backend, e.g. `cuda:0`.
+        backend: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -593,10 +593,5 @@ pub(crate) async fn intermediates_are_refuted(
 
 /// The op's variant name (`Conv2dWeightGrad`, …).
 pub(crate) fn op_name(op: &vtrain_proof_of_learning::repops::Op) -> String {
-    let debug = format!("{op:?}");
-    debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    op.name()
 }

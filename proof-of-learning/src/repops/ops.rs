@@ -301,6 +301,16 @@ pub fn powi<F: Fp>(fp: &mut F, base: F::V, mut n: u32) -> F::V {
 }
 
 impl Op {
+    /// The op's variant name (`Conv2dWeightGrad`, …), for messages.
+    pub fn name(&self) -> String {
+        let debug = format!("{self:?}");
+        debug
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// How many inputs the op reads.
     pub fn arity(&self) -> usize {
         match self {

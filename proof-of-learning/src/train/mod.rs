@@ -2,9 +2,11 @@
 //! interval replay, instrumented replay and evaluation.
 
 mod attention_graph;
+mod backend;
 mod generate;
 mod graph;
 
+pub use backend::StepBackend;
 pub use generate::generate;
 pub(crate) use graph::step_ops;
 pub use graph::{Node, StepGraph, TensorRef, forward_graph, planned_step_graph, step_graph};
@@ -146,6 +148,9 @@ pub struct Trainer {
     /// S₀'s weights when the job fine-tunes a model (checked against its root).
     initial_model: Option<Vec<Vec<f32>>>,
     buffers: BufferPool,
+    /// Where `train_from` and `replay_interval` run their steps: the CPU
+    /// kernels when `None`.
+    backend: Option<std::sync::Arc<dyn StepBackend>>,
 }
 
 impl Trainer {
@@ -180,6 +185,7 @@ impl Trainer {
             kernels,
             initial_model,
             buffers: BufferPool::default(),
+            backend: None,
         })
     }
 
@@ -200,6 +206,19 @@ impl Trainer {
     pub fn with_shuffle_key(mut self, shuffle_key: u64) -> Self {
         self.order = self.order.with_shuffle_key(shuffle_key);
         self
+    }
+
+    /// A trainer whose runs ([`Trainer::train_from`], [`Trainer::replay_interval`])
+    /// take their steps on `backend` (a GPU); single steps and instrumented
+    /// replays stay on the CPU kernels.
+    pub fn with_backend(mut self, backend: std::sync::Arc<dyn StepBackend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The backend runs take their steps on, if not the CPU kernels.
+    pub fn backend(&self) -> Option<&dyn StepBackend> {
+        self.backend.as_deref()
     }
 
     /// The job.
@@ -447,15 +466,25 @@ impl Trainer {
     }
 
     fn batch_loss(&self, graph: &StepGraph, outputs: &[Vec<f32>]) -> f32 {
-        let Some(index) = graph
+        match Self::loss_nodes(graph) {
+            Some((log_probs, labels)) => self.loss_of(&outputs[log_probs], &outputs[labels]),
+            None => f32::NAN,
+        }
+    }
+
+    /// The nodes a step's batch loss reads: the log-softmax and the labels.
+    pub fn loss_nodes(graph: &StepGraph) -> Option<(usize, usize)> {
+        let log_probs = graph
             .nodes
             .iter()
-            .position(|node| matches!(node.op, Op::LogSoftmax { .. }))
-        else {
-            return f32::NAN;
-        };
-        let labels = &outputs[2];
-        mean_nll(&outputs[index], labels, self.spec.dataset.classes as usize)
+            .position(|node| matches!(node.op, Op::LogSoftmax { .. }))?;
+        Some((log_probs, 2))
+    }
+
+    /// The batch loss from a step's log-softmax output and labels (the
+    /// nodes of [`Trainer::loss_nodes`]).
+    pub fn loss_of(&self, log_probs: &[f32], labels: &[f32]) -> f32 {
+        mean_nll(log_probs, labels, self.spec.dataset.classes as usize)
     }
 
     /// One step: S_t → S_{t+1}.
@@ -543,6 +572,15 @@ impl Trainer {
             if state.step == self.spec.steps {
                 break;
             }
+            if let Some(backend) = &self.backend {
+                // To the next checkpoint in one call: the state stays on the
+                // device in between.
+                let count = k - state.step % k;
+                let (next, step_losses) = backend.run(self, state, count)?;
+                losses.extend(step_losses);
+                state = next;
+                continue;
+            }
             let outcome = self.step(&state)?;
             losses.push(outcome.loss);
             self.recycle(std::mem::replace(&mut state, outcome.state));
@@ -572,6 +610,11 @@ impl Trainer {
                 "step {} is not a checkpoint (k = {k})",
                 start.step
             )));
+        }
+        if let Some(backend) = &self.backend {
+            let (state, _) = backend.run(self, start.clone(), k)?;
+            let root = self.state_root(&state);
+            return Ok((state, root));
         }
         let mut state = start.clone();
         for _ in 0..k {

@@ -1,0 +1,117 @@
+//! Compiling the kernels to PTX with NVRTC, loaded at run time.
+//!
+//! The options are what make the bits the reference's: `--fmad=false` (no
+//! contraction of a product and a sum into an fma), `--ftz=false` (no
+//! flush of subnormals), `--prec-div=true` and `--prec-sqrt=true` (correctly
+//! rounded), never `--use_fast_math`. The source writes every float
+//! operation as an `_rn` intrinsic besides; the PTX lint checks the result.
+
+use crate::error::{Error, Result};
+use crate::source::SOURCE;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The virtual architectures the kernels are compiled and linted for:
+/// Ampere (A100) and Hopper (H100, H200). A device of a later architecture
+/// runs the compute_90 PTX.
+pub const ARCHS: &[&str] = &["compute_80", "compute_90"];
+
+/// The folders searched for `libnvrtc.so.12`, in order: `$VTRAIN_NVRTC_DIR`,
+/// then the checkout's `.tools/nvrtc/lib` (scripts/nvrtc.sh installs it
+/// there), then the system's library path.
+fn candidate_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("VTRAIN_NVRTC_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/nvrtc/lib"));
+    dirs
+}
+
+/// Loads NVRTC once for the process: from the first candidate folder that
+/// has it (its builtins first, so NVRTC's own `dlopen` of them by name finds
+/// the loaded copy), else from the library path. Errors say where it looked.
+pub fn ensure_loaded() -> Result<()> {
+    static LOADED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    LOADED
+        .get_or_init(load)
+        .clone()
+        .map_err(Error::NvrtcMissing)
+}
+
+fn load() -> std::result::Result<(), String> {
+    let mut tried = Vec::new();
+    for dir in candidate_dirs() {
+        let nvrtc = dir.join("libnvrtc.so.12");
+        let builtins = dir.join("libnvrtc-builtins.so.12.9");
+        if !nvrtc.is_file() || !builtins.is_file() {
+            tried.push(dir.display().to_string());
+            continue;
+        }
+        for path in [&builtins, &nvrtc] {
+            // SAFETY: NVRTC's libraries run no code at load beyond their
+            // own initialisers; they stay loaded for the process (leaked).
+            let library = unsafe { libloading::Library::new(path) }
+                .map_err(|error| format!("{}: {error}", path.display()))?;
+            std::mem::forget(library);
+        }
+        break;
+    }
+    // SAFETY: only probes dlopen with NVRTC's library names.
+    if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        Ok(())
+    } else {
+        Err(format!(
+            "not in {} nor on the library path",
+            tried.join(", ")
+        ))
+    }
+}
+
+/// NVRTC's version, e.g. `(12, 9)`.
+pub fn version() -> Result<(i32, i32)> {
+    ensure_loaded()?;
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: NVRTC is loaded (above); the call writes two ints.
+    let status = unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut major, &mut minor) };
+    status
+        .result()
+        .map_err(|error| Error::NvrtcMissing(format!("nvrtcVersion: {error:?}")))?;
+    Ok((major, minor))
+}
+
+/// The kernels' PTX for `arch` (one of [`ARCHS`], or the device's own
+/// `compute_XY`).
+pub fn compile(arch: &'static str) -> Result<String> {
+    compile_source(SOURCE, arch, false)
+}
+
+/// Compiles `source` for `arch` with the bit-exact options, or, with
+/// `contract`, with NVRTC's defaults for contraction (the lint's own test:
+/// it must refuse what plain C operators compile to).
+pub fn compile_source(source: &str, arch: &'static str, contract: bool) -> Result<String> {
+    ensure_loaded()?;
+    let options = cudarc::nvrtc::CompileOptions {
+        ftz: Some(false),
+        prec_sqrt: Some(true),
+        prec_div: Some(true),
+        fmad: Some(contract),
+        use_fast_math: None,
+        arch: Some(arch),
+        name: Some("vtrain_kernels.cu".into()),
+        ..Default::default()
+    };
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(source, options).map_err(|error| {
+        let log = match error {
+            cudarc::nvrtc::CompileError::CompileError { log, .. } => {
+                log.to_string_lossy().into_owned()
+            }
+            other => format!("{other:?}"),
+        };
+        Error::Compile {
+            arch: arch.to_owned(),
+            log,
+        }
+    })?;
+    Ok(ptx.to_src())
+}

@@ -1,0 +1,246 @@
+//! One repop on a device: which kernel, with which parameters, over which
+//! grid. Written once for every [`Device`], so the emulated runs test this
+//! dispatch along with the kernels.
+
+use crate::device::{Device, Launch, Param, words_of};
+use crate::error::{Error, Result};
+use vtrain_proof_of_learning::repops::{Direct, Op};
+
+/// Threads per block of the one-dimensional kernels.
+const BLOCK: u32 = 256;
+/// Blocks of a grid-stride launch: enough to fill any current GPU several
+/// times over; beyond it threads loop.
+const MAX_BLOCKS: u32 = 65_535;
+/// The GEMM's output tile and thread block (kernels/gemm.cu).
+const GEMM_TILE: usize = 64;
+
+/// The output of one op and the scratch buffers its launches read, which
+/// must outlive them (the caller keeps them until the step is downloaded).
+pub struct OpOutput<B> {
+    /// The op's output tensor.
+    pub out: B,
+    /// Buffers the launches read besides the inputs (a batch's row list).
+    pub scratch: Vec<B>,
+}
+
+/// A short name for an op, for errors.
+pub fn op_name(op: &Op) -> String {
+    op.name()
+}
+
+/// Whether the backend has a kernel for `op`.
+pub fn supports(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Schedule { .. }
+            | Op::Gather { .. }
+            | Op::Relu
+            | Op::ReluGrad
+            | Op::Add
+            | Op::LogSoftmax { .. }
+            | Op::XentGrad { .. }
+            | Op::BiasGrad { .. }
+            | Op::SgdVelocity { .. }
+            | Op::SgdWeight
+            | Op::AdamFirstMoment(_)
+            | Op::AdamSecondMoment(_)
+            | Op::AdamWeight(_)
+            | Op::Linear { .. }
+            | Op::WeightGrad { .. }
+            | Op::InputGrad { .. }
+    )
+}
+
+/// A size as a kernel's 32-bit count.
+fn count(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::TooLarge(n))
+}
+
+/// Runs `op` on `inputs` (device buffers, in the op's input order) into a
+/// new buffer of `len` elements.
+pub fn run_op<D: Device>(
+    device: &D,
+    op: &Op,
+    inputs: &[&D::Buffer],
+    len: usize,
+) -> Result<OpOutput<D::Buffer>> {
+    let n = count(len)?;
+    let at = |slot: usize| Param::Ptr(device.address(inputs[slot]));
+    let linear = Launch::linear(len, BLOCK, MAX_BLOCKS);
+    let mut scratch = Vec::new();
+    let out = match *op {
+        Op::Schedule { .. } => {
+            // No inputs: four scalars of the step's constants, the same
+            // program as the reference's, on the host.
+            let values: Vec<f32> = (0..len).map(|e| op.element(&mut Direct, &[], e)).collect();
+            return Ok(OpOutput {
+                out: device.upload(&values)?,
+                scratch,
+            });
+        }
+        _ => device.alloc(len)?,
+    };
+    let o = Param::Ptr(device.address(&out));
+    match *op {
+        Op::Schedule { .. } => unreachable!("handled above"),
+        Op::Gather {
+            ref rows,
+            width,
+            start,
+            len: columns,
+        } => {
+            let rows = device.upload(&words_of(rows))?;
+            let params = [
+                at(0),
+                Param::Ptr(device.address(&rows)),
+                Param::U32(count(width)?),
+                Param::U32(count(start)?),
+                Param::U32(count(columns)?),
+                Param::U32(n),
+                o,
+            ];
+            device.launch("vtk_gather", linear, &params)?;
+            scratch.push(rows);
+        }
+        Op::Relu => device.launch("vtk_relu", linear, &[at(0), Param::U32(n), o])?,
+        Op::ReluGrad => {
+            device.launch("vtk_relu_grad", linear, &[at(0), at(1), Param::U32(n), o])?
+        }
+        Op::Add => device.launch("vtk_add", linear, &[at(0), at(1), Param::U32(n), o])?,
+        Op::LogSoftmax { rows, classes } => device.launch(
+            "vtk_log_softmax",
+            Launch::linear(rows, BLOCK, MAX_BLOCKS),
+            &[
+                at(0),
+                Param::U32(count(rows)?),
+                Param::U32(count(classes)?),
+                o,
+            ],
+        )?,
+        Op::XentGrad { rows, classes } => device.launch(
+            "vtk_xent_grad",
+            linear,
+            &[
+                at(0),
+                at(1),
+                Param::U32(count(rows)?),
+                Param::U32(count(classes)?),
+                o,
+            ],
+        )?,
+        Op::BiasGrad { m, o: columns } => device.launch(
+            "vtk_bias_grad",
+            Launch::linear(columns, BLOCK, MAX_BLOCKS),
+            &[at(0), Param::U32(count(m)?), Param::U32(count(columns)?), o],
+        )?,
+        Op::SgdVelocity {
+            momentum,
+            weight_decay,
+        } => device.launch(
+            "vtk_sgd_velocity",
+            linear,
+            &[
+                at(1),
+                at(2),
+                at(3),
+                Param::F32(momentum),
+                Param::F32(weight_decay),
+                Param::U32(n),
+                o,
+            ],
+        )?,
+        Op::SgdWeight => device.launch(
+            "vtk_sgd_weight",
+            linear,
+            &[at(0), at(1), at(2), Param::U32(n), o],
+        )?,
+        Op::AdamFirstMoment(p) => device.launch(
+            "vtk_adam_first_moment",
+            linear,
+            &[at(2), at(3), Param::F32(p.beta1), Param::U32(n), o],
+        )?,
+        Op::AdamSecondMoment(p) => device.launch(
+            "vtk_adam_second_moment",
+            linear,
+            &[at(2), at(4), Param::F32(p.beta2), Param::U32(n), o],
+        )?,
+        Op::AdamWeight(p) => device.launch(
+            "vtk_adam_weight",
+            linear,
+            &[
+                at(0),
+                at(1),
+                at(2),
+                at(3),
+                Param::F32(p.eps),
+                Param::F32(p.weight_decay),
+                Param::U32(n),
+                o,
+            ],
+        )?,
+        // Z = b + A·Wᵀ: A [m,k] row-major, B(k,j) = W[j,k].
+        Op::Linear { m, k, n: columns } => gemm(
+            device,
+            (m, columns, k),
+            (at(0), k, 1),
+            (at(1), 1, k),
+            Some(at(2)),
+            o,
+        )?,
+        // dW[o,k] = Σ_i dZ[i,o]·A[i,k]: A'(o,i) = dZ[i,o], B(i,k) = A[i,k].
+        Op::WeightGrad { m, o: outs, k } => gemm(
+            device,
+            (outs, k, m),
+            (at(0), 1, outs),
+            (at(1), k, 1),
+            None,
+            o,
+        )?,
+        // dA[i,k] = Σ_o dZ[i,o]·W[o,k].
+        Op::InputGrad { m, o: outs, k } => gemm(
+            device,
+            (m, k, outs),
+            (at(0), outs, 1),
+            (at(1), k, 1),
+            None,
+            o,
+        )?,
+        _ => return Err(Error::UnsupportedOp(op_name(op))),
+    }
+    Ok(OpOutput { out, scratch })
+}
+
+/// `C[m×n] = init + A·B` with A(i,k) at `a + i·rs + k·cs`, B likewise, init
+/// the bias (a `[n]` buffer) or +0.
+fn gemm<D: Device>(
+    device: &D,
+    (m, n, k): (usize, usize, usize),
+    (a, a_rs, a_cs): (Param, usize, usize),
+    (b, b_rs, b_cs): (Param, usize, usize),
+    bias: Option<Param>,
+    c: Param,
+) -> Result<()> {
+    let shape = Launch {
+        grid: [
+            count(n.div_ceil(GEMM_TILE).max(1))?,
+            count(m.div_ceil(GEMM_TILE).max(1))?,
+            1,
+        ],
+        block: [16, 16, 1],
+    };
+    let params = [
+        Param::U32(count(m)?),
+        Param::U32(count(n)?),
+        Param::U32(count(k)?),
+        a,
+        Param::U32(count(a_rs)?),
+        Param::U32(count(a_cs)?),
+        b,
+        Param::U32(count(b_rs)?),
+        Param::U32(count(b_cs)?),
+        bias.unwrap_or(Param::Ptr(0)),
+        Param::U32(u32::from(bias.is_some())),
+        c,
+    ];
+    device.launch("vtk_gemm", shape, &params)
+}
