@@ -29,6 +29,9 @@ void vt_emu_syncthreads() {
 #include "../kernels/repops.cuh"
 #include "../kernels/elementwise.cu"
 #include "../kernels/gemm.cu"
+#include "../kernels/conv.cu"
+#include "../kernels/norm.cu"
+#include "../kernels/attention.cu"
 
 namespace {
 
@@ -73,6 +76,9 @@ const Entry entries[] = {
     VT_ENTRY(vtk_adam_second_moment, false),
     VT_ENTRY(vtk_adam_weight, false),
     VT_ENTRY(vtk_gemm, true),
+#include "entries_conv.inc"
+#include "entries_norm.inc"
+#include "entries_attention.inc"
 };
 
 std::mutex launch_lock;

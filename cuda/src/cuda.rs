@@ -71,7 +71,7 @@ impl CudaDevice {
             .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
             .map_err(|error| fail(format!("loading the PTX: {error:?}")))?;
         let mut functions = HashMap::new();
-        for &kernel in source::KERNELS {
+        for kernel in source::kernels() {
             let function = module
                 .load_function(kernel)
                 .map_err(|error| fail(format!("kernel {kernel}: {error:?}")))?;

@@ -8,21 +8,12 @@ pub const SOURCE: &str = concat!(
     include_str!("../kernels/elementwise.cu"),
     "\n",
     include_str!("../kernels/gemm.cu"),
+    "\n",
+    include_str!("../kernels/conv.cu"),
+    "\n",
+    include_str!("../kernels/norm.cu"),
+    "\n",
+    include_str!("../kernels/attention.cu"),
 );
 
-/// Every kernel the source defines, by its (unmangled) name.
-pub const KERNELS: &[&str] = &[
-    "vtk_gather",
-    "vtk_relu",
-    "vtk_relu_grad",
-    "vtk_add",
-    "vtk_log_softmax",
-    "vtk_xent_grad",
-    "vtk_bias_grad",
-    "vtk_sgd_velocity",
-    "vtk_sgd_weight",
-    "vtk_adam_first_moment",
-    "vtk_adam_second_moment",
-    "vtk_adam_weight",
-    "vtk_gemm",
-];
+pub use crate::ops::kernels;

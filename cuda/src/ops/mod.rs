@@ -2,15 +2,51 @@
 //! grid. Written once for every [`Device`], so the emulated runs test this
 //! dispatch along with the kernels.
 
-use crate::device::{Device, Launch, Param, words_of};
+mod attention;
+mod conv;
+mod norm;
+
+pub(crate) use crate::device::{Device, Launch, Param, words_of};
 use crate::error::{Error, Result};
 use vtrain_proof_of_learning::repops::{Direct, Op};
 
 /// Threads per block of the one-dimensional kernels.
-const BLOCK: u32 = 256;
+pub(crate) const BLOCK: u32 = 256;
 /// Blocks of a grid-stride launch: enough to fill any current GPU several
 /// times over; beyond it threads loop.
-const MAX_BLOCKS: u32 = 65_535;
+pub(crate) const MAX_BLOCKS: u32 = 65_535;
+
+/// Buffers a launch reads besides its inputs, kept alive until the step is
+/// downloaded.
+pub(crate) type OpOutputScratch<D> = Vec<<D as Device>::Buffer>;
+
+/// The kernels of `kernels/elementwise.cu` and `kernels/gemm.cu`.
+const MLP_KERNELS: &[&str] = &[
+    "vtk_gather",
+    "vtk_relu",
+    "vtk_relu_grad",
+    "vtk_add",
+    "vtk_log_softmax",
+    "vtk_xent_grad",
+    "vtk_bias_grad",
+    "vtk_sgd_velocity",
+    "vtk_sgd_weight",
+    "vtk_adam_first_moment",
+    "vtk_adam_second_moment",
+    "vtk_adam_weight",
+    "vtk_gemm",
+];
+
+/// Every kernel the source defines, by its (unmangled) name, in source order.
+pub fn kernels() -> Vec<&'static str> {
+    [
+        MLP_KERNELS,
+        conv::KERNELS,
+        norm::KERNELS,
+        attention::KERNELS,
+    ]
+    .concat()
+}
 /// The GEMM's output tile and thread block (kernels/gemm.cu).
 const GEMM_TILE: usize = 64;
 
@@ -30,29 +66,32 @@ pub fn op_name(op: &Op) -> String {
 
 /// Whether the backend has a kernel for `op`.
 pub fn supports(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Schedule { .. }
-            | Op::Gather { .. }
-            | Op::Relu
-            | Op::ReluGrad
-            | Op::Add
-            | Op::LogSoftmax { .. }
-            | Op::XentGrad { .. }
-            | Op::BiasGrad { .. }
-            | Op::SgdVelocity { .. }
-            | Op::SgdWeight
-            | Op::AdamFirstMoment(_)
-            | Op::AdamSecondMoment(_)
-            | Op::AdamWeight(_)
-            | Op::Linear { .. }
-            | Op::WeightGrad { .. }
-            | Op::InputGrad { .. }
-    )
+    conv::supports(op)
+        || norm::supports(op)
+        || attention::supports(op)
+        || matches!(
+            op,
+            Op::Schedule { .. }
+                | Op::Gather { .. }
+                | Op::Relu
+                | Op::ReluGrad
+                | Op::Add
+                | Op::LogSoftmax { .. }
+                | Op::XentGrad { .. }
+                | Op::BiasGrad { .. }
+                | Op::SgdVelocity { .. }
+                | Op::SgdWeight
+                | Op::AdamFirstMoment(_)
+                | Op::AdamSecondMoment(_)
+                | Op::AdamWeight(_)
+                | Op::Linear { .. }
+                | Op::WeightGrad { .. }
+                | Op::InputGrad { .. }
+        )
 }
 
 /// A size as a kernel's 32-bit count.
-fn count(n: usize) -> Result<u32> {
+pub(crate) fn count(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::TooLarge(n))
 }
 
@@ -80,6 +119,12 @@ pub fn run_op<D: Device>(
         }
         _ => device.alloc(len)?,
     };
+    if conv::launch(device, op, inputs, &out, len, &mut scratch)?
+        || norm::launch(device, op, inputs, &out, len, &mut scratch)?
+        || attention::launch(device, op, inputs, &out, len, &mut scratch)?
+    {
+        return Ok(OpOutput { out, scratch });
+    }
     let o = Param::Ptr(device.address(&out));
     match *op {
         Op::Schedule { .. } => unreachable!("handled above"),
@@ -212,7 +257,7 @@ pub fn run_op<D: Device>(
 
 /// `C[m×n] = init + A·B` with A(i,k) at `a + i·rs + k·cs`, B likewise, init
 /// the bias (a `[n]` buffer) or +0.
-fn gemm<D: Device>(
+pub(crate) fn gemm<D: Device>(
     device: &D,
     (m, n, k): (usize, usize, usize),
     (a, a_rs, a_cs): (Param, usize, usize),
