@@ -7,17 +7,17 @@ use vtrain_proof_of_learning::repops::{Direct, Op};
 
 /// A xorshift stream of test values: mostly normal floats of mixed
 /// magnitudes, with edge values mixed in when `edges`.
-pub struct Values(pub u64);
+pub(crate) struct Values(pub(crate) u64);
 
 impl Values {
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    pub fn value(&mut self, edges: bool) -> f32 {
+    pub(crate) fn value(&mut self, edges: bool) -> f32 {
         let r = self.next_u64();
         if edges && r.is_multiple_of(16) {
             const EDGES: [u32; 12] = [
@@ -41,14 +41,14 @@ impl Values {
         (unit * 2.0 - 1.0) * scale
     }
 
-    pub fn tensor(&mut self, len: usize, edges: bool) -> Vec<f32> {
+    pub(crate) fn tensor(&mut self, len: usize, edges: bool) -> Vec<f32> {
         (0..len).map(|_| self.value(edges)).collect()
     }
 }
 
 /// Runs `op` on the emulator and compares every output element's bits
 /// with the reference evaluator's.
-pub fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
+pub(crate) fn check(op: &Op, inputs: &[Vec<f32>], len: usize) {
     let device = EmuDevice;
     let buffers: Vec<_> = inputs
         .iter()
