@@ -32,6 +32,7 @@ void vt_emu_syncthreads() {
 #include "../kernels/conv.cu"
 #include "../kernels/norm.cu"
 #include "../kernels/attention.cu"
+#include "../kernels/qualify.cu"
 
 namespace {
 
@@ -79,6 +80,7 @@ const Entry entries[] = {
 #include "entries_conv.inc"
 #include "entries_norm.inc"
 #include "entries_attention.inc"
+    VT_ENTRY(vtk_primitive, false),
 };
 
 std::mutex launch_lock;

@@ -19,8 +19,12 @@ typedef unsigned long long vt_u64;
 
 __device__ __forceinline__ bool vt_is_nan(float x) { return x != x; }
 
+// On the bits: a compiler that treats NaN payloads as unspecified (LLVM,
+// so NVVM) may fold `isnan(x) ? NaN : x` into `x`; integer selects keep
+// their bits.
 __device__ __forceinline__ float vt_canon(float x) {
-  return vt_is_nan(x) ? __uint_as_float(VT_CANONICAL_NAN) : x;
+  const vt_u32 bits = __float_as_uint(x);
+  return __uint_as_float((bits & 0x7FFFFFFFu) > 0x7F800000u ? VT_CANONICAL_NAN : bits);
 }
 
 __device__ __forceinline__ float vt_add(float a, float b) { return vt_canon(__fadd_rn(a, b)); }

@@ -15,6 +15,7 @@ mod error;
 pub mod lint;
 pub mod nvrtc;
 mod ops;
+pub mod qualify;
 pub mod source;
 
 pub use backend::DeviceBackend;
@@ -23,3 +24,4 @@ pub use device::{Device, Launch, Param, words_of};
 pub use emu::{EmuBuffer, EmuDevice};
 pub use error::{Error, Result};
 pub use ops::{OpOutput, op_name, run_op, supports};
+pub use qualify::{Qualification, qualify};

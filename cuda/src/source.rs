@@ -14,6 +14,8 @@ pub const SOURCE: &str = concat!(
     include_str!("../kernels/norm.cu"),
     "\n",
     include_str!("../kernels/attention.cu"),
+    "\n",
+    include_str!("../kernels/qualify.cu"),
 );
 
 pub use crate::ops::kernels;

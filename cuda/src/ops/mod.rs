@@ -44,9 +44,14 @@ pub fn kernels() -> Vec<&'static str> {
         conv::KERNELS,
         norm::KERNELS,
         attention::KERNELS,
+        QUALIFY_KERNELS,
     ]
     .concat()
 }
+
+/// The kernel of `kernels/qualify.cu` (the device qualification's).
+const QUALIFY_KERNELS: &[&str] = &["vtk_primitive"];
+
 /// The GEMM's output tile and thread block (kernels/gemm.cu).
 const GEMM_TILE: usize = 64;
 

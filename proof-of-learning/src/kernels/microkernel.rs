@@ -17,7 +17,7 @@
 //! k block: the fmas keep the CPU's NaN payload, and NaN is absorbing in an
 //! fma chain, so canonicalising once at the end gives the reference's bits).
 
-use crate::repops::{CANONICAL_NAN, canon};
+use crate::repops::canon;
 
 /// How a kernel call reads and writes its C tile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,11 +126,9 @@ pub(crate) unsafe fn avx2(
             bp = bp.add(ldb);
         }
         if io.canon {
-            let nan = _mm256_castsi256_ps(_mm256_set1_epi32(CANONICAL_NAN as i32));
             for row in acc.iter_mut() {
                 for value in row.iter_mut() {
-                    let unordered = _mm256_cmp_ps::<_CMP_UNORD_Q>(*value, *value);
-                    *value = _mm256_blendv_ps(*value, nan, unordered);
+                    *value = super::lanes::avx::canon(*value);
                 }
             }
         }
@@ -186,11 +184,9 @@ pub(crate) unsafe fn avx512(
             bp = bp.add(ldb);
         }
         if io.canon {
-            let nan = _mm512_set1_ps(f32::from_bits(CANONICAL_NAN));
             for row in acc.iter_mut() {
                 for value in row.iter_mut() {
-                    let unordered = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(*value, *value);
-                    *value = _mm512_mask_mov_ps(*value, unordered, nan);
+                    *value = super::lanes::avx512::canon(*value);
                 }
             }
         }

@@ -13,11 +13,17 @@ pub const CANONICAL_NAN: u32 = 0x7FC0_0000;
 /// Replaces any NaN by the canonical NaN.
 #[inline(always)]
 pub fn canon(x: f32) -> f32 {
-    if x.is_nan() {
-        f32::from_bits(CANONICAL_NAN)
+    // On the bits, not `if x.is_nan() { NaN } else { x }`: LLVM (and so
+    // rustc) treats a NaN's payload as unspecified and may fold that select
+    // into `x`, leaving the payload the hardware made (seen: `sqrt` of a
+    // negative subnormal kept 0xFFC00000 where the select was inlined).
+    // Integer compares and selects keep their bits.
+    let bits = x.to_bits();
+    f32::from_bits(if bits & 0x7FFF_FFFF > 0x7F80_0000 {
+        CANONICAL_NAN
     } else {
-        x
-    }
+        bits
+    })
 }
 
 /// A primitive operation: the unit the on-chain ALU executes.
@@ -222,6 +228,30 @@ mod tests {
         assert_eq!(max(weird_nan, 1.0).to_bits(), CANONICAL_NAN);
         assert_eq!(max(1.0, weird_nan), 1.0);
         assert_eq!(div(0.0, 0.0).to_bits(), CANONICAL_NAN);
+    }
+
+    #[test]
+    fn nans_made_at_run_time_are_canonical() {
+        use std::hint::black_box;
+        for bits in [0xFFC0_0000, 0x7FA0_0001, 0xFFFF_FFFF, 0x7F80_0001] {
+            assert_eq!(
+                canon(black_box(f32::from_bits(bits))).to_bits(),
+                CANONICAL_NAN
+            );
+        }
+        // x86's sqrt of a negative number is 0xFFC00000; the select that
+        // canonicalises it was once folded away by LLVM (see `canon`).
+        let negative_subnormal = black_box(f32::from_bits(0x8000_0001));
+        assert_eq!(sqrt(negative_subnormal).to_bits(), CANONICAL_NAN);
+        assert_eq!(
+            Opcode::Sqrt
+                .eval([negative_subnormal, 0.0, 0.0, 0.0])
+                .to_bits(),
+            CANONICAL_NAN
+        );
+        for bits in [0x7F80_0000, 0xFF80_0000, 0x7F7F_FFFF, 0x8000_0000] {
+            assert_eq!(canon(black_box(f32::from_bits(bits))).to_bits(), bits);
+        }
     }
 
     #[test]

@@ -90,16 +90,20 @@ fn eq(a: Reg, b: Reg) -> Reg {
     unsafe { _mm256_cmp_ps::<_CMP_EQ_OQ>(a, b) }
 }
 
-/// NaN lanes replaced by the canonical NaN (`prim::canon`).
+/// NaN lanes replaced by the canonical NaN (`prim::canon`), on the bits: a
+/// float compare-and-blend may be folded away by LLVM, which treats NaN
+/// payloads as unspecified (see `prim::canon`).
 #[inline(always)]
-fn canon(x: __m256) -> __m256 {
+pub(in crate::kernels) fn canon(x: __m256) -> __m256 {
     unsafe {
-        let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
-        _mm256_blendv_ps(
-            x,
-            _mm256_castsi256_ps(_mm256_set1_epi32(CANONICAL_NAN as i32)),
+        let bits = _mm256_castps_si256(x);
+        let magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFF_FFFF));
+        let nan = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F80_0000));
+        _mm256_castsi256_ps(_mm256_blendv_epi8(
+            bits,
+            _mm256_set1_epi32(CANONICAL_NAN as i32),
             nan,
-        )
+        ))
     }
 }
 

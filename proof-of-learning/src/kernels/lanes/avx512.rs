@@ -98,12 +98,19 @@ fn getexp(a: Reg) -> Reg {
     canon(unsafe { _mm512_getexp_ps(a) })
 }
 
-/// NaN lanes replaced by the canonical NaN (`prim::canon`).
+/// NaN lanes replaced by the canonical NaN (`prim::canon`), on the bits (see
+/// the AVX2 `canon`).
 #[inline(always)]
-fn canon(x: __m512) -> __m512 {
+pub(in crate::kernels) fn canon(x: __m512) -> __m512 {
     unsafe {
-        let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-        _mm512_mask_blend_ps(nan, x, _mm512_set1_ps(f32::from_bits(CANONICAL_NAN)))
+        let bits = _mm512_castps_si512(x);
+        let magnitude = _mm512_and_si512(bits, _mm512_set1_epi32(0x7FFF_FFFF));
+        let nan = _mm512_cmpgt_epi32_mask(magnitude, _mm512_set1_epi32(0x7F80_0000));
+        _mm512_castsi512_ps(_mm512_mask_blend_epi32(
+            nan,
+            bits,
+            _mm512_set1_epi32(CANONICAL_NAN as i32),
+        ))
     }
 }
 

@@ -342,9 +342,9 @@ macro_rules! register_fp {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx;
+pub(super) mod avx;
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+pub(super) mod avx512;
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
