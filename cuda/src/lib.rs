@@ -8,6 +8,7 @@
 //! is checked where.
 
 mod backend;
+mod choice;
 mod cuda;
 mod device;
 mod emu;
@@ -19,6 +20,7 @@ pub mod qualify;
 pub mod source;
 
 pub use backend::DeviceBackend;
+pub use choice::{DeviceChoice, driver_present, start};
 pub use cuda::CudaDevice;
 pub use device::{Device, Launch, Param, words_of};
 pub use emu::{EmuBuffer, EmuDevice};

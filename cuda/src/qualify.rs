@@ -87,7 +87,7 @@ impl Stream {
 pub fn primitive_cases() -> Vec<(u32, [f32; 4])> {
     let edges: Vec<f32> = EDGE_BITS.iter().map(|&b| f32::from_bits(b)).collect();
     let mut cases = Vec::new();
-    let mut stream = Stream(0x5EED_0F_DEC1_5105);
+    let mut stream = Stream(0x005E_ED0F_DEC1_5105);
     for opcode in Opcode::ALL {
         let code = opcode as u32;
         match opcode.arity() {

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Training threads (the bits do not depend on it) [default: all cores].
     #[arg(long, env = "VTRAIN_SOLVER_THREADS")]
     pub threads: Option<usize>,
+    /// Where to train: `cpu`, or `cuda:N` (a GPU, qualified against the CPU
+    /// reference at start) [default: cpu].
+    #[arg(long, env = "VTRAIN_SOLVER_DEVICE")]
+    pub device: Option<vtrain_cuda::DeviceChoice>,
     /// Test only: behave dishonestly (see the `fault` module).
     #[arg(long, env = "VTRAIN_SOLVER_FAULT", hide = true)]
     pub fault: Option<Fault>,
@@ -43,6 +47,7 @@ struct SolverFile {
     min_reward: Option<String>,
     max_params: Option<usize>,
     threads: Option<usize>,
+    device: Option<String>,
 }
 
 /// The resolved configuration.
@@ -60,6 +65,8 @@ pub struct SolverConfig {
     pub max_params: usize,
     /// Training threads.
     pub threads: usize,
+    /// Where training steps run.
+    pub device: vtrain_cuda::DeviceChoice,
     /// Test only: a dishonest behaviour.
     pub fault: Option<Fault>,
 }
@@ -97,6 +104,13 @@ impl RunArgs {
                 .threads
                 .or(file.threads)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            device: match (self.device, file.device) {
+                (Some(device), _) => device,
+                (None, Some(text)) => text
+                    .parse()
+                    .map_err(|error: String| eyre::eyre!("device: {error}"))?,
+                (None, None) => vtrain_cuda::DeviceChoice::Cpu,
+            },
             fault: self.fault,
             agent,
         })
@@ -134,6 +148,27 @@ mod tests {
         assert_eq!(config.agent.store, "/srv/store");
         assert_eq!(config.public_url, "http://127.0.0.1:7070");
         assert_eq!(config.agent.datadir.to_str(), Some("vtrain-solver-data"));
+        assert_eq!(config.device, vtrain_cuda::DeviceChoice::Cpu);
+    }
+
+    #[test]
+    fn the_device_comes_from_the_flag_or_the_file_and_a_bad_one_is_refused() {
+        let from_file = with_file("device = \"cuda:1\"\n", RunArgs::default()).expect("resolves");
+        assert_eq!(from_file.device, vtrain_cuda::DeviceChoice::Cuda(1));
+        let flag = with_file(
+            "device = \"cuda:1\"\n",
+            RunArgs {
+                device: Some(vtrain_cuda::DeviceChoice::Cpu),
+                ..RunArgs::default()
+            },
+        )
+        .expect("resolves");
+        assert_eq!(flag.device, vtrain_cuda::DeviceChoice::Cpu);
+        let error = with_file("device = \"gpu0\"\n", RunArgs::default()).expect_err("refused");
+        assert!(
+            format!("{error:#}").contains("expected cpu, cuda or cuda:N"),
+            "{error:#}"
+        );
     }
 
     #[test]

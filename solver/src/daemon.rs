@@ -330,6 +330,10 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 kernels,
             )?,
         };
+        let trainer = match &self.shared.backend {
+            Some(backend) => trainer.with_backend(Arc::clone(backend)),
+            None => trainer,
+        };
         Ok(Arc::new(trainer))
     }
 

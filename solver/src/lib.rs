@@ -70,6 +70,24 @@ impl Cli {
 
 /// Runs the daemon until Ctrl-C or SIGTERM.
 pub async fn run(config: SolverConfig) -> eyre::Result<()> {
+    // The device first: a GPU that cannot give the CPU's bits is refused
+    // before the solver touches the chain.
+    let device = config.device;
+    let backend = tokio::task::spawn_blocking(move || vtrain_cuda::start(device))
+        .await
+        .wrap_err("the device check panicked")?
+        .wrap_err_with(|| format!("device {device} cannot train"))?
+        .map(|(backend, report)| {
+            tracing::info!(
+                target: "solver",
+                device = %report.device,
+                primitive_cases = report.primitive_cases,
+                golden_steps = report.job_steps,
+                golden_trace_root = %report.trace_root,
+                "device qualified: it gives the CPU reference's bits"
+            );
+            backend
+        });
     let (account, market) = vtrain_cli::connect_agent(&config.agent).await?;
     let store = ArtifactStore::open(&config.agent.store)?;
     let datadir = Datadir::open(&config.agent.datadir)?;
@@ -82,6 +100,7 @@ pub async fn run(config: SolverConfig) -> eyre::Result<()> {
         status: RwLock::new(StatusReport::default()),
         datadir: datadir.clone(),
         step_reports: Default::default(),
+        backend,
     });
     #[cfg(feature = "faults")]
     if let Some(fault) = config.fault {

@@ -81,4 +81,6 @@ pub struct Shared {
     pub datadir: Datadir,
     /// The guard of the step-report route.
     pub step_reports: crate::step_reports::StepReports,
+    /// Where training steps run, if not the CPU kernels: a qualified GPU.
+    pub backend: Option<Arc<dyn vtrain_proof_of_learning::train::StepBackend>>,
 }

@@ -78,6 +78,9 @@ pub struct Run {
     pub cancel: Arc<AtomicBool>,
 }
 
+/// The most steps one call to a device runs: bounds how long a stop waits.
+const DEVICE_CHUNK: u32 = 50;
+
 fn b256(hash: &Hash32) -> B256 {
     B256::from(hash.0)
 }
@@ -128,18 +131,34 @@ impl Run {
             if self.cancel.load(Ordering::Relaxed) {
                 eyre::bail!("training of job {} was stopped", self.job_id);
             }
+            let from = state.step;
             let next = match self.tamper.filter(|t| t.step() == state.step) {
                 Some(tamper) => Transition::step(&self.trainer, &state, Some(&tamper)).1,
-                None => {
-                    let outcome = self.trainer.step(&state)?;
-                    record.losses.push(Some(outcome.loss));
-                    outcome.state
-                }
+                None => match self.trainer.backend() {
+                    // On a device: up to the next checkpoint (or a tampered
+                    // step, or DEVICE_CHUNK steps, so a stop is prompt) in
+                    // one call, the state staying on the device between.
+                    Some(backend) => {
+                        let mut count = (k - state.step % k).min(DEVICE_CHUNK);
+                        if let Some(at) = self.tamper.map(|t| t.step()).filter(|&at| at > from) {
+                            count = count.min(at - from);
+                        }
+                        let (next, losses) = backend.run(&self.trainer, state, count)?;
+                        record.losses.extend(losses.into_iter().map(Some));
+                        next
+                    }
+                    None => {
+                        let outcome = self.trainer.step(&state)?;
+                        record.losses.push(Some(outcome.loss));
+                        outcome.state
+                    }
+                },
             };
-            if record.losses.len() < next.step as usize {
+            while record.losses.len() < next.step as usize {
                 record.losses.push(None);
             }
-            metrics::counter!(crate::metrics::TRAINING_STEPS).increment(1);
+            metrics::counter!(crate::metrics::TRAINING_STEPS)
+                .increment(u64::from(next.step - from));
             state = next;
         }
         let model = model_root(self.trainer.param_shapes(), &state.params);

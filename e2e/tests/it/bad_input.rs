@@ -280,3 +280,32 @@ async fn a_job_the_market_refuses_is_refused_before_anything_is_sent() {
         "not a wei spent"
     );
 }
+
+#[test]
+fn a_gpu_solver_on_a_machine_without_cuda_is_refused_at_start() {
+    if vtrain_cuda::driver_present() {
+        return; // a GPU machine: scripts/gpu-check.sh covers the device
+    }
+    let out = std::process::Command::new(vtrain_e2e::binary("vtrain-solver"))
+        .args([
+            "run",
+            "--device",
+            "cuda:0",
+            "--rpc-url",
+            "http://127.0.0.1:9",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the solver runs");
+    assert!(
+        !out.status.success(),
+        "a solver without its device must not start"
+    );
+    let text = stderr(&out);
+    assert!(text.contains("device cuda:0 cannot train"), "{text}");
+    assert!(
+        text.contains("the CUDA driver (libcuda.so) is not installed"),
+        "{text}"
+    );
+}
