@@ -1,14 +1,15 @@
 // The CPU launcher of vtrain's CUDA kernels: the same source as the PTX,
-// run block by block, each block's threads as OS threads (kernels that
+// run block by block, each block's threads as fibers (kernels that
 // synchronise) or one after another (kernels that do not).
 #include "emu.h"
 
-#include <barrier>
+#include <ucontext.h>
+
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <thread>
+
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -16,15 +17,9 @@
 
 dim3 blockIdx, blockDim, gridDim;
 thread_local dim3 threadIdx;
-static std::barrier<>* block_barrier = nullptr;
+void vt_emu_yield();
 
-void vt_emu_syncthreads() {
-  if (block_barrier == nullptr) {
-    std::fprintf(stderr, "vtrain emu: __syncthreads in a kernel listed as not synchronising\n");
-    std::abort();
-  }
-  block_barrier->arrive_and_wait();
-}
+void vt_emu_syncthreads() { vt_emu_yield(); }
 
 #include "../kernels/repops.cuh"
 #include "../kernels/elementwise.cu"
@@ -85,6 +80,90 @@ const Entry entries[] = {
 
 std::mutex launch_lock;
 
+// The threads of a block of a synchronising kernel, as fibers on the
+// launching thread: each runs until its next __syncthreads (or its end) and
+// yields, and one round over the fibers is one phase between barriers, as
+// CUDA requires every thread of a block to reach each barrier. Deterministic
+// and cheap (a context switch, not an OS thread's wake-up per barrier).
+class BlockFibers {
+ public:
+  // Runs `entry` over the `threads` threads of the current block (blockIdx,
+  // blockDim and gridDim are set by the caller).
+  void run_block(const Entry* entry, void** params, std::size_t threads) {
+    if (fibers_.size() < threads) fibers_.resize(threads);
+    entry_ = entry;
+    params_ = params;
+    self_ = this;
+    for (std::size_t t = 0; t < threads; ++t) {
+      Fiber& fiber = fibers_[t];
+      if (!fiber.stack) fiber.stack.reset(new char[kStack]);
+      getcontext(&fiber.context);
+      fiber.context.uc_stack.ss_sp = fiber.stack.get();
+      fiber.context.uc_stack.ss_size = kStack;
+      fiber.context.uc_link = &scheduler_;
+      makecontext(&fiber.context, reinterpret_cast<void (*)()>(&BlockFibers::start), 1,
+                  static_cast<int>(t));
+      fiber.done = false;
+    }
+    in_block = true;
+    for (bool live = true; live;) {
+      live = false;
+      for (std::size_t t = 0; t < threads; ++t) {
+        if (fibers_[t].done) continue;
+        live = true;
+        current_ = t;
+        threadIdx = dim3{unsigned(t % blockDim.x), unsigned(t / blockDim.x % blockDim.y),
+                         unsigned(t / (std::size_t(blockDim.x) * blockDim.y))};
+        swapcontext(&scheduler_, &fibers_[t].context);
+      }
+    }
+    in_block = false;
+  }
+
+  // __syncthreads: back to the scheduler until every thread has arrived.
+  void yield() { swapcontext(&fibers_[current_].context, &scheduler_); }
+
+  static bool in_block;
+
+ private:
+  static constexpr std::size_t kStack = 256 * 1024;
+
+  struct Fiber {
+    ucontext_t context{};
+    std::unique_ptr<char[]> stack;
+    bool done = true;
+  };
+
+  static void start(int t) {
+    self_->entry_->run(self_->params_);
+    self_->fibers_[static_cast<std::size_t>(t)].done = true;
+    // Returning resumes uc_link, the scheduler.
+  }
+
+  static BlockFibers* self_;
+  ucontext_t scheduler_{};
+  std::vector<Fiber> fibers_;
+  std::size_t current_ = 0;
+  const Entry* entry_ = nullptr;
+  void** params_ = nullptr;
+};
+
+BlockFibers* BlockFibers::self_ = nullptr;
+bool BlockFibers::in_block = false;
+BlockFibers block_fibers;
+
+}  // namespace
+
+void vt_emu_yield() {
+  if (!BlockFibers::in_block) {
+    std::fprintf(stderr, "vtrain emu: __syncthreads in a kernel listed as not synchronising\n");
+    std::abort();
+  }
+  block_fibers.yield();
+}
+
+namespace {
+
 }  // namespace
 
 // Runs kernel `name` over the grid: 0 on success, 1 for an unknown kernel,
@@ -115,13 +194,7 @@ extern "C" int vt_emu_launch(const char* name, const unsigned int grid[3],
           for (std::size_t t = 0; t < threads; ++t) thread_at(t);
           continue;
         }
-        std::barrier<> barrier(static_cast<std::ptrdiff_t>(threads));
-        block_barrier = &barrier;
-        std::vector<std::thread> workers;
-        workers.reserve(threads);
-        for (std::size_t t = 0; t < threads; ++t) workers.emplace_back(thread_at, t);
-        for (std::thread& worker : workers) worker.join();
-        block_barrier = nullptr;
+        block_fibers.run_block(entry, params, threads);
       }
   return 0;
 }

@@ -27,9 +27,16 @@ impl std::fmt::Debug for CudaDevice {
 }
 
 impl CudaDevice {
-    /// Opens GPU `ordinal`, compiles the kernels for its architecture, lints
-    /// the PTX and loads it. Refuses GPUs older than compute capability 8.0.
+    /// Opens GPU `ordinal`, compiles the kernels for its architecture with
+    /// NVRTC, lints the PTX and loads it. Refuses GPUs older than compute
+    /// capability 8.0.
     pub fn open(ordinal: usize) -> Result<Self> {
+        Self::open_with(ordinal, None)
+    }
+
+    /// [`CudaDevice::open`], with the PTX read from `ptx_dir` (written by
+    /// [`nvrtc::write_ptx`] from this build's source) instead of compiled.
+    pub fn open_with(ordinal: usize, ptx_dir: Option<&std::path::Path>) -> Result<Self> {
         let device = format!("cuda:{ordinal}");
         let fail = |reason: String| Error::Device {
             device: device.clone(),
@@ -55,7 +62,10 @@ impl CudaDevice {
                 )));
             }
         };
-        let ptx = nvrtc::compile(arch)?;
+        let ptx = match ptx_dir {
+            Some(dir) => nvrtc::read_ptx(dir, arch)?,
+            None => nvrtc::compile(arch)?,
+        };
         let findings = lint::lint(&ptx);
         if !findings.is_empty() {
             return Err(Error::Lint {

@@ -8,6 +8,7 @@
 //! is checked where.
 
 mod backend;
+pub mod check;
 mod choice;
 mod cuda;
 mod device;

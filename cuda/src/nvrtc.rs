@@ -115,3 +115,62 @@ pub fn compile_source(source: &str, arch: &'static str, contract: bool) -> Resul
     })?;
     Ok(ptx.to_src())
 }
+
+/// The first line of a PTX file written by [`write_ptx`]: the keccak of the
+/// source it was compiled from, so a file from another version of the
+/// kernels is refused.
+pub fn ptx_header() -> String {
+    format!(
+        "// vtrain kernels, source keccak {}",
+        vtrain_proof_of_learning::hash::keccak(&[SOURCE.as_bytes()]).to_hex()
+    )
+}
+
+/// The file [`write_ptx`] writes for `arch` in a folder.
+pub fn ptx_file_name(arch: &str) -> String {
+    format!("vtrain-{arch}.ptx")
+}
+
+/// Compiles the kernels for every architecture of [`ARCHS`] into `dir`, for
+/// a machine without NVRTC (the GPU check's machine: its driver JIT-compiles
+/// PTX, and it has no NVRTC of this version).
+pub fn write_ptx(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|error| Error::Compile {
+        arch: "-".into(),
+        log: format!("{}: {error}", dir.display()),
+    })?;
+    let mut written = Vec::new();
+    for &arch in ARCHS {
+        let ptx = compile(arch)?;
+        let path = dir.join(ptx_file_name(arch));
+        std::fs::write(&path, format!("{}\n{ptx}", ptx_header())).map_err(|error| {
+            Error::Compile {
+                arch: arch.into(),
+                log: format!("{}: {error}", path.display()),
+            }
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The PTX for `arch` from a folder [`write_ptx`] filled; refused if it was
+/// compiled from another source.
+pub fn read_ptx(dir: &std::path::Path, arch: &str) -> Result<String> {
+    let path = dir.join(ptx_file_name(arch));
+    let text = std::fs::read_to_string(&path).map_err(|error| Error::Compile {
+        arch: arch.into(),
+        log: format!("{}: {error}", path.display()),
+    })?;
+    let (header, ptx) = text.split_once('\n').unwrap_or((&text, ""));
+    if header != ptx_header() {
+        return Err(Error::Compile {
+            arch: arch.into(),
+            log: format!(
+                "{} was compiled from other kernels ({header:?}); write it again with this build",
+                path.display()
+            ),
+        });
+    }
+    Ok(ptx.to_owned())
+}

@@ -131,3 +131,38 @@ fn matrix_products_match_the_reference_across_tile_edges() {
         check(&Op::InputGrad { m, o: n, k }, &[dz, w], m * k);
     }
 }
+
+#[test]
+fn buffers_that_do_not_fit_the_op_are_refused_before_any_launch() {
+    use vtrain_cuda::{Device, EmuDevice, run_op};
+    let device = EmuDevice;
+    let a = device.upload(&[1.0; 6]).expect("upload");
+    let w = device.upload(&[1.0; 6]).expect("upload");
+    let short_bias = device.upload(&[1.0; 1]).expect("upload");
+    let linear = Op::Linear { m: 2, k: 3, n: 2 };
+    let refused = |result: vtrain_cuda::Result<_>| match result {
+        Ok(_) => panic!("must be refused"),
+        Err(error) => error.to_string(),
+    };
+    let error = refused(run_op(&device, &linear, &[&a, &w, &short_bias], 4));
+    assert!(
+        error.contains("input 2 holds 1 elements, the op's shape reads 2"),
+        "{error}"
+    );
+    let error = refused(run_op(&device, &linear, &[&a, &w], 4));
+    assert!(error.contains("2 inputs, the op reads 3"), "{error}");
+    let bias = device.upload(&[0.0; 2]).expect("upload");
+    let error = refused(run_op(&device, &linear, &[&a, &w, &bias], 5));
+    assert!(error.contains("an output of 5 elements"), "{error}");
+    let gather = Op::Gather {
+        rows: vec![0, 2],
+        width: 3,
+        start: 0,
+        len: 3,
+    };
+    let error = refused(run_op(&device, &gather, &[&a], 6));
+    assert!(
+        error.contains("do not fit a dataset of 6 values"),
+        "{error}"
+    );
+}

@@ -109,6 +109,7 @@ pub fn run_op<D: Device>(
     len: usize,
 ) -> Result<OpOutput<D::Buffer>> {
     let n = count(len)?;
+    check_shapes(device, op, inputs, len)?;
     let at = |slot: usize| Param::Ptr(device.address(inputs[slot]));
     let linear = Launch::linear(len, BLOCK, MAX_BLOCKS);
     let mut scratch = Vec::new();
@@ -258,6 +259,78 @@ pub fn run_op<D: Device>(
         _ => return Err(Error::UnsupportedOp(op_name(op))),
     }
     Ok(OpOutput { out, scratch })
+}
+
+/// Refuses a launch whose buffers do not fit the op: the wrong number of
+/// inputs, or (for the ops of this module) an input or output of another
+/// length than the op's shape gives. A kernel trusts its sizes, so a
+/// mismatch would read or write out of bounds on the GPU without an error.
+fn check_shapes<D: Device>(device: &D, op: &Op, inputs: &[&D::Buffer], len: usize) -> Result<()> {
+    let refuse = |reason: String| Error::Launch {
+        device: device.describe(),
+        kernel: op.name(),
+        reason,
+    };
+    if inputs.len() != op.arity() {
+        return Err(refuse(format!(
+            "{} inputs, the op reads {}",
+            inputs.len(),
+            op.arity()
+        )));
+    }
+    let expected: Option<(usize, Vec<usize>)> = match *op {
+        Op::Relu => Some((len, vec![len])),
+        Op::ReluGrad | Op::Add => Some((len, vec![len, len])),
+        Op::LogSoftmax { rows, classes } => Some((rows * classes, vec![rows * classes])),
+        Op::XentGrad { rows, classes } => Some((rows * classes, vec![rows * classes, rows])),
+        Op::BiasGrad { m, o } => Some((o, vec![m * o])),
+        Op::SgdVelocity { .. } => Some((len, vec![4, len, len, len])),
+        Op::SgdWeight | Op::AdamWeight(_) => Some((
+            len,
+            [4].into_iter().chain(vec![len; op.arity() - 1]).collect(),
+        )),
+        Op::AdamFirstMoment(_) | Op::AdamSecondMoment(_) => {
+            Some((len, vec![4, len, len, len, len]))
+        }
+        Op::Linear { m, k, n } => Some((m * n, vec![m * k, n * k, n])),
+        Op::WeightGrad { m, o, k } => Some((o * k, vec![m * o, m * k])),
+        Op::InputGrad { m, o, k } => Some((m * k, vec![m * o, o * k])),
+        Op::Gather {
+            ref rows,
+            width,
+            start,
+            len: columns,
+        } => {
+            let data = device.len(inputs[0]);
+            let fits =
+                start + columns <= width && rows.iter().all(|&r| (r as usize + 1) * width <= data);
+            if !fits {
+                return Err(refuse(format!(
+                    "columns {start}..{} of rows of {width} do not fit a dataset of {data} values",
+                    start + columns
+                )));
+            }
+            Some((rows.len() * columns, Vec::new()))
+        }
+        _ => None,
+    };
+    let Some((want_len, want_inputs)) = expected else {
+        return Ok(());
+    };
+    if len != want_len {
+        return Err(refuse(format!(
+            "an output of {len} elements, the op's shape gives {want_len}"
+        )));
+    }
+    for (slot, (buffer, want)) in inputs.iter().zip(want_inputs).enumerate() {
+        let have = device.len(buffer);
+        if have != want {
+            return Err(refuse(format!(
+                "input {slot} holds {have} elements, the op's shape reads {want}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `C[m×n] = init + A·B` with A(i,k) at `a + i·rs + k·cs`, B likewise, init
