@@ -44,18 +44,42 @@ constexpr std::size_t arity(void (*)(A...)) {
   return sizeof...(A);
 }
 
+// A parameter's kind as the Rust side declares it (`Param`): 0 a pointer,
+// 1 a 32-bit unsigned integer, 2 a 32-bit float. The GPU reads exactly the
+// declared type's bytes, so a kernel whose C signature disagrees with the
+// dispatch would read garbage there; the emulator refuses the launch.
+template <typename T>
+constexpr unsigned kind_of() {
+  using U = std::remove_cv_t<T>;
+  if constexpr (std::is_pointer_v<U>) return 0;
+  else if constexpr (std::is_same_v<U, unsigned int>) return 1;
+  else if constexpr (std::is_same_v<U, float>) return 2;
+  else return 99;  // no Rust `Param` has this type
+}
+
+template <typename... A>
+bool kinds_match(void (*)(A...), const unsigned* kinds) {
+  const unsigned declared[] = {kind_of<A>()..., 0u};
+  for (std::size_t i = 0; i < sizeof...(A); ++i)
+    if (declared[i] != kinds[i]) return false;
+  return true;
+}
+
 struct Entry {
   const char* name;
   std::size_t arity;
   bool synchronises;
   void (*run)(void** params);
+  bool (*accepts)(const unsigned* kinds);
 };
 
 #define VT_ENTRY(kernel, synchronises)                                                    \
   Entry {                                                                                 \
-    #kernel, arity(kernel), synchronises, [](void** params) {                             \
-      call_with(kernel, params, std::make_index_sequence<arity(kernel)>{});               \
-    }                                                                                     \
+    #kernel, arity(kernel), synchronises,                                                 \
+        [](void** params) {                                                               \
+          call_with(kernel, params, std::make_index_sequence<arity(kernel)>{});           \
+        },                                                                                \
+        [](const unsigned* kinds) { return kinds_match(kernel, kinds); }                  \
   }
 
 const Entry entries[] = {
@@ -167,15 +191,16 @@ namespace {
 }  // namespace
 
 // Runs kernel `name` over the grid: 0 on success, 1 for an unknown kernel,
-// 2 for a wrong number of parameters.
+// 2 for a wrong number of parameters, 3 for a parameter of the wrong type.
 extern "C" int vt_emu_launch(const char* name, const unsigned int grid[3],
                              const unsigned int block[3], void** params,
-                             std::size_t param_count) {
+                             const unsigned* param_kinds, std::size_t param_count) {
   const Entry* entry = nullptr;
   for (const Entry& candidate : entries)
     if (std::strcmp(candidate.name, name) == 0) entry = &candidate;
   if (entry == nullptr) return 1;
   if (entry->arity != param_count) return 2;
+  if (!entry->accepts(param_kinds)) return 3;
 
   std::lock_guard<std::mutex> guard(launch_lock);
   gridDim = dim3{grid[0], grid[1], grid[2]};

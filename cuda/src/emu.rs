@@ -15,6 +15,7 @@ unsafe extern "C" {
         grid: *const u32,
         block: *const u32,
         params: *mut *mut c_void,
+        param_kinds: *const u32,
         param_count: usize,
     ) -> c_int;
     fn vt_emu_kernel_count() -> usize;
@@ -111,13 +112,25 @@ impl Device for EmuDevice {
             kernel: kernel.into(),
             reason,
         };
-        // Each parameter's value, then a pointer to each (cuLaunchKernel's form).
+        // Each parameter's value, then a pointer to each (cuLaunchKernel's
+        // form). A 32-bit value's upper half is poisoned: a kernel that read
+        // 8 bytes there would see garbage, as on a GPU (and the emulator
+        // refuses such a launch by the declared kinds first).
+        const POISON: u64 = 0xDEAD_BEEF_0000_0000;
         let mut values: Vec<u64> = params
             .iter()
             .map(|param| match *param {
                 Param::Ptr(address) => address,
-                Param::U32(value) => u64::from(value),
-                Param::F32(value) => u64::from(value.to_bits()),
+                Param::U32(value) => POISON | u64::from(value),
+                Param::F32(value) => POISON | u64::from(value.to_bits()),
+            })
+            .collect();
+        let kinds: Vec<u32> = params
+            .iter()
+            .map(|param| match param {
+                Param::Ptr(_) => 0,
+                Param::U32(_) => 1,
+                Param::F32(_) => 2,
             })
             .collect();
         let mut pointers: Vec<*mut c_void> = values
@@ -135,16 +148,20 @@ impl Device for EmuDevice {
                 shape.grid.as_ptr(),
                 shape.block.as_ptr(),
                 pointers.as_mut_ptr(),
+                kinds.as_ptr(),
                 pointers.len(),
             )
         };
         match status {
             0 => Ok(()),
             1 => Err(launch_error("the emulator has no such kernel".into())),
-            _ => Err(launch_error(format!(
+            2 => Err(launch_error(format!(
                 "wrong number of parameters ({})",
                 params.len()
             ))),
+            _ => Err(launch_error(
+                "a parameter's type differs from the kernel's C signature".into(),
+            )),
         }
     }
 }

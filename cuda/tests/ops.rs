@@ -166,3 +166,31 @@ fn buffers_that_do_not_fit_the_op_are_refused_before_any_launch() {
         "{error}"
     );
 }
+
+#[test]
+fn a_launch_whose_parameters_differ_from_the_kernels_signature_is_refused() {
+    use vtrain_cuda::{Device, EmuDevice, Launch, Param};
+    let device = EmuDevice;
+    let z = device.upload(&[1.0; 4]).expect("upload");
+    let out = device.alloc(4).expect("alloc");
+    let shape = Launch::linear(4, 256, 1);
+    let (z, out) = (
+        Param::Ptr(device.address(&z)),
+        Param::Ptr(device.address(&out)),
+    );
+    // vtk_relu(const float*, vt_u32 n, float*): the count as a float.
+    let error = device
+        .launch("vtk_relu", shape, &[z, Param::F32(4.0), out])
+        .expect_err("refused");
+    assert!(error.to_string().contains("C signature"), "{error}");
+    let error = device
+        .launch("vtk_relu", shape, &[z, Param::U32(4)])
+        .expect_err("refused");
+    assert!(
+        error.to_string().contains("wrong number of parameters"),
+        "{error}"
+    );
+    device
+        .launch("vtk_relu", shape, &[z, Param::U32(4), out])
+        .expect("the right parameters launch");
+}
