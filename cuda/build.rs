@@ -8,7 +8,7 @@ fn main() {
     cc::Build::new()
         .cpp(true)
         .file("emu/emu.cpp")
-        .std("c++20")
+        .std("c++17")
         // Round every operation as written: no contraction into fma, no
         // fast-math, SSE arithmetic (x86-64's default) without flush-to-zero.
         .flag("-ffp-contract=off")

@@ -191,7 +191,8 @@ namespace {
 }  // namespace
 
 // Runs kernel `name` over the grid: 0 on success, 1 for an unknown kernel,
-// 2 for a wrong number of parameters, 3 for a parameter of the wrong type.
+// 2 for a wrong number of parameters, 3 for a parameter of the wrong type,
+// 4 for a grid or block past CUDA's limits.
 extern "C" int vt_emu_launch(const char* name, const unsigned int grid[3],
                              const unsigned int block[3], void** params,
                              const unsigned* param_kinds, std::size_t param_count) {
@@ -201,6 +202,14 @@ extern "C" int vt_emu_launch(const char* name, const unsigned int grid[3],
   if (entry == nullptr) return 1;
   if (entry->arity != param_count) return 2;
   if (!entry->accepts(param_kinds)) return 3;
+  // CUDA's launch limits (compute capability 8.0 and later): a launch the
+  // GPU would refuse is refused here too.
+  const unsigned long long block_threads =
+      (unsigned long long)block[0] * block[1] * block[2];
+  if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0 || grid[0] > 2147483647u ||
+      grid[1] > 65535u || grid[2] > 65535u || block_threads == 0 || block_threads > 1024 ||
+      block[0] > 1024 || block[1] > 1024 || block[2] > 64)
+    return 4;
 
   std::lock_guard<std::mutex> guard(launch_lock);
   gridDim = dim3{grid[0], grid[1], grid[2]};

@@ -95,7 +95,9 @@ __device__ __forceinline__ float vt_ldexp(float a, float k) {
     kk = truncf(kk);
   }
   double biased = __dadd_rn((double)kk, 1023.0 + 4503599627370496.0);
-  double scale = __longlong_as_double(__double_as_longlong(biased) << 52);
+  // The shift on an unsigned value: shifting the signed bits out of range
+  // is undefined in C++17 (NVRTC's dialect).
+  double scale = __longlong_as_double((long long)((vt_u64)__double_as_longlong(biased) << 52));
   return vt_canon(__double2float_rn(__dmul_rn((double)a, scale)));
 }
 

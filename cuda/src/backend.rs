@@ -162,6 +162,22 @@ impl<D: Device> DeviceBackend<D> {
     }
 }
 
+impl<D: Device> Drop for DeviceBackend<D> {
+    fn drop(&mut self) {
+        // The cached dataset is freed on whatever thread drops the backend:
+        // make the device current there first.
+        if let Err(error) = self.device.bind() {
+            tracing::warn!(target: "cuda", %error, "cannot bind the device to free its buffers");
+        }
+        let dataset = self
+            .dataset
+            .get_mut()
+            .map(Option::take)
+            .unwrap_or_else(|poisoned| poisoned.into_inner().take());
+        drop(dataset);
+    }
+}
+
 impl<D: Device> StepBackend for DeviceBackend<D> {
     fn describe(&self) -> String {
         self.device.describe()

@@ -3,7 +3,8 @@
 //! folder. Generic over the device, so CI runs it on the emulated kernels
 //! with small settings and a GPU machine runs it whole.
 //!
-//! 1. Qualification (the primitives' hard cases, a 20-step golden job).
+//! 1. Qualification (the primitives' hard cases, golden jobs that run
+//!    every kernel).
 //! 2. Every op of every reference job's step, node by node: the device's
 //!    output from the CPU's inputs against the CPU's output, on the real
 //!    inputs and again with edge values mixed into them.
@@ -91,6 +92,8 @@ pub struct CheckReport {
     pub jobs: Vec<JobCheck>,
     /// The large MLP's samples a second on the device, if timed.
     pub large_mlp_samples_per_second: Option<f64>,
+    /// Whether the timed run ended in the CPU's state, bit for bit.
+    pub large_mlp_bits_equal: Option<bool>,
 }
 
 impl CheckReport {
@@ -102,6 +105,7 @@ impl CheckReport {
                 .jobs
                 .iter()
                 .all(|j| j.cpu_trace_root == j.device_trace_root)
+            && self.large_mlp_bits_equal != Some(false)
     }
 
     /// The report as JSON (hand-written: no serde in this crate).
@@ -138,12 +142,14 @@ impl CheckReport {
             })
             .collect();
         format!(
-            "{{\"device\":{},\"passed\":{},\"qualification\":{},\"large_mlp_samples_per_second\":{},\"jobs\":[{}],\"nodes\":[{}]}}\n",
+            "{{\"device\":{},\"passed\":{},\"qualification\":{},\"large_mlp_samples_per_second\":{},\"large_mlp_bits_equal\":{},\"jobs\":[{}],\"nodes\":[{}]}}\n",
             quote(&self.device),
             self.passed(),
             quote(&self.qualification),
             self.large_mlp_samples_per_second
                 .map_or("null".to_owned(), |v| format!("{v:.1}")),
+            self.large_mlp_bits_equal
+                .map_or("null".to_owned(), |v| v.to_string()),
             jobs.join(","),
             nodes.join(",")
         )
@@ -189,7 +195,13 @@ impl CheckReport {
             );
         }
         if let Some(rate) = self.large_mlp_samples_per_second {
-            out += &format!("large MLP 784-1024-1024-10: {rate:.0} samples/s on the device\n");
+            let bits = match self.large_mlp_bits_equal {
+                Some(true) => "its state = the CPU's",
+                Some(false) => "its state DIFFERS from the CPU's",
+                None => "not compared",
+            };
+            out +=
+                &format!("large MLP 784-1024-1024-10: {rate:.0} samples/s on the device; {bits}\n");
         }
         out += if self.passed() {
             "PASSED\n"
@@ -385,16 +397,16 @@ pub fn large_mlp(batch: u32, steps: u32) -> Result<(JobSpec, Dataset)> {
 }
 
 /// Times `steps` steps of the large MLP on the device (after one warm-up
-/// step): samples a second.
+/// step): samples a second, and whether the state it ends in is the CPU's.
 fn time_large_mlp<D: Device + 'static>(
     backend: &DeviceBackend<D>,
     settings: &CheckSettings,
-) -> Result<f64> {
+) -> Result<(f64, bool)> {
     let (spec, dataset) = large_mlp(settings.large_mlp_batch, settings.large_mlp_steps + 1)?;
     let trainer = Trainer::new(spec, dataset, Kernels::new(Level::detect(), 0)?)?;
     let (warm, _) = backend.run_steps(&trainer, trainer.initial_state(), 1)?;
     let started = Instant::now();
-    let (_, losses): (State, Vec<f32>) =
+    let (end, losses): (State, Vec<f32>) =
         backend.run_steps(&trainer, warm, settings.large_mlp_steps)?;
     let seconds = started.elapsed().as_secs_f64();
     if losses.iter().any(|l| !l.is_finite()) {
@@ -403,7 +415,15 @@ fn time_large_mlp<D: Device + 'static>(
             reason: "the large MLP's loss is not finite".into(),
         });
     }
-    Ok(f64::from(settings.large_mlp_steps) * f64::from(settings.large_mlp_batch) / seconds)
+    let mut cpu = trainer.initial_state();
+    while cpu.step < end.step {
+        cpu = trainer.step(&cpu)?.state;
+    }
+    let same = trainer.state_root(&cpu) == trainer.state_root(&end);
+    Ok((
+        f64::from(settings.large_mlp_steps) * f64::from(settings.large_mlp_batch) / seconds,
+        same,
+    ))
 }
 
 /// Runs the whole check on `backend`'s device for `jobs`.
@@ -418,7 +438,7 @@ pub fn run_check<D: Device + 'static>(
     };
     report.qualification = match qualify(Arc::clone(&backend)) {
         Ok(q) => format!(
-            "passed: {} known-answer cases, a {}-step golden job (trace root {})",
+            "passed: {} known-answer cases, golden jobs of {} steps in all (root {})",
             q.primitive_cases, q.job_steps, q.trace_root
         ),
         Err(Error::Disqualified { reason, .. }) => format!("FAILED: {reason}"),
@@ -438,7 +458,9 @@ pub fn run_check<D: Device + 'static>(
             .push(check_job(&backend, job, settings.max_steps)?);
     }
     if settings.large_mlp_steps > 0 {
-        report.large_mlp_samples_per_second = Some(time_large_mlp(&backend, settings)?);
+        let (rate, same) = time_large_mlp(&backend, settings)?;
+        report.large_mlp_samples_per_second = Some(rate);
+        report.large_mlp_bits_equal = Some(same);
     }
     Ok(report)
 }

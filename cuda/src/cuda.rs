@@ -14,8 +14,16 @@ use std::sync::Arc;
 /// One CUDA device with the kernels loaded.
 pub struct CudaDevice {
     label: String,
+    context: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     functions: HashMap<&'static str, CudaFunction>,
+}
+
+/// Device memory of a logical length (an empty tensor holds one word of
+/// allocation, since CUDA allocates none of zero bytes, but is empty).
+pub struct CudaBuffer {
+    slice: CudaSlice<f32>,
+    len: usize,
 }
 
 impl std::fmt::Debug for CudaDevice {
@@ -77,6 +85,11 @@ impl CudaDevice {
                     .join("\n"),
             });
         }
+        // One stream only: the launches read buffers by raw address, so
+        // cudarc's per-buffer event tracking (meant for several streams) has
+        // nothing to order, and costs two events per allocation.
+        // SAFETY: no other stream is ever made on this context.
+        unsafe { context.disable_event_tracking() };
         let module = context
             .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
             .map_err(|error| fail(format!("loading the PTX: {error:?}")))?;
@@ -90,6 +103,7 @@ impl CudaDevice {
         Ok(Self {
             label: format!("{device} ({name}, sm_{major}{minor}, {arch} PTX)"),
             stream: context.default_stream(),
+            context,
             functions,
         })
     }
@@ -104,45 +118,60 @@ impl CudaDevice {
 }
 
 impl Device for CudaDevice {
-    type Buffer = CudaSlice<f32>;
+    type Buffer = CudaBuffer;
 
     fn describe(&self) -> String {
         self.label.clone()
     }
 
-    fn alloc(&self, len: usize) -> Result<CudaSlice<f32>> {
+    fn alloc(&self, len: usize) -> Result<CudaBuffer> {
         // SAFETY: every kernel writes each element of its output before any
-        // read (the executor's contract), so the contents are never read.
-        unsafe { self.stream.alloc::<f32>(len.max(1)) }.map_err(|error| self.fail("alloc", error))
+        // read (the executor's contract, held by the emulator's tests, which
+        // fill new buffers with a marker NaN), so the contents are never read.
+        let slice = unsafe { self.stream.alloc::<f32>(len.max(1)) }
+            .map_err(|error| self.fail("alloc", error))?;
+        Ok(CudaBuffer { slice, len })
     }
 
-    fn upload(&self, data: &[f32]) -> Result<CudaSlice<f32>> {
+    fn upload(&self, data: &[f32]) -> Result<CudaBuffer> {
         if data.is_empty() {
             return self.alloc(0);
         }
-        self.stream
+        let slice = self
+            .stream
             .clone_htod(data)
-            .map_err(|error| self.fail("upload", error))
+            .map_err(|error| self.fail("upload", error))?;
+        Ok(CudaBuffer {
+            slice,
+            len: data.len(),
+        })
     }
 
-    fn download(&self, buffer: &CudaSlice<f32>) -> Result<Vec<f32>> {
-        let values = self
+    fn download(&self, buffer: &CudaBuffer) -> Result<Vec<f32>> {
+        let mut values = self
             .stream
-            .clone_dtoh(buffer)
+            .clone_dtoh(&buffer.slice)
             .map_err(|error| self.fail("download", error))?;
         self.stream
             .synchronize()
             .map_err(|error| self.fail("synchronize", error))?;
+        values.truncate(buffer.len);
         Ok(values)
     }
 
-    fn len(&self, buffer: &CudaSlice<f32>) -> usize {
-        buffer.len()
+    fn len(&self, buffer: &CudaBuffer) -> usize {
+        buffer.len
     }
 
-    fn address(&self, buffer: &CudaSlice<f32>) -> u64 {
-        let (address, _sync) = buffer.device_ptr(&self.stream);
+    fn address(&self, buffer: &CudaBuffer) -> u64 {
+        let (address, _sync) = buffer.slice.device_ptr(&self.stream);
         address
+    }
+
+    fn bind(&self) -> Result<()> {
+        self.context
+            .bind_to_thread()
+            .map_err(|error| self.fail("bind", error))
     }
 
     fn launch(&self, kernel: &'static str, shape: Launch, params: &[Param]) -> Result<()> {

@@ -58,7 +58,12 @@ pub trait Device: Send + Sync + std::fmt::Debug {
     fn len(&self, buffer: &Self::Buffer) -> usize;
     /// The buffer's device address, to pass as a [`Param::Ptr`].
     fn address(&self, buffer: &Self::Buffer) -> u64;
-    /// Launches `kernel` (a name in [`crate::source::KERNELS`]).
+    /// Makes the device current on the calling thread (before buffers are
+    /// freed from a thread that may never have used it).
+    fn bind(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Launches `kernel` (a name in [`crate::source::kernels`]).
     fn launch(&self, kernel: &'static str, shape: Launch, params: &[Param]) -> Result<()>;
 }
 

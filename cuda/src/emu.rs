@@ -42,8 +42,11 @@ unsafe impl Send for EmuBuffer {}
 unsafe impl Sync for EmuBuffer {}
 
 impl EmuBuffer {
+    /// A new buffer, every word a NaN no primitive makes (`0x7FBADBAD`):
+    /// device memory starts with whatever was there, so an output element a
+    /// kernel failed to write must not read as a plausible `+0` in tests.
     fn new(len: usize) -> Self {
-        let slice: Box<[f32]> = vec![0.0; len.max(1)].into_boxed_slice();
+        let slice: Box<[f32]> = vec![f32::from_bits(0x7FBA_DBAD); len.max(1)].into_boxed_slice();
         let ptr = NonNull::from(Box::leak(slice)).cast::<f32>();
         Self { ptr, len }
     }
@@ -159,9 +162,13 @@ impl Device for EmuDevice {
                 "wrong number of parameters ({})",
                 params.len()
             ))),
-            _ => Err(launch_error(
+            3 => Err(launch_error(
                 "a parameter's type differs from the kernel's C signature".into(),
             )),
+            _ => Err(launch_error(format!(
+                "grid {:?} × block {:?} is past CUDA's launch limits",
+                shape.grid, shape.block
+            ))),
         }
     }
 }

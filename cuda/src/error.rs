@@ -47,9 +47,9 @@ pub enum Error {
     /// The job uses an op the CUDA backend has no kernel for yet.
     #[error("the CUDA backend has no kernel for {0} yet; train this job with --device cpu")]
     UnsupportedOp(String),
-    /// A tensor too large for the kernels' 32-bit element counts.
-    #[error("a tensor of {0} elements exceeds the kernels' 2^32 limit")]
-    TooLarge(usize),
+    /// A tensor or product too large for the kernels' counts or grids.
+    #[error("{0}")]
+    TooLarge(String),
     /// The device gave other bits than the CPU reference: it is refused.
     #[error("{device} failed qualification: {reason}")]
     Disqualified {

@@ -22,7 +22,7 @@ pub mod source;
 
 pub use backend::DeviceBackend;
 pub use choice::{DeviceChoice, driver_present, start};
-pub use cuda::CudaDevice;
+pub use cuda::{CudaBuffer, CudaDevice};
 pub use device::{Device, Launch, Param, words_of};
 pub use emu::{EmuBuffer, EmuDevice};
 pub use error::{Error, Result};

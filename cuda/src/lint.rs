@@ -1,17 +1,23 @@
 //! The PTX lint: refuses any instruction through which the GPU could give
-//! other bits than the repops definition (docs/gpu.md § The PTX lint).
+//! other bits than the repops definition (docs/repops.md § 9).
 //!
-//! - float `add`, `sub`, `mul`, `fma`, `mad`, `div`, `sqrt`, `rcp` without
-//!   `.rn` (an unsuffixed `add.f32` may be contracted by the assembler into
-//!   an fma; `div.full` and `.approx` are not correctly rounded);
-//! - any `.ftz` (flushes subnormals) and any `.approx`;
-//! - the approximate-only transcendentals `ex2`, `lg2`, `sin`, `cos`,
-//!   `tanh`, `rsqrt`;
-//! - float `min`/`max` (their NaN rules are not repops' `max`);
-//! - float atomics and reductions (`atom`, `red` on a float type): their
-//!   order is the scheduler's;
-//! - tensor-core instructions (`mma`, `wmma`, `wgmma`);
-//! - a `cvt` to a float from an integer or a wider float without `.rn`.
+//! An allowlist: an instruction that touches a floating-point type (any of
+//! `f16`, `bf16`, `tf32`, `f32`, `f64`, the fp8 and packed types) passes
+//! only in one of these forms, everything else with a float type is
+//! refused:
+//!
+//! - `add`, `sub`, `mul`, `div`, `fma`, `sqrt` with exactly `.rn` and
+//!   `.f32` or `.f64` (no `.ftz`, `.sat`, `.approx`, `.full`, other roundings);
+//! - `setp.<cmp>[.<bool op>].f32|f64` (an IEEE comparison; no `.ftz`);
+//! - `selp`, `mov`, `ld`, `st` of `.f32`/`.f64` (moves, no arithmetic);
+//! - `cvt` to f32 or f64 with `.rn` from an integer or a wider float,
+//!   `cvt.f64.f32` (exact), `cvt.rzi.f32.f32` (trunc), and float to integer
+//!   with `.rzi`.
+//!
+//! Besides, with or without a float type: any `.ftz`, `.approx`, `.sat`,
+//! `.satfinite`, `.relu` modifier; tensor-core instructions (`mma`, `wmma`,
+//! `wgmma`); and atomics or reductions on a float type. Lines are split at
+//! `;` and inline-assembly braces, so every instruction on a line is read.
 
 /// One refused instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,40 +40,60 @@ impl std::fmt::Display for Finding {
     }
 }
 
-const FLOAT_TYPES: &[&str] = &["f16", "f16x2", "bf16", "bf16x2", "f32", "f64"];
-const INT_TYPES: &[&str] = &["s8", "s16", "s32", "s64", "u8", "u16", "u32", "u64"];
-const ROUNDED: &[&str] = &["add", "sub", "mul", "fma", "mad", "div", "sqrt", "rcp"];
-const APPROXIMATE_ONLY: &[&str] = &["ex2", "lg2", "sin", "cos", "tanh", "rsqrt"];
+const INT_TYPES: &[&str] = &[
+    "s8", "s16", "s32", "s64", "u8", "u16", "u32", "u64", "b8", "b16", "b32", "b64", "pred",
+];
+const ROUNDED: &[&str] = &["add", "sub", "mul", "div", "fma", "sqrt"];
+const MOVES: &[&str] = &["selp", "mov", "ld", "st"];
+const NEVER: &[&str] = &["ftz", "approx", "sat", "satfinite", "relu", "full"];
 const TENSOR_CORE: &[&str] = &["mma", "wmma", "wgmma"];
+
+/// Whether a modifier names a floating-point type (`f32`, `bf16x2`, `tf32`,
+/// `e4m3x2`, …).
+fn is_float_type(modifier: &str) -> bool {
+    let base = modifier.trim_end_matches("x2").trim_end_matches("x4");
+    matches!(
+        base,
+        "tf32" | "e4m3" | "e5m2" | "e2m3" | "e3m2" | "e2m1" | "ue8m0"
+    ) || base
+        .strip_prefix("bf")
+        .or_else(|| base.strip_prefix('f'))
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Every refused instruction of `ptx`; empty when it passes.
 pub fn lint(ptx: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (index, raw) in ptx.lines().enumerate() {
-        let Some(instruction) = instruction(raw) else {
-            continue;
-        };
-        let opcode = instruction.split_whitespace().next().unwrap_or_default();
-        if let Some(reason) = refusal(opcode) {
-            findings.push(Finding {
-                line: index + 1,
-                instruction: instruction.to_owned(),
-                reason,
-            });
+        let code = raw.split("//").next().unwrap_or_default();
+        for piece in code.split([';', '{', '}']) {
+            let Some(instruction) = instruction(piece) else {
+                continue;
+            };
+            let opcode = instruction.split_whitespace().next().unwrap_or_default();
+            if let Some(reason) = refusal(opcode) {
+                findings.push(Finding {
+                    line: index + 1,
+                    instruction: instruction.to_owned(),
+                    reason,
+                });
+            }
         }
     }
     findings
 }
 
-/// The instruction on a PTX line, without its predicate guard and `;`:
-/// `None` for directives, labels, braces, comments and blank lines.
-fn instruction(raw: &str) -> Option<&str> {
-    let line = raw.split("//").next().unwrap_or_default().trim();
-    let line = line.trim_end_matches(';').trim();
-    if line.is_empty() || line.starts_with('.') || line.starts_with('{') || line.starts_with('}') {
-        return None;
+/// The instruction in a piece of a PTX line, without its label and
+/// predicate guard: `None` for directives, declarations and blanks.
+fn instruction(piece: &str) -> Option<&str> {
+    let mut line = piece.trim();
+    // A label before an instruction (`$L__BB0_2: add…`).
+    if let Some((label, rest)) = line.split_once(':')
+        && !label.contains(char::is_whitespace)
+    {
+        line = rest.trim();
     }
-    if line.ends_with(':') {
+    if line.is_empty() || line.starts_with('.') {
         return None;
     }
     let line = match line.strip_prefix('@') {
@@ -83,61 +109,66 @@ fn refusal(opcode: &str) -> Option<&'static str> {
     let mut parts = opcode.split('.');
     let base = parts.next().unwrap_or_default();
     let modifiers: Vec<&str> = parts.collect();
-    let has = |m: &str| modifiers.contains(&m);
-    let float = modifiers.iter().any(|m| FLOAT_TYPES.contains(m));
-    if has("ftz") {
-        return Some("flushes subnormals to zero");
-    }
-    if has("approx") {
-        return Some("approximate, not correctly rounded");
-    }
-    if has("full") {
-        return Some("div.full is not correctly rounded");
-    }
-    if APPROXIMATE_ONLY.contains(&base) {
-        return Some("exists only approximate in PTX; repops computes it from primitives");
+    let floats: Vec<&str> = modifiers
+        .iter()
+        .copied()
+        .filter(|m| is_float_type(m))
+        .collect();
+    if let Some(bad) = modifiers.iter().find(|m| NEVER.contains(m)) {
+        return Some(match *bad {
+            "ftz" => "flushes subnormals to zero",
+            "approx" | "full" => "approximate, not correctly rounded",
+            _ => "saturates or clamps (a NaN becomes a number)",
+        });
     }
     if TENSOR_CORE.contains(&base) {
         return Some("tensor cores reorder and may round sums differently");
     }
-    if (base == "atom" || base == "red") && float {
-        return Some("a float atomic sums in the scheduler's order");
+    if floats.is_empty() {
+        return None;
     }
-    if (base == "min" || base == "max") && float {
-        return Some("PTX min/max NaN rules differ from repops' max/min");
+    let exact_types = floats.iter().all(|t| *t == "f32" || *t == "f64");
+    if !exact_types {
+        return Some("a floating-point type other than f32 and f64");
     }
-    if ROUNDED.contains(&base) && float && !has("rn") {
-        return Some("float arithmetic without .rn may be contracted or approximated");
+    match base {
+        "atom" | "red" => Some("a float atomic sums in the scheduler's order"),
+        _ if ROUNDED.contains(&base) => {
+            (modifiers.len() != 2 || modifiers[0] != "rn")
+                .then_some("float arithmetic other than `.rn.f32`/`.rn.f64` may be contracted, approximated or rounded otherwise")
+        }
+        "setp" => None,
+        _ if MOVES.contains(&base) => None,
+        "cvt" => cvt_refusal(&modifiers),
+        _ => Some("a float instruction outside the allowlist (e.g. min, max, neg, abs, ex2, testp)"),
     }
-    if base == "cvt" {
-        return cvt_refusal(&modifiers);
-    }
-    None
 }
 
-/// `cvt.<rounding>.<to>.<from>`: to a float from an integer or from a wider
-/// float, the rounding must be `.rn`.
+/// `cvt.<rounding>.<to>.<from>` with a float on either side.
 fn cvt_refusal(modifiers: &[&str]) -> Option<&'static str> {
     let types: Vec<&str> = modifiers
         .iter()
         .copied()
-        .filter(|m| FLOAT_TYPES.contains(m) || INT_TYPES.contains(m))
+        .filter(|m| is_float_type(m) || INT_TYPES.contains(m))
         .collect();
-    let [to, from] = types[..] else {
-        return None;
+    let rounding: Vec<&str> = modifiers
+        .iter()
+        .copied()
+        .filter(|m| !is_float_type(m) && !INT_TYPES.contains(m))
+        .collect();
+    let allowed = match (types.as_slice(), rounding.as_slice()) {
+        // Exact widening.
+        (["f64", "f32"], []) => true,
+        // Narrowing, or from an integer: round to nearest.
+        (["f32", "f64"], ["rn"]) => true,
+        (["f32" | "f64", from], ["rn"]) if INT_TYPES.contains(from) => true,
+        // trunc, and float to integer toward zero.
+        (["f32", "f32"], ["rzi"]) | (["f64", "f64"], ["rzi"]) => true,
+        ([to, "f32" | "f64"], ["rzi"]) if INT_TYPES.contains(to) => true,
+        _ => false,
     };
-    let width = |t: &str| -> u32 {
-        t.trim_start_matches(|c: char| c.is_ascii_alphabetic())
-            .trim_end_matches("x2")
-            .parse()
-            .unwrap_or(0)
-    };
-    let rounds =
-        INT_TYPES.contains(&from) || (FLOAT_TYPES.contains(&from) && width(from) > width(to));
-    if FLOAT_TYPES.contains(&to) && rounds && !modifiers.contains(&"rn") {
-        return Some("a rounding conversion to float other than round-to-nearest");
-    }
-    None
+    (!allowed)
+        .then_some("a float conversion outside the allowlist (rounding other than the text's)")
 }
 
 #[cfg(test)]
@@ -172,6 +203,21 @@ mod tests {
             "\tcvt.rm.f32.s32 %f1, %r1;",
             "\t@%p1 add.f32 %f3, %f1, %f2;",
             "\t@!%p2 mul.f64 %fd3, %fd1, %fd2;",
+            "\tfma.rn.sat.f32 %f4, %f1, %f2, %f3;",
+            "\tadd.rn.relu.f32 %f3, %f1, %f2;",
+            "\tcvt.sat.f32.f32 %f2, %f1;",
+            "\tcvt.rna.tf32.f32 %r1, %f1;",
+            "\tcvt.rn.f16.f32 %rs1, %f1;",
+            "\tadd.rn.f16 %rs3, %rs1, %rs2;",
+            "\tneg.f32 %f2, %f1;",
+            "\tabs.f32 %f2, %f1;",
+            "\ttestp.notanumber.f32 %p1, %f1;",
+            "\tcopysign.f32 %f3, %f1, %f2;",
+            "\t{ .reg .pred p; add.f32 %f3, %f1, %f2; }",
+            "\tmov.f32 %f1, %f2; mul.f32 %f3, %f1, %f2;",
+            "$L__BB0_2: add.f32 %f3, %f1, %f2;",
+            "\tcvt.rni.f32.f32 %f2, %f1;",
+            "\tcvt.rzi.f32.f64 %f2, %fd1;",
         ] {
             assert!(refused(bad), "{bad} should be refused");
         }
@@ -197,8 +243,15 @@ mod tests {
             "\tcvt.rzi.s32.f32 %r1, %f1;",
             "\tsetp.gt.f32 %p1, %f1, %f2;",
             "\tselp.f32 %f3, %f1, %f2, %p1;",
-            "\tneg.f32 %f2, %f1;",
             "\t.reg .f32 %f<8>;",
+            "\t{\n\t.reg .pred p;",
+            "\tsetp.gt.f32 p, %f1, %f2;",
+            "\tselp.f32 %f3, %f4, %f5, p;",
+            "\tld.global.nc.f32 %f1, [%rd1];",
+            "\tst.global.f32 [%rd1], %f1;",
+            "\tmov.b32 %f1, %r1;",
+            "\tcvt.rzi.u64.f32 %rd1, %f1;",
+            "\tsetp.nan.f32 %p1, %f1, %f1;",
             "// add.f32 in a comment",
             "$L__BB0_2:",
             "\tbar.sync \t0;",

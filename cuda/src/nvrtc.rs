@@ -99,6 +99,8 @@ pub fn compile_source(source: &str, arch: &'static str, contract: bool) -> Resul
         use_fast_math: None,
         arch: Some(arch),
         name: Some("vtrain_kernels.cu".into()),
+        // The emulator's dialect too (build.rs), so both read the same C++.
+        options: vec!["--std=c++17".into()],
         ..Default::default()
     };
     let ptx = cudarc::nvrtc::compile_ptx_with_opts(source, options).map_err(|error| {
@@ -117,12 +119,14 @@ pub fn compile_source(source: &str, arch: &'static str, contract: bool) -> Resul
 }
 
 /// The first line of a PTX file written by [`write_ptx`]: the keccak of the
-/// source it was compiled from, so a file from another version of the
-/// kernels is refused.
-pub fn ptx_header() -> String {
+/// source it was compiled from and of the PTX itself, so a file from another
+/// version of the kernels, or edited since, is refused.
+pub fn ptx_header(ptx: &str) -> String {
+    let keccak = |text: &str| vtrain_proof_of_learning::hash::keccak(&[text.as_bytes()]).to_hex();
     format!(
-        "// vtrain kernels, source keccak {}",
-        vtrain_proof_of_learning::hash::keccak(&[SOURCE.as_bytes()]).to_hex()
+        "// vtrain kernels, source keccak {}, ptx keccak {}",
+        keccak(SOURCE),
+        keccak(ptx)
     )
 }
 
@@ -143,7 +147,7 @@ pub fn write_ptx(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     for &arch in ARCHS {
         let ptx = compile(arch)?;
         let path = dir.join(ptx_file_name(arch));
-        std::fs::write(&path, format!("{}\n{ptx}", ptx_header())).map_err(|error| {
+        std::fs::write(&path, format!("{}\n{ptx}", ptx_header(&ptx))).map_err(|error| {
             Error::Compile {
                 arch: arch.into(),
                 log: format!("{}: {error}", path.display()),
@@ -163,11 +167,12 @@ pub fn read_ptx(dir: &std::path::Path, arch: &str) -> Result<String> {
         log: format!("{}: {error}", path.display()),
     })?;
     let (header, ptx) = text.split_once('\n').unwrap_or((&text, ""));
-    if header != ptx_header() {
+    if header != ptx_header(ptx) {
         return Err(Error::Compile {
             arch: arch.into(),
             log: format!(
-                "{} was compiled from other kernels ({header:?}); write it again with this build",
+                "{} was compiled from other kernels or edited since ({header:?}); write it again \
+                 with this build",
                 path.display()
             ),
         });

@@ -23,9 +23,9 @@ pub struct Qualification {
     pub device: String,
     /// Known-answer cases of the primitives and of exp and log.
     pub primitive_cases: usize,
-    /// The golden job's steps, trained on the device and on the CPU.
+    /// The golden jobs' steps, trained on the device and on the CPU.
     pub job_steps: u32,
-    /// Its trace root, the same on both.
+    /// The Merkle root of their trace roots, the same on both.
     pub trace_root: Hash32,
 }
 
@@ -103,6 +103,18 @@ pub fn primitive_cases() -> Vec<(u32, [f32; 4])> {
                 for &a in &edges {
                     for &b in &edges {
                         cases.push((code, [a, b, 1.5, -2.5]));
+                    }
+                }
+                // The selects' chosen operands are NaNs with payloads, signed
+                // zeros and subnormals too: the result must be canonical.
+                if opcode.arity() == 4 {
+                    for &a in &edges[..4] {
+                        for &c in &edges {
+                            for &d in &edges[12..18] {
+                                cases.push((code, [a, a, c, d]));
+                                cases.push((code, [a, edges[17], c, d]));
+                            }
+                        }
                     }
                 }
                 for _ in 0..2000 {
@@ -208,16 +220,66 @@ pub fn check_primitives<D: Device>(device: &D) -> Result<std::result::Result<usi
     Ok(Ok(cases.len()))
 }
 
-/// The golden job: the reference MLP (`examples/digits-mlp.toml`) cut to 20
-/// steps with a checkpoint every 10.
-pub fn golden_job() -> Result<JobSpec> {
-    let mut spec = JobSpec::from_toml(include_str!("../../examples/digits-mlp.toml"))?;
-    spec.steps = 20;
-    spec.checkpoint_interval = 10;
-    Ok(spec)
+/// The golden jobs, each a few steps, that together run every kernel: the
+/// reference MLP (`examples/digits-mlp.toml`, 20 steps, a checkpoint every
+/// 10), the CNN, the layer-norm net (3 steps each) and a small GPT on
+/// synthetic tokens (3 steps).
+pub fn golden_jobs() -> Result<Vec<(&'static str, JobSpec, Dataset)>> {
+    let cut = |toml: &str, steps: u32, k: u32| -> Result<JobSpec> {
+        let mut spec = JobSpec::from_toml(toml)?;
+        spec.steps = steps;
+        spec.checkpoint_interval = k;
+        if let vtrain_proof_of_learning::repops::LrSchedule::LinearWarmupDecay { warmup_steps }
+        | vtrain_proof_of_learning::repops::LrSchedule::LinearWarmupCosine { warmup_steps } =
+            &mut spec.schedule
+        {
+            *warmup_steps = (*warmup_steps).min(steps - 1);
+        }
+        Ok(spec)
+    };
+    let digits = Dataset::digits()?;
+    let mut jobs = vec![
+        (
+            "digits-mlp",
+            cut(include_str!("../../examples/digits-mlp.toml"), 20, 10)?,
+            digits.clone(),
+        ),
+        (
+            "digits-cnn",
+            cut(include_str!("../../examples/digits-cnn.toml"), 3, 3)?,
+            digits.clone(),
+        ),
+        (
+            "digits-ln-gelu",
+            cut(include_str!("../../examples/digits-ln-gelu.toml"), 3, 3)?,
+            digits,
+        ),
+    ];
+    // A small GPT (examples/models/small-gpt.toml: every transformer op) on
+    // 32-token text made of words from a fixed PRNG stream.
+    let mut text = Vec::new();
+    for i in 0..1600u64 {
+        let r = vtrain_proof_of_learning::prng::draw(42, i);
+        text.extend((0..2 + r % 5).map(|j| 1 + ((r >> (8 * j)) % 26) as u8));
+        text.push(if r.is_multiple_of(5) { 27 } else { 0 });
+    }
+    let dataset = Dataset::from_text_bytes(std::path::Path::new("golden-gpt"), &text, 9)?;
+    let mut spec = cut(include_str!("../../examples/digits-ln-gelu.toml"), 3, 3)?;
+    spec.model = vtrain_proof_of_learning::spec::ModelSpec::from_toml(include_str!(
+        "../../examples/models/small-gpt.toml"
+    ))?;
+    spec.batch_size = 16;
+    spec.dataset.format = vtrain_proof_of_learning::spec::DatasetFormat::Text;
+    spec.dataset.root = dataset.root().to_hex();
+    spec.dataset.samples = dataset.samples as u32;
+    spec.dataset.features = 9;
+    spec.dataset.classes = 32;
+    spec.dataset.holdout = 100;
+    jobs.push(("small-gpt", spec, dataset));
+    Ok(jobs)
 }
 
-/// Qualifies the device of `backend`: the known-answer cases, then the
+/// Qualifies the device of `backend`: the known-answer cases, then every
 /// golden job on the device against the CPU. `Err(Disqualified)` names the
 /// first disagreement.
 pub fn qualify<D: Device + 'static>(backend: Arc<DeviceBackend<D>>) -> Result<Qualification> {
@@ -227,34 +289,40 @@ pub fn qualify<D: Device + 'static>(backend: Arc<DeviceBackend<D>>) -> Result<Qu
         reason,
     };
     let primitive_cases = check_primitives(backend.device())?.map_err(disqualified)?;
-    let spec = golden_job()?;
-    let trainer = |spec: &JobSpec| -> Result<Trainer> {
-        Ok(Trainer::new(
-            spec.clone(),
-            Dataset::digits()?,
-            Kernels::new(Level::detect(), 0)?,
-        )?)
-    };
-    let cpu = trainer(&spec)?.train(|_, _, _| Ok(()))?;
-    let on_device = trainer(&spec)?
-        .with_backend(backend)
-        .train(|_, _, _| Ok(()))?;
-    if on_device.checkpoint_roots != cpu.checkpoint_roots {
-        let first = on_device
-            .checkpoint_roots
-            .iter()
-            .zip(&cpu.checkpoint_roots)
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        return Err(disqualified(format!(
-            "the golden job's checkpoint {first} has root {} on the device, {} on the CPU",
-            on_device.checkpoint_roots[first], cpu.checkpoint_roots[first]
-        )));
+    let mut job_steps = 0;
+    let mut roots = Vec::new();
+    for (name, spec, dataset) in golden_jobs()? {
+        let trainer = || -> Result<Trainer> {
+            Ok(Trainer::new(
+                spec.clone(),
+                dataset.clone(),
+                Kernels::new(Level::detect(), 0)?,
+            )?)
+        };
+        let cpu = trainer()?.train(|_, _, _| Ok(()))?;
+        let on_device = trainer()?
+            .with_backend(Arc::clone(&backend) as _)
+            .train(|_, _, _| Ok(()))?;
+        if let Some(first) = (0..cpu.checkpoint_roots.len())
+            .find(|&i| on_device.checkpoint_roots.get(i) != cpu.checkpoint_roots.get(i))
+        {
+            return Err(disqualified(format!(
+                "the golden job {name}'s checkpoint {first} has root {} on the device, {} on the CPU",
+                on_device
+                    .checkpoint_roots
+                    .get(first)
+                    .map_or_else(|| "none".to_owned(), |root| root.to_hex()),
+                cpu.checkpoint_roots[first]
+            )));
+        }
+        job_steps += spec.steps;
+        roots.push(cpu.trace_root);
     }
+    let trace_root = vtrain_proof_of_learning::commit::merkle_root(&roots);
     Ok(Qualification {
         device,
         primitive_cases,
-        job_steps: spec.steps,
-        trace_root: cpu.trace_root,
+        job_steps,
+        trace_root,
     })
 }

@@ -41,6 +41,7 @@ fn the_gpu_check_passes_on_the_emulated_kernels_for_every_reference_job() {
     assert!(report.nodes.iter().any(|n| n.edge_inputs));
     assert_eq!(report.jobs.len(), 4);
     assert!(report.large_mlp_samples_per_second.is_some());
+    assert_eq!(report.large_mlp_bits_equal, Some(true));
     let json = report.to_json();
     assert!(json.contains("\"passed\":true"), "{json}");
 }

@@ -62,3 +62,23 @@ fn the_lint_refuses_what_nvrtc_makes_of_plain_operators() {
 fn the_emulator_and_the_ptx_have_the_same_kernels() {
     assert_eq!(EmuDevice::kernel_names(), source::kernels());
 }
+
+#[test]
+fn ptx_files_load_only_unchanged_and_from_this_source() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let written = nvrtc::write_ptx(dir.path()).expect("written");
+    assert_eq!(written.len(), nvrtc::ARCHS.len());
+    let ptx = nvrtc::read_ptx(dir.path(), "compute_90").expect("reads back");
+    assert!(lint::lint(&ptx).is_empty());
+    // One instruction edited after the fact: refused.
+    let path = dir.path().join(nvrtc::ptx_file_name("compute_90"));
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, text.replacen("fma.rn.f32", "fma.rz.f32", 1)).expect("write");
+    let error = nvrtc::read_ptx(dir.path(), "compute_90").expect_err("refused");
+    assert!(error.to_string().contains("edited since"), "{error}");
+    // Another source's file: refused.
+    std::fs::write(&path, "// vtrain kernels, source keccak 0x00, ptx keccak 0x00\n.version 8.8")
+        .expect("write");
+    assert!(nvrtc::read_ptx(dir.path(), "compute_90").is_err());
+    assert!(nvrtc::read_ptx(dir.path(), "compute_75").is_err(), "no such file");
+}

@@ -7,8 +7,13 @@ use vtrain_cuda::{Device, DeviceBackend, EmuBuffer, EmuDevice, Error, Launch, Pa
 #[test]
 fn the_emulated_kernels_qualify() {
     let report = qualify(Arc::new(DeviceBackend::new(EmuDevice))).expect("qualifies");
+    eprintln!("{report:?}");
     assert!(report.primitive_cases > 20_000, "{report:?}");
-    assert_eq!(report.job_steps, 20);
+    assert_eq!(
+        report.job_steps,
+        20 + 3 + 3 + 3,
+        "the MLP, the CNN, the layer-norm net and the GPT"
+    );
 }
 
 #[test]
@@ -110,7 +115,9 @@ fn a_device_one_ulp_off_in_a_matrix_product_is_refused() {
     };
     let error = qualify(Arc::new(DeviceBackend::new(device))).expect_err("refused");
     assert!(
-        error.to_string().contains("golden job's checkpoint"),
+        error
+            .to_string()
+            .contains("the golden job digits-mlp's checkpoint"),
         "{error}"
     );
 }

@@ -97,7 +97,11 @@ pub fn supports(op: &Op) -> bool {
 
 /// A size as a kernel's 32-bit count.
 pub(crate) fn count(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::TooLarge(n))
+    u32::try_from(n).map_err(|_| {
+        Error::TooLarge(format!(
+            "a tensor of {n} elements exceeds the kernels' 2^32 limit"
+        ))
+    })
 }
 
 /// Runs `op` on `inputs` (device buffers, in the op's input order) into a
@@ -262,9 +266,10 @@ pub fn run_op<D: Device>(
 }
 
 /// Refuses a launch whose buffers do not fit the op: the wrong number of
-/// inputs, or (for the ops of this module) an input or output of another
-/// length than the op's shape gives. A kernel trusts its sizes, so a
-/// mismatch would read or write out of bounds on the GPU without an error.
+/// inputs, or an input or output of another length than the op's shape
+/// gives (the convolution family checks its own, `conv::launch`). A kernel
+/// trusts its sizes, so a mismatch would read or write out of bounds on the
+/// GPU without an error.
 fn check_shapes<D: Device>(device: &D, op: &Op, inputs: &[&D::Buffer], len: usize) -> Result<()> {
     let refuse = |reason: String| Error::Launch {
         device: device.describe(),
@@ -278,43 +283,24 @@ fn check_shapes<D: Device>(device: &D, op: &Op, inputs: &[&D::Buffer], len: usiz
             op.arity()
         )));
     }
-    let expected: Option<(usize, Vec<usize>)> = match *op {
-        Op::Relu => Some((len, vec![len])),
-        Op::ReluGrad | Op::Add => Some((len, vec![len, len])),
-        Op::LogSoftmax { rows, classes } => Some((rows * classes, vec![rows * classes])),
-        Op::XentGrad { rows, classes } => Some((rows * classes, vec![rows * classes, rows])),
-        Op::BiasGrad { m, o } => Some((o, vec![m * o])),
-        Op::SgdVelocity { .. } => Some((len, vec![4, len, len, len])),
-        Op::SgdWeight | Op::AdamWeight(_) => Some((
-            len,
-            [4].into_iter().chain(vec![len; op.arity() - 1]).collect(),
-        )),
-        Op::AdamFirstMoment(_) | Op::AdamSecondMoment(_) => {
-            Some((len, vec![4, len, len, len, len]))
+    if let Op::Gather {
+        ref rows,
+        width,
+        start,
+        len: columns,
+    } = *op
+    {
+        let data = device.len(inputs[0]);
+        let fits =
+            start + columns <= width && rows.iter().all(|&r| (r as usize + 1) * width <= data);
+        if !fits {
+            return Err(refuse(format!(
+                "columns {start}..{} of rows of {width} do not fit a dataset of {data} values",
+                start + columns
+            )));
         }
-        Op::Linear { m, k, n } => Some((m * n, vec![m * k, n * k, n])),
-        Op::WeightGrad { m, o, k } => Some((o * k, vec![m * o, m * k])),
-        Op::InputGrad { m, o, k } => Some((m * k, vec![m * o, o * k])),
-        Op::Gather {
-            ref rows,
-            width,
-            start,
-            len: columns,
-        } => {
-            let data = device.len(inputs[0]);
-            let fits =
-                start + columns <= width && rows.iter().all(|&r| (r as usize + 1) * width <= data);
-            if !fits {
-                return Err(refuse(format!(
-                    "columns {start}..{} of rows of {width} do not fit a dataset of {data} values",
-                    start + columns
-                )));
-            }
-            Some((rows.len() * columns, Vec::new()))
-        }
-        _ => None,
-    };
-    let Some((want_len, want_inputs)) = expected else {
+    }
+    let Some((want_len, want_inputs)) = expected_shapes(op, len) else {
         return Ok(());
     };
     if len != want_len {
@@ -324,13 +310,126 @@ fn check_shapes<D: Device>(device: &D, op: &Op, inputs: &[&D::Buffer], len: usiz
     }
     for (slot, (buffer, want)) in inputs.iter().zip(want_inputs).enumerate() {
         let have = device.len(buffer);
-        if have != want {
+        let fits = match want {
+            Want::Exactly(n) => have == n,
+            Want::AtLeast(n) => have >= n,
+        };
+        if !fits {
             return Err(refuse(format!(
                 "input {slot} holds {have} elements, the op's shape reads {want}"
             )));
         }
     }
     Ok(())
+}
+
+/// The length an input must have.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    Exactly(usize),
+    AtLeast(usize),
+}
+
+impl std::fmt::Display for Want {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exactly(n) => write!(f, "{n}"),
+            Self::AtLeast(n) => write!(f, "at least {n}"),
+        }
+    }
+}
+
+/// The output length and the input lengths of `op` (given its output's
+/// `len` where the op is element-wise); `None` for the convolution family
+/// and the schedule and gather, checked elsewhere.
+fn expected_shapes(op: &Op, len: usize) -> Option<(usize, Vec<Want>)> {
+    use Want::Exactly as E;
+    let same = |count: usize| vec![E(len); count];
+    let attention = |g: &vtrain_proof_of_learning::repops::AttentionGeometry| {
+        (g.scores(), g.activations(), g.batch * g.heads * g.seq)
+    };
+    Some(match *op {
+        Op::Relu | Op::Gelu => (len, same(1)),
+        Op::ReluGrad | Op::Add | Op::GeluGrad => (len, same(2)),
+        Op::LogSoftmax { rows, classes } => (rows * classes, vec![E(rows * classes)]),
+        Op::XentGrad { rows, classes } => (rows * classes, vec![E(rows * classes), E(rows)]),
+        Op::BiasGrad { m, o } => (o, vec![E(m * o)]),
+        Op::SgdVelocity { .. } => (len, [vec![E(4)], same(3)].concat()),
+        Op::SgdWeight => (len, [vec![E(4)], same(2)].concat()),
+        Op::AdamWeight(_) => (len, [vec![E(4)], same(3)].concat()),
+        Op::AdamFirstMoment(_) | Op::AdamSecondMoment(_) => (len, [vec![E(4)], same(4)].concat()),
+        Op::Linear { m, k, n } => (m * n, vec![E(m * k), E(n * k), E(n)]),
+        Op::WeightGrad { m, o, k } => (o * k, vec![E(m * o), E(m * k)]),
+        Op::InputGrad { m, o, k } => (m * k, vec![E(m * o), E(o * k)]),
+        Op::LayerNormStats(ref g) => (2 * g.rows, vec![E(g.rows * g.width)]),
+        Op::LayerNorm(ref g) => (
+            g.rows * g.width,
+            vec![E(g.rows * g.width), E(2 * g.rows), E(g.width), E(g.width)],
+        ),
+        Op::LayerNormInputGrad(ref g) => (
+            g.rows * g.width,
+            vec![
+                E(g.rows * g.width),
+                E(2 * g.rows),
+                E(g.width),
+                E(g.rows * g.width),
+            ],
+        ),
+        Op::LayerNormWeightGrad(ref g) => (
+            g.width,
+            vec![E(g.rows * g.width), E(2 * g.rows), E(g.rows * g.width)],
+        ),
+        Op::GradSquareSum { len: n, chained } => (
+            1,
+            if chained {
+                vec![E(1), E(n)]
+            } else {
+                vec![E(n)]
+            },
+        ),
+        Op::ClipScale { .. } => (1, vec![E(1)]),
+        Op::ClipGrad => (len, vec![E(len), E(1)]),
+        Op::Embed(ref g) => (
+            g.batch * g.seq * g.dim,
+            vec![
+                E(g.batch * g.seq),
+                E(g.vocab * g.dim),
+                Want::AtLeast(g.seq * g.dim),
+            ],
+        ),
+        Op::EmbedGrad(ref g) => (
+            g.vocab * g.dim,
+            vec![E(g.batch * g.seq), E(g.batch * g.seq * g.dim)],
+        ),
+        Op::AttnScores(ref g) | Op::AttnProbsGrad(ref g) => {
+            let (s, a, _) = attention(g);
+            (s, vec![E(a), E(a)])
+        }
+        Op::AttnSoftmaxStats(ref g) => {
+            let (s, _, r) = attention(g);
+            (2 * r, vec![E(s)])
+        }
+        Op::AttnSoftmax(ref g) => {
+            let (s, _, r) = attention(g);
+            (s, vec![E(s), E(2 * r)])
+        }
+        Op::AttnContext(ref g)
+        | Op::AttnValueGrad(ref g)
+        | Op::AttnQueryGrad(ref g)
+        | Op::AttnKeyGrad(ref g) => {
+            let (s, a, _) = attention(g);
+            (a, vec![E(s), E(a)])
+        }
+        Op::AttnSoftmaxDot(ref g) => {
+            let (s, _, r) = attention(g);
+            (r, vec![E(s), E(s)])
+        }
+        Op::AttnSoftmaxGrad(ref g) => {
+            let (s, _, r) = attention(g);
+            (s, vec![E(s), E(s), E(r)])
+        }
+        _ => return None,
+    })
 }
 
 /// `C[m×n] = init + A·B` with A(i,k) at `a + i·rs + k·cs`, B likewise, init
@@ -343,12 +442,15 @@ pub(crate) fn gemm<D: Device>(
     bias: Option<Param>,
     c: Param,
 ) -> Result<()> {
+    // Rows of tiles go on grid.y, which CUDA limits to 65,535 blocks.
+    let row_tiles = m.div_ceil(GEMM_TILE).max(1);
+    if row_tiles > 65_535 {
+        return Err(Error::TooLarge(format!(
+            "a matrix product of {m} rows exceeds the GPU grid's 65,535 tiles of {GEMM_TILE}"
+        )));
+    }
     let shape = Launch {
-        grid: [
-            count(n.div_ceil(GEMM_TILE).max(1))?,
-            count(m.div_ceil(GEMM_TILE).max(1))?,
-            1,
-        ],
+        grid: [count(n.div_ceil(GEMM_TILE).max(1))?, count(row_tiles)?, 1],
         block: [16, 16, 1],
     };
     let params = [
