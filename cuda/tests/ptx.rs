@@ -77,8 +77,14 @@ fn ptx_files_load_only_unchanged_and_from_this_source() {
     let error = nvrtc::read_ptx(dir.path(), "compute_90").expect_err("refused");
     assert!(error.to_string().contains("edited since"), "{error}");
     // Another source's file: refused.
-    std::fs::write(&path, "// vtrain kernels, source keccak 0x00, ptx keccak 0x00\n.version 8.8")
-        .expect("write");
+    std::fs::write(
+        &path,
+        "// vtrain kernels, source keccak 0x00, ptx keccak 0x00\n.version 8.8",
+    )
+    .expect("write");
     assert!(nvrtc::read_ptx(dir.path(), "compute_90").is_err());
-    assert!(nvrtc::read_ptx(dir.path(), "compute_75").is_err(), "no such file");
+    assert!(
+        nvrtc::read_ptx(dir.path(), "compute_75").is_err(),
+        "no such file"
+    );
 }
