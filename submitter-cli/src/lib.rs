@@ -3,7 +3,7 @@
 mod cmd;
 pub mod exit;
 mod output;
-mod plot;
+pub mod plot;
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ use super::watch::progress;
 use super::{Common, book};
 use crate::exit::{Classify, CliResult, Failure, fail};
 use crate::output::emit;
+use crate::plot::{HeldOut, LossChart};
 
 /// `vtrain job fetch` flags.
 #[derive(Args, Clone, Debug)]
@@ -158,12 +159,17 @@ impl FetchArgs {
                         "the solver does not serve its loss curve",
                     )
                 })?;
-                let losses: Vec<f32> = progress
-                    .losses
-                    .iter()
-                    .map(|l| l.unwrap_or(f32::NAN))
-                    .collect();
-                crate::plot::write_loss_png(path, &losses)
+                let held_out = evaluation.map(|(accuracy, loss)| HeldOut {
+                    loss,
+                    accuracy,
+                    samples: spec.dataset.holdout as usize,
+                });
+                let title = format!(
+                    "job {}: training loss ({} steps, batch {})",
+                    self.job_id, spec.steps, spec.batch_size
+                );
+                let chart = LossChart::new(title, &progress.losses, held_out);
+                crate::plot::write_loss_png(path, &chart)
                     .or_fail(Failure::Input, format!("cannot write {}", path.display()))?;
                 Some(path.display().to_string())
             }
