@@ -33,6 +33,10 @@ pub struct DevnetArgs {
     /// Print the manifest as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the funded dev accounts (index, role, address, private
+    /// key: anvil's public test keys) as JSON to this file.
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
     /// The market's parameters.
     #[command(flatten)]
     pub market: super::MarketArgs,
@@ -67,6 +71,25 @@ impl DevnetArgs {
 
         let header = format!("devnet    {url} (chain {})", deployment.chain_id);
         super::print_deployment(&header, &deployment, &manifest, self.json)?;
+        let accounts = dev_accounts(&devnet);
+        if let Some(path) = &self.accounts {
+            let json: Vec<serde_json::Value> = accounts
+                .iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "index": a.index,
+                        "role": a.role,
+                        "address": a.address,
+                        "private_key": a.private_key,
+                    })
+                })
+                .collect();
+            std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+                .wrap_err_with(|| format!("writing the dev accounts to {}", path.display()))?;
+        }
+        if !self.json {
+            print_accounts(&accounts);
+        }
 
         if self.exit_after_deploy {
             drop(devnet);
@@ -79,6 +102,67 @@ impl DevnetArgs {
         tracing::info!(target: "deploy::devnet", "anvil stopped");
         Ok(())
     }
+}
+
+/// One funded dev account, as `--accounts` writes it.
+#[derive(Debug)]
+pub(super) struct DevAccount {
+    /// anvil's account index.
+    pub index: usize,
+    /// What the README, the demo and the tests use it for.
+    pub role: &'static str,
+    /// Its address.
+    pub address: String,
+    /// Its private key: one of anvil's public test keys.
+    pub private_key: String,
+}
+
+/// The role of dev account `index` in the README's steps, the demo and the
+/// end-to-end tests.
+fn role(index: usize) -> &'static str {
+    match index {
+        0 => "deployer",
+        1 => "submitter",
+        2 => "solver",
+        3 => "watchtower",
+        _ => "spare",
+    }
+}
+
+/// The devnet's funded accounts with their keys.
+fn dev_accounts(devnet: &crate::Devnet) -> Vec<DevAccount> {
+    (0..devnet.addresses().len())
+        .filter_map(|index| {
+            let signer = devnet.signer(index)?;
+            Some(DevAccount {
+                index,
+                role: role(index),
+                address: signer.address().to_string(),
+                private_key: format!("0x{}", alloy::hex::encode(signer.to_bytes())),
+            })
+        })
+        .collect()
+}
+
+/// The accounts as a table, with the warning that their keys are public.
+fn print_accounts(accounts: &[DevAccount]) {
+    println!(
+        "dev accounts, funded with 10000 ETH each. Their keys are anvil's PUBLIC test keys, \
+         known to everyone: never use them on a real chain."
+    );
+    for account in accounts {
+        println!(
+            "  {} {:<10} {}  {}",
+            account.index, account.role, account.address, account.private_key
+        );
+    }
+    println!(
+        "  e.g. VTRAIN_PRIVATE_KEY={} vtrain-solver run",
+        accounts
+            .iter()
+            .find(|a| a.role == "solver")
+            .map_or("<key>", |a| a.private_key.as_str())
+    );
 }
 
 /// Waits for Ctrl-C or SIGTERM.

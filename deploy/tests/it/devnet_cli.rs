@@ -34,6 +34,39 @@ fn devnet_deploys_writes_the_manifest_and_exits() {
 }
 
 #[test]
+fn devnet_prints_and_writes_its_dev_accounts_as_public_test_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts_file = dir.path().join("accounts.json");
+    let output = succeed(
+        vtrain_deploy()
+            .args(["devnet", "--port", "0", "--exit-after-deploy"])
+            .arg("--deployments-dir")
+            .arg(dir.path())
+            .arg("--accounts")
+            .arg(&accounts_file),
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("PUBLIC test keys"), "{table}");
+    let accounts: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&accounts_file).unwrap()).unwrap();
+    assert_eq!(accounts.len(), 10);
+    // The roles the README, the demo and the e2e tests give the accounts.
+    for (index, role) in [
+        (0, "deployer"),
+        (1, "submitter"),
+        (2, "solver"),
+        (3, "watchtower"),
+    ] {
+        assert_eq!(accounts[index]["role"], role);
+        let key = accounts[index]["private_key"].as_str().unwrap();
+        let address = accounts[index]["address"].as_str().unwrap();
+        assert!(table.contains(key) && table.contains(address), "{table}");
+        let signer: alloy::signers::local::PrivateKeySigner = key.parse().unwrap();
+        assert_eq!(signer.address().to_string(), address);
+    }
+}
+
+#[test]
 fn missing_anvil_fails_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let output = vtrain_deploy()
