@@ -5,9 +5,10 @@
 # or a file, and that no fault mode's text is in the binaries.
 #
 #   scripts/no-faults.sh            the test profile, in target/ (what CI runs:
-#                                   it reuses the dependencies the tests built;
-#                                   the next `cargo build --features …` puts
-#                                   the test binaries back)
+#                                   with the store's `s3` feature, as the tests,
+#                                   it reuses the dependencies they built; the
+#                                   next `cargo build --features …` puts the
+#                                   test binaries back)
 #   scripts/no-faults.sh --release  an operator's `cargo build --release`, in
 #                                   its own target/production (7 min from cold)
 set -euo pipefail
@@ -20,7 +21,7 @@ case "${1:-}" in
     bin="$CARGO_TARGET_DIR/release"
     ;;
   "")
-    cargo build --locked --quiet -p vtrain-solver -p vtrain-verifier
+    cargo build --locked --quiet -p vtrain-solver -p vtrain-verifier --features vtrain-store/s3
     bin="$root/target/debug"
     ;;
   *) echo "usage: $0 [--release]" >&2; exit 2 ;;

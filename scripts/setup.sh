@@ -6,7 +6,9 @@
 #     a wrapper that forge and foundry-compilers accept;
 #   - forge-std 1.9.7 as shipped inside @layerzerolabs/toolbox-foundry on npm
 #     (the npm package named `forge-std` is an unofficial 2022 copy without
-#     StdInvariant or ds-test, so it cannot be used).
+#     StdInvariant or ds-test, so it cannot be used);
+#   - NVRTC 12.9 from PyPI (scripts/nvrtc.sh) and s3s-fs 0.14.1 from crates.io
+#     (scripts/s3s.sh), each with its own stamp.
 # Versions and integrity hashes are pinned by toolchain/package-lock.json.
 #
 # Idempotent and silent when everything is already in place; prints one line per
@@ -52,6 +54,10 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # NVRTC (the CUDA backend's compiler) from its pinned PyPI wheel: its own
 # script and stamp.
 "$root/scripts/nvrtc.sh"
+
+# s3s-fs (the S3 server of the end-to-end tests) from crates.io, built by
+# cargo install at a pinned version: its own script and stamp.
+"$root/scripts/s3s.sh"
 
 # The stamp covers every input of the install, so any change re-runs it.
 fingerprint=$(cat "$root/toolchain/package.json" "$root/toolchain/package-lock.json" \

@@ -39,11 +39,16 @@ step "slither (no untriaged high/medium)" scripts/slither.sh
 step "bindings drift check" cargo xtask bindings --check --skip-build
 # The dishonest test modes (`--fault`, `--dispute-honest-at`) are compiled
 # only with the `faults` feature: the tests and the demo build with it, an
-# operator's `cargo build --release` without (docs/agents.md).
-faults=(--features vtrain-solver/faults,vtrain-verifier/faults)
+# operator's `cargo build --release` without (docs/agents.md). The tests'
+# agents also keep their stores in S3 (e2e/tests/it/s3.rs), so they are
+# built with the store's `s3` feature.
+faults=(--features vtrain-solver/faults,vtrain-verifier/faults,vtrain-store/s3)
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked "${faults[@]}" -- -D warnings
+# With `s3` (which turns on reqwest's http2 for every crate that uses it), so
+# that the dependencies checked above are not checked again.
 step "cargo clippy -D warnings (without the faults feature)" cargo clippy --locked \
-  -p vtrain-proof-of-learning -p vtrain-dispute -p vtrain-solver -p vtrain-verifier --lib --bins -- -D warnings
+  -p vtrain-proof-of-learning -p vtrain-dispute -p vtrain-solver -p vtrain-verifier --lib --bins \
+  --features vtrain-store/s3 -- -D warnings
 step "cargo test --doc" cargo test --workspace --locked --doc --quiet "${faults[@]}"
 # nextest ships with this machine kind; its closing summary counts every test.
 step "determinism across CPUs (qemu64, Haswell)" scripts/cross-cpu.sh

@@ -4,11 +4,13 @@ mod agent;
 mod group;
 mod net;
 mod proxy;
+mod s3;
 
 pub use agent::{Agent, binary, free_port, run_cli};
 pub use group::{ProcessGroup, members};
 pub use net::{Net, advance_time, wait_status, wait_until};
 pub use proxy::Proxy;
+pub use s3::{S3Server, s3s_fs_binary};
 
 /// The anvil dev accounts' private keys (the well-known test mnemonic), by index.
 pub const KEYS: [&str; 10] = [

@@ -158,8 +158,9 @@ impl Net {
     }
 
     /// Starts agent binary `program` as dev account `index`, with datadir
-    /// `<name>-data` (unless `extra` names one), store `<name>-store`, log
-    /// `<name>.log`, a free port, fast polling and one thread.
+    /// `<name>-data` (unless `extra` names one), store `<name>-store` (unless
+    /// `extra` has `--store`), log `<name>.log`, a free port, fast polling and
+    /// one thread.
     fn agent(
         &self,
         program: &str,
@@ -167,6 +168,19 @@ impl Net {
         index: usize,
         rpc_url: &str,
         extra: &[&str],
+    ) -> Agent {
+        self.agent_with_env(program, name, index, rpc_url, extra, &[])
+    }
+
+    /// As [`Self::agent`], with the variables `env` added to its environment.
+    fn agent_with_env(
+        &self,
+        program: &str,
+        name: &str,
+        index: usize,
+        rpc_url: &str,
+        extra: &[&str],
+        env: &[(String, String)],
     ) -> Agent {
         let mut args: Vec<String> = vec!["run".into()];
         if !extra.contains(&"--datadir") {
@@ -182,10 +196,12 @@ impl Net {
             "1".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
+        let mut envs = self.env(index, rpc_url, &format!("{name}-store"));
+        envs.extend_from_slice(env);
         Agent::start(
             binary(program),
             args,
-            self.env(index, rpc_url, &format!("{name}-store")),
+            envs,
             self.path(&format!("{name}.log")),
         )
     }
@@ -198,6 +214,26 @@ impl Net {
     /// Starts a solver talking to the node directly.
     pub fn solver(&self, extra: &[&str]) -> Agent {
         self.solver_via(&self.rpc_url(), extra)
+    }
+
+    /// Starts a solver with `extra` flags and the variables `env` (an S3
+    /// store's credentials and endpoint, for one).
+    pub fn solver_with_env(&self, extra: &[&str], env: &[(String, String)]) -> Agent {
+        let rpc_url = self.rpc_url();
+        self.agent_with_env("vtrain-solver", "solver", SOLVER, &rpc_url, extra, env)
+    }
+
+    /// Starts a watchtower with `extra` flags and the variables `env`.
+    pub fn verifier_with_env(&self, extra: &[&str], env: &[(String, String)]) -> Agent {
+        let rpc_url = self.rpc_url();
+        self.agent_with_env(
+            "vtrain-verifier",
+            "verifier",
+            VERIFIER,
+            &rpc_url,
+            extra,
+            env,
+        )
     }
 
     /// Starts a watchtower (account 3) with `extra` flags, through `rpc_url`.

@@ -110,7 +110,7 @@ pub async fn run(config: SolverConfig) -> eyre::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .wrap_err_with(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(target: "solver", %account, %listen, url = %config.public_url, "solver up");
+    tracing::info!(target: "solver", %account, %listen, url = %config.public_url, store = %shared.store.url(), "solver up");
     let server = axum::serve(
         listener,
         server::router(shared.clone())

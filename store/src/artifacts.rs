@@ -42,10 +42,19 @@ impl ArtifactKey {
 }
 
 /// A content-addressed store: a local directory, or a bucket by URL.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ArtifactStore {
     store: Arc<dyn ObjectStore>,
     url: String,
+}
+
+/// The URL only: a cloud store's client holds its credentials.
+impl std::fmt::Debug for ArtifactStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ArtifactStore {
@@ -69,7 +78,21 @@ impl ArtifactStore {
             });
         }
         let url = url::Url::parse(location).map_err(|e| location_error(e.to_string()))?;
-        let (store, prefix) = object_store::parse_url(&url).map_err(|e| {
+        if !url.username().is_empty() || url.password().is_some() {
+            // Not echoed: the URL would carry a secret into every log line
+            // that names the store.
+            let mut redacted = url.clone();
+            let _ = redacted.set_username("");
+            let _ = redacted.set_password(None);
+            return Err(Error::Location {
+                location: redacted.to_string(),
+                reason: "credentials belong in the environment (AWS_ACCESS_KEY_ID, \
+                         AWS_SECRET_ACCESS_KEY, …), not in the store's URL"
+                    .into(),
+            });
+        }
+        let config = cloud_config(&url, std::env::vars_os());
+        let (store, prefix) = object_store::parse_url_opts(&url, config).map_err(|e| {
             location_error(format!(
                 "{e} (cloud stores need a build with the `s3` or `gcs` feature)"
             ))
@@ -232,6 +255,33 @@ impl ArtifactStore {
     }
 }
 
+/// The configuration of the cloud store at `url` from the environment
+/// `vars`: the variables that `AmazonS3Builder::from_env` (`AWS_*`:
+/// credentials, region, endpoint, `AWS_ALLOW_HTTP`…) or
+/// `GoogleCloudStorageBuilder::from_env` (`GOOGLE_*`, `SERVICE_ACCOUNT`) read,
+/// by the store the URL names (`s3://`, `https://…amazonaws.com/…`, `gs://`).
+/// `parse_url` alone reads none, and passing the whole environment would let
+/// unrelated variables (`TOKEN`, `REGION`, `ENDPOINT`) configure the store.
+/// The values, credentials among them, go to the builder only: nothing here
+/// logs them.
+fn cloud_config(
+    url: &url::Url,
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(String, String)> {
+    use object_store::ObjectStoreScheme;
+    let scheme = ObjectStoreScheme::parse(url).map(|(scheme, _)| scheme).ok();
+    let wanted = |key: &str| match scheme {
+        Some(ObjectStoreScheme::AmazonS3) => key.starts_with("AWS_"),
+        Some(ObjectStoreScheme::GoogleCloudStorage) => {
+            key.starts_with("GOOGLE_") || key == "SERVICE_ACCOUNT"
+        }
+        _ => false,
+    };
+    vars.filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(key, _)| wanted(key))
+        .collect()
+}
+
 /// Decodes a canonical dataset file and checks it against `root`; `name` (a key
 /// or URI) names it in errors.
 pub fn decode_dataset(name: &str, bytes: &[u8], root: &Hash32) -> Result<Dataset> {
@@ -323,4 +373,63 @@ pub fn read_model(name: &str, bytes: &[u8], shapes: &[Vec<usize>]) -> Result<Vec
             checkpoint::read_f32_tensor(&tensors, Path::new(name), &format!("param.{i}"), shape)
         })
         .collect::<vtrain_proof_of_learning::Result<Vec<Vec<f32>>>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cloud_config;
+
+    fn keys(location: &str) -> Vec<String> {
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("GOOGLE_SERVICE_ACCOUNT_KEY", "{}"),
+            ("SERVICE_ACCOUNT", "/sa.json"),
+            ("TOKEN", "not for the store"),
+            ("REGION", "not for the store"),
+            ("ENDPOINT", "not for the store"),
+        ]
+        .map(|(key, value)| (key.into(), value.into()));
+        let url = url::Url::parse(location).expect("URL");
+        let mut keys: Vec<String> = cloud_config(&url, env.into_iter())
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn credentials_in_a_store_url_are_refused_and_not_echoed() {
+        let e = super::ArtifactStore::open("s3://KEYID:SeCrEt@bucket/prefix").expect_err("refused");
+        let message = e.to_string();
+        assert!(message.contains("s3://bucket/prefix"), "{message}");
+        assert!(message.contains("not in the store's URL"), "{message}");
+        assert!(
+            !message.contains("SeCrEt") && !message.contains("KEYID"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_cloud_store_reads_its_own_variables_and_no_others() {
+        let aws = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_ENDPOINT_URL",
+            "AWS_SECRET_ACCESS_KEY",
+        ];
+        assert_eq!(keys("s3://bucket/prefix"), aws);
+        assert_eq!(keys("s3a://bucket"), aws);
+        assert_eq!(
+            keys("https://s3.eu-west-1.amazonaws.com/bucket/prefix"),
+            aws
+        );
+        assert_eq!(
+            keys("gs://bucket/prefix"),
+            ["GOOGLE_SERVICE_ACCOUNT_KEY", "SERVICE_ACCOUNT"]
+        );
+        assert!(keys("https://example.com/artifacts").is_empty());
+        assert!(keys("memory:///").is_empty());
+    }
 }

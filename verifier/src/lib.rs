@@ -93,7 +93,7 @@ pub async fn run(config: VerifierConfig) -> eyre::Result<()> {
                 std::future::ready(axum::Json(report))
             }),
         );
-    tracing::info!(target: "verifier", %account, %listen, sample_rate = config.sample_rate, "watchtower up");
+    tracing::info!(target: "verifier", %account, %listen, store = %store.url(), sample_rate = config.sample_rate, "watchtower up");
     let watchtower = Watchtower::new(config, account, market, datadir, store, report);
     tokio::select! {
         result = axum::serve(listener, router) => result.wrap_err("HTTP server failed"),

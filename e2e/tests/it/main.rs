@@ -12,5 +12,6 @@ mod honest;
 mod own_store;
 mod reorg;
 mod restart;
+mod s3;
 mod sender;
 mod step_flood;
