@@ -47,7 +47,7 @@ impl ChainArgs {
             .rpc_url
             .parse()
             .wrap_err_with(|| format!("--rpc-url {} is not a valid URL", self.rpc_url))?;
-        Ok(ProviderBuilder::new().connect_http(url))
+        Ok(ProviderBuilder::new().connect_reqwest(rpc_http_client()?, url))
     }
 
     /// Reads the manifest of the chain behind `provider`.
@@ -103,8 +103,27 @@ pub fn signing_provider(
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(url);
+        .connect_reqwest(rpc_http_client()?, url);
     Ok((address, provider))
+}
+
+/// The longest one JSON-RPC request may take, connection included.
+pub const RPC_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The longest connecting to the RPC endpoint may take.
+pub const RPC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The HTTP client every JSON-RPC request goes through: bounded, so that a
+/// request the network swallows (a connection that a NAT or a load balancer
+/// dropped silently, a node that accepts and never answers) fails after
+/// [`RPC_REQUEST_TIMEOUT`] and is retried on the next tick, instead of
+/// holding an agent's loop forever (reqwest's default waits without end).
+pub fn rpc_http_client() -> eyre::Result<alloy::transports::http::reqwest::Client> {
+    alloy::transports::http::reqwest::Client::builder()
+        .timeout(RPC_REQUEST_TIMEOUT)
+        .connect_timeout(RPC_CONNECT_TIMEOUT)
+        .build()
+        .wrap_err("cannot build the HTTP client for the RPC endpoint")
 }
 
 /// Formats a wei amount as ETH with up to 6 decimals.

@@ -585,6 +585,51 @@ contract DisputeGame {
         return (g.setup.jobId, g.setup.challenger, g.clock.settled, g.clock.solverWon);
     }
 
+    /// @notice A game's parties, stage and outcome as flat, named values (what `getGame`
+    ///         returns as nested tuples), for `cast call` and other clients without the ABI's
+    ///         structs. All zero for an unknown game.
+    /// @return jobId      the job whose result is disputed
+    /// @return solver     the job's solver
+    /// @return challenger who opened the game
+    /// @return bond       the challenger's bond, in wei
+    /// @return phase      the stage the game is in (see `Phase`; 14 Resolved)
+    /// @return settled    whether the market has paid the game out
+    /// @return solverWon  who won (meaningful once resolved)
+    /// @return reason     how it was decided (see `Reason`)
+    /// @return checkpoint the disputed checkpoint
+    /// @return lo         the last step both sides agree on
+    /// @return hi         the first step they disagree on
+    function gameSummary(uint256 gameId)
+        external
+        view
+        returns (
+            uint256 jobId,
+            address solver,
+            address challenger,
+            uint256 bond,
+            Phase phase,
+            bool settled,
+            bool solverWon,
+            Reason reason,
+            uint32 checkpoint,
+            uint64 lo,
+            uint64 hi
+        )
+    {
+        Game storage g = games[gameId];
+        jobId = g.setup.jobId;
+        solver = g.setup.solver;
+        challenger = g.setup.challenger;
+        bond = g.setup.bond;
+        phase = g.clock.phase;
+        settled = g.clock.settled;
+        solverWon = g.clock.solverWon;
+        reason = g.clock.reason;
+        checkpoint = g.setup.checkpoint;
+        lo = g.range.lo;
+        hi = g.range.hi;
+    }
+
     /// @notice Who must move next, and until when.
     function turn(uint256 gameId) external view returns (address mover, uint64 deadline) {
         Game storage g = games[gameId];

@@ -464,6 +464,51 @@ contract JobMarket {
         return jobs[jobId].status;
     }
 
+    /// @notice A job's parties, money and deadlines as flat, named values (what `getJob`
+    ///         returns as one tuple), for `cast call` and other clients without the ABI's
+    ///         structs. All zero for an unknown job. Amounts in wei, times in Unix seconds.
+    /// @return status       the job's status (0 None … 6 Cancelled, see `Status`)
+    /// @return submitter    who posted it and is refunded if it fails
+    /// @return solver       who claimed it (zero before a claim)
+    /// @return reward       the escrowed reward
+    /// @return solverBond   the bond a claim posts
+    /// @return claimDeadline  until when it can be claimed
+    /// @return submitDeadline until when a claimed job's result can be submitted
+    /// @return windowEnd    when the challenge window closes (zero before a result)
+    /// @return openGames    games not yet settled
+    /// @return refutations  settled games the solver lost
+    /// @return modelRoot    the committed model's root (zero before a result)
+    function jobSummary(uint256 jobId)
+        external
+        view
+        returns (
+            Status status,
+            address submitter,
+            address solver,
+            uint256 reward,
+            uint256 solverBond,
+            uint64 claimDeadline,
+            uint64 submitDeadline,
+            uint64 windowEnd,
+            uint32 openGames,
+            uint32 refutations,
+            bytes32 modelRoot
+        )
+    {
+        Job storage job = jobs[jobId];
+        status = job.status;
+        submitter = job.submitter;
+        solver = job.solver;
+        reward = job.reward;
+        solverBond = job.solverBond;
+        claimDeadline = job.claimDeadline;
+        submitDeadline = job.submitDeadline;
+        windowEnd = job.submittedAt == 0 ? 0 : job.submittedAt + job.challengeWindow;
+        openGames = job.openGames;
+        refutations = job.refutations;
+        modelRoot = job.modelRoot;
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _job(uint256 jobId) internal view returns (Job storage job) {

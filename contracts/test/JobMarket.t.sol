@@ -584,4 +584,63 @@ contract JobMarketTest is GameDriver {
         assertEq(treasury.balance, 1 ether);
         assertEq(market.credits(address(refuser)), 0);
     }
+
+    // ------------------------------------------------------------------ flat getters
+
+    /// @dev `jobSummary` returns what `getJob` holds, field by field (static values: the
+    ///      encoding is their 32-byte words in order, compared in two halves).
+    function _assertJobSummary(uint256 jobId) internal view {
+        JobMarket.Job memory job = market.getJob(jobId);
+        uint64 windowEnd = job.submittedAt == 0 ? 0 : job.submittedAt + job.challengeWindow;
+        bytes memory expected = bytes.concat(
+            abi.encode(job.status, job.submitter, job.solver, job.reward, job.solverBond, job.claimDeadline),
+            abi.encode(job.submitDeadline, windowEnd, job.openGames, job.refutations, job.modelRoot)
+        );
+        assertEq(_jobSummary(jobId), expected);
+    }
+
+    function _jobSummary(uint256 jobId) internal view returns (bytes memory out) {
+        bool ok;
+        (ok, out) = address(market).staticcall(abi.encodeCall(market.jobSummary, (jobId)));
+        assertTrue(ok);
+    }
+
+    function _gameSummary(uint256 gameId) internal view returns (bytes memory out) {
+        bool ok;
+        (ok, out) = address(game).staticcall(abi.encodeCall(game.gameSummary, (gameId)));
+        assertTrue(ok);
+    }
+
+    function test_summaries_areTheRecordsFlat() public {
+        assertEq(_jobSummary(99), new bytes(11 * 32), "an unknown job is all zero");
+        uint256 jobId = postToyJob();
+        _assertJobSummary(jobId);
+        (JobMarket.Status status, address submitter_,,,,,, uint64 windowEnd,,,) = market.jobSummary(jobId);
+        assertEq(uint8(status), uint8(JobMarket.Status.Open));
+        assertEq(submitter_, submitter);
+        assertEq(windowEnd, 0, "no window before a result");
+        World memory w = _honest();
+        submitWorld(jobId, w);
+        _assertJobSummary(jobId);
+        (,,,,,,, windowEnd,,,) = market.jobSummary(jobId);
+        assertEq(windowEnd, block.timestamp + WINDOW);
+        uint256 gameId = openChallenge(jobId, w, build(Lie(true, 3, 2, 1, 0, 0)));
+        _assertJobSummary(jobId);
+        (,,,,,,,, uint32 openGames,,) = market.jobSummary(jobId);
+        assertEq(openGames, 1);
+
+        DisputeGame.Game memory g = game.getGame(gameId);
+        bytes memory expected = bytes.concat(
+            abi.encode(g.setup.jobId, g.setup.solver, g.setup.challenger, g.setup.bond, g.clock.phase),
+            abi.encode(g.clock.settled, g.clock.solverWon, g.clock.reason, g.setup.checkpoint, g.range.lo),
+            abi.encode(g.range.hi)
+        );
+        assertEq(_gameSummary(gameId), expected);
+        (uint256 gameJob,,,, DisputeGame.Phase phase,,,,, uint64 lo, uint64 hi) = game.gameSummary(gameId);
+        assertEq(gameJob, jobId);
+        assertEq(uint8(phase), uint8(DisputeGame.Phase.Bisect));
+        assertEq(lo, 2);
+        assertEq(hi, 4);
+        assertEq(_gameSummary(gameId + 1), new bytes(11 * 32), "an unknown game is all zero");
+    }
 }

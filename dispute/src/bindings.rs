@@ -380,14 +380,14 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
 pub fn immutable_ranges(name: &str) -> &'static [(usize, usize)] {
     match name {
         "DisputeGame" => &[
-            (549, 32),
-            (748, 32),
-            (1533, 32),
-            (1961, 32),
-            (5532, 32),
-            (7201, 32),
-            (8401, 32),
-            (8727, 32),
+            (575, 32),
+            (774, 32),
+            (1731, 32),
+            (2159, 32),
+            (5730, 32),
+            (7399, 32),
+            (8599, 32),
+            (8925, 32),
         ],
         "GraphSemantics" => &[
             (337, 32),

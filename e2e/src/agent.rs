@@ -124,9 +124,27 @@ impl Agent {
     }
 }
 
+/// How many lines of an agent's log a failing test prints.
+const LOG_TAIL_LINES: usize = 80;
+
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill9();
+        // A failing test (a panic unwinds through here) prints the end of
+        // each agent's log, so that a CI failure says what the agents did
+        // (the test's folder, with the whole logs, is gone by then).
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+            eprintln!(
+                "--- the last {} lines of {} ---\n{}\n--- end of {} ---",
+                tail.len(),
+                self.log.display(),
+                tail.join("\n"),
+                self.log.display()
+            );
+        }
     }
 }
 

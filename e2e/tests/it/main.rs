@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod bad_input;
+mod cast;
 mod cli_output;
 mod cnn;
 mod common;
