@@ -253,6 +253,31 @@ impl Net {
         self.agent("vtrain-verifier", name, index, &self.rpc_url(), extra)
     }
 
+    /// Starts `vtrain explorer` on a free port, reading the chain every
+    /// 100 ms; its URL is [`Agent::listen_url`]. It gets no key.
+    pub fn explorer(&self) -> Agent {
+        let envs = vec![
+            ("VTRAIN_RPC_URL".to_owned(), self.rpc_url()),
+            (
+                "VTRAIN_DEPLOYMENTS_DIR".to_owned(),
+                self.path("deployments").display().to_string(),
+            ),
+        ];
+        let args = [
+            "explorer",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--poll-ms",
+            "100",
+        ];
+        Agent::start(
+            binary("vtrain"),
+            args.iter().map(|a| (*a).to_owned()).collect(),
+            envs,
+            self.path("explorer.log"),
+        )
+    }
+
     /// Runs `vtrain` as the submitter (account 1).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_via(&self.rpc_url(), args)

@@ -29,6 +29,49 @@ pub enum Command {
     Job(cmd::JobCommand),
     /// Check that the deployment manifest matches the chain before trusting it.
     Check(CheckArgs),
+    /// Serve a read-only web explorer of the deployment: jobs, results, games and payouts.
+    Explorer(ExplorerArgs),
+}
+
+/// `vtrain explorer`.
+#[derive(Debug, clap::Args)]
+pub struct ExplorerArgs {
+    /// Where the chain is and where its manifest lives.
+    #[command(flatten)]
+    pub chain: vtrain_cli::ChainArgs,
+    /// The address to serve on (the explorer is read-only and holds no key;
+    /// bind beyond localhost only behind a proxy you trust).
+    #[arg(long, env = "VTRAIN_EXPLORER_LISTEN", default_value = "127.0.0.1:8600")]
+    pub listen: std::net::SocketAddr,
+    /// How often the chain is read, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub poll_ms: u64,
+}
+
+impl ExplorerArgs {
+    async fn run(self) -> Result<(), CliError> {
+        let unreachable = |report| CliError {
+            failure: Failure::Unreachable,
+            report,
+        };
+        let provider = self.chain.provider().map_err(|report| CliError {
+            failure: Failure::Input,
+            report,
+        })?;
+        let deployment = self
+            .chain
+            .load_deployment(&provider)
+            .await
+            .map_err(unreachable)?;
+        vtrain_explorer::serve(
+            &self.chain.rpc_url,
+            &deployment,
+            self.listen,
+            std::time::Duration::from_millis(self.poll_ms),
+        )
+        .await
+        .map_err(unreachable)
+    }
 }
 
 impl Cli {
@@ -36,6 +79,7 @@ impl Cli {
     pub async fn run(self) -> ExitCode {
         let (json, result) = match self.command {
             Command::Job(command) => (command.json(), command.run().await),
+            Command::Explorer(args) => (false, args.run().await),
             Command::Check(args) => (
                 false,
                 args.run().await.map_err(|report| CliError {

@@ -7,6 +7,7 @@ mod cli_output;
 mod cnn;
 mod common;
 mod economics;
+mod explorer;
 mod fine_tuning;
 mod fork;
 mod honest;

@@ -1,0 +1,221 @@
+//! `vtrain explorer` against anvil: its JSON API says what the chain says
+//! about a slashed job and its game, move by move; its event stream announces
+//! a new job as it lands; bad requests get clear errors.
+
+use std::time::Duration;
+
+use alloy::transports::http::reqwest;
+use serde_json::Value;
+use vtrain_dispute::market::status;
+use vtrain_e2e::{Net, SOLVER, SUBMITTER, VERIFIER, wait_until};
+
+use crate::common::{eth, settle, small_spec};
+
+/// GET `url`: the status and the body as JSON.
+async fn get(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.expect("the explorer answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"));
+    (status, body)
+}
+
+/// The next `head` event's data from an open event stream.
+async fn next_head(stream: &mut reqwest::Response, buffer: &mut String) -> Value {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = event
+                .lines()
+                .find_map(|line| line.strip_prefix("data:"))
+                .filter(|_| event.contains("event: head"))
+            {
+                return serde_json::from_str(data.trim()).expect("the event's JSON");
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+            .await
+            .expect("an event within 30 s")
+            .expect("the stream")
+            .expect("the stream is open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+fn lower(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_live() {
+    let net = Net::start().await;
+    let explorer = net.explorer();
+    let base = explorer.listen_url().expect("its URL");
+    let _solver = net.solver(&["--fault", "flip-ulp@13"]);
+    let _verifier = net.verifier(&[]);
+    let spec = small_spec(&net);
+    let job = net.post(&spec, "1h");
+    assert_eq!(
+        settle(&net, job, Duration::from_secs(180)).await,
+        status::SLASHED
+    );
+    net.wait_withdrawn(
+        net.address(VERIFIER),
+        eth(1) + eth(5) / alloy::primitives::U256::from(2),
+    )
+    .await;
+    let record = net.market().job(job).await.expect("job");
+
+    // The list, once the explorer has read the slash.
+    let jobs_url = format!("{base}/api/jobs");
+    let rows = wait_until(Duration::from_secs(30), "the slash in the list", || async {
+        let (code, rows) = get(&jobs_url).await;
+        (code == 200 && rows[0]["status"] == "slashed").then_some(rows)
+    })
+    .await;
+    let row = &rows[0];
+    assert_eq!(row["id"], job);
+    assert_eq!(
+        lower(&row["submitter"]),
+        format!("{:?}", net.address(SUBMITTER)).to_lowercase()
+    );
+    assert_eq!(
+        lower(&row["solver"]),
+        format!("{:?}", net.address(SOLVER)).to_lowercase()
+    );
+    assert_eq!(row["reward"]["wei"], eth(10).to_string());
+    assert_eq!(row["reward"]["display"], "1");
+    assert_eq!(row["reward"]["token"], "ETH");
+    assert_eq!(row["solver_bond"]["display"], "0.5");
+    assert_eq!(row["games"], 1);
+    assert_eq!(row["open_games"], 0);
+    assert_eq!(
+        row["window_end"],
+        record.submittedAt + record.challengeWindow
+    );
+    // Filters.
+    let (_, slashed) = get(&format!("{jobs_url}?status=slashed")).await;
+    assert_eq!(slashed.as_array().map(Vec::len), Some(1));
+    let (_, finalized) = get(&format!("{jobs_url}?status=finalized")).await;
+    assert_eq!(finalized.as_array().map(Vec::len), Some(0));
+    let verifier = format!("{:?}", net.address(VERIFIER));
+    let (_, none) = get(&format!("{jobs_url}?solver={verifier}")).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
+
+    // The job: its spec decoded, the result's roots as committed, where the
+    // artifacts are announced, its game.
+    let (code, detail) = get(&format!("{base}/api/jobs/{job}")).await;
+    assert_eq!(code, 200, "{detail}");
+    assert_eq!(detail["job_hash"], record.jobHash.to_string());
+    assert_eq!(detail["dataset"]["root"], record.datasetRoot.to_string());
+    assert!(
+        !detail["dataset"]["locations"]
+            .as_array()
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(detail["spec"]["steps"], 40);
+    assert_eq!(detail["spec"]["checkpoint_interval"], 10);
+    let result = &detail["result"];
+    assert_eq!(result["trace"]["root"], record.traceRoot.to_string());
+    assert_eq!(result["model"]["root"], record.modelRoot.to_string());
+    assert_eq!(result["checkpoint_roots"].as_array().map(Vec::len), Some(5));
+    assert_eq!(result["submitted_at"], record.submittedAt);
+    assert!(
+        detail["progress"][0]
+            .as_str()
+            .is_some_and(|uri| uri.ends_with(&format!("/v1/jobs/{job}/progress"))),
+        "{detail}"
+    );
+    assert_eq!(detail["games"][0]["outcome"], "challenger won");
+
+    // The game, move by move: opened by the watchtower, narrowed by both,
+    // ended by the chain's ALU refuting the solver's fp32 operation.
+    let (code, game) = get(&format!("{base}/api/games/1")).await;
+    assert_eq!(code, 200, "{game}");
+    let on_chain = net.market().game_record(1).await.expect("game");
+    assert_eq!(game["job_id"], job);
+    assert_eq!(game["phase_name"], "Resolved");
+    assert_eq!(game["outcome"], "challenger won");
+    assert_eq!(game["reason"], "the step was refuted by the chain's ALU");
+    assert_eq!(game["settled"], true);
+    assert_eq!(game["mover"], Value::Null);
+    assert_eq!(
+        (game["lo"].clone(), game["hi"].clone()),
+        (on_chain.range.lo.into(), on_chain.range.hi.into())
+    );
+    let moves = game["moves"].as_array().expect("moves");
+    let events: Vec<&str> = moves.iter().filter_map(|m| m["event"].as_str()).collect();
+    assert_eq!(events.first(), Some(&"GameOpened"), "{events:?}");
+    assert_eq!(events.last(), Some(&"GameResolved"), "{events:?}");
+    assert!(
+        events.contains(&"MidpointPosted") && events.contains(&"StepExecuted"),
+        "{events:?}"
+    );
+    let solver = format!("{:?}", net.address(SOLVER)).to_lowercase();
+    let watchtower = verifier.to_lowercase();
+    for m in moves {
+        assert!(
+            m["gas_used"].as_u64().is_some_and(|gas| gas > 21_000),
+            "{m}"
+        );
+        let sender = lower(&m["sender"]);
+        assert!(sender == solver || sender == watchtower, "{m}");
+    }
+    let by = |event: &str| {
+        moves
+            .iter()
+            .find(|m| m["event"] == event)
+            .map(|m| lower(&m["sender"]))
+    };
+    assert_eq!(
+        by("MidpointPosted"),
+        Some(solver.clone()),
+        "the solver bisects"
+    );
+    assert_eq!(
+        by("MidpointJudged"),
+        Some(watchtower.clone()),
+        "the watchtower judges"
+    );
+
+    // Live: a page's event stream sees a new job land, and the list has it.
+    let mut stream = reqwest::get(format!("{base}/api/events"))
+        .await
+        .expect("the event stream");
+    assert_eq!(stream.status().as_u16(), 200);
+    let mut buffer = String::new();
+    let first = next_head(&mut stream, &mut buffer).await;
+    let second_job = net.post(&spec, "1h");
+    let landed = loop {
+        let head = next_head(&mut stream, &mut buffer).await;
+        assert!(
+            head["version"].as_u64() > first["version"].as_u64(),
+            "{head}"
+        );
+        let (_, rows) = get(&jobs_url).await;
+        if rows[0]["id"] == second_job {
+            break rows;
+        }
+    };
+    assert_eq!(landed.as_array().map(Vec::len), Some(2));
+
+    // Bad requests: clear errors, as JSON.
+    for (path, code, says) in [
+        ("/api/jobs/99", 404, "no job 99"),
+        ("/api/jobs/abc", 400, "is not a job id"),
+        ("/api/jobs?status=bogus", 400, "is none of"),
+        ("/api/jobs?solver=0x12", 400, "an address"),
+        ("/api/games/99", 404, "no game 99"),
+        ("/api/games/-1", 400, "is not a game id"),
+    ] {
+        let (status, body) = get(&format!("{base}{path}")).await;
+        assert_eq!(status, code, "{path}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{path}: {body}"
+        );
+    }
+    assert!(explorer.log().contains("explorer up"), "{}", explorer.log());
+}

@@ -1,0 +1,90 @@
+//! The explorer's view of the chain: one task keeps a job book in step with
+//! the node and publishes each new state as an immutable snapshot, which
+//! requests read without waiting for the node and live pages follow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::providers::DynProvider;
+use serde::Serialize;
+use tokio::sync::watch;
+use vtrain_dispute::{JobBook, Market};
+
+/// The chain as of one sync.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    /// The latest block read, and its time (Unix seconds).
+    pub block: u64,
+    /// The latest block's time: what deadlines and windows are measured against.
+    pub time: u64,
+    /// Counts the snapshots published: a page that saw version v and
+    /// receives a greater one reloads what it shows.
+    pub version: u64,
+    /// Every job, game and announced artifact, from the deployment's events.
+    #[serde(skip)]
+    pub book: JobBook,
+}
+
+/// The read-only market and the latest snapshot.
+pub struct Chain {
+    /// The deployment's contracts, over a read-only provider.
+    pub market: Market<DynProvider>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+}
+
+impl Chain {
+    /// A chain view of `market`, with an empty book until the first sync.
+    pub fn new(market: Market<DynProvider>) -> Arc<Self> {
+        let book = JobBook::starting_at(market.deployed_at());
+        let (snapshot, _) = watch::channel(Arc::new(Snapshot {
+            block: 0,
+            time: 0,
+            version: 0,
+            book,
+        }));
+        Arc::new(Self { market, snapshot })
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver that wakes at each new snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.subscribe()
+    }
+
+    /// Reads the chain once: new events, the head. Publishes a new snapshot
+    /// when either changed. Returns whether it did.
+    pub async fn sync(&self) -> vtrain_dispute::Result<bool> {
+        let current = self.snapshot();
+        let mut book = current.book.clone();
+        let (head, synced) = self.market.catch_up(&mut book).await?;
+        let changed = synced.applied > 0
+            || synced.reorg.is_some()
+            || head.number != current.block
+            || head.timestamp != current.time;
+        if changed {
+            self.snapshot.send_replace(Arc::new(Snapshot {
+                block: head.number,
+                time: head.timestamp,
+                version: current.version + 1,
+                book,
+            }));
+        }
+        Ok(changed)
+    }
+
+    /// Syncs every `poll` until the process ends; a failed sync (the node
+    /// unreachable) is logged when it starts and when it clears, and the
+    /// pages keep the last snapshot meanwhile.
+    pub async fn follow(self: Arc<Self>, poll: Duration) {
+        let mut failures = vtrain_cli::FailureLog::default();
+        loop {
+            let result = self.sync().await.map(|_| ()).map_err(Into::into);
+            failures.report("explorer sync", result);
+            tokio::time::sleep(poll).await;
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! One dispute game as the explorer shows it: the live record from the chain
+//! (phase, the step range, the clocks, whose move), and every move from the
+//! game's events with its sender, gas and transaction.
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEventInterface;
+use serde::{Deserialize, Serialize};
+use vtrain_dispute::Market;
+use vtrain_dispute::bindings::DisputeGame;
+
+use crate::view::{Amount, outcome_name};
+
+/// `DisputeGame.Phase`, by its number.
+pub const PHASES: [&str; 15] = [
+    "None",
+    "Bisect",
+    "Judge",
+    "RevealStep",
+    "ChooseList",
+    "Reveal",
+    "Pick",
+    "OpenTensor",
+    "RevealLeaf",
+    "NameElement",
+    "CommitMicro",
+    "ChooseMicro",
+    "NameMicroStep",
+    "ProveStep",
+    "Resolved",
+];
+
+/// Which level of the narrowing a phase belongs to: L1 bisects the steps of
+/// the disputed interval, L2 picks a list of the step, L3 a tensor and its
+/// element, L4 the element's micro-step, and the leaf is one fp32 operation
+/// the chain executes (`docs/dispute-game.md`).
+pub fn level_of(phase: u8) -> &'static str {
+    match phase {
+        1 | 2 => "L1 step",
+        3 | 4 => "L2 list",
+        5..=9 => "L3 tensor and element",
+        10..=12 => "L4 micro-step",
+        13 => "leaf: one fp32 operation",
+        14 => "resolved",
+        _ => "none",
+    }
+}
+
+/// `DisputeGame.Reason`, by its number.
+pub fn reason_name(reason: u8) -> &'static str {
+    match reason {
+        0 => "the solver proved the step",
+        1 => "the step was refuted by the chain's ALU",
+        2 => "the side to move ran out of time",
+        _ => "unknown",
+    }
+}
+
+/// One move (or the game's opening or ending), from its event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    /// The event's name (`MidpointPosted`, `StepExecuted`, …).
+    pub event: String,
+    /// Its fields, as the bindings print them.
+    pub fields: String,
+    /// The block it was mined in.
+    pub block: u64,
+    /// The transaction.
+    pub tx: B256,
+    /// Who sent it.
+    pub sender: Address,
+    /// The gas the whole transaction used.
+    pub gas_used: u64,
+}
+
+/// Everything about one game.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameDetail {
+    /// The game id.
+    pub id: u64,
+    /// The job whose result it disputes.
+    pub job_id: u64,
+    /// The job's solver.
+    pub solver: Address,
+    /// Who opened it.
+    pub challenger: Address,
+    /// The challenger's bond.
+    pub bond: Amount,
+    /// The disputed checkpoint.
+    pub checkpoint: u32,
+    /// The phase's number and name, and the level of the narrowing it is at.
+    pub phase: u8,
+    /// `PHASES[phase]`.
+    pub phase_name: String,
+    /// [`level_of`] the phase.
+    pub level: String,
+    /// The steps both sides agree on (lo) and first disagree on (hi).
+    pub lo: u64,
+    /// See `lo`.
+    pub hi: u64,
+    /// The state roots at lo and hi.
+    pub lo_root: B256,
+    /// See `lo_root`.
+    pub hi_root: B256,
+    /// The disputed element and micro-step, once named (L3, L4).
+    pub element: u64,
+    /// See `element`.
+    pub micro_step: u32,
+    /// Seconds left on each side's clock as of the last move.
+    pub solver_clock: u64,
+    /// See `solver_clock`.
+    pub challenger_clock: u64,
+    /// When the last move was made (Unix seconds).
+    pub last_move_at: u64,
+    /// Who must move next and until when (none once resolved).
+    pub mover: Option<Address>,
+    /// See `mover`.
+    pub deadline: Option<u64>,
+    /// undecided, solver won or challenger won.
+    pub outcome: String,
+    /// How it was decided, once it was.
+    pub reason: Option<String>,
+    /// Whether the market has paid it out.
+    pub settled: bool,
+    /// Every event of the game, in chain order.
+    pub moves: Vec<Move>,
+}
+
+/// Reads game `id` from the chain; `None` if there is no such game.
+pub async fn game_detail(
+    market: &Market<DynProvider>,
+    id: u64,
+) -> vtrain_dispute::Result<Option<GameDetail>> {
+    let g = market.game_record(id).await?;
+    if g.clock.phase == 0 {
+        return Ok(None);
+    }
+    let turn = market.game().turn(U256::from(id)).call().await;
+    let (mover, deadline) = match turn {
+        Ok(t) if t.mover != Address::ZERO => (Some(t.mover), Some(t.deadline)),
+        Ok(_) => (None, None),
+        Err(e) => return Err(vtrain_dispute::Error::from_contract(e)),
+    };
+    let resolved = (g.clock.phase == 14).then_some(g.clock.solverWon);
+    Ok(Some(GameDetail {
+        id,
+        job_id: g.setup.jobId.saturating_to(),
+        solver: g.setup.solver,
+        challenger: g.setup.challenger,
+        bond: Amount::eth(g.setup.bond),
+        checkpoint: g.setup.checkpoint,
+        phase: g.clock.phase,
+        phase_name: PHASES
+            .get(usize::from(g.clock.phase))
+            .copied()
+            .unwrap_or("unknown")
+            .into(),
+        level: level_of(g.clock.phase).into(),
+        lo: g.range.lo,
+        hi: g.range.hi,
+        lo_root: g.range.loRoot,
+        hi_root: g.range.hiRoot,
+        element: g.target.element,
+        micro_step: g.target.microStep,
+        solver_clock: g.clock.solverClock,
+        challenger_clock: g.clock.challengerClock,
+        last_move_at: g.clock.lastMoveAt,
+        mover,
+        deadline,
+        outcome: outcome_name(resolved).into(),
+        reason: resolved.map(|_| reason_name(g.clock.reason).into()),
+        settled: g.clock.settled,
+        moves: moves(market, id).await?,
+    }))
+}
+
+/// The game's events (every one has the game id as its first topic), each
+/// with the sender and gas of its transaction.
+async fn moves(market: &Market<DynProvider>, id: u64) -> vtrain_dispute::Result<Vec<Move>> {
+    let filter = Filter::new()
+        .address(*market.game().address())
+        .topic1(B256::from(U256::from(id)))
+        .from_block(market.deployed_at());
+    let provider = market.provider();
+    let logs = provider
+        .get_logs(&filter)
+        .await
+        .map_err(vtrain_dispute::Error::Rpc)?;
+    let mut moves = Vec::with_capacity(logs.len());
+    for log in logs {
+        let Ok(event) = DisputeGame::DisputeGameEvents::decode_log(&log.inner) else {
+            continue;
+        };
+        let text = format!("{:?}", event.data);
+        let (name, fields) = text.split_once('(').unwrap_or((&text, ""));
+        let Some(tx) = log.transaction_hash else {
+            continue;
+        };
+        let receipt = provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(vtrain_dispute::Error::Rpc)?;
+        let (sender, gas_used) = receipt.map_or((Address::ZERO, 0), |r| (r.from, r.gas_used));
+        moves.push(Move {
+            event: name.to_owned(),
+            fields: fields.trim_end_matches(')').to_owned(),
+            block: log.block_number.unwrap_or_default(),
+            tx,
+            sender,
+            gas_used,
+        });
+    }
+    Ok(moves)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_phase_has_a_name_and_a_level() {
+        assert_eq!(PHASES[1], "Bisect");
+        assert_eq!(PHASES[13], "ProveStep");
+        assert_eq!(level_of(2), "L1 step");
+        assert_eq!(level_of(4), "L2 list");
+        assert_eq!(level_of(9), "L3 tensor and element");
+        assert_eq!(level_of(12), "L4 micro-step");
+        assert_eq!(level_of(13), "leaf: one fp32 operation");
+        assert_eq!(level_of(14), "resolved");
+        assert_eq!(reason_name(1), "the step was refuted by the chain's ALU");
+    }
+}

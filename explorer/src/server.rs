@@ -1,0 +1,117 @@
+//! The explorer's HTTP API (axum): JSON under `/api/`, and a stream of
+//! server-sent events that tells a page when the chain moved on.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::Stream;
+use serde::Serialize;
+
+use crate::chain::Chain;
+use crate::view::{JobFilter, STATUSES, job_detail, job_rows};
+
+/// The routes.
+pub fn router(chain: Arc<Chain>) -> Router {
+    Router::new()
+        .route("/api/head", get(head))
+        .route("/api/jobs", get(jobs))
+        .route("/api/jobs/{id}", get(job))
+        .route("/api/games/{id}", get(game))
+        .route("/api/events", get(events))
+        .with_state(chain)
+}
+
+/// An error as JSON: `{"error": "..."}` with its status.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    #[derive(Serialize)]
+    struct Body {
+        error: String,
+    }
+    (
+        status,
+        axum::Json(Body {
+            error: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+async fn head(State(chain): State<Arc<Chain>>) -> Response {
+    axum::Json(&*chain.snapshot()).into_response()
+}
+
+async fn jobs(
+    State(chain): State<Arc<Chain>>,
+    filter: Result<Query<JobFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(filter)) = filter else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the filters are status, submitter and solver (an address)",
+        );
+    };
+    if let Some(status) = &filter.status
+        && !STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("status {status:?} is none of {}", STATUSES.join(", ")),
+        );
+    }
+    let snapshot = chain.snapshot();
+    axum::Json(job_rows(&snapshot.book, &filter, snapshot.time)).into_response()
+}
+
+async fn job(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, format!("{id:?} is not a job id"));
+    };
+    let snapshot = chain.snapshot();
+    let progress_key = vtrain_dispute::progress_key(id);
+    match job_detail(&snapshot.book, id, snapshot.time, progress_key) {
+        Some(detail) => axum::Json(detail).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no job {id}")),
+    }
+}
+
+async fn game(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, format!("{id:?} is not a game id"));
+    };
+    match crate::game::game_detail(&chain.market, id).await {
+        Ok(Some(detail)) => axum::Json(detail).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no game {id}")),
+        Err(e) => error(
+            StatusCode::BAD_GATEWAY,
+            format!("the node did not answer: {e}"),
+        ),
+    }
+}
+
+/// `event: head` with the snapshot's block, time and version, at once and
+/// at every new snapshot; a comment every 15 s keeps proxies from closing
+/// an idle stream.
+async fn events(
+    State(chain): State<Arc<Chain>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = chain.subscribe();
+    let stream =
+        futures_util::stream::unfold((receiver, true), |(mut receiver, first)| async move {
+            if !first && receiver.changed().await.is_err() {
+                return None;
+            }
+            let snapshot = receiver.borrow_and_update().clone();
+            let event = Event::default()
+                .event("head")
+                .json_data(&*snapshot)
+                .unwrap_or_else(|_| Event::default().event("head"));
+            Some((Ok(event), (receiver, false)))
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
