@@ -11,7 +11,11 @@
 #      the submitter refunded.
 # `scripts/demo.sh --cnn` runs jobs 1 and 3 with the convolutional net of
 # examples/digits-cnn.toml instead of the MLP.
-# Everything runs in a temporary folder; every process is stopped at the end.
+# The explorer (`vtrain explorer`) follows it all in a browser: its URL is
+# printed once the devnet is up. Run from a terminal, the demo waits for
+# Enter at the end so that the explorer can be browsed; otherwise (a script,
+# CI) it exits. Everything runs in a temporary folder; every process is
+# stopped at the end.
 set -Eeuo pipefail
 
 spec=examples/digits-mlp.toml
@@ -50,6 +54,7 @@ trap cleanup EXIT
 port=${VTRAIN_DEVNET_PORT:-8545}
 solver_port=${VTRAIN_DEMO_SOLVER_PORT:-7070}
 verifier_port=${VTRAIN_DEMO_VERIFIER_PORT:-7071}
+explorer_port=${VTRAIN_DEMO_EXPLORER_PORT:-8600}
 export VTRAIN_RPC_URL="http://127.0.0.1:$port"
 export VTRAIN_DEPLOYMENTS_DIR="$work/deployments"
 export NO_COLOR=1
@@ -68,6 +73,10 @@ pids+=($!)
 for _ in $(seq 100); do [ -f "$work/deployments/31337.json" ] && break; sleep 0.2; done
 [ -f "$work/deployments/31337.json" ] || { cat "$work/devnet.log" >&2; exit 1; }
 cat "$work/devnet.log"
+
+"$bin/vtrain" explorer --listen "127.0.0.1:$explorer_port" --poll-ms 500 >"$work/explorer.log" 2>&1 &
+pids+=($!)
+say "==> the explorer: open http://127.0.0.1:$explorer_port/ to follow the jobs and the dispute live"
 
 start_solver() { # name key port [flags…]
   local name=$1 key=$2 listen=$3; shift 3
@@ -142,3 +151,6 @@ echo "  escrow (above)."
 awk -v a="$t2" -v b="$t3" 'BEGIN { printf "  Wall time, post to slashed: %.1f s\n", b - a }'
 
 say "demo: done. Logs and artifacts: $work"
+if [ -t 0 ]; then
+  read -r -p "The explorer is still up at http://127.0.0.1:$explorer_port/ (job $cheat's game: #/games/1). Press Enter to stop everything. " _ || true
+fi

@@ -37,16 +37,29 @@ require node "Node.js >= 20 installs the Foundry and solc npm packages"
 require npm "npm installs the Foundry and solc npm packages"
 require cargo "the Rust toolchain (rustup) builds vtrain; rust-toolchain.toml pins the version"
 
-# qemu-user runs the determinism tests as CPUs without FMA/AVX and with AVX2.
-if ! command -v qemu-x86_64 >/dev/null 2>&1; then
+# Debian packages the tests need, installed when missing (as root) or named:
+# `apt_need COMMAND PACKAGES WHY`.
+apt_updated=0
+apt_need() {
+  local command=$1 packages=$2 why=$3
+  command -v "$command" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing qemu-user (Debian) for the cross-CPU determinism tests" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user; } >"${TMPDIR:-/tmp}/vtrain-apt.log" 2>&1 ||
-      { cat "${TMPDIR:-/tmp}/vtrain-apt.log" >&2; die "apt-get could not install qemu-user"; }
+    echo "setup: installing $packages (Debian) for $why" >&2
+    {
+      if [ "$apt_updated" = 0 ]; then apt-get update -qq; fi &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages
+    } >"${TMPDIR:-/tmp}/vtrain-apt.log" 2>&1 ||
+      { cat "${TMPDIR:-/tmp}/vtrain-apt.log" >&2; die "apt-get could not install $packages"; }
+    apt_updated=1
   else
-    die "qemu-x86_64 is missing: install Debian's qemu-user (apt-get install qemu-user)"
+    die "$command is missing: install Debian's $packages (apt-get install $packages) for $why"
   fi
-fi
+}
+
+# qemu-user runs the determinism tests as CPUs without FMA/AVX and with AVX2.
+apt_need qemu-x86_64 qemu-user "the cross-CPU determinism tests"
+# A real headless browser for the explorer's page tests (about 35 s, once).
+apt_need chromedriver "chromium chromium-driver" "the explorer's browser tests"
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js >= 20 is required (found $(node --version))"

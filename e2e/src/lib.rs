@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod agent;
+mod browser;
 mod group;
 mod net;
 mod proxy;
 mod s3;
 
 pub use agent::{Agent, binary, free_port, run_cli};
+pub use browser::Browser;
 pub use group::{ProcessGroup, members};
 pub use net::{Net, advance_time, wait_status, wait_until};
 pub use proxy::Proxy;

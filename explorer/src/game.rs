@@ -192,8 +192,17 @@ async fn moves(market: &Market<DynProvider>, id: u64) -> vtrain_dispute::Result<
         let Ok(event) = DisputeGame::DisputeGameEvents::decode_log(&log.inner) else {
             continue;
         };
+        // `Variant(Variant { field: value, … })`: the name, then the fields.
         let text = format!("{:?}", event.data);
-        let (name, fields) = text.split_once('(').unwrap_or((&text, ""));
+        let (name, inner) = text.split_once('(').unwrap_or((&text, ""));
+        let fields = inner
+            .strip_suffix(')')
+            .unwrap_or(inner)
+            .trim_start_matches(name)
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .trim();
         let Some(tx) = log.transaction_hash else {
             continue;
         };
@@ -204,7 +213,7 @@ async fn moves(market: &Market<DynProvider>, id: u64) -> vtrain_dispute::Result<
         let (sender, gas_used) = receipt.map_or((Address::ZERO, 0), |r| (r.from, r.gas_used));
         moves.push(Move {
             event: name.to_owned(),
-            fields: fields.trim_end_matches(')').to_owned(),
+            fields: fields.to_owned(),
             block: log.block_number.unwrap_or_default(),
             tx,
             sender,

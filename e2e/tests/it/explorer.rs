@@ -7,7 +7,7 @@ use std::time::Duration;
 use alloy::transports::http::reqwest;
 use serde_json::Value;
 use vtrain_dispute::market::status;
-use vtrain_e2e::{Net, SOLVER, SUBMITTER, VERIFIER, wait_until};
+use vtrain_e2e::{Agent, Browser, Net, SOLVER, SUBMITTER, VERIFIER, wait_until};
 
 use crate::common::{eth, settle, small_spec};
 
@@ -47,15 +47,16 @@ fn lower(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_lowercase()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_live() {
+/// A devnet where a cheating solver's job was slashed by the watchtower's
+/// game, paid out, and an explorer that follows it: the net, the explorer,
+/// its URL and the job id.
+async fn slashed_job_with_explorer() -> (Net, Agent, String, u64, [Agent; 2]) {
     let net = Net::start().await;
     let explorer = net.explorer();
     let base = explorer.listen_url().expect("its URL");
-    let _solver = net.solver(&["--fault", "flip-ulp@13"]);
-    let _verifier = net.verifier(&[]);
-    let spec = small_spec(&net);
-    let job = net.post(&spec, "1h");
+    let solver = net.solver(&["--fault", "flip-ulp@13"]);
+    let verifier = net.verifier(&[]);
+    let job = net.post(&small_spec(&net), "1h");
     assert_eq!(
         settle(&net, job, Duration::from_secs(180)).await,
         status::SLASHED
@@ -65,6 +66,13 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
         eth(1) + eth(5) / alloy::primitives::U256::from(2),
     )
     .await;
+    (net, explorer, base, job, [solver, verifier])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_live() {
+    let (net, explorer, base, job, _agents) = slashed_job_with_explorer().await;
+    let spec = small_spec(&net);
     let record = net.market().job(job).await.expect("job");
 
     // The list, once the explorer has read the slash.
@@ -218,4 +226,132 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
         );
     }
     assert!(explorer.log().contains("explorer up"), "{}", explorer.log());
+}
+
+/// Where the browser test leaves its screenshots, for a person to look at.
+fn screenshot(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/explorer-screenshots")
+        .join(name)
+}
+
+/// `document.querySelector(selector)?.textContent` in the page.
+fn text_of(selector: &str) -> String {
+    format!("return document.querySelector({selector:?})?.textContent ?? null")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_explorer_pages_in_chromium_show_the_chain_and_update_live() {
+    let (net, _explorer, base, job, _agents) = slashed_job_with_explorer().await;
+    let record = net.market().job(job).await.expect("job");
+    let (_, game) = get(&format!("{base}/api/games/1")).await;
+    let browser = Browser::start().await;
+    let wait = Duration::from_secs(30);
+
+    // The list.
+    browser.open(&format!("{base}/#/")).await;
+    let status = browser
+        .wait_for(
+            &text_of(&format!("tr[data-job=\"{job}\"] [data-status]")),
+            wait,
+        )
+        .await;
+    assert_eq!(status, "slashed");
+    let row = browser
+        .eval(&text_of(&format!("tr[data-job=\"{job}\"]")))
+        .await;
+    assert!(row.as_str().is_some_and(|r| r.contains("1 ETH")), "{row}");
+    browser
+        .wait_for(&text_of("#live").replace("?? null", "=== 'live'"), wait)
+        .await;
+    browser.screenshot(&screenshot("jobs.png")).await;
+
+    // The job: its result's roots, its checkpoints, its game.
+    browser.open(&format!("{base}/#/jobs/{job}")).await;
+    browser
+        .wait_for(
+            &text_of("h1").replace("?? null", "?.includes('Job #1')"),
+            wait,
+        )
+        .await;
+    let text = browser.text().await;
+    for expected in [
+        record.modelRoot.to_string(),
+        record.traceRoot.to_string(),
+        record.jobHash.to_string(),
+        "challenger won".to_owned(),
+        "0.5 ETH".to_owned(),
+    ] {
+        assert!(
+            text.contains(&expected),
+            "{expected} is not on the page:\n{text}"
+        );
+    }
+    let checkpoints = browser
+        .eval(
+            "return document.querySelectorAll('main table')[0].querySelectorAll('tbody tr').length",
+        )
+        .await;
+    assert_eq!(checkpoints, 5, "one row per checkpoint");
+    browser.screenshot(&screenshot("job.png")).await;
+
+    // The game: every move, the narrowing done to the fp32 operation.
+    browser.open(&format!("{base}/#/games/1")).await;
+    let outcome = browser.wait_for(&text_of("#outcome"), wait).await;
+    assert_eq!(outcome, "challenger won");
+    let moves = browser
+        .eval("return document.querySelectorAll('tr.move').length")
+        .await;
+    assert_eq!(
+        moves.as_u64(),
+        game["moves"].as_array().map(|m| m.len() as u64)
+    );
+    let done = browser
+        .eval("return document.querySelectorAll('#levels li.done').length")
+        .await;
+    assert_eq!(done, 5, "every level of the narrowing was played");
+    let text = browser.text().await;
+    assert!(
+        text.contains("StepExecuted") && text.contains("the step was refuted by the chain's ALU"),
+        "{text}"
+    );
+    browser.screenshot(&screenshot("game.png")).await;
+
+    // Live: the list gets a new job without a reload (a marker set on the
+    // window survives).
+    browser.open(&format!("{base}/#/")).await;
+    browser
+        .wait_for(
+            &text_of(&format!("tr[data-job=\"{job}\"] [data-status]")),
+            wait,
+        )
+        .await;
+    browser.eval("window.vtrainMarker = 42; return true").await;
+    let second = net.post(&small_spec(&net), "1h");
+    browser
+        .wait_for(
+            &format!("return document.querySelector('tr[data-job=\"{second}\"]') !== null"),
+            wait,
+        )
+        .await;
+    assert_eq!(
+        browser.eval("return window.vtrainMarker ?? null").await,
+        42,
+        "no reload"
+    );
+
+    // A page for a job that does not exist says so.
+    browser.open(&format!("{base}/#/jobs/99")).await;
+    let error = browser.wait_for(&text_of("#error"), wait).await;
+    assert_eq!(error, "no job 99");
+    // No console error on any page but that one: Chromium logs the page's
+    // failed fetch of /api/jobs/99 (which the page handled); its presence
+    // also shows that the console is being read.
+    let errors = browser.console_errors().await;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("/api/jobs/99") && errors[0].contains("404"),
+        "{errors:#?}"
+    );
+    browser.close().await;
 }

@@ -1,0 +1,257 @@
+// The explorer's pages: plain DOM, no framework, no build step. Everything
+// shown comes from /api/. Chain data is untrusted (anyone can post a job or
+// announce a location), so text goes in as text nodes, never as HTML, and
+// only http(s) locations become links.
+'use strict';
+
+let snapshot = null; // the latest /api/head (or `head` event)
+let rendering = 0; // drops a render that a newer one overtook
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function safeHref(uri) {
+  return /^https?:\/\//i.test(uri) ? uri : null;
+}
+
+async function api(path) {
+  const response = await fetch(path, { cache: 'no-store' });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || `${path}: ${response.status}`);
+  return body;
+}
+
+function short(hex) {
+  if (!hex) return '—';
+  return hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-6)}` : hex;
+}
+
+function account(address) {
+  return address ? el('span', { class: 'mono', title: address }, short(address)) : '—';
+}
+
+function amount(a) {
+  return `${a.display} ${a.token}`;
+}
+
+function duration(seconds) {
+  if (seconds <= 0) return 'closed';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+}
+
+function time(unix) {
+  return unix ? new Date(unix * 1000).toISOString().replace('.000Z', 'Z') : '—';
+}
+
+function badge(status) {
+  return el('span', { class: `badge ${status}`, 'data-status': status }, status);
+}
+
+function table(headers, rows) {
+  return el('table', {},
+    el('thead', {}, el('tr', {}, headers.map(([text, cls]) => el('th', { class: cls }, text)))),
+    el('tbody', {}, rows));
+}
+
+function facts(pairs) {
+  return el('dl', {}, pairs.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)]));
+}
+
+// ------------------------------------------------------------------ pages
+
+async function jobsPage(params) {
+  const status = params.get('status') || '';
+  const query = status ? `?status=${encodeURIComponent(status)}` : '';
+  const jobs = await api(`/api/jobs${query}`);
+  const select = el('select', { id: 'status-filter' },
+    ['', 'open', 'claimed', 'submitted', 'finalized', 'slashed', 'cancelled']
+      .map((s) => el('option', s === status ? { value: s, selected: '' } : { value: s }, s || 'every status')));
+  select.addEventListener('change', () => {
+    location.hash = select.value ? `#/?status=${select.value}` : '#/';
+  });
+  const rows = jobs.map((job) => el('tr', { 'data-job': job.id },
+    el('td', { class: 'num' }, el('a', { href: `#/jobs/${job.id}` }, `#${job.id}`)),
+    el('td', {}, badge(job.status)),
+    el('td', { class: 'num' }, amount(job.reward)),
+    el('td', {}, account(job.submitter)),
+    el('td', {}, account(job.solver)),
+    el('td', {}, job.window_left === null ? '—' : duration(job.window_left)),
+    el('td', { class: 'num' }, `${job.games}${job.open_games ? ` (${job.open_games} open)` : ''}`)));
+  return [
+    el('h1', {}, 'Jobs'),
+    el('div', { class: 'filters' }, 'Show ', select),
+    jobs.length
+      ? table([['Job', 'num'], ['Status'], ['Reward', 'num'], ['Submitter'], ['Solver'],
+        ['Challenge window'], ['Games', 'num']], rows)
+      : el('p', { class: 'muted' }, 'No jobs.'),
+  ];
+}
+
+function artifact(label, a) {
+  const links = a.locations.map((uri) => {
+    const href = safeHref(uri);
+    return el('div', {}, href ? el('a', { href, class: 'mono' }, uri) : el('span', { class: 'mono' }, uri));
+  });
+  return [label, el('div', {}, el('code', {}, a.root), links.length ? links : el('div', { class: 'muted' }, 'not announced'))];
+}
+
+async function jobPage(id) {
+  const job = await api(`/api/jobs/${encodeURIComponent(id)}`);
+  const out = [
+    el('h1', {}, `Job #${job.id} `, badge(job.status)),
+    facts([
+      ['Submitter', account(job.submitter)],
+      ['Solver', account(job.solver)],
+      ['Reward', el('span', { id: 'reward' }, amount(job.reward))],
+      ['Solver bond', amount(job.solver_bond)],
+      ['Claim by', time(job.claim_deadline)],
+      ['Submit by', time(job.submit_deadline)],
+      ['Challenge window', job.window_end === null ? 'no result yet'
+        : el('span', { id: 'window' }, `${duration(job.window_left)} (ends ${time(job.window_end)})`)],
+      ['Job hash', el('code', {}, job.job_hash)],
+      artifact('Dataset', job.dataset),
+    ]),
+  ];
+  if (job.spec_error) out.push(el('p', { class: 'error' }, `Invalid spec: ${job.spec_error}`));
+  if (job.spec) {
+    const s = job.spec;
+    out.push(el('h2', {}, 'Spec'), facts([
+      ['Steps', `${s.steps} (checkpoint every ${s.checkpoint_interval})`],
+      ['Batch', String(s.batch_size)],
+      ['Seed', String(s.seed)],
+    ]), el('pre', { id: 'spec' }, JSON.stringify({ model: s.model, optimizer: s.optimizer, schedule: s.schedule }, null, 2)));
+  }
+  if (job.result) {
+    const r = job.result;
+    out.push(el('h2', {}, 'Result'), facts([
+      artifact('Trace', r.trace),
+      artifact('Model', r.model),
+      ['Final state', el('code', {}, r.final_state_root)],
+      ['Committed', `block ${r.block}, ${time(r.submitted_at)}`],
+    ]));
+    const k = job.spec ? job.spec.checkpoint_interval : null;
+    out.push(el('h2', {}, 'Checkpoints'), table([['#', 'num'], ['Step', 'num'], ['State root']],
+      r.checkpoint_roots.map((root, i) => el('tr', {},
+        el('td', { class: 'num' }, String(i)),
+        el('td', { class: 'num' }, k === null ? '—' : String(i * k)),
+        el('td', {}, el('code', {}, root))))));
+  }
+  out.push(el('h2', {}, 'Games'));
+  out.push(job.games.length
+    ? table([['Game', 'num'], ['Challenger'], ['Checkpoint', 'num'], ['Outcome'], ['Paid out']],
+      job.games.map((g) => el('tr', { 'data-game': g.id },
+        el('td', { class: 'num' }, el('a', { href: `#/games/${g.id}` }, `#${g.id}`)),
+        el('td', {}, account(g.challenger)),
+        el('td', { class: 'num' }, String(g.checkpoint)),
+        el('td', {}, g.outcome),
+        el('td', {}, g.settled ? 'yes' : 'no'))))
+    : el('p', { class: 'muted' }, 'No games.'));
+  return out;
+}
+
+const LEVELS = [
+  ['L1 step', 'interval → step'],
+  ['L2 list', 'step → list'],
+  ['L3 tensor and element', 'tensor → element'],
+  ['L4 micro-step', 'element → micro-step'],
+  ['leaf: one fp32 operation', 'one fp32 operation'],
+];
+
+async function gamePage(id) {
+  const g = await api(`/api/games/${encodeURIComponent(id)}`);
+  const current = LEVELS.findIndex(([level]) => level === g.level);
+  const resolved = g.phase_name === 'Resolved';
+  const levels = el('ol', { class: 'levels', id: 'levels' }, LEVELS.map(([level, label], i) => el('li', {
+    class: resolved || i < current ? 'done' : i === current ? 'current' : '',
+  }, label)));
+  const side = (address) => (address === g.solver ? 'solver' : address === g.challenger ? 'challenger' : 'other');
+  return [
+    el('h1', {}, `Game #${g.id} on `, el('a', { href: `#/jobs/${g.job_id}` }, `job #${g.job_id}`), ' ',
+      el('span', { class: 'badge', id: 'outcome' }, g.outcome)),
+    levels,
+    facts([
+      ['Phase', `${g.phase_name} (${g.level})`],
+      ['Solver', account(g.solver)],
+      ['Challenger', account(g.challenger)],
+      ['Bond', amount(g.bond)],
+      ['Checkpoint', String(g.checkpoint)],
+      ['Steps', el('span', { id: 'range' }, `${g.lo} agreed, ${g.hi} disputed`)],
+      ['Element / micro-step', `${g.element} / ${g.micro_step}`],
+      ['Clocks left', `solver ${duration(g.solver_clock)}, challenger ${duration(g.challenger_clock)}`],
+      ['To move', g.mover ? [account(g.mover), ` until ${time(g.deadline)}`] : '—'],
+      ['Decided by', g.reason || '—'],
+      ['Paid out', g.settled ? 'yes' : 'no'],
+    ]),
+    el('h2', {}, `Moves (${g.moves.length})`),
+    table([['#', 'num'], ['Move'], ['By'], ['Gas', 'num'], ['Block', 'num'], ['Transaction'], ['Details']],
+      g.moves.map((m, i) => el('tr', { class: 'move' },
+        el('td', { class: 'num' }, String(i + 1)),
+        el('td', {}, m.event),
+        el('td', {}, side(m.sender)),
+        el('td', { class: 'num' }, m.gas_used.toLocaleString('en-US')),
+        el('td', { class: 'num' }, String(m.block)),
+        el('td', {}, el('code', { title: m.tx }, short(m.tx))),
+        el('td', {}, el('code', {}, m.fields))))),
+  ];
+}
+
+// ------------------------------------------------------------------ routing and live updates
+
+async function render() {
+  const ticket = ++rendering;
+  const [path, query] = location.hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query || '');
+  const parts = (path || '/').split('/').filter(Boolean);
+  let content;
+  try {
+    if (parts[0] === 'jobs' && parts[1]) content = await jobPage(parts[1]);
+    else if (parts[0] === 'games' && parts[1]) content = await gamePage(parts[1]);
+    else content = await jobsPage(params);
+  } catch (error) {
+    content = [el('p', { class: 'error', id: 'error' }, error.message)];
+  }
+  if (ticket !== rendering) return;
+  document.getElementById('main').replaceChildren(...content);
+  document.body.dataset.version = snapshot ? snapshot.version : '';
+}
+
+function showHead() {
+  document.getElementById('head').textContent =
+    snapshot ? `block ${snapshot.block} · ${time(snapshot.time)}` : 'connecting…';
+}
+
+function follow() {
+  const events = new EventSource('/api/events');
+  const live = document.getElementById('live');
+  events.addEventListener('head', (event) => {
+    const next = JSON.parse(event.data);
+    const changed = !snapshot || next.version !== snapshot.version;
+    snapshot = next;
+    live.textContent = 'live';
+    live.className = 'badge live';
+    showHead();
+    if (changed) render();
+  });
+  events.addEventListener('error', () => {
+    live.textContent = 'reconnecting';
+    live.className = 'badge';
+  });
+}
+
+window.addEventListener('hashchange', render);
+window.addEventListener('DOMContentLoaded', () => {
+  follow();
+  render();
+});
