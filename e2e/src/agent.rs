@@ -20,12 +20,51 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released).
+/// The lowest port [`free_port`] hands out.
+const PORTS_FROM: u16 = 10_000;
+
+/// A free TCP port on 127.0.0.1 for a process to listen on: checked by
+/// binding it, then released for the process to take.
+///
+/// It is drawn at random from below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`, 32768–60999 by default), not asked of the
+/// kernel with port 0. A port-0 port is an ephemeral one, and between its
+/// release and the process's bind every outgoing connection of every test
+/// running beside it (agents poll anvil many times a second) may take it as
+/// its local port: the agent then fails to listen and exits, and its test
+/// waits for a watchtower that is not there. Below that range only another
+/// listener can collide, and a random draw over some 20,000 ports, never the
+/// same twice in one test process, makes that rare.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::hash::{BuildHasher, Hasher};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let below = ephemeral_start().saturating_sub(1).max(PORTS_FROM + 1_000);
+    let span = u64::from(below - PORTS_FROM);
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    for attempt in 0..span {
+        let port = PORTS_FROM + ((seed.wrapping_add(attempt.wrapping_mul(7_919))) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port between {PORTS_FROM} and {below}");
+}
+
+/// The first port of the kernel's ephemeral range (32768 if unreadable).
+fn ephemeral_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A running agent binary, restartable, killed with SIGKILL on drop.
