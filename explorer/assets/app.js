@@ -125,6 +125,7 @@ async function jobPage(id) {
     ]),
   ];
   if (job.spec_error) out.push(el('p', { class: 'error' }, `Invalid spec: ${job.spec_error}`));
+  if (job.progress.length) out.push(el('h2', {}, 'Training'), await progressSection(job.id));
   if (job.spec) {
     const s = job.spec;
     out.push(el('h2', {}, 'Spec'), facts([
@@ -159,6 +160,56 @@ async function jobPage(id) {
         el('td', {}, g.settled ? 'yes' : 'no'))))
     : el('p', { class: 'muted' }, 'No games.'));
   return out;
+}
+
+// The solver's losses (relayed by the explorer from the route the solver
+// announced), drawn as SVG: the raw loss light, its debiased exponential
+// moving average strong, as `vtrain job fetch --loss-png` draws them.
+async function progressSection(id) {
+  let p;
+  try {
+    p = await api(`/api/jobs/${encodeURIComponent(id)}/progress`);
+  } catch (error) {
+    return el('p', { class: 'muted', id: 'progress' }, error.message);
+  }
+  const points = p.losses.map((loss, i) => [i + 1, loss]).filter(([, loss]) => Number.isFinite(loss));
+  const summary = el('p', { id: 'progress' }, `Step ${p.step} of ${p.steps}`,
+    points.length ? `, last loss ${points[points.length - 1][1].toFixed(4)} nats` : '');
+  if (points.length < 2) return summary;
+  const [w, h, left, bottom] = [800, 240, 60, 30];
+  const lo = Math.min(...points.map(([, l]) => l));
+  const hi = Math.max(...points.map(([, l]) => l));
+  const x = (step) => left + ((step - 1) / Math.max(1, p.steps - 1)) * (w - left - 10);
+  const y = (loss) => 10 + (hi === lo ? 0.5 : (hi - loss) / (hi - lo)) * (h - bottom - 10);
+  const path = (pts) => pts.map(([s, l], i) => `${i ? 'L' : 'M'}${x(s).toFixed(1)},${y(l).toFixed(1)}`).join(' ');
+  const alpha = 2 / (Math.max(1, Math.round(p.steps / 40)) + 1);
+  let ema = 0;
+  const smooth = points.map(([s, l], i) => {
+    ema = (1 - alpha) * ema + alpha * l;
+    return [s, ema / (1 - (1 - alpha) ** (i + 1))];
+  });
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('id', 'loss-chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'training loss per step');
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  add('line', { x1: left, y1: h - bottom, x2: w - 10, y2: h - bottom, stroke: '#98a1ad' });
+  add('line', { x1: left, y1: 10, x2: left, y2: h - bottom, stroke: '#98a1ad' });
+  add('text', { x: left - 6, y: 16, 'text-anchor': 'end', 'font-size': 12 }, hi.toFixed(3));
+  add('text', { x: left - 6, y: h - bottom, 'text-anchor': 'end', 'font-size': 12 }, lo.toFixed(3));
+  add('text', { x: left, y: h - 10, 'font-size': 12 }, 'step 1');
+  add('text', { x: w - 10, y: h - 10, 'text-anchor': 'end', 'font-size': 12 }, `step ${p.steps}`);
+  add('path', { d: path(points), fill: 'none', stroke: '#9db7ea', 'stroke-width': 1, class: 'raw' });
+  add('path', { d: path(smooth), fill: 'none', stroke: '#2057c7', 'stroke-width': 2, class: 'smooth' });
+  return el('div', {}, summary, svg,
+    el('p', { class: 'muted' }, 'Loss in nats per step: raw (light) and its moving average (strong), from ', el('code', {}, p.source)));
 }
 
 const LEVELS = [

@@ -127,10 +127,14 @@ pub struct GameDetail {
     pub moves: Vec<Move>,
 }
 
-/// Reads game `id` from the chain; `None` if there is no such game.
+/// Reads game `id` from the chain; `None` if there is no such game. Its
+/// moves are searched from `opened_block` (the book's, when it has the game:
+/// a node may refuse a log query over the whole chain), else from the
+/// deployment.
 pub async fn game_detail(
     market: &Market<DynProvider>,
     id: u64,
+    opened_block: Option<u64>,
 ) -> vtrain_dispute::Result<Option<GameDetail>> {
     let g = market.game_record(id).await?;
     if g.clock.phase == 0 {
@@ -171,17 +175,26 @@ pub async fn game_detail(
         outcome: outcome_name(resolved).into(),
         reason: resolved.map(|_| reason_name(g.clock.reason).into()),
         settled: g.clock.settled,
-        moves: moves(market, id).await?,
+        moves: moves(
+            market,
+            id,
+            opened_block.unwrap_or_else(|| market.deployed_at()),
+        )
+        .await?,
     }))
 }
 
-/// The game's events (every one has the game id as its first topic), each
-/// with the sender and gas of its transaction.
-async fn moves(market: &Market<DynProvider>, id: u64) -> vtrain_dispute::Result<Vec<Move>> {
+/// The game's events from `from_block` on (every one has the game id as its
+/// first topic), each with the sender and gas of its transaction.
+async fn moves(
+    market: &Market<DynProvider>,
+    id: u64,
+    from_block: u64,
+) -> vtrain_dispute::Result<Vec<Move>> {
     let filter = Filter::new()
         .address(*market.game().address())
         .topic1(B256::from(U256::from(id)))
-        .from_block(market.deployed_at());
+        .from_block(from_block);
     let provider = market.provider();
     let logs = provider
         .get_logs(&filter)

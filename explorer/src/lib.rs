@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod game;
+pub mod progress;
 pub mod server;
 pub mod view;
 

@@ -22,6 +22,7 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .route("/api/head", get(head))
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{id}", get(job))
+        .route("/api/jobs/{id}/progress", get(progress))
         .route("/api/games/{id}", get(game))
         .route("/api/events", get(events))
         .route(
@@ -115,11 +116,27 @@ async fn job(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Respons
     }
 }
 
+async fn progress(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Response {
+    use crate::progress::ProgressError;
+    let Ok(id) = id.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, format!("{id:?} is not a job id"));
+    };
+    let snapshot = chain.snapshot();
+    match crate::progress::fetch(&snapshot.book, id).await {
+        Ok(progress) => axum::Json(progress).into_response(),
+        Err(e @ (ProgressError::NoJob(_) | ProgressError::NotAnnounced(_))) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Err(e @ ProgressError::Unavailable { .. }) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
 async fn game(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<u64>() else {
         return error(StatusCode::BAD_REQUEST, format!("{id:?} is not a game id"));
     };
-    match crate::game::game_detail(&chain.market, id).await {
+    let opened_block = chain.snapshot().book.games.get(&id).map(|g| g.opened_block);
+    match crate::game::game_detail(&chain.market, id, opened_block).await {
         Ok(Some(detail)) => axum::Json(detail).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no game {id}")),
         Err(e) => error(

@@ -137,6 +137,28 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
         "{detail}"
     );
     assert_eq!(detail["games"][0]["outcome"], "challenger won");
+    // The solver's losses, relayed from the route it announced.
+    let (code, progress) = get(&format!("{base}/api/jobs/{job}/progress")).await;
+    assert_eq!(code, 200, "{progress}");
+    assert_eq!(
+        (progress["step"].clone(), progress["steps"].clone()),
+        (40.into(), 40.into())
+    );
+    let losses = progress["losses"].as_array().expect("losses");
+    assert_eq!(losses.len(), 40);
+    // The cheater's state after its flipped bit trains to a loss that is not
+    // finite, reported as null; every other is a cross-entropy of 10 classes.
+    assert!(
+        losses
+            .iter()
+            .all(|l| l.is_null() || l.as_f64().is_some_and(|l| l > 0.0 && l < 10.0)),
+        "{progress}"
+    );
+    assert!(
+        losses.iter().filter(|l| l.is_null()).count() < 5,
+        "{progress}"
+    );
+    assert_eq!(progress["source"], detail["progress"][0]);
 
     // The game, move by move: opened by the watchtower, narrowed by both,
     // ended by the chain's ALU refuting the solver's fp32 operation.
@@ -212,6 +234,7 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
     // Bad requests: clear errors, as JSON.
     for (path, code, says) in [
         ("/api/jobs/99", 404, "no job 99"),
+        ("/api/jobs/99/progress", 404, "no job 99"),
         ("/api/jobs/abc", 400, "is not a job id"),
         ("/api/jobs?status=bogus", 400, "is none of"),
         ("/api/jobs?solver=0x12", 400, "an address"),
@@ -287,6 +310,25 @@ async fn the_explorer_pages_in_chromium_show_the_chain_and_update_live() {
             "{expected} is not on the page:\n{text}"
         );
     }
+    let progress = browser.wait_for(&text_of("#progress"), wait).await;
+    assert!(
+        progress
+            .as_str()
+            .is_some_and(|p| p.starts_with("Step 40 of 40")),
+        "{progress}"
+    );
+    let drawn = browser
+        .eval("return document.querySelector('#loss-chart path.raw').getAttribute('d').split(/[ML]/).length - 1")
+        .await;
+    let (_, relayed) = get(&format!("{base}/api/jobs/{job}/progress")).await;
+    let finite = relayed["losses"]
+        .as_array()
+        .map(|l| l.iter().filter(|l| !l.is_null()).count());
+    assert_eq!(
+        drawn.as_u64(),
+        finite.map(|n| n as u64),
+        "one point a finite loss"
+    );
     let checkpoints = browser
         .eval(
             "return document.querySelectorAll('main table')[0].querySelectorAll('tbody tr').length",
