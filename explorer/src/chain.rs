@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::providers::DynProvider;
+use std::collections::HashMap;
+
+use alloy::primitives::{Address, B256};
+use alloy::providers::{DynProvider, Provider};
 use serde::Serialize;
 use tokio::sync::watch;
 use vtrain_dispute::{JobBook, Market};
@@ -30,7 +33,14 @@ pub struct Chain {
     /// The deployment's contracts, over a read-only provider.
     pub market: Market<DynProvider>,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// The sender and gas of each move's transaction already read: a game
+    /// page redraws at every block, and a mined transaction's receipt does
+    /// not change (the cache is emptied on a reorg).
+    receipts: parking_lot::Mutex<HashMap<B256, (Address, u64)>>,
 }
+
+/// The most receipts kept; past it the cache starts over.
+const MAX_RECEIPTS: usize = 100_000;
 
 impl Chain {
     /// A chain view of `market`, with an empty book until the first sync.
@@ -42,7 +52,11 @@ impl Chain {
             version: 0,
             book,
         }));
-        Arc::new(Self { market, snapshot })
+        Arc::new(Self {
+            market,
+            snapshot,
+            receipts: parking_lot::Mutex::new(HashMap::new()),
+        })
     }
 
     /// The latest snapshot.
@@ -65,6 +79,9 @@ impl Chain {
             || synced.reorg.is_some()
             || head.number != current.block
             || head.timestamp != current.time;
+        if synced.reorg.is_some() {
+            self.receipts.lock().clear();
+        }
         if changed {
             self.snapshot.send_replace(Arc::new(Snapshot {
                 block: head.number,
@@ -74,6 +91,30 @@ impl Chain {
             }));
         }
         Ok(changed)
+    }
+
+    /// The sender and gas used of transaction `tx`, from the cache or the
+    /// node (`None` if the node has no receipt for it).
+    pub async fn sender_and_gas(&self, tx: B256) -> vtrain_dispute::Result<Option<(Address, u64)>> {
+        if let Some(known) = self.receipts.lock().get(&tx) {
+            return Ok(Some(*known));
+        }
+        let receipt = self
+            .market
+            .provider()
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(vtrain_dispute::Error::Rpc)?;
+        let Some(receipt) = receipt else {
+            return Ok(None);
+        };
+        let known = (receipt.from, receipt.gas_used);
+        let mut receipts = self.receipts.lock();
+        if receipts.len() >= MAX_RECEIPTS {
+            receipts.clear();
+        }
+        receipts.insert(tx, known);
+        Ok(Some(known))
     }
 
     /// Syncs every `poll` until the process ends; a failed sync (the node

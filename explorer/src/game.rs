@@ -3,13 +3,13 @@
 //! game's events with its sender, gas and transaction.
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEventInterface;
 use serde::{Deserialize, Serialize};
-use vtrain_dispute::Market;
 use vtrain_dispute::bindings::DisputeGame;
 
+use crate::chain::Chain;
 use crate::view::{Amount, outcome_name};
 
 /// `DisputeGame.Phase`, by its number.
@@ -132,10 +132,11 @@ pub struct GameDetail {
 /// a node may refuse a log query over the whole chain), else from the
 /// deployment.
 pub async fn game_detail(
-    market: &Market<DynProvider>,
+    chain: &Chain,
     id: u64,
     opened_block: Option<u64>,
 ) -> vtrain_dispute::Result<Option<GameDetail>> {
+    let market = &chain.market;
     let g = market.game_record(id).await?;
     if g.clock.phase == 0 {
         return Ok(None);
@@ -176,7 +177,7 @@ pub async fn game_detail(
         reason: resolved.map(|_| reason_name(g.clock.reason).into()),
         settled: g.clock.settled,
         moves: moves(
-            market,
+            chain,
             id,
             opened_block.unwrap_or_else(|| market.deployed_at()),
         )
@@ -186,17 +187,14 @@ pub async fn game_detail(
 
 /// The game's events from `from_block` on (every one has the game id as its
 /// first topic), each with the sender and gas of its transaction.
-async fn moves(
-    market: &Market<DynProvider>,
-    id: u64,
-    from_block: u64,
-) -> vtrain_dispute::Result<Vec<Move>> {
+async fn moves(chain: &Chain, id: u64, from_block: u64) -> vtrain_dispute::Result<Vec<Move>> {
+    let market = &chain.market;
     let filter = Filter::new()
         .address(*market.game().address())
         .topic1(B256::from(U256::from(id)))
         .from_block(from_block);
-    let provider = market.provider();
-    let logs = provider
+    let logs = market
+        .provider()
         .get_logs(&filter)
         .await
         .map_err(vtrain_dispute::Error::Rpc)?;
@@ -219,11 +217,10 @@ async fn moves(
         let Some(tx) = log.transaction_hash else {
             continue;
         };
-        let receipt = provider
-            .get_transaction_receipt(tx)
-            .await
-            .map_err(vtrain_dispute::Error::Rpc)?;
-        let (sender, gas_used) = receipt.map_or((Address::ZERO, 0), |r| (r.from, r.gas_used));
+        let (sender, gas_used) = chain
+            .sender_and_gas(tx)
+            .await?
+            .unwrap_or((Address::ZERO, 0));
         moves.push(Move {
             event: name.to_owned(),
             fields: fields.to_owned(),

@@ -199,6 +199,9 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
             .find(|m| m["event"] == event)
             .map(|m| lower(&m["sender"]))
     };
+    // Read again, the senders and gas come from the explorer's receipt cache.
+    let (_, again) = get(&format!("{base}/api/games/1")).await;
+    assert_eq!(again["moves"], game["moves"]);
     assert_eq!(
         by("MidpointPosted"),
         Some(solver.clone()),
