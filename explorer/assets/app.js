@@ -223,7 +223,7 @@ const LEVELS = [
 async function gamePage(id) {
   const g = await api(`/api/games/${encodeURIComponent(id)}`);
   const current = LEVELS.findIndex(([level]) => level === g.level);
-  const resolved = g.phase_name === 'Resolved';
+  const resolved = g.phase_name === 'resolved';
   const levels = el('ol', { class: 'levels', id: 'levels' }, LEVELS.map(([level, label], i) => el('li', {
     class: resolved || i < current ? 'done' : i === current ? 'current' : '',
   }, label)));

@@ -2,13 +2,13 @@
 //! the node and publishes each new state as an immutable snapshot, which
 //! requests read without waiting for the node and live pages follow.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::HashMap;
-
 use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider};
+use alloy::transports::http::reqwest;
 use serde::Serialize;
 use tokio::sync::watch;
 use vtrain_dispute::{JobBook, Market};
@@ -37,6 +37,12 @@ pub struct Chain {
     /// page redraws at every block, and a mined transaction's receipt does
     /// not change (the cache is emptied on a reorg).
     receipts: parking_lot::Mutex<HashMap<B256, (Address, u64)>>,
+    /// The book the sync reads the chain into; a snapshot gets a copy only
+    /// when something changed.
+    working: tokio::sync::Mutex<JobBook>,
+    /// The client that relays the solvers' progress (`crate::progress`),
+    /// built once: a job page asks at every block.
+    pub(crate) http: reqwest::Client,
 }
 
 /// The most receipts kept; past it the cache starts over.
@@ -44,19 +50,21 @@ const MAX_RECEIPTS: usize = 100_000;
 
 impl Chain {
     /// A chain view of `market`, with an empty book until the first sync.
-    pub fn new(market: Market<DynProvider>) -> Arc<Self> {
+    pub fn new(market: Market<DynProvider>) -> eyre::Result<Arc<Self>> {
         let book = JobBook::starting_at(market.deployed_at());
         let (snapshot, _) = watch::channel(Arc::new(Snapshot {
             block: 0,
             time: 0,
             version: 0,
-            book,
+            book: book.clone(),
         }));
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             market,
             snapshot,
             receipts: parking_lot::Mutex::new(HashMap::new()),
-        })
+            working: tokio::sync::Mutex::new(book),
+            http: crate::progress::client()?,
+        }))
     }
 
     /// The latest snapshot.
@@ -72,8 +80,8 @@ impl Chain {
     /// Reads the chain once: new events, the head. Publishes a new snapshot
     /// when either changed. Returns whether it did.
     pub async fn sync(&self) -> vtrain_dispute::Result<bool> {
+        let mut book = self.working.lock().await;
         let current = self.snapshot();
-        let mut book = current.book.clone();
         let (head, synced) = self.market.catch_up(&mut book).await?;
         let changed = synced.applied > 0
             || synced.reorg.is_some()
@@ -87,7 +95,7 @@ impl Chain {
                 block: head.number,
                 time: head.timestamp,
                 version: current.version + 1,
-                book,
+                book: book.clone(),
             }));
         }
         Ok(changed)

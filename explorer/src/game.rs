@@ -8,28 +8,11 @@ use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEventInterface;
 use serde::{Deserialize, Serialize};
 use vtrain_dispute::bindings::DisputeGame;
+use vtrain_dispute::game::player::phase;
+use vtrain_dispute::game::stage::phase_name;
 
 use crate::chain::Chain;
 use crate::view::{Amount, outcome_name};
-
-/// `DisputeGame.Phase`, by its number.
-pub const PHASES: [&str; 15] = [
-    "None",
-    "Bisect",
-    "Judge",
-    "RevealStep",
-    "ChooseList",
-    "Reveal",
-    "Pick",
-    "OpenTensor",
-    "RevealLeaf",
-    "NameElement",
-    "CommitMicro",
-    "ChooseMicro",
-    "NameMicroStep",
-    "ProveStep",
-    "Resolved",
-];
 
 /// Which level of the narrowing a phase belongs to: L1 bisects the steps of
 /// the disputed interval, L2 picks a list of the step, L3 a tensor and its
@@ -37,12 +20,12 @@ pub const PHASES: [&str; 15] = [
 /// the chain executes (`docs/dispute-game.md`).
 pub fn level_of(phase: u8) -> &'static str {
     match phase {
-        1 | 2 => "L1 step",
-        3 | 4 => "L2 list",
-        5..=9 => "L3 tensor and element",
-        10..=12 => "L4 micro-step",
-        13 => "leaf: one fp32 operation",
-        14 => "resolved",
+        phase::BISECT | phase::JUDGE => "L1 step",
+        phase::REVEAL_STEP | phase::CHOOSE_LIST => "L2 list",
+        phase::REVEAL..=phase::NAME_ELEMENT => "L3 tensor and element",
+        phase::COMMIT_MICRO..=phase::NAME_MICRO_STEP => "L4 micro-step",
+        phase::PROVE_STEP => "leaf: one fp32 operation",
+        phase::RESOLVED => "resolved",
         _ => "none",
     }
 }
@@ -91,7 +74,7 @@ pub struct GameDetail {
     pub checkpoint: u32,
     /// The phase's number and name, and the level of the narrowing it is at.
     pub phase: u8,
-    /// `PHASES[phase]`.
+    /// The phase's name (`vtrain_dispute::game::stage::phase_name`).
     pub phase_name: String,
     /// [`level_of`] the phase.
     pub level: String,
@@ -138,7 +121,7 @@ pub async fn game_detail(
 ) -> vtrain_dispute::Result<Option<GameDetail>> {
     let market = &chain.market;
     let g = market.game_record(id).await?;
-    if g.clock.phase == 0 {
+    if g.clock.phase == phase::NONE {
         return Ok(None);
     }
     let turn = market.game().turn(U256::from(id)).call().await;
@@ -147,7 +130,7 @@ pub async fn game_detail(
         Ok(_) => (None, None),
         Err(e) => return Err(vtrain_dispute::Error::from_contract(e)),
     };
-    let resolved = (g.clock.phase == 14).then_some(g.clock.solverWon);
+    let resolved = (g.clock.phase == phase::RESOLVED).then_some(g.clock.solverWon);
     Ok(Some(GameDetail {
         id,
         job_id: g.setup.jobId.saturating_to(),
@@ -156,11 +139,7 @@ pub async fn game_detail(
         bond: Amount::eth(g.setup.bond),
         checkpoint: g.setup.checkpoint,
         phase: g.clock.phase,
-        phase_name: PHASES
-            .get(usize::from(g.clock.phase))
-            .copied()
-            .unwrap_or("unknown")
-            .into(),
+        phase_name: phase_name(g.clock.phase).into(),
         level: level_of(g.clock.phase).into(),
         lo: g.range.lo,
         hi: g.range.hi,
@@ -239,8 +218,6 @@ mod tests {
 
     #[test]
     fn every_phase_has_a_name_and_a_level() {
-        assert_eq!(PHASES[1], "Bisect");
-        assert_eq!(PHASES[13], "ProveStep");
         assert_eq!(level_of(2), "L1 step");
         assert_eq!(level_of(4), "L2 list");
         assert_eq!(level_of(9), "L3 tensor and element");

@@ -13,33 +13,29 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use eyre::WrapErr;
 use vtrain_dispute::{Deployment, Market};
 
 pub use chain::{Chain, Snapshot};
 
-/// Serves the explorer of `deployment` through `rpc_url` on `listen` until
-/// the process ends, reading the chain every `poll`. The deployment is
-/// checked against the chain first (its contracts' code), and the first
-/// sync is done before the server answers, so that its first page is whole.
+/// Serves the explorer of `deployment` through `provider` (read-only; the
+/// node at `rpc_url`) on `listen` until the process ends, reading the chain
+/// every `poll`. The deployment is checked against the chain first (its
+/// contracts' code), and the first sync is done before the server answers,
+/// so that its first page is whole.
 pub async fn serve(
+    provider: DynProvider,
     rpc_url: &str,
     deployment: &Deployment,
     listen: SocketAddr,
     poll: Duration,
 ) -> eyre::Result<()> {
-    let url = rpc_url
-        .parse()
-        .wrap_err_with(|| format!("--rpc-url {rpc_url} is not a valid URL"))?;
-    let provider = ProviderBuilder::new()
-        .connect_reqwest(vtrain_cli::rpc_http_client()?, url)
-        .erased();
     deployment
         .check(&provider)
         .await
         .wrap_err("the deployment manifest does not match the chain")?;
-    let chain = Chain::new(Market::new(deployment, provider)?);
+    let chain = Chain::new(Market::new(deployment, provider)?)?;
     chain
         .sync()
         .await

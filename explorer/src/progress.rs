@@ -86,20 +86,26 @@ pub fn check(id: u64, bytes: &[u8], source: &str) -> Result<Progress, String> {
     Ok(progress)
 }
 
-/// Reads job `id`'s progress from the first of its solver's routes that
-/// serves a well-formed report.
-pub async fn fetch(book: &JobBook, id: u64) -> Result<Progress, ProgressError> {
-    let client = reqwest::Client::builder()
+/// The client the routes are read with: [`FETCH_TIMEOUT`], no redirects.
+pub fn client() -> eyre::Result<reqwest::Client> {
+    use eyre::WrapErr;
+    reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| ProgressError::Unavailable {
-            job: id,
-            reason: e.to_string(),
-        })?;
+        .wrap_err("cannot build the HTTP client for the solvers' progress routes")
+}
+
+/// Reads job `id`'s progress, with `client` (see [`client`]), from the first
+/// of its solver's routes that serves a well-formed report.
+pub async fn fetch(
+    client: &reqwest::Client,
+    book: &JobBook,
+    id: u64,
+) -> Result<Progress, ProgressError> {
     let mut reason = String::new();
     for route in routes(book, id)? {
-        match read_bounded(&client, &route).await {
+        match read_bounded(client, &route).await {
             Ok(bytes) => match check(id, &bytes, &route) {
                 Ok(progress) => return Ok(progress),
                 Err(why) => reason = why,

@@ -122,7 +122,7 @@ async fn progress(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Re
         return error(StatusCode::BAD_REQUEST, format!("{id:?} is not a job id"));
     };
     let snapshot = chain.snapshot();
-    match crate::progress::fetch(&snapshot.book, id).await {
+    match crate::progress::fetch(&chain.http, &snapshot.book, id).await {
         Ok(progress) => axum::Json(progress).into_response(),
         Err(e @ (ProgressError::NoJob(_) | ProgressError::NotAnnounced(_))) => {
             error(StatusCode::NOT_FOUND, e.to_string())

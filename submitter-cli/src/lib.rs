@@ -50,20 +50,26 @@ pub struct ExplorerArgs {
 
 impl ExplorerArgs {
     async fn run(self) -> Result<(), CliError> {
+        use alloy::providers::Provider;
         let unreachable = |report| CliError {
             failure: Failure::Unreachable,
             report,
         };
-        let provider = self.chain.provider().map_err(|report| CliError {
-            failure: Failure::Input,
-            report,
-        })?;
+        let provider = self
+            .chain
+            .provider()
+            .map_err(|report| CliError {
+                failure: Failure::Input,
+                report,
+            })?
+            .erased();
         let deployment = self
             .chain
             .load_deployment(&provider)
             .await
             .map_err(unreachable)?;
         vtrain_explorer::serve(
+            provider,
             &self.chain.rpc_url,
             &deployment,
             self.listen,

@@ -166,7 +166,7 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
     assert_eq!(code, 200, "{game}");
     let on_chain = net.market().game_record(1).await.expect("game");
     assert_eq!(game["job_id"], job);
-    assert_eq!(game["phase_name"], "Resolved");
+    assert_eq!(game["phase_name"], "resolved");
     assert_eq!(game["outcome"], "challenger won");
     assert_eq!(game["reason"], "the step was refuted by the chain's ALU");
     assert_eq!(game["settled"], true);
