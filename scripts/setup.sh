@@ -7,6 +7,7 @@
 #   - forge-std 1.9.7 as shipped inside @layerzerolabs/toolbox-foundry on npm
 #     (the npm package named `forge-std` is an unofficial 2022 copy without
 #     StdInvariant or ds-test, so it cannot be used);
+#   - OpenZeppelin Contracts 5.4.0 from npm (SafeERC20, for ERC-20 jobs);
 #   - NVRTC 12.9 from PyPI (scripts/nvrtc.sh) and s3s-fs 0.14.1 from crates.io
 #     (scripts/s3s.sh), each with its own stamp.
 # Versions and integrity hashes are pinned by toolchain/package-lock.json.
@@ -96,13 +97,15 @@ check_versions() {
   esac
   [ -f "$forge_std_dir/Test.sol" ] && [ -f "$forge_std_dir/StdInvariant.sol" ] ||
     { echo "setup: forge-std is missing from $forge_std_dir" >&2; return 1; }
+  [ -f "$tools/node_modules/@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol" ] ||
+    { echo "setup: OpenZeppelin Contracts are missing from $tools/node_modules" >&2; return 1; }
 }
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && check_versions 2>/dev/null; then
   exit 0
 fi
 
-echo "setup: installing the pinned toolchain into .tools/ (Foundry $foundry_version, solc $solc_version, forge-std)" >&2
+echo "setup: installing the pinned toolchain into .tools/ (Foundry $foundry_version, solc $solc_version, forge-std, OpenZeppelin Contracts)" >&2
 mkdir -p "$bin"
 rm -f "$stamp"
 cp "$root/toolchain/package.json" "$root/toolchain/package-lock.json" "$tools/"

@@ -141,21 +141,12 @@ pub fn format_eth(wei: alloy::primitives::U256) -> String {
         .unwrap_or_else(|_| wei.to_string())
 }
 
-/// Parses an ETH amount ("0.5", "1") into wei. Only plain non-negative
-/// decimals are amounts: alloy's `parse_ether` reads "-1" as two's complement
-/// (u256::MAX wei), so signs and anything but digits and one point are refused
-/// first.
+/// Parses an ETH amount ("0.5", "1") into wei: a plain non-negative decimal
+/// with at most 18 places (`vtrain_dispute::token::parse_units`; alloy's
+/// `parse_ether` would read "-1" as two's complement, u256::MAX wei).
 pub fn parse_eth(text: &str) -> eyre::Result<alloy::primitives::U256> {
-    let text = text.trim();
-    let plain = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && text.chars().filter(|&c| c == '.').count() <= 1
-        && text.chars().any(|c| c.is_ascii_digit());
-    if !plain {
-        eyre::bail!("{text:?} is not an ETH amount: write a non-negative decimal such as 0.5");
-    }
-    alloy::primitives::utils::parse_ether(text)
-        .map_err(|e| eyre::eyre!("{text:?} is not an ETH amount: {e}"))
+    vtrain_dispute::token::parse_units(text, 18)
+        .map_err(|e| eyre::eyre!("not an ETH amount: {e}"))
 }
 
 /// `check`: verify that the deployment manifest matches the chain.

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Commitments} from "./lib/Commitments.sol";
 import {JobSpecCodec} from "./lib/JobSpecCodec.sol";
 import {SplitMix64} from "./lib/SplitMix64.sol";
@@ -23,11 +26,23 @@ import {IStepSemantics} from "./interfaces/IStepSemantics.sol";
 ///         paid; one or more, and the submitter is refunded, `burnBps` of the solver's bond
 ///         is burned and the rest is split equally among the refuting games, whose
 ///         challengers collect their shares with `claimShare`.
-/// @dev    All ETH stays in this contract. Payouts are credits, pulled with `withdraw`: no
-///         game or lifecycle path ever sends ETH. The burned share of a forfeited bond is
-///         credited to `BURN_ADDRESS` and leaves through `flushBurned`.
-///         Invariant: balance == Σ escrow of live jobs + Σ live bonds + Σ shares owed + Σ credits.
-contract JobMarket {
+///
+///         Currencies (`docs/dispute-game.md` § Tokens): a job is paid in ETH (`postJob`) or
+///         in one ERC-20 token (`postTokenJob`); its reward, its solver bond and the refuters'
+///         shares of that bond are in the job's currency. Challenger bonds are always ETH:
+///         they pay an honest solver for the gas a game costs it, and gas is paid in ETH.
+///         A token must move exactly the amount asked (a balance-delta check refuses
+///         fee-on-transfer tokens) and may return no bool (`SafeERC20`).
+/// @dev    All value stays in this contract. Payouts are credits per currency, pulled with
+///         `withdraw`: no game or lifecycle path ever sends value. The burned share of a
+///         forfeited bond is credited to `BURN_ADDRESS` and leaves through `flushBurned`.
+///         Invariant, per currency: balance == Σ escrow of live jobs + Σ live bonds
+///         + Σ shares owed + Σ credits.
+contract JobMarket is ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice The currency "token" of ETH in `credits`, `withdraw` and `flushBurned`.
+    address public constant ETH = address(0);
     /// @notice Where burned value goes.
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
     /// @notice The most moves one side makes in a game of any job the market accepts
@@ -74,6 +89,7 @@ contract JobMarket {
         bytes32 finalStateRoot;
         bytes32 modelRoot;
         uint256 refuterShare; // what each refuting game's challenger claims (set by `finalize`)
+        address token; // the currency of reward, solver bond and shares (`ETH`: ether)
     }
 
     /// @notice The market's parameters, checked at deployment.
@@ -114,8 +130,8 @@ contract JobMarket {
     mapping(uint256 jobId => Job job) internal jobs;
     /// @notice The number of jobs posted so far.
     uint256 public jobCount;
-    /// @notice Withdrawable balances.
-    mapping(address account => uint256 amount) public credits;
+    /// @notice Withdrawable balances, per currency (`ETH` or a token's address).
+    mapping(address token => mapping(address account => uint256 amount)) public credits;
     /// @notice Whether a refuting game's share has been claimed.
     mapping(uint256 gameId => bool claimed) public shareClaimed;
 
@@ -124,6 +140,7 @@ contract JobMarket {
         address indexed submitter,
         bytes32 indexed jobHash,
         bytes32 datasetRoot,
+        address token,
         uint256 reward,
         uint256 solverBond,
         uint64 claimDeadline,
@@ -154,8 +171,8 @@ contract JobMarket {
     event SolverSlashed(
         uint256 indexed jobId, address indexed solver, uint32 refutations, uint256 refuterShare
     );
-    event Credited(address indexed account, uint256 amount);
-    event Withdrawn(address indexed account, address indexed to, uint256 amount);
+    event Credited(address indexed token, address indexed account, uint256 amount);
+    event Withdrawn(address indexed token, address indexed account, address to, uint256 amount);
 
     error NoSuchJob(uint256 jobId);
     error WrongStatus(uint256 jobId, Status status);
@@ -181,6 +198,10 @@ contract JobMarket {
     error TransferFailed();
     error BadConfig(string field);
     error SelfChallenge();
+    error NotAToken(address token);
+    error WrongValue(uint256 sent, uint256 required);
+    /// @notice The token moved another amount than asked (a fee on transfer, or a rebase).
+    error TransferAmountMismatch(address token, uint256 asked, uint256 received);
 
     /// @param alu       the fp32 ALU the game settles its last step with
     /// @param semantics the step semantics (op graph, operand locators, spec validation)
@@ -203,11 +224,11 @@ contract JobMarket {
 
     // ------------------------------------------------------------------ lifecycle
 
-    /// @notice Posts a job and escrows `msg.value` as its reward.
+    /// @notice Posts a job paid in ETH and escrows `msg.value` as its reward.
     /// @param spec the canonical job spec; its hash is the job hash
     /// @param claimDeadline until when a solver may claim
     /// @param submitDeadline until when the claiming solver must submit its result
-    /// @param solverBond what a solver must bond to claim
+    /// @param solverBond what a solver must bond to claim, in wei (at least `challengerBond`)
     /// @param challengeWindow how long a submitted result can be challenged, in seconds
     function postJob(
         bytes calldata spec,
@@ -215,26 +236,62 @@ contract JobMarket {
         uint64 submitDeadline,
         uint128 solverBond,
         uint64 challengeWindow
-    ) external payable returns (uint256 jobId) {
-        if (msg.value == 0) revert ZeroReward();
-        if (msg.value > type(uint128).max) revert AmountTooLarge(msg.value);
-        if (
-            claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0
-                || challengeWindow > MAX_CHALLENGE_WINDOW
-        ) revert BadDeadlines();
-        // A bond below the challenger's would let a cheater risk almost nothing and pay a
-        // refuter less than its gas.
-        if (solverBond < challengerBond) revert WrongBond(solverBond, challengerBond);
-        // Every bound the Rust `JobSpec::validate` checks (a spec no game could settle
-        // would let a solver be made to lose on time), then the replay bound: one game's
-        // replay (k steps to bisect, up to k + 1 more to reach and instrument the disputed
-        // step) must fit the clock extension at the market's replay rate.
-        uint256 stepOps = game.semantics().validate(spec);
-        JobSpecCodec.Header memory h = JobSpecCodec.header(spec);
-        uint256 work = 2 * (uint256(h.interval) + 1) * stepOps;
-        uint256 limit = uint256(game.extension()) * replayRate;
-        if (work > limit) revert IntervalTooHeavy(work, limit);
+    ) external payable nonReentrant returns (uint256 jobId) {
+        jobId = _post(spec, claimDeadline, submitDeadline, solverBond, challengeWindow, ETH, msg.value);
+    }
 
+    /// @notice Whether `postJob` (`token` = `ETH`, `reward` = the value to send) or
+    ///         `postTokenJob` would accept a job: reverts with the reason it would refuse it
+    ///         for, returns otherwise. Everything but the token transfer itself is checked, so
+    ///         a client can check a token job before it sends the `approve` it needs.
+    function checkJob(
+        bytes calldata spec,
+        uint64 claimDeadline,
+        uint64 submitDeadline,
+        uint128 solverBond,
+        uint64 challengeWindow,
+        address token,
+        uint256 reward
+    ) external view {
+        if (token != ETH && token.code.length == 0) revert NotAToken(token);
+        _checkTerms(claimDeadline, submitDeadline, solverBond, challengeWindow, token, reward);
+        _checkSpec(spec);
+    }
+
+    /// @notice Posts a job paid in an ERC-20 token and pulls `reward` of it from the caller
+    ///         (approve this market first). Its solver bond and the refuters' shares are in
+    ///         the same token; challenger bonds stay in ETH. The token must move exactly the
+    ///         amount asked: a fee-on-transfer token is refused.
+    /// @param solverBond what a solver must bond to claim, in the token's smallest unit (> 0;
+    ///        the market cannot price a token against its ETH challenger bond, so how much
+    ///        bond makes a job worth watching is the watchtowers' call)
+    /// @param token  the ERC-20 token (a contract; not `ETH`)
+    /// @param reward the reward, in the token's smallest unit
+    function postTokenJob(
+        bytes calldata spec,
+        uint64 claimDeadline,
+        uint64 submitDeadline,
+        uint128 solverBond,
+        uint64 challengeWindow,
+        address token,
+        uint256 reward
+    ) external nonReentrant returns (uint256 jobId) {
+        if (token.code.length == 0) revert NotAToken(token);
+        jobId = _post(spec, claimDeadline, submitDeadline, solverBond, challengeWindow, token, reward);
+        _pullToken(token, reward);
+    }
+
+    function _post(
+        bytes calldata spec,
+        uint64 claimDeadline,
+        uint64 submitDeadline,
+        uint128 solverBond,
+        uint64 challengeWindow,
+        address token,
+        uint256 reward
+    ) internal returns (uint256 jobId) {
+        _checkTerms(claimDeadline, submitDeadline, solverBond, challengeWindow, token, reward);
+        JobSpecCodec.Header memory h = _checkSpec(spec);
         jobId = ++jobCount;
         Job storage job = jobs[jobId];
         job.submitter = msg.sender;
@@ -242,7 +299,8 @@ contract JobMarket {
         job.claimDeadline = claimDeadline;
         job.submitDeadline = submitDeadline;
         job.challengeWindow = challengeWindow;
-        job.reward = uint128(msg.value);
+        job.reward = uint128(reward);
+        job.token = token;
         job.solverBond = solverBond;
         job.jobHash = Commitments.jobHash(spec);
         job.datasetRoot = h.datasetRoot;
@@ -261,19 +319,23 @@ contract JobMarket {
         _requireStatus(jobId, job, Status.Open);
         if (msg.sender != job.submitter && block.timestamp <= job.claimDeadline) revert NotSubmitter();
         job.status = Status.Cancelled;
-        _credit(job.submitter, job.reward);
+        _credit(job.token, job.submitter, job.reward);
         emit JobCancelled(jobId);
     }
 
-    /// @notice Claims an open job by bonding exactly its solver bond.
-    function claimJob(uint256 jobId) external payable {
+    /// @notice Claims an open job by bonding exactly its solver bond: `msg.value` for an
+    ///         ETH job; for a token job, pulled from the caller (approve this market first).
+    function claimJob(uint256 jobId) external payable nonReentrant {
         Job storage job = _job(jobId);
         _requireStatus(jobId, job, Status.Open);
         if (block.timestamp > job.claimDeadline) revert DeadlinePassed(job.claimDeadline);
-        if (msg.value != job.solverBond) revert WrongBond(msg.value, job.solverBond);
+        address token = job.token;
+        uint256 sent = token == ETH ? job.solverBond : 0;
+        if (msg.value != sent) revert WrongBond(msg.value, sent);
         job.status = Status.Claimed;
         job.solver = msg.sender;
         emit JobClaimed(jobId, msg.sender);
+        if (token != ETH) _pullToken(token, job.solverBond);
     }
 
     /// @notice Commits the solver's result and starts the challenge window.
@@ -328,12 +390,13 @@ contract JobMarket {
         if (block.timestamp <= job.submitDeadline) revert DeadlineNotPassed(job.submitDeadline);
         job.status = Status.Slashed;
         uint256 burned = _burnShare(job.solverBond);
-        _credit(job.submitter, uint256(job.reward) + job.solverBond - burned);
-        _credit(BURN_ADDRESS, burned);
+        _credit(job.token, job.submitter, uint256(job.reward) + job.solverBond - burned);
+        _credit(job.token, BURN_ADDRESS, burned);
         emit SolverSlashed(jobId, job.solver, 0, 0);
     }
 
-    /// @notice Opens a dispute game against a submitted result, bonding `challengerBond`.
+    /// @notice Opens a dispute game against a submitted result, bonding `challengerBond` in
+    ///         ETH (whatever the job's currency).
     /// @param checkpoint c: the first checkpoint whose state the challenger disputes. For
     ///        c > 0 it accepts checkpoint c−1 and the game bisects the k steps between; for
     ///        c = 0 it disputes the initial state itself.
@@ -392,7 +455,7 @@ contract JobMarket {
         if (job.openGames != 0) revert GamesOpen(job.openGames);
         if (job.refutations == 0) {
             job.status = Status.Finalized;
-            _credit(job.solver, uint256(job.reward) + job.solverBond);
+            _credit(job.token, job.solver, uint256(job.reward) + job.solverBond);
             emit JobFinalized(jobId);
             return;
         }
@@ -400,8 +463,8 @@ contract JobMarket {
         uint256 burned = _burnShare(job.solverBond);
         uint256 pot = job.solverBond - burned;
         job.refuterShare = pot / job.refutations;
-        _credit(job.submitter, job.reward);
-        _credit(BURN_ADDRESS, burned + pot % job.refutations); // the remainder of the split too
+        _credit(job.token, job.submitter, job.reward);
+        _credit(job.token, BURN_ADDRESS, burned + pot % job.refutations); // the remainder too
         emit SolverSlashed(jobId, job.solver, job.refutations, job.refuterShare);
     }
 
@@ -418,11 +481,11 @@ contract JobMarket {
         emit GameSettled(jobId, gameId, solverWon);
         if (solverWon) {
             uint256 burned = _burnShare(bond);
-            _credit(job.solver, bond - burned);
-            _credit(BURN_ADDRESS, burned);
+            _credit(ETH, job.solver, bond - burned);
+            _credit(ETH, BURN_ADDRESS, burned);
         } else {
             job.refutations += 1;
-            _credit(challenger, bond);
+            _credit(ETH, challenger, bond);
         }
     }
 
@@ -434,22 +497,23 @@ contract JobMarket {
         Job storage job = jobs[jobId];
         _requireStatus(jobId, job, Status.Slashed);
         shareClaimed[gameId] = true;
-        _credit(challenger, job.refuterShare);
+        _credit(job.token, challenger, job.refuterShare);
         emit ShareClaimed(jobId, gameId, challenger, job.refuterShare);
     }
 
     // ------------------------------------------------------------------ payouts
 
-    /// @notice Sends the caller's whole credit to `to` (the caller itself, or any account
-    ///         that accepts ETH: a contract that cannot receive it names another).
-    function withdraw(address to) external {
+    /// @notice Sends the caller's whole credit in `token` (`ETH` for ether) to `to`: the
+    ///         caller itself, or any account that can receive it (a contract that cannot
+    ///         receive ETH, or an address a token refuses, names another).
+    function withdraw(address token, address to) external nonReentrant {
         if (to == address(0)) revert ZeroAddress();
-        _payOut(msg.sender, to);
+        _payOut(token, msg.sender, to);
     }
 
-    /// @notice Sends the burned value to `BURN_ADDRESS` (anyone may call).
-    function flushBurned() external {
-        _payOut(BURN_ADDRESS, BURN_ADDRESS);
+    /// @notice Sends the burned value in `token` to `BURN_ADDRESS` (anyone may call).
+    function flushBurned(address token) external nonReentrant {
+        _payOut(token, BURN_ADDRESS, BURN_ADDRESS);
     }
 
     // ------------------------------------------------------------------ views
@@ -466,8 +530,10 @@ contract JobMarket {
 
     /// @notice A job's parties, money and deadlines as flat, named values (what `getJob`
     ///         returns as one tuple), for `cast call` and other clients without the ABI's
-    ///         structs. All zero for an unknown job. Amounts in wei, times in Unix seconds.
+    ///         structs. All zero for an unknown job. Amounts in the job's currency (wei for ETH),
+    ///         times in Unix seconds.
     /// @return status       the job's status (0 None … 6 Cancelled, see `Status`)
+    /// @return token        the currency of reward and solver bond (zero: ETH)
     /// @return submitter    who posted it and is refunded if it fails
     /// @return solver       who claimed it (zero before a claim)
     /// @return reward       the escrowed reward
@@ -483,6 +549,7 @@ contract JobMarket {
         view
         returns (
             Status status,
+            address token,
             address submitter,
             address solver,
             uint256 reward,
@@ -497,6 +564,7 @@ contract JobMarket {
     {
         Job storage job = jobs[jobId];
         status = job.status;
+        token = job.token;
         submitter = job.submitter;
         solver = job.solver;
         reward = job.reward;
@@ -534,12 +602,47 @@ contract JobMarket {
         if (Commitments.traceRoot(count, merkle) != job.traceRoot) revert BadCheckpointProof();
     }
 
+    /// @dev The amounts and deadlines of a posting.
+    function _checkTerms(
+        uint64 claimDeadline,
+        uint64 submitDeadline,
+        uint128 solverBond,
+        uint64 challengeWindow,
+        address token,
+        uint256 reward
+    ) internal view {
+        if (reward == 0) revert ZeroReward();
+        if (reward > type(uint128).max) revert AmountTooLarge(reward);
+        if (
+            claimDeadline <= block.timestamp || submitDeadline <= claimDeadline || challengeWindow == 0
+                || challengeWindow > MAX_CHALLENGE_WINDOW
+        ) revert BadDeadlines();
+        // In ETH, a bond below the challenger's would let a cheater risk almost nothing and
+        // pay a refuter less than its gas. A token's bond cannot be compared with ETH here;
+        // it must not be zero.
+        uint256 minBond = token == ETH ? challengerBond : 1;
+        if (solverBond < minBond) revert WrongBond(solverBond, minBond);
+    }
+
+    /// @dev Every bound the Rust `JobSpec::validate` checks (a spec no game could settle
+    ///      would let a solver be made to lose on time), then the replay bound: one game's
+    ///      replay (k steps to bisect, up to k + 1 more to reach and instrument the disputed
+    ///      step) must fit the clock extension at the market's replay rate.
+    function _checkSpec(bytes calldata spec) internal view returns (JobSpecCodec.Header memory h) {
+        uint256 stepOps = game.semantics().validate(spec);
+        h = JobSpecCodec.header(spec);
+        uint256 work = 2 * (uint256(h.interval) + 1) * stepOps;
+        uint256 limit = uint256(game.extension()) * replayRate;
+        if (work > limit) revert IntervalTooHeavy(work, limit);
+    }
+
     function _emitPosted(uint256 jobId, Job storage job, bytes calldata spec) internal {
         emit JobPosted(
             jobId,
             job.submitter,
             job.jobHash,
             job.datasetRoot,
+            job.token,
             job.reward,
             job.solverBond,
             job.claimDeadline,
@@ -553,18 +656,34 @@ contract JobMarket {
         return amount * burnBps / BPS;
     }
 
-    function _credit(address account, uint256 amount) internal {
+    function _credit(address token, address account, uint256 amount) internal {
         if (amount == 0) return;
-        credits[account] += amount;
-        emit Credited(account, amount);
+        credits[token][account] += amount;
+        emit Credited(token, account, amount);
     }
 
-    function _payOut(address account, address to) internal {
-        uint256 amount = credits[account];
+    /// @dev Pulls exactly `amount` of `token` from the caller; the balance delta must be the
+    ///      amount, so a token that takes a fee (or otherwise moves another amount) is refused.
+    ///      `SafeERC20` accepts tokens that return no bool and refuses those that return false.
+    function _pullToken(address token, uint256 amount) internal {
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 afterwards = IERC20(token).balanceOf(address(this));
+        if (afterwards < before || afterwards - before != amount) {
+            revert TransferAmountMismatch(token, amount, afterwards < before ? 0 : afterwards - before);
+        }
+    }
+
+    function _payOut(address token, address account, address to) internal {
+        uint256 amount = credits[token][account];
         if (amount == 0) revert NothingToWithdraw();
-        credits[account] = 0; // effects before the interaction: a reentrant call finds nothing
-        emit Withdrawn(account, to, amount);
-        (bool ok,) = to.call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        credits[token][account] = 0; // effects before the interaction: a reentrant call finds nothing
+        emit Withdrawn(token, account, to, amount);
+        if (token == ETH) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
     }
 }

@@ -26,11 +26,11 @@ contract Refuser {
     }
 
     function withdraw(JobMarket market) external {
-        market.withdraw(address(this));
+        market.withdraw(address(0), address(this));
     }
 
     function withdrawTo(JobMarket market, address to) external {
-        market.withdraw(to);
+        market.withdraw(address(0), to);
     }
 
     receive() external payable {
@@ -115,6 +115,7 @@ contract JobMarketTest is GameDriver {
             submitter,
             toyJobHash(),
             toyDatasetRoot(),
+            address(0),
             REWARD,
             SOLVER_BOND,
             uint64(block.timestamp + 1 hours),
@@ -239,7 +240,7 @@ contract JobMarketTest is GameDriver {
         vm.prank(submitter);
         market.cancelJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Cancelled));
-        assertEq(market.credits(submitter), REWARD);
+        assertEq(market.credits(address(0), submitter), REWARD);
     }
 
     function test_cancelJob_byAnyoneAfterClaimDeadline() public {
@@ -248,7 +249,7 @@ contract JobMarketTest is GameDriver {
         market.cancelJob(jobId);
         vm.warp(block.timestamp + 1 hours + 1);
         market.cancelJob(jobId);
-        assertEq(market.credits(submitter), REWARD);
+        assertEq(market.credits(address(0), submitter), REWARD);
     }
 
     function test_cancelJob_reverts() public {
@@ -356,8 +357,8 @@ contract JobMarketTest is GameDriver {
         vm.warp(block.timestamp + 2 days + 1);
         market.slashLate(jobId);
         uint256 burned = SOLVER_BOND * BURN_BPS / 10_000;
-        assertEq(market.credits(submitter), REWARD + SOLVER_BOND - burned);
-        assertEq(market.credits(market.BURN_ADDRESS()), burned);
+        assertEq(market.credits(address(0), submitter), REWARD + SOLVER_BOND - burned);
+        assertEq(market.credits(address(0), market.BURN_ADDRESS()), burned);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
         vm.expectRevert(
             abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Slashed)
@@ -437,7 +438,7 @@ contract JobMarketTest is GameDriver {
         market.finalize(jobId);
         vm.warp(block.timestamp + WINDOW);
         market.finalize(jobId);
-        assertEq(market.credits(solver), REWARD + SOLVER_BOND);
+        assertEq(market.credits(address(0), solver), REWARD + SOLVER_BOND);
         vm.expectRevert(
             abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Finalized)
         );
@@ -475,7 +476,7 @@ contract JobMarketTest is GameDriver {
         game.timeout(gameId); // the solver did not answer
         // the refuter's bond comes back at once; its share once the outcome is fixed
         market.settleGame(gameId);
-        assertEq(market.credits(challenger), CHALLENGER_BOND);
+        assertEq(market.credits(address(0), challenger), CHALLENGER_BOND);
         assertEq(market.getJob(jobId).refutations, 1);
         vm.expectRevert(DisputeGame.AlreadySettled.selector);
         market.settleGame(gameId);
@@ -491,7 +492,7 @@ contract JobMarketTest is GameDriver {
         uint256 share = SOLVER_BOND - SOLVER_BOND * BURN_BPS / 10_000;
         assertEq(market.getJob(jobId).refuterShare, share);
         market.claimShare(gameId);
-        assertEq(market.credits(challenger), CHALLENGER_BOND + share);
+        assertEq(market.credits(address(0), challenger), CHALLENGER_BOND + share);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.NoShare.selector, gameId));
         market.claimShare(gameId);
     }
@@ -526,7 +527,7 @@ contract JobMarketTest is GameDriver {
         assertFalse(game.getGame(real).clock.solverWon);
         closeJob(jobId);
         assertEq(uint8(market.statusOf(jobId)), uint8(JobMarket.Status.Slashed));
-        assertEq(market.credits(submitter), REWARD);
+        assertEq(market.credits(address(0), submitter), REWARD);
     }
 
     // ------------------------------------------------------------------ payouts
@@ -538,13 +539,13 @@ contract JobMarketTest is GameDriver {
         uint256 before = submitter.balance;
         vm.prank(submitter);
         vm.expectRevert(JobMarket.ZeroAddress.selector);
-        market.withdraw(address(0));
+        market.withdraw(address(0), address(0));
         vm.prank(submitter);
-        market.withdraw(submitter);
+        market.withdraw(address(0), submitter);
         assertEq(submitter.balance, before + REWARD);
         vm.prank(submitter);
         vm.expectRevert(JobMarket.NothingToWithdraw.selector);
-        market.withdraw(submitter);
+        market.withdraw(address(0), submitter);
 
         uint256 late = postToyJob();
         vm.prank(solver);
@@ -552,11 +553,11 @@ contract JobMarketTest is GameDriver {
         vm.warp(block.timestamp + 3 days);
         market.slashLate(late);
         address burn = market.BURN_ADDRESS();
-        uint256 burned = market.credits(burn);
-        market.flushBurned();
+        uint256 burned = market.credits(address(0), burn);
+        market.flushBurned(address(0));
         assertEq(burn.balance, burned);
         vm.expectRevert(JobMarket.NothingToWithdraw.selector);
-        market.flushBurned();
+        market.flushBurned(address(0));
     }
 
     function test_withdraw_revertsWhenReceiverRefuses() public {
@@ -577,12 +578,12 @@ contract JobMarketTest is GameDriver {
         market.cancelJob(own);
         vm.expectRevert(JobMarket.TransferFailed.selector);
         refuser.withdraw(market);
-        assertEq(market.credits(address(refuser)), 1 ether, "nothing lost");
+        assertEq(market.credits(address(0), address(refuser)), 1 ether, "nothing lost");
         // Finding 5: an account that refuses ETH names another one to be paid at.
         address treasury = makeAddr("treasury");
         refuser.withdrawTo(market, treasury);
         assertEq(treasury.balance, 1 ether);
-        assertEq(market.credits(address(refuser)), 0);
+        assertEq(market.credits(address(0), address(refuser)), 0);
     }
 
     // ------------------------------------------------------------------ flat getters
@@ -593,7 +594,8 @@ contract JobMarketTest is GameDriver {
         JobMarket.Job memory job = market.getJob(jobId);
         uint64 windowEnd = job.submittedAt == 0 ? 0 : job.submittedAt + job.challengeWindow;
         bytes memory expected = bytes.concat(
-            abi.encode(job.status, job.submitter, job.solver, job.reward, job.solverBond, job.claimDeadline),
+            abi.encode(job.status, job.token, job.submitter, job.solver, job.reward, job.solverBond),
+            abi.encode(job.claimDeadline),
             abi.encode(job.submitDeadline, windowEnd, job.openGames, job.refutations, job.modelRoot)
         );
         assertEq(_jobSummary(jobId), expected);
@@ -612,21 +614,23 @@ contract JobMarketTest is GameDriver {
     }
 
     function test_summaries_areTheRecordsFlat() public {
-        assertEq(_jobSummary(99), new bytes(11 * 32), "an unknown job is all zero");
+        assertEq(_jobSummary(99), new bytes(12 * 32), "an unknown job is all zero");
         uint256 jobId = postToyJob();
         _assertJobSummary(jobId);
-        (JobMarket.Status status, address submitter_,,,,,, uint64 windowEnd,,,) = market.jobSummary(jobId);
+        (JobMarket.Status status, address token, address submitter_,,,,,, uint64 windowEnd,,,) =
+            market.jobSummary(jobId);
+        assertEq(token, address(0), "an ETH job");
         assertEq(uint8(status), uint8(JobMarket.Status.Open));
         assertEq(submitter_, submitter);
         assertEq(windowEnd, 0, "no window before a result");
         World memory w = _honest();
         submitWorld(jobId, w);
         _assertJobSummary(jobId);
-        (,,,,,,, windowEnd,,,) = market.jobSummary(jobId);
+        (,,,,,,,, windowEnd,,,) = market.jobSummary(jobId);
         assertEq(windowEnd, block.timestamp + WINDOW);
         uint256 gameId = openChallenge(jobId, w, build(Lie(true, 3, 2, 1, 0, 0)));
         _assertJobSummary(jobId);
-        (,,,,,,,, uint32 openGames,,) = market.jobSummary(jobId);
+        (,,,,,,,,, uint32 openGames,,) = market.jobSummary(jobId);
         assertEq(openGames, 1);
 
         DisputeGame.Game memory g = game.getGame(gameId);

@@ -35,9 +35,9 @@ contract PayoutsTest is GameDriver {
 
     /// @dev What `who` gained overall once every credit is withdrawn.
     function _net(address who, uint256 start) internal returns (int256) {
-        if (market.credits(who) > 0) {
+        if (market.credits(address(0), who) > 0) {
             vm.prank(who);
-            market.withdraw(who);
+            market.withdraw(address(0), who);
         }
         return int256(who.balance) - int256(start);
     }
@@ -83,7 +83,7 @@ contract PayoutsTest is GameDriver {
         play(puppetGame, liar, truth, 200); // the solver concedes as fast as it can; settled
         assertFalse(game.getGame(puppetGame).clock.solverWon);
         // The puppet got its bond back, nothing more: no share before the outcome is fixed...
-        assertEq(market.credits(puppet), CHALLENGER_BOND);
+        assertEq(market.credits(address(0), puppet), CHALLENGER_BOND);
         vm.expectRevert(
             abi.encodeWithSelector(JobMarket.WrongStatus.selector, jobId, JobMarket.Status.Submitted)
         );
@@ -281,10 +281,10 @@ contract PayoutsTest is GameDriver {
         market.finalize(jobId);
         market.claimShare(refuting);
         uint256[4] memory first = [
-            market.credits(challenger),
-            market.credits(attacker),
-            market.credits(solver),
-            market.credits(submitter)
+            market.credits(address(0), challenger),
+            market.credits(address(0), attacker),
+            market.credits(address(0), solver),
+            market.credits(address(0), submitter)
         ];
         vm.revertToState(snapshot);
         market.settleGame(wrong);
@@ -292,10 +292,10 @@ contract PayoutsTest is GameDriver {
         market.finalize(jobId);
         market.claimShare(refuting);
         uint256[4] memory second = [
-            market.credits(challenger),
-            market.credits(attacker),
-            market.credits(solver),
-            market.credits(submitter)
+            market.credits(address(0), challenger),
+            market.credits(address(0), attacker),
+            market.credits(address(0), solver),
+            market.credits(address(0), submitter)
         ];
         for (uint256 i; i < 4; ++i) {
             assertEq(first[i], second[i]);

@@ -6,8 +6,8 @@ use alloy::providers::Provider;
 use std::collections::BTreeMap;
 use vtrain_dispute::Deployment;
 use vtrain_dispute::bindings::{
-    ArtifactRegistry, AttentionPrograms, DensePrograms, Fp32Alu, GraphSemantics, GraphSpecRules,
-    ImagePrograms, JobMarket, NormPrograms,
+    ArtifactRegistry, AttentionPrograms, DensePrograms, DevToken, Fp32Alu, GraphSemantics,
+    GraphSpecRules, ImagePrograms, JobMarket, NormPrograms,
 };
 
 /// The most moves one side makes in a game (`JobMarket.MAX_MOVES_PER_SIDE`).
@@ -184,6 +184,37 @@ pub async fn deploy_contracts<P: Provider>(
         block_number,
         contracts,
     })
+}
+
+/// What `vtrain-deploy devnet` mints of its test token to each dev account:
+/// 1,000,000 vUSD (6 decimals).
+pub const DEV_TOKEN_FUNDING: u64 = 1_000_000 * 1_000_000;
+
+/// Deploys `DevToken` (a test stablecoin anyone may mint, for devnets only),
+/// mints `DEV_TOKEN_FUNDING` to each of `accounts`, and records it in
+/// `deployment` as `DevToken`. Returns its address.
+pub async fn deploy_dev_token<P: Provider>(
+    provider: &P,
+    deployment: &mut Deployment,
+    accounts: &[Address],
+) -> Result<Address> {
+    let token = DevToken::deploy(provider)
+        .await
+        .map_err(deploy_error("DevToken"))?;
+    for account in accounts {
+        token
+            .mint(*account, U256::from(DEV_TOKEN_FUNDING))
+            .send()
+            .await
+            .map_err(deploy_error("DevToken"))?
+            .get_receipt()
+            .await
+            .map_err(|e| deploy_error("DevToken")(e.into()))?;
+    }
+    let address = *token.address();
+    tracing::info!(target: "deploy", contract = "DevToken", %address, funded = accounts.len(), "deployed");
+    deployment.contracts.insert("DevToken".to_owned(), address);
+    Ok(address)
 }
 
 #[cfg(test)]

@@ -76,6 +76,18 @@ pub mod dense_programs {
     );
 }
 pub use dense_programs::DensePrograms;
+/// Bindings of `DevToken`.
+pub mod dev_token {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        DevToken,
+        "artifacts/DevToken.json"
+    );
+}
+pub use dev_token::DevToken;
 /// Bindings of `DisputeGame`.
 pub mod dispute_game {
     #![allow(missing_docs, clippy::too_many_arguments)]
@@ -351,6 +363,7 @@ pub fn deployed_bytecode(name: &str) -> Option<&'static alloy::primitives::Bytes
         "DataOrder" => Some(&DataOrder::DEPLOYED_BYTECODE),
         "DenseOps" => Some(&DenseOps::DEPLOYED_BYTECODE),
         "DensePrograms" => Some(&DensePrograms::DEPLOYED_BYTECODE),
+        "DevToken" => Some(&DevToken::DEPLOYED_BYTECODE),
         "DisputeGame" => Some(&DisputeGame::DEPLOYED_BYTECODE),
         "Fp32" => Some(&Fp32::DEPLOYED_BYTECODE),
         "Fp32Alu" => Some(&Fp32Alu::DEPLOYED_BYTECODE),

@@ -87,9 +87,13 @@ pub struct JobEntry {
     pub job_hash: B256,
     /// The dataset's content root.
     pub dataset_root: B256,
-    /// The escrowed reward, in wei.
+    /// The currency of reward, solver bond and refuters' shares: ETH
+    /// ([`crate::ETH`]) or an ERC-20 token.
+    #[serde(default)]
+    pub token: Address,
+    /// The escrowed reward, in the job's currency's smallest unit (wei for ETH).
     pub reward: U256,
-    /// The bond a solver posts to claim.
+    /// The bond a solver posts to claim, in the job's currency.
     pub solver_bond: U256,
     /// Until when it can be claimed (unix seconds).
     pub claim_deadline: u64,
@@ -324,6 +328,28 @@ impl JobBook {
         self.jobs.get(&id)
     }
 
+    /// The tokens (never ETH) of the jobs `account` took part in, as
+    /// submitter, solver or challenger: the currencies it may hold credits in
+    /// besides ETH, sorted, each once.
+    pub fn tokens_of(&self, account: Address) -> Vec<Address> {
+        let challenged: std::collections::BTreeSet<u64> = self
+            .games
+            .values()
+            .filter(|g| g.challenger == account)
+            .map(|g| g.job_id)
+            .collect();
+        let tokens: std::collections::BTreeSet<Address> = self
+            .jobs
+            .values()
+            .filter(|j| j.token != crate::ETH)
+            .filter(|j| {
+                j.submitter == account || j.solver == Some(account) || challenged.contains(&j.id)
+            })
+            .map(|j| j.token)
+            .collect();
+        tokens.into_iter().collect()
+    }
+
     /// The announced URIs of `root`, every publisher's, oldest first.
     pub fn uris(&self, root: &B256) -> Vec<String> {
         self.locations(root).iter().map(|l| l.uri.clone()).collect()
@@ -378,6 +404,7 @@ impl JobBook {
                         submitter: e.submitter,
                         job_hash: e.jobHash,
                         dataset_root: e.datasetRoot,
+                        token: e.token,
                         reward: e.reward,
                         solver_bond: e.solverBond,
                         claim_deadline: e.claimDeadline,

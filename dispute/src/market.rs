@@ -189,10 +189,10 @@ impl<P: Provider + Clone> Market<P> {
         Ok(g)
     }
 
-    /// What `account` can withdraw.
-    pub async fn credits(&self, account: Address) -> Result<U256> {
+    /// What `account` can withdraw in `token` ([`crate::ETH`] for ether).
+    pub async fn credits(&self, token: Address, account: Address) -> Result<U256> {
         self.market
-            .credits(account)
+            .credits(token, account)
             .call()
             .await
             .map_err(Error::from_contract)
@@ -312,18 +312,45 @@ impl<P: Provider + Clone> Market<P> {
     }
 
     /// Withdraws everything the market owes `account` (the provider's signer)
-    /// to `account` itself; returns the amount, zero when there was nothing
-    /// (and nothing was sent).
-    pub async fn withdraw_all(&self, account: Address) -> Result<U256> {
-        self.withdraw_to(account, account).await
+    /// to `account` itself, in ETH and in each of `tokens`; returns what was
+    /// withdrawn per currency (only those with a credit). A currency whose
+    /// withdrawal fails (a token that refuses the transfer) is reported in
+    /// the log and left for the next call: it does not keep the others back.
+    pub async fn withdraw_all(
+        &self,
+        account: Address,
+        tokens: &[Address],
+    ) -> Result<Vec<(Address, U256)>> {
+        let mut currencies = vec![crate::ETH];
+        currencies.extend(tokens.iter().copied().filter(|t| *t != crate::ETH));
+        currencies.sort();
+        currencies.dedup();
+        let mut paid = Vec::new();
+        let mut first_error = None;
+        for token in currencies {
+            match self.withdraw_to(token, account, account).await {
+                Ok(amount) if !amount.is_zero() => paid.push((token, amount)),
+                Ok(_) => {}
+                Err(error) if token != crate::ETH => {
+                    tracing::warn!(target: "dispute::market", %token, %error, "withdrawing a token credit failed");
+                    first_error.get_or_insert(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        match (paid.is_empty(), first_error) {
+            (true, Some(error)) => Err(error),
+            _ => Ok(paid),
+        }
     }
 
     /// Withdraws everything the market owes `account` (the provider's signer)
-    /// to `to` (an account that can receive ETH); returns the amount.
-    pub async fn withdraw_to(&self, account: Address, to: Address) -> Result<U256> {
-        let credits = self.credits(account).await?;
+    /// in `token` to `to` (an account that can receive it); returns the
+    /// amount, zero when there was nothing (and nothing was sent).
+    pub async fn withdraw_to(&self, token: Address, account: Address, to: Address) -> Result<U256> {
+        let credits = self.credits(token, account).await?;
         if !credits.is_zero() {
-            let call = self.market.withdraw(to).into_transaction_request();
+            let call = self.market.withdraw(token, to).into_transaction_request();
             self.send(call, "withdraw").await?;
         }
         Ok(credits)

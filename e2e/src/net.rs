@@ -94,9 +94,13 @@ impl Net {
         let signing = ProviderBuilder::new()
             .wallet(EthereumWallet::from(deployer))
             .connect_http(devnet.endpoint_url());
-        let deployment = deploy_contracts(&signing, address, &MarketConfig::default())
+        let mut deployment = deploy_contracts(&signing, address, &MarketConfig::default())
             .await
             .expect("deploys");
+        // As `vtrain-deploy devnet` does: a test token funded to every account.
+        vtrain_deploy::deploy_dev_token(&signing, &mut deployment, devnet.addresses())
+            .await
+            .expect("deploys the test token");
         deployment
             .write_atomic(&dir.path().join("deployments"))
             .expect("manifest");
@@ -396,7 +400,10 @@ impl Net {
 
     /// What `account` can withdraw from the market.
     pub async fn credits(&self, account: Address) -> U256 {
-        self.market().credits(account).await.expect("credits")
+        self.market()
+            .credits(vtrain_dispute::ETH, account)
+            .await
+            .expect("credits")
     }
 
     /// The balance of `account`.
@@ -404,17 +411,55 @@ impl Net {
         self.provider.get_balance(account).await.expect("balance")
     }
 
-    /// The total `Withdrawn` to `account` so far, from the market's events.
+    /// The total `Withdrawn` in ETH by `account` so far, from the market's events.
     pub async fn withdrawn(&self, account: Address) -> U256 {
+        self.withdrawn_in(vtrain_dispute::ETH, account).await
+    }
+
+    /// The total `Withdrawn` in `token` (ETH: zero) by `account` so far.
+    pub async fn withdrawn_in(&self, token: Address, account: Address) -> U256 {
         let events = self
             .market()
             .market()
             .Withdrawn_filter()
-            .topic1(account)
+            .topic1(token)
+            .topic2(account)
             .from_block(0)
             .query()
             .await
             .expect("events");
         events.iter().map(|(e, _)| e.amount).sum()
+    }
+
+    /// How many transactions `account` has sent (its nonce at the latest block).
+    pub async fn nonce(&self, account: Address) -> u64 {
+        self.provider
+            .get_transaction_count(account)
+            .await
+            .expect("nonce")
+    }
+
+    /// The devnet's test token (`DevToken`, 6 decimals, funded to every account).
+    pub fn dev_token(&self) -> Address {
+        self.deployment
+            .address("DevToken")
+            .expect("DevToken in the manifest")
+    }
+
+    /// `account`'s balance of `token`.
+    pub async fn token_balance(&self, token: Address, account: Address) -> U256 {
+        vtrain_dispute::token::IERC20Metadata::new(token, &self.provider)
+            .balanceOf(account)
+            .call()
+            .await
+            .expect("balanceOf")
+    }
+
+    /// What `account` can withdraw from the market in `token`.
+    pub async fn credits_in(&self, token: Address, account: Address) -> U256 {
+        self.market()
+            .credits(token, account)
+            .await
+            .expect("credits")
     }
 }

@@ -158,6 +158,7 @@ mod tests {
                 submitter: OTHER,
                 job_hash: B256::ZERO,
                 dataset_root: B256::ZERO,
+                token: Address::ZERO,
                 reward: U256::ZERO,
                 solver_bond: U256::ZERO,
                 claim_deadline: 0,

@@ -284,6 +284,7 @@ mod tests {
             submitter: ALICE,
             job_hash: B256::repeat_byte(id as u8),
             dataset_root: B256::repeat_byte(0xDA),
+            token: Address::ZERO,
             reward: U256::from(1_500_000_000_000_000_000u128),
             solver_bond: U256::from(500_000_000_000_000_000u128),
             claim_deadline: 100,

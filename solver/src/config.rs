@@ -21,9 +21,11 @@ pub struct RunArgs {
     /// Jobs trained at once [default: 1].
     #[arg(long, env = "VTRAIN_SOLVER_CAPACITY")]
     pub capacity: Option<usize>,
-    /// The smallest reward worth claiming, in ETH [default: 0].
-    #[arg(long, env = "VTRAIN_SOLVER_MIN_REWARD")]
-    pub min_reward: Option<String>,
+    /// The smallest reward worth claiming: `0.5` for ETH, `TOKEN=250` for an
+    /// ERC-20 (in its units: 250 USDC). Repeatable (or comma-separated); a
+    /// job paid in a token no entry names is refused [default: 0, ETH only].
+    #[arg(long, env = "VTRAIN_SOLVER_MIN_REWARD", value_delimiter = ',')]
+    pub min_reward: Vec<String>,
     /// The largest model to accept, in parameters [default: 10000000].
     #[arg(long, env = "VTRAIN_SOLVER_MAX_PARAMS")]
     pub max_params: Option<usize>,
@@ -44,10 +46,57 @@ pub struct RunArgs {
 struct SolverFile {
     public_url: Option<String>,
     capacity: Option<usize>,
-    min_reward: Option<String>,
+    min_reward: Option<MinRewardFile>,
     max_params: Option<usize>,
     threads: Option<usize>,
     device: Option<String>,
+}
+
+/// `min_reward` in the TOML file: one entry or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum MinRewardFile {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// One `--min-reward` entry: the floor in one currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MinReward {
+    /// In ETH, in wei.
+    Eth(U256),
+    /// In a token, as written: its decimals are read from the chain at start.
+    Token {
+        /// The token.
+        token: alloy::primitives::Address,
+        /// The amount as written (`250`, `0.5`).
+        amount: String,
+    },
+}
+
+impl std::str::FromStr for MinReward {
+    type Err = eyre::Report;
+
+    fn from_str(text: &str) -> eyre::Result<Self> {
+        match text.split_once('=') {
+            None => Ok(Self::Eth(vtrain_cli::parse_eth(text)?)),
+            Some((token, amount)) => {
+                let token: alloy::primitives::Address = token.trim().parse().map_err(|e| {
+                    eyre::eyre!("{token:?} is not a token address (TOKEN=AMOUNT): {e}")
+                })?;
+                if token.is_zero() {
+                    eyre::bail!("the zero address is ETH: write the ETH amount alone");
+                }
+                // The syntax now, the decimals once the token is read.
+                vtrain_dispute::token::parse_units(amount, vtrain_dispute::token::MAX_DECIMALS)
+                    .map_err(|e| eyre::eyre!(e))?;
+                Ok(Self::Token {
+                    token,
+                    amount: amount.trim().to_owned(),
+                })
+            }
+        }
+    }
 }
 
 /// The resolved configuration.
@@ -59,8 +108,8 @@ pub struct SolverConfig {
     pub public_url: String,
     /// Jobs trained at once.
     pub capacity: usize,
-    /// The smallest reward worth claiming, in wei.
-    pub min_reward: U256,
+    /// The smallest reward worth claiming, per currency (`MinReward`).
+    pub min_rewards: Vec<MinReward>,
     /// The largest model to accept, in parameters.
     pub max_params: usize,
     /// Training threads.
@@ -72,13 +121,37 @@ pub struct SolverConfig {
 }
 
 impl SolverConfig {
-    /// What the planner needs of it (`crate::plan`).
-    pub fn policy(&self) -> crate::plan::Policy {
-        crate::plan::Policy {
-            capacity: self.capacity,
-            min_reward: self.min_reward,
-            max_params: self.max_params,
+    /// What the planner needs of it (`crate::plan`), with each token floor in
+    /// the token's units: its decimals are read through `provider`. Fails
+    /// (before anything is sent) when a token cannot be read or an amount has
+    /// more places than its token.
+    pub async fn policy<P: alloy::providers::Provider>(
+        &self,
+        provider: &P,
+    ) -> eyre::Result<crate::plan::Policy> {
+        let mut min_rewards = std::collections::BTreeMap::new();
+        for entry in &self.min_rewards {
+            match entry {
+                MinReward::Eth(wei) => {
+                    min_rewards.insert(vtrain_dispute::ETH, *wei);
+                }
+                MinReward::Token { token, amount } => {
+                    let currency = vtrain_dispute::Currency::read(provider, *token)
+                        .await
+                        .wrap_err_with(|| format!("min_reward: the token {token}"))?;
+                    let units = vtrain_dispute::token::parse_units(amount, currency.decimals)
+                        .map_err(|e| eyre::eyre!("min_reward for {}: {e}", currency.symbol))?;
+                    tracing::info!(target: "solver", token = %token, symbol = %currency.symbol, min_reward = %currency.format(units), "takes jobs paid in a token");
+                    min_rewards.insert(*token, units);
+                }
+            }
         }
+        min_rewards.entry(vtrain_dispute::ETH).or_insert(U256::ZERO);
+        Ok(crate::plan::Policy {
+            capacity: self.capacity,
+            min_rewards,
+            max_params: self.max_params,
+        })
     }
 }
 
@@ -95,9 +168,17 @@ impl RunArgs {
                 .trim_end_matches('/')
                 .to_owned(),
             capacity: self.capacity.or(file.capacity).unwrap_or(1).max(1),
-            min_reward: match self.min_reward.or(file.min_reward) {
-                Some(text) => vtrain_cli::parse_eth(&text).wrap_err("min_reward")?,
-                None => U256::ZERO,
+            min_rewards: {
+                let texts = match (self.min_reward, file.min_reward) {
+                    (flags, _) if !flags.is_empty() => flags,
+                    (_, Some(MinRewardFile::One(text))) => vec![text],
+                    (_, Some(MinRewardFile::Many(texts))) => texts,
+                    (_, None) => Vec::new(),
+                };
+                texts
+                    .iter()
+                    .map(|text| text.parse::<MinReward>().wrap_err("min_reward"))
+                    .collect::<eyre::Result<_>>()?
             },
             max_params: self.max_params.or(file.max_params).unwrap_or(10_000_000),
             threads: self
@@ -142,13 +223,64 @@ mod tests {
         .expect("resolves");
         assert_eq!(config.capacity, 2);
         assert_eq!(
-            config.min_reward,
-            U256::from(5u64) * U256::from(10u64).pow(U256::from(17))
+            config.min_rewards,
+            vec![MinReward::Eth(
+                U256::from(5u64) * U256::from(10u64).pow(U256::from(17))
+            )]
         );
         assert_eq!(config.agent.store, "/srv/store");
         assert_eq!(config.public_url, "http://127.0.0.1:7070");
         assert_eq!(config.agent.datadir.to_str(), Some("vtrain-solver-data"));
         assert_eq!(config.device, vtrain_cuda::DeviceChoice::Cpu);
+    }
+
+    #[test]
+    fn min_rewards_name_eth_and_tokens_and_refuse_what_is_not_an_amount() {
+        let token = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        let config = with_file(
+            &format!("min_reward = [\"0.25\", \"{token}=250.5\"]\n"),
+            RunArgs::default(),
+        )
+        .expect("resolves");
+        assert_eq!(
+            config.min_rewards,
+            vec![
+                MinReward::Eth(U256::from(25u64) * U256::from(10u64).pow(U256::from(16))),
+                MinReward::Token {
+                    token: token.parse().expect("address"),
+                    amount: "250.5".into()
+                },
+            ]
+        );
+        let flags = with_file(
+            "min_reward = \"9\"\n",
+            RunArgs {
+                min_reward: vec![format!("{token}=1")],
+                ..RunArgs::default()
+            },
+        )
+        .expect("resolves");
+        assert_eq!(flags.min_rewards.len(), 1, "the flags replace the file");
+        for bad in [
+            "-1".to_owned(),
+            format!("{token}=-5"),
+            "0x12=5".to_owned(),
+            format!("{}=5", alloy::primitives::Address::ZERO),
+            format!("{token}=1e6"),
+        ] {
+            let error = with_file(
+                "",
+                RunArgs {
+                    min_reward: vec![bad.clone()],
+                    ..RunArgs::default()
+                },
+            )
+            .expect_err(&bad);
+            assert!(
+                format!("{error:#}").contains("min_reward"),
+                "{bad}: {error:#}"
+            );
+        }
     }
 
     #[test]

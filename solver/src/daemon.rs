@@ -31,6 +31,8 @@ use crate::training::{ResultRecord, Run, TrainingRecord, load_record};
 /// The loop's state (all of it re-derivable from chain, store and datadir).
 pub struct Daemon<P> {
     config: SolverConfig,
+    /// What the planner allows, with token floors in their units (read once).
+    policy: crate::plan::Policy,
     account: Address,
     market: Arc<Market<P>>,
     datadir: Datadir,
@@ -47,8 +49,9 @@ pub struct Daemon<P> {
 }
 
 impl<P: Provider + Clone + 'static> Daemon<P> {
-    /// A daemon for `account`, resuming from the datadir's book if it has one.
-    pub fn new(
+    /// A daemon for `account`, resuming from the datadir's book if it has
+    /// one. Reads the tokens `--min-reward` names (their decimals).
+    pub async fn new(
         config: SolverConfig,
         account: Address,
         market: Market<P>,
@@ -60,10 +63,12 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             None
         });
         let book = JobBook::resume(saved, market.deployed_at());
+        let policy = config.policy(market.provider()).await?;
         let market = Arc::new(market);
         let defense = Defense::new(Arc::clone(&market), shared.store.clone(), config.agent.poll);
         Ok(Self {
             config,
+            policy,
             account,
             market,
             datadir,
@@ -114,7 +119,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 book: &self.book,
                 training: &training,
             },
-            &self.config.policy(),
+            &self.policy,
         );
         self.log_stages(&training, head.timestamp);
         for (job, reason) in plan.refusals {
@@ -252,16 +257,47 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         if let Some(reason) = self.too_slow_to_defend(&trainer).await? {
             return Ok(self.refuse(job.id, reason));
         }
+        // A token job's bond is pulled by the market: the balance is checked
+        // and the market approved for exactly the bond, last, when everything
+        // else has passed (a restart finds the approval and goes on).
+        let currency = vtrain_dispute::Currency::read(self.market.provider(), job.token).await?;
+        let value = if currency.is_eth() {
+            job.solver_bond
+        } else {
+            let held = currency
+                .balance_of(self.market.provider(), self.account)
+                .await?;
+            if held < job.solver_bond {
+                return Ok(self.refuse(
+                    job.id,
+                    format!(
+                        "the bond is {}; this account holds {}",
+                        currency.format(job.solver_bond),
+                        currency.format(held)
+                    ),
+                ));
+            }
+            let spender = *self.market.market().address();
+            currency
+                .ensure_allowance(
+                    self.market.provider(),
+                    self.account,
+                    spender,
+                    job.solver_bond,
+                )
+                .await?;
+            U256::ZERO
+        };
         let call = self
             .market
             .market()
             .claimJob(id(job.id))
-            .value(job.solver_bond)
+            .value(value)
             .into_transaction_request();
         match self.market.send(call, "claimJob").await {
             Ok(receipt) => {
                 metrics::counter!(m::JOBS_CLAIMED).increment(1);
-                tracing::info!(target: "solver", job = job.id, bond = %vtrain_cli::format_eth(job.solver_bond), gas = receipt.gas_used, "claimed");
+                tracing::info!(target: "solver", job = job.id, bond = %currency.format(job.solver_bond), gas = receipt.gas_used, "claimed");
                 self.hold(job.id, trainer);
                 Ok(true)
             }
@@ -561,10 +597,14 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
     }
 
     async fn withdraw(&self) -> eyre::Result<()> {
-        let amount = self.market.withdraw_all(self.account).await?;
-        if !amount.is_zero() {
-            metrics::counter!(m::WITHDRAWN_WEI).increment(amount.saturating_to::<u64>());
-            tracing::info!(target: "solver", amount = %vtrain_cli::format_eth(amount), "withdrew");
+        let tokens = self.book.tokens_of(self.account);
+        for (token, amount) in self.market.withdraw_all(self.account, &tokens).await? {
+            if token == vtrain_dispute::ETH {
+                metrics::counter!(m::WITHDRAWN_WEI).increment(amount.saturating_to::<u64>());
+                tracing::info!(target: "solver", amount = %vtrain_cli::format_eth(amount), "withdrew");
+            } else {
+                tracing::info!(target: "solver", %token, %amount, "withdrew a token credit");
+            }
         }
         Ok(())
     }
@@ -581,7 +621,11 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
                 .parse::<f64>()
                 .unwrap_or_default(),
         );
-        let credits = self.market.credits(self.account).await.unwrap_or_default();
+        let credits = self
+            .market
+            .credits(vtrain_dispute::ETH, self.account)
+            .await
+            .unwrap_or_default();
         let jobs_rt = self.shared.jobs.read();
         let mut jobs = Vec::new();
         let mut games = Vec::new();

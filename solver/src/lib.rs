@@ -116,7 +116,7 @@ pub async fn run(config: SolverConfig) -> eyre::Result<()> {
         server::router(shared.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     );
-    let daemon = Daemon::new(config, account, market, datadir, shared)?;
+    let daemon = Daemon::new(config, account, market, datadir, shared).await?;
     tokio::select! {
         result = server => result.wrap_err("HTTP server failed"),
         result = daemon.run(vtrain_cli::shutdown_signal()) => result,

@@ -15,12 +15,14 @@ use vtrain_proof_of_learning::JobSpec;
 pub const MIN_TIME_TO_SUBMIT: u64 = 30;
 
 /// What the operator allows (`SolverConfig`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Jobs held at once, at most.
     pub capacity: usize,
-    /// The smallest reward worth a claim.
-    pub min_reward: U256,
+    /// The currencies the solver takes jobs in, each with the smallest reward
+    /// worth a claim in its smallest unit: ETH ([`vtrain_dispute::ETH`]) and
+    /// each token `--min-reward` names. A job in any other token is refused.
+    pub min_rewards: BTreeMap<Address, U256>,
     /// The largest model, in parameters.
     pub max_params: usize,
 }
@@ -222,10 +224,16 @@ pub fn plan(snapshot: &Snapshot<'_>, policy: &Policy) -> Plan {
             _ => {}
         }
     }
-    // The best-paid first; among equals, the oldest.
+    // The best-paid first, within a currency (amounts in two currencies do
+    // not compare: ETH jobs first, then each token's by address); among
+    // equals, the oldest.
     plan.candidates.sort_by_key(|id| {
-        let reward = snapshot.book.job(*id).map(|j| j.reward).unwrap_or_default();
-        (std::cmp::Reverse(reward), *id)
+        let (token, reward) = snapshot
+            .book
+            .job(*id)
+            .map(|j| (j.token, j.reward))
+            .unwrap_or_default();
+        (token, std::cmp::Reverse(reward), *id)
     });
     plan
 }
@@ -244,8 +252,17 @@ fn refusal(job: &JobEntry, now: u64, policy: &Policy) -> Option<String> {
     if let Some(error) = &job.spec_error {
         return Some(format!("its spec is not valid: {error}"));
     }
-    if job.reward < policy.min_reward {
-        return Some("the reward is below --min-reward".into());
+    match policy.min_rewards.get(&job.token) {
+        None => {
+            return Some(format!(
+                "it pays in the token {}, which --min-reward does not name",
+                job.token
+            ));
+        }
+        Some(min) if job.reward < *min => {
+            return Some("the reward is below --min-reward".into());
+        }
+        Some(_) => {}
     }
     if now >= job.claim_deadline || job.submit_deadline < now.saturating_add(MIN_TIME_TO_SUBMIT) {
         return Some("too close to its deadlines".into());
@@ -277,12 +294,17 @@ mod tests {
 
     const ME: Address = Address::repeat_byte(0xAA);
     const OTHER: Address = Address::repeat_byte(0xBB);
+    const TOKEN: Address = Address::repeat_byte(0x70);
+    const UNKNOWN_TOKEN: Address = Address::repeat_byte(0x71);
     const NOW: u64 = 1_000_000;
 
     fn policy() -> Policy {
         Policy {
             capacity: 2,
-            min_reward: U256::from(10),
+            min_rewards: BTreeMap::from([
+                (vtrain_dispute::ETH, U256::from(10)),
+                (TOKEN, U256::from(1000)),
+            ]),
             max_params: 1_000_000,
         }
     }
@@ -298,6 +320,7 @@ mod tests {
             submitter: OTHER,
             job_hash: B256::from(spec.job_hash().0),
             dataset_root: B256::ZERO,
+            token: Address::ZERO,
             reward: U256::from(100),
             solver_bond: U256::from(50),
             claim_deadline: NOW + 3_600,
@@ -375,9 +398,23 @@ mod tests {
         let mut invalid = job(5, JobPhase::Open, None);
         invalid.spec_error = Some("its job hash is not the chain's".into());
         let big = job(6, JobPhase::Open, None);
+        let mut low_in_token = job(7, JobPhase::Open, None);
+        low_in_token.token = TOKEN;
+        low_in_token.reward = U256::from(999); // the ETH floor would take it, the token's does not
+        let mut unknown_token = job(8, JobPhase::Open, None);
+        unknown_token.token = UNKNOWN_TOKEN;
         let mut tiny = policy();
         tiny.max_params = spec().param_count() - 1;
-        let book = book(vec![low, late, tight, garbled, invalid, big]);
+        let book = book(vec![
+            low,
+            late,
+            tight,
+            garbled,
+            invalid,
+            big,
+            low_in_token,
+            unknown_token,
+        ]);
         let training = BTreeMap::new();
         let snapshot = Snapshot {
             account: ME,
@@ -393,6 +430,8 @@ mod tests {
         assert!(reasons[&4].contains("does not decode"), "{reasons:?}");
         assert!(reasons[&5].contains("not valid"), "{reasons:?}");
         assert!(reasons[&6].contains("max-params"), "{reasons:?}");
+        assert!(reasons[&7].contains("below --min-reward"), "{reasons:?}");
+        assert!(reasons[&8].contains("does not name"), "{reasons:?}");
         assert!(plan.candidates.is_empty());
     }
 

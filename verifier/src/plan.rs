@@ -113,6 +113,7 @@ mod tests {
             submitter: OTHER,
             job_hash: B256::ZERO,
             dataset_root: B256::ZERO,
+            token: Address::ZERO,
             reward: U256::from(100),
             solver_bond: U256::from(50),
             claim_deadline: 0,

@@ -506,9 +506,13 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
     }
 
     async fn withdraw(&self) -> eyre::Result<()> {
-        let amount = self.market.withdraw_all(self.account).await?;
-        if !amount.is_zero() {
-            tracing::info!(target: "verifier", amount = %vtrain_cli::format_eth(amount), "withdrew");
+        let tokens = self.book.tokens_of(self.account);
+        for (token, amount) in self.market.withdraw_all(self.account, &tokens).await? {
+            if token == vtrain_dispute::ETH {
+                tracing::info!(target: "verifier", amount = %vtrain_cli::format_eth(amount), "withdrew");
+            } else {
+                tracing::info!(target: "verifier", %token, %amount, "withdrew a token credit");
+            }
         }
         Ok(())
     }

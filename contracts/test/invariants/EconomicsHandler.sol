@@ -7,11 +7,13 @@ import {GameDriver} from "../game/GameDriver.sol";
 import {WorldStore} from "../game/WorldStore.sol";
 import {ToyAlu} from "../game/ToyAlu.sol";
 import {ToySemantics} from "../game/ToyProgram.sol";
+import {DevToken} from "../../src/devnet/DevToken.sol";
 
 /// @notice Random markets (random burn rates), jobs by an honest solver and by a cheating one,
 ///         and games by an honest watchtower, the cheater's sock puppets and malicious
 ///         challengers, played to any depth in any order, with timeouts, settlements,
-///         finalizations and withdrawals in between (PROPERTIES.md, P1–P4).
+///         finalizations and withdrawals in between (PROPERTIES.md, P1–P4). Jobs are paid
+///         in ETH or in an ERC-20 token (`usd`); every property holds in each currency apart.
 ///
 ///         Who is honest is what the properties are about, so honest actors behave as the
 ///         reference agents do: before any time passes (`warp`), every honest side whose turn
@@ -55,7 +57,10 @@ contract EconomicsHandler is GameDriver, WorldStore {
     address[2] public puppets = [makeAddr("eco.puppet0"), makeAddr("eco.puppet1")];
     address[2] public attackers = [makeAddr("eco.attacker0"), makeAddr("eco.attacker1")];
 
+    /// @notice The token of the token jobs (challenger bonds stay in ETH).
+    DevToken public usd;
     mapping(address actor => uint256 balance) public startBalance;
+    mapping(address actor => uint256 balance) public startTokens;
     /// @notice How far the campaign got (printed by the test): moves made, moves below L1,
     ///         games decided by the ALU.
     uint256 public moves;
@@ -70,10 +75,13 @@ contract EconomicsHandler is GameDriver, WorldStore {
         storeWorld(TRUTH, build(none));
         storeWorld(1, build(Lie(true, 3, 0, 2, 0, 100))); // deep in a long program
         storeWorld(2, build(Lie(true, 0, 2, 0, 299, 1))); // the initial weights
+        usd = new DevToken();
         address[8] memory all = _actors();
         for (uint256 i; i < all.length; ++i) {
             vm.deal(all[i], 1_000_000 ether);
             startBalance[all[i]] = all[i].balance;
+            usd.mint(all[i], 1_000_000 ether);
+            startTokens[all[i]] = usd.balanceOf(all[i]);
         }
         _newMarket(BURN_BPS);
     }
@@ -90,14 +98,35 @@ contract EconomicsHandler is GameDriver, WorldStore {
         JobMarket m = markets[marketIndex % markets.length];
         reward = uint96(bound(reward, 1, 100 ether));
         bond = uint96(bound(bond, CHALLENGER_BOND, 50 ether));
-        uint8 world = uint8(lie % WORLDS);
-        address who = world == TRUTH ? honestSolver : cheater;
         vm.prank(submitter_);
         uint256 id = m.postJob{value: reward}(
             toySpec(), uint64(block.timestamp + 1 hours), uint64(block.timestamp + 2 days), bond, WINDOW
         );
+        _claimAndSubmit(m, id, uint8(lie % WORLDS), bond);
+    }
+
+    /// @notice The same, paid in the token: reward and solver bond in `usd` (any bond > 0).
+    function postTokenJob(uint256 marketIndex, uint96 reward, uint96 bond, uint8 lie) external {
+        JobMarket m = markets[marketIndex % markets.length];
+        reward = uint96(bound(reward, 1, 100 ether));
+        bond = uint96(bound(bond, 1, 50 ether));
+        vm.prank(submitter_);
+        uint256 id = m.postTokenJob(
+            toySpec(),
+            uint64(block.timestamp + 1 hours),
+            uint64(block.timestamp + 2 days),
+            bond,
+            WINDOW,
+            address(usd),
+            reward
+        );
+        _claimAndSubmit(m, id, uint8(lie % WORLDS), 0);
+    }
+
+    function _claimAndSubmit(JobMarket m, uint256 id, uint8 world, uint256 value) internal {
+        address who = world == TRUTH ? honestSolver : cheater;
         vm.prank(who);
-        m.claimJob{value: bond}(id);
+        m.claimJob{value: value}(id);
         bytes32[] memory roots = checkpointRoots(storedRoots[world]);
         World memory w = loadWorld(world);
         vm.prank(who);
@@ -177,7 +206,9 @@ contract EconomicsHandler is GameDriver, WorldStore {
         address who = _actors()[actor % 8];
         for (uint256 m; m < markets.length; ++m) {
             vm.prank(who);
-            try markets[m].withdraw(who) {} catch {}
+            try markets[m].withdraw(address(0), who) {} catch {}
+            vm.prank(who);
+            try markets[m].withdraw(address(usd), who) {} catch {}
         }
         _observe();
     }
@@ -228,9 +259,12 @@ contract EconomicsHandler is GameDriver, WorldStore {
         for (uint256 m; m < markets.length; ++m) {
             for (uint256 a; a < all.length; ++a) {
                 vm.prank(all[a]);
-                try markets[m].withdraw(all[a]) {} catch {}
+                try markets[m].withdraw(address(0), all[a]) {} catch {}
+                vm.prank(all[a]);
+                try markets[m].withdraw(address(usd), all[a]) {} catch {}
             }
-            try markets[m].flushBurned() {} catch {}
+            try markets[m].flushBurned(address(0)) {} catch {}
+            try markets[m].flushBurned(address(usd)) {} catch {}
         }
         _observe();
     }
@@ -249,44 +283,56 @@ contract EconomicsHandler is GameDriver, WorldStore {
         return games.length;
     }
 
-    /// @notice What an actor gained or lost overall (everything withdrawn: after `drain`).
-    function net(address actor) public view returns (int256) {
-        return int256(actor.balance) - int256(startBalance[actor]);
+    /// @notice What an actor gained or lost overall in `token` (`address(0)`: ETH), everything
+    ///         withdrawn (after `drain`).
+    function net(address token, address actor) public view returns (int256) {
+        if (token == address(0)) return int256(actor.balance) - int256(startBalance[actor]);
+        return int256(usd.balanceOf(actor)) - int256(startTokens[actor]);
     }
 
-    /// @notice What `market` must hold: escrow and bonds of undecided jobs, bonds of unsettled
-    ///         games, unclaimed shares of refuting games, and every credit.
-    function owedBy(JobMarket market) public view returns (uint256 total) {
+    /// @notice What `market` holds of `token`.
+    function balanceIn(JobMarket market, address token) public view returns (uint256) {
+        return token == address(0) ? address(market).balance : usd.balanceOf(address(market));
+    }
+
+    /// @notice What `market` must hold of `token`: escrow and bonds of undecided jobs in it,
+    ///         bonds of unsettled games (ETH), unclaimed shares of refuting games, and every
+    ///         credit in it.
+    function owedBy(JobMarket market, address token) public view returns (uint256 total) {
         for (uint256 j; j < jobs.length; ++j) {
             if (jobs[j].market != market) continue;
             JobMarket.Job memory job = market.getJob(jobs[j].id);
+            if (job.token != token) continue;
             if (job.status == JobMarket.Status.Submitted) total += uint256(job.reward) + job.solverBond;
         }
         for (uint256 i; i < games.length; ++i) {
             if (games[i].market != market) continue;
             DisputeGame.Game memory g = market.game().getGame(games[i].id);
             if (!g.clock.settled) {
-                total += g.setup.bond;
+                if (token == address(0)) total += g.setup.bond;
                 continue;
             }
             JobMarket.Job memory job = market.getJob(g.setup.jobId);
+            if (job.token != token) continue;
             bool owed = job.status == JobMarket.Status.Slashed && !g.clock.solverWon;
             if (owed && !market.shareClaimed(games[i].id)) total += job.refuterShare;
         }
         address[8] memory all = _actors();
         for (uint256 a; a < all.length; ++a) {
-            total += market.credits(all[a]);
+            total += market.credits(token, all[a]);
         }
-        total += market.credits(market.BURN_ADDRESS());
+        total += market.credits(token, market.BURN_ADDRESS());
     }
 
-    /// @notice P1's bound for the honest watchtower: Σ over its games of an equal share of the
-    ///         solver's bond net of the burn, counting the refuting games from their records.
-    function honestShareFloor() external view returns (uint256 total) {
+    /// @notice P1's bound for the honest watchtower in `token`: Σ over its games on jobs paid
+    ///         in it of an equal share of the solver's bond net of the burn, counting the
+    ///         refuting games from their records.
+    function honestShareFloor(address token) external view returns (uint256 total) {
         for (uint256 i; i < games.length; ++i) {
             if (games[i].role != Role.Honest) continue;
             JobInfo memory ji = jobs[games[i].job];
             JobMarket.Job memory job = ji.market.getJob(ji.id);
+            if (job.token != token) continue;
             uint256 pot = job.solverBond - job.solverBond * ji.market.burnBps() / BPS;
             uint256 refutations = _refutations(games[i].job);
             require(refutations > 0, "P1: an honest watchtower's game was not won");
@@ -294,19 +340,21 @@ contract EconomicsHandler is GameDriver, WorldStore {
         }
     }
 
-    /// @notice P2's bound: the rewards of the honest solver's results.
-    function honestRewards() external view returns (uint256 total) {
+    /// @notice P2's bound in `token`: the rewards of the honest solver's results paid in it.
+    function honestRewards(address token) external view returns (uint256 total) {
         for (uint256 j; j < jobs.length; ++j) {
-            if (jobs[j].world == TRUTH) total += jobs[j].market.getJob(jobs[j].id).reward;
+            JobMarket.Job memory job = jobs[j].market.getJob(jobs[j].id);
+            if (jobs[j].world == TRUTH && job.token == token) total += job.reward;
         }
     }
 
-    /// @notice P3's bound: the burned part of the cheater's bonds.
-    function cheaterBurnFloor() external view returns (uint256 total) {
+    /// @notice P3's bound in `token`: the burned part of the cheater's bonds in it.
+    function cheaterBurnFloor(address token) external view returns (uint256 total) {
         for (uint256 j; j < jobs.length; ++j) {
             if (jobs[j].world == TRUTH) continue;
             JobMarket m = jobs[j].market;
-            total += m.getJob(jobs[j].id).solverBond * m.burnBps() / BPS;
+            JobMarket.Job memory job = m.getJob(jobs[j].id);
+            if (job.token == token) total += job.solverBond * m.burnBps() / BPS;
         }
     }
 
@@ -341,8 +389,8 @@ contract EconomicsHandler is GameDriver, WorldStore {
         }
     }
 
-    function puppetsNet() external view returns (int256) {
-        return net(cheater) + net(puppets[0]) + net(puppets[1]);
+    function puppetsNet(address token) external view returns (int256) {
+        return net(token, cheater) + net(token, puppets[0]) + net(token, puppets[1]);
     }
 
     // ------------------------------------------------------------------ internals
@@ -350,7 +398,13 @@ contract EconomicsHandler is GameDriver, WorldStore {
     function _newMarket(uint256 burnBps) internal {
         JobMarket.Config memory c = marketConfig();
         c.burnBps = burnBps;
-        markets.push(new JobMarket(alu, sem, c));
+        JobMarket m = new JobMarket(alu, sem, c);
+        markets.push(m);
+        address[8] memory all = _actors();
+        for (uint256 i; i < all.length; ++i) {
+            vm.prank(all[i]);
+            usd.approve(address(m), type(uint256).max);
+        }
     }
 
     function _actors() internal view returns (address[8] memory) {

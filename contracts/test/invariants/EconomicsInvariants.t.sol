@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Test, console} from "forge-std/Test.sol";
 import {EconomicsHandler} from "./EconomicsHandler.sol";
+import {JobMarket} from "../../src/JobMarket.sol";
 
 /// @notice The payout properties of PROPERTIES.md (P1–P4), over random markets, jobs, games,
 ///         sock puppets and orders of moves, timeouts, settlements and finalizations.
@@ -21,7 +22,7 @@ contract EconomicsInvariantsTest is Test {
         bytes4[] memory selectors = new bytes4[](15);
         selectors[0] = EconomicsHandler.newMarket.selector;
         selectors[1] = EconomicsHandler.postJob.selector;
-        selectors[2] = EconomicsHandler.postJob.selector;
+        selectors[2] = EconomicsHandler.postTokenJob.selector;
         selectors[3] = EconomicsHandler.challengeHonestly.selector;
         selectors[4] = EconomicsHandler.challengeAsPuppet.selector;
         selectors[5] = EconomicsHandler.challengeAsPuppet.selector;
@@ -41,8 +42,11 @@ contract EconomicsInvariantsTest is Test {
     /// P4, each market holds exactly what it owes; P1/P2, no game against an honest side is
     /// ever lost; and a job that reached a terminal status never leaves it.
     function invariant_moneyAndHonestGames() public view {
+        address usd = address(handler.usd());
         for (uint256 m; m < handler.marketCount(); ++m) {
-            assertEq(address(handler.markets(m)).balance, handler.owedBy(handler.markets(m)), "P4");
+            JobMarket market = handler.markets(m);
+            assertEq(handler.balanceIn(market, address(0)), handler.owedBy(market, address(0)), "P4 ETH");
+            assertEq(handler.balanceIn(market, usd), handler.owedBy(market, usd), "P4 token");
         }
         assertEq(handler.honestLosses(), 0, "an honest side lost a game");
         assertEq(handler.terminalViolations(), 0, "a terminal job changed");
@@ -56,18 +60,22 @@ contract EconomicsInvariantsTest is Test {
         console.log("  below L1 %d; decided by the ALU %d, on time %d", handler.deepMoves(), byAlu, byTime);
         assertEq(handler.honestLosses(), 0, "an honest side lost a game");
         assertEq(handler.wrongOutcomes(), 0, "a lie was paid or the truth slashed");
-        // P1: the honest watchtower gets its bonds back and at least an equal share.
-        assertGe(handler.net(handler.watchtower()), int256(handler.honestShareFloor()), "P1");
-        // P2: the honest solver keeps every reward and bond, whatever the games.
-        assertGe(handler.net(handler.honestSolver()), int256(handler.honestRewards()), "P2");
-        // P3: the cheater with its puppets loses at least the burned part of each bond.
-        assertLe(handler.puppetsNet(), -int256(handler.cheaterBurnFloor()), "P3");
-        // Challenging an honest result never pays.
-        assertLe(handler.net(handler.attackers(0)), 0, "attacker 0 profited");
-        assertLe(handler.net(handler.attackers(1)), 0, "attacker 1 profited");
-        // P4: nothing stuck.
-        for (uint256 m; m < handler.marketCount(); ++m) {
-            assertEq(address(handler.markets(m)).balance, 0, "a market still holds ETH");
+        address[2] memory currencies = [address(0), address(handler.usd())];
+        for (uint256 c; c < 2; ++c) {
+            address t = currencies[c];
+            // P1: the honest watchtower gets its bonds back and at least an equal share.
+            assertGe(handler.net(t, handler.watchtower()), int256(handler.honestShareFloor(t)), "P1");
+            // P2: the honest solver keeps every reward and bond, whatever the games.
+            assertGe(handler.net(t, handler.honestSolver()), int256(handler.honestRewards(t)), "P2");
+            // P3: the cheater with its puppets loses at least the burned part of each bond.
+            assertLe(handler.puppetsNet(t), -int256(handler.cheaterBurnFloor(t)), "P3");
+            // Challenging an honest result never pays.
+            assertLe(handler.net(t, handler.attackers(0)), 0, "attacker 0 profited");
+            assertLe(handler.net(t, handler.attackers(1)), 0, "attacker 1 profited");
+            // P4: nothing stuck.
+            for (uint256 m; m < handler.marketCount(); ++m) {
+                assertEq(handler.balanceIn(handler.markets(m), t), 0, "a market still holds value");
+            }
         }
         assertEq(handler.terminalViolations(), 0);
     }

@@ -6,9 +6,12 @@ import {JobMarket} from "../../src/JobMarket.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
 import {Commitments} from "../../src/lib/Commitments.sol";
 import {ToyWorld} from "../game/ToyWorld.sol";
+import {DevToken} from "../../src/devnet/DevToken.sol";
+import {NoBoolToken} from "../tokens/OddTokens.sol";
 
-/// @notice Drives the market through random lifecycles: posts, cancels, claims, honest and
-///         lying submissions, late slashes, challenges, bisection moves, timeouts, settlements,
+/// @notice Drives the market through random lifecycles: posts (in ETH, in a standard ERC-20
+///         and in a token that returns no bool), cancels, claims, honest and lying
+///         submissions, late slashes, challenges, bisection moves, timeouts, settlements,
 ///         finalizations and withdrawals, with time passing in between. Games are ended by
 ///         their clocks (the full descent is covered by the fuzz tests); what matters here is
 ///         the money and the state machine.
@@ -17,6 +20,8 @@ contract MarketHandler is Test, ToyWorld {
     DisputeGame public game;
 
     address[] public actors;
+    /// @notice The currencies jobs are posted in: ETH (zero), a standard ERC-20, a no-bool one.
+    address[] public currencies;
     uint256[] public jobIds;
     uint256[] public gameIds;
 
@@ -36,6 +41,16 @@ contract MarketHandler is Test, ToyWorld {
             actors.push(a);
             vm.deal(a, 1_000_000 ether);
         }
+        currencies.push(address(0));
+        currencies.push(address(new DevToken()));
+        currencies.push(address(new NoBoolToken()));
+        for (uint256 c = 1; c < currencies.length; ++c) {
+            for (uint256 i; i < actors.length; ++i) {
+                DevToken(currencies[c]).mint(actors[i], 1e30);
+                vm.prank(actors[i]);
+                DevToken(currencies[c]).approve(address(market_), type(uint256).max);
+            }
+        }
         Lie memory none;
         World[2] memory worlds = [build(none), build(Lie(true, 3, 2, 0, 7, 1))];
         for (uint256 w; w < 2; ++w) {
@@ -47,21 +62,35 @@ contract MarketHandler is Test, ToyWorld {
 
     // ------------------------------------------------------------------ actions
 
-    function post(uint256 actor, uint96 reward, uint96 bond) external {
+    function post(uint256 actor, uint96 reward, uint96 bond, uint8 currency) external {
         reward = uint96(bound(reward, 1, 100 ether));
-        bond = uint96(bound(bond, 0.5 ether, 50 ether)); // below 1 ether (the challenger bond): refused
+        address token = currencies[currency % currencies.length];
+        uint64 claimBy = uint64(block.timestamp + 1 hours);
+        uint64 submitBy = uint64(block.timestamp + 1 days);
         vm.prank(_actor(actor));
-        jobIds.push(
-            market.postJob{value: reward}(
-                toySpec(), uint64(block.timestamp + 1 hours), uint64(block.timestamp + 1 days), bond, 6 hours
-            )
-        );
+        if (token == address(0)) {
+            bond = uint96(bound(bond, 0.5 ether, 50 ether)); // below 1 ether (the challenger bond): refused
+            try market.postJob{value: reward}(toySpec(), claimBy, submitBy, bond, 6 hours) returns (
+                uint256 id
+            ) {
+                jobIds.push(id);
+            } catch {}
+        } else {
+            bond = uint96(bound(bond, 0, 50 ether)); // zero: refused
+            try market.postTokenJob(toySpec(), claimBy, submitBy, bond, 6 hours, token, reward) returns (
+                uint256 id
+            ) {
+                jobIds.push(id);
+            } catch {}
+        }
         _observe();
     }
 
     /// @notice Post, claim and submit in one go, so that sequences reach the window often.
-    function postClaimSubmit(uint256 actor, uint96 reward, uint96 bond, bool lying) external {
-        this.post(actor, reward, bond);
+    function postClaimSubmit(uint256 actor, uint96 reward, uint96 bond, uint8 currency, bool lying) external {
+        uint256 before = jobIds.length;
+        this.post(actor, reward, bond, currency);
+        if (jobIds.length == before) return;
         uint256 last = jobIds.length - 1;
         this.claim(actor + 1, last);
         this.submit(last, lying);
@@ -77,9 +106,10 @@ contract MarketHandler is Test, ToyWorld {
     function claim(uint256 actor, uint256 job) external {
         if (jobIds.length == 0) return;
         uint256 id = _job(job);
-        uint256 bond = market.getJob(id).solverBond;
+        JobMarket.Job memory j = market.getJob(id);
+        uint256 value = j.token == address(0) ? j.solverBond : 0;
         vm.prank(_actor(actor));
-        try market.claimJob{value: bond}(id) {} catch {}
+        try market.claimJob{value: value}(id) {} catch {}
         _observe();
     }
 
@@ -172,10 +202,11 @@ contract MarketHandler is Test, ToyWorld {
         _observe();
     }
 
-    function withdraw(uint256 actor) external {
+    function withdraw(uint256 actor, uint8 currency) external {
+        address token = currencies[currency % currencies.length];
         vm.prank(_actor(actor));
-        try market.withdraw(_actor(actor)) {} catch {}
-        try market.flushBurned() {} catch {}
+        try market.withdraw(token, _actor(actor)) {} catch {}
+        try market.flushBurned(token) {} catch {}
         _observe();
     }
 
@@ -186,11 +217,21 @@ contract MarketHandler is Test, ToyWorld {
 
     // ------------------------------------------------------------------ accounting
 
-    /// @notice Σ escrow of live jobs + Σ live solver bonds + Σ unsettled challenger bonds
-    ///         + Σ unclaimed shares of refuting games.
-    function locked() public view returns (uint256 total) {
+    /// @notice What the market holds of `token` (`address(0)`: its ETH balance).
+    function balanceIn(address token) public view returns (uint256) {
+        return token == address(0) ? address(market).balance : DevToken(token).balanceOf(address(market));
+    }
+
+    function currencyCount() external view returns (uint256) {
+        return currencies.length;
+    }
+
+    /// @notice In `token`: Σ escrow of live jobs + Σ live solver bonds + Σ unclaimed shares of
+    ///         refuting games; in ETH, also Σ unsettled challenger bonds (always ETH).
+    function locked(address token) public view returns (uint256 total) {
         for (uint256 i; i < jobIds.length; ++i) {
             JobMarket.Job memory j = market.getJob(jobIds[i]);
+            if (j.token != token) continue;
             if (j.status == JobMarket.Status.Open) total += j.reward;
             if (j.status == JobMarket.Status.Claimed || j.status == JobMarket.Status.Submitted) {
                 total += uint256(j.reward) + j.solverBond;
@@ -199,22 +240,23 @@ contract MarketHandler is Test, ToyWorld {
         for (uint256 i; i < gameIds.length; ++i) {
             DisputeGame.Game memory g = game.getGame(gameIds[i]);
             if (!g.clock.settled) {
-                total += g.setup.bond;
+                if (token == address(0)) total += g.setup.bond;
                 continue;
             }
             // a refuting game of a slashed job is owed its share of the solver's bond
             JobMarket.Job memory j = market.getJob(g.setup.jobId);
+            if (j.token != token) continue;
             bool owed = j.status == JobMarket.Status.Slashed && !g.clock.solverWon;
             if (owed && !market.shareClaimed(gameIds[i])) total += j.refuterShare;
         }
     }
 
-    /// @notice Σ credits of everyone who can hold one.
-    function credited() public view returns (uint256 total) {
+    /// @notice Σ credits in `token` of everyone who can hold one.
+    function credited(address token) public view returns (uint256 total) {
         for (uint256 i; i < actors.length; ++i) {
-            total += market.credits(actors[i]);
+            total += market.credits(token, actors[i]);
         }
-        total += market.credits(market.BURN_ADDRESS());
+        total += market.credits(token, market.BURN_ADDRESS());
     }
 
     function jobCount() external view returns (uint256) {
@@ -243,11 +285,13 @@ contract MarketHandler is Test, ToyWorld {
         for (uint256 i; i < gameIds.length; ++i) {
             try market.claimShare(gameIds[i]) {} catch {}
         }
-        for (uint256 i; i < actors.length; ++i) {
-            vm.prank(actors[i]);
-            try market.withdraw(actors[i]) {} catch {}
+        for (uint256 c; c < currencies.length; ++c) {
+            for (uint256 i; i < actors.length; ++i) {
+                vm.prank(actors[i]);
+                try market.withdraw(currencies[c], actors[i]) {} catch {}
+            }
+            try market.flushBurned(currencies[c]) {} catch {}
         }
-        try market.flushBurned() {} catch {}
         _observe();
     }
 

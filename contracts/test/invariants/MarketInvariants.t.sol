@@ -48,9 +48,12 @@ contract MarketInvariantsTest is Test {
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
-    /// M1: ETH conservation at every step.
+    /// M1: conservation of ETH and of every token at every step.
     function invariant_balanceIsEscrowPlusBondsPlusCredits() public view {
-        assertEq(address(market).balance, handler.locked() + handler.credited());
+        for (uint256 c; c < handler.currencyCount(); ++c) {
+            address token = handler.currencies(c);
+            assertEq(handler.balanceIn(token), handler.locked(token) + handler.credited(token));
+        }
     }
 
     /// M3: a job in a terminal state never changes state again.
@@ -81,9 +84,12 @@ contract MarketInvariantsTest is Test {
     ///     holds nothing.
     function afterInvariant() public {
         handler.drain();
-        assertEq(handler.locked(), 0, "everything settled");
-        assertEq(handler.credited(), 0, "everything withdrawn");
-        assertEq(address(market).balance, 0, "the market is empty");
+        for (uint256 c; c < handler.currencyCount(); ++c) {
+            address token = handler.currencies(c);
+            assertEq(handler.locked(token), 0, "everything settled");
+            assertEq(handler.credited(token), 0, "everything withdrawn");
+            assertEq(handler.balanceIn(token), 0, "the market is empty");
+        }
         assertEq(handler.terminalViolations(), 0);
     }
 }

@@ -1,6 +1,6 @@
 //! `vtrain-deploy devnet`.
 
-use crate::{Devnet, DevnetConfig, deploy_contracts};
+use crate::{DEV_TOKEN_FUNDING, Devnet, DevnetConfig, deploy_contracts, deploy_dev_token};
 use alloy::network::EthereumWallet;
 use alloy::providers::ProviderBuilder;
 use clap::Args;
@@ -62,9 +62,13 @@ impl DevnetArgs {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(deployer))
             .connect_http(url.clone());
-        let deployment = deploy_contracts(&provider, deployer_address, &market)
+        let mut deployment = deploy_contracts(&provider, deployer_address, &market)
             .await
             .wrap_err("deploying the contracts to the devnet")?;
+        // A test token for ERC-20 jobs, funded to every dev account.
+        let token = deploy_dev_token(&provider, &mut deployment, devnet.addresses())
+            .await
+            .wrap_err("deploying the devnet's test token")?;
         let manifest = deployment
             .write_atomic(&self.deployments_dir)
             .wrap_err("writing the deployment manifest")?;
@@ -89,6 +93,11 @@ impl DevnetArgs {
         }
         if !self.json {
             print_accounts(&accounts);
+            println!(
+                "test token DevToken (vUSD, 6 decimals) at {token}: {} vUSD minted to each dev account; \
+                 anyone may mint more. Pay a job in it with `vtrain job post --token {token}`.",
+                DEV_TOKEN_FUNDING / 1_000_000
+            );
         }
 
         if self.exit_after_deploy {

@@ -17,3 +17,4 @@ mod restart;
 mod s3;
 mod sender;
 mod step_flood;
+mod tokens;

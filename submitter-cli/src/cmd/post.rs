@@ -45,10 +45,16 @@ pub struct PostArgs {
     /// from a location announced on chain (an earlier job's solver).
     #[arg(long)]
     pub init_model: Option<PathBuf>,
-    /// The reward escrowed for the solver, in ETH.
+    /// Pay in this ERC-20 token instead of ETH: the reward and the solver
+    /// bond are in it (challenger bonds stay in ETH). The token is approved
+    /// for the reward, after every other check has passed.
+    #[arg(long, value_name = "ADDRESS")]
+    pub token: Option<alloy::primitives::Address>,
+    /// The reward escrowed for the solver, in ETH (or in `--token`'s units,
+    /// e.g. 250 for 250 USDC).
     #[arg(long, default_value = "1")]
     pub reward: String,
-    /// The bond a solver must post to claim, in ETH.
+    /// The bond a solver must post to claim, in ETH (or in `--token`'s units).
     #[arg(long, default_value = "0.5")]
     pub solver_bond: String,
     /// How long solvers have to claim the job.
@@ -69,7 +75,12 @@ struct Posted {
     dataset_root: String,
     dataset_uri: String,
     initial_model: Option<String>,
+    /// The reward in the currency's smallest unit (wei for ETH).
     reward_wei: String,
+    /// The currency: `0x0…0` for ETH, else the token.
+    token: String,
+    /// Its symbol.
+    currency: String,
     claim_deadline: u64,
     submit_deadline: u64,
     challenge_window: u64,
@@ -89,9 +100,25 @@ impl PostArgs {
                 self.data
             ),
         )?;
-        let reward = vtrain_cli::parse_eth(&self.reward).or_fail(Failure::Input, "--reward")?;
-        let bond =
-            vtrain_cli::parse_eth(&self.solver_bond).or_fail(Failure::Input, "--solver-bond")?;
+        let (account, market) = self.common.signing_market(&self.key).await?;
+        let currency = match self.token {
+            None => vtrain_dispute::Currency::eth(),
+            Some(token) if token.is_zero() => {
+                return Err(fail(
+                    Failure::Input,
+                    "--token is the zero address: leave --token out to pay in ETH",
+                ));
+            }
+            Some(token) => vtrain_dispute::Currency::read(market.provider(), token)
+                .await
+                .map_err(|e| fail(Failure::Input, format!("--token: {e}")))?,
+        };
+        let amount = |text: &str, flag: &str| {
+            vtrain_dispute::token::parse_units(text, currency.decimals)
+                .map_err(|e| fail(Failure::Input, format!("{flag}: {e}")))
+        };
+        let reward = amount(&self.reward, "--reward")?;
+        let bond = amount(&self.solver_bond, "--solver-bond")?;
         if reward.is_zero() || bond.is_zero() {
             return Err(fail(
                 Failure::Input,
@@ -99,10 +126,27 @@ impl PostArgs {
             ));
         }
         let Ok(bond_wei) = u128::try_from(bond) else {
-            return Err(fail(Failure::Input, "--solver-bond is above 2^128 wei"));
+            return Err(fail(
+                Failure::Input,
+                "--solver-bond is above 2^128 of the currency's smallest unit",
+            ));
         };
-
-        let (account, market) = self.common.signing_market(&self.key).await?;
+        if !currency.is_eth() {
+            let held = currency
+                .balance_of(market.provider(), account)
+                .await
+                .map_err(|e| from_chain(e, "reading the token balance"))?;
+            if held < reward {
+                return Err(fail(
+                    Failure::Input,
+                    format!(
+                        "{account} holds {}; the reward is {}",
+                        currency.format(held),
+                        currency.format(reward)
+                    ),
+                ));
+            }
+        }
         let store = ArtifactStore::open(&self.store).or_fail(
             Failure::Input,
             format!("cannot open the store {}", self.store),
@@ -125,28 +169,63 @@ impl PostArgs {
                     "--claim-within or --train-within is too long",
                 ));
             };
-            let call = market
-                .market()
-                .postJob(
-                    spec.canonical_bytes().into(),
+            let contract = market.market();
+            let spec_bytes: alloy::primitives::Bytes = spec.canonical_bytes().into();
+            let check = contract
+                .checkJob(
+                    spec_bytes.clone(),
                     claim_deadline,
                     submit_deadline,
                     bond_wei,
                     self.challenge_window,
+                    currency.address,
+                    reward,
                 )
-                .value(reward)
                 .into_transaction_request()
                 .from(account);
-            Ok((claim_deadline, submit_deadline, call))
+            let call = if currency.is_eth() {
+                contract
+                    .postJob(
+                        spec_bytes,
+                        claim_deadline,
+                        submit_deadline,
+                        bond_wei,
+                        self.challenge_window,
+                    )
+                    .value(reward)
+                    .into_transaction_request()
+            } else {
+                contract
+                    .postTokenJob(
+                        spec_bytes,
+                        claim_deadline,
+                        submit_deadline,
+                        bond_wei,
+                        self.challenge_window,
+                        currency.address,
+                        reward,
+                    )
+                    .into_transaction_request()
+            };
+            Ok((claim_deadline, submit_deadline, check, call.from(account)))
         };
-        let (_, _, call) = job_call(&market).await?;
+        let (_, _, check, call) = job_call(&market).await?;
         // Every check the chain makes (the spec's bounds, the market's replay
         // bound, the deadlines, the amounts, the balance) before anything is
         // sent: a job the market would refuse costs nothing, not even the
-        // dataset's announcement.
-        vtrain_dispute::simulate(market.provider(), call.clone(), "JobMarket.postJob")
+        // dataset's announcement. A token job is checked by `checkJob`, which
+        // is everything but the transfer: the approval it needs comes last.
+        vtrain_dispute::simulate(market.provider(), check, "JobMarket.checkJob")
             .await
             .map_err(|e| from_chain(e, "checking the job with the market"))?;
+        let approvals = if currency.is_eth() {
+            vtrain_dispute::simulate(market.provider(), call.clone(), "JobMarket.postJob")
+                .await
+                .map_err(|e| from_chain(e, "checking the job with the market"))?;
+            Vec::new()
+        } else {
+            approvals(&market, &currency, account, reward).await?
+        };
         // What will be announced, and so every transaction this command
         // sends, is known before any is sent: the account must afford the
         // reward and all of their gas, or nothing is sent at all.
@@ -175,8 +254,19 @@ impl PostArgs {
         }
         let announcements = announcements(&market, account, &artifacts).await?;
         let mut transactions: Vec<_> = announcements.iter().map(|(call, _)| call.clone()).collect();
-        transactions.push(call);
-        afford(&market, account, reward, &transactions).await?;
+        if approvals.is_empty() {
+            transactions.push(call);
+        } else {
+            // The posting cannot be estimated before its approval: the
+            // approval's gas is counted, the posting's is checked when sent.
+            transactions.push(approvals[0].clone());
+        }
+        let value = if currency.is_eth() {
+            reward
+        } else {
+            U256::ZERO
+        };
+        afford(&market, account, value, &transactions).await?;
         // Every artifact is in the store before the first announcement: a
         // store that fails costs no transaction.
         for artifact in artifacts {
@@ -191,9 +281,15 @@ impl PostArgs {
                 .await
                 .map_err(|e| from_chain(e, &format!("announcing {what}")))?;
         }
+        for approve in approvals {
+            market
+                .send(approve, &format!("{}.approve", currency.symbol))
+                .await
+                .map_err(|e| from_chain(e, "approving the market for the reward"))?;
+        }
         // The deadlines again from the chain's time now: the upload may have
         // taken a while.
-        let (claim_deadline, submit_deadline, call) = job_call(&market).await?;
+        let (claim_deadline, submit_deadline, _, call) = job_call(&market).await?;
         let receipt = market
             .send(call, "JobMarket.postJob")
             .await
@@ -216,6 +312,8 @@ impl PostArgs {
             dataset_uri: uri,
             initial_model: initial.as_ref().map(|i| i.root.to_hex()),
             reward_wei: reward.to_string(),
+            token: currency.address.to_string(),
+            currency: currency.symbol.clone(),
             claim_deadline,
             submit_deadline,
             challenge_window: self.challenge_window,
@@ -229,12 +327,12 @@ impl PostArgs {
                 .map(|root| format!("  starts from   the model {root} (fine-tuning)\n"))
                 .unwrap_or_default();
             format!(
-                "posted job {job_id}\n  job hash      {}\n  dataset       {} ({} bytes)\n{initial}  reward        {} ETH escrowed, solver bond {} ETH\n  claim within  {} s, submit within {} s, challenge window {} s\n  transaction   {} ({} gas)\nfollow it with: vtrain job watch {job_id}\n",
+                "posted job {job_id}\n  job hash      {}\n  dataset       {} ({} bytes)\n{initial}  reward        {} escrowed, solver bond {}\n  claim within  {} s, submit within {} s, challenge window {} s\n  transaction   {} ({} gas)\nfollow it with: vtrain job watch {job_id}\n",
                 posted.job_hash,
                 posted.dataset_root,
                 size,
-                vtrain_cli::format_eth(reward),
-                vtrain_cli::format_eth(bond),
+                currency.format(reward),
+                currency.format(bond),
                 self.claim_within,
                 self.claim_within + self.train_within,
                 self.challenge_window,
@@ -301,6 +399,28 @@ async fn announcements<P: alloy::providers::Provider + Clone>(
                 .from(account);
             calls.push((call, artifact.what));
         }
+    }
+    Ok(calls)
+}
+
+/// The `approve` transactions a token job needs before it is posted (none
+/// when the allowance already covers the reward); the first is checked by
+/// simulation.
+async fn approvals<P: alloy::providers::Provider + Clone>(
+    market: &vtrain_dispute::Market<P>,
+    currency: &vtrain_dispute::Currency,
+    account: alloy::primitives::Address,
+    reward: U256,
+) -> CliResult<Vec<TransactionRequest>> {
+    let spender = *market.market().address();
+    let calls = currency
+        .approvals(market.provider(), account, spender, reward)
+        .await
+        .map_err(|e| from_chain(e, "reading the token allowance"))?;
+    if let Some(first) = calls.first() {
+        vtrain_dispute::simulate(market.provider(), first.clone(), "approve")
+            .await
+            .map_err(|e| from_chain(e, "checking the token approval"))?;
     }
     Ok(calls)
 }

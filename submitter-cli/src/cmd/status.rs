@@ -60,10 +60,12 @@ pub(crate) struct JobView {
     pub submitter: String,
     /// Who claimed it.
     pub solver: Option<String>,
-    /// The reward, in wei.
+    /// The reward, in the currency's smallest unit (wei for ETH).
     pub reward_wei: String,
-    /// The solver's bond, in wei.
+    /// The solver's bond, in the currency's smallest unit.
     pub solver_bond_wei: String,
+    /// The currency of reward and bond: address (zero for ETH), symbol, decimals.
+    pub currency: vtrain_dispute::Currency,
     /// The job hash.
     pub job_hash: String,
     /// Training steps.
@@ -152,6 +154,7 @@ pub(crate) async fn job_view<P: Provider + Clone>(
         solver: entry.solver.map(|s| s.to_string()),
         reward_wei: job.reward.to_string(),
         solver_bond_wei: job.solverBond.to_string(),
+        currency: vtrain_dispute::Currency::read_or_raw(market.provider(), job.token).await,
         job_hash: job.jobHash.to_string(),
         steps: job.steps,
         claim_deadline: job.claimDeadline,
@@ -211,13 +214,13 @@ fn narrowing(g: &vtrain_dispute::bindings::dispute_game::DisputeGame::Game) -> S
 
 /// The human rendering of a job view.
 pub(crate) fn render(view: &JobView) -> String {
-    let eth = |wei: &str| vtrain_cli::format_eth(wei.parse().unwrap_or_default());
+    let amount = |units: &str| view.currency.format(units.parse().unwrap_or_default());
     let mut out = format!(
-        "job {}: {}\n  reward        {} ETH (solver bond {} ETH)\n  submitter     {}\n  solver        {}\n  steps         {}\n",
+        "job {}: {}\n  reward        {} (solver bond {})\n  submitter     {}\n  solver        {}\n  steps         {}\n",
         view.id,
         view.status,
-        eth(&view.reward_wei),
-        eth(&view.solver_bond_wei),
+        amount(&view.reward_wei),
+        amount(&view.solver_bond_wei),
         view.submitter,
         view.solver.as_deref().unwrap_or("-"),
         view.steps,
@@ -251,9 +254,9 @@ pub(crate) fn render(view: &JobView) -> String {
         }
         "slashed" if view.refutations > 0 => {
             out += &format!(
-                "  refuted by     {} dispute(s), each paid its bond and {} ETH of the solver's bond\n",
+                "  refuted by     {} dispute(s), each paid its bond and {} of the solver's bond\n",
                 view.refutations,
-                eth(&view.refuter_share_wei)
+                amount(&view.refuter_share_wei)
             )
         }
         _ => {}
@@ -306,7 +309,12 @@ impl StatusArgs {
 struct ListedJob {
     id: u64,
     status: String,
+    /// In the currency's smallest unit (wei for ETH).
     reward_wei: String,
+    /// The currency (zero for ETH).
+    token: String,
+    #[serde(skip)]
+    reward: String,
     submitter: String,
     solver: Option<String>,
     disputes: usize,
@@ -317,6 +325,14 @@ impl ListArgs {
     pub async fn run(self) -> CliResult<()> {
         let market = self.common.market().await?;
         let book = book(&market).await?;
+        let mut currencies = std::collections::BTreeMap::new();
+        for job in book.jobs.values() {
+            if let std::collections::btree_map::Entry::Vacant(slot) = currencies.entry(job.token) {
+                slot.insert(
+                    vtrain_dispute::Currency::read_or_raw(market.provider(), job.token).await,
+                );
+            }
+        }
         let listed: Vec<ListedJob> = book
             .jobs
             .values()
@@ -324,6 +340,10 @@ impl ListArgs {
                 id: j.id,
                 status: format!("{:?}", j.phase).to_lowercase(),
                 reward_wei: j.reward.to_string(),
+                token: j.token.to_string(),
+                reward: currencies
+                    .get(&j.token)
+                    .map_or_else(|| j.reward.to_string(), |c| c.format(j.reward)),
                 submitter: j.submitter.to_string(),
                 solver: j.solver.map(|s| s.to_string()),
                 disputes: j.games.len(),
@@ -342,10 +362,7 @@ impl ListArgs {
                     "{:>4}  {:<10} {:>10}  {:<42}  {}\n",
                     j.id,
                     j.status,
-                    format!(
-                        "{} ETH",
-                        vtrain_cli::format_eth(j.reward_wei.parse().unwrap_or_default())
-                    ),
+                    j.reward,
                     j.solver.as_deref().unwrap_or("-"),
                     j.disputes
                 );
