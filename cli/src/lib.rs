@@ -145,8 +145,7 @@ pub fn format_eth(wei: alloy::primitives::U256) -> String {
 /// with at most 18 places (`vtrain_dispute::token::parse_units`; alloy's
 /// `parse_ether` would read "-1" as two's complement, u256::MAX wei).
 pub fn parse_eth(text: &str) -> eyre::Result<alloy::primitives::U256> {
-    vtrain_dispute::token::parse_units(text, 18)
-        .map_err(|e| eyre::eyre!("not an ETH amount: {e}"))
+    vtrain_dispute::token::parse_units(text, 18).map_err(|e| eyre::eyre!("not an ETH amount: {e}"))
 }
 
 /// `check`: verify that the deployment manifest matches the chain.

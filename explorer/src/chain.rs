@@ -11,7 +11,9 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::transports::http::reqwest;
 use serde::Serialize;
 use tokio::sync::watch;
-use vtrain_dispute::{JobBook, Market};
+use vtrain_dispute::{Currency, JobBook, Market};
+
+use crate::view::Currencies;
 
 /// The chain as of one sync.
 #[derive(Clone, Debug, Serialize)]
@@ -26,6 +28,9 @@ pub struct Snapshot {
     /// Every job, game and announced artifact, from the deployment's events.
     #[serde(skip)]
     pub book: JobBook,
+    /// The currency of every job's token, read once from its contract.
+    #[serde(skip)]
+    pub currencies: Currencies,
 }
 
 /// The read-only market and the latest snapshot.
@@ -39,7 +44,7 @@ pub struct Chain {
     receipts: parking_lot::Mutex<HashMap<B256, (Address, u64)>>,
     /// The book the sync reads the chain into; a snapshot gets a copy only
     /// when something changed.
-    working: tokio::sync::Mutex<JobBook>,
+    working: tokio::sync::Mutex<(JobBook, Currencies)>,
     /// The client that relays the solvers' progress (`crate::progress`),
     /// built once: a job page asks at every block.
     pub(crate) http: reqwest::Client,
@@ -57,12 +62,13 @@ impl Chain {
             time: 0,
             version: 0,
             book: book.clone(),
+            currencies: Currencies::new(),
         }));
         Ok(Arc::new(Self {
             market,
             snapshot,
             receipts: parking_lot::Mutex::new(HashMap::new()),
-            working: tokio::sync::Mutex::new(book),
+            working: tokio::sync::Mutex::new((book, Currencies::new())),
             http: crate::progress::client()?,
         }))
     }
@@ -80,9 +86,19 @@ impl Chain {
     /// Reads the chain once: new events, the head. Publishes a new snapshot
     /// when either changed. Returns whether it did.
     pub async fn sync(&self) -> vtrain_dispute::Result<bool> {
-        let mut book = self.working.lock().await;
+        let mut working = self.working.lock().await;
+        let (book, currencies) = &mut *working;
         let current = self.snapshot();
-        let (head, synced) = self.market.catch_up(&mut book).await?;
+        let (head, synced) = self.market.catch_up(book).await?;
+        // A token is read once, when its first job appears (its symbol and
+        // decimals do not change; one that cannot be read shows raw units).
+        let tokens: Vec<Address> = book.jobs.values().map(|j| j.token).collect();
+        for token in tokens {
+            if token != vtrain_dispute::ETH && !currencies.contains_key(&token) {
+                let currency = Currency::read_or_raw(self.market.provider(), token).await;
+                currencies.insert(token, currency);
+            }
+        }
         let changed = synced.applied > 0
             || synced.reorg.is_some()
             || head.number != current.block
@@ -96,6 +112,7 @@ impl Chain {
                 time: head.timestamp,
                 version: current.version + 1,
                 book: book.clone(),
+                currencies: currencies.clone(),
             }));
         }
         Ok(changed)

@@ -101,7 +101,13 @@ async fn jobs(
         );
     }
     let snapshot = chain.snapshot();
-    axum::Json(job_rows(&snapshot.book, &filter, snapshot.time)).into_response()
+    axum::Json(job_rows(
+        &snapshot.book,
+        &snapshot.currencies,
+        &filter,
+        snapshot.time,
+    ))
+    .into_response()
 }
 
 async fn job(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Response {
@@ -110,7 +116,13 @@ async fn job(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Respons
     };
     let snapshot = chain.snapshot();
     let progress_key = vtrain_dispute::progress_key(id);
-    match job_detail(&snapshot.book, id, snapshot.time, progress_key) {
+    match job_detail(
+        &snapshot.book,
+        &snapshot.currencies,
+        id,
+        snapshot.time,
+        progress_key,
+    ) {
         Some(detail) => axum::Json(detail).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no job {id}")),
     }

@@ -4,7 +4,7 @@
 
 use alloy::primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
-use vtrain_dispute::{GameEntry, JobBook, JobEntry, JobPhase};
+use vtrain_dispute::{Currency, GameEntry, JobBook, JobEntry, JobPhase};
 use vtrain_proof_of_learning::spec::JobSpec;
 
 /// A job's status as the API names it.
@@ -19,16 +19,23 @@ pub fn status_name(phase: JobPhase) -> &'static str {
     }
 }
 
-/// An amount in wei, exactly, and in ETH for people.
+/// The currencies of the book's jobs, by address ([`vtrain_dispute::ETH`]
+/// for ether), as read from their token contracts.
+pub type Currencies = std::collections::BTreeMap<Address, Currency>;
+
+/// An amount exactly, in its currency's smallest unit (wei for ETH), and in
+/// whole units for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Amount {
-    /// The amount in wei, as a decimal string (JSON numbers lose precision
-    /// past 2^53).
+    /// The amount in the smallest unit, as a decimal string (JSON numbers
+    /// lose precision past 2^53). Named `wei` for ETH and tokens alike.
     pub wei: String,
-    /// The amount in the token's whole units, up to 6 decimals.
+    /// The amount in whole units (ETH up to 6 decimals, a token exactly).
     pub display: String,
-    /// The token's symbol ("ETH": every job pays in ETH today).
+    /// The currency's symbol: `ETH`, or the token's (`?` if it has none).
     pub token: String,
+    /// The currency's address: zero for ETH, else the token contract.
+    pub currency: Address,
 }
 
 impl Amount {
@@ -38,6 +45,28 @@ impl Amount {
             wei: wei.to_string(),
             display: vtrain_cli::format_eth(wei),
             token: "ETH".into(),
+            currency: vtrain_dispute::ETH,
+        }
+    }
+
+    /// `units` of the currency at `address`, as `currencies` knows it (raw
+    /// units under `?` when it does not).
+    pub fn of(units: U256, address: Address, currencies: &Currencies) -> Self {
+        if address == vtrain_dispute::ETH {
+            return Self::eth(units);
+        }
+        let (symbol, display) = match currencies.get(&address) {
+            Some(c) => (
+                c.symbol.clone(),
+                vtrain_dispute::token::format_units(units, c.decimals),
+            ),
+            None => ("?".to_owned(), units.to_string()),
+        };
+        Self {
+            wei: units.to_string(),
+            display,
+            token: symbol,
+            currency: address,
         }
     }
 }
@@ -115,7 +144,7 @@ fn undecided(book: &JobBook, job: &JobEntry) -> usize {
 }
 
 /// The row of `job` at chain time `now`.
-pub fn job_row(book: &JobBook, job: &JobEntry, now: u64) -> JobRow {
+pub fn job_row(book: &JobBook, currencies: &Currencies, job: &JobEntry, now: u64) -> JobRow {
     let window_end = job
         .result
         .as_ref()
@@ -125,8 +154,8 @@ pub fn job_row(book: &JobBook, job: &JobEntry, now: u64) -> JobRow {
         status: status_name(job.phase).into(),
         submitter: job.submitter,
         solver: job.solver,
-        reward: Amount::eth(job.reward),
-        solver_bond: Amount::eth(job.solver_bond),
+        reward: Amount::of(job.reward, job.token, currencies),
+        solver_bond: Amount::of(job.solver_bond, job.token, currencies),
         claim_deadline: job.claim_deadline,
         submit_deadline: job.submit_deadline,
         window_end,
@@ -139,12 +168,17 @@ pub fn job_row(book: &JobBook, job: &JobEntry, now: u64) -> JobRow {
 }
 
 /// The jobs `filter` admits, newest first.
-pub fn job_rows(book: &JobBook, filter: &JobFilter, now: u64) -> Vec<JobRow> {
+pub fn job_rows(
+    book: &JobBook,
+    currencies: &Currencies,
+    filter: &JobFilter,
+    now: u64,
+) -> Vec<JobRow> {
     book.jobs
         .values()
         .rev()
         .filter(|job| filter.admits(job))
-        .map(|job| job_row(book, job, now))
+        .map(|job| job_row(book, currencies, job, now))
         .collect()
 }
 
@@ -239,7 +273,13 @@ pub struct JobDetail {
 /// The detail of job `id` at chain time `now`, if the book has it.
 /// `progress_key` is the registry key under which the solver announces
 /// where its progress is served (`vtrain_dispute::progress_key`).
-pub fn job_detail(book: &JobBook, id: u64, now: u64, progress_key: B256) -> Option<JobDetail> {
+pub fn job_detail(
+    book: &JobBook,
+    currencies: &Currencies,
+    id: u64,
+    now: u64,
+    progress_key: B256,
+) -> Option<JobDetail> {
     let job = book.job(id)?;
     let spec = job
         .spec_error
@@ -247,7 +287,7 @@ pub fn job_detail(book: &JobBook, id: u64, now: u64, progress_key: B256) -> Opti
         .then(|| JobSpec::from_canonical_bytes(&job.spec).ok())
         .flatten();
     Some(JobDetail {
-        row: job_row(book, job, now),
+        row: job_row(book, currencies, job, now),
         job_hash: job.job_hash,
         dataset: artifact(book, job.dataset_root),
         spec,
@@ -338,7 +378,10 @@ mod tests {
     fn the_list_is_newest_first_and_filters_by_status_and_account() {
         let book = book();
         let ids = |filter: JobFilter| -> Vec<u64> {
-            job_rows(&book, &filter, 0).iter().map(|r| r.id).collect()
+            job_rows(&book, &Currencies::new(), &filter, 0)
+                .iter()
+                .map(|r| r.id)
+                .collect()
         };
         assert_eq!(ids(JobFilter::default()), [3, 2, 1]);
         let status = |s: &str| JobFilter {
@@ -369,13 +412,13 @@ mod tests {
     #[test]
     fn a_row_counts_undecided_games_and_the_window_left() {
         let book = book();
-        let row = job_row(&book, book.job(2).expect("job"), 1_600);
+        let row = job_row(&book, &Currencies::new(), book.job(2).expect("job"), 1_600);
         assert_eq!((row.games, row.open_games), (2, 1));
         assert_eq!(row.window_end, Some(4_600));
         assert_eq!(row.window_left, Some(3_000));
-        let closed = job_row(&book, book.job(2).expect("job"), 9_999);
+        let closed = job_row(&book, &Currencies::new(), book.job(2).expect("job"), 9_999);
         assert_eq!(closed.window_left, Some(0));
-        let open = job_row(&book, book.job(1).expect("job"), 0);
+        let open = job_row(&book, &Currencies::new(), book.job(1).expect("job"), 0);
         assert_eq!((open.window_end, open.window_left), (None, None));
         assert_eq!(open.reward.wei, "1500000000000000000");
         assert_eq!(open.reward.display, "1.5");
@@ -393,7 +436,8 @@ mod tests {
                 uri: "http://solver/v1/models/66".into(),
             }],
         );
-        let detail = job_detail(&book, 2, 0, B256::repeat_byte(0x01)).expect("job 2");
+        let detail =
+            job_detail(&book, &Currencies::new(), 2, 0, B256::repeat_byte(0x01)).expect("job 2");
         assert!(detail.spec.is_none(), "an invalid spec is not decoded");
         assert_eq!(detail.row.spec_error.as_deref(), Some("does not decode"));
         let result = detail.result.expect("result");
@@ -401,6 +445,50 @@ mod tests {
         assert!(result.trace.locations.is_empty());
         let outcomes: Vec<&str> = detail.games.iter().map(|g| g.outcome.as_str()).collect();
         assert_eq!(outcomes, ["solver won", "undecided"]);
-        assert!(job_detail(&book, 99, 0, B256::ZERO).is_none());
+        assert!(job_detail(&book, &Currencies::new(), 99, 0, B256::ZERO).is_none());
+    }
+
+    #[test]
+    fn amounts_are_shown_in_the_jobs_currency() {
+        let usd = Address::repeat_byte(0x55);
+        let odd = Address::repeat_byte(0x66);
+        let currencies = Currencies::from([(
+            usd,
+            Currency {
+                address: usd,
+                symbol: "vUSD".into(),
+                decimals: 6,
+            },
+        )]);
+        let mut book = JobBook::starting_at(0);
+        let mut paid_in_usd = job(1, JobPhase::Open, None);
+        paid_in_usd.token = usd;
+        paid_in_usd.reward = U256::from(250_500_000u64);
+        let mut paid_in_odd = job(2, JobPhase::Open, None);
+        paid_in_odd.token = odd;
+        paid_in_odd.reward = U256::from(7u64);
+        book.jobs.insert(1, paid_in_usd);
+        book.jobs.insert(2, paid_in_odd);
+        let row = job_row(&book, &currencies, book.job(1).expect("job"), 0);
+        assert_eq!(
+            (row.reward.display.as_str(), row.reward.token.as_str()),
+            ("250.5", "vUSD")
+        );
+        assert_eq!(row.reward.wei, "250500000");
+        assert_eq!(row.reward.currency, usd);
+        let unknown = job_row(&book, &currencies, book.job(2).expect("job"), 0);
+        assert_eq!(
+            (
+                unknown.reward.display.as_str(),
+                unknown.reward.token.as_str()
+            ),
+            ("7", "?")
+        );
+        let eth = Amount::of(
+            U256::from(10u64).pow(U256::from(18)),
+            vtrain_dispute::ETH,
+            &currencies,
+        );
+        assert_eq!((eth.display.as_str(), eth.token.as_str()), ("1", "ETH"));
     }
 }

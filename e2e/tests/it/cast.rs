@@ -102,6 +102,7 @@ async fn the_cast_guide_reads_a_slashed_job_its_game_and_the_payouts() {
     let lower = |a: alloy::primitives::Address| a.to_string().to_lowercase();
     let expected_job = [
         status::SLASHED.to_string(),
+        lower(vtrain_dispute::ETH),
         lower(net.address(SUBMITTER)),
         lower(net.address(SOLVER)),
         eth(10).to_string(),
