@@ -370,6 +370,21 @@ mod tests {
     }
 
     #[test]
+    fn token_jobs_above_their_floor_are_taken_ranked_within_their_currency() {
+        let mut in_token = job(1, JobPhase::Open, None);
+        in_token.token = TOKEN;
+        in_token.reward = U256::from(5_000); // far more units than the ETH job: not ranked above it
+        let mut eth = job(2, JobPhase::Open, None);
+        eth.reward = U256::from(20);
+        let mut richer_in_token = job(3, JobPhase::Open, None);
+        richer_in_token.token = TOKEN;
+        richer_in_token.reward = U256::from(9_000);
+        let plan = run(&book(vec![in_token, eth, richer_in_token]), &[]);
+        assert_eq!(plan.candidates, vec![2, 3, 1]);
+        assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    }
+
+    #[test]
     fn a_full_solver_considers_nothing() {
         let jobs = vec![
             job(1, JobPhase::Claimed, Some(ME)),
