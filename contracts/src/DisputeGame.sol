@@ -235,6 +235,9 @@ contract DisputeGame {
     event ElementNamed(uint256 indexed gameId, uint64 element);
     event MicroTraceCommitted(uint256 indexed gameId, uint32 value, uint32 programLength, bytes32 merkle);
     event MicroStepNamed(uint256 indexed gameId, uint32 microStep);
+    /// @notice The challenger chose to descend into the micro-trace (`chooseMicro(false)`): every
+    ///         move has its event, so a reader of the log sees each one and its sender.
+    event MicroTraceEntered(uint256 indexed gameId, uint32 programLength);
     event StepExecuted(
         uint256 indexed gameId, uint8 opcode, uint32[4] operands, uint32 result, uint32 claimed
     );
@@ -491,6 +494,7 @@ contract DisputeGame {
             emit MicroStepNamed(gameId, n - 1);
         } else {
             if (n == 1) revert BadMicroStep();
+            emit MicroTraceEntered(gameId, n);
             _startDescent(g, Tree.MicroTrace, g.target.microMerkle, Commitments.microLeafCount(n - 1));
         }
     }

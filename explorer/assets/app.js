@@ -246,15 +246,26 @@ async function gamePage(id) {
       ['Paid out', g.settled ? 'yes' : 'no'],
     ]),
     el('h2', {}, `Moves (${g.moves.length})`),
-    table([['#', 'num'], ['Move'], ['By'], ['Gas', 'num'], ['Block', 'num'], ['Transaction'], ['Details']],
+    table([['#', 'num'], ['Move'], ['By'], ['Clock left', 'num'], ['Gas', 'num'], ['Block', 'num'], ['Transaction'], ['Details']],
       g.moves.map((m, i) => el('tr', { class: 'move' },
         el('td', { class: 'num' }, String(i + 1)),
         el('td', {}, m.event),
         el('td', {}, side(m.sender)),
+        el('td', { class: 'num clock' }, m.clock_left === null ? '—' : duration(m.clock_left)),
         el('td', { class: 'num' }, m.gas_used.toLocaleString('en-US')),
         el('td', { class: 'num' }, String(m.block)),
         el('td', {}, el('code', { title: m.tx }, short(m.tx))),
         el('td', {}, el('code', {}, m.fields))))),
+    el('h2', {}, `Payouts (${g.payouts.length})`),
+    g.payouts.length === 0
+      ? el('p', { class: 'muted', id: 'payouts' }, g.settled ? 'nothing was credited' : 'not paid out yet')
+      : table([['For'], ['To'], ['Who'], ['Amount', 'num'], ['Transaction']],
+        g.payouts.map((p) => el('tr', { class: 'payout' },
+          el('td', {}, p.kind === 'share' ? 'share of the solver\'s bond' : 'the game\'s bond'),
+          el('td', {}, account(p.to)),
+          el('td', {}, p.role),
+          el('td', { class: 'num' }, amount(p.amount)),
+          el('td', {}, el('code', { title: p.tx }, short(p.tx)))))),
   ];
 }
 

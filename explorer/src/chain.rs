@@ -42,6 +42,9 @@ pub struct Chain {
     /// page redraws at every block, and a mined transaction's receipt does
     /// not change (the cache is emptied on a reorg).
     receipts: parking_lot::Mutex<HashMap<B256, (Address, u64)>>,
+    /// Each block's time, by number, as read (a game page shows each move's
+    /// clock; emptied on a reorg).
+    block_times: parking_lot::Mutex<HashMap<u64, u64>>,
     /// The book the sync reads the chain into; a snapshot gets a copy only
     /// when something changed.
     working: tokio::sync::Mutex<(JobBook, Currencies)>,
@@ -68,6 +71,7 @@ impl Chain {
             market,
             snapshot,
             receipts: parking_lot::Mutex::new(HashMap::new()),
+            block_times: parking_lot::Mutex::new(HashMap::new()),
             working: tokio::sync::Mutex::new((book, Currencies::new())),
             http: crate::progress::client()?,
         }))
@@ -105,6 +109,7 @@ impl Chain {
             || head.timestamp != current.time;
         if synced.reorg.is_some() {
             self.receipts.lock().clear();
+            self.block_times.lock().clear();
         }
         if changed {
             self.snapshot.send_replace(Arc::new(Snapshot {
@@ -124,22 +129,46 @@ impl Chain {
         if let Some(known) = self.receipts.lock().get(&tx) {
             return Ok(Some(*known));
         }
-        let receipt = self
-            .market
-            .provider()
-            .get_transaction_receipt(tx)
-            .await
-            .map_err(vtrain_dispute::Error::Rpc)?;
-        let Some(receipt) = receipt else {
+        let Some(receipt) = self.receipt(tx).await? else {
             return Ok(None);
         };
         let known = (receipt.from, receipt.gas_used);
-        let mut receipts = self.receipts.lock();
-        if receipts.len() >= MAX_RECEIPTS {
-            receipts.clear();
-        }
-        receipts.insert(tx, known);
+        remember(&self.receipts, tx, known);
         Ok(Some(known))
+    }
+
+    /// The time (Unix seconds) of block `number`, from the cache or the node.
+    pub async fn block_time(&self, number: u64) -> vtrain_dispute::Result<u64> {
+        if let Some(time) = self.block_times.lock().get(&number) {
+            return Ok(*time);
+        }
+        let block = self
+            .market
+            .provider()
+            .get_block_by_number(number.into())
+            .await
+            .map_err(vtrain_dispute::Error::Rpc)?
+            .ok_or(vtrain_dispute::Error::MissingBlock(number))?;
+        remember(&self.block_times, number, block.header.timestamp);
+        Ok(block.header.timestamp)
+    }
+
+    /// The logs of transaction `tx` (its receipt's), or none if the node has
+    /// no receipt for it.
+    pub async fn logs_of(&self, tx: B256) -> vtrain_dispute::Result<Vec<alloy::rpc::types::Log>> {
+        let receipt = self.receipt(tx).await?;
+        Ok(receipt.map(|r| r.inner.logs().to_vec()).unwrap_or_default())
+    }
+
+    async fn receipt(
+        &self,
+        tx: B256,
+    ) -> vtrain_dispute::Result<Option<alloy::rpc::types::TransactionReceipt>> {
+        self.market
+            .provider()
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(vtrain_dispute::Error::Rpc)
     }
 
     /// Syncs every `poll` until the process ends; a failed sync (the node
@@ -153,4 +182,17 @@ impl Chain {
             tokio::time::sleep(poll).await;
         }
     }
+}
+
+/// Caches `value` under `key`; a cache at `MAX_RECEIPTS` entries starts over.
+fn remember<K: std::hash::Hash + Eq, V>(
+    cache: &parking_lot::Mutex<HashMap<K, V>>,
+    key: K,
+    value: V,
+) {
+    let mut cache = cache.lock();
+    if cache.len() >= MAX_RECEIPTS {
+        cache.clear();
+    }
+    cache.insert(key, value);
 }

@@ -1,17 +1,20 @@
 //! One dispute game as the explorer shows it: the live record from the chain
-//! (phase, the step range, the clocks, whose move), and every move from the
-//! game's events with its sender, gas and transaction.
+//! (phase, the step range, the clocks, whose move), every move from the
+//! game's events with its sender, gas, transaction and the mover's clock left
+//! (`crate::clocks`), and what it paid (`crate::payouts`).
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEventInterface;
+use alloy::sol_types::{SolEvent, SolEventInterface};
 use serde::{Deserialize, Serialize};
 use vtrain_dispute::bindings::DisputeGame;
 use vtrain_dispute::game::player::phase;
 use vtrain_dispute::game::stage::phase_name;
 
-use crate::chain::Chain;
+use crate::chain::{Chain, Snapshot};
+use crate::clocks::{ClockEvent, Start, mover_of, replay};
+use crate::payouts::{Parties, Payout, payouts};
 use crate::view::{Amount, outcome_name};
 
 /// Which level of the narrowing a phase belongs to: L1 bisects the steps of
@@ -49,6 +52,12 @@ pub struct Move {
     pub fields: String,
     /// The block it was mined in.
     pub block: u64,
+    /// That block's time (Unix seconds).
+    pub time: u64,
+    /// For a move, the seconds its mover's clock had left once it moved
+    /// (replayed by `crate::clocks`; `None` for the opening and the end, or
+    /// when the replay does not agree with the clocks the chain stores).
+    pub clock_left: Option<u64>,
     /// The transaction.
     pub tx: B256,
     /// Who sent it.
@@ -108,18 +117,25 @@ pub struct GameDetail {
     pub settled: bool,
     /// Every event of the game, in chain order.
     pub moves: Vec<Move>,
+    /// What the game paid, once settled (and its share of a slashed bond).
+    pub payouts: Vec<Payout>,
 }
 
 /// Reads game `id` from the chain; `None` if there is no such game. Its
-/// moves are searched from `opened_block` (the book's, when it has the game:
-/// a node may refuse a log query over the whole chain), else from the
-/// deployment.
+/// moves are searched from the block it was opened in, and the other games
+/// on its job from the job's (the book's, when it has them: a node may refuse
+/// a log query over the whole chain), else from the deployment.
 pub async fn game_detail(
     chain: &Chain,
+    snapshot: &Snapshot,
     id: u64,
-    opened_block: Option<u64>,
 ) -> vtrain_dispute::Result<Option<GameDetail>> {
     let market = &chain.market;
+    let entry = snapshot.book.games.get(&id);
+    let job = entry.and_then(|g| snapshot.book.job(g.job_id));
+    let opened_block = entry.map_or_else(|| market.deployed_at(), |g| g.opened_block);
+    let job_block = job.map_or_else(|| market.deployed_at(), |j| j.posted_block);
+    let token = job.map_or(vtrain_dispute::ETH, |j| j.token);
     let g = market.game_record(id).await?;
     if g.clock.phase == phase::NONE {
         return Ok(None);
@@ -131,6 +147,27 @@ pub async fn game_detail(
         Err(e) => return Err(vtrain_dispute::Error::from_contract(e)),
     };
     let resolved = (g.clock.phase == phase::RESOLVED).then_some(g.clock.solverWon);
+    let mut moves = moves(chain, id, opened_block).await?;
+    fill_clocks(chain, &g, job_block, &mut moves).await?;
+    let parties = Parties {
+        solver: g.setup.solver,
+        challenger: g.setup.challenger,
+        burn: market
+            .market()
+            .BURN_ADDRESS()
+            .call()
+            .await
+            .map_err(vtrain_dispute::Error::from_contract)?,
+    };
+    let paid = payouts(
+        chain,
+        id,
+        parties,
+        token,
+        &snapshot.currencies,
+        opened_block,
+    )
+    .await?;
     Ok(Some(GameDetail {
         id,
         job_id: g.setup.jobId.saturating_to(),
@@ -155,18 +192,108 @@ pub async fn game_detail(
         outcome: outcome_name(resolved).into(),
         reason: resolved.map(|_| reason_name(g.clock.reason).into()),
         settled: g.clock.settled,
-        moves: moves(
-            chain,
-            id,
-            opened_block.unwrap_or_else(|| market.deployed_at()),
-        )
-        .await?,
+        moves: moves.into_iter().map(|(m, _)| m).collect(),
+        payouts: paid,
     }))
 }
 
+/// Sets each move's `clock_left` by replaying the clocks from the game's
+/// opening, the job's later games and the moves (`crate::clocks`), if the
+/// replay ends where the chain's record stands; leaves them `None` if not.
+async fn fill_clocks(
+    chain: &Chain,
+    g: &DisputeGame::Game,
+    job_block: u64,
+    moves: &mut [(Move, u64)],
+) -> vtrain_dispute::Result<()> {
+    let market = &chain.market;
+    let opened = market
+        .provider()
+        .get_logs(
+            &Filter::new()
+                .address(*market.game().address())
+                .event_signature(DisputeGame::GameOpened::SIGNATURE_HASH)
+                .topic2(B256::from(g.setup.jobId))
+                .from_block(job_block),
+        )
+        .await
+        .map_err(vtrain_dispute::Error::Rpc)?;
+    let position = |log: &alloy::rpc::types::Log| {
+        (
+            log.block_number.unwrap_or_default(),
+            log.log_index.unwrap_or_default(),
+        )
+    };
+    let Some(own) = moves
+        .iter()
+        .find(|(m, _)| m.event == "GameOpened")
+        .map(|(m, index)| (m.block, *index))
+    else {
+        return Ok(());
+    };
+    let opened_so_far = opened.iter().filter(|l| position(l) <= own).count() as u64;
+    let mut timeline: Vec<((u64, u64), Option<usize>)> = opened
+        .iter()
+        .filter(|l| position(l) > own)
+        .map(|l| (position(l), None))
+        .collect();
+    for (i, (m, index)) in moves.iter().enumerate() {
+        if mover_of(&m.event).is_some() {
+            timeline.push(((m.block, *index), Some(i)));
+        }
+    }
+    timeline.sort();
+    let mut events = Vec::with_capacity(timeline.len() + 1);
+    for (_, mv) in &timeline {
+        let Some(i) = mv else {
+            events.push(ClockEvent::LaterGameOpened);
+            continue;
+        };
+        let event = &moves[*i].0.event;
+        events.push(ClockEvent::Move {
+            side: mover_of(event).unwrap_or(crate::clocks::Side::Solver),
+            time: moves[*i].0.time,
+        });
+        if event == "StepRevealed" {
+            events.push(ClockEvent::ChallengerExtension);
+        }
+    }
+    let start = Start {
+        clock: market
+            .game()
+            .clock()
+            .call()
+            .await
+            .map_err(vtrain_dispute::Error::from_contract)?,
+        extension: market
+            .game()
+            .extension()
+            .call()
+            .await
+            .map_err(vtrain_dispute::Error::from_contract)?,
+        opened: opened_so_far,
+        opened_at: chain.block_time(own.0).await?,
+    };
+    let replayed = replay(start, &events);
+    if (replayed.solver, replayed.challenger) != (g.clock.solverClock, g.clock.challengerClock) {
+        tracing::warn!(target: "explorer", job = %g.setup.jobId, replayed = ?(replayed.solver, replayed.challenger), stored = ?(g.clock.solverClock, g.clock.challengerClock), "the replayed clocks do not match the chain's: not shown");
+        return Ok(());
+    }
+    let order = timeline.iter().filter_map(|(_, mv)| *mv);
+    for (i, left) in order.zip(replayed.left) {
+        moves[i].0.clock_left = left;
+    }
+    Ok(())
+}
+
 /// The game's events from `from_block` on (every one has the game id as its
-/// first topic), each with the sender and gas of its transaction.
-async fn moves(chain: &Chain, id: u64, from_block: u64) -> vtrain_dispute::Result<Vec<Move>> {
+/// first topic), each with the sender and gas of its transaction, its
+/// block's time and its index in the block.
+async fn moves(
+    chain: &Chain,
+    id: u64,
+    from_block: u64,
+) -> vtrain_dispute::Result<Vec<(Move, u64)>> {
     let market = &chain.market;
     let filter = Filter::new()
         .address(*market.game().address())
@@ -200,14 +327,20 @@ async fn moves(chain: &Chain, id: u64, from_block: u64) -> vtrain_dispute::Resul
             .sender_and_gas(tx)
             .await?
             .unwrap_or((Address::ZERO, 0));
-        moves.push(Move {
-            event: name.to_owned(),
-            fields: fields.to_owned(),
-            block: log.block_number.unwrap_or_default(),
-            tx,
-            sender,
-            gas_used,
-        });
+        let block = log.block_number.unwrap_or_default();
+        moves.push((
+            Move {
+                event: name.to_owned(),
+                fields: fields.to_owned(),
+                block,
+                time: chain.block_time(block).await?,
+                clock_left: None,
+                tx,
+                sender,
+                gas_used,
+            },
+            log.log_index.unwrap_or_default(),
+        ));
     }
     Ok(moves)
 }

@@ -4,7 +4,9 @@
 //! (`docs/explorer.md`). It signs nothing and holds no key.
 
 pub mod chain;
+pub mod clocks;
 pub mod game;
+pub mod payouts;
 pub mod progress;
 pub mod server;
 pub mod view;

@@ -147,8 +147,8 @@ async fn game(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Respon
     let Ok(id) = id.parse::<u64>() else {
         return error(StatusCode::BAD_REQUEST, format!("{id:?} is not a game id"));
     };
-    let opened_block = chain.snapshot().book.games.get(&id).map(|g| g.opened_block);
-    match crate::game::game_detail(&chain, id, opened_block).await {
+    let snapshot = chain.snapshot();
+    match crate::game::game_detail(&chain, &snapshot, id).await {
         Ok(Some(detail)) => axum::Json(detail).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no game {id}")),
         Err(e) => error(

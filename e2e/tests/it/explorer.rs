@@ -199,6 +199,67 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
             .find(|m| m["event"] == event)
             .map(|m| lower(&m["sender"]))
     };
+    // The clock each mover had left, replayed from the events: none for the
+    // opening and the end; for the moves, each side's last is what the chain
+    // stores. A side's clock only shrinks, but for the challenger's one
+    // extension at the step reveal (one game on the job).
+    let mut last_left = std::collections::BTreeMap::new();
+    for m in moves {
+        let event = m["event"].as_str().unwrap_or_default();
+        if event == "GameOpened" || event == "GameResolved" {
+            assert_eq!(m["clock_left"], Value::Null, "{m}");
+            continue;
+        }
+        let left = m["clock_left"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no clock: {m}"));
+        let sender = lower(&m["sender"]);
+        if let Some(before) = last_left.insert(sender.clone(), left) {
+            let extension = if event == "ListChosen" { 1_800 } else { 0 };
+            assert!(left <= before + extension, "a clock grew: {m}");
+        }
+        assert!(m["time"].as_u64().is_some_and(|t| t > 0), "{m}");
+    }
+    assert_eq!(last_left.get(&solver), Some(&on_chain.clock.solverClock));
+    assert_eq!(
+        last_left.get(&watchtower),
+        Some(&on_chain.clock.challengerClock)
+    );
+    // What it paid: the watchtower's bond back at the settlement, then its
+    // share of the solver's bond (half of it; the rest is burned), in ETH.
+    let paid: Vec<(String, String, String, String)> = game["payouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap_or_default().to_owned(),
+                p["role"].as_str().unwrap_or_default().to_owned(),
+                p["amount"]["wei"].as_str().unwrap_or_default().to_owned(),
+                p["amount"]["token"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let row = |kind: &str, amount: alloy::primitives::U256| {
+        (
+            kind.to_owned(),
+            "challenger".to_owned(),
+            amount.to_string(),
+            "ETH".to_owned(),
+        )
+    };
+    assert_eq!(
+        paid,
+        vec![
+            row("settlement", crate::common::eth(1)),
+            row(
+                "share",
+                crate::common::eth(5) / alloy::primitives::U256::from(2)
+            ),
+        ],
+        "{}",
+        game["payouts"]
+    );
     // Read again, the senders and gas come from the explorer's receipt cache.
     let (_, again) = get(&format!("{base}/api/games/1")).await;
     assert_eq!(again["moves"], game["moves"]);
@@ -351,6 +412,10 @@ async fn the_explorer_pages_in_chromium_show_the_chain_and_update_live() {
         moves.as_u64(),
         game["moves"].as_array().map(|m| m.len() as u64)
     );
+    let payouts = browser
+        .eval("return document.querySelectorAll('tr.payout').length")
+        .await;
+    assert_eq!(payouts, 2, "the bond back and the share");
     let done = browser
         .eval("return document.querySelectorAll('#levels li.done').length")
         .await;
