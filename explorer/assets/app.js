@@ -107,6 +107,31 @@ function artifact(label, a) {
   return [label, el('div', {}, el('code', {}, a.root), links.length ? links : el('div', { class: 'muted' }, 'not announced'))];
 }
 
+// What the explorer found behind each checkpoint root: asked once per page
+// and checkpoint (an `ok` is final; anything else is asked again on reload).
+const checkpointChecks = new Map();
+
+const CHECKPOINT_STATUS = {
+  ok: 'checks out',
+  wrong: 'served, wrong root',
+  unavailable: 'unavailable',
+};
+
+function checkpointCell(jobId, index) {
+  const cell = el('td', { class: 'artifact', 'data-checkpoint': String(index) }, 'checking…');
+  const key = `${jobId}/${index}`;
+  if (!checkpointChecks.has(key)) {
+    checkpointChecks.set(key, api(`/api/jobs/${jobId}/checkpoints/${index}`).catch((e) => ({ status: 'unavailable', reason: String(e) })));
+  }
+  checkpointChecks.get(key).then((c) => {
+    if (c.status !== 'ok') checkpointChecks.delete(key);
+    cell.textContent = CHECKPOINT_STATUS[c.status] || c.status;
+    cell.className = `artifact ${c.status}`;
+    cell.title = c.reason || c.source || '';
+  });
+  return cell;
+}
+
 async function jobPage(id) {
   const job = await api(`/api/jobs/${encodeURIComponent(id)}`);
   const out = [
@@ -143,11 +168,12 @@ async function jobPage(id) {
       ['Committed', `block ${r.block}, ${time(r.submitted_at)}`],
     ]));
     const k = job.spec ? job.spec.checkpoint_interval : null;
-    out.push(el('h2', {}, 'Checkpoints'), table([['#', 'num'], ['Step', 'num'], ['State root']],
-      r.checkpoint_roots.map((root, i) => el('tr', {},
+    out.push(el('h2', {}, 'Checkpoints'), table([['#', 'num'], ['Step', 'num'], ['State root'], ['Artifact']],
+      r.checkpoint_roots.map((root, i) => el('tr', { class: 'checkpoint' },
         el('td', { class: 'num' }, String(i)),
         el('td', { class: 'num' }, k === null ? '—' : String(i * k)),
-        el('td', {}, el('code', {}, root))))));
+        el('td', {}, el('code', {}, root)),
+        checkpointCell(job.id, i)))));
   }
   out.push(el('h2', {}, 'Games'));
   out.push(job.games.length

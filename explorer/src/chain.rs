@@ -45,6 +45,12 @@ pub struct Chain {
     /// Each block's time, by number, as read (a game page shows each move's
     /// clock; emptied on a reorg).
     block_times: parking_lot::Mutex<HashMap<u64, u64>>,
+    /// Checkpoints that checked out, by committed root and index (a root
+    /// names its bytes for good, so an `ok` is never asked again).
+    checked: parking_lot::Mutex<HashMap<(B256, u32), crate::checkpoints::CheckpointCheck>>,
+    /// One checkpoint fetch at a time: each may hold up to
+    /// `checkpoints::MAX_BYTES` in memory.
+    fetching: tokio::sync::Semaphore,
     /// The book the sync reads the chain into; a snapshot gets a copy only
     /// when something changed.
     working: tokio::sync::Mutex<(JobBook, Currencies)>,
@@ -72,6 +78,8 @@ impl Chain {
             snapshot,
             receipts: parking_lot::Mutex::new(HashMap::new()),
             block_times: parking_lot::Mutex::new(HashMap::new()),
+            checked: parking_lot::Mutex::new(HashMap::new()),
+            fetching: tokio::sync::Semaphore::new(1),
             working: tokio::sync::Mutex::new((book, Currencies::new())),
             http: crate::progress::client()?,
         }))
@@ -151,6 +159,26 @@ impl Chain {
             .ok_or(vtrain_dispute::Error::MissingBlock(number))?;
         remember(&self.block_times, number, block.header.timestamp);
         Ok(block.header.timestamp)
+    }
+
+    /// Checks checkpoint `index` of job `id` as of `book`
+    /// (`crate::checkpoints`): from the cache when it checked out before.
+    pub async fn check_checkpoint(
+        &self,
+        book: &JobBook,
+        id: u64,
+        index: u32,
+    ) -> Result<crate::checkpoints::CheckpointCheck, crate::checkpoints::CheckError> {
+        let target = crate::checkpoints::target(book, id, index)?;
+        if let Some(known) = self.checked.lock().get(&(target.root, index)) {
+            return Ok(known.clone());
+        }
+        let _turn = self.fetching.acquire().await;
+        let found = crate::checkpoints::check(&self.http, index, &target).await;
+        if found.status == "ok" {
+            remember(&self.checked, (target.root, index), found.clone());
+        }
+        Ok(found)
     }
 
     /// The logs of transaction `tx` (its receipt's), or none if the node has

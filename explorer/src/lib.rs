@@ -4,6 +4,7 @@
 //! (`docs/explorer.md`). It signs nothing and holds no key.
 
 pub mod chain;
+pub mod checkpoints;
 pub mod clocks;
 pub mod game;
 pub mod payouts;

@@ -105,7 +105,7 @@ pub async fn fetch(
 ) -> Result<Progress, ProgressError> {
     let mut reason = String::new();
     for route in routes(book, id)? {
-        match read_bounded(client, &route).await {
+        match read_bounded(client, &route, FETCH_TIMEOUT, MAX_BYTES).await {
             Ok(bytes) => match check(id, &bytes, &route) {
                 Ok(progress) => return Ok(progress),
                 Err(why) => reason = why,
@@ -116,9 +116,17 @@ pub async fn fetch(
     Err(ProgressError::Unavailable { job: id, reason })
 }
 
-async fn read_bounded(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+/// The body at `url`, read with `client` within `timeout` and at most
+/// `max_bytes` (the locations are untrusted); why not, in words, otherwise.
+pub(crate) async fn read_bounded(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, String> {
     let mut response = client
         .get(url)
+        .timeout(timeout)
         .send()
         .await
         .map_err(|_| "no answer".to_owned())?;
@@ -131,8 +139,8 @@ async fn read_bounded(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, St
         .await
         .map_err(|_| "the answer broke off".to_owned())?
     {
-        if bytes.len() + chunk.len() > MAX_BYTES {
-            return Err(format!("more than {MAX_BYTES} bytes"));
+        if bytes.len() + chunk.len() > max_bytes {
+            return Err(format!("more than {max_bytes} bytes"));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -23,6 +23,7 @@ pub fn router(chain: Arc<Chain>) -> Router {
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{id}", get(job))
         .route("/api/jobs/{id}/progress", get(progress))
+        .route("/api/jobs/{id}/checkpoints/{index}", get(checkpoint))
         .route("/api/games/{id}", get(game))
         .route("/api/events", get(events))
         .route(
@@ -140,6 +141,25 @@ async fn progress(State(chain): State<Arc<Chain>>, Path(id): Path<String>) -> Re
             error(StatusCode::NOT_FOUND, e.to_string())
         }
         Err(e @ ProgressError::Unavailable { .. }) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
+/// Whether checkpoint `index` of job `id` is served by its solver and is the
+/// committed state (`crate::checkpoints`).
+async fn checkpoint(
+    State(chain): State<Arc<Chain>>,
+    Path((id, index)): Path<(String, String)>,
+) -> Response {
+    let (Ok(id), Ok(index)) = (id.parse::<u64>(), index.parse::<u32>()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{id:?} / {index:?} is not a job id and a checkpoint index"),
+        );
+    };
+    let snapshot = chain.snapshot();
+    match chain.check_checkpoint(&snapshot.book, id, index).await {
+        Ok(found) => axum::Json(found).into_response(),
+        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
 }
 

@@ -89,17 +89,34 @@ pub fn save(dir: &Path, trainer: &Trainer, state: &State, state_root: &Hash32) -
 /// Decodes safetensors bytes into a state of `trainer`'s job at `step`,
 /// checking every tensor's name, dtype and shape.
 pub fn decode_state(trainer: &Trainer, path: &Path, bytes: &[u8], step: u32) -> Result<State> {
+    decode_tensors(
+        trainer.param_shapes(),
+        &trainer.moment_shapes(),
+        path,
+        bytes,
+        step,
+    )
+}
+
+/// Decodes safetensors bytes into a state at `step` whose parameters and
+/// moments have the given shapes, checking every tensor's name, dtype and
+/// shape.
+pub fn decode_tensors(
+    param_shapes: &[Vec<usize>],
+    moment_shapes: &[Vec<usize>],
+    path: &Path,
+    bytes: &[u8],
+    step: u32,
+) -> Result<State> {
     let tensors = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|error| corrupt(path, format!("not a valid safetensors file ({error})")))?;
     let read = |name: String, shape: &Vec<usize>| read_f32_tensor(&tensors, path, &name, shape);
-    let params = trainer
-        .param_shapes()
+    let params = param_shapes
         .iter()
         .enumerate()
         .map(|(i, shape)| read(format!("param.{i}"), shape))
         .collect::<Result<Vec<_>>>()?;
-    let moments = trainer
-        .moment_shapes()
+    let moments = moment_shapes
         .iter()
         .enumerate()
         .map(|(i, shape)| read(format!("moment.{i}"), shape))

@@ -71,7 +71,7 @@ async fn slashed_job_with_explorer() -> (Net, Agent, String, u64, [Agent; 2]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_live() {
-    let (net, explorer, base, job, _agents) = slashed_job_with_explorer().await;
+    let (net, explorer, base, job, agents) = slashed_job_with_explorer().await;
     let spec = small_spec(&net);
     let record = net.market().job(job).await.expect("job");
 
@@ -304,6 +304,17 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
         ("/api/jobs?solver=0x12", 400, "an address"),
         ("/api/games/99", 404, "no game 99"),
         ("/api/games/-1", 400, "is not a game id"),
+        (
+            format!("/api/jobs/{job}/checkpoints/5").as_str(),
+            404,
+            "there is no checkpoint 5",
+        ),
+        ("/api/jobs/99/checkpoints/0", 404, "no job 99"),
+        (
+            format!("/api/jobs/{second_job}/checkpoints/0").as_str(),
+            404,
+            "no result yet",
+        ),
     ] {
         let (status, body) = get(&format!("{base}{path}")).await;
         assert_eq!(status, code, "{path}: {body}");
@@ -312,6 +323,41 @@ async fn the_explorer_shows_a_slashed_job_its_game_move_by_move_and_new_jobs_liv
             "{path}: {body}"
         );
     }
+
+    // The artifacts behind the checkpoint roots: each fetched from the
+    // solver's trace route and its state root recomputed (the cheater's
+    // checkpoints are its own committed states: the lie is in how they were
+    // trained, not in what it serves). With the solver gone, the one not yet
+    // checked is unavailable; those that checked out stay so.
+    let checkpoint = |c: u32| {
+        let base = base.clone();
+        async move { get(&format!("{base}/api/jobs/{job}/checkpoints/{c}")).await }
+    };
+    for c in 0..4 {
+        let (code, found) = checkpoint(c).await;
+        assert_eq!(code, 200, "{found}");
+        assert_eq!(found["status"], "ok", "{found}");
+        assert_eq!(found["step"], c * 10);
+        assert_eq!(
+            found["root"], result["checkpoint_roots"][c as usize],
+            "{found}"
+        );
+        assert!(
+            found["source"]
+                .as_str()
+                .is_some_and(|s| s.ends_with(&format!("/checkpoints/{c}"))),
+            "{found}"
+        );
+    }
+    drop(agents);
+    let (_, gone) = checkpoint(4).await;
+    assert_eq!(gone["status"], "unavailable", "{gone}");
+    assert!(
+        gone["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{gone}"
+    );
+    let (_, kept) = checkpoint(0).await;
+    assert_eq!(kept["status"], "ok", "{kept}");
     assert!(explorer.log().contains("explorer up"), "{}", explorer.log());
 }
 
@@ -399,6 +445,14 @@ async fn the_explorer_pages_in_chromium_show_the_chain_and_update_live() {
         )
         .await;
     assert_eq!(checkpoints, 5, "one row per checkpoint");
+    let checked = browser
+        .wait_for(
+            "const cells = [...document.querySelectorAll('td.artifact')]; \
+             return cells.length === 5 && cells.every((c) => c.textContent === 'checks out') ? 'all' : null",
+            wait,
+        )
+        .await;
+    assert_eq!(checked, "all", "every checkpoint is served and checks out");
     browser.screenshot(&screenshot("job.png")).await;
 
     // The game: every move, the narrowing done to the fp32 operation.

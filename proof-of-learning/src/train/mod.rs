@@ -5,13 +5,15 @@ mod attention_graph;
 mod backend;
 mod generate;
 mod graph;
+mod layout;
 
 pub use backend::StepBackend;
 pub use generate::generate;
 pub(crate) use graph::step_ops;
 pub use graph::{Node, StepGraph, TensorRef, forward_graph, planned_step_graph, step_graph};
+pub use layout::StateLayout;
 
-use crate::commit::{merkle_root, tensor_list_root, tensor_root, trace_root};
+use crate::commit::{merkle_root, tensor_root, trace_root};
 use crate::dataset::{DataOrder, Dataset};
 use crate::error::{Error, Result};
 use crate::hash::Hash32;
@@ -356,26 +358,13 @@ impl Trainer {
 
     /// What the state root of `state` hashes.
     pub fn state_header(&self, state: &State) -> crate::commit::StateHeader {
-        let weights: Vec<Hash32> = self
-            .param_shapes
-            .iter()
-            .zip(&state.params)
-            .map(|(shape, values)| tensor_root(shape, values))
-            .collect();
-        let moments: Vec<Hash32> = self
-            .moment_shapes()
-            .iter()
-            .zip(&state.moments)
-            .map(|(shape, values)| tensor_root(shape, values))
-            .collect();
-        crate::commit::StateHeader {
-            job_hash: self.job_hash,
-            step: u64::from(state.step),
-            data_cursor: self.order.cursor(u64::from(state.step)),
-            rng_key: self.rng_key,
-            weights_root: tensor_list_root(&weights),
-            optimizer_root: tensor_list_root(&moments),
-        }
+        layout::header_of(
+            self.job_hash,
+            self.order.cursor(u64::from(state.step)),
+            self.rng_key,
+            (&self.param_shapes, &self.moment_shapes()),
+            state,
+        )
     }
 
     /// The op list of step `step`.
