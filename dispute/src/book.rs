@@ -44,6 +44,24 @@ pub enum JobPhase {
 }
 
 impl JobPhase {
+    /// The job's `JobMarket.Status` number on chain (`market::status`).
+    pub fn status(self) -> u8 {
+        use crate::market::status;
+        match self {
+            Self::Open => status::OPEN,
+            Self::Claimed => status::CLAIMED,
+            Self::Submitted => status::SUBMITTED,
+            Self::Finalized => status::FINALIZED,
+            Self::Slashed => status::SLASHED,
+            Self::Cancelled => status::CANCELLED,
+        }
+    }
+
+    /// Its name (`open` … `cancelled`), as `market::status::name` gives it.
+    pub fn name(self) -> &'static str {
+        crate::market::status::name(self.status())
+    }
+
     /// Whether nothing can happen to the job any more.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Finalized | Self::Slashed | Self::Cancelled)
@@ -540,4 +558,35 @@ pub fn progress_key(job_id: u64) -> B256 {
     B256::from(
         vtrain_proof_of_learning::hash::keccak(&[b"vtrain.progress.v1", &job_id.to_be_bytes()]).0,
     )
+}
+
+#[cfg(test)]
+mod phase_tests {
+    use super::JobPhase;
+
+    #[test]
+    fn a_phase_is_named_by_its_status_on_chain() {
+        let phases = [
+            JobPhase::Open,
+            JobPhase::Claimed,
+            JobPhase::Submitted,
+            JobPhase::Finalized,
+            JobPhase::Slashed,
+            JobPhase::Cancelled,
+        ];
+        let names: Vec<&str> = phases.iter().map(|p| p.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "open",
+                "claimed",
+                "submitted",
+                "finalized",
+                "slashed",
+                "cancelled"
+            ]
+        );
+        let codes: Vec<u8> = phases.iter().map(|p| p.status()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
+    }
 }

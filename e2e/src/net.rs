@@ -147,16 +147,22 @@ impl Net {
     /// Environment for an agent or the CLI acting as dev account `index`,
     /// talking to `rpc_url` (the node, or a proxy in front of it).
     pub fn env(&self, index: usize, rpc_url: &str, store: &str) -> Vec<(String, String)> {
+        let mut env = self.chain_env(rpc_url);
+        env.push(("VTRAIN_PRIVATE_KEY".into(), KEYS[index].into()));
+        env.push((
+            "VTRAIN_STORE".into(),
+            self.path(store).display().to_string(),
+        ));
+        env
+    }
+
+    /// The node and the manifest, for any vtrain program.
+    fn chain_env(&self, rpc_url: &str) -> Vec<(String, String)> {
         vec![
             ("VTRAIN_RPC_URL".into(), rpc_url.into()),
             (
                 "VTRAIN_DEPLOYMENTS_DIR".into(),
                 self.path("deployments").display().to_string(),
-            ),
-            ("VTRAIN_PRIVATE_KEY".into(), KEYS[index].into()),
-            (
-                "VTRAIN_STORE".into(),
-                self.path(store).display().to_string(),
             ),
         ]
     }
@@ -260,13 +266,7 @@ impl Net {
     /// Starts `vtrain explorer` on a free port, reading the chain every
     /// 100 ms; its URL is [`Agent::listen_url`]. It gets no key.
     pub fn explorer(&self) -> Agent {
-        let envs = vec![
-            ("VTRAIN_RPC_URL".to_owned(), self.rpc_url()),
-            (
-                "VTRAIN_DEPLOYMENTS_DIR".to_owned(),
-                self.path("deployments").display().to_string(),
-            ),
-        ];
+        let envs = self.chain_env(&self.rpc_url());
         let args = [
             "explorer",
             "--listen",

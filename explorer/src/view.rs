@@ -4,20 +4,8 @@
 
 use alloy::primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
-use vtrain_dispute::{Currency, GameEntry, JobBook, JobEntry, JobPhase};
+use vtrain_dispute::{Currency, GameEntry, JobBook, JobEntry};
 use vtrain_proof_of_learning::spec::JobSpec;
-
-/// A job's status as the API names it.
-pub fn status_name(phase: JobPhase) -> &'static str {
-    match phase {
-        JobPhase::Open => "open",
-        JobPhase::Claimed => "claimed",
-        JobPhase::Submitted => "submitted",
-        JobPhase::Finalized => "finalized",
-        JobPhase::Slashed => "slashed",
-        JobPhase::Cancelled => "cancelled",
-    }
-}
 
 /// The currencies of the book's jobs, by address ([`vtrain_dispute::ETH`]
 /// for ether), as read from their token contracts.
@@ -120,7 +108,7 @@ impl JobFilter {
     fn admits(&self, job: &JobEntry) -> bool {
         self.status
             .as_deref()
-            .is_none_or(|s| s.eq_ignore_ascii_case(status_name(job.phase)))
+            .is_none_or(|s| s.eq_ignore_ascii_case(job.phase.name()))
             && self.submitter.is_none_or(|a| a == job.submitter)
             && self.solver.is_none_or(|a| job.solver == Some(a))
     }
@@ -151,7 +139,7 @@ pub fn job_row(book: &JobBook, currencies: &Currencies, job: &JobEntry, now: u64
         .map(|r| r.window_end(job.challenge_window));
     JobRow {
         id: job.id,
-        status: status_name(job.phase).into(),
+        status: job.phase.name().into(),
         submitter: job.submitter,
         solver: job.solver,
         reward: Amount::of(job.reward, job.token, currencies),
@@ -313,7 +301,7 @@ pub fn job_detail(
 mod tests {
     use super::*;
     use alloy::primitives::Bytes;
-    use vtrain_dispute::JobResult;
+    use vtrain_dispute::{JobPhase, JobResult};
 
     const ALICE: Address = Address::repeat_byte(0xA1);
     const BOB: Address = Address::repeat_byte(0xB0);

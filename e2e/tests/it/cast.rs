@@ -2,13 +2,10 @@
 //! slashed job: the guide's commands work with Foundry's own `cast`, and the
 //! flat getters say what the records hold.
 
-use std::time::Duration;
-
-use alloy::primitives::U256;
 use vtrain_dispute::market::status;
 use vtrain_e2e::{Net, SOLVER, SUBMITTER, VERIFIER};
 
-use crate::common::{eth, settle, small_spec};
+use crate::common::eth;
 
 /// The guide's one `sh` block.
 fn guide() -> String {
@@ -85,15 +82,7 @@ fn values(output: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cast_guide_reads_a_slashed_job_its_game_and_the_payouts() {
     let net = Net::start().await;
-    let _solver = net.solver(&["--fault", "flip-ulp@13"]);
-    let _verifier = net.verifier(&[]);
-    let job = net.post(&small_spec(&net), "1h");
-    assert_eq!(
-        settle(&net, job, Duration::from_secs(180)).await,
-        status::SLASHED
-    );
-    net.wait_withdrawn(net.address(VERIFIER), eth(1) + eth(5) / U256::from(2))
-        .await;
+    let (job, _agents) = crate::common::slashed_small_job(&net).await;
     let record = net.market().job(job).await.expect("job");
     let game = net.market().game_record(1).await.expect("game");
     let outputs = run_guide(&net);

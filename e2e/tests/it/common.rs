@@ -213,3 +213,26 @@ pub(crate) fn pin_sample(net: &Net, spec: &std::path::Path, rate: f64, intervals
     std::fs::create_dir_all(&datadir).expect("datadir");
     std::fs::write(datadir.join("sample.secret"), secret).expect("secret");
 }
+
+/// The small job posted on `net` and slashed: a solver that flips one ulp at
+/// step 13, an honest watchtower that refutes it down to the ALU and has
+/// withdrawn its pay (its bond back and half the solver's bond). Returns the
+/// job and the two agents (kept running while the caller holds them).
+pub(crate) async fn slashed_small_job(net: &Net) -> (u64, [vtrain_e2e::Agent; 2]) {
+    let solver = net.solver(&["--fault", "flip-ulp@13"]);
+    let verifier = net.verifier(&[]);
+    let job = net.post(&small_spec(net), "1h");
+    assert_eq!(
+        settle(net, job, Duration::from_secs(180)).await,
+        status::SLASHED,
+        "solver:\n{}\nverifier:\n{}",
+        solver.log(),
+        verifier.log()
+    );
+    net.wait_withdrawn(
+        net.address(vtrain_e2e::VERIFIER),
+        eth(1) + eth(5) / U256::from(2),
+    )
+    .await;
+    (job, [solver, verifier])
+}

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use alloy::transports::http::reqwest;
 use serde_json::Value;
-use vtrain_dispute::market::status;
 use vtrain_e2e::{Agent, Browser, Net, SOLVER, SUBMITTER, VERIFIER, wait_until};
 
-use crate::common::{eth, settle, small_spec};
+use crate::common::{eth, small_spec};
 
 /// GET `url`: the status and the body as JSON.
 async fn get(url: &str) -> (u16, Value) {
@@ -54,19 +53,8 @@ async fn slashed_job_with_explorer() -> (Net, Agent, String, u64, [Agent; 2]) {
     let net = Net::start().await;
     let explorer = net.explorer();
     let base = explorer.listen_url().expect("its URL");
-    let solver = net.solver(&["--fault", "flip-ulp@13"]);
-    let verifier = net.verifier(&[]);
-    let job = net.post(&small_spec(&net), "1h");
-    assert_eq!(
-        settle(&net, job, Duration::from_secs(180)).await,
-        status::SLASHED
-    );
-    net.wait_withdrawn(
-        net.address(VERIFIER),
-        eth(1) + eth(5) / alloy::primitives::U256::from(2),
-    )
-    .await;
-    (net, explorer, base, job, [solver, verifier])
+    let (job, agents) = crate::common::slashed_small_job(&net).await;
+    (net, explorer, base, job, agents)
 }
 
 #[tokio::test(flavor = "multi_thread")]

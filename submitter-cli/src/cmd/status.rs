@@ -338,7 +338,7 @@ impl ListArgs {
             .values()
             .map(|j| ListedJob {
                 id: j.id,
-                status: format!("{:?}", j.phase).to_lowercase(),
+                status: j.phase.name().into(),
                 reward_wei: j.reward.to_string(),
                 token: j.token.to_string(),
                 reward: currencies
