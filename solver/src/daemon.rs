@@ -539,7 +539,9 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         match self.market.finalize(job.id).await {
             Ok(_) => {
                 metrics::counter!(m::JOBS_FINALIZED).increment(1);
-                tracing::info!(target: "solver", job = job.id, reward = %vtrain_cli::format_eth(job.reward), "finalized");
+                let currency =
+                    vtrain_dispute::Currency::read_or_raw(self.market.provider(), job.token).await;
+                tracing::info!(target: "solver", job = job.id, reward = %currency.format(job.reward), "finalized");
                 Ok(())
             }
             Err(e) if !e.is_retryable() => {

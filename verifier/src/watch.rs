@@ -426,7 +426,9 @@ impl<P: Provider + Clone + 'static> Watchtower<P> {
             Duty::ClaimShare => {
                 self.market.claim_share(game.id).await?;
                 let share = self.market.job(job.id).await?.refuterShare;
-                tracing::info!(target: "verifier::game", game = game.id, job = job.id, share = %vtrain_cli::format_eth(share), "share of the solver's bond claimed");
+                let currency =
+                    vtrain_dispute::Currency::read_or_raw(self.market.provider(), job.token).await;
+                tracing::info!(target: "verifier::game", game = game.id, job = job.id, share = %currency.format(share), "share of the solver's bond claimed");
                 Ok(())
             }
             Duty::ClaimTimeout => {

@@ -27,7 +27,10 @@ struct Finalized {
     job_id: u64,
     status: String,
     refutations: u32,
+    /// Each refuting game's share, in the job's currency's smallest unit.
     refuter_share_wei: String,
+    /// The job's currency: zero for ETH, else the token.
+    token: String,
     transaction: String,
 }
 
@@ -79,20 +82,22 @@ impl FinalizeArgs {
             .await
             .map_err(|e| from_chain(e, &format!("finalizing job {}", self.job_id)))?;
         let job = market.job(self.job_id).await.map_err(read)?;
+        let currency = vtrain_dispute::Currency::read_or_raw(market.provider(), job.token).await;
         let out = Finalized {
             job_id: self.job_id,
             status: status::name(job.status).to_owned(),
             refutations: job.refutations,
             refuter_share_wei: job.refuterShare.to_string(),
+            token: currency.address.to_string(),
             transaction: receipt.transaction_hash.to_string(),
         };
         emit(self.common.json, &out, || {
             if job.status == status::SLASHED {
                 format!(
-                    "job {} slashed: {} dispute(s) refuted the solver, each paid its bond and {} ETH; the reward is refunded (vtrain job withdraw)\n",
+                    "job {} slashed: {} dispute(s) refuted the solver, each paid its bond and {}; the reward is refunded (vtrain job withdraw)\n",
                     self.job_id,
                     job.refutations,
-                    vtrain_cli::format_eth(job.refuterShare)
+                    currency.format(job.refuterShare)
                 )
             } else {
                 format!("job {} finalized: the solver is paid\n", self.job_id)

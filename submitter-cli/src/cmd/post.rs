@@ -452,13 +452,20 @@ async fn afford<P: alloy::providers::Provider + Clone>(
         .map_err(|e| from_chain(vtrain_dispute::Error::from(e), "reading the balance"))?;
     let needed = funds_needed(reward, gas, fees.max_fee_per_gas);
     if balance < needed {
+        let what = if reward.is_zero() {
+            format!("{gas} gas")
+        } else {
+            format!(
+                "the {} ETH reward and {gas} gas",
+                vtrain_cli::format_eth(reward)
+            )
+        };
         return Err(fail(
             Failure::Input,
             format!(
-                "{account} holds {} ETH; posting needs {} ETH (the {} ETH reward and {gas} gas at up to {} gwei)",
+                "{account} holds {} ETH; posting needs {} ETH ({what} at up to {} gwei)",
                 vtrain_cli::format_eth(balance),
                 vtrain_cli::format_eth(needed),
-                vtrain_cli::format_eth(reward),
                 fees.max_fee_per_gas / 1_000_000_000,
             ),
         ));
