@@ -48,6 +48,8 @@ pub struct Chain {
     /// Checkpoints that checked out, by committed root and index (a root
     /// names its bytes for good, so an `ok` is never asked again).
     checked: parking_lot::Mutex<HashMap<(B256, u32), crate::checkpoints::CheckpointCheck>>,
+    /// The deployment's fixed parameters, read once.
+    constants: tokio::sync::OnceCell<Constants>,
     /// One checkpoint fetch at a time: each may hold up to
     /// `checkpoints::MAX_BYTES` in memory.
     fetching: tokio::sync::Semaphore,
@@ -57,6 +59,18 @@ pub struct Chain {
     /// The client that relays the solvers' progress (`crate::progress`),
     /// built once: a job page asks at every block.
     pub(crate) http: reqwest::Client,
+}
+
+/// What a deployment fixes for good: the game's chess clock and extension
+/// (`DisputeGame.clock`, `.extension`) and the market's burn address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Constants {
+    /// Each side's clock per game, in seconds.
+    pub clock: u64,
+    /// The extension per game opened on a job, in seconds.
+    pub extension: u64,
+    /// Where burned value is credited.
+    pub burn: Address,
 }
 
 /// The most receipts kept; past it the cache starts over.
@@ -79,6 +93,7 @@ impl Chain {
             receipts: parking_lot::Mutex::new(HashMap::new()),
             block_times: parking_lot::Mutex::new(HashMap::new()),
             checked: parking_lot::Mutex::new(HashMap::new()),
+            constants: tokio::sync::OnceCell::new(),
             fetching: tokio::sync::Semaphore::new(1),
             working: tokio::sync::Mutex::new((book, Currencies::new())),
             http: crate::progress::client()?,
@@ -104,11 +119,14 @@ impl Chain {
         let (head, synced) = self.market.catch_up(book).await?;
         // A token is read once, when its first job appears (its symbol and
         // decimals do not change; one that cannot be read shows raw units).
-        let tokens: Vec<Address> = book.jobs.values().map(|j| j.token).collect();
-        for token in tokens {
-            if token != vtrain_dispute::ETH && !currencies.contains_key(&token) {
-                let currency = Currency::read_or_raw(self.market.provider(), token).await;
-                currencies.insert(token, currency);
+        // Only new events can bring one: an idle poll reads nothing more.
+        if synced.applied > 0 || synced.reorg.is_some() {
+            let tokens: Vec<Address> = book.jobs.values().map(|j| j.token).collect();
+            for token in tokens {
+                if token != vtrain_dispute::ETH && !currencies.contains_key(&token) {
+                    let currency = Currency::read_or_raw(self.market.provider(), token).await;
+                    currencies.insert(token, currency);
+                }
             }
         }
         let changed = synced.applied > 0
@@ -143,6 +161,25 @@ impl Chain {
         let known = (receipt.from, receipt.gas_used);
         remember(&self.receipts, tx, known);
         Ok(Some(known))
+    }
+
+    /// The deployment's [`Constants`], read from the chain the first time.
+    pub async fn constants(&self) -> vtrain_dispute::Result<Constants> {
+        let read = || async {
+            let call = vtrain_dispute::Error::from_contract;
+            Ok(Constants {
+                clock: self.market.game().clock().call().await.map_err(call)?,
+                extension: self.market.game().extension().call().await.map_err(call)?,
+                burn: self
+                    .market
+                    .market()
+                    .BURN_ADDRESS()
+                    .call()
+                    .await
+                    .map_err(call)?,
+            })
+        };
+        self.constants.get_or_try_init(read).await.copied()
     }
 
     /// The time (Unix seconds) of block `number`, from the cache or the node.

@@ -35,6 +35,20 @@ pub fn mover_of(name: &str) -> Option<Side> {
     }
 }
 
+/// What the game event `name`, mined at block time `time`, does to the
+/// clocks: nothing for an event that is no move; the move; and, for the
+/// solver's step reveal, the challenger's extension after it.
+pub fn clock_events(name: &str, time: u64) -> Vec<ClockEvent> {
+    let Some(side) = mover_of(name) else {
+        return Vec::new();
+    };
+    let mut events = vec![ClockEvent::Move { side, time }];
+    if name == "StepRevealed" {
+        events.push(ClockEvent::ChallengerExtension);
+    }
+    events
+}
+
 /// Something that changes a game's clocks, in chain order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockEvent {
@@ -178,6 +192,16 @@ mod tests {
         let r = replay(START, &[mv(Side::Challenger, 1_000 + 5_401)]);
         assert_eq!(r.left, vec![None]);
         assert_eq!(r.challenger, 0);
+    }
+
+    #[test]
+    fn only_the_step_reveal_brings_the_challengers_extension() {
+        assert_eq!(
+            clock_events("StepRevealed", 7),
+            vec![mv(Side::Solver, 7), ClockEvent::ChallengerExtension]
+        );
+        assert_eq!(clock_events("ListChosen", 8), vec![mv(Side::Challenger, 8)]);
+        assert_eq!(clock_events("GameResolved", 9), vec![]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use vtrain_dispute::game::player::phase;
 use vtrain_dispute::game::stage::phase_name;
 
 use crate::chain::{Chain, Snapshot};
-use crate::clocks::{ClockEvent, Start, mover_of, replay};
+use crate::clocks::{ClockEvent, Start, clock_events, mover_of, replay};
 use crate::payouts::{Parties, Payout, payouts};
 use crate::view::{Amount, outcome_name};
 
@@ -152,12 +152,7 @@ pub async fn game_detail(
     let parties = Parties {
         solver: g.setup.solver,
         challenger: g.setup.challenger,
-        burn: market
-            .market()
-            .BURN_ADDRESS()
-            .call()
-            .await
-            .map_err(vtrain_dispute::Error::from_contract)?,
+        burn: chain.constants().await?.burn,
     };
     let paid = payouts(
         chain,
@@ -243,34 +238,17 @@ async fn fill_clocks(
         }
     }
     timeline.sort();
-    let mut events = Vec::with_capacity(timeline.len() + 1);
-    for (_, mv) in &timeline {
-        let Some(i) = mv else {
-            events.push(ClockEvent::LaterGameOpened);
-            continue;
-        };
-        let event = &moves[*i].0.event;
-        events.push(ClockEvent::Move {
-            side: mover_of(event).unwrap_or(crate::clocks::Side::Solver),
-            time: moves[*i].0.time,
-        });
-        if event == "StepRevealed" {
-            events.push(ClockEvent::ChallengerExtension);
-        }
-    }
+    let events: Vec<ClockEvent> = timeline
+        .iter()
+        .flat_map(|(_, mv)| match mv {
+            None => vec![ClockEvent::LaterGameOpened],
+            Some(i) => clock_events(&moves[*i].0.event, moves[*i].0.time),
+        })
+        .collect();
+    let constants = chain.constants().await?;
     let start = Start {
-        clock: market
-            .game()
-            .clock()
-            .call()
-            .await
-            .map_err(vtrain_dispute::Error::from_contract)?,
-        extension: market
-            .game()
-            .extension()
-            .call()
-            .await
-            .map_err(vtrain_dispute::Error::from_contract)?,
+        clock: constants.clock,
+        extension: constants.extension,
         opened: opened_so_far,
         opened_at: chain.block_time(own.0).await?,
     };
