@@ -400,10 +400,7 @@ impl Net {
 
     /// What `account` can withdraw from the market.
     pub async fn credits(&self, account: Address) -> U256 {
-        self.market()
-            .credits(vtrain_dispute::ETH, account)
-            .await
-            .expect("credits")
+        self.credits_in(vtrain_dispute::ETH, account).await
     }
 
     /// The balance of `account`.

@@ -99,6 +99,10 @@ impl std::str::FromStr for MinReward {
     }
 }
 
+/// The currencies the solver takes jobs in, by address (ETH at zero).
+pub(crate) type Currencies =
+    std::collections::BTreeMap<alloy::primitives::Address, vtrain_dispute::Currency>;
+
 /// The resolved configuration.
 #[derive(Clone, Debug)]
 pub struct SolverConfig {
@@ -122,13 +126,16 @@ pub struct SolverConfig {
 
 impl SolverConfig {
     /// What the planner needs of it (`crate::plan`), with each token floor in
-    /// the token's units: its decimals are read through `provider`. Fails
+    /// the token's units, and the currencies it takes jobs in (ETH and each
+    /// token named), as read through `provider` for their decimals. Fails
     /// (before anything is sent) when a token cannot be read or an amount has
     /// more places than its token.
     pub async fn policy<P: alloy::providers::Provider>(
         &self,
         provider: &P,
-    ) -> eyre::Result<crate::plan::Policy> {
+    ) -> eyre::Result<(crate::plan::Policy, Currencies)> {
+        let mut currencies =
+            Currencies::from([(vtrain_dispute::ETH, vtrain_dispute::Currency::eth())]);
         let mut min_rewards = std::collections::BTreeMap::new();
         for entry in &self.min_rewards {
             match entry {
@@ -143,15 +150,17 @@ impl SolverConfig {
                         .map_err(|e| eyre::eyre!("min_reward for {}: {e}", currency.symbol))?;
                     tracing::info!(target: "solver", token = %token, symbol = %currency.symbol, min_reward = %currency.format(units), "takes jobs paid in a token");
                     min_rewards.insert(*token, units);
+                    currencies.insert(*token, currency);
                 }
             }
         }
         min_rewards.entry(vtrain_dispute::ETH).or_insert(U256::ZERO);
-        Ok(crate::plan::Policy {
+        let policy = crate::plan::Policy {
             capacity: self.capacity,
             min_rewards,
             max_params: self.max_params,
-        })
+        };
+        Ok((policy, currencies))
     }
 }
 

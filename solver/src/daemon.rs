@@ -33,6 +33,8 @@ pub struct Daemon<P> {
     config: SolverConfig,
     /// What the planner allows, with token floors in their units (read once).
     policy: crate::plan::Policy,
+    /// The currencies of `policy` (symbol, decimals), read with it.
+    currencies: crate::config::Currencies,
     account: Address,
     market: Arc<Market<P>>,
     datadir: Datadir,
@@ -63,12 +65,13 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
             None
         });
         let book = JobBook::resume(saved, market.deployed_at());
-        let policy = config.policy(market.provider()).await?;
+        let (policy, currencies) = config.policy(market.provider()).await?;
         let market = Arc::new(market);
         let defense = Defense::new(Arc::clone(&market), shared.store.clone(), config.agent.poll);
         Ok(Self {
             config,
             policy,
+            currencies,
             account,
             market,
             datadir,
@@ -260,7 +263,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         // A token job's bond is pulled by the market: the balance is checked
         // and the market approved for exactly the bond, last, when everything
         // else has passed (a restart finds the approval and goes on).
-        let currency = vtrain_dispute::Currency::read(self.market.provider(), job.token).await?;
+        let currency = self.currency(job.token).await;
         let value = if currency.is_eth() {
             job.solver_bond
         } else {
@@ -539,8 +542,7 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         match self.market.finalize(job.id).await {
             Ok(_) => {
                 metrics::counter!(m::JOBS_FINALIZED).increment(1);
-                let currency =
-                    vtrain_dispute::Currency::read_or_raw(self.market.provider(), job.token).await;
+                let currency = self.currency(job.token).await;
                 tracing::info!(target: "solver", job = job.id, reward = %currency.format(job.reward), "finalized");
                 Ok(())
             }
@@ -596,6 +598,16 @@ impl<P: Provider + Clone + 'static> Daemon<P> {
         self.market.send(call, "publish").await?;
         tracing::info!(target: "solver", %root, %uri, "announced");
         Ok(())
+    }
+
+    /// `token`'s currency: as read at start for ETH and the tokens
+    /// `--min-reward` names (the only ones the planner claims jobs in); read
+    /// now for another (a job claimed under an earlier configuration).
+    async fn currency(&self, token: Address) -> vtrain_dispute::Currency {
+        match self.currencies.get(&token) {
+            Some(known) => known.clone(),
+            None => vtrain_dispute::Currency::read_or_raw(self.market.provider(), token).await,
+        }
     }
 
     async fn withdraw(&self) -> eyre::Result<()> {

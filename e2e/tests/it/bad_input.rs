@@ -271,7 +271,7 @@ async fn a_job_the_market_refuses_is_refused_before_anything_is_sent() {
     ]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(5), "{err}");
-    assert!(err.contains("JobMarket.checkJob"), "{err}");
+    assert!(err.contains("JobMarket.postJob"), "{err}");
     assert!(err.contains("IntervalTooHeavy"), "{err}");
     assert_eq!(net.job_count().await, 0);
     assert_eq!(

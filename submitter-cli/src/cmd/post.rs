@@ -171,20 +171,12 @@ impl PostArgs {
             };
             let contract = market.market();
             let spec_bytes: alloy::primitives::Bytes = spec.canonical_bytes().into();
-            let check = contract
-                .checkJob(
-                    spec_bytes.clone(),
-                    claim_deadline,
-                    submit_deadline,
-                    bond_wei,
-                    self.challenge_window,
-                    currency.address,
-                    reward,
-                )
-                .into_transaction_request()
-                .from(account);
-            let call = if currency.is_eth() {
-                contract
+            // What is simulated before anything is sent (with its label), and
+            // the posting itself. An ETH job's posting is its own check; a
+            // token job's cannot run before its approval, so `checkJob`, which
+            // is everything but the transfer, stands in for it.
+            let (check, call) = if currency.is_eth() {
+                let call = contract
                     .postJob(
                         spec_bytes,
                         claim_deadline,
@@ -194,8 +186,22 @@ impl PostArgs {
                     )
                     .value(reward)
                     .into_transaction_request()
+                    .from(account);
+                ((call.clone(), "JobMarket.postJob"), call)
             } else {
-                contract
+                let check = contract
+                    .checkJob(
+                        spec_bytes.clone(),
+                        claim_deadline,
+                        submit_deadline,
+                        bond_wei,
+                        self.challenge_window,
+                        currency.address,
+                        reward,
+                    )
+                    .into_transaction_request()
+                    .from(account);
+                let call = contract
                     .postTokenJob(
                         spec_bytes,
                         claim_deadline,
@@ -206,22 +212,20 @@ impl PostArgs {
                         reward,
                     )
                     .into_transaction_request()
+                    .from(account);
+                ((check, "JobMarket.checkJob"), call)
             };
-            Ok((claim_deadline, submit_deadline, check, call.from(account)))
+            Ok((claim_deadline, submit_deadline, check, call))
         };
-        let (_, _, check, call) = job_call(&market).await?;
+        let (_, _, (check, label), call) = job_call(&market).await?;
         // Every check the chain makes (the spec's bounds, the market's replay
         // bound, the deadlines, the amounts, the balance) before anything is
         // sent: a job the market would refuse costs nothing, not even the
-        // dataset's announcement. A token job is checked by `checkJob`, which
-        // is everything but the transfer: the approval it needs comes last.
-        vtrain_dispute::simulate(market.provider(), check, "JobMarket.checkJob")
+        // dataset's announcement. A token job's approval comes last.
+        vtrain_dispute::simulate(market.provider(), check, label)
             .await
             .map_err(|e| from_chain(e, "checking the job with the market"))?;
         let approvals = if currency.is_eth() {
-            vtrain_dispute::simulate(market.provider(), call.clone(), "JobMarket.postJob")
-                .await
-                .map_err(|e| from_chain(e, "checking the job with the market"))?;
             Vec::new()
         } else {
             approvals(&market, &currency, account, reward).await?
